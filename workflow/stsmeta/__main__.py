@@ -1,0 +1,3 @@
+from stsmeta.cli import main
+
+raise SystemExit(main())
