@@ -26,6 +26,8 @@ COMMANDS = {
     "report": "report",
     "archive": "archive",
     "verify-archive": "verify_archive",
+    # One module registers coverage-shard, coverage-summary and coverage-figure.
+    "coverage-shard": "coverage",
 }
 
 

@@ -1,0 +1,30 @@
+# stsmeta: the whole DAG, from study files in data/raw/ to the report and the citable archive.
+# `snakemake --cores 4` builds everything except the archive and the coverage study;
+# `snakemake --cores 4 archive` packs the citable archive; `snakemake --cores 4 coverage` runs the
+# coverage study (see docs/cluster.md for SLURM).
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/normalise.smk"
+include: "workflow/rules/pool.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+include: "workflow/rules/archive.smk"
+include: "workflow/rules/coverage.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,341 @@
+"""Tests of the coverage study (issue 6). All data here are synthetic, made by the tests."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from stsmeta import coverage as cov
+from stsmeta.cli import coverage as cli_cov
+from stsmeta.cli import main
+from stsmeta.errors import InputError
+
+LEVEL = 0.95
+
+
+def clopper_pearson(x: np.ndarray, n: np.ndarray, level: float = LEVEL):
+    """Exact (Clopper & Pearson 1934) interval from beta quantiles: the independent reference."""
+    alpha = 1.0 - level
+    lo = np.where(x > 0, stats.beta.ppf(alpha / 2, x, n - x + 1), 0.0)
+    hi = np.where(x < n, stats.beta.ppf(1 - alpha / 2, x + 1, n - x), 1.0)
+    return lo, hi
+
+
+def pooled_cp_fitter(events: np.ndarray, n: np.ndarray):
+    """Clopper-Pearson on the pooled counts (a common-effect method), vectorised over datasets."""
+    x = events.sum(axis=1)
+    total = np.full_like(x, n.sum())
+    lo, hi = clopper_pearson(x, total)
+    return x / total, lo, hi, [""] * len(x)
+
+
+def fails_on_zero_fitter(events: np.ndarray, n: np.ndarray):
+    """No answer when no study has an event (as a logit model without correction)."""
+    est, lo, hi, failure = pooled_cp_fitter(events, n)
+    zero = events.sum(axis=1) == 0
+    est, lo, hi = (np.where(zero, np.nan, a) for a in (est, lo, hi))
+    return est, lo, hi, ["zero events" if z else "" for z in zero]
+
+
+def exact_cp_coverage(p: float, n: int, level: float = LEVEL) -> float:
+    """Exact CP coverage: the binomial pmf summed over the x whose interval covers p."""
+    x = np.arange(n + 1)
+    lo, hi = clopper_pearson(x, np.full_like(x, n), level)
+    return float(stats.binom.pmf(x, n, p)[(lo <= p) & (p <= hi)].sum())
+
+
+SYNTHETIC_N = (4, 1, 6, 2, 1)  # synthetic design: five tiny series, like the evidence base
+
+
+def run(shards: int, replicates: int = 60, seed: int = 7, fitters=None):
+    cells = cov.grid([0.3, 0.8], [0.0, 0.7])
+    fitters = fitters or {"cp": pooled_cp_fitter, "zero": fails_on_zero_fitter}
+    blocks = []
+    for s in range(shards):
+        reps = cov.shard_replicates(replicates, shards, s)
+        blocks += cov.run_shard(SYNTHETIC_N, cells, fitters, reps, seed)
+    return blocks
+
+
+def test_shards_cover_every_replicate_once():
+    for total, shards in [(10, 3), (7, 7), (200, 4), (5, 1)]:
+        seen = [r for s in range(shards) for r in cov.shard_replicates(total, shards, s)]
+        assert seen == list(range(total))
+
+
+def test_summary_does_not_depend_on_number_of_shards():
+    one = cov.summarise(run(shards=1))
+    for shards in (2, 3, 7):
+        assert cov.summarise(run(shards=shards)) == one
+    # and a different seed changes the data (the test could fail)
+    assert cov.summarise(run(shards=1, seed=8)) != one
+
+
+def test_replicate_data_do_not_depend_on_grid_or_neighbours():
+    cell = cov.Cell(0.7, 0.5)
+    alone = cov.simulate_events(SYNTHETIC_N, cell, [3, 4, 5], seed=11)
+    block = cov.simulate_events(SYNTHETIC_N, cell, range(10), seed=11)
+    assert np.array_equal(alone, block[3:6])
+    other = cov.simulate_events(SYNTHETIC_N, cov.Cell(0.7, 0.6), [3, 4, 5], seed=11)
+    assert not np.array_equal(alone, other)
+
+
+def test_simulated_events_follow_binomial_normal_model():
+    # tau = 0: each study is Binomial(n_i, p); check the mean and variance of the totals.
+    n = np.array([20, 30])
+    events = cov.simulate_events(n, cov.Cell(0.3, 0.0), range(4000), seed=1)
+    totals = events.sum(axis=1)
+    assert abs(totals.mean() - 50 * 0.3) < 4 * math.sqrt(50 * 0.21 / 4000)
+    assert abs(totals.var(ddof=1) / (50 * 0.21) - 1) < 0.1
+    # tau > 0 inflates the variance of a study's proportion beyond the binomial (overdispersion).
+    wide = cov.simulate_events(n, cov.Cell(0.3, 1.0), range(4000), seed=1)
+    assert wide[:, 1].var(ddof=1) > 1.5 * 30 * 0.21
+
+
+@pytest.mark.parametrize("p, n", [(0.3, 10), (0.9, 6), (0.2, 3)])
+def test_simulated_cp_coverage_matches_exact(p, n):
+    exact = exact_cp_coverage(p, n)
+    reps = 3000
+    blocks = cov.run_shard((n,), [cov.Cell(p, 0.0)], {"cp": pooled_cp_fitter}, range(reps), 5)
+    (summary,) = cov.summarise(blocks)
+    assert summary.answered == reps
+    assert abs(summary.coverage - exact) < 4 * summary.coverage_mcse
+    assert exact >= LEVEL  # CP is conservative, which is what a user must learn from the study
+
+
+def test_failures_counted_apart_from_coverage():
+    blocks = run(shards=2)
+    summaries = {(s.method, s.proportion, s.tau): s for s in cov.summarise(blocks)}
+    zero = [b for b in blocks if b.method == "zero" and b.cell == cov.Cell(0.3, 0.7)]
+    n_fail = sum(sum(1 for f in b.failure if f) for b in zero)
+    s = summaries[("zero", 0.3, 0.7)]
+    assert s.replicates == 60
+    assert s.answered == 60 - n_fail
+    assert s.failure_rate == pytest.approx(n_fail / 60)
+    # the answered replicates are the same intervals as the method that never fails
+    merged = np.concatenate([b.ci_low for b in zero])
+    assert np.isnan(merged).sum() == n_fail
+
+
+def test_mcse_formulas_match_spread_over_repeated_studies():
+    # Repeat a small study 300 times with independent seeds: the SD of each performance estimate
+    # across repeats is what its Monte Carlo SE must estimate (Morris et al. 2019).
+    coverages, biases, medians, cov_se, bias_se, med_se = [], [], [], [], [], []
+    for seed in range(300):
+        blocks = cov.run_shard(
+            (12,), [cov.Cell(0.4, 0.0)], {"cp": pooled_cp_fitter}, range(150), seed
+        )
+        (s,) = cov.summarise(blocks)
+        coverages.append(s.coverage)
+        biases.append(s.bias)
+        cov_se.append(s.coverage_mcse)
+        bias_se.append(s.bias_mcse)
+        rng = np.random.default_rng(seed)
+        widths = rng.gamma(2.0, 0.1, size=301)  # skewed, like interval widths
+        medians.append(np.median(widths))
+        med_se.append(cov.mcse_median(widths))
+    assert np.std(coverages, ddof=1) == pytest.approx(np.mean(cov_se), rel=0.15)
+    assert np.std(biases, ddof=1) == pytest.approx(np.mean(bias_se), rel=0.15)
+    assert np.std(medians, ddof=1) == pytest.approx(np.mean(med_se), rel=0.2)
+
+
+def test_mcse_proportion_formula():
+    assert cov.mcse_proportion(0.95, 1000) == pytest.approx(math.sqrt(0.95 * 0.05 / 1000))
+    assert cov.mcse_proportion(1.0, 50) == 0.0
+    assert math.isnan(cov.mcse_proportion(0.5, 0))
+
+
+def summary(method, p, tau, coverage, failure_rate=0.0):
+    return cov.CellSummary(
+        method, p, tau, 100, 100, failure_rate, 0.0, coverage, 0.02, 0.3, 0.01, 0.0, 0.01
+    )
+
+
+def test_recommend_closest_to_nominal_among_non_failing():
+    rows = [
+        summary("liberal", 0.5, 0.0, 0.85),
+        summary("liberal", 0.5, 1.0, 0.80),
+        summary("conservative", 0.5, 0.0, 0.99),
+        summary("conservative", 0.5, 1.0, 0.97),
+        summary("fails", 0.5, 0.0, 0.95),
+        summary("fails", 0.5, 1.0, 0.95, failure_rate=0.2),
+    ]
+    rec = cov.recommend(rows, LEVEL, max_failure_rate=0.01)
+    assert rec.method == "conservative"
+    verdicts = {v.method: v for v in rec.verdicts}
+    assert not verdicts["fails"].eligible
+    assert verdicts["liberal"].mean_abs_deviation == pytest.approx(0.125)
+    none = cov.recommend(rows[4:], LEVEL, max_failure_rate=0.01)
+    assert none.method is None
+
+
+CONFIG = {
+    "confidence_level": 0.95,
+    "methods": {
+        "primary": {"label": "P", "method": "glmm", "ci": "z", "reason": "why"},
+        "secondary": {
+            "common_exact": {"label": "C", "method": "common"},
+            "ft_dl": {"label": "F", "method": "ivre", "transform": "ft", "tau2": "DL"},
+        },
+    },
+    "coverage": {
+        "true_proportions": [0.8, 0.3],
+        "taus": [0.0, 0.7],
+        "replicates": 12,
+        "shards": 3,
+        "seed": 3,
+        "max_failure_rate": 0.01,
+    },
+}
+
+
+def test_settings_from_config():
+    s = cov.settings_from_config(CONFIG)
+    assert s.proportions == (0.3, 0.8)
+    assert s.families() == ("common", "glmm", "ivre")
+    assert list(s.methods_of("ivre")) == ["ft_dl"]
+    assert cov.pool_arguments(s.methods_of("glmm")["primary"], 0.95) == {
+        "method": "glmm",
+        "ci": "z",
+        "level": 0.95,
+    }
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"true_proportions": [0.5, 1.0]}, "coverage.true_proportions[1]"),
+        ({"taus": "big"}, "coverage.taus"),
+        ({"replicates": 0}, "coverage.replicates"),
+        ({"shards": 20}, "coverage.shards"),
+        ({"methods": ["nope"]}, "coverage.methods[0]"),
+        ({"colour": 1}, "coverage.colour"),
+    ],
+)
+def test_settings_errors_name_the_field(change, field):
+    bad = {**CONFIG, "coverage": {**CONFIG["coverage"], **change}}
+    with pytest.raises(InputError) as err:
+        cov.settings_from_config(bad, "config.yaml")
+    assert [p.field for p in err.value.problems] == [field]
+    assert str(err.value).startswith(f"config.yaml: {field}: ")
+
+
+def test_design_from_pooled():
+    doc = {"studies": [{"study": "a", "events": 1, "n": 4}, {"study": "b", "events": 0, "n": 2}]}
+    assert cov.design_from_pooled(doc, "p.json") == (("a", "b"), (4, 2))
+    with pytest.raises(InputError, match=r"p.json: studies\[1\].n: "):
+        cov.design_from_pooled({"studies": [{"n": 3}, {"n": 0}]}, "p.json")
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A synthetic config and design; pool() replaced by the CP reference for every method."""
+    import yaml
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG), encoding="utf-8")
+    design = {
+        "studies": [
+            {"study": f"synthetic-{i}", "events": 0, "n": n} for i, n in enumerate(SYNTHETIC_N)
+        ]
+    }
+    (tmp_path / "primary.json").write_text(json.dumps(design), encoding="utf-8")
+    monkeypatch.setattr(cov, "fitter_for", lambda spec, level: fails_on_zero_fitter)
+    return tmp_path
+
+
+def run_cli(project, shards: int, tag: str) -> tuple[str, str]:
+    config = project / f"config-{tag}.yaml"
+    text = (project / "config.yaml").read_text().replace("shards: 3", f"shards: {shards}")
+    config.write_text(text)
+    files = []
+    for family in ("common", "glmm", "ivre"):
+        for s in range(shards):
+            out = project / tag / f"{family}-{s}.csv"
+            args = [
+                "coverage-shard",
+                "--config",
+                str(config),
+                "--design",
+                str(project / "primary.json"),
+            ]
+            assert main([*args, "--family", family, "--shard", str(s), "-o", str(out)]) == 0
+            files.append(str(out))
+    csv_out, json_out = project / tag / "summary.csv", project / tag / "summary.json"
+    args = ["coverage-summary", "--config", str(config), "--design", str(project / "primary.json")]
+    assert main([*args, "--csv", str(csv_out), "--json", str(json_out), *files]) == 0
+    return csv_out.read_text(), json_out.read_text()
+
+
+def test_cli_outputs_byte_identical_for_any_shard_count(project):
+    csv1, json1 = run_cli(project, 1, "one")
+    csv3, json3 = run_cli(project, 3, "three")
+    assert csv1 == csv3
+    assert json1 == json3
+    header = csv1.splitlines()[0].split(",")
+    assert tuple(header) == cli_cov.SUMMARY_COLUMNS
+    doc = json.loads(json1)
+    assert len(doc["summary"]) == 3 * 4  # methods x cells
+    assert doc["design"]["k"] == len(SYNTHETIC_N)
+    assert (
+        doc["recommendation"]["method"] is None or doc["recommendation"]["method"] in doc["methods"]
+    )
+
+
+def test_cli_summary_refuses_missing_shard(project, capsys):
+    run_cli(project, 3, "three")
+    files = sorted(str(p) for p in (project / "three").glob("*-[01].csv"))
+    args = ["coverage-summary", "--config", str(project / "config.yaml")]
+    args += ["--design", str(project / "primary.json"), "--csv", str(project / "x.csv")]
+    assert main([*args, "--json", str(project / "x.json"), *files]) == 2
+    assert "a shard is missing or stale" in capsys.readouterr().err
+
+
+def test_progress_is_silent_off_a_terminal(capsys):
+    import io
+
+    log = io.StringIO()
+    progress = cli_cov.Progress("x", stream=log)
+    progress(5, 10)
+    assert log.getvalue() == ""
+
+
+def test_heatmap_is_deterministic(project, tmp_path):
+    pytest.importorskip("matplotlib")
+    _, json1 = run_cli(project, 1, "fig")
+    doc = json.loads(json1)
+    from stsmeta.figures_coverage import save_coverage_heatmap
+
+    a, b = tmp_path / "a.svg", tmp_path / "b.svg"
+    save_coverage_heatmap(doc, [str(a), str(tmp_path / "a.pdf")])
+    save_coverage_heatmap(doc, [str(b), str(tmp_path / "b.pdf")])
+    assert a.read_bytes() == b.read_bytes()
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+
+
+def test_pool_fitter_common_matches_clopper_pearson_for_one_study():
+    # For one study the exact common effect is the CP interval of the independent reference.
+    fit = cov.pool_fitter({"method": "common", "label": "x"}, LEVEL)
+    events = np.array([[0], [3], [7]])
+    n = np.array([7])
+    est, lo, hi, failure = fit(events, n)
+    ref_lo, ref_hi = clopper_pearson(events[:, 0], np.full(3, 7))
+    assert failure == ["", "", ""]
+    np.testing.assert_allclose(lo, ref_lo, atol=1e-8)
+    np.testing.assert_allclose(hi, ref_hi, atol=1e-8)
+
+
+def test_glmm_fast_path_equals_pool():
+    # The per-replicate glmm_batch path must give exactly what pool(method="glmm") gives,
+    # including which datasets have no estimate (synthetic datasets, some at 0% / 100%).
+    spec = {"label": "GLMM", "method": "glmm", "ci": "z", "pi": "t-k1"}
+    n = np.array([3, 1, 4])
+    events = np.array([[1, 0, 2], [3, 1, 4], [0, 0, 0], [2, 1, 1], [3, 0, 4]])
+    fast = cov.fitter_for(spec, LEVEL)(events, n)
+    slow = cov.pool_fitter(spec, LEVEL)(events, n)
+    for a, b in zip(fast[:3], slow[:3], strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    assert fast[3] == slow[3]
+    assert fast[3][1] and fast[3][2] and not fast[3][0]

@@ -1,0 +1,287 @@
+"""Figures: structure (rows, labels, numbers as text), no overlap, robustness, determinism.
+
+Uses the SYNTHETIC fixtures of tests/fixtures/pooled (see its README). Structure is checked
+through the rows the plot functions return and the text artists they draw, never by pixels.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+
+import pytest
+
+from stsmeta.errors import InputError
+from stsmeta.figures import figure_stems
+from stsmeta.figures.cumulative import cumulative_plot
+from stsmeta.figures.forest import forest_plot
+from stsmeta.figures.risk_of_bias import QUESTIONS, risk_of_bias_plot
+from stsmeta.figures.sensitivity import sensitivity_plot
+from stsmeta.figures.style import figure_style, save_figure
+from stsmeta.report import numbers
+from stsmeta.report.inputs import InputFiles, load_normalised, load_plan, load_pooled
+
+FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    files = InputFiles()
+    plan = load_plan(FIXTURES / "config.yaml", files)
+    pooled = load_pooled(FIXTURES / "results" / "pooled", plan, files)
+    studies = load_normalised(FIXTURES / "results" / "normalised", files)
+    return plan, pooled, studies
+
+
+def draw_forest(plan, result, studies):
+    with figure_style():
+        return forest_plot(
+            result,
+            studies,
+            outcome_label="Complete remission",
+            primary_label=plan.method_label("primary"),
+            secondary_labels={m: plan.method_label(m) for m in plan.secondary_methods},
+            subgroup_variable="calcinosis_type",
+            subgroup_label="Calcinosis type",
+        )
+
+
+def all_texts(figure) -> list[str]:
+    texts = [t.get_text() for t in figure.texts]
+    for ax in figure.axes:
+        texts += [t.get_text() for t in ax.texts]
+    return texts
+
+
+@pytest.mark.parametrize("outcome", ["complete_remission", "any_response"])
+@pytest.mark.parametrize("scenario", ["primary", "with_systemic_sts"])
+def test_forest_plot_has_one_row_per_study_with_its_numbers(inputs, outcome, scenario):
+    plan, pooled, studies = inputs
+    result = pooled[outcome][scenario]
+    plot = draw_forest(plan, result, studies)
+    study_rows = plot.rows_of("study")
+    assert sorted(r.row.study_id for r in study_rows) == sorted(
+        e["study"] for e in result["studies"]
+    )
+    text = "\n".join(all_texts(plot.figure))
+    flat = text.replace("\n", " ")
+    for entry in result["studies"]:
+        label = studies[entry["study"]]["label"]
+        # Labels may wrap across lines: every word must be there.
+        assert all(word in flat for word in label.replace("-", " ").split())
+        assert (
+            numbers.estimate_with_interval(entry["proportion"], entry["ci_low"], entry["ci_high"])
+            in text
+        )
+        assert numbers.events_over_n(entry["events"], entry["n"]) in text
+    # Subgroup blocks: one pooled diamond row per subgroup level.
+    assert len(plot.rows_of("subgroup_pooled")) == len(result["subgroups"]["calcinosis_type"])
+
+
+def test_forest_plot_shows_every_method_prediction_and_heterogeneity(inputs):
+    plan, pooled, studies = inputs
+    result = pooled["complete_remission"]["primary"]
+    plot = draw_forest(plan, result, studies)
+    assert len(plot.rows_of("pooled")) == 1
+    secondary = plot.rows_of("secondary")
+    assert [r.row.label for r in secondary] == [
+        plan.method_label(m) for m in plan.secondary_methods
+    ]
+    text = "\n".join(all_texts(plot.figure))
+    for name, sec in result["secondary"].items():
+        assert (
+            numbers.estimate_with_interval(sec["estimate"], sec["ci_low"], sec["ci_high"]) in text
+        )
+    assert numbers.interval(result["pi_low"], result["pi_high"]) in text
+    assert f"τ² = {numbers.tau2(result['tau2'])}" in text
+    assert f"I² = {numbers.i2(result['i2'])}" in text
+    assert f"Q = {numbers.q_statistic(result['q'])}" in text
+    # Rows run top to bottom: studies, then pooled, then secondary, then the prediction row.
+    ys = {r.row.kind: r.y for r in plot.rows}
+    assert ys["study"] > ys["pooled"] > ys["secondary"] > ys["prediction"]
+    # A 0-1 proportion axis.
+    lo, hi = plot.axes.get_xlim()
+    assert lo <= 0 and hi >= 1 and lo > -0.1 and hi < 1.1
+
+
+def test_marker_area_grows_with_n(inputs):
+    plan, pooled, studies = inputs
+    result = pooled["complete_remission"]["primary"]
+    plot = draw_forest(plan, result, studies)
+    sizes = {}
+    for collection in plot.axes.collections:
+        if hasattr(collection, "get_sizes") and len(collection.get_sizes()) == 1:
+            y = collection.get_offsets()[0][1]
+            sizes[round(float(y), 6)] = float(collection.get_sizes()[0])
+    by_n = sorted((r.row.n, sizes[round(r.y, 6)]) for r in plot.rows_of("study"))
+    assert len({n for n, _ in by_n}) > 1
+    for (n1, s1), (n2, s2) in itertools.pairwise(by_n):
+        assert s1 <= s2 if n1 <= n2 else s1 >= s2
+    assert by_n[0][1] < by_n[-1][1]
+
+
+def test_long_labels_never_overlap(inputs):
+    plan, pooled, studies = inputs
+    studies = copy.deepcopy(studies)
+    result = copy.deepcopy(pooled["complete_remission"]["primary"])
+    for study in studies.values():
+        study["label"] = "Wwwwwwww Mmmmmmmmmm-Wwwwwwwwwwww " * 3 + str(study["year"])
+        study["calcinosis_types"] = ["dystrophic", "calcinosis universalis with ulceration"]
+    plot = draw_forest(plan, result, studies)
+    figure = plot.figure
+    with figure_style():
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        artists = [t for t in figure.texts if t.get_text().strip()]
+        artists += [t for t in plot.axes.texts if t.get_text().strip()]
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in artists]
+        axes_box = plot.axes.get_window_extent(renderer)
+    for (text_a, a), (text_b, b) in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b), f"{text_a!r} overlaps {text_b!r}"
+    for text, box in boxes:
+        assert not box.overlaps(axes_box), f"{text!r} runs into the plot"
+        assert box.x0 >= 0 and box.x1 <= figure.bbox.x1, f"{text!r} leaves the figure"
+
+
+def test_not_estimable_results_are_shown_with_their_reason(inputs):
+    plan, pooled, studies = inputs
+    result = pooled["complete_remission"]["literal_concentration"]
+    assert result["estimate"] is None
+    plot = draw_forest(plan, result, studies)
+    text = " ".join(all_texts(plot.figure)).replace("\n", " ")
+    pooled_row = plot.rows_of("pooled")[0]
+    assert pooled_row.row.cells["estimate"] == numbers.NOT_ESTIMABLE
+    assert "SYNTHETIC: too few studies" in text
+    # A result with no studies at all still draws.
+    empty = {"k": 0, "studies": [], "estimate": None, "warnings": ["not estimable: k = 0"]}
+    plot = draw_forest(plan, empty, studies)
+    assert plot.rows_of("study") == []
+
+
+def test_text_with_dollar_signs_is_not_mathtext(inputs, tmp_path):
+    plan, pooled, studies = inputs
+    studies = copy.deepcopy(studies)
+    next(iter(studies.values()))["label"] = r"Cost $5 and $\frac{1}{0 2017"
+    plot = draw_forest(plan, pooled["complete_remission"]["primary"], studies)
+    save_figure(plot.figure, tmp_path, "dollar")  # mathtext would raise on the bad TeX
+    assert (tmp_path / "dollar.png").stat().st_size > 0
+
+
+def test_sensitivity_plot_has_a_row_per_scenario_and_study_left_out(inputs):
+    plan, pooled, studies = inputs
+    scenarios = {s: pooled["complete_remission"][s] for s in plan.scenarios}
+    with figure_style():
+        plot = sensitivity_plot(
+            scenarios,
+            scenario_labels={s: plan.scenario_label(s) for s in plan.scenarios},
+            studies=studies,
+            outcome_label="Complete remission",
+            primary_label="GLMM",
+        )
+    named = [r.row.label for r in plot.rows if r.row.kind in ("primary", "scenario")]
+    assert named == [plan.scenario_label(s) for s in plan.scenarios]
+    loo = [r.row.study_id for r in plot.rows_of("leave_one_out")]
+    assert sorted(loo) == sorted(scenarios["primary"]["leave_one_out"])
+
+
+def test_cumulative_plot_follows_the_cumulative_list(inputs):
+    plan, pooled, studies = inputs
+    result = pooled["any_response"]["primary"]
+    with figure_style():
+        plot = cumulative_plot(
+            result, studies=studies, outcome_label="Any response", primary_label="GLMM"
+        )
+    steps = result["cumulative"]
+    assert [r.row.study_id for r in plot.rows] == [s["added_study"] for s in steps]
+    assert [r.row.cells["k"] for r in plot.rows] == [str(s["k"]) for s in steps]
+
+
+def test_risk_of_bias_chart_has_every_study_and_question(inputs):
+    _, _, studies = inputs
+    with figure_style():
+        plot = risk_of_bias_plot(studies)
+    assert len(plot.cells) == len(studies) * len(QUESTIONS)
+    for study_id, question, judgement in plot.cells:
+        assert studies[study_id]["risk_of_bias"][question]["judgement"] == judgement
+    labels = [t.get_text() for t in plot.axes.get_yticklabels()]
+    # Wrapped labels: lines ending in a hyphen were broken there, others at a space.
+    unwrapped = [label.replace("-\n", "-").replace("\n", " ") for label in labels]
+    assert sorted(unwrapped) == sorted(s["label"] for s in studies.values())
+
+
+def test_risk_of_bias_rejects_an_unknown_judgement(inputs):
+    _, _, studies = inputs
+    studies = copy.deepcopy(studies)
+    study = next(iter(studies.values()))
+    study["risk_of_bias"]["q3"]["judgement"] = "probably"
+    with pytest.raises(InputError) as info:
+        risk_of_bias_plot(studies)
+    problem = info.value.problems[0]
+    assert problem.field == "risk_of_bias.q3.judgement"
+    assert "'probably'" in problem.message and "unclear" in problem.message
+
+
+def test_figure_files_are_byte_identical_across_runs(inputs, tmp_path):
+    plan, pooled, studies = inputs
+    for run in ("a", "b"):
+        plot = draw_forest(plan, pooled["complete_remission"]["primary"], studies)
+        save_figure(plot.figure, tmp_path / run, "forest")
+        with figure_style():
+            save_figure(risk_of_bias_plot(studies).figure, tmp_path / run, "rob")
+    for name in ("forest.png", "forest.svg", "forest.pdf", "rob.png", "rob.svg", "rob.pdf"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    svg = (tmp_path / "a" / "forest.svg").read_text()
+    assert "<dc:date>" not in svg
+    pdf = (tmp_path / "a" / "forest.pdf").read_bytes()
+    assert b"/CreationDate" not in pdf and b"/Producer" not in pdf
+    png = (tmp_path / "a" / "forest.png").read_bytes()
+    assert b"Software" not in png
+    # 300 dpi: pHYs holds pixels per metre, 300 / 0.0254 = 11811.
+    index = png.index(b"pHYs")
+    assert int.from_bytes(png[index + 4 : index + 8], "big") == 11811
+
+
+def test_cli_writes_every_figure(tmp_path, monkeypatch):
+    from stsmeta.cli import main
+
+    out = tmp_path / "figures"
+    code = main(
+        [
+            "figures",
+            "--config", str(FIXTURES / "config.yaml"),
+            "--pooled-dir", str(FIXTURES / "results" / "pooled"),
+            "--normalised-dir", str(FIXTURES / "results" / "normalised"),
+            "--outdir", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    expected = {
+        f"{stem}.{fmt}"
+        for stem in figure_stems(["complete_remission", "any_response"])
+        for fmt in ("png", "svg", "pdf")
+    }
+    assert {p.name for p in out.iterdir()} == expected
+
+
+def test_cli_names_a_missing_pooled_file(tmp_path, capsys):
+    from stsmeta.cli import main
+
+    pooled = tmp_path / "pooled"
+    for path in (FIXTURES / "results" / "pooled").rglob("*.json"):
+        target = pooled / path.relative_to(FIXTURES / "results" / "pooled")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text())
+    (pooled / "any_response" / "with_systemic_sts.json").unlink()
+    code = main(
+        [
+            "figures",
+            "--config", str(FIXTURES / "config.yaml"),
+            "--pooled-dir", str(pooled),
+            "--normalised-dir", str(FIXTURES / "results" / "normalised"),
+            "--outdir", str(tmp_path / "out"),
+        ]
+    )  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "any_response/with_systemic_sts.json" in err and "stsmeta analyse" in err

@@ -1,0 +1,225 @@
+"""Bad input: one test per class of the issue, each checking that the message names file and field.
+
+The bad files are made from the SYNTHETIC fixture tests/fixtures/studies/synthetic-2020.yaml.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from stsmeta.cli import main
+from stsmeta.studyfile import validate_paths
+
+FIXTURES = Path(__file__).parent / "fixtures" / "studies"
+VALID = FIXTURES / "synthetic-2020.yaml"
+
+
+def _valid() -> dict:
+    return yaml.safe_load(VALID.read_text(encoding="utf-8"))
+
+
+def _write(directory: Path, data: dict, name: str | None = None) -> Path:
+    path = directory / (name or f"{data['study_id']}.yaml")
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _problems(path: Path) -> list[str]:
+    return [str(p) for p in validate_paths([path])]
+
+
+def _assert_reported(problems: list[str], path: Path, field: str, *words: str) -> None:
+    hits = [p for p in problems if p.startswith(f"{path}: {field}: ")]
+    assert hits, f"no problem for {field!r} in {problems}"
+    for word in words:
+        assert any(word in hit for hit in hits), f"{word!r} not in {hits}"
+
+
+def test_valid_fixture_passes():
+    assert validate_paths([VALID]) == []
+
+
+def test_cli_reports_and_exits_nonzero(tmp_path, capsys):
+    data = _valid()
+    data["outcomes"][1]["events"] = 9
+    path = _write(tmp_path, data)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {path}: outcomes[1].events: " in err
+
+
+def test_malformed_yaml_names_line(tmp_path):
+    path = tmp_path / "malformed-2020.yaml"
+    shutil.copy(FIXTURES / "malformed.yaml", path)
+    problems = _problems(path)
+    _assert_reported(problems, path, "line 5", "malformed YAML")
+
+
+def test_duplicate_yaml_key_is_malformed(tmp_path):
+    path = tmp_path / "synthetic-2020.yaml"
+    path.write_text(VALID.read_text(encoding="utf-8") + "label: Again\n", encoding="utf-8")
+    problems = _problems(path)
+    assert any("duplicate key 'label'" in p and p.startswith(f"{path}: line ") for p in problems)
+
+
+def test_missing_required_field(tmp_path):
+    data = _valid()
+    del data["outcomes"][0]["unit"]
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "outcomes[0].unit", "missing required field")
+
+
+def test_missing_top_level_field(tmp_path):
+    data = _valid()
+    del data["risk_of_bias"]
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "risk_of_bias", "missing required field")
+
+
+def test_wrong_type(tmp_path):
+    data = _valid()
+    data["n_patients"]["value"] = "four"
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "n_patients.value", "wrong type", "whole number")
+
+
+def test_events_over_denominator(tmp_path):
+    data = _valid()
+    data["outcomes"][1]["events"] = 5
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "outcomes[1].events", "exceed", "0 to n")
+
+
+def test_alternative_events_over_denominator(tmp_path):
+    data = _valid()
+    data["outcomes"][0]["alternatives"][0]["events"] = 7
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "outcomes[0].alternatives[0].events", "exceed")
+
+
+def test_negative_count(tmp_path):
+    data = _valid()
+    data["outcomes"][1]["events"] = -1
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "outcomes[1].events", "negative", "0 or more")
+
+
+def test_zero_denominator(tmp_path):
+    data = _valid()
+    data["outcomes"][1].update(events=0, n=0)
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "outcomes[1].n", "at least 1")
+
+
+def test_percentage_over_100(tmp_path):
+    data = _valid()
+    data["outcomes"][0]["percent"] = 120
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "outcomes[0].percent", "over 100", "0 to 100")
+
+
+def test_percentage_not_a_count(tmp_path):
+    data = _valid()
+    data["n_patients"]["value"] = 5
+    data["outcomes"][0]["n"] = 5  # 50% of 5 = 2.5
+    data["outcomes"][1].update(events=5, n=5)
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "outcomes[0].percent", "not a whole number", "decision")
+
+
+def test_percentage_resolved_by_decision(tmp_path):
+    data = _valid()
+    data["n_patients"]["value"] = 5
+    data["outcomes"][0].update(n=5, events=3)  # keeps its decision
+    data["outcomes"][1].update(events=5, n=5)
+    path = _write(tmp_path, data)
+    assert _problems(path) == []
+
+
+def test_unknown_vocabulary_value(tmp_path):
+    data = _valid()
+    data["calcinosis_types"][0]["value"] = "crystalline"
+    path = _write(tmp_path, data)
+    _assert_reported(
+        _problems(path), path, "calcinosis_types[0].value", "crystalline", "dystrophic", "tumoral"
+    )
+
+
+def test_unknown_disease_in_patient_row(tmp_path):
+    data = _valid()
+    data["patients"][0]["disease"] = "gout-ish"
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "patients[0].disease", "systemic_sclerosis")
+
+
+def test_unknown_unit(tmp_path):
+    data = _valid()
+    data["intervention"]["concentration"]["reported"] = "250 mmol/L"
+    path = _write(tmp_path, data)
+    _assert_reported(
+        _problems(path), path, "intervention.concentration.reported", "unknown mass unit", "mg/mL"
+    )
+
+
+def test_duplicate_study_id(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _write(tmp_path / "a", _valid())
+    second = _write(tmp_path / "b", _valid())
+    problems = [str(p) for p in validate_paths([first, second])]
+    _assert_reported(problems, second, "study_id", "duplicate study id", str(first))
+
+
+def test_file_name_differs_from_study_id(tmp_path):
+    path = _write(tmp_path, _valid(), name="other-2020.yaml")
+    _assert_reported(_problems(path), path, "study_id", "differs from the file name")
+
+
+@pytest.mark.parametrize("bad_id", ["../evil-2020", "Smith 2013", "smith-13", "smith--2013"])
+def test_unsafe_study_id(tmp_path, bad_id):
+    data = _valid()
+    data["study_id"] = bad_id
+    path = _write(tmp_path, data, name="synthetic-2020.yaml")
+    _assert_reported(_problems(path), path, "study_id", "not a safe file name")
+
+
+def test_unknown_source_reference(tmp_path):
+    data = _valid()
+    data["outcomes"][1]["source"] = "nowhere"
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "outcomes[1].source", "unknown source")
+
+
+def test_alternative_must_be_declared_by_its_decision(tmp_path):
+    data = _valid()
+    data["outcomes"][0]["alternatives"][0]["id"] = "per_wart"
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "outcomes[0].alternatives[0].id", "per_lesion")
+
+
+def test_all_problems_listed_at_once(tmp_path):
+    data = _valid()
+    data["outcomes"][1]["events"] = 9
+    data["diseases"][0]["value"] = "unknown-disease-x"
+    path = _write(tmp_path, data)
+    problems = _problems(path)
+    assert any("outcomes[1].events" in p for p in problems)
+    assert any("diseases[0].value" in p for p in problems)
+
+
+def test_failing_study_writes_nothing_and_keeps_earlier_result(tmp_path):
+    out = tmp_path / "results" / "synthetic-2020.json"
+    assert main(["normalise", str(VALID), "-o", str(out)]) == 0
+    before = out.read_bytes()
+    data = _valid()
+    data["outcomes"][1]["events"] = 9
+    bad = _write(tmp_path, data)
+    assert main(["normalise", str(bad), "-o", str(out)]) == 2
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["synthetic-2020.json"]
+    fresh = tmp_path / "results" / "never.json"
+    assert main(["normalise", str(bad), "-o", str(fresh)]) == 2
+    assert not fresh.exists()

@@ -1,0 +1,146 @@
+"""The whole workflow, run by Snakemake on temporary copies of the repository.
+
+These tests are what a user does: run the pipeline, add a study, drop in a broken file, kill a
+run half-way, run it twice. They are the slowest in the suite (a few Snakemake runs), so every
+test shares the runs made by the module-scoped fixtures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# What a user's checkout holds that the workflow reads.
+COPIED = ["Snakefile", "config.yaml", "workflow", "data", "profiles", "envs", "pyproject.toml",
+          "README.md", "CITATION.cff"]
+# A synthetic study (tests only): a small case series that a user might add to the review.
+SYNTHETIC_STUDY = ROOT / "tests" / "fixtures" / "workflow" / "synthetic-2099.yaml"
+
+pytestmark = pytest.mark.workflow
+
+
+def _copy_repo(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def _result_hashes(workdir: Path) -> dict[str, str]:
+    """sha256 of every result file, logs left out (they hold timings and paths)."""
+    results = workdir / "results"
+    return {
+        str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(results.rglob("*"))
+        if p.is_file() and "logs" not in p.relative_to(results).parts
+        and "staging" not in p.relative_to(results).parts
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A copy of the repository on which `snakemake --cores 2` and the archive target have run."""
+    work = _copy_repo(tmp_path_factory.mktemp("run-a"))
+    _snakemake(work)
+    _snakemake(work, "archive")
+    return work
+
+
+def test_default_target_builds_tables_pooled_figures_and_report(built):
+    results = built / "results"
+    studies = sorted(p.stem for p in (built / "data" / "raw").glob("*.yaml"))
+    assert sorted(p.stem for p in (results / "normalised").glob("*.json")) == studies
+    for name in ["studies", "patients", "flags", "decisions"]:
+        assert (results / "tables" / f"{name}.csv").stat().st_size > 0
+    assert (results / "pooled" / "complete_remission" / "primary.json").exists()
+    assert (results / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
+    assert list((results / "archive").glob("stsmeta-results-*.tar.gz"))
+
+
+def test_no_op_rerun_runs_nothing(built):
+    proc = _snakemake(built, "--dry-run")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_two_clean_runs_are_byte_identical(built, tmp_path):
+    other = _copy_repo(tmp_path / "run-b")
+    _snakemake(other)
+    _snakemake(other, "archive")
+    first, second = _result_hashes(built), _result_hashes(other)
+    assert first.keys() == second.keys()
+    differing = sorted(k for k in first if first[k] != second[k])
+    assert not differing, f"files differ between two clean runs: {differing}"
+
+
+def test_adding_a_study_reruns_only_that_study(built, tmp_path):
+    work = tmp_path / "run-c"
+    shutil.copytree(built, work, symlinks=True)  # copy2 keeps mtimes: Snakemake sees an up-to-date run
+    before = {p.name: p.stat().st_mtime_ns for p in (work / "results" / "normalised").glob("*.json")}
+    shutil.copy(SYNTHETIC_STUDY, work / "data" / "raw" / SYNTHETIC_STUDY.name)
+
+    dry = _snakemake(work, "--dry-run", "--quiet", "rules").stdout
+    _snakemake(work)
+
+    after = {p.name: p.stat().st_mtime_ns for p in (work / "results" / "normalised").glob("*.json")}
+    assert set(after) == set(before) | {"synthetic-2099.json"}
+    assert {k: after[k] for k in before} == before, "another study's normalisation ran again"
+    # The dry run's job table lists exactly one normalisation job.
+    normalise_rows = [line.split() for line in dry.splitlines() if line.strip().startswith("normalise")]
+    assert normalise_rows and normalise_rows[0][1] == "1", dry
+    studies_csv = (work / "results" / "tables" / "studies.csv").read_text()
+    assert "synthetic-2099" in studies_csv
+
+
+def test_a_bad_study_file_stops_the_run_and_changes_nothing(built, tmp_path):
+    work = tmp_path / "run-d"
+    shutil.copytree(built, work, symlinks=True)
+    before = _result_hashes(work)
+    bad = work / "data" / "raw" / "broken-2020.yaml"
+    bad.write_text("study_id: broken-2020\ncitation: [unclosed\n")
+    # Touching a real study too: without the up-front check its jobs would rerun.
+    next((work / "data" / "raw").glob("s*.yaml")).touch()
+
+    proc = _snakemake(work, check=False)
+    assert proc.returncode != 0
+    assert "broken-2020.yaml" in proc.stdout + proc.stderr
+    assert _result_hashes(work) == before
+
+
+def test_a_run_killed_midway_completes_with_identical_results(built, tmp_path):
+    work = _copy_repo(tmp_path / "run-e")
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1"]
+    proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    pooled = work / "results" / "pooled"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(pooled.rglob("*.json")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _snakemake(work, "--unlock")  # a killed Snakemake leaves its lock behind, as a user would see
+    _snakemake(work, "--rerun-incomplete")
+    _snakemake(work, "archive", "--rerun-incomplete")
+    expected = _result_hashes(built)
+    got = _result_hashes(work)
+    assert got == expected

@@ -1,0 +1,66 @@
+"""``stsmeta report``: the self-contained HTML report and its Markdown twin."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = """\
+Write the summary report from the pooled results, tables, normalised studies and figures.
+
+Reads, for every outcome O and scenario S of --config:
+  <pooled-dir>/O/S.json              (stsmeta analyse)
+  <normalised-dir>/*.json            (stsmeta normalise)
+  <tables>/studies.csv, flags.csv, decisions.csv   (stsmeta tables)
+  <figures-dir>/forest_O.png, sensitivity_O.png, cumulative_O.png, risk_of_bias.png
+                                     (stsmeta figures)
+  --previous ARCHIVE.tar.gz or DIR   optional: the previous version, for "Changes since the
+                                     previous version" (stsmeta-results-<version>/pooled/...,
+                                     .../normalised/...); without it the report says
+                                     "First version".
+Writes --html (self-contained: figures embedded, no script, no network) and --md (figures
+linked by path relative to the Markdown file). No clock: the date is report.date in
+config.yaml, else the latest publication year of the studies.
+"""
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write results/report.html and results/report.md",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", required=True, help="the analysis plan (config.yaml)")
+    parser.add_argument(
+        "--pooled-dir", required=True, help="directory of <outcome>/<scenario>.json"
+    )
+    parser.add_argument(
+        "--normalised-dir", required=True, help="directory of normalised study JSON"
+    )
+    parser.add_argument("--tables", required=True, help="directory of studies/flags/decisions.csv")
+    parser.add_argument("--figures-dir", required=True, help="directory of the figure PNGs")
+    parser.add_argument("--html", required=True, help="HTML report to write")
+    parser.add_argument("--md", required=True, help="Markdown report to write")
+    parser.add_argument(
+        "--previous",
+        default=None,
+        help="previous results archive (.tar.gz) or directory (optional)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stsmeta.report import write_report
+
+    for path in write_report(
+        config=args.config,
+        pooled_dir=args.pooled_dir,
+        normalised_dir=args.normalised_dir,
+        tables_dir=args.tables,
+        figures_dir=args.figures_dir,
+        html=args.html,
+        md=args.md,
+        previous=args.previous,
+    ):
+        print(path)
+    return 0

@@ -1,0 +1,47 @@
+"""Cumulative meta-analysis by publication year: the pooled estimate as each study is added.
+
+Each row is the primary method refitted on the studies published up to and including the one
+named (the ``cumulative`` list of the primary pooled JSON, in the order given there).
+"""
+
+from __future__ import annotations
+
+from stsmeta.figures.forest import ForestPlot, level_percent, not_estimable_note
+from stsmeta.figures.rows import table_figure
+from stsmeta.figures.sensitivity import draw_rows, interval_columns, result_row
+
+
+def cumulative_plot(
+    pooled: dict,
+    *,
+    studies: dict[str, dict],
+    outcome_label: str,
+    primary_label: str,
+    level: float = 0.95,
+) -> ForestPlot:
+    rows = []
+    notes = []
+    for step in pooled.get("cumulative") or []:
+        study_id = str(step.get("added_study"))
+        name = (studies.get(study_id) or {}).get("label") or study_id
+        year = step.get("year")
+        label = f"+ {name}" + (f" ({year})" if year is not None and str(year) not in name else "")
+        rows.append(result_row("cumulative", label, step, study_id=study_id))
+        note = not_estimable_note(label, step)
+        if note:
+            notes.append(note)
+    if not rows:
+        notes.append("The pooled results carry no cumulative analysis (cumulative_by_year off).")
+    notes.append(
+        f"Each row: {primary_label} on all studies up to and including the one added. "
+        f"Shaded band: {level_percent(level)} CI of the primary analysis."
+    )
+    plot = table_figure(
+        interval_columns(level, "Study added (by year)"),
+        rows,
+        plot_span=(0.50, 0.74),
+        xlabel=f"Proportion ({outcome_label.lower()})",
+        notes=notes,
+    )
+    draw_rows(plot, pooled)
+    return ForestPlot(figure=plot.figure, axes=plot.axes, rows=plot.rows)

@@ -1,0 +1,181 @@
+"""Risk-of-bias chart: studies by the eight questions of Murad et al. (2018).
+
+Murad MH, Sultan S, Haffar S, Bazerbachi F. Methodological quality and synthesis of case series
+and case reports. BMJ Evid Based Med 2018;23:60-63. Four domains: selection (Q1),
+ascertainment (Q2-Q3), causality (Q4-Q7), reporting (Q8). Each judgement is a colour of the
+Okabe-Ito palette *and* a glyph, so the chart reads in grey scale and for colour-blind readers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from stsmeta.errors import InputError, Problem
+from stsmeta.figures.rows import wrap
+from stsmeta.figures.style import BLUISH_GREEN, GREY, ORANGE, VERMILLION, new_figure
+
+QUESTIONS = ("q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8")
+QUESTION_TEXT = {
+    "q1": "Does the patient(s) represent(s) the whole experience of the investigator (centre)?",
+    "q2": "Was the exposure adequately ascertained?",
+    "q3": "Was the outcome adequately ascertained?",
+    "q4": "Were other alternative causes that may explain the observation ruled out?",
+    "q5": "Was there a challenge/rechallenge phenomenon?",
+    "q6": "Was there a dose-response effect?",
+    "q7": "Was follow-up long enough for outcomes to occur?",
+    "q8": "Is the case(s) described with sufficient details to allow replication?",
+}
+DOMAINS = (
+    ("Selection", ("q1",)),
+    ("Ascertainment", ("q2", "q3")),
+    ("Causality", ("q4", "q5", "q6", "q7")),
+    ("Reporting", ("q8",)),
+)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    key: str
+    label: str
+    colour: str
+    glyph: str
+
+
+JUDGEMENTS = (
+    Judgement("yes", "Yes", BLUISH_GREEN, "+"),
+    Judgement("no", "No", VERMILLION, "×"),
+    Judgement("unclear", "Unclear", ORANGE, "?"),
+    Judgement("not applicable", "Not applicable", GREY, "–"),
+    Judgement("not assessed", "Not assessed", "#FFFFFF", ""),
+)
+# Spellings accepted in study files for each judgement.
+SYNONYMS = {
+    "yes": "yes",
+    "no": "no",
+    "unclear": "unclear",
+    "unknown": "unclear",
+    "not applicable": "not applicable",
+    "not_applicable": "not applicable",
+    "n/a": "not applicable",
+    "na": "not applicable",
+}
+ALLOWED = "yes, no, unclear, not applicable"
+
+
+def judgement_of(study: dict, question: str) -> Judgement:
+    """The judgement of one question, or ``not assessed`` when the study file has none."""
+    entry = (study.get("risk_of_bias") or {}).get(question)
+    if entry is None:
+        return JUDGEMENTS[-1]
+    raw = entry.get("judgement") if isinstance(entry, dict) else entry
+    key = SYNONYMS.get(str(raw).strip().lower())
+    if key is None:
+        raise InputError(
+            Problem(
+                str(study.get("_path") or study.get("study_id")),
+                f"risk_of_bias.{question}.judgement",
+                f"{raw!r} is not a judgement; allowed: {ALLOWED}",
+            )
+        )
+    return next(j for j in JUDGEMENTS if j.key == key)
+
+
+@dataclass(frozen=True)
+class RiskOfBiasPlot:
+    figure: Figure
+    axes: Axes
+    cells: tuple[tuple[str, str, str], ...]  # (study_id, question, judgement key)
+
+
+def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOfBiasPlot:
+    """Chart ``studies`` ({study_id: normalised study}), one row per study by year and label."""
+    order = sorted(studies, key=lambda s: (studies[s].get("year") or 0, s))
+    # Labels sit right-aligned left of the first column: 0.33 of the width is theirs.
+    labels = ["\n".join(wrap(str(studies[s].get("label") or s), 0.32 * width * 72)) for s in order]
+    lines = [label.count("\n") + 1 for label in labels]
+    row_in = 0.2
+    rows_in = sum(max(1, n * 0.75) for n in lines) * row_in + 0.1
+    head_in, legend_in = 0.5, 0.45 + 0.15 * len(QUESTIONS)
+    height = head_in + rows_in + legend_in
+    fig = new_figure(width, height)
+    x0, x1 = 0.36, 0.98
+    ax = fig.add_axes((x0, legend_in / height, x1 - x0, rows_in / height))
+    ax.set_xlim(0.5, len(QUESTIONS) + 0.5)
+    ys, cursor = [], 0.0
+    for n in lines:
+        span = max(1, n * 0.75)
+        ys.append(-(cursor + span / 2))
+        cursor += span
+    ax.set_ylim(-cursor - 0.25, 0.25)
+    ax.set_xticks(range(1, len(QUESTIONS) + 1), [q.upper() for q in QUESTIONS])
+    ax.xaxis.tick_top()
+    ax.tick_params(axis="x", length=0)
+    ax.set_yticks(ys, labels)
+    ax.tick_params(axis="y", length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    cells = []
+    for study_id, y in zip(order, ys, strict=True):
+        for i, question in enumerate(QUESTIONS, start=1):
+            judgement = judgement_of(studies[study_id], question)
+            cells.append((study_id, question, judgement.key))
+            ax.scatter(
+                [i],
+                [y],
+                s=95,
+                color=judgement.colour,
+                edgecolors="#333333",
+                linewidths=0.5,
+                zorder=2,
+            )
+            if judgement.glyph:
+                ax.text(
+                    i,
+                    y,
+                    judgement.glyph,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    fontweight="bold",
+                    color="black",
+                    zorder=3,
+                    parse_math=False,
+                )
+    # Domain names above the question numbers.
+    top = 1 - 0.12 / height
+    for name, questions in DOMAINS:
+        first, last = QUESTIONS.index(questions[0]) + 1, QUESTIONS.index(questions[-1]) + 1
+        centre = x0 + (x1 - x0) * ((first + last) / 2 - 0.5) / len(QUESTIONS)
+        fig.text(centre, top, name, ha="center", va="center", fontweight="bold")
+    # Legend: glyph, colour and meaning; then the questions in full.
+    legend_y = (legend_in - 0.2) / height
+    for i, judgement in enumerate(JUDGEMENTS):
+        x = 0.01 + i * 0.19
+        fig.text(
+            x,
+            legend_y,
+            f"{judgement.glyph or ' '}",
+            ha="left",
+            va="center",
+            fontweight="bold",
+            bbox={
+                "boxstyle": "circle,pad=0.25",
+                "facecolor": judgement.colour,
+                "edgecolor": "#333333",
+                "linewidth": 0.5,
+            },
+        )
+        fig.text(x + 0.03, legend_y, judgement.label, ha="left", va="center")
+    for i, question in enumerate(QUESTIONS):
+        fig.text(
+            0.01,
+            (legend_in - 0.42 - 0.15 * i) / height,
+            f"{question.upper()}: {QUESTION_TEXT[question]}",
+            ha="left",
+            va="center",
+            fontsize=6.5,
+        )
+    return RiskOfBiasPlot(figure=fig, axes=ax, cells=tuple(cells))

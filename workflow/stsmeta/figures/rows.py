@@ -1,0 +1,236 @@
+"""A figure laid out as a table of text rows beside an interval plot.
+
+Forest, sensitivity and cumulative plots share this layout: text columns at fixed positions
+(in figure fractions), one plot column with a 0-1 proportion axis, and rows whose height
+grows with the number of wrapped lines so that long labels wrap instead of overlapping.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.transforms import blended_transform_factory
+
+from stsmeta.figures.style import new_figure
+
+LINE_IN = 0.15  # height of one text line, inches (7 pt type with 1.2 spacing, plus air)
+TOP_PAD_IN = 0.08
+AXIS_IN = 0.42  # tick labels and axis label under the plot
+NOTE_WIDTH = 0.98  # figure fraction available to notes and the title
+FONT_SIZE = 7.0
+
+
+@dataclass(frozen=True)
+class TextColumn:
+    """A text column: its key in ``Row.cells``, header, x position and width (figure fractions).
+
+    ``width`` is the room the column has; text is wrapped to fit it as measured in the font.
+    """
+
+    key: str
+    header: str
+    x: float
+    width: float
+    ha: str = "left"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a table figure; the numbers say where to draw its mark, if any."""
+
+    kind: str
+    label: str
+    cells: dict[str, str] = field(default_factory=dict)
+    study_id: str | None = None
+    estimate: float | None = None
+    low: float | None = None
+    high: float | None = None
+    n: int | None = None
+    bold: bool = False
+    widths: dict[str, float] = field(default_factory=dict)  # per-row width overrides
+
+
+@dataclass(frozen=True)
+class PlacedRow:
+    """A row with its vertical position (axis data units; one text line = 1)."""
+
+    row: Row
+    y: float
+    lines: int
+
+
+@dataclass(frozen=True)
+class TableFigure:
+    figure: Figure
+    axes: Axes
+    rows: tuple[PlacedRow, ...]
+
+
+@lru_cache(maxsize=4096)
+def text_width_pt(text: str, bold: bool = False, size: float = FONT_SIZE) -> float:
+    """Width of a line of text in points, in the figures' font (DejaVu Sans)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    prop = FontProperties(family="DejaVu Sans", size=size, weight="bold" if bold else "normal")
+    width, _, _ = text_to_path.get_text_width_height_descent(text, prop, ismath=False)
+    return width
+
+
+def wrap(text: str, width_pt: float, *, bold: bool = False, size: float = FONT_SIZE) -> list[str]:
+    """Wrap on spaces and hyphens so that every line fits ``width_pt`` as measured.
+
+    The widest character count whose lines all fit is used; words longer than the room are
+    broken. A 4% margin covers the renderer's hinting.
+    """
+    if not text:
+        return []
+    room = 0.96 * width_pt
+    lines: list[str] = []
+    for paragraph in str(text).split("\n"):
+        if text_width_pt(paragraph, bold, size) <= room:
+            lines.append(paragraph)
+            continue
+        for chars in range(len(paragraph), 0, -1):
+            candidate = textwrap.wrap(paragraph, width=chars, break_on_hyphens=True)
+            if all(text_width_pt(line, bold, size) <= room for line in candidate):
+                break
+        lines.extend(candidate or [""])
+    return lines
+
+
+def table_figure(
+    columns: list[TextColumn],
+    rows: list[Row],
+    *,
+    plot_span: tuple[float, float],
+    xlabel: str,
+    title: str = "",
+    notes: list[str] | tuple[str, ...] = (),
+    width: float = 7.0,
+) -> TableFigure:
+    """Lay out ``rows`` and return the figure, the plot axes and each row's y position."""
+    pt = width * 72  # points per unit of figure fraction
+    wrapped: list[dict[str, str]] = []
+    placed_lines: list[int] = []
+    for row in rows:
+        cells = {}
+        n_lines = 1
+        for col in columns:
+            room = row.widths.get(col.key, col.width) * pt
+            lines = wrap(row.cells.get(col.key, ""), room, bold=row.bold)
+            cells[col.key] = "\n".join(lines)
+            n_lines = max(n_lines, len(lines))
+        wrapped.append(cells)
+        placed_lines.append(n_lines)
+    headers = {col.key: "\n".join(wrap(col.header, col.width * pt, bold=True)) for col in columns}
+    header_lines = max((h.count("\n") + 1 for h in headers.values() if h), default=1)
+    title_lines = wrap(title, NOTE_WIDTH * pt, bold=True) if title else []
+    note_lines = [line for note in notes for line in wrap(note, NOTE_WIDTH * pt)]
+
+    total = sum(placed_lines)
+    rows_in = (total + 1) * LINE_IN
+    bottom_in = AXIS_IN + len(note_lines) * LINE_IN + TOP_PAD_IN
+    top_in = TOP_PAD_IN + (len(title_lines) + header_lines + 0.5) * LINE_IN
+    height = top_in + rows_in + bottom_in
+
+    fig = new_figure(width, height)
+    x0, x1 = plot_span
+    ax = fig.add_axes((x0, bottom_in / height, x1 - x0, rows_in / height))
+    ax.set_ylim(-total - 0.5, 0.5)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_xticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.set_xlabel(xlabel)
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    text_transform = blended_transform_factory(fig.transFigure, ax.transData)
+
+    placed = []
+    cursor = 0
+    for row, cells, n_lines in zip(rows, wrapped, placed_lines, strict=True):
+        y = -(cursor + (n_lines - 1) / 2)
+        for col in columns:
+            if cells[col.key]:
+                ax.text(
+                    col.x,
+                    y,
+                    cells[col.key],
+                    transform=text_transform,
+                    ha=col.ha,
+                    va="center",
+                    fontweight="bold" if row.bold else "normal",
+                    clip_on=False,
+                    parse_math=False,  # study text may contain "$": never mathtext
+                )
+        placed.append(PlacedRow(row=row, y=y, lines=n_lines))
+        cursor += n_lines
+
+    header_y = (bottom_in + rows_in + (header_lines / 2 + 0.25) * LINE_IN) / height
+    for col in columns:
+        if headers[col.key]:
+            fig.text(
+                col.x,
+                header_y,
+                headers[col.key],
+                ha=col.ha,
+                va="center",
+                fontweight="bold",
+                parse_math=False,
+            )
+    if title_lines:
+        fig.text(
+            0.01,
+            1 - (TOP_PAD_IN + len(title_lines) * LINE_IN / 2) / height,
+            "\n".join(title_lines),
+            ha="left",
+            va="center",
+            fontweight="bold",
+            parse_math=False,
+        )
+    if note_lines:
+        fig.text(
+            0.01,
+            (TOP_PAD_IN + len(note_lines) * LINE_IN / 2) / height,
+            "\n".join(note_lines),
+            ha="left",
+            va="center",
+            parse_math=False,
+        )
+    return TableFigure(figure=fig, axes=ax, rows=tuple(placed))
+
+
+def draw_interval(ax: Axes, y: float, low: float | None, high: float | None, **kwargs) -> None:
+    """A horizontal confidence-interval line, if both ends are known."""
+    if low is None or high is None:
+        return
+    ax.plot([low, high], [y, y], solid_capstyle="butt", **kwargs)
+
+
+def draw_diamond(
+    ax: Axes,
+    y: float,
+    estimate: float,
+    low: float,
+    high: float,
+    *,
+    facecolor: str,
+    edgecolor: str,
+    half_height: float = 0.38,
+) -> None:
+    """A pooled-estimate diamond spanning its confidence interval."""
+    from matplotlib.patches import Polygon
+
+    ax.add_patch(
+        Polygon(
+            [(low, y), (estimate, y + half_height), (high, y), (estimate, y - half_height)],
+            closed=True,
+            facecolor=facecolor,
+            edgecolor=edgecolor,
+            linewidth=0.8,
+        )
+    )

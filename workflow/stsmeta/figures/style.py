@@ -1,0 +1,98 @@
+"""Look and file output shared by every figure.
+
+Colours are the Okabe & Ito (2008) colour-blind-safe palette, always paired with a marker
+shape or a glyph so that nothing is told by colour alone. Files are written byte-identically
+across runs: no dates or software strings in the metadata and a fixed SVG hash salt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib as mpl  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+# Okabe & Ito (2008), "Color universal design".
+BLACK = "#000000"
+ORANGE = "#E69F00"
+SKY_BLUE = "#56B4E9"
+BLUISH_GREEN = "#009E73"
+YELLOW = "#F0E442"
+BLUE = "#0072B2"
+VERMILLION = "#D55E00"
+REDDISH_PURPLE = "#CC79A7"
+GREY = "#999999"
+
+# Secondary methods cycle through these (colour, marker) pairs, in config order.
+SECONDARY_STYLES = (
+    (BLUE, "D"),
+    (VERMILLION, "s"),
+    (BLUISH_GREEN, "^"),
+    (REDDISH_PURPLE, "v"),
+    (ORANGE, "o"),
+    (SKY_BLUE, "P"),
+)
+
+FORMATS = ("png", "svg", "pdf")
+PNG_DPI = 300
+
+RC = {
+    "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs on every machine
+    "font.size": 7,
+    "axes.linewidth": 0.6,
+    "xtick.major.width": 0.6,
+    "xtick.labelsize": 7,
+    "axes.labelsize": 7,
+    "svg.hashsalt": "stsmeta",  # fixed ids in SVG output
+    "svg.fonttype": "path",  # text as outlines: renders without the font installed
+    "pdf.fonttype": 42,
+    "path.simplify": False,
+}
+
+# Per-format metadata that would otherwise carry a clock time or a version string.
+METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
+}
+
+
+@contextmanager
+def figure_style() -> Iterator[None]:
+    """The rcParams every stsmeta figure is drawn and saved with."""
+    with mpl.rc_context(RC):
+        yield
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A figure not registered with pyplot (no global state, nothing to close)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, outdir: Path | str, stem: str) -> list[Path]:
+    """Write ``<outdir>/<stem>.{png,svg,pdf}`` deterministically; return the paths."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with figure_style():
+        for fmt in FORMATS:
+            path = outdir / f"{stem}.{fmt}"
+            fig.savefig(
+                path,
+                format=fmt,
+                dpi=PNG_DPI,
+                metadata=METADATA[fmt],
+                facecolor="white",
+            )
+            paths.append(path)
+    return paths

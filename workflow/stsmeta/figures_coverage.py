@@ -1,0 +1,86 @@
+"""The coverage heat map: one row per method, one column per grid cell, colour = coverage.
+
+Deterministic output: the Agg backend, a fixed SVG hash salt and no dates in SVG or PDF metadata,
+so that the same summary gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+_METADATA = {
+    ".svg": {"Date": None, "Creator": "stsmeta"},
+    ".pdf": {"CreationDate": None, "ModDate": None, "Creator": "stsmeta", "Producer": "stsmeta"},
+    ".png": {"Software": "stsmeta"},
+}
+
+
+def coverage_matrix(doc: Mapping):
+    """Rows (method, label), columns (p, tau) and the coverage / failure-rate matrices."""
+    import numpy as np
+
+    rows = sorted({(r["method"], r["label"]) for r in doc["summary"]})
+    cols = sorted({(r["true_proportion"], r["tau"]) for r in doc["summary"]})
+    cov = np.full((len(rows), len(cols)), np.nan)
+    fail = np.zeros((len(rows), len(cols)))
+    row_index = {m: i for i, (m, _) in enumerate(rows)}
+    col_index = {c: j for j, c in enumerate(cols)}
+    for r in doc["summary"]:
+        i, j = row_index[r["method"]], col_index[(r["true_proportion"], r["tau"])]
+        cov[i, j] = np.nan if r["coverage"] is None else r["coverage"]
+        fail[i, j] = r["failure_rate"] or 0.0
+    return rows, cols, cov, fail
+
+
+def save_coverage_heatmap(doc: Mapping, outputs: Sequence[str]) -> None:
+    """Draw the heat map of a coverage summary JSON document and save it to each output file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+
+    rows, cols, cov, fail = coverage_matrix(doc)
+    level = float(doc["settings"]["level"])
+    recommended = doc.get("recommendation", {}).get("method")
+    with matplotlib.rc_context(
+        {"svg.hashsalt": "stsmeta-coverage", "font.family": "DejaVu Sans", "font.size": 9}
+    ):
+        fig, ax = plt.subplots(figsize=(1.4 + 0.75 * len(cols), 1.2 + 0.55 * len(rows)))
+        low = min(0.5, float(min(v for v in cov.flat if v == v)) if (cov == cov).any() else 0.5)
+        norm = TwoSlopeNorm(vmin=low, vcenter=level, vmax=1.0)
+        image = ax.imshow(cov, cmap="RdBu", norm=norm, aspect="auto")
+        for i in range(len(rows)):
+            for j in range(len(cols)):
+                value = cov[i, j]
+                text = "n/a" if value != value else f"{value:.2f}"
+                if fail[i, j] > 0:
+                    text += f"\n{fail[i, j]:.0%} fail"
+                dark = value == value and abs(norm(value) - 0.5) > 0.35
+                ax.text(
+                    j, i, text, ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black",
+                )  # fmt: skip
+        ax.set_xticks(range(len(cols)))
+        ax.set_xticklabels([f"p={p:g}\n\u03c4={t:g}" for p, t in cols])
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels(
+            [f"{label} \u2605" if method == recommended else label for method, label in rows]
+        )
+        ax.set_xlabel("True pooled proportion p and between-study SD \u03c4 (logit scale)")
+        k = doc["design"]["k"]
+        reps = doc["settings"]["replicates"]
+        ax.set_title(
+            f"Coverage of nominal {level:.0%} intervals, design of k={k} studies, "
+            f"{reps} replicates per cell (\u2605 recommended)",
+            fontsize=9,
+        )
+        bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+        bar.set_label("coverage")
+        fig.tight_layout()
+        for out in outputs:
+            path = Path(out)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=150, metadata=_METADATA[path.suffix.lower()])
+        plt.close(fig)

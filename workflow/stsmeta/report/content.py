@@ -1,0 +1,1032 @@
+"""What the report says, section by section, built from the pooled JSON, tables and plan.
+
+Nothing here reads files or the clock: the inputs arrive loaded (``ReportData``) and the
+result is a list of blocks (``stsmeta.report.document``) that is rendered as HTML and Markdown.
+Every number from a pooled result is a ``Num`` that names the JSON value it shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stsmeta.report import numbers
+from stsmeta.report.document import (
+    Block,
+    Bullets,
+    Cell,
+    Code,
+    Heading,
+    Image,
+    Num,
+    Paragraph,
+    Table,
+    cell,
+)
+from stsmeta.report.inputs import Plan, study_label
+from stsmeta.report.previous import Previous
+from stsmeta.report.references import REFERENCES, cite, references_for
+from stsmeta.report.wording import term
+
+CENTRE_KEYS = ("n_centres", "n_centers", "centres", "centers")
+COMPARATIVE_WORDS = ("control", "random", "trial", "comparative", "comparator")
+
+
+@dataclass(frozen=True)
+class ReportData:
+    plan: Plan
+    pooled: dict[str, dict[str, dict]]
+    studies: dict[str, dict]
+    tables: dict[str, list[dict[str, str]]]
+    figures: dict[str, tuple[Path, bytes]]  # stem -> (PNG path, PNG bytes)
+    checksums: dict[str, str]
+    software: tuple[tuple[str, str], ...]
+    previous: Previous | None = None
+    extra: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ numbers with sources
+
+
+def pointer(*keys: str) -> str:
+    """A JSON pointer (RFC 6901) to a value."""
+    return "".join("/" + str(k).replace("~", "~0").replace("/", "~1") for k in keys)
+
+
+def num(result: dict, src: str, key: str, fmt: str) -> Num:
+    """The value ``result[key]`` formatted by ``numbers.<fmt>``, tagged with its source."""
+    return Num(getattr(numbers, fmt)(result.get(key)), f"{src}{pointer(key)}", fmt)
+
+
+def estimate_cells(result: dict, src: str) -> tuple[Cell, Cell, Cell]:
+    """(estimate, confidence interval, prediction interval) cells."""
+    if not numbers.is_estimable(result):
+        return cell(numbers.NOT_ESTIMABLE), cell(), cell()
+    ci = cell(
+        "[", num(result, src, "ci_low", "bound"), ", ", num(result, src, "ci_high", "bound"), "]"
+    )
+    if result.get("pi_low") is None and result.get("pi_high") is None:
+        pi = cell(numbers.MISSING)
+    else:
+        pi = cell(
+            "[",
+            num(result, src, "pi_low", "bound"),
+            ", ",
+            num(result, src, "pi_high", "bound"),
+            "]",
+        )
+    return cell(num(result, src, "estimate", "proportion")), ci, pi
+
+
+def estimate_with_ci(result: dict, src: str) -> Cell:
+    estimate, ci, _ = estimate_cells(result, src)
+    return estimate + ((" ",) + ci if ci else ())
+
+
+def events_cell(result: dict, src: str) -> Cell:
+    return cell(num(result, src, "events", "count"), "/", num(result, src, "n", "count"))
+
+
+def warnings_cell(result: dict) -> Cell:
+    return cell("; ".join(str(w) for w in result.get("warnings") or []))
+
+
+def file_src(outcome: str, scenario: str) -> str:
+    return f"{outcome}/{scenario}.json#"
+
+
+RESULT_HEADER = (
+    "Method",
+    "k",
+    "Events/N",
+    "Estimate",
+    "CI",
+    "PI",
+    "τ²",
+    "I²",
+    "Q",
+    "p (Q)",
+    "Notes",
+)
+
+
+def result_row(label: str, result: dict, src: str) -> tuple[Cell, ...]:
+    estimate, ci, pi = estimate_cells(result, src)
+    return (
+        cell(label),
+        cell(num(result, src, "k", "count")),
+        events_cell(result, src),
+        estimate,
+        ci,
+        pi,
+        cell(num(result, src, "tau2", "tau2")),
+        cell(num(result, src, "i2", "i2")),
+        cell(num(result, src, "q", "q_statistic")),
+        cell(num(result, src, "q_p", "p_value")),
+        warnings_cell(result),
+    )
+
+
+# ------------------------------------------------------------------ small helpers
+
+
+def anchor(*parts: str) -> str:
+    return "-".join(str(p).lower().replace(" ", "-").replace("_", "-") for p in parts)
+
+
+def data_date(plan: Plan, studies: dict[str, dict]) -> str:
+    """The report's date: ``report.date`` in config.yaml, else the latest publication year."""
+    if plan.report.get("date"):
+        return str(plan.report["date"])
+    years = [s.get("year") for s in studies.values() if isinstance(s.get("year"), int)]
+    if years:
+        return f"evidence up to {max(years)} (latest publication year in the study files)"
+    return "undated (set report.date in config.yaml)"
+
+
+def joined(values) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def level_text(plan: Plan) -> str:
+    return f"{100 * plan.confidence_level:g}%"
+
+
+def primary_outcome(plan: Plan) -> str:
+    return plan.outcomes[0]
+
+
+def included_ids(data: ReportData) -> list[str]:
+    """Studies in the primary analysis of any outcome, sorted."""
+    ids = set()
+    for outcome in data.plan.outcomes:
+        ids.update(str(s) for s in data.pooled[outcome]["primary"].get("included") or [])
+    return sorted(ids)
+
+
+def describe_scenario(spec: dict) -> str:
+    """A sentence from a scenario's config entry."""
+    parts = []
+    for key, value in (spec or {}).items():
+        if key == "label":
+            continue
+        if key == "use_alternatives":
+            parts.append(f"applies the recorded extraction alternatives {joined(value)}")
+        elif key == "concentration_reading":
+            parts.append(f"reads concentrations as {value}")
+        elif key == "exclude_implausible_concentration" and value:
+            parts.append("excludes studies with an implausible concentration")
+        elif key == "exclude_calcinosis_types":
+            parts.append(f"excludes calcinosis types {joined(value)}")
+        elif key == "include_systemic_sts" and value:
+            parts.append("includes patients and studies given systemic STS at the same time")
+        elif key == "exclude_studies":
+            parts.append(f"excludes studies {joined(value)}")
+        else:
+            parts.append(f"{key}: {json.dumps(value, sort_keys=True, ensure_ascii=False)}")
+    return "; ".join(parts) if parts else "the analysis plan as configured"
+
+
+def applied_text(applied, studies: dict[str, dict]) -> str:
+    """What a scenario changed: the ``applied`` list of the pooled JSON, in words."""
+    if not applied:
+        return ""
+    if isinstance(applied, str):
+        return applied
+    if isinstance(applied, list):
+        parts = []
+        for entry in applied:
+            if isinstance(entry, dict):
+                who = study_label(str(entry.get("study_id")), studies)
+                what = entry.get("detail") or entry.get("alternative") or entry.get("field")
+                excluded = " (study then excluded)" if entry.get("included") is False else ""
+                parts.append(f"{who}: {what}{excluded}")
+            else:
+                parts.append(str(entry))
+        return "; ".join(parts)
+    return json.dumps(applied, sort_keys=True, ensure_ascii=False)
+
+
+# ------------------------------------------------------------------ sections
+
+
+def header_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    title = str(plan.report.get("title") or "stsmeta report")
+    authors = plan.report.get("authors") or []
+    version = str(plan.report.get("version") or "")
+    return [
+        Heading(1, title, "top"),
+        Paragraph(cell(f"Authors: {joined(authors)}." if authors else "Authors: not given.")),
+        Paragraph(cell(f"Version {version}; date: {data_date(plan, data.studies)}.")),
+    ]
+
+
+def question_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    question = plan.report.get("question") or {}
+    ids = included_ids(data)
+    types = sorted(
+        {term(t) for s in ids for t in data.studies.get(s, {}).get("calcinosis_types") or []}
+    )
+    diseases = sorted({term(d) for s in ids for d in data.studies.get(s, {}).get("diseases") or []})
+    eligibility = plan.config.get("eligibility") or {}
+    routes = joined(eligibility.get("routes") or []) or "any route"
+    population = question.get("population") or (
+        "People with calcinosis cutis treated in the included studies; calcinosis types: "
+        f"{joined(types) or 'not recorded'}; underlying diseases: "
+        f"{joined(diseases) or 'not recorded'}."
+    )
+    intervention = question.get("intervention") or f"Sodium thiosulfate given {routes}."
+    comparator = question.get("comparator") or (
+        "None: no included study has a comparator group."
+        if not comparative_studies(data, ids)
+        else "Comparator groups as reported by the comparative studies."
+    )
+    items = [
+        cell(f"Population: {population}"),
+        cell(f"Intervention: {intervention}"),
+        cell(f"Comparator: {comparator}"),
+    ]
+    for outcome in plan.outcomes:
+        spec = plan.config["outcomes"][outcome] or {}
+        role = spec.get("role", "")
+        items.append(
+            cell(
+                f"Outcome ({role}): {plan.outcome_label(outcome)}: "
+                f"{str(spec.get('definition') or 'no definition given').strip()}"
+            )
+        )
+    return [Heading(2, "Question", "question"), Bullets(tuple(items))]
+
+
+def comparative_studies(data: ReportData, ids: list[str]) -> list[str]:
+    found = []
+    for study_id in ids:
+        study = data.studies.get(study_id) or {}
+        design = str(study.get("design") or "").lower()
+        if study.get("comparator") or any(w in design for w in COMPARATIVE_WORDS):
+            found.append(study_id)
+    return found
+
+
+def method_settings(data: ReportData, name: str) -> dict:
+    """The settings a method actually ran with (from the primary outcome's primary JSON)."""
+    primary = data.pooled[primary_outcome(data.plan)]["primary"]
+    result = primary if name == "primary" else (primary.get("secondary") or {}).get(name) or {}
+    return result.get("settings") or {}
+
+
+def methods_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    methods = plan.config.get("methods") or {}
+    primary_spec = methods.get("primary") or {}
+    eligibility = plan.config.get("eligibility") or {}
+    blocks: list[Block] = [Heading(2, "Methods", "methods")]
+    routes = joined(eligibility.get("routes") or []) or "any"
+    systemic = (
+        "Studies or patients given systemic sodium thiosulfate at the same time are excluded from "
+        "the primary analysis"
+        + (
+            " and included in a sensitivity scenario."
+            if any(
+                (s or {}).get("include_systemic_sts")
+                for s in (plan.config.get("scenarios") or {}).values()
+            )
+            else "."
+        )
+        if eligibility.get("exclude_systemic_sts")
+        else "Studies with systemic sodium thiosulfate are not excluded."
+    )
+    blocks.append(
+        Paragraph(
+            cell(
+                f"Eligibility: route {routes}. {systemic} Each study's inclusion or exclusion is "
+                "recorded with its reason (see Excluded studies)."
+            )
+        )
+    )
+    settings = method_settings(data, "primary")
+    keys = references_for(settings)
+    blocks.append(
+        Paragraph(
+            cell(
+                f"Primary method: {plan.method_label('primary')}. "
+                f"{str(settings.get('description') or '').strip()} {cite(keys)}".strip()
+            )
+        )
+    )
+    if primary_spec.get("reason"):
+        blocks.append(
+            Paragraph(cell(f"Why this primary method: {str(primary_spec['reason']).strip()}"))
+        )
+    items = []
+    for name in plan.secondary_methods:
+        s = method_settings(data, name)
+        items.append(
+            cell(
+                f"{plan.method_label(name)}: "
+                f"{str(s.get('description') or '').strip()} "
+                f"{cite(references_for(s))}".strip()
+            )
+        )
+    if items:
+        blocks.append(Paragraph(cell("Secondary methods, shown beside the primary one:")))
+        blocks.append(Bullets(tuple(items)))
+    study_ci = str(plan.config.get("study_ci") or settings.get("study_ci") or "cp")
+    blocks.append(
+        Paragraph(
+            cell(
+                f"Confidence level {level_text(plan)}. Study intervals: "
+                f"{'Clopper-Pearson exact' if study_ci == 'cp' else study_ci} "
+                "(Clopper & Pearson 1934). Prediction intervals for a new study are shown "
+                "where the method gives one (Higgins et al. 2009). Heterogeneity: τ² "
+                "(between-study variance on the analysis scale), I² and Cochran's Q with its "
+                "p-value."
+            )
+        )
+    )
+    if plan.subgroups:
+        blocks.append(
+            Paragraph(
+                cell(
+                    "Subgroups (primary method, within each level): "
+                    + "; ".join(f"{label} ({name})" for name, label in plan.subgroups.items())
+                    + "."
+                )
+            )
+        )
+    scenario_items = []
+    for name in plan.scenarios:
+        spec = (plan.config.get("scenarios") or {}).get(name) or {}
+        described = (data.pooled[primary_outcome(plan)].get(name) or {}).get("scenario_description")
+        text = str(described).strip().rstrip(".") if described else describe_scenario(spec)
+        scenario_items.append(cell(f"{plan.scenario_label(name)} ({name}): {text}."))
+    extras = []
+    if plan.config.get("leave_one_out"):
+        extras.append(cell("Leave-one-out: the primary analysis repeated without each study."))
+    if plan.config.get("cumulative_by_year"):
+        extras.append(
+            cell(
+                "Cumulative analysis: the primary method as studies are added in "
+                "order of publication year."
+            )
+        )
+    blocks.append(Paragraph(cell("Sensitivity scenarios:")))
+    blocks.append(Bullets(tuple(scenario_items + extras)))
+    blocks.append(
+        Paragraph(
+            cell(
+                "Risk of bias: the eight questions of Murad et al. for case reports and case "
+                "series (Murad et al. 2018). Results can be checked against R metafor "
+                "(Viechtbauer 2010)."
+            )
+        )
+    )
+    blocks.append(
+        Table(
+            ("Software", "Version"),
+            tuple((cell(n), cell(v)) for n, v in data.software),
+            caption="Software and versions",
+        )
+    )
+    blocks.append(Heading(3, "References", "references"))
+    blocks.append(Bullets(tuple(cell(text) for text in REFERENCES.values())))
+    return blocks
+
+
+def csv_cell(row: dict[str, str], key: str) -> Cell:
+    return cell(str(row.get(key) or ""))
+
+
+def studies_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    rows = data.tables.get("studies") or []
+    first: dict[str, dict[str, str]] = {}
+    for row in rows:
+        first.setdefault(row.get("study_id", ""), row)
+    in_primary = {
+        s: [
+            plan.outcome_label(o)
+            for o in plan.outcomes
+            if s in (data.pooled[o]["primary"].get("included") or [])
+        ]
+        for s in first
+    }
+    characteristics = tuple(
+        (
+            csv_cell(r, "label"),
+            csv_cell(r, "year"),
+            csv_cell(r, "design"),
+            csv_cell(r, "calcinosis_type"),
+            csv_cell(r, "disease"),
+            csv_cell(r, "route"),
+            csv_cell(r, "concentration_mg_per_ml"),
+            csv_cell(r, "systemic_sts"),
+            csv_cell(r, "co_interventions"),
+            cell(joined(in_primary[s]) or "none"),
+        )
+        for s, r in sorted(first.items(), key=lambda kv: (kv[1].get("year", ""), kv[0]))
+    )
+    outcome_rows = tuple(
+        (
+            csv_cell(r, "label"),
+            csv_cell(r, "outcome"),
+            cell(f"{r.get('events', '')}/{r.get('n', '')}"),
+            csv_cell(r, "unit"),
+            csv_cell(r, "proportion"),
+            csv_cell(r, "timepoint_text"),
+            csv_cell(r, "derived_from_percent"),
+            csv_cell(r, "flags"),
+        )
+        for r in sorted(
+            rows, key=lambda r: (r.get("year", ""), r.get("study_id", ""), r.get("outcome", ""))
+        )
+    )
+    blocks: list[Block] = [
+        Heading(2, "Included studies", "included-studies"),
+        Paragraph(
+            cell(
+                f"{len(first)} studies in results/tables/studies.csv; "
+                "the last column names the outcomes for which each study is in the "
+                "primary analysis."
+            )
+        ),
+        Table(
+            (
+                "Study",
+                "Year",
+                "Design",
+                "Calcinosis type",
+                "Disease",
+                "Route",
+                "Concentration (mg/mL)",
+                "Systemic STS",
+                "Co-interventions",
+                "In primary analysis",
+            ),
+            characteristics,
+            caption="Study characteristics",
+        ),
+        Table(
+            (
+                "Study",
+                "Outcome",
+                "Events/N",
+                "Unit",
+                "Proportion",
+                "Time point",
+                "Derived from %",
+                "Flags",
+            ),
+            outcome_rows,
+            caption="Outcome data (primary reading)",
+        ),
+    ]
+    excluded = []
+    for outcome in plan.outcomes:
+        for entry in data.pooled[outcome]["primary"].get("excluded") or []:
+            sid = str(entry.get("study_id"))
+            name = str(entry.get("label") or study_label(sid, data.studies))
+            excluded.append(
+                (
+                    cell(name),
+                    cell(plan.outcome_label(outcome)),
+                    cell(str(entry.get("reason") or "no reason recorded")),
+                )
+            )
+    blocks.append(Heading(2, "Excluded studies", "excluded-studies"))
+    if excluded:
+        blocks.append(
+            Table(
+                ("Study", "Outcome", "Reason"),
+                tuple(excluded),
+                caption="Studies excluded from the primary analysis, with reasons",
+            )
+        )
+    else:
+        blocks.append(Paragraph(cell("No study was excluded from the primary analysis.")))
+    blocks.append(Heading(2, "Extraction decisions and data-quality flags", "decisions"))
+    for name, caption in (
+        ("decisions", "Extraction decisions (results/tables/decisions.csv)"),
+        ("flags", "Data-quality flags (results/tables/flags.csv)"),
+    ):
+        table_rows = data.tables.get(name) or []
+        if not table_rows:
+            blocks.append(Paragraph(cell(f"{caption}: none.")))
+            continue
+        header = tuple(table_rows[0].keys())
+        blocks.append(
+            Table(
+                header,
+                tuple(tuple(csv_cell(r, h) for h in header) for r in table_rows),
+                caption=caption,
+            )
+        )
+    return blocks
+
+
+def figure_block(data: ReportData, stem: str, caption: str) -> list[Block]:
+    if stem not in data.figures:
+        return [Paragraph(cell(f"Figure {stem} was not provided."))]
+    path, png = data.figures[stem]
+    return [Image(png=path, png_bytes=png, caption=caption, stem=stem)]
+
+
+def results_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    blocks: list[Block] = [Heading(2, "Results", "results")]
+    for outcome in plan.outcomes:
+        label = plan.outcome_label(outcome)
+        primary = data.pooled[outcome]["primary"]
+        src = file_src(outcome, "primary")
+        blocks.append(Heading(3, label, anchor("results", outcome)))
+        rows = [result_row(plan.method_label("primary") + " (primary)", primary, src)]
+        secondary = primary.get("secondary") or {}
+        for name in [m for m in plan.secondary_methods if m in secondary] + [
+            m for m in secondary if m not in plan.secondary_methods
+        ]:
+            rows.append(
+                result_row(
+                    plan.method_label(name), secondary[name], f"{src}{pointer('secondary', name)}"
+                )
+            )
+        blocks.append(
+            Table(
+                RESULT_HEADER,
+                tuple(rows),
+                caption=f"{label}: every method side by side ({level_text(plan)} CI and PI)",
+            )
+        )
+        if {"profile_ci_low", "lrt_stat", "tau2_ci_low", "q_test"} & set(primary):
+            parts: list = []
+            if "profile_ci_low" in primary:
+                parts += [
+                    "Profile-likelihood CI of the primary method: [",
+                    num(primary, src, "profile_ci_low", "bound"),
+                    ", ",
+                    num(primary, src, "profile_ci_high", "bound"),
+                    "]. ",
+                ]
+            if "tau2_ci_low" in primary:
+                parts += [
+                    "τ² CI: [",
+                    num(primary, src, "tau2_ci_low", "tau2"),
+                    ", ",
+                    num(primary, src, "tau2_ci_high", "tau2"),
+                    "]. ",
+                ]
+            if "lrt_stat" in primary:
+                test = f" ({primary['lrt_test']})" if primary.get("lrt_test") else ""
+                parts += [
+                    f"Likelihood-ratio test of τ² = 0{test}: statistic ",
+                    num(primary, src, "lrt_stat", "q_statistic"),
+                    ", p = ",
+                    num(primary, src, "lrt_p", "p_value"),
+                    ". ",
+                ]
+            if primary.get("q_test"):
+                parts += [f"Q of the primary method: {primary['q_test']}."]
+            blocks.append(Paragraph(tuple(parts)))
+        blocks += figure_block(
+            data,
+            f"forest_{outcome}",
+            f"Forest plot, {label.lower()}: studies, subgroup and pooled "
+            "estimates of every method, prediction interval, heterogeneity.",
+        )
+    return blocks
+
+
+def subgroups_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    blocks: list[Block] = [Heading(2, "Subgroups", "subgroups")]
+    for outcome in plan.outcomes:
+        primary = data.pooled[outcome]["primary"]
+        for variable, var_label in plan.subgroups.items():
+            levels = (primary.get("subgroups") or {}).get(variable) or {}
+            if not levels:
+                blocks.append(
+                    Paragraph(
+                        cell(f"{plan.outcome_label(outcome)}, {var_label}: no subgroup results.")
+                    )
+                )
+                continue
+            rows = []
+            for level in sorted(levels):
+                result = levels[level] or {}
+                src = f"{file_src(outcome, 'primary')}{pointer('subgroups', variable, level)}"
+                row = result_row(term(level), result, src)
+                rows.append(row)
+            blocks.append(
+                Table(
+                    ("Level",) + RESULT_HEADER[1:],
+                    tuple(rows),
+                    caption=f"{plan.outcome_label(outcome)} by {var_label.lower()} "
+                    f"({plan.method_label('primary')})",
+                )
+            )
+    return blocks
+
+
+def sensitivity_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    blocks: list[Block] = [Heading(2, "Sensitivity analyses", "sensitivity")]
+    for outcome in plan.outcomes:
+        label = plan.outcome_label(outcome)
+        blocks.append(Heading(3, label, anchor("sensitivity", outcome)))
+        rows = []
+        for scenario in plan.scenarios:
+            result = data.pooled[outcome][scenario]
+            src = file_src(outcome, scenario)
+            estimate, ci, pi = estimate_cells(result, src)
+            rows.append(
+                (
+                    cell(plan.scenario_label(scenario)),
+                    cell(num(result, src, "k", "count")),
+                    events_cell(result, src),
+                    estimate,
+                    ci,
+                    pi,
+                    cell(applied_text(result.get("applied"), data.studies)),
+                    cell(str(len(result.get("excluded") or []))),
+                    warnings_cell(result),
+                )
+            )
+        blocks.append(
+            Table(
+                (
+                    "Scenario",
+                    "k",
+                    "Events/N",
+                    "Estimate",
+                    "CI",
+                    "PI",
+                    "Applied",
+                    "Excluded",
+                    "Notes",
+                ),
+                tuple(rows),
+                caption=f"{label}: named scenarios ({plan.method_label('primary')})",
+            )
+        )
+        primary = data.pooled[outcome]["primary"]
+        loo = primary.get("leave_one_out") or {}
+        if loo:
+            src0 = file_src(outcome, "primary")
+            loo_rows = []
+            for study_id in sorted(loo):
+                src = f"{src0}{pointer('leave_one_out', study_id)}"
+                estimate, ci, _ = estimate_cells(loo[study_id], src)
+                loo_rows.append(
+                    (
+                        cell(study_label(study_id, data.studies)),
+                        cell(num(loo[study_id], src, "k", "count")),
+                        events_cell(loo[study_id], src),
+                        estimate,
+                        ci,
+                        warnings_cell(loo[study_id]),
+                    )
+                )
+            blocks.append(
+                Table(
+                    ("Study left out", "k", "Events/N", "Estimate", "CI", "Notes"),
+                    tuple(loo_rows),
+                    caption=f"{label}: leave-one-out",
+                )
+            )
+        blocks += figure_block(
+            data,
+            f"sensitivity_{outcome}",
+            f"Sensitivity analyses, {label.lower()}: each scenario and each "
+            "study left out against the primary analysis.",
+        )
+        cumulative = primary.get("cumulative") or []
+        if cumulative:
+            src0 = file_src(outcome, "primary")
+            cum_rows = []
+            for i, step in enumerate(cumulative):
+                src = f"{src0}{pointer('cumulative', str(i))}"
+                estimate, ci, _ = estimate_cells(step, src)
+                cum_rows.append(
+                    (
+                        cell(study_label(str(step.get("added_study")), data.studies)),
+                        cell(num(step, src, "year", "count")),
+                        cell(num(step, src, "k", "count")),
+                        events_cell(step, src),
+                        estimate,
+                        ci,
+                        warnings_cell(step),
+                    )
+                )
+            blocks.append(
+                Table(
+                    ("Study added", "Year", "k", "Events/N", "Estimate", "CI", "Notes"),
+                    tuple(cum_rows),
+                    caption=f"{label}: cumulative analysis by publication year",
+                )
+            )
+        blocks += figure_block(
+            data,
+            f"cumulative_{outcome}",
+            f"Cumulative analysis by publication year, {label.lower()}.",
+        )
+    return blocks
+
+
+def risk_of_bias_section(data: ReportData) -> list[Block]:
+    from stsmeta.figures.risk_of_bias import QUESTION_TEXT, QUESTIONS, judgement_of
+
+    order = sorted(data.studies, key=lambda s: (data.studies[s].get("year") or 0, s))
+    summary = tuple(
+        (cell(study_label(s, data.studies)),)
+        + tuple(cell(judgement_of(data.studies[s], q).label) for q in QUESTIONS)
+        for s in order
+    )
+    reasons = []
+    for s in order:
+        for q in QUESTIONS:
+            entry = (data.studies[s].get("risk_of_bias") or {}).get(q)
+            if isinstance(entry, dict) and entry.get("reason"):
+                reasons.append(
+                    (
+                        cell(study_label(s, data.studies)),
+                        cell(q.upper()),
+                        cell(judgement_of(data.studies[s], q).label),
+                        cell(str(entry["reason"])),
+                    )
+                )
+    blocks: list[Block] = [
+        Heading(2, "Risk of bias", "risk-of-bias"),
+        Paragraph(
+            cell(
+                "Murad et al. (2018) questions: "
+                + " ".join(f"{q.upper()}: {t}" for q, t in QUESTION_TEXT.items())
+            )
+        ),
+        Table(
+            ("Study",) + tuple(q.upper() for q in QUESTIONS),
+            summary,
+            caption="Judgements by study and question",
+        ),
+    ]
+    blocks += figure_block(
+        data,
+        "risk_of_bias",
+        "Risk of bias (Murad et al. 2018) by study and question; colour and symbol "
+        "both code the judgement.",
+    )
+    if reasons:
+        blocks.append(
+            Table(
+                ("Study", "Question", "Judgement", "Reason"),
+                tuple(reasons),
+                caption="Reasons for each judgement",
+            )
+        )
+    return blocks
+
+
+def limitations_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    outcome = primary_outcome(plan)
+    primary = data.pooled[outcome]["primary"]
+    src = file_src(outcome, "primary")
+    entries = primary.get("studies") or []
+    full = sum(1 for e in entries if e.get("n") and e.get("events") == e.get("n"))
+    zero = sum(1 for e in entries if e.get("n") and e.get("events") == 0)
+    largest = max((e.get("n") or 0 for e in entries), default=0)
+    ids = [str(s) for s in primary.get("included") or []]
+    designs = Counter(term(data.studies.get(s, {}).get("design") or "not recorded") for s in ids)
+    items: list[Cell] = [
+        cell(
+            f"Few studies: the primary analysis of {plan.outcome_label(outcome).lower()} rests "
+            "on k = ",
+            num(primary, src, "k", "count"),
+            " studies with ",
+            num(primary, src, "n", "count"),
+            f" units in all; the largest has n = {largest}.",
+        ),
+        cell(
+            f"{full} of {len(entries)} studies report 100% and {zero} report 0% for this "
+            "outcome; with so many extreme proportions, inverse-variance methods depend on "
+            "continuity corrections and heterogeneity is poorly estimated."
+        ),
+        cell(
+            "Designs: " + (joined(f"{d} ({c})" for d, c in sorted(designs.items())) or "none") + "."
+        ),
+    ]
+    centres = [
+        data.studies.get(s, {}).get(key)
+        for s in ids
+        for key in CENTRE_KEYS
+        if data.studies.get(s, {}).get(key) is not None
+    ]
+    if centres:
+        single = sum(1 for c in centres if c == 1 or (isinstance(c, list) and len(c) == 1))
+        items.append(
+            cell(
+                f"Single centres: {single} of {len(centres)} studies that record "
+                "their centres come from one centre."
+            )
+        )
+    else:
+        settings = [
+            f"{study_label(s, data.studies)}: {data.studies[s]['setting']}"
+            for s in ids
+            if (data.studies.get(s) or {}).get("setting")
+        ]
+        items.append(
+            cell(
+                "Single centres: the study files do not record the number of centres"
+                + (f"; settings recorded: {'; '.join(settings)}" if settings else "")
+                + f" ({len(ids) - len(settings)} of {len(ids)} studies record no setting)."
+            )
+        )
+    if not comparative_studies(data, ids):
+        items.append(
+            cell(
+                "No comparator: no included study has a control group, so the "
+                "pooled proportions are uncontrolled response rates; they cannot "
+                "separate the effect of sodium thiosulfate from the natural course "
+                "or from co-interventions."
+            )
+        )
+    k = primary.get("k")
+    if isinstance(k, int) and k < 10:
+        items.append(
+            cell(
+                "With fewer than ten studies, small-study effects (publication bias) "
+                "cannot be assessed."
+            )
+        )
+    not_estimable = [
+        f"{plan.outcome_label(o)} / {plan.scenario_label(s)}"
+        for o in plan.outcomes
+        for s in plan.scenarios
+        if not numbers.is_estimable(data.pooled[o][s])
+    ]
+    if not_estimable:
+        items.append(cell("Not estimable: " + "; ".join(not_estimable) + "."))
+    n_flags, n_decisions = (
+        len(data.tables.get("flags") or []),
+        len(data.tables.get("decisions") or []),
+    )
+    items.append(
+        cell(
+            f"{n_decisions} extraction decisions and {n_flags} data-quality flags "
+            "(listed above) rest on judgement; the sensitivity scenarios show their "
+            "effect."
+        )
+    )
+    return [Heading(2, "Limitations", "limitations"), Bullets(tuple(items))]
+
+
+def changes_section(data: ReportData) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Changes since the previous version", "changes")]
+    previous = data.previous
+    if previous is None:
+        blocks.append(Paragraph(cell("First version: no previous version was given.")))
+        return blocks
+    plan = data.plan
+
+    def comparable(study: dict) -> dict:
+        return {k: v for k, v in study.items() if not k.startswith("_")}
+
+    added = sorted(set(data.studies) - set(previous.studies))
+    removed = sorted(set(previous.studies) - set(data.studies))
+    changed = sorted(
+        s
+        for s in set(data.studies) & set(previous.studies)
+        if comparable(data.studies[s]) != comparable(previous.studies[s])
+    )
+    blocks.append(Paragraph(cell(f"Compared with version {previous.version} ({previous.source}).")))
+    blocks.append(
+        Bullets(
+            (
+                cell(
+                    "Studies added: "
+                    + (joined(study_label(s, data.studies) for s in added) or "none")
+                ),
+                cell(
+                    "Studies removed: "
+                    + (joined(study_label(s, previous.studies) for s in removed) or "none")
+                ),
+                cell(
+                    "Studies changed: "
+                    + (joined(study_label(s, data.studies) for s in changed) or "none")
+                ),
+            )
+        )
+    )
+    rows = []
+    for outcome in plan.outcomes:
+        for scenario in plan.scenarios:
+            now = data.pooled[outcome][scenario]
+            before = (previous.pooled.get(outcome) or {}).get(scenario)
+            before_cell = (
+                cell(
+                    "k = ",
+                    numbers.count(before.get("k")),
+                    "; ",
+                    numbers.estimate_with_interval(
+                        before.get("estimate"), before.get("ci_low"), before.get("ci_high")
+                    ),
+                )
+                if before is not None
+                else cell("not in the previous version")
+            )
+            src = file_src(outcome, scenario)
+            rows.append(
+                (
+                    cell(plan.outcome_label(outcome)),
+                    cell(plan.scenario_label(scenario)),
+                    before_cell,
+                    cell("k = ", num(now, src, "k", "count"), "; ") + estimate_with_ci(now, src),
+                )
+            )
+    blocks.append(
+        Table(
+            ("Outcome", "Scenario", f"Version {previous.version}", "This version"),
+            tuple(rows),
+            caption=f"Pooled estimates before and after ({plan.method_label('primary')})",
+        )
+    )
+    return blocks
+
+
+def fingerprint(data: ReportData) -> str:
+    """SHA-256 over the analysis plan and the raw study files: one id for what went in.
+
+    Derived files (pooled JSON, tables) are left out so that the id does not depend on the
+    last digit a platform's floating point gives.
+    """
+    lines = [f"{data.checksums.get(data.plan.path, '')}  {data.plan.path}"]
+    lines += [f"{data.studies[s].get('source_sha256') or ''}  {s}" for s in sorted(data.studies)]
+    return hashlib.sha256(("\n".join(lines) + "\n").encode("utf-8")).hexdigest()
+
+
+def citation_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    authors = joined(plan.report.get("authors") or []) or "stsmeta contributors"
+    title = str(plan.report.get("title") or "stsmeta report")
+    version = str(plan.report.get("version") or "")
+    return [
+        Heading(2, "How to cite these results", "cite"),
+        Paragraph(
+            cell(
+                f"{authors}. {title}. Version {version} ({data_date(plan, data.studies)}). "
+                f"Results directory stsmeta-results-{version}, input fingerprint "
+                f"sha256:{fingerprint(data)}."
+            )
+        ),
+        Paragraph(
+            cell(
+                "Cite the version and the fingerprint: they identify the analysis plan "
+                "and the study files exactly (the fingerprint is the SHA-256 of the "
+                "lines '<sha256 of config>  <config path>' and '<sha256 of study file>  "
+                "<study id>', one per study in id order). Cite the methods references "
+                "for the methods."
+            )
+        ),
+    ]
+
+
+def checksums_section(data: ReportData) -> list[Block]:
+    rows = tuple((cell(path), cell(sha)) for path, sha in sorted(data.checksums.items()))
+    raw = tuple(
+        (cell(study_label(s, data.studies)), cell(str(data.studies[s].get("source_sha256") or "")))
+        for s in sorted(data.studies)
+    )
+    lines = "".join(f"{sha}  {path}\n" for path, sha in sorted(data.checksums.items()))
+    return [
+        Heading(2, "Checksums of the inputs", "checksums"),
+        Table(("File", "SHA-256"), rows, caption="Files this report was made from"),
+        Table(
+            ("Study", "SHA-256 of the study file"),
+            raw,
+            caption="Raw study files (as recorded in the normalised studies)",
+        ),
+        Paragraph(cell("The same list in sha256sum format (check with `sha256sum -c`):")),
+        Code(lines.rstrip("\n")),
+    ]
+
+
+def build_report(data: ReportData) -> list[Block]:
+    """Every section of the report, in reading order."""
+    return (
+        header_section(data)
+        + question_section(data)
+        + methods_section(data)
+        + studies_section(data)
+        + results_section(data)
+        + subgroups_section(data)
+        + sensitivity_section(data)
+        + risk_of_bias_section(data)
+        + limitations_section(data)
+        + changes_section(data)
+        + citation_section(data)
+        + checksums_section(data)
+    )

@@ -1,0 +1,93 @@
+"""How numbers are written, in the report and in the figures alike.
+
+One formatter per kind of number, so that the text of a figure, the HTML report and the
+Markdown report show the same digits for the same value in the pooled JSON, and a test
+can format a JSON value and find it verbatim in the output.
+"""
+
+from __future__ import annotations
+
+import math
+
+NOT_ESTIMABLE = "not estimable"
+MISSING = "–"
+
+
+def _is_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+def proportion(value: object) -> str:
+    """A proportion on the 0-1 scale, three decimals (metafor prints four; three suffice here)."""
+    return f"{float(value):.3f}" if _is_number(value) else NOT_ESTIMABLE
+
+
+def interval(low: object, high: object) -> str:
+    """An interval of proportions as ``[low, high]``."""
+    if _is_number(low) and _is_number(high):
+        return f"[{float(low):.3f}, {float(high):.3f}]"
+    return NOT_ESTIMABLE
+
+
+def estimate_with_interval(estimate: object, low: object, high: object) -> str:
+    """``0.812 [0.512, 0.943]``, or ``not estimable``."""
+    if not _is_number(estimate):
+        return NOT_ESTIMABLE
+    return f"{proportion(estimate)} {interval(low, high)}"
+
+
+def bound(value: object) -> str:
+    """One end of an interval of proportions; ``–`` when the end is not available."""
+    return f"{float(value):.3f}" if _is_number(value) else MISSING
+
+
+def tau2(value: object) -> str:
+    """Between-study variance on the analysis scale, four decimals."""
+    return f"{float(value):.4f}" if _is_number(value) else MISSING
+
+
+def i2(value: object) -> str:
+    """I² as a percentage (the pooled JSON gives it in percent, as metafor does)."""
+    return f"{float(value):.1f}%" if _is_number(value) else MISSING
+
+
+def q_statistic(value: object) -> str:
+    """Cochran's Q, two decimals."""
+    return f"{float(value):.2f}" if _is_number(value) else MISSING
+
+
+def p_value(value: object) -> str:
+    """A p-value, three decimals, or ``<0.001``."""
+    if not _is_number(value):
+        return MISSING
+    return "<0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+
+
+def weight(value: object) -> str:
+    """A study's weight in percent (as in the pooled JSON), one decimal."""
+    return f"{float(value):.1f}%" if _is_number(value) else MISSING
+
+
+def count(value: object) -> str:
+    """A count (events, n, k)."""
+    if isinstance(value, bool) or value is None:
+        return MISSING
+    if isinstance(value, int):
+        return str(value)
+    if _is_number(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def events_over_n(events: object, n: object) -> str:
+    """``3/6``."""
+    return f"{count(events)}/{count(n)}"
+
+
+def is_estimable(result: dict | None) -> bool:
+    """Whether a pooled result has a point estimate."""
+    return bool(result) and _is_number(result.get("estimate"))

@@ -1,0 +1,83 @@
+"""The methods references of the report, and which settings call for which reference."""
+
+from __future__ import annotations
+
+REFERENCES = {
+    "clopper1934": "Clopper CJ, Pearson ES. The use of confidence or fiducial limits illustrated "
+    "in the case of the binomial. Biometrika 1934;26(4):404-413.",
+    "stijnen2010": "Stijnen T, Hamza TH, Özdemir P. Random effects meta-analysis of event outcome "
+    "in the framework of the generalized linear mixed model with applications in sparse data. "
+    "Stat Med 2010;29(29):3046-3067.",
+    "schwarzer2019": "Schwarzer G, Chemaitelly H, Abu-Raddad LJ, Rücker G. Seriously misleading "
+    "results using inverse of Freeman-Tukey double arcsine transformation in meta-analysis of "
+    "single proportions. Res Synth Methods 2019;10(3):476-483.",
+    "dersimonian1986": "DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin "
+    "Trials 1986;7(3):177-188.",
+    "freeman1950": "Freeman MF, Tukey JW. Transformations related to the angular and the square "
+    "root. Ann Math Stat 1950;21(4):607-611.",
+    "miller1978": "Miller JJ. The inverse of the Freeman-Tukey double arcsine transformation. "
+    "Am Stat 1978;32(4):138.",
+    "hartung2001": "Hartung J, Knapp G. A refined method for the meta-analysis of controlled "
+    "clinical trials with binary outcome. Stat Med 2001;20(24):3875-3889.",
+    "inthout2014": "IntHout J, Ioannidis JPA, Borm GF. The Hartung-Knapp-Sidik-Jonkman method for "
+    "random effects meta-analysis is straightforward and considerably outperforms the standard "
+    "DerSimonian-Laird method. BMC Med Res Methodol 2014;14:25.",
+    "higgins2009": "Higgins JPT, Thompson SG, Spiegelhalter DJ. A re-evaluation of random-effects "
+    "meta-analysis. J R Stat Soc Ser A 2009;172(1):137-159.",
+    "viechtbauer2005": "Viechtbauer W. Bias and efficiency of meta-analytic variance estimators in "
+    "the random-effects model. J Educ Behav Stat 2005;30(3):261-293.",
+    "viechtbauer2010": "Viechtbauer W. Conducting meta-analyses in R with the metafor package. "
+    "J Stat Softw 2010;36(3):1-48.",
+    "murad2018": "Murad MH, Sultan S, Haffar S, Bazerbachi F. Methodological quality and synthesis "
+    "of case series and case reports. BMJ Evid Based Med 2018;23(2):60-63.",
+}
+
+
+# How each reference is cited in the text.
+SHORT = {
+    "clopper1934": "Clopper & Pearson 1934",
+    "stijnen2010": "Stijnen, Hamza & Özdemir 2010",
+    "schwarzer2019": "Schwarzer et al. 2019",
+    "dersimonian1986": "DerSimonian & Laird 1986",
+    "freeman1950": "Freeman & Tukey 1950",
+    "miller1978": "Miller 1978",
+    "hartung2001": "Hartung & Knapp 2001",
+    "inthout2014": "IntHout et al. 2014",
+    "higgins2009": "Higgins et al. 2009",
+    "viechtbauer2005": "Viechtbauer 2005",
+    "viechtbauer2010": "Viechtbauer 2010",
+    "murad2018": "Murad et al. 2018",
+}
+
+
+def references_for(settings: dict) -> list[str]:
+    """Reference keys for one method's settings (method, transform, tau2, ci, pi, study_ci)."""
+    keys = []
+    method = str(settings.get("method", "")).lower()
+    transform = str(settings.get("transform", "")).lower()
+    tau2 = str(settings.get("tau2", "")).upper()
+    ci = str(settings.get("ci", "")).lower()
+    if method == "glmm":
+        keys += ["stijnen2010", "schwarzer2019"]
+    elif method == "common":
+        keys += ["clopper1934"]
+    elif method == "ivre":
+        if transform == "ft":
+            keys += ["freeman1950", "miller1978"]
+        if tau2 == "DL":
+            keys += ["dersimonian1986"]
+        elif tau2 == "REML":
+            keys += ["viechtbauer2005"]
+    if ci == "hk":
+        keys += ["hartung2001", "inthout2014"]
+    if settings.get("pi") and method != "common":
+        keys += ["higgins2009"]
+    return keys
+
+
+def cite(keys: list[str]) -> str:
+    """``(Stijnen 2010; Schwarzer 2019)`` from reference keys."""
+    if not keys:
+        return ""
+    names = [SHORT[k] for k in dict.fromkeys(keys)]
+    return "(" + "; ".join(names) + ")"

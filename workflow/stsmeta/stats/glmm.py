@@ -1,0 +1,503 @@
+"""Binomial-normal random-intercept logistic model, fitted by maximum likelihood.
+
+Model (Stijnen, Hamza & Ozdemir 2010, Stat Med 29:3046-3067; Hamza, van Houwelingen & Stijnen
+2008, J Clin Epidemiol 61:41-51): events_i ~ Binomial(n_i, expit(mu + b_i)), b_i ~ N(0, tau2).
+This is what R metafor's ``rma.glmm(measure="PLO")`` fits through lme4's ``glmer``.
+
+The marginal likelihood of each study is an integral over b_i, computed by adaptive Gauss-Hermite
+quadrature (Liu & Pierce 1994, Biometrika 81:624-629; Pinheiro & Bates 1995, J Comput Graph Stat
+4:12-35): the nodes are centred on the mode of each study's integrand and scaled by its curvature.
+Quadrature error grows with tau2 (each study's integrand then has a sigmoid "cliff"), so the
+default is 61 nodes: on the reference datasets (k = 2..18, n = 1..400, tau2 up to about 12) the
+pooled proportion is then within about 2e-6 of a 151-node fit, and within 1e-7 when tau2 < 3
+(checked in the tests). lme4's default of 7 nodes, used by metafor, is off by up to ~1e-2 there.
+
+Everything is vectorised over a batch of datasets (rows); a study with n = 0 contributes nothing,
+so ragged batches can be padded with zero columns.
+
+The optimiser works on (mu, tau) with tau unrestricted in sign: the likelihood is an even,
+smooth function of tau, so tau2 = 0 on the boundary is an ordinary stationary point, not a corner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy import optimize, special, stats
+
+DEFAULT_NODES = 61
+# Beyond these the estimate is taken not to exist (diverging to infinity).
+_MU_MAX = 30.0
+_TAU_MAX = 200.0
+_HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
+
+
+@lru_cache(maxsize=16)
+def _hermite(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Hermite nodes t_j and log(w_j) + t_j^2 (physicists' weight exp(-t^2))."""
+    t, w = np.polynomial.hermite.hermgauss(n_nodes)
+    return t, np.log(w) + t * t
+
+
+def _log1pexp(eta: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, eta)
+
+
+def _modes(x, n, mu, tau, z0):
+    """Mode and curvature of each study's integrand in z, b = tau * z.
+
+    h(z) = x*eta - n*log(1+e^eta) - z^2/2 with eta = mu + tau*z is strictly concave; its mode
+    satisfies z = tau*(x - n*p), so it lies in [-|tau|*n, |tau|*n]. Newton with bisection
+    safeguard inside that bracket.
+    """
+    a = np.abs(tau) * n + 1e-12
+    lo, hi = -a, a
+    z = np.clip(z0, lo, hi)
+    for _ in range(100):
+        p = special.expit(mu + tau * z)
+        g = tau * (x - n * p) - z
+        h = -(tau * tau) * n * p * (1 - p) - 1.0
+        lo = np.where(g > 0, z, lo)
+        hi = np.where(g < 0, z, hi)
+        step = -g / h
+        znew = z + step
+        # Newton from z always moves into (lo, hi) in exact arithmetic; bisect if it does not.
+        bad = (znew < lo) | (znew > hi)
+        znew = np.where(bad, 0.5 * (lo + hi), znew)
+        z = znew
+        if np.all(np.abs(step) <= 1e-12 * (1 + np.abs(z))):
+            break
+    p = special.expit(mu + tau * z)
+    curv = (tau * tau) * n * p * (1 - p) + 1.0
+    return z, 1.0 / np.sqrt(curv)
+
+
+def _evaluate(x, n, lchoose, mu, tau, z0, n_nodes, derivatives=True):
+    """Log-likelihood per dataset and, optionally, its gradient and Hessian in (mu, tau).
+
+    x, n, lchoose: (m, k); mu, tau: (m,). Returns ll (m,), grad (m, 2), hess (m, 2, 2), modes.
+    The score and Hessian are the posterior moments of the complete-data derivatives
+    (Louis 1982, JRSS B 44:226-233), computed on the same adaptive nodes.
+    """
+    t, logw = _hermite(n_nodes)
+    mu_ = mu[:, None]
+    tau_ = tau[:, None]
+    zhat, sigma = _modes(x, n, mu_, tau_, z0)
+    z = zhat[..., None] + np.sqrt(2.0) * sigma[..., None] * t  # (m, k, Q)
+    eta = mu_[..., None] + tau_[..., None] * z
+    xq = x[..., None]
+    nq = n[..., None]
+    logf = xq * eta - nq * _log1pexp(eta) - 0.5 * z * z + logw
+    lse = special.logsumexp(logf, axis=-1)
+    ll_study = lchoose + lse + np.log(np.sqrt(2.0) * sigma) - _HALF_LOG_2PI
+    ll = ll_study.sum(axis=1)
+    if not derivatives:
+        return ll, None, None, zhat
+    post = np.exp(logf - lse[..., None])
+    p = special.expit(eta)
+    r = xq - nq * p
+    info = nq * p * (1 - p)
+    s_mu = (post * r).sum(-1)
+    s_tau = (post * r * z).sum(-1)
+    grad = np.stack([s_mu.sum(1), s_tau.sum(1)], axis=-1)
+    # E[d2 log f] + Var[d log f] under each study's posterior over the nodes.
+    h_mm = (post * (r * r - info)).sum(-1) - s_mu * s_mu
+    h_mt = (post * (r * r - info) * z).sum(-1) - s_mu * s_tau
+    h_tt = (post * (r * r - info) * z * z).sum(-1) - s_tau * s_tau
+    hess = np.empty((mu.shape[0], 2, 2))
+    hess[:, 0, 0] = h_mm.sum(1)
+    hess[:, 0, 1] = hess[:, 1, 0] = h_mt.sum(1)
+    hess[:, 1, 1] = h_tt.sum(1)
+    return ll, grad, hess, zhat
+
+
+def log_choose(events, n) -> np.ndarray:
+    x = np.asarray(events, dtype=float)
+    m = np.asarray(n, dtype=float)
+    return special.gammaln(m + 1) - special.gammaln(x + 1) - special.gammaln(m - x + 1)
+
+
+def marginal_loglik(events, n, mu, tau, n_nodes: int = DEFAULT_NODES) -> np.ndarray:
+    """Marginal log-likelihood of (mu, tau) for each dataset (rows of events, n)."""
+    x = np.atleast_2d(np.asarray(events, dtype=float))
+    m = np.atleast_2d(np.asarray(n, dtype=float))
+    mu = np.broadcast_to(np.asarray(mu, dtype=float), (x.shape[0],)).copy()
+    tau = np.broadcast_to(np.asarray(tau, dtype=float), (x.shape[0],)).copy()
+    ll, *_ = _evaluate(x, m, log_choose(x, m), mu, tau, np.zeros_like(x), n_nodes, False)
+    return ll
+
+
+@dataclass(frozen=True)
+class GlmmBatchFit:
+    """ML fits of many datasets. ``status`` is "ok" or the reason the estimate is missing."""
+
+    mu: np.ndarray
+    se: np.ndarray
+    tau2: np.ndarray
+    loglik: np.ndarray
+    loglik_common: np.ndarray
+    loglik_saturated: np.ndarray
+    iterations: np.ndarray
+    status: np.ndarray  # dtype object (str)
+    n_nodes: int
+    # False where every study has n = 1: tau2 is then not identifiable and fixed at 0.
+    tau2_identifiable: np.ndarray
+
+
+STATUS_OK = "ok"
+STATUS_ALL_ZERO = (
+    "every study has 0 events: the ML estimate of mu is minus infinity, so the GLMM "
+    "estimate does not exist (the exact common-effect interval still applies)"
+)
+STATUS_ALL_FULL = (
+    "every study has all n events (100%): the ML estimate of mu is plus infinity, so the GLMM "
+    "estimate does not exist (the exact common-effect interval still applies)"
+)
+STATUS_TAU_DIVERGES = (
+    "the ML estimate of tau2 is infinite (every study is at 0% or 100%, some each way), so "
+    "the GLMM estimate does not exist"
+)
+STATUS_DIVERGES = "the ML fit diverged (|mu| or tau grew without bound)"
+STATUS_NO_CONVERGENCE = "the ML fit did not converge within {iters} Newton iterations"
+STATUS_NOT_PD = "the observed information matrix at the ML estimate is not positive definite"
+
+
+def glmm_batch(
+    events_2d,
+    n_2d,
+    *,
+    n_nodes: int = DEFAULT_NODES,
+    max_iter: int = 200,
+    tol: float = 1e-10,
+) -> GlmmBatchFit:
+    """Fit the binomial-normal model by ML to every row of ``events_2d``/``n_2d`` at once.
+
+    Rows may be padded with n = 0 studies. Newton-Raphson on (mu, tau) with exact analytic
+    derivatives of the quadrature, step halving on the likelihood, and a Levenberg shift when
+    the Hessian is not negative definite.
+    """
+    x = np.atleast_2d(np.asarray(events_2d, dtype=float))
+    n = np.atleast_2d(np.asarray(n_2d, dtype=float))
+    if x.shape != n.shape:
+        raise ValueError("events and n must have the same shape")
+    if np.any(n < 0) or np.any(x < 0) or np.any(x > n):
+        raise ValueError("need 0 <= events <= n")
+    m_sets = x.shape[0]
+    lchoose = log_choose(x, n)
+    sx = x.sum(1)
+    sn = n.sum(1)
+    status = np.full(m_sets, STATUS_OK, dtype=object)
+    status[sx == 0] = STATUS_ALL_ZERO
+    status[(sx == sn) & (sn > 0)] = STATUS_ALL_FULL
+    extreme = ((x == 0) | (x == n)).all(1)
+    # With every n = 1 the likelihood depends on (mu, tau) only through the marginal mean, so
+    # tau2 is not identifiable: fit the common-effect model (tau2 = 0) and say so.
+    bernoulli = (n <= 1).all(1) & (status == STATUS_OK)
+    status[extreme & ~bernoulli & (status == STATUS_OK)] = STATUS_TAU_DIVERGES
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_pool = sx / sn
+        mu_common = special.logit(p_pool)
+        # Saturated and common-effect binomial log-likelihoods (0 * log 0 = 0).
+        ph = np.where(n > 0, x / np.where(n > 0, n, 1), 0.0)
+        ll_sat = (lchoose + special.xlogy(x, ph) + special.xlogy(n - x, 1 - ph)).sum(1)
+        ll_common = (
+            lchoose + special.xlogy(x, p_pool[:, None]) + special.xlogy(n - x, 1 - p_pool[:, None])
+        ).sum(1)
+
+    fit_rows = np.flatnonzero((status == STATUS_OK) & ~bernoulli)
+    mu = np.full(m_sets, np.nan)
+    tau = np.full(m_sets, np.nan)
+    ll = np.full(m_sets, np.nan)
+    se = np.full(m_sets, np.nan)
+    iters = np.zeros(m_sets, dtype=int)
+    if fit_rows.size:
+        res = _newton(x[fit_rows], n[fit_rows], lchoose[fit_rows], mu_common[fit_rows],
+                      n_nodes, max_iter, tol)
+        r_mu, r_tau, r_ll, r_hess, r_iter, r_status = res
+        # The boundary tau = 0 is the common-effect model; keep whichever is higher, in case
+        # Newton stopped at a worse interior stationary point.
+        worse = r_ll < ll_common[fit_rows] - 1e-9
+        r_tau = np.where(worse, 0.0, r_tau)
+        r_mu = np.where(worse, mu_common[fit_rows], r_mu)
+        if np.any(worse):
+            idx = np.flatnonzero(worse)
+            rows = fit_rows[idx]
+            l2, _, h2, _ = _evaluate(x[rows], n[rows], lchoose[rows], r_mu[idx], r_tau[idx],
+                                     np.zeros_like(x[rows]), n_nodes)
+            r_ll[idx] = l2
+            r_hess[idx] = h2
+        mu[fit_rows] = r_mu
+        tau[fit_rows] = np.abs(r_tau)
+        ll[fit_rows] = r_ll
+        iters[fit_rows] = r_iter
+        status[fit_rows] = r_status
+        info = -r_hess
+        a = info[:, 0, 0]
+        b = info[:, 0, 1]
+        c = info[:, 1, 1]
+        det = a * c - b * b
+        boundary = r_tau * r_tau < 1e-8
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # On the boundary the mu-tau cross term vanishes by symmetry, and the tau
+            # curvature may be ~0: the mu variance is then 1/a.
+            var = np.where(boundary, 1.0 / a, c / det)
+        pd = (a > 0) & (boundary | ((c > 0) & (det > 0)))
+        se[fit_rows] = np.where(pd, np.sqrt(np.where(pd, var, 1.0)), np.nan)
+        sub = status[fit_rows]
+        sub[(~pd) & (sub == STATUS_OK)] = STATUS_NOT_PD
+        status[fit_rows] = sub
+    if np.any(bernoulli):
+        rows = np.flatnonzero(bernoulli)
+        mu[rows] = mu_common[rows]
+        tau[rows] = 0.0
+        ll[rows] = ll_common[rows]
+        se[rows] = 1.0 / np.sqrt(sn[rows] * p_pool[rows] * (1 - p_pool[rows]))
+    bad = status != STATUS_OK
+    mu[bad] = np.nan
+    se[bad] = np.nan
+    tau2 = tau * tau
+    # On the boundary Newton ends at |tau| ~ 1e-17; report the boundary itself.
+    tau2[tau2 < 1e-12] = 0.0
+    tau2[bad] = np.nan
+    return GlmmBatchFit(
+        mu=mu, se=se, tau2=tau2, loglik=ll, loglik_common=np.where(bad, np.nan, ll_common),
+        loglik_saturated=ll_sat, iterations=iters, status=status, n_nodes=n_nodes,
+        tau2_identifiable=~bernoulli,
+    )
+
+
+def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol):
+    m_sets = x.shape[0]
+    mu = mu0.copy()
+    tau = np.full(m_sets, 0.5)  # not 0: tau = 0 is always a stationary point
+    z = np.zeros_like(x)
+    ll, grad, hess, z = _evaluate(x, n, lchoose, mu, tau, z, n_nodes)
+    active = np.ones(m_sets, dtype=bool)
+    iters = np.zeros(m_sets, dtype=int)
+    status = np.full(m_sets, STATUS_OK, dtype=object)
+    for it in range(1, max_iter + 1):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        g = grad[idx]
+        info = -hess[idx]
+        # Levenberg shift so that the Newton system is positive definite.
+        tr = info[:, 0, 0] + info[:, 1, 1]
+        dt = info[:, 0, 0] * info[:, 1, 1] - info[:, 0, 1] ** 2
+        disc = np.sqrt(np.maximum(tr * tr / 4 - dt, 0.0))
+        lam_min = tr / 2 - disc
+        shift = np.where(lam_min > 1e-8, 0.0, 1e-4 - lam_min + 1e-3 * np.abs(tr))
+        a = info[:, 0, 0] + shift
+        c = info[:, 1, 1] + shift
+        b = info[:, 0, 1]
+        d = a * c - b * b
+        step = np.stack([(c * g[:, 0] - b * g[:, 1]) / d, (a * g[:, 1] - b * g[:, 0]) / d], -1)
+        # Cap steps: 2 on mu, and tau may at most double (lets a diverging tau be seen quickly).
+        cap = np.stack([np.full(idx.size, 2.0), np.maximum(2.0, np.abs(tau[idx]))], -1)
+        scale = np.min(np.minimum(1.0, cap / np.maximum(np.abs(step), 1e-300)), axis=1)
+        step *= scale[:, None]
+        s = np.ones(idx.size)
+        accepted = np.zeros(idx.size, dtype=bool)
+        new_mu = mu[idx].copy()
+        new_tau = tau[idx].copy()
+        new_ll = ll[idx].copy()
+        for _ in range(40):
+            todo = np.flatnonzero(~accepted)
+            if todo.size == 0:
+                break
+            rows = idx[todo]
+            cm = mu[rows] + s[todo] * step[todo, 0]
+            ct = tau[rows] + s[todo] * step[todo, 1]
+            cl, *_ = _evaluate(x[rows], n[rows], lchoose[rows], cm, ct, z[rows], n_nodes, False)
+            ok = cl >= ll[rows] - 1e-12 * (1 + np.abs(ll[rows]))
+            ok &= np.isfinite(cl)
+            acc = todo[ok]
+            new_mu[acc], new_tau[acc], new_ll[acc] = cm[ok], ct[ok], cl[ok]
+            accepted[acc] = True
+            s[todo[~ok]] *= 0.5
+        moved = np.abs(s[:, None] * step).max(1)
+        gain = new_ll - ll[idx]
+        mu[idx], tau[idx] = new_mu, new_tau
+        l2, g2, h2, z2 = _evaluate(x[idx], n[idx], lchoose[idx], mu[idx], tau[idx], z[idx],
+                                   n_nodes)
+        ll[idx], grad[idx], hess[idx], z[idx] = l2, g2, h2, z2
+        iters[idx] = it
+        # The analytic score is that of the integral, not of its quadrature with moving nodes,
+        # so near the optimum steps of ~1e-9 can creep on; a negligible likelihood gain ends it.
+        done = (moved < tol) | (~accepted) | ((gain < 1e-13) & (moved < 1e-6))
+        diverged = (np.abs(tau[idx]) > _TAU_MAX) | (np.abs(mu[idx]) > _MU_MAX)
+        status[idx[diverged]] = STATUS_DIVERGES
+        active[idx[done | diverged]] = False
+    status[active] = STATUS_NO_CONVERGENCE.format(iters=max_iter)
+    return mu, tau, ll, hess, iters, status
+
+
+def homogeneity_lrt(events, n) -> tuple[float, float]:
+    """Likelihood-ratio test of a common proportion against one per study (df = k - 1).
+
+    Uses exact binomial likelihoods, so 0% and 100% studies need no correction; it is what
+    metafor reports as ``QE.LRT`` for ``rma.glmm``.
+    """
+    x = np.asarray(events, dtype=float)
+    m = np.asarray(n, dtype=float)
+    k = x.size
+    p = x.sum() / m.sum()
+    ph = x / m
+    stat = 2 * float(
+        np.sum(special.xlogy(x, ph) + special.xlogy(m - x, 1 - ph))
+        - np.sum(special.xlogy(x, p) + special.xlogy(m - x, 1 - p))
+    )
+    stat = max(stat, 0.0)
+    if k < 2:
+        return np.nan, np.nan
+    return stat, float(stats.chi2.sf(stat, k - 1))
+
+
+class _Profiler:
+    """Profile log-likelihood of one dataset: maximise over one parameter with the other fixed.
+
+    Newton in the free parameter with step halving, warm-started from the previous solution.
+    The derivative of the profile in the fixed parameter is the partial derivative at the
+    inner maximum (envelope theorem), which the outer root search uses.
+    """
+
+    def __init__(self, x, n, n_nodes):
+        self.x = x[None, :]
+        self.n = n[None, :]
+        self.lc = log_choose(self.x, self.n)
+        self.n_nodes = n_nodes
+        self.z = np.zeros_like(self.x)
+
+    def eval(self, mu, tau, derivatives=True):
+        ll, g, h, z = _evaluate(self.x, self.n, self.lc, np.array([mu]), np.array([tau]),
+                                self.z, self.n_nodes, derivatives)
+        self.z = z
+        return ll[0], (None if g is None else g[0]), (None if h is None else h[0])
+
+    def maximise(self, theta, free):
+        """theta = [mu, tau]; returns (profile loglik, d loglik / d fixed, theta at the max)."""
+        theta = np.array(theta, dtype=float)
+        fixed = 1 - free
+        ll, g, h = self.eval(*theta)
+        for _ in range(100):
+            curv = -h[free, free]
+            step = g[free] / curv if curv > 1e-8 else np.sign(g[free]) * 0.5
+            step = float(np.clip(step, -2.0, 2.0))
+            s = 1.0
+            for _ in range(40):
+                cand = theta.copy()
+                cand[free] += s * step
+                ll_c, *_ = self.eval(*cand, derivatives=False)
+                if ll_c >= ll - 1e-13 * (1 + abs(ll)):
+                    break
+                s *= 0.5
+            else:
+                break
+            gain = ll_c - ll
+            theta = cand
+            ll, g, h = self.eval(*theta)
+            if abs(s * step) < 1e-10 or (gain < 1e-14 and abs(s * step) < 1e-7):
+                break
+        if free == 1 and theta[1] != 0.0:
+            ll0, g0, _ = self.eval(theta[0], 0.0)
+            if ll0 >= ll:
+                theta[1] = 0.0
+                ll, g = ll0, g0
+        return ll, g[fixed], theta
+
+
+def _solve_signed_root(profile, theta_hat, ll_hat, side, crit, scale, lower, limit):
+    """Root of the signed root deviance: the end of the profile-likelihood interval on ``side``.
+
+    r(theta) = sign(theta - theta_hat) * sqrt(2 * (ll_hat - l_p(theta))) is close to linear,
+    so Newton converges in a few steps; a bracket keeps it safe. NaN if the end lies beyond
+    ``limit`` (the interval is unbounded there).
+    """
+    target = side * np.sqrt(crit)
+    inner, outer = theta_hat, None
+    if side < 0 and lower is not None:
+        outer = lower
+    theta = theta_hat + side * np.sqrt(crit) * scale
+    if outer is not None and side * (theta - outer) >= 0:
+        theta = 0.5 * (inner + outer)
+    for _ in range(100):
+        lp, dlp = profile(theta)
+        dev = max(2 * (ll_hat - lp), 0.0)
+        g = side * np.sqrt(dev)
+        r = g - target
+        if abs(r) < 1e-9:
+            return float(theta)
+        if side * r < 0:
+            inner = theta
+        else:
+            outer = theta
+        cand = np.nan
+        if g != 0 and dlp != 0:
+            cand = theta - r / (-dlp / g)
+        if outer is None:
+            if not np.isfinite(cand) or side * (cand - inner) <= 0:
+                cand = inner + side * 2 * (abs(inner - theta_hat) + scale)
+            if abs(cand) > limit:
+                if abs(theta) >= limit:
+                    return np.nan
+                cand = side * limit
+        elif not (np.isfinite(cand) and min(inner, outer) < cand < max(inner, outer)):
+            cand = 0.5 * (inner + outer)
+        if outer is not None and abs(outer - inner) < 1e-11:
+            return float(0.5 * (inner + outer))
+        theta = cand
+    return np.nan
+
+
+@dataclass(frozen=True)
+class ProfileIntervals:
+    """Profile-likelihood intervals (Venzon & Moolgavkar 1988, Appl Stat 37:87-94).
+
+    NaN for an end that is not reached within the search limits (an unbounded interval).
+    """
+
+    mu_low: float
+    mu_high: float
+    tau2_low: float
+    tau2_high: float
+
+
+def profile_intervals(
+    events, n, mu_hat: float, tau2_hat: float, loglik_hat: float, se_hat: float,
+    *, level: float = 0.95, n_nodes: int = DEFAULT_NODES,
+) -> ProfileIntervals:
+    """Profile-likelihood CIs for mu and tau2 of one dataset: {theta : 2 * (l_hat - l_p) <=
+    chi2_1(level)}."""
+    x = np.asarray(events, dtype=float)
+    m = np.asarray(n, dtype=float)
+    crit = float(stats.chi2.ppf(level, 1))
+    tau_hat = float(np.sqrt(tau2_hat))
+    prof = _Profiler(x, m, n_nodes)
+    state = {"tau": max(tau_hat, 0.3), "mu": mu_hat}
+
+    def over_tau(mu):
+        ll, d, theta = prof.maximise([mu, state["tau"] or 0.3], free=1)
+        state["tau"] = theta[1]
+        return ll, d
+
+    def over_mu(tau):
+        ll, d, theta = prof.maximise([state["mu"], tau], free=0)
+        state["mu"] = theta[0]
+        return ll, d
+
+    scale = se_hat if np.isfinite(se_hat) and se_hat > 0 else 1.0
+    mu_low = _solve_signed_root(over_tau, mu_hat, loglik_hat, -1, crit, scale, None, _MU_MAX)
+    state["tau"] = max(tau_hat, 0.3)
+    mu_high = _solve_signed_root(over_tau, mu_hat, loglik_hat, 1, crit, scale, None, _MU_MAX)
+    ll_zero = over_mu(0.0)[0]
+    if 2 * (loglik_hat - ll_zero) <= crit:
+        tau_low = 0.0
+    else:
+        state["mu"] = mu_hat
+        tau_low = _solve_signed_root(over_mu, tau_hat, loglik_hat, -1, crit, 0.5, 0.0, _TAU_MAX)
+    state["mu"] = mu_hat
+    tau_high = _solve_signed_root(over_mu, tau_hat, loglik_hat, 1, crit, 0.5, None, _TAU_MAX)
+    return ProfileIntervals(mu_low, mu_high, tau_low**2, tau_high**2)

@@ -1,0 +1,71 @@
+"""Confidence intervals for a single binomial proportion (one study).
+
+- Clopper-Pearson, the "exact" interval from inverting two one-sided binomial tests
+  (Clopper & Pearson 1934, Biometrika 26:404-413), written with beta quantiles.
+- Wilson score interval without continuity correction (Wilson 1927, JASA 22:209-212;
+  method 3 of Newcombe 1998, Stat Med 17:857-872).
+- Jeffreys interval: equal-tailed Beta(x + 1/2, n - x + 1/2) posterior interval, with the
+  lower bound set to 0 when x = 0 and the upper bound to 1 when x = n
+  (Brown, Cai & DasGupta 2001, Stat Sci 16:101-133, section 4.1.2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special, stats
+
+STUDY_CI_METHODS = ("cp", "wilson", "jeffreys")
+
+
+def _as_counts(events, n) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(events, dtype=float)
+    m = np.asarray(n, dtype=float)
+    x, m = np.broadcast_arrays(x, m)
+    if np.any(m < 1) or np.any(x < 0) or np.any(x > m):
+        raise ValueError("need 0 <= events <= n and n >= 1 for every study")
+    return x, m
+
+
+def clopper_pearson(events, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper-Pearson interval (Clopper & Pearson 1934) for events/n."""
+    x, m = _as_counts(events, n)
+    alpha = 1.0 - level
+    with np.errstate(invalid="ignore"):
+        low = np.where(x > 0, special.betaincinv(x, m - x + 1, alpha / 2), 0.0)
+        high = np.where(x < m, special.betaincinv(x + 1, m - x, 1 - alpha / 2), 1.0)
+    return low, high
+
+
+def wilson(events, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (Wilson 1927; Newcombe 1998 method 3)."""
+    x, m = _as_counts(events, n)
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = x / m
+    centre = (p + z * z / (2 * m)) / (1 + z * z / m)
+    half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / (1 + z * z / m)
+    # At x = 0 (or n) the bound is exactly 0 (or 1); rounding would leave ~1e-17.
+    low = np.where(x == 0, 0.0, centre - half)
+    high = np.where(x == m, 1.0, centre + half)
+    return low, high
+
+
+def jeffreys(events, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Jeffreys interval with the boundary modification of Brown, Cai & DasGupta (2001)."""
+    x, m = _as_counts(events, n)
+    alpha = 1.0 - level
+    low = np.where(x > 0, special.betaincinv(x + 0.5, m - x + 0.5, alpha / 2), 0.0)
+    high = np.where(x < m, special.betaincinv(x + 0.5, m - x + 0.5, 1 - alpha / 2), 1.0)
+    return low, high
+
+
+def study_intervals(
+    events, n, method: str = "cp", level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-study confidence limits for events/n: ``method`` is "cp", "wilson" or "jeffreys"."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    funcs = {"cp": clopper_pearson, "wilson": wilson, "jeffreys": jeffreys}
+    if method not in funcs:
+        raise ValueError(f"study CI method must be one of {', '.join(STUDY_CI_METHODS)}")
+    low, high = funcs[method](events, n, level)
+    return np.atleast_1d(low).astype(float), np.atleast_1d(high).astype(float)

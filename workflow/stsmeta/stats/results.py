@@ -1,0 +1,88 @@
+"""The pooled result and its JSON form (the contract of ``stsmeta pool --json``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: NaN/inf -> None, numpy scalars -> Python, tuples -> lists."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """One study: observed proportion, its own CI, and its weight in percent (None if the model
+    has no weights)."""
+
+    study: str
+    events: int
+    n: int
+    proportion: float
+    ci_low: float
+    ci_high: float
+    weight: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean({f.name: getattr(self, f.name) for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class PoolResult:
+    """A pooled proportion. ``estimate``, CI and PI are on the proportion scale; ``mu`` and
+    ``se`` on the model scale (logit for the GLMM); ``i2`` in percent; missing values are NaN
+    here and None in ``to_dict()``, with the reason in ``warnings``."""
+
+    settings: dict[str, Any]
+    k: int
+    events: int
+    n: int
+    estimate: float
+    ci_low: float
+    ci_high: float
+    pi_low: float
+    pi_high: float
+    mu: float
+    se: float
+    tau2: float
+    i2: float
+    q: float
+    q_p: float
+    warnings: tuple[str, ...]
+    studies: tuple[StudyResult, ...]
+    h2: float = math.nan
+    q_df: int | None = None
+    converged: bool | None = None
+    # GLMM only: profile-likelihood CI for the pooled proportion and for tau2, and the
+    # likelihood-ratio test of tau2 = 0.
+    profile_ci_low: float = math.nan
+    profile_ci_high: float = math.nan
+    tau2_ci_low: float = math.nan
+    tau2_ci_high: float = math.nan
+    lrt_stat: float = math.nan
+    lrt_p: float = math.nan
+    loglik: float = math.nan
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; NaN becomes None, floats are Python floats."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in ("studies", "extra"):
+                continue
+            out[f.name] = _clean(getattr(self, f.name))
+        out["studies"] = [s.to_dict() for s in self.studies]
+        out.update(_clean(self.extra))
+        return out
