@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 from scipy import stats
+
 from stsmeta import coverage as cov
 from stsmeta.cli import coverage as cli_cov
 from stsmeta.cli import main
@@ -339,3 +340,15 @@ def test_glmm_fast_path_equals_pool():
         assert np.array_equal(a, b, equal_nan=True)
     assert fast[3] == slow[3]
     assert fast[3][1] and fast[3][2] and not fast[3][0]
+
+
+def test_report_text_names_the_recommended_method(project):
+    _, json1 = run_cli(project, 1, "text")
+    doc = json.loads(json1)
+    text = cov.report_text(doc)
+    rec = doc["recommendation"]
+    if rec["method"]:
+        assert f"Interval to trust for these data: {rec['label']}" in text
+    else:
+        assert "No method qualifies" in text
+    assert text.count("\n| ") == 2 + len(doc["methods"])  # header, rule, one row per method

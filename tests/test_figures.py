@@ -89,7 +89,7 @@ def test_forest_plot_shows_every_method_prediction_and_heterogeneity(inputs):
         plan.method_label(m) for m in plan.secondary_methods
     ]
     text = "\n".join(all_texts(plot.figure))
-    for name, sec in result["secondary"].items():
+    for sec in result["secondary"].values():
         assert (
             numbers.estimate_with_interval(sec["estimate"], sec["ci_low"], sec["ci_high"]) in text
         )
@@ -121,14 +121,8 @@ def test_marker_area_grows_with_n(inputs):
     assert by_n[0][1] < by_n[-1][1]
 
 
-def test_long_labels_never_overlap(inputs):
-    plan, pooled, studies = inputs
-    studies = copy.deepcopy(studies)
-    result = copy.deepcopy(pooled["complete_remission"]["primary"])
-    for study in studies.values():
-        study["label"] = "Wwwwwwww Mmmmmmmmmm-Wwwwwwwwwwww " * 3 + str(study["year"])
-        study["calcinosis_types"] = ["dystrophic", "calcinosis universalis with ulceration"]
-    plot = draw_forest(plan, result, studies)
+def assert_no_overlap(plot) -> None:
+    """No two texts overlap, none runs into the plot area, none leaves the figure."""
     figure = plot.figure
     with figure_style():
         figure.canvas.draw()
@@ -137,11 +131,37 @@ def test_long_labels_never_overlap(inputs):
         artists += [t for t in plot.axes.texts if t.get_text().strip()]
         boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in artists]
         axes_box = plot.axes.get_window_extent(renderer)
+    assert len(boxes) > 10
     for (text_a, a), (text_b, b) in itertools.combinations(boxes, 2):
         assert not a.overlaps(b), f"{text_a!r} overlaps {text_b!r}"
     for text, box in boxes:
         assert not box.overlaps(axes_box), f"{text!r} runs into the plot"
         assert box.x0 >= 0 and box.x1 <= figure.bbox.x1, f"{text!r} leaves the figure"
+
+
+def test_long_scenario_labels_never_overlap(inputs):
+    plan, pooled, studies = inputs
+    scenarios = {s: pooled["complete_remission"][s] for s in plan.scenarios}
+    long = "Wwwwwwww Mmmmmmmmmm-Wwwwwwwwwwww Wwwwwwww Mmmmmmmmmm-Wwwwwwwwwwww (WWWW)"
+    with figure_style():
+        plot = sensitivity_plot(
+            scenarios,
+            scenario_labels={s: f"{long} {s}" for s in plan.scenarios},
+            studies=studies,
+            outcome_label="Complete remission",
+            primary_label=long,
+        )
+    assert_no_overlap(plot)
+
+
+def test_long_labels_never_overlap(inputs):
+    plan, pooled, studies = inputs
+    studies = copy.deepcopy(studies)
+    result = copy.deepcopy(pooled["complete_remission"]["primary"])
+    for study in studies.values():
+        study["label"] = "Wwwwwwww Mmmmmmmmmm-Wwwwwwwwwwww " * 3 + str(study["year"])
+        study["calcinosis_types"] = ["dystrophic", "calcinosis universalis with ulceration"]
+    assert_no_overlap(draw_forest(plan, result, studies))
 
 
 def test_not_estimable_results_are_shown_with_their_reason(inputs):

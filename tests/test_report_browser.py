@@ -253,9 +253,10 @@ def test_report_renders_in_headless_chromium(tmp_path):
     errors = []
     for event in devtools.events:
         method, params = event.get("method"), event.get("params", {})
-        if method == "Runtime.exceptionThrown":
-            errors.append(params)
-        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+        console_error = params.get("type") in ("error", "assert")
+        if method == "Runtime.exceptionThrown" or (
+            method == "Runtime.consoleAPICalled" and console_error
+        ):
             errors.append(params)
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
             errors.append(params["entry"])

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "config.yaml", "workflow", "data", "profiles", "envs", "pyproject.toml",
           "README.md", "CITATION.cff"]
 # A synthetic study (tests only): a small case series that a user might add to the review.
-SYNTHETIC_STUDY = ROOT / "tests" / "fixtures" / "workflow" / "synthetic-2099.yaml"
+SYNTHETIC_STUDY = ROOT / "tests" / "fixtures" / "studies" / "synthetic-2020.yaml"
 
 pytestmark = pytest.mark.workflow
 
@@ -103,13 +103,13 @@ def test_adding_a_study_reruns_only_that_study(built, tmp_path):
     _snakemake(work)
 
     after = {p.name: p.stat().st_mtime_ns for p in (work / "results" / "normalised").glob("*.json")}
-    assert set(after) == set(before) | {"synthetic-2099.json"}
+    assert set(after) == set(before) | {"synthetic-2020.json"}
     assert {k: after[k] for k in before} == before, "another study's normalisation ran again"
     # The dry run's job table lists exactly one normalisation job.
     normalise_rows = [line.split() for line in dry.splitlines() if line.strip().startswith("normalise")]
     assert normalise_rows and normalise_rows[0][1] == "1", dry
     studies_csv = (work / "results" / "tables" / "studies.csv").read_text()
-    assert "synthetic-2099" in studies_csv
+    assert "synthetic-2020" in studies_csv
 
 
 def test_a_bad_study_file_stops_the_run_and_changes_nothing(built, tmp_path):

@@ -108,7 +108,7 @@ fi
 for _ in $(seq 60); do
   state=$(sinfo -h -N -n localhost -o '%t' 2>/dev/null || true)
   case "$state" in
-    idle* | mix* | alloc*) log "node localhost is $state"; exit 0 ;;
+    idle | mix | alloc) log "node localhost is $state"; exit 0 ;;
     drain* | down*) scontrol update NodeName=localhost State=RESUME 2>/dev/null || true ;;
   esac
   sleep 1

@@ -1,8 +1,8 @@
 # The coverage study (issue 6): simulate datasets with the primary analysis's design, fit every
 # configured method, and measure how each interval behaves. One job per shard of replicates and
 # method family, so that the study fans out over a cluster (profiles/slurm); the summary and the
-# heat map gather them. Shard files depend only on the coverage settings, the methods of their
-# family and the design, so editing anything else in config.yaml reruns no shard.
+# heat map gather them. A shard reruns when its coverage settings or its family's methods change
+# (params) or when the design (the pooled result) is recomputed.
 # Uses STSMETA, CONDA_ENV, CONFIG_FILE and RESULTS from common.smk.
 
 import json as _coverage_json
@@ -21,7 +21,9 @@ COVERAGE_SHARDS = [
     for family in COVERAGE.families()
     for shard in range(COVERAGE.shards)
 ]
-COVERAGE_FIGURES = expand(f"{RESULTS}/figures/coverage.{{ext}}", ext=["png", "svg", "pdf"])
+COVERAGE_FIGURES = expand(
+    f"{RESULTS}/figures/coverage.{{ext}}", ext=["png", "svg", "pdf"]
+)
 
 
 def coverage_settings_of(family):
@@ -33,7 +35,11 @@ def coverage_settings_of(family):
             "shards": COVERAGE.shards,
             "seed": COVERAGE.seed,
             "level": COVERAGE.level,
-            "methods": dict(COVERAGE.methods) if family is None else COVERAGE.methods_of(family),
+            "methods": (
+                dict(COVERAGE.methods)
+                if family is None
+                else COVERAGE.methods_of(family)
+            ),
         },
         sort_keys=True,
     )
@@ -57,20 +63,20 @@ rule coverage_shard:
         design=COVERAGE_DESIGN,
     output:
         f"{RESULTS}/coverage/shards/{{family}}/{{shard}}.csv",
-    params:
-        settings=lambda wildcards: coverage_settings_of(wildcards.family),
     log:
         f"{RESULTS}/logs/coverage/{{family}}/{{shard}}.log",
     wildcard_constraints:
         family="[a-z0-9_]+",
         shard="[0-9]+",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=30,
         cpus_per_task=1,
-    conda:
-        CONDA_ENV
+    params:
+        settings=lambda wildcards: coverage_settings_of(wildcards.family),
     shell:
         "{STSMETA} coverage-shard --config {CONFIG_FILE} --design {input.design}"
         " --family {wildcards.family} --shard {wildcards.shard} -o {output} 2> {log}"
@@ -84,18 +90,18 @@ rule coverage_summary:
     output:
         csv=f"{RESULTS}/coverage/summary.csv",
         json=f"{RESULTS}/coverage/summary.json",
-    params:
-        settings=coverage_settings_of(None),
-        max_failure_rate=COVERAGE.max_failure_rate,
     log:
         f"{RESULTS}/logs/coverage/summary.log",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
         cpus_per_task=1,
-    conda:
-        CONDA_ENV
+    params:
+        settings=coverage_settings_of(None),
+        max_failure_rate=COVERAGE.max_failure_rate,
     shell:
         "{STSMETA} coverage-summary --config {CONFIG_FILE} --design {input.design}"
         " --csv {output.csv} --json {output.json} {input.shards} 2> {log}"
@@ -109,12 +115,12 @@ rule coverage_figure:
         COVERAGE_FIGURES,
     log:
         f"{RESULTS}/logs/coverage/figure.log",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
         cpus_per_task=1,
-    conda:
-        CONDA_ENV
     shell:
         "{STSMETA} coverage-figure {input} -o {output} 2> {log}"

@@ -39,9 +39,6 @@ _DESCRIPTIVE_KEYS = ("label", "reason")
 
 _MILLIONTHS = 1_000_000
 
-# Raised by a wrong call, not by a hard dataset: these stop the study, never count as failures.
-_PROGRAMMING_ERRORS = (TypeError, AttributeError, NameError, KeyError, ImportError)
-
 
 @dataclass(frozen=True)
 class Cell:
@@ -343,8 +340,9 @@ def pool_arguments(spec: Mapping[str, object], level: float) -> dict[str, object
 def pool_fitter(spec: Mapping[str, object], level: float) -> Fitter:
     """A batch fitter that calls ``stsmeta.stats.pool`` with a configured method's arguments.
 
-    A fit that raises, or returns no estimate or interval, counts as a failure to give an answer;
-    the exception's class is kept as the reason so that real bugs stay visible in the shard files.
+    pool() answers every valid dataset, with NaN and a warning where an estimate does not exist
+    (0% everywhere, say): that is a failure to give an answer, its first warning the reason. An
+    exception means a wrong call or a bug, so it stops the study rather than counting as failure.
     """
     kwargs = pool_arguments(spec, level)
 
@@ -356,22 +354,16 @@ def pool_fitter(spec: Mapping[str, object], level: float) -> Fitter:
         lo = np.full(m, np.nan)
         hi = np.full(m, np.nan)
         failure = [""] * m
-        for i in range(m):
-            try:
-                with warnings.catch_warnings():
-                    # Non-convergence on a 0/n or n/n dataset is a result here, not a log line.
-                    warnings.simplefilter("ignore")
-                    res = pool(events[i], n, **kwargs)
-            except _PROGRAMMING_ERRORS:
-                raise
-            except Exception as exc:  # a method that cannot fit this dataset gives no answer
-                failure[i] = type(exc).__name__
-                continue
-            values = (res.estimate, res.ci_low, res.ci_high)
-            if any(v is None or not math.isfinite(v) for v in values):
-                failure[i] = short_reason(res.warnings[0] if res.warnings else "not estimable")
-                continue
-            est[i], lo[i], hi[i] = values
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            # Non-convergence on a 0/n or n/n dataset is a result here, not a log line.
+            warnings.simplefilter("ignore")
+            for i in range(m):
+                res = pool(events[i], n, **kwargs)
+                values = (res.estimate, res.ci_low, res.ci_high)
+                if any(v is None or not math.isfinite(v) for v in values):
+                    failure[i] = short_reason(res.warnings[0] if res.warnings else "not estimable")
+                    continue
+                est[i], lo[i], hi[i] = values
         return est, lo, hi, failure
 
     return fit
@@ -635,3 +627,54 @@ def design_from_pooled(doc: Mapping, file: str) -> tuple[tuple[str, ...], tuple[
     if problems:
         raise InputError(problems)
     return tuple(ids), tuple(sizes)
+
+
+def report_text(doc: Mapping) -> str:
+    """Markdown for the report's section on how well each interval works for this evidence base.
+
+    ``doc`` is the summary JSON of ``stsmeta coverage-summary``. Names the recommended method
+    (or says that none qualifies) and gives each method's coverage range and worst failure rate.
+    """
+    rec = doc["recommendation"]
+    level = float(doc["settings"]["level"])
+    k = doc["design"]["k"]
+    sizes = ", ".join(str(s["n"]) for s in doc["design"]["studies"])
+    reps = doc["settings"]["replicates"]
+    props = ", ".join(f"{p:g}" for p in doc["settings"]["true_proportions"])
+    taus = ", ".join(f"{t:g}" for t in doc["settings"]["taus"])
+    lines = [
+        f"We simulated {reps:,} datasets for each combination of a true pooled proportion "
+        f"({props}) and a between-study SD on the logit scale ({taus}), each with this evidence "
+        f"base's design ({k} studies of {sizes} patients), and fitted every method to each. "
+        f"A {level:.0%} interval should contain the true proportion in {level:.0%} of datasets.",
+        "",
+    ]
+    if rec["method"]:
+        lines.append(f"**Interval to trust for these data: {rec['label']}**, with {rec['reason']}.")
+    else:
+        lines.append(f"**No method qualifies:** {rec['reason']}.")
+    lines += [
+        "",
+        "| method | coverage (range over the grid) | mean distance from nominal | "
+        "worst failure rate |",
+        "| --- | --- | --- | --- |",
+    ]
+    labels = {name: m["label"] for name, m in doc["methods"].items()}
+    for v in rec["verdicts"]:
+        cov_range = (
+            "n/a"
+            if v["min_coverage"] is None
+            else f"{v['min_coverage']:.3f} to {v['max_coverage']:.3f}"
+        )
+        dev = "n/a" if v["mean_abs_deviation"] is None else f"{v['mean_abs_deviation']:.3f}"
+        lines.append(
+            f"| {labels.get(v['method'], v['method'])} | {cov_range} | {dev} | "
+            f"{v['max_failure_rate']:.1%} |"
+        )
+    lines += [
+        "",
+        "Coverage, width and bias are over the datasets where a method gave an answer; a method "
+        "that gives none (for example a GLMM when every study is at 100%) is counted as failing. "
+        "Monte Carlo standard errors are in results/coverage/summary.csv.",
+    ]
+    return "\n".join(lines) + "\n"

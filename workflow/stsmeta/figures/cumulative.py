@@ -6,7 +6,7 @@ named (the ``cumulative`` list of the primary pooled JSON, in the order given th
 
 from __future__ import annotations
 
-from stsmeta.figures.forest import ForestPlot, level_percent, not_estimable_note
+from stsmeta.figures.forest import ForestPlot, Notes, level_percent
 from stsmeta.figures.rows import table_figure
 from stsmeta.figures.sensitivity import draw_rows, interval_columns, result_row
 
@@ -20,19 +20,17 @@ def cumulative_plot(
     level: float = 0.95,
 ) -> ForestPlot:
     rows = []
-    notes = []
+    notes = Notes()
     for step in pooled.get("cumulative") or []:
         study_id = str(step.get("added_study"))
         name = (studies.get(study_id) or {}).get("label") or study_id
         year = step.get("year")
         label = f"+ {name}" + (f" ({year})" if year is not None and str(year) not in name else "")
         rows.append(result_row("cumulative", label, step, study_id=study_id))
-        note = not_estimable_note(label, step)
-        if note:
-            notes.append(note)
+        notes.not_estimable(label, step)
     if not rows:
-        notes.append("The pooled results carry no cumulative analysis (cumulative_by_year off).")
-    notes.append(
+        notes.add("The pooled results carry no cumulative analysis (cumulative_by_year off).")
+    notes.add(
         f"Each row: {primary_label} on all studies up to and including the one added. "
         f"Shaded band: {level_percent(level)} CI of the primary analysis."
     )
@@ -41,7 +39,7 @@ def cumulative_plot(
         rows,
         plot_span=(0.50, 0.74),
         xlabel=f"Proportion ({outcome_label.lower()})",
-        notes=notes,
+        notes=notes.render(),
     )
     draw_rows(plot, pooled)
     return ForestPlot(figure=plot.figure, axes=plot.axes, rows=plot.rows)

@@ -118,14 +118,30 @@ def humanise(level: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def not_estimable_note(label: str, result: dict) -> str | None:
-    if numbers.is_estimable(result):
-        return None
-    reasons = (
-        "; ".join(str(w).removeprefix("not estimable: ") for w in result.get("warnings") or [])
-        or "no reason given"
-    )
-    return f"{label}: not estimable ({reasons})."
+class Notes:
+    """Notes under a plot; results not estimable for the same reason share one line."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.unestimable: dict[str, list[str]] = {}
+
+    def not_estimable(self, label: str, result: dict) -> None:
+        if numbers.is_estimable(result):
+            return
+        reasons = "; ".join(
+            str(w).removeprefix("not estimable: ") for w in result.get("warnings") or []
+        )
+        self.unestimable.setdefault(reasons or "no reason given", []).append(label)
+
+    def add(self, text: str) -> None:
+        self.lines.append(text)
+
+    def render(self) -> list[str]:
+        grouped = [
+            f"Not estimable: {'; '.join(labels)} ({reason})."
+            for reason, labels in self.unestimable.items()
+        ]
+        return grouped + self.lines
 
 
 def forest_plot(
@@ -147,7 +163,10 @@ def forest_plot(
     secondary_labels = secondary_labels or {}
     entries = list(pooled.get("studies") or [])
     rows: list[Row] = []
-    notes: list[str] = []
+    notes = Notes()
+    notes.not_estimable(primary_label, pooled)
+    if numbers.is_estimable(pooled) and pooled.get("warnings"):
+        notes.add(f"{primary_label}: " + "; ".join(str(w) for w in pooled["warnings"]))
 
     subgroups = (pooled.get("subgroups") or {}).get(subgroup_variable or "", {}) or {}
     by_id = {str(e.get("study")): e for e in entries}
@@ -169,7 +188,7 @@ def forest_plot(
                 first = next((name for name, members, _ in blocks if study_id in members), None)
                 if first is not None and first != level_name:
                     label = (studies.get(study_id) or {}).get("label") or study_id
-                    notes.append(
+                    notes.add(
                         f"{label} is drawn under {humanise(first)} and also counted in "
                         f"subgroup {humanise(level_name)}."
                     )
@@ -191,9 +210,9 @@ def forest_plot(
                 k = result.get("k")
                 label = f"Subgroup {humanise(level_name)} (k = {numbers.count(k)})"
                 rows.append(pooled_row("subgroup_pooled", label, result))
-                note = not_estimable_note(f"{subgroup_label or 'Subgroup'} {level_name}", result)
-                if note:
-                    notes.append(note)
+                notes.not_estimable(
+                    f"{subgroup_label or 'Subgroup'}: {humanise(level_name)}", result
+                )
     else:
         rows.extend(study_row(by_id[s], studies) for s in order)
 
@@ -208,9 +227,7 @@ def forest_plot(
         result = secondary[name] or {}
         label = str(secondary_labels.get(name) or result.get("label") or name)
         rows.append(pooled_row("secondary", label, result))
-        note = not_estimable_note(label, result)
-        if note:
-            notes.append(note)
+        notes.not_estimable(label, result)
     rows.append(
         Row(
             kind="prediction",
@@ -233,13 +250,8 @@ def forest_plot(
         )
     )
 
-    note = not_estimable_note(primary_label, pooled)
-    if note:
-        notes.insert(0, note)
-    elif pooled.get("warnings"):
-        notes.insert(0, f"{primary_label}: " + "; ".join(str(w) for w in pooled["warnings"]))
     study_ci = (pooled.get("settings") or {}).get("study_ci", "cp")
-    notes.append(
+    notes.add(
         f"Study intervals: {STUDY_CI_NAMES.get(study_ci, study_ci)} "
         f"{level_percent(level)} CI; marker area proportional to n. Diamonds: pooled "
         f"estimates with {level_percent(level)} CI; bar: prediction interval."
@@ -247,13 +259,13 @@ def forest_plot(
 
     weights = any(numbers.weight(e.get("weight")) != numbers.MISSING for e in entries)
     if entries and not weights:
-        notes.append(f"{primary_label}: no study weights (the model has none).")
+        notes.add(f"{primary_label}: no study weights (the model has none).")
     table = table_figure(
         columns(level, weights),
         rows,
         plot_span=(0.50, 0.74),
         xlabel=f"Proportion ({outcome_label.lower()})",
-        notes=notes,
+        notes=notes.render(),
     )
     ax = table.axes
     study_rows = [p for p in table.rows if p.row.kind == "study"]

@@ -7,7 +7,7 @@ primary method; the primary analysis is drawn as a shaded band so that departure
 
 from __future__ import annotations
 
-from stsmeta.figures.forest import ForestPlot, level_percent, not_estimable_note
+from stsmeta.figures.forest import ForestPlot, Notes, level_percent
 from stsmeta.figures.rows import Row, TextColumn, draw_interval, table_figure
 from stsmeta.figures.style import BLACK, BLUE, SKY_BLUE, VERMILLION
 from stsmeta.report import numbers
@@ -35,9 +35,9 @@ def result_row(kind: str, label: str, result: dict, study_id: str | None = None)
 
 def interval_columns(level: float, label_header: str) -> list[TextColumn]:
     return [
-        TextColumn("label", label_header, 0.01, 0.35),
-        TextColumn("k", "k", 0.40, 0.03, ha="right"),
-        TextColumn("events", "Events/N", 0.48, 0.06, ha="right"),
+        TextColumn("label", label_header, 0.01, 0.33),
+        TextColumn("k", "k", 0.385, 0.03, ha="right"),
+        TextColumn("events", "Events/N", 0.48, 0.08, ha="right"),
         TextColumn("estimate", f"Proportion [{level_percent(level)} CI]", 0.76, 0.2),
     ]
 
@@ -91,20 +91,16 @@ def sensitivity_plot(
     """``scenarios`` maps scenario name to its pooled JSON; ``primary`` must be among them."""
     primary = scenarios.get("primary") or {}
     rows: list[Row] = []
-    notes: list[str] = []
+    notes = Notes()
     for name, result in scenarios.items():
         label = scenario_labels.get(name, name)
         rows.append(result_row("primary" if name == "primary" else "scenario", label, result))
-        note = not_estimable_note(label, result)
-        if note:
-            notes.append(note)
+        notes.not_estimable(label, result)
     for study_id, result in sorted((primary.get("leave_one_out") or {}).items()):
         label = f"Without {(studies.get(study_id) or {}).get('label') or study_id}"
         rows.append(result_row("leave_one_out", label, result, study_id=study_id))
-        note = not_estimable_note(label, result)
-        if note:
-            notes.append(note)
-    notes.append(
+        notes.not_estimable(label, result)
+    notes.add(
         f"All rows: {primary_label}. Shaded band: {level_percent(level)} CI of the primary "
         "analysis. Circles: named scenarios; triangles: leave-one-out."
     )
@@ -113,7 +109,7 @@ def sensitivity_plot(
         rows,
         plot_span=(0.50, 0.74),
         xlabel=f"Proportion ({outcome_label.lower()})",
-        notes=notes,
+        notes=notes.render(),
     )
     draw_rows(plot, primary)
     return ForestPlot(figure=plot.figure, axes=plot.axes, rows=plot.rows)

@@ -31,6 +31,7 @@ from stsmeta.report.previous import Previous
 from stsmeta.report.references import REFERENCES, cite, references_for
 from stsmeta.report.wording import term
 
+NBSP_COMMA = ",\u00a0"  # intervals stay on one line in narrow table cells
 CENTRE_KEYS = ("n_centres", "n_centers", "centres", "centers")
 COMPARATIVE_WORDS = ("control", "random", "trial", "comparative", "comparator")
 
@@ -66,7 +67,11 @@ def estimate_cells(result: dict, src: str) -> tuple[Cell, Cell, Cell]:
     if not numbers.is_estimable(result):
         return cell(numbers.NOT_ESTIMABLE), cell(), cell()
     ci = cell(
-        "[", num(result, src, "ci_low", "bound"), ", ", num(result, src, "ci_high", "bound"), "]"
+        "[",
+        num(result, src, "ci_low", "bound"),
+        NBSP_COMMA,
+        num(result, src, "ci_high", "bound"),
+        "]",
     )
     if result.get("pi_low") is None and result.get("pi_high") is None:
         pi = cell(numbers.MISSING)
@@ -74,7 +79,7 @@ def estimate_cells(result: dict, src: str) -> tuple[Cell, Cell, Cell]:
         pi = cell(
             "[",
             num(result, src, "pi_low", "bound"),
-            ", ",
+            NBSP_COMMA,
             num(result, src, "pi_high", "bound"),
             "]",
         )
@@ -434,8 +439,12 @@ def studies_section(data: ReportData) -> list[Block]:
     outcome_rows = tuple(
         (
             csv_cell(r, "label"),
-            csv_cell(r, "outcome"),
-            cell(f"{r.get('events', '')}/{r.get('n', '')}"),
+            cell(plan.outcome_label(r.get("outcome", ""))),
+            cell(
+                f"{r.get('events')}/{r.get('n')}"
+                if r.get("events") and r.get("n")
+                else "not reported"
+            ),
             csv_cell(r, "unit"),
             csv_cell(r, "proportion"),
             csv_cell(r, "timepoint_text"),
@@ -561,9 +570,10 @@ def results_section(data: ReportData) -> list[Block]:
                 caption=f"{label}: every method side by side ({level_text(plan)} CI and PI)",
             )
         )
-        if {"profile_ci_low", "lrt_stat", "tau2_ci_low", "q_test"} & set(primary):
+        # Extra statistics of the GLMM, each only when the engine gave a value.
+        if any(primary.get(k) is not None for k in ("profile_ci_low", "lrt_stat", "tau2_ci_low")):
             parts: list = []
-            if "profile_ci_low" in primary:
+            if primary.get("profile_ci_low") is not None:
                 parts += [
                     "Profile-likelihood CI of the primary method: [",
                     num(primary, src, "profile_ci_low", "bound"),
@@ -571,7 +581,7 @@ def results_section(data: ReportData) -> list[Block]:
                     num(primary, src, "profile_ci_high", "bound"),
                     "]. ",
                 ]
-            if "tau2_ci_low" in primary:
+            if primary.get("tau2_ci_low") is not None:
                 parts += [
                     "τ² CI: [",
                     num(primary, src, "tau2_ci_low", "tau2"),
@@ -579,7 +589,7 @@ def results_section(data: ReportData) -> list[Block]:
                     num(primary, src, "tau2_ci_high", "tau2"),
                     "]. ",
                 ]
-            if "lrt_stat" in primary:
+            if primary.get("lrt_stat") is not None:
                 test = f" ({primary['lrt_test']})" if primary.get("lrt_test") else ""
                 parts += [
                     f"Likelihood-ratio test of τ² = 0{test}: statistic ",

@@ -83,10 +83,11 @@ def plain(parts: Cell) -> str:
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
-max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#111}
+max-width:72rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#111}
 h1{font-size:1.6rem}h2{border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2.2rem}
-table{border-collapse:collapse;margin:.8rem 0;font-size:.88rem;display:block;overflow-x:auto}
-th,td{border:1px solid #bbb;padding:.25rem .45rem;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:.8rem 0;font-size:.88rem;width:100%}
+th,td{border:1px solid #bbb;padding:.25rem .45rem;text-align:left;vertical-align:top;
+overflow-wrap:break-word}
 th{background:#f0f0f0}caption{text-align:left;font-weight:600;padding:.3rem 0}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-size:.9rem;color:#333}code,pre{font-family:"DejaVu Sans Mono",monospace;

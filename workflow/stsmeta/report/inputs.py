@@ -70,8 +70,11 @@ class InputFiles:
         return value
 
     def read_csv(self, path: Path | str) -> list[dict[str, str]]:
-        text = self.read_bytes(path).decode("utf-8")
-        return list(csv.DictReader(io.StringIO(text, newline="")))
+        try:
+            text = self.read_bytes(path).decode("utf-8")
+            return list(csv.DictReader(io.StringIO(text, newline="")))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise InputError(Problem(str(path), "", f"not valid UTF-8 CSV ({exc})")) from None
 
 
 @dataclass(frozen=True)

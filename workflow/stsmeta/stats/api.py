@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -37,8 +38,12 @@ def _check_counts(events, n) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("at least one study is needed")
     xf = x.astype(float)
     mf = m.astype(float)
-    if not (np.all(np.isfinite(xf)) and np.all(xf == np.round(xf))
-            and np.all(np.isfinite(mf)) and np.all(mf == np.round(mf))):
+    if not (
+        np.all(np.isfinite(xf))
+        and np.all(xf == np.round(xf))
+        and np.all(np.isfinite(mf))
+        and np.all(mf == np.round(mf))
+    ):
         raise ValueError("events and n must be whole numbers")
     if np.any(mf < 1) or np.any(xf < 0) or np.any(xf > mf):
         raise ValueError("every study needs n >= 1 and 0 <= events <= n")
@@ -58,12 +63,14 @@ def pool(
     study_ci: str = "cp",
     studies: Sequence[str] | None = None,
     n_nodes: int = glmm_mod.DEFAULT_NODES,
+    profile: bool = True,
 ) -> PoolResult:
     """Pool single proportions events/n by ``method`` ("glmm", "ivre" or "common").
 
     ``transform``/``tau2`` apply to "ivre" only; ``ci`` is "z", "t" (t with k-1 df) or "hk"
     (ivre only); ``pi`` is "z", "t-k1" or "t-k2". Missing results are NaN with the reason in
-    ``warnings``; nothing raises for data that are valid counts.
+    ``warnings``; nothing raises for data that are valid counts. ``profile=False`` skips the
+    GLMM's profile-likelihood intervals (the slowest part; they are then NaN).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
@@ -101,8 +108,12 @@ def pool(
     def study_rows(weights=None):
         return tuple(
             StudyResult(
-                study=labels[i], events=int(x[i]), n=int(m[i]), proportion=float(x[i] / m[i]),
-                ci_low=float(s_low[i]), ci_high=float(s_high[i]),
+                study=labels[i],
+                events=int(x[i]),
+                n=int(m[i]),
+                proportion=float(x[i] / m[i]),
+                ci_low=float(s_low[i]),
+                ci_high=float(s_high[i]),
                 weight=None if weights is None else float(weights[i]),
             )
             for i in range(k)
@@ -115,14 +126,25 @@ def pool(
             f"Exact common effect (Clopper-Pearson on pooled {res.events}/{res.n}), {scope}"
         )
         return PoolResult(
-            settings=settings, **common, estimate=res.estimate, ci_low=res.ci_low,
-            ci_high=res.ci_high, pi_low=NAN, pi_high=NAN, mu=NAN, se=NAN, tau2=NAN, i2=NAN,
-            q=NAN, q_p=NAN, warnings=(), studies=study_rows(),
+            settings=settings,
+            **common,
+            estimate=res.estimate,
+            ci_low=res.ci_low,
+            ci_high=res.ci_high,
+            pi_low=NAN,
+            pi_high=NAN,
+            mu=NAN,
+            se=NAN,
+            tau2=NAN,
+            i2=NAN,
+            q=NAN,
+            q_p=NAN,
+            warnings=(),
+            studies=study_rows(),
         )
     if method == "ivre":
-        return _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, level,
-                          scope)
-    return _pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope)
+        return _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, level, scope)
+    return _pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope, profile)
 
 
 def _crit(level: float, df: float) -> float:
@@ -146,9 +168,22 @@ def _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, leve
             "(raw) scale; use transform logit, ft or arcsine, or method glmm"
         )
         return PoolResult(
-            settings=settings, **common, estimate=NAN, ci_low=NAN, ci_high=NAN, pi_low=NAN,
-            pi_high=NAN, mu=NAN, se=NAN, tau2=NAN, i2=NAN, q=NAN, q_p=NAN,
-            warnings=tuple(warnings), studies=study_rows(), converged=False,
+            settings=settings,
+            **common,
+            estimate=NAN,
+            ci_low=NAN,
+            ci_high=NAN,
+            pi_low=NAN,
+            pi_high=NAN,
+            mu=NAN,
+            se=NAN,
+            tau2=NAN,
+            i2=NAN,
+            q=NAN,
+            q_p=NAN,
+            warnings=tuple(warnings),
+            studies=study_rows(),
+            converged=False,
         )
     if k == 1:
         mu = float(yi[0])
@@ -158,13 +193,27 @@ def _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, leve
         else:
             lo = hi = NAN
             warnings.append(f"no CI: the {_CI_LABELS[ci]} needs k >= 2 (k - 1 df); use ci z")
-        warnings.append("k = 1: tau2, Q, I2 and the prediction interval are not estimable; "
-                        "the result is the single study's transformed proportion")
+        warnings.append(
+            "k = 1: tau2, Q, I2 and the prediction interval are not estimable; "
+            "the result is the single study's transformed proportion"
+        )
         back = ivre_mod.back_transform(np.array([mu, lo, hi]), transform, m)
         return PoolResult(
-            settings=settings, **common, estimate=float(back[0]), ci_low=float(back[1]),
-            ci_high=float(back[2]), pi_low=NAN, pi_high=NAN, mu=mu, se=se, tau2=NAN, i2=NAN,
-            q=NAN, q_p=NAN, warnings=tuple(warnings), studies=study_rows(np.array([100.0])),
+            settings=settings,
+            **common,
+            estimate=float(back[0]),
+            ci_low=float(back[1]),
+            ci_high=float(back[2]),
+            pi_low=NAN,
+            pi_high=NAN,
+            mu=mu,
+            se=se,
+            tau2=NAN,
+            i2=NAN,
+            q=NAN,
+            q_p=NAN,
+            warnings=tuple(warnings),
+            studies=study_rows(np.array([100.0])),
             converged=True,
         )
     fit = ivre_mod.fit_ivre(yi, vi, tau2_method=tau2, ci=ci, level=level)
@@ -183,10 +232,23 @@ def _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, leve
         np.array([fit.mu, fit.ci_low, fit.ci_high, pi_lo, pi_hi]), transform, m
     )
     return PoolResult(
-        settings=settings, **common, estimate=float(back[0]), ci_low=float(back[1]),
-        ci_high=float(back[2]), pi_low=float(back[3]), pi_high=float(back[4]), mu=fit.mu,
-        se=fit.se, tau2=fit.tau2, i2=fit.i2, h2=fit.h2, q=fit.q, q_p=fit.q_p, q_df=k - 1,
-        warnings=tuple(warnings), studies=study_rows(fit.weights),
+        settings=settings,
+        **common,
+        estimate=float(back[0]),
+        ci_low=float(back[1]),
+        ci_high=float(back[2]),
+        pi_low=float(back[3]),
+        pi_high=float(back[4]),
+        mu=fit.mu,
+        se=fit.se,
+        tau2=fit.tau2,
+        i2=fit.i2,
+        h2=fit.h2,
+        q=fit.q,
+        q_p=fit.q_p,
+        q_df=k - 1,
+        warnings=tuple(warnings),
+        studies=study_rows(fit.weights),
         converged=fit.tau2_converged,
     )
 
@@ -201,7 +263,7 @@ def _glmm_i2(x, m, tau2: float) -> tuple[float, float]:
     return float(100 * tau2 / (typical + tau2)), float(tau2 / typical + 1)
 
 
-def _pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope):
+def _pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope, profile):
     k = x.size
     warnings: list[str] = []
     settings["description"] = (
@@ -211,9 +273,22 @@ def _pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope
     q, q_p = glmm_mod.homogeneity_lrt(x, m)
     extra = {"q_test": "likelihood ratio (saturated vs common-effect binomial model)"}
     empty = dict(
-        settings=settings, **common, estimate=NAN, ci_low=NAN, ci_high=NAN, pi_low=NAN,
-        pi_high=NAN, mu=NAN, se=NAN, tau2=NAN, i2=NAN, q=q, q_p=q_p,
-        q_df=k - 1 if k > 1 else None, studies=study_rows(), extra=extra,
+        settings=settings,
+        **common,
+        estimate=NAN,
+        ci_low=NAN,
+        ci_high=NAN,
+        pi_low=NAN,
+        pi_high=NAN,
+        mu=NAN,
+        se=NAN,
+        tau2=NAN,
+        i2=NAN,
+        q=q,
+        q_p=q_p,
+        q_df=k - 1 if k > 1 else None,
+        studies=study_rows(),
+        extra=extra,
     )
     sx, sn = int(x.sum()), int(m.sum())
     if k == 1:
@@ -234,8 +309,13 @@ def _pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope
             "k = 1: tau2 is not estimable; the result is the single study's binomial maximum "
             "likelihood estimate on the logit scale (Wald CI), with no prediction interval"
         )
-        empty.update(mu=mu, se=se, estimate=p, ci_low=float(special.expit(lo)),
-                     ci_high=float(special.expit(hi)))
+        empty.update(
+            mu=mu,
+            se=se,
+            estimate=p,
+            ci_low=float(special.expit(lo)),
+            ci_high=float(special.expit(hi)),
+        )
         return PoolResult(**empty, warnings=tuple(warnings), converged=True)
 
     fit = glmm_mod.glmm_batch(x[None, :], m[None, :], n_nodes=n_nodes)
@@ -245,8 +325,10 @@ def _pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope
     mu, se, tau2 = float(fit.mu[0]), float(fit.se[0]), float(fit.tau2[0])
     loglik = float(fit.loglik[0])
     if not fit.tau2_identifiable[0]:
-        warnings.append("every study has n = 1: tau2 is not identifiable and is fixed at 0 "
-                        "(common-effect logistic model)")
+        warnings.append(
+            "every study has n = 1: tau2 is not identifiable and is fixed at 0 "
+            "(common-effect logistic model)"
+        )
     elif tau2 == 0:
         warnings.append("tau2 estimated at the boundary 0")
     df = math.inf if ci == "z" else k - 1
@@ -259,24 +341,48 @@ def _pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope
     lrt = 0.0 if tau2 == 0 else max(2 * (loglik - float(fit.loglik_common[0])), 0.0)
     lrt_p = 1.0 if lrt <= 0 else 0.5 * float(stats.chi2.sf(lrt, 1))
     prof = glmm_mod.ProfileIntervals(NAN, NAN, NAN, NAN)
-    if fit.tau2_identifiable[0]:
-        prof = glmm_mod.profile_intervals(
-            x, m, mu, tau2, loglik, se, level=level, n_nodes=n_nodes
-        )
-        if not (math.isfinite(prof.mu_low) and math.isfinite(prof.mu_high)):
-            warnings.append("profile-likelihood CI for the pooled proportion is unbounded "
-                            "on at least one side (missing end given as null)")
+    if profile and fit.tau2_identifiable[0]:
+        prof = glmm_mod.profile_intervals(x, m, mu, tau2, loglik, se, level=level, n_nodes=n_nodes)
+        # An end not reached by |mu| = 30 on the logit scale is the end of the proportion
+        # scale itself: the interval extends to 0 (or 1).
+        if not math.isfinite(prof.mu_low):
+            prof = dataclasses.replace(prof, mu_low=-math.inf)
+            warnings.append("profile-likelihood CI for the pooled proportion extends to 0")
+        if not math.isfinite(prof.mu_high):
+            prof = dataclasses.replace(prof, mu_high=math.inf)
+            warnings.append("profile-likelihood CI for the pooled proportion extends to 1")
         if not math.isfinite(prof.tau2_high):
-            warnings.append("profile-likelihood CI for tau2 has no finite upper end")
+            warnings.append(
+                "profile-likelihood CI for tau2 has no finite upper end (given as null)"
+            )
     extra["lrt_test"] = "tau2 = 0, likelihood ratio, 50:50 mixture of chi2(0) and chi2(1)"
     return PoolResult(
-        settings=settings, k=k, events=sx, n=sn, estimate=float(special.expit(mu)),
-        ci_low=float(special.expit(lo)), ci_high=float(special.expit(hi)),
-        pi_low=float(special.expit(pi_lo)), pi_high=float(special.expit(pi_hi)), mu=mu, se=se,
-        tau2=tau2, i2=i2, h2=h2, q=q, q_p=q_p, q_df=k - 1, warnings=tuple(warnings),
-        studies=study_rows(), converged=True,
+        settings=settings,
+        k=k,
+        events=sx,
+        n=sn,
+        estimate=float(special.expit(mu)),
+        ci_low=float(special.expit(lo)),
+        ci_high=float(special.expit(hi)),
+        pi_low=float(special.expit(pi_lo)),
+        pi_high=float(special.expit(pi_hi)),
+        mu=mu,
+        se=se,
+        tau2=tau2,
+        i2=i2,
+        h2=h2,
+        q=q,
+        q_p=q_p,
+        q_df=k - 1,
+        warnings=tuple(warnings),
+        studies=study_rows(),
+        converged=True,
         profile_ci_low=float(special.expit(prof.mu_low)),
         profile_ci_high=float(special.expit(prof.mu_high)),
-        tau2_ci_low=prof.tau2_low, tau2_ci_high=prof.tau2_high,
-        lrt_stat=lrt, lrt_p=lrt_p, loglik=loglik, extra=extra,
+        tau2_ci_low=prof.tau2_low,
+        tau2_ci_high=prof.tau2_high,
+        lrt_stat=lrt,
+        lrt_p=lrt_p,
+        loglik=loglik,
+        extra=extra,
     )

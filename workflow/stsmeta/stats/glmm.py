@@ -90,22 +90,29 @@ def _evaluate(x, n, lchoose, mu, tau, z0, n_nodes, derivatives=True):
     xq = x[..., None]
     nq = n[..., None]
     logf = xq * eta - nq * _log1pexp(eta) - 0.5 * z * z + logw
-    lse = special.logsumexp(logf, axis=-1)
+    # log-sum-exp by hand: the shifted exponentials are the posterior weights too.
+    top = logf.max(axis=-1)
+    e = np.exp(logf - top[..., None])
+    total = e.sum(axis=-1)
+    lse = top + np.log(total)
     ll_study = lchoose + lse + np.log(np.sqrt(2.0) * sigma) - _HALF_LOG_2PI
     ll = ll_study.sum(axis=1)
     if not derivatives:
         return ll, None, None, zhat
-    post = np.exp(logf - lse[..., None])
+    post = e / total[..., None]
     p = special.expit(eta)
     r = xq - nq * p
     info = nq * p * (1 - p)
-    s_mu = (post * r).sum(-1)
-    s_tau = (post * r * z).sum(-1)
+    pr = post * r
+    s_mu = pr.sum(-1)
+    s_tau = (pr * z).sum(-1)
     grad = np.stack([s_mu.sum(1), s_tau.sum(1)], axis=-1)
     # E[d2 log f] + Var[d log f] under each study's posterior over the nodes.
-    h_mm = (post * (r * r - info)).sum(-1) - s_mu * s_mu
-    h_mt = (post * (r * r - info) * z).sum(-1) - s_mu * s_tau
-    h_tt = (post * (r * r - info) * z * z).sum(-1) - s_tau * s_tau
+    pc = post * (r * r - info)
+    pcz = pc * z
+    h_mm = pc.sum(-1) - s_mu * s_mu
+    h_mt = pcz.sum(-1) - s_mu * s_tau
+    h_tt = (pcz * z).sum(-1) - s_tau * s_tau
     hess = np.empty((mu.shape[0], 2, 2))
     hess[:, 0, 0] = h_mm.sum(1)
     hess[:, 0, 1] = hess[:, 1, 0] = h_mt.sum(1)
@@ -174,9 +181,14 @@ def glmm_batch(
 ) -> GlmmBatchFit:
     """Fit the binomial-normal model by ML to every row of ``events_2d``/``n_2d`` at once.
 
-    Rows may be padded with n = 0 studies. Newton-Raphson on (mu, tau) with exact analytic
-    derivatives of the quadrature, step halving on the likelihood, and a Levenberg shift when
-    the Hessian is not negative definite.
+    Rows may be padded with n = 0 studies. Newton-Raphson on (mu, tau) with the analytic score
+    and Hessian of the marginal likelihood (evaluated on the adaptive nodes), step halving on
+    the likelihood, and a Levenberg shift when the Hessian is not negative definite.
+
+    Rows where every study is at 0% or 100% are not fitted: for such data E[p^n] <= E[p] for any
+    distribution of p, with equality only for mass at 0 and 1, so the likelihood's supremum is
+    the limit tau -> infinity; when every n is 1 there is equality everywhere and tau2 is not
+    identifiable (fitted at tau2 = 0 instead).
     """
     x = np.atleast_2d(np.asarray(events_2d, dtype=float))
     n = np.atleast_2d(np.asarray(n_2d, dtype=float))
@@ -214,8 +226,9 @@ def glmm_batch(
     se = np.full(m_sets, np.nan)
     iters = np.zeros(m_sets, dtype=int)
     if fit_rows.size:
-        res = _newton(x[fit_rows], n[fit_rows], lchoose[fit_rows], mu_common[fit_rows],
-                      n_nodes, max_iter, tol)
+        res = _newton(
+            x[fit_rows], n[fit_rows], lchoose[fit_rows], mu_common[fit_rows], n_nodes, max_iter, tol
+        )
         r_mu, r_tau, r_ll, r_hess, r_iter, r_status = res
         # The boundary tau = 0 is the common-effect model; keep whichever is higher, in case
         # Newton stopped at a worse interior stationary point.
@@ -225,8 +238,15 @@ def glmm_batch(
         if np.any(worse):
             idx = np.flatnonzero(worse)
             rows = fit_rows[idx]
-            l2, _, h2, _ = _evaluate(x[rows], n[rows], lchoose[rows], r_mu[idx], r_tau[idx],
-                                     np.zeros_like(x[rows]), n_nodes)
+            l2, _, h2, _ = _evaluate(
+                x[rows],
+                n[rows],
+                lchoose[rows],
+                r_mu[idx],
+                r_tau[idx],
+                np.zeros_like(x[rows]),
+                n_nodes,
+            )
             r_ll[idx] = l2
             r_hess[idx] = h2
         mu[fit_rows] = r_mu
@@ -263,8 +283,15 @@ def glmm_batch(
     tau2[tau2 < 1e-12] = 0.0
     tau2[bad] = np.nan
     return GlmmBatchFit(
-        mu=mu, se=se, tau2=tau2, loglik=ll, loglik_common=np.where(bad, np.nan, ll_common),
-        loglik_saturated=ll_sat, iterations=iters, status=status, n_nodes=n_nodes,
+        mu=mu,
+        se=se,
+        tau2=tau2,
+        loglik=ll,
+        loglik_common=np.where(bad, np.nan, ll_common),
+        loglik_saturated=ll_sat,
+        iterations=iters,
+        status=status,
+        n_nodes=n_nodes,
         tau2_identifiable=~bernoulli,
     )
 
@@ -299,11 +326,16 @@ def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol):
         cap = np.stack([np.full(idx.size, 2.0), np.maximum(2.0, np.abs(tau[idx]))], -1)
         scale = np.min(np.minimum(1.0, cap / np.maximum(np.abs(step), 1e-300)), axis=1)
         step *= scale[:, None]
+        # Never let tau jump across 0: the likelihood is even in tau, so the mirror point ties
+        # and Newton could bounce between +tau and -tau forever.
+        t_now = tau[idx]
+        crossing = t_now * (t_now + step[:, 1]) < 0
+        step[crossing, 1] = -0.9 * t_now[crossing]
         s = np.ones(idx.size)
         accepted = np.zeros(idx.size, dtype=bool)
-        new_mu = mu[idx].copy()
-        new_tau = tau[idx].copy()
-        new_ll = ll[idx].copy()
+        gain = np.zeros(idx.size)
+        # Candidates are evaluated with derivatives: nearly every first step is accepted, so
+        # this saves a second pass over the nodes.
         for _ in range(40):
             todo = np.flatnonzero(~accepted)
             if todo.size == 0:
@@ -311,19 +343,16 @@ def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol):
             rows = idx[todo]
             cm = mu[rows] + s[todo] * step[todo, 0]
             ct = tau[rows] + s[todo] * step[todo, 1]
-            cl, *_ = _evaluate(x[rows], n[rows], lchoose[rows], cm, ct, z[rows], n_nodes, False)
+            cl, cg, ch, cz = _evaluate(x[rows], n[rows], lchoose[rows], cm, ct, z[rows], n_nodes)
             ok = cl >= ll[rows] - 1e-12 * (1 + np.abs(ll[rows]))
             ok &= np.isfinite(cl)
-            acc = todo[ok]
-            new_mu[acc], new_tau[acc], new_ll[acc] = cm[ok], ct[ok], cl[ok]
-            accepted[acc] = True
+            acc_rows = rows[ok]
+            gain[todo[ok]] = cl[ok] - ll[acc_rows]
+            mu[acc_rows], tau[acc_rows], ll[acc_rows] = cm[ok], ct[ok], cl[ok]
+            grad[acc_rows], hess[acc_rows], z[acc_rows] = cg[ok], ch[ok], cz[ok]
+            accepted[todo[ok]] = True
             s[todo[~ok]] *= 0.5
-        moved = np.abs(s[:, None] * step).max(1)
-        gain = new_ll - ll[idx]
-        mu[idx], tau[idx] = new_mu, new_tau
-        l2, g2, h2, z2 = _evaluate(x[idx], n[idx], lchoose[idx], mu[idx], tau[idx], z[idx],
-                                   n_nodes)
-        ll[idx], grad[idx], hess[idx], z[idx] = l2, g2, h2, z2
+        moved = np.where(accepted, np.abs(s[:, None] * step).max(1), 0.0)
         iters[idx] = it
         # The analytic score is that of the integral, not of its quadrature with moving nodes,
         # so near the optimum steps of ~1e-9 can creep on; a negligible likelihood gain ends it.
@@ -372,17 +401,44 @@ class _Profiler:
         self.z = np.zeros_like(self.x)
 
     def eval(self, mu, tau, derivatives=True):
-        ll, g, h, z = _evaluate(self.x, self.n, self.lc, np.array([mu]), np.array([tau]),
-                                self.z, self.n_nodes, derivatives)
+        ll, g, h, z = _evaluate(
+            self.x,
+            self.n,
+            self.lc,
+            np.array([mu]),
+            np.array([tau]),
+            self.z,
+            self.n_nodes,
+            derivatives,
+        )
         self.z = z
         return ll[0], (None if g is None else g[0]), (None if h is None else h[0])
+
+    def _brent(self, theta, free, ll):
+        width = 2.0 + abs(theta[free])
+        lo = max(theta[free] - width, 0.0) if free == 1 else theta[free] - width
+        hi = theta[free] + width
+
+        def neg(v):
+            t = theta.copy()
+            t[free] = v
+            return -self.eval(*t, derivatives=False)[0]
+
+        res = optimize.minimize_scalar(
+            neg, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10}
+        )
+        if -res.fun > ll:
+            theta = theta.copy()
+            theta[free] = res.x
+            ll = -res.fun
+        return theta, ll
 
     def maximise(self, theta, free):
         """theta = [mu, tau]; returns (profile loglik, d loglik / d fixed, theta at the max)."""
         theta = np.array(theta, dtype=float)
         fixed = 1 - free
         ll, g, h = self.eval(*theta)
-        for _ in range(100):
+        for _ in range(50):
             curv = -h[free, free]
             step = g[free] / curv if curv > 1e-8 else np.sign(g[free]) * 0.5
             step = float(np.clip(step, -2.0, 2.0))
@@ -395,12 +451,21 @@ class _Profiler:
                     break
                 s *= 0.5
             else:
+                # At large tau the score of the integral and the slope of its quadrature part
+                # ways; finish with a derivative-free search on the quadrature itself.
+                theta, ll = self._brent(theta, free, ll)
+                _, g, h = self.eval(*theta)
                 break
             gain = ll_c - ll
             theta = cand
             ll, g, h = self.eval(*theta)
-            if abs(s * step) < 1e-10 or (gain < 1e-14 and abs(s * step) < 1e-7):
+            # Only the profile value matters here, so a negligible gain ends the search even
+            # on a flat ridge where the maximiser itself is poorly determined.
+            if abs(s * step) < 1e-10 or gain < 1e-12:
                 break
+        if abs(g[free]) > 1e-6 * (1 + abs(h[free, free])):
+            theta, ll = self._brent(theta, free, ll)
+            _, g, h = self.eval(*theta)
         if free == 1 and theta[1] != 0.0:
             ll0, g0, _ = self.eval(theta[0], 0.0)
             if ll0 >= ll:
@@ -466,8 +531,15 @@ class ProfileIntervals:
 
 
 def profile_intervals(
-    events, n, mu_hat: float, tau2_hat: float, loglik_hat: float, se_hat: float,
-    *, level: float = 0.95, n_nodes: int = DEFAULT_NODES,
+    events,
+    n,
+    mu_hat: float,
+    tau2_hat: float,
+    loglik_hat: float,
+    se_hat: float,
+    *,
+    level: float = 0.95,
+    n_nodes: int = DEFAULT_NODES,
 ) -> ProfileIntervals:
     """Profile-likelihood CIs for mu and tau2 of one dataset: {theta : 2 * (l_hat - l_p) <=
     chi2_1(level)}."""

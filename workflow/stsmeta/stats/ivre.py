@@ -113,8 +113,7 @@ def _bracket_root(f, lo: float, f_lo: float) -> float:
     hi = max(1.0, 2 * lo)
     for _ in range(200):
         if f(hi) < 0:
-            return optimize.brentq(f, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps,
-                                   maxiter=500)
+            return optimize.brentq(f, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500)
         lo, hi = hi, hi * 2
     return np.inf
 
@@ -133,6 +132,7 @@ def estimate_tau2(yi, vi, method: str) -> tuple[float, bool]:
         return max(0.0, (q - (k - 1)) / c), True
 
     if method == "PM":
+
         def score(t2):
             return _fixed(yi, 1 / (vi + t2))[1] - (k - 1)
     elif method in ("REML", "ML"):
@@ -179,14 +179,29 @@ def fit_ivre(yi, vi, *, tau2_method: str = "REML", ci: str = "z", level: float =
     df = np.inf
     if ci == "hk":
         df = k - 1
-        se = float(np.sqrt(np.sum(wi * (yi - mu) ** 2) / ((k - 1) * np.sum(wi)))) if k > 1 else np.nan
+        se = (
+            float(np.sqrt(np.sum(wi * (yi - mu) ** 2) / ((k - 1) * np.sum(wi))))
+            if k > 1
+            else np.nan
+        )
     elif ci == "t":
         df = k - 1
     crit = _critical(level, df)
     return IvreFit(
-        mu=mu, se=se, tau2=float(tau2), ci_low=mu - crit * se, ci_high=mu + crit * se,
-        df=float(df), q=float(q), q_p=q_p, i2=float(i2), h2=float(h2),
-        weights=100 * wi / np.sum(wi), yi=yi, vi=vi, tau2_converged=converged,
+        mu=mu,
+        se=se,
+        tau2=float(tau2),
+        ci_low=mu - crit * se,
+        ci_high=mu + crit * se,
+        df=float(df),
+        q=float(q),
+        q_p=q_p,
+        i2=float(i2),
+        h2=float(h2),
+        weights=100 * wi / np.sum(wi),
+        yi=yi,
+        vi=vi,
+        tau2_converged=converged,
     )
 
 

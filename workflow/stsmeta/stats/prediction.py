@@ -30,9 +30,13 @@ def prediction_interval(
     else:
         df = k - 1 if method == "t-k1" else k - 2
         if df < 1:
-            return nan, nan, (
-                f"prediction interval by {PI_LABELS[method]} needs at least {k - df + 1} studies "
-                f"(k = {k})"
+            return (
+                nan,
+                nan,
+                (
+                    f"prediction interval by {PI_LABELS[method]} needs at least "
+                    f"{k - df + 1} studies (k = {k})"
+                ),
             )
         crit = float(stats.t.ppf(q, df))
     half = crit * math.sqrt(se * se + tau2)
