@@ -25,6 +25,6 @@ include: "workflow/rules/coverage.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import pytest
+
 from stsmeta.analysis import (
     analyse,
     build_dataset,

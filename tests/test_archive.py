@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from stsmeta import archive
 from stsmeta.cli import main
 from stsmeta.errors import InputError

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from stsmeta.config import SCHEMA_PATH, load_config, load_schema, primary_outcome, require_config
 from stsmeta.errors import InputError
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import yaml
+
 from stsmeta.cli import main
 from stsmeta.model import load_study, study_from_dict, study_to_dict, study_to_json
 from stsmeta.studyfile import read_study

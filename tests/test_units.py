@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from stsmeta import vocabulary as vocab
 from stsmeta.normalise import PercentNotACount, percent_to_count
 from stsmeta.units import UnitProblem, concentration_mg_per_ml, duration_weeks

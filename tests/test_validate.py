@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from stsmeta.cli import main
 from stsmeta.studyfile import validate_paths
 

@@ -20,8 +20,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a user's checkout holds that the workflow reads.
-COPIED = ["Snakefile", "config.yaml", "workflow", "data", "profiles", "envs", "pyproject.toml",
-          "README.md", "CITATION.cff"]
+COPIED = [
+    "Snakefile",
+    "config.yaml",
+    "workflow",
+    "data",
+    "profiles",
+    "envs",
+    "pyproject.toml",
+    "README.md",
+    "CITATION.cff",
+]
 # A synthetic study (tests only): a small case series that a user might add to the review.
 SYNTHETIC_STUDY = ROOT / "tests" / "fixtures" / "studies" / "synthetic-2020.yaml"
 
@@ -53,7 +62,8 @@ def _result_hashes(workdir: Path) -> dict[str, str]:
     return {
         str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(results.rglob("*"))
-        if p.is_file() and "logs" not in p.relative_to(results).parts
+        if p.is_file()
+        and "logs" not in p.relative_to(results).parts
         and "staging" not in p.relative_to(results).parts
     }
 
@@ -95,8 +105,12 @@ def test_two_clean_runs_are_byte_identical(built, tmp_path):
 
 def test_adding_a_study_reruns_only_that_study(built, tmp_path):
     work = tmp_path / "run-c"
-    shutil.copytree(built, work, symlinks=True)  # copy2 keeps mtimes: Snakemake sees an up-to-date run
-    before = {p.name: p.stat().st_mtime_ns for p in (work / "results" / "normalised").glob("*.json")}
+    shutil.copytree(
+        built, work, symlinks=True
+    )  # copy2 keeps mtimes: Snakemake sees an up-to-date run
+    before = {
+        p.name: p.stat().st_mtime_ns for p in (work / "results" / "normalised").glob("*.json")
+    }
     shutil.copy(SYNTHETIC_STUDY, work / "data" / "raw" / SYNTHETIC_STUDY.name)
 
     dry = _snakemake(work, "--dry-run", "--quiet", "rules").stdout
@@ -106,7 +120,9 @@ def test_adding_a_study_reruns_only_that_study(built, tmp_path):
     assert set(after) == set(before) | {"synthetic-2020.json"}
     assert {k: after[k] for k in before} == before, "another study's normalisation ran again"
     # The dry run's job table lists exactly one normalisation job.
-    normalise_rows = [line.split() for line in dry.splitlines() if line.strip().startswith("normalise")]
+    normalise_rows = [
+        line.split() for line in dry.splitlines() if line.strip().startswith("normalise")
+    ]
     assert normalise_rows and normalise_rows[0][1] == "1", dry
     studies_csv = (work / "results" / "tables" / "studies.csv").read_text()
     assert "synthetic-2020" in studies_csv
@@ -130,8 +146,9 @@ def test_a_bad_study_file_stops_the_run_and_changes_nothing(built, tmp_path):
 def test_a_run_killed_midway_completes_with_identical_results(built, tmp_path):
     work = _copy_repo(tmp_path / "run-e")
     cmd = [sys.executable, "-m", "snakemake", "--cores", "1"]
-    proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     pooled = work / "results" / "pooled"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(pooled.rglob("*.json")):

@@ -1,5 +1,5 @@
-# Helpers shared by every stage: config validation, study discovery, and the check of every study
-# file before any job runs (so that a bad file changes no result).
+# Helpers shared by every stage: config validation, study discovery, the check of every study file
+# before any job runs (so that a bad file changes no result), and the lists of outputs.
 
 import os
 from pathlib import Path
@@ -8,7 +8,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from stsmeta.analysis import plan_fingerprint
+from stsmeta.archive import previous_archive
 from stsmeta.config import load_config
+from stsmeta.studyfile import validate_paths
 
 validate(config, schema="../schemas/config.schema.yaml")
 # Checks the schema cannot express (one primary outcome, an ordered range, ...).
@@ -16,15 +18,12 @@ _config_problems = load_config(config, file=workflow.configfiles[0])[1]
 if _config_problems:
     raise WorkflowError("\n".join(str(p) for p in _config_problems))
 
-# Rules call `python -m stsmeta` with the package on PYTHONPATH, so that jobs run the same code
-# whether stsmeta was pip-installed or the rule runs in its conda environment (envs/stsmeta.yaml).
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p
-    for p in (str(Path(workflow.basedir) / "workflow"), os.environ.get("PYTHONPATH"))
-    if p
-)
-STSMETA = "python -m stsmeta"
+# Rules run `python -m stsmeta` with the package on PYTHONPATH, so that jobs run this checkout's
+# code whether stsmeta was pip-installed or the rule runs in its conda environment. (Set here, not
+# read, so the envvars directive, which asserts a variable the user must provide, does not apply.)
+os.environ.update(PYTHONPATH=str(Path(workflow.basedir) / "workflow"))
 CONDA_ENV = "../../envs/stsmeta.yaml"
+STSMETA = "python -m stsmeta"  # still used by coverage.smk
 
 CONFIG_FILE = "config.yaml"
 STUDIES_DIR = config.get("studies_dir", "data/raw")
@@ -32,6 +31,7 @@ RESULTS = "results"
 OUTCOMES = sorted(config["outcomes"])
 SCENARIOS = sorted(config["scenarios"])
 VERSION = str(config["report"]["version"])
+
 
 wildcard_constraints:
     study="[a-z0-9][a-z0-9-]*",
@@ -41,8 +41,6 @@ wildcard_constraints:
 
 def discover_studies(studies_dir):
     """Sorted study ids (file stems) of data/raw/*.yaml; every file is checked first."""
-    from stsmeta.studyfile import validate_paths
-
     paths = sorted(Path(studies_dir).glob("*.yaml"))
     if not paths:
         raise WorkflowError(f"{studies_dir}: no study files (*.yaml) found")
@@ -56,25 +54,61 @@ def discover_studies(studies_dir):
 
 
 STUDIES = discover_studies(STUDIES_DIR)
-
-
-def normalised_files():
-    return expand(f"{RESULTS}/normalised/{{study}}.json", study=STUDIES)
-
-
-def pooled_files():
-    return expand(
-        f"{RESULTS}/pooled/{{outcome}}/{{scenario}}.json",
+RAW_FILES = expand(f"{STUDIES_DIR}/{{study}}.yaml", study=STUDIES)
+NORMALISED = expand(f"{RESULTS}/normalised/{{study}}.json", study=STUDIES)
+TABLES = expand(
+    f"{RESULTS}/tables/{{table}}.csv",
+    table=["studies", "patients", "flags", "decisions"],
+)
+POOLED = expand(
+    f"{RESULTS}/pooled/{{outcome}}/{{scenario}}.json",
+    outcome=OUTCOMES,
+    scenario=SCENARIOS,
+)
+FIGURE_FORMATS = ["png", "svg", "pdf"]
+FIGURE_STEMS = [
+    *expand(
+        "{kind}_{outcome}",
+        kind=["forest", "sensitivity", "cumulative"],
         outcome=OUTCOMES,
-        scenario=SCENARIOS,
+    ),
+    "risk_of_bias",
+]
+FIGURES = expand(
+    f"{RESULTS}/figures/{{stem}}.{{ext}}", stem=FIGURE_STEMS, ext=FIGURE_FORMATS
+)
+# The archive published before this version, if any: the report says what changed since then.
+PREVIOUS_ARCHIVE = previous_archive(Path(RESULTS) / "archive", VERSION)
+ARCHIVE_ENV_FILES = ["envs/requirements.lock", "envs/stsmeta.yaml"]
+WORKFLOW_FILES = sorted(
+    ["Snakefile", "config.yaml", *map(str, Path("workflow/rules").glob("*.smk"))]
+)
+
+
+def figure_output(stem, ext):
+    """A figure file; the PNGs also go into `snakemake --report` with their caption."""
+    path = f"{RESULTS}/figures/{stem}.{ext}"
+    if ext != "png":
+        return path
+    kind = "risk_of_bias" if stem == "risk_of_bias" else stem.split("_", 1)[0]
+    return report(
+        path,
+        caption=f"../report/{kind}.rst",
+        category="Figures",
+        labels={"figure": stem.replace("_", " ")},
     )
+
+
+def parent_dir(path, levels=1):
+    """The folder `levels` up from a file, for commands that take a directory."""
+    return str(Path(path).parents[levels - 1])
 
 
 def all_outputs():
     return [
-        *normalised_files(),
+        *NORMALISED,
         *TABLES,
-        *pooled_files(),
+        *POOLED,
         *FIGURES,
         f"{RESULTS}/report.html",
         f"{RESULTS}/report.md",
