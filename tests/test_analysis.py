@@ -256,6 +256,22 @@ def test_include_systemic_sts(studies, config):
     assert set(_excluded(data)) == {"syn-delta-2017", "syn-zeta-2019"}
 
 
+def test_include_systemic_sts_keeps_a_primary_reading_that_is_already_systemic(studies, config):
+    # Nishiyama-like: the primary reading (0/1) already includes systemic STS; a wider systemic
+    # alternative (all patients, some outside the route criterion) must not replace it.
+    eta = next(s for s in studies if s["study_id"] == "syn-eta-2020")
+    widened = copy.deepcopy(eta)
+    for entry in widened["outcomes"]:
+        entry["systemic_sts"] = True  # as the study files say of such a reading
+        entry["alternatives"] = [
+            {"id": "all_patients", "events": 1, "n": 2, "unit": "patients", "systemic_sts": True}
+        ]
+    others = [s for s in studies if s["study_id"] != "syn-eta-2020"]
+    data = build_dataset([*others, widened], config, CR, "systemic")
+    assert _rows(data)["syn-eta-2020"] == (0, 1)
+    assert all(a.study_id != "syn-eta-2020" for a in data.applied)
+
+
 def test_unknown_names_are_input_errors(studies, config):
     with pytest.raises(InputError, match="--outcome"):
         build_dataset(studies, config, "mortality", "primary")

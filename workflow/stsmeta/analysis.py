@@ -244,7 +244,9 @@ def _outcome_reading(
     chosen = next(
         (alternatives[i] for i in settings["use_alternatives"] if i in alternatives), None
     )
-    if chosen is None and settings["include_systemic_sts"]:
+    # A reading that already includes systemic STS is the one to keep: switching to another
+    # systemic alternative would count patients outside the route criterion (e.g. 3/3 vs 2/2).
+    if chosen is None and settings["include_systemic_sts"] and not primary.systemic_sts:
         chosen = next((a for a in alternatives.values() if _is_systemic_alternative(a)), None)
     if chosen is None:
         return primary, None

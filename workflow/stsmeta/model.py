@@ -134,7 +134,7 @@ class Study:
 
     study_id: str
     label: str
-    year: int
+    year: int | None  # None when the sources do not give it (study id ends in -nd)
     citation: dict[str, Any]
     design: str
     setting: str | None

@@ -449,6 +449,13 @@ def normalise_study(
         )
         c.flag(f"outcomes.{name}.reported", f"not reported: {' '.join(item['reason'].split())}")
     given = [o.outcome for o in outcomes] + [o.outcome for o in not_reported]
+    if not raw["outcomes"] and not not_reported:
+        # A study with no counts is kept only when the file says which outcomes are missing.
+        c.problem(
+            "outcomes",
+            "no outcome given; report at least one outcome, or list the outcomes the sources do"
+            " not report in 'outcomes_not_reported'",
+        )
     for dup in sorted(_duplicates(given)):
         c.problem("outcomes", f"outcome {dup!r} given more than once; one entry per outcome")
 
@@ -534,7 +541,7 @@ def normalise_study(
     return Study(
         study_id=raw["study_id"],
         label=raw["label"],
-        year=int(citation["year"]),
+        year=None if citation.get("year") is None else int(citation["year"]),
         citation=citation,
         design=design,
         setting=_fact(raw, "setting"),

@@ -26,10 +26,13 @@ from stsmeta.errors import InputError, Problem
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "study.schema.yaml"
 
 # Lower-case first author (hyphens allowed inside a name), a four-digit year, an optional letter.
-STUDY_ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*-[0-9]{4}[a-z]?$")
+# 'nd' ("no date", as in reference lists) stands for a year the sources do not give, so that an
+# unknown year is never invented (e.g. 'wounds-calciphylaxis-nd').
+STUDY_ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*-(?:[0-9]{4}|nd)[a-z]?$")
 STUDY_ID_RULE = (
     "a study id is lower-case 'firstauthor-year' with a letter suffix where needed"
-    " (letters a-z, digits and single hyphens only, e.g. 'smith-2013' or 'smith-2013b')"
+    " (letters a-z, digits and single hyphens only, e.g. 'smith-2013' or 'smith-2013b';"
+    " 'nd' in place of a year the sources do not give, e.g. 'wounds-calciphylaxis-nd')"
 )
 
 

@@ -116,6 +116,11 @@ CO_INTERVENTION = _vocab(
         "surgical_debridement": ("Surgical debridement", ["debridement"]),
         "wound_care": ("Wound care", []),
         "hyperbaric_oxygen": ("Hyperbaric oxygen", []),
+        # Oxygen at normal pressure (e.g. high-flow by mask); not hyperbaric.
+        "supplemental_oxygen": (
+            "Supplemental oxygen",
+            ["high-flow oxygen", "high flow oxygen", "oxygen therapy"],
+        ),
         "bisphosphonate": ("Bisphosphonate", []),
     },
 )
