@@ -19,9 +19,9 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/normalise.smk"
 include: "workflow/rules/pool.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/coverage.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/archive.smk"
-include: "workflow/rules/coverage.smk"
 
 
 rule all:

@@ -305,3 +305,29 @@ def test_cli_names_a_missing_pooled_file(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "any_response/with_systemic_sts.json" in err and "stsmeta analyse" in err
+
+
+def test_a_study_without_a_year_is_last_and_marked_nd(inputs):
+    plan, pooled, studies = inputs
+    undated = {s for s, d in studies.items() if d.get("year") is None}
+    assert undated  # the synthetic fixtures hold one (eta-nd)
+    result = pooled["complete_remission"]["primary"]
+    plot = draw_forest(plan, result, studies)
+    seen_undated = False
+    for placed in plot.rows:
+        if placed.row.kind == "subgroup":
+            seen_undated = False
+        elif placed.row.kind == "study":
+            is_undated = placed.row.study_id in undated
+            assert not (seen_undated and not is_undated), "dated study after an undated one"
+            seen_undated = seen_undated or is_undated
+    # Subgroup labels are vocabulary wording, not ids.
+    texts = all_texts(plot.figure)
+    assert not any("_" in t for t in texts if t.startswith("Subgroup "))
+    # The cumulative plot: the undated study is added last and labelled n.d.
+    with figure_style():
+        cumulative = cumulative_plot(
+            result, studies=studies, outcome_label="Complete remission", primary_label="GLMM"
+        )
+    assert cumulative.rows[-1].row.study_id in undated
+    assert "n.d." in cumulative.rows[-1].row.label

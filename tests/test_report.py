@@ -7,7 +7,6 @@ rendered for real in test_report_browser.py).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import csv
 import hashlib
@@ -49,19 +48,45 @@ def tiny_png(seed: int) -> bytes:
     )
 
 
+def tiny_svg(seed: int) -> bytes:
+    """A small SVG shaped like matplotlib's (synthetic stand-in for a figure)."""
+    return (
+        '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
+        '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="40pt" height="20pt" '
+        'viewBox="0 0 40 20" xmlns="http://www.w3.org/2000/svg" version="1.1">\n'
+        " <metadata><title>SYNTHETIC</title></metadata>\n"
+        ' <defs><style type="text/css">*{stroke-linecap: butt}</style>'
+        '<clipPath id="clip1"><rect x="0" y="0" width="40" height="20"/></clipPath>'
+        '<path id="glyph" d="M 0 0 \nL 5 5 \nz"/></defs>\n'
+        f' <g id="figure_1" clip-path="url(#clip1)"><!-- label {seed} -->\n'
+        f'  <path d="M 0 0 L 40 20" style="stroke: #{seed % 256:02x}0000; stroke-width: 2"/>\n'
+        '  <use xlink:href="#glyph" x="3" y="3"/>\n'
+        " </g>\n</svg>\n"
+    ).encode()
+
+
 def copy_inputs(tmp: Path) -> Path:
-    """A results directory in tmp: fixtures plus synthetic figure PNGs."""
+    """A results directory in tmp: fixtures plus synthetic figure PNGs and SVGs."""
     root = tmp / "in"
     shutil.copytree(FIXTURES / "results", root / "results")
     shutil.copy(FIXTURES / "config.yaml", root / "config.yaml")
     figures = root / "results" / "figures"
     figures.mkdir()
-    for i, stem in enumerate(figure_stems(OUTCOMES)):
+    for i, stem in enumerate(figure_stems(OUTCOMES) + ["coverage"]):
         (figures / f"{stem}.png").write_bytes(tiny_png(i))
+        (figures / f"{stem}.svg").write_bytes(tiny_svg(i))
     return root
 
 
-def build(root: Path, out: str = "results", previous: Path | None = None) -> tuple[str, str]:
+COVERAGE = "results/coverage/summary.json"
+
+
+def build(
+    root: Path,
+    out: str = "results",
+    previous: Path | None = None,
+    coverage: str | None = COVERAGE,
+) -> tuple[str, str]:
     """Build as the workflow does: from the project directory, with relative paths."""
     with contextlib.chdir(root):
         html_path, md_path = write_report(
@@ -73,6 +98,7 @@ def build(root: Path, out: str = "results", previous: Path | None = None) -> tup
             html=f"{out}/report.html",
             md=f"{out}/report.md",
             previous=previous,
+            coverage=coverage,
         )
         return html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
 
@@ -109,9 +135,11 @@ class Numbers(HTMLParser):
 
 
 def resolve(root: Path, src: str):
-    """The JSON value a ``data-src`` names (``outcome/scenario.json#/json/pointer``)."""
+    """The JSON value a ``data-src`` names (``outcome/scenario.json#/json/pointer``, or
+    ``coverage/summary.json#/...`` for the --coverage file)."""
     file, pointer = src.split("#", 1)
-    value = json.loads((root / "results" / "pooled" / file).read_text())
+    path = root / COVERAGE if file == "coverage/summary.json" else root / "results/pooled" / file
+    value = json.loads(path.read_text())
     for token in pointer.split("/")[1:]:
         token = token.replace("~1", "/").replace("~0", "~")
         value = value[int(token)] if isinstance(value, list) else value[token]
@@ -140,6 +168,31 @@ def test_every_number_in_the_report_equals_the_pooled_json(built):
                 assert f"{outcome}/primary.json#/subgroups/{variable}/{level}/k" in sources
         for path in (root / "results/pooled" / outcome).glob("*.json"):
             assert f"{outcome}/{path.name}#/k" in sources
+    # The coverage section: design, grid, and every method's row of the summary.
+    doc = json.loads((root / COVERAGE).read_text())
+    cov = "coverage/summary.json#"
+    assert f"{cov}/design/k" in sources and f"{cov}/settings/replicates" in sources
+    for i in range(len(doc["design"]["studies"])):
+        assert f"{cov}/design/studies/{i}/n" in sources
+    for key in ("true_proportions", "taus"):
+        for i in range(len(doc["settings"][key])):
+            assert f"{cov}/settings/{key}/{i}" in sources
+    for i, verdict in enumerate(doc["recommendation"]["verdicts"]):
+        assert f"{cov}/recommendation/verdicts/{i}/mean_abs_deviation" in sources
+        rows = [j for j, r in enumerate(doc["summary"]) if r["method"] == verdict["method"]]
+        shown = {j for j in rows if f"{cov}/summary/{j}/coverage" in sources}
+        # The worst and best cells are the ones shown, with their Monte Carlo SEs.
+        assert {doc["summary"][j]["coverage"] for j in shown} == {
+            verdict["min_coverage"],
+            verdict["max_coverage"],
+        }
+        assert all(f"{cov}/summary/{j}/coverage_mcse" in sources for j in shown)
+        worst = max(doc["summary"][j]["failure_rate"] for j in rows)
+        assert any(
+            f"{cov}/summary/{j}/failure_rate" in sources
+            and doc["summary"][j]["failure_rate"] == worst
+            for j in rows
+        )
 
 
 def test_tables_are_shown_verbatim(built):
@@ -165,19 +218,24 @@ def test_markdown_carries_the_same_numbers_and_sections(built):
     md_sections = re.findall(r"^## (.*)$", md, flags=re.M)
     assert html_sections == md_sections
     assert len(html_sections) >= 10
-    for stem in figure_stems(OUTCOMES):
+    for stem in figure_stems(OUTCOMES) + ["coverage"]:
         assert f"(figures/{stem}.png)" in md
 
 
-def test_figures_are_embedded_and_nothing_is_fetched(built):
-    root, html, _ = built
-    images = re.findall(
-        r'<figure id="figure-([^"]+)"><img src="data:image/png;base64,([^"]+)"', html
-    )
-    assert sorted(stem for stem, _ in images) == sorted(figure_stems(OUTCOMES))
-    assert len(images) == html.count("<img")
-    for stem, data in images:
-        assert base64.b64decode(data) == (root / "results/figures" / f"{stem}.png").read_bytes()
+def test_figures_are_inlined_as_svg_and_nothing_is_fetched(built):
+    _, html, _ = built
+    figures = re.findall(r'<figure id="figure-([^"]+)"><svg ([^>]*)>(.*?)</svg>', html, re.S)
+    assert sorted(stem for stem, _, _ in figures) == sorted(figure_stems(OUTCOMES) + ["coverage"])
+    assert "<img" not in html
+    for stem, attrs, body in figures:
+        # Drawing kept; metadata, style sheet and comments dropped; ids unique per figure.
+        assert 'viewBox="0 0 40 20"' in attrs and 'role="img"' in attrs
+        assert "<path" in body and "<metadata" not in body and "<style" not in body
+        assert "<!--" not in body
+        assert f'id="{stem}-clip1"' in body and f'clip-path="url(#{stem}-clip1)"' in body
+        assert f'xlink:href="#{stem}-glyph"' in body
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
     assert "<script" not in html.lower()
     assert not re.search(r'\s(src|href)="(?!data:|#)', html)
     assert "http://" not in html and "https://" not in html
@@ -250,7 +308,10 @@ def test_hostile_strings_are_escaped(tmp_path):
     assert HOSTILE not in html and "<script" not in html.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert html.count("&lt;script&gt;") >= 5
-    assert "<script" not in md
+    # Markdown escapes with backslashes: no raw tag, and no HTML entity shown as text.
+    assert not re.search(r"(?<!\\)<(?!https?:)", md)
+    assert "\\<script\\>alert(1)\\</script\\>" in md
+    assert "&amp;" not in md.replace("\\&amp;", "")
     # The scenario label of the fixture config holds '<b>&amp;</b>': shown as typed.
     assert "&lt;b&gt;&amp;amp;&lt;/b&gt;" in html and "<b>" not in html
 
@@ -306,3 +367,158 @@ def test_missing_inputs_are_named(tmp_path):
     with pytest.raises(InputError) as info:
         build(root, "out")
     assert str(info.value.problems[0]).endswith("flags.csv: (file): file not found")
+
+
+class Text(HTMLParser):
+    """The visible text of a page (attributes and SVG drawings left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+        self._svg = 0
+
+    def handle_starttag(self, tag, attrs):
+        self._svg += tag == "svg"
+
+    def handle_endtag(self, tag):
+        self._svg -= tag == "svg"
+
+    def handle_data(self, data):
+        if not self._svg:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = Text()
+    parser.feed(html)
+    return " ".join(parser.parts)
+
+
+def section(html: str, anchor: str) -> str:
+    start = html.index(f'<h2 id="{anchor}">')
+    return html[start : html.index("<h2 ", start + 1)]
+
+
+def test_summary_gives_each_outcome_in_words(built):
+    root, html, md = built
+    summary = section(html, "summary")
+    assert html.index('id="summary"') < html.index('id="question"')
+    for outcome in OUTCOMES:
+        result = json.loads((root / "results/pooled" / outcome / "primary.json").read_text())
+        src = f"{outcome}/primary.json#"
+        for key in ("k", "events", "n"):
+            assert f'data-src="{src}/{key}"' in summary
+        if result["estimate"] is not None:
+            for key in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
+                assert f'data-src="{src}/{key}"' in summary
+        excluded = len(result["excluded"])
+        assert f"</span> included, {excluded} excluded" in summary
+        # The spread of the secondary methods, from the JSON independently of the report.
+        estimates = {
+            name: r["estimate"]
+            for name, r in result["secondary"].items()
+            if r["estimate"] is not None
+        }
+        low, high = min(estimates, key=estimates.get), max(estimates, key=estimates.get)
+        assert f'data-src="{src}/secondary/{low}/estimate"' in summary
+        assert f'data-src="{src}/secondary/{high}/estimate"' in summary
+    n_studies = len(list((root / "results/normalised").glob("*.json")))
+    assert f"Studies: {n_studies} in the study files" in summary
+    assert "Coverage study: for this evidence base, Exact common effect" in summary
+    assert "## Summary" in md
+
+
+def test_summary_answers_with_the_common_effect_when_the_primary_is_not_estimable(tmp_path):
+    root = copy_inputs(tmp_path)
+    path = root / "results/pooled/any_response/primary.json"
+    result = json.loads(path.read_text())
+    result.update(estimate=None, ci_low=None, ci_high=None, pi_low=None, pi_high=None)
+    result["warnings"] = ["not estimable: SYNTHETIC every study at 100%"]
+    path.write_text(json.dumps(result))
+    html, md = build(root, "out")
+    summary = section(html, "summary")
+    assert "gives no estimate: SYNTHETIC every study at 100%." in summary
+    assert "The answer is the exact common-effect result" in summary
+    src = "any_response/primary.json#/secondary/common_exact"
+    for key in ("estimate", "ci_low", "ci_high"):
+        assert f'data-src="{src}/{key}"' in summary
+    assert "gives no estimate: SYNTHETIC every study at 100%." in md
+
+
+def test_coverage_section_names_the_recommended_method(built, tmp_path):
+    root, html, md = built
+    doc = json.loads((root / COVERAGE).read_text())
+    part = section(html, "coverage")
+    rec = doc["recommendation"]
+    assert f"Recommended for this evidence base: {rec['label']}, with {rec['reason']}" in part
+    assert f"{rec['label']} (recommended)" in part
+    assert 'id="figure-coverage"' in part
+    for method in doc["methods"].values():
+        assert method["label"] in part
+    assert "## Coverage of the intervals" in md and "(figures/coverage.png)" in md
+    # Without --coverage the section says the study was not run.
+    html2, _ = build(copy_inputs(tmp_path), "out", coverage=None)
+    assert "The coverage study was not run" in section(html2, "coverage")
+    assert 'id="figure-coverage"' not in html2
+
+
+def test_a_malformed_coverage_summary_is_named(tmp_path):
+    root = copy_inputs(tmp_path)
+    (root / COVERAGE).write_text(json.dumps({"design": {}, "summary": {}}))
+    with pytest.raises(InputError) as info:
+        build(root, "out")
+    fields = {p.field for p in info.value.problems}
+    assert {"settings", "methods", "summary", "recommendation"} <= fields
+
+
+def test_labels_years_and_applied_alternatives_read_as_words(built):
+    from stsmeta import vocabulary
+
+    root, html, md = built
+    text = visible_text(html)
+    for study in (root / "results/normalised").glob("*.json"):
+        data = json.loads(study.read_text())
+        for kind, ids in (
+            (vocabulary.DESIGN, [data["design"]]),
+            (vocabulary.DISEASE, data["diseases"]),
+            (vocabulary.CALCINOSIS_TYPE, data["calcinosis_types"]),
+        ):
+            for term in ids:
+                assert vocabulary.label(kind, term) in text
+                if "_" in term:
+                    assert term not in text, term
+    # A study without a year: "n.d." in the characteristics and the cumulative table.
+    assert re.search(r"<td>Synthetic Eta case report \(n\.d\.\)</td><td>n\.d\.</td>", html)
+    assert re.search(r"<td>Synthetic Eta case report \(n\.d\.\)</td><td>n\.d\.</td><td>", html)
+    assert not re.search(r"\bNone\b(?!: no included study)", text)
+    # Applied alternatives in words, not JSON.
+    assert (
+        "Synthetic Gamma-Longname-With-A-Very-Long-Hyphenated-Author-List 2016: SYNTHETIC" in text
+    )
+    assert '[{"' not in text and "[{'" not in text
+    # The method's label is not said twice.
+    assert "Binomial-normal GLMM (ML). Binomial" not in text
+
+
+def test_markdown_shows_ampersands_as_typed(built):
+    _, _, md = built
+    assert "Stijnen, Hamza & Özdemir" in md
+    assert "&amp;" not in md.replace("\\&amp;", "")
+
+
+def test_inline_svg_drops_anything_active():
+    from stsmeta.report.inline_svg import inline_svg
+
+    hostile = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+        b' onload="alert(1)" viewBox="0 0 1 1"><script>alert(2)</script>'
+        b'<foreignObject><div xmlns="http://www.w3.org/1999/xhtml">x</div></foreignObject>'
+        b'<a href="https://example.org"><path d="M0 0"/></a>'
+        b'<image xlink:href="https://example.org/x.png"/>'
+        b'<path style="fill: url(https://example.org/#x)" onclick="alert(3)" d="M0 0"/>'
+        b"</svg>"
+    )
+    out = inline_svg(hostile, "f-", 'label "quoted" <b>')
+    for bad in ("script", "onload", "onclick", "foreignObject", "example.org", "<a ", "<b>"):
+        assert bad not in out, bad
+    assert out.startswith("<svg ") and "<path" in out

@@ -3,9 +3,10 @@
 Builds figures and report from the SYNTHETIC fixtures (tests/fixtures/pooled) into a temporary
 results directory, opens report.html in headless Chromium driven through the Chrome DevTools
 protocol over ``--remote-debugging-pipe`` (no websocket library needed), and checks that every
-<img> has a natural width, that the page logs no error, runs no script, fetches nothing but
-file: and data: URLs, and shows a hostile study label as text. A screenshot is saved as
-``results/report-screenshot.png`` in the temporary directory.
+figure (inline <svg>, or <img>) is laid out with a non-zero size and draws something, that the
+page logs no error, runs no script, fetches nothing but file: and data: URLs, and shows a
+hostile study label as text. The coverage heat map is drawn from the synthetic coverage
+summary. A screenshot is saved as ``results/report-screenshot.png`` in the temporary directory.
 
 Skipped when no Chromium is installed (``apt-get install chromium``; ``.ci/run`` installs it).
 """
@@ -25,11 +26,13 @@ from pathlib import Path
 import pytest
 
 from stsmeta.cli import main
+from stsmeta.figures import figure_stems
 
 pytestmark = pytest.mark.browser
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
 HOSTILE = "<script>alert(1)</script>"
+OUTCOMES = ["complete_remission", "any_response"]
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = (
     "--headless",
@@ -162,6 +165,18 @@ def build_results(root: Path) -> Path:
         assert (
             main(
                 [
+                    "coverage-figure",
+                    "results/coverage/summary.json",
+                    "-o",
+                    "results/figures/coverage.png",
+                    "results/figures/coverage.svg",
+                ]
+            )
+            == 0
+        )
+        assert (
+            main(
+                [
                     "figures",
                     "--config",
                     "config.yaml",
@@ -189,6 +204,8 @@ def build_results(root: Path) -> Path:
                     "results/tables",
                     "--figures-dir",
                     "results/figures",
+                    "--coverage",
+                    "results/coverage/summary.json",
                     "--html",
                     "results/report.html",
                     "--md",
@@ -226,8 +243,13 @@ def test_report_renders_in_headless_chromium(tmp_path):
             "Runtime.evaluate",
             {
                 "expression": "JSON.stringify({"
-                "images: Array.from(document.images).map(i => ["
-                "i.parentElement.id, i.naturalWidth, i.complete]),"
+                "figures: Array.from(document.querySelectorAll('figure')).map(f => {"
+                "  const d = f.querySelector(':scope > svg, :scope > img');"
+                "  const r = d ? d.getBoundingClientRect() : {width: 0, height: 0};"
+                "  const drawn = !d ? 0 : d.tagName === 'IMG' ? d.naturalWidth * d.complete"
+                "    : d.getBBox().width * d.getBBox().height;"
+                "  return [f.id, d ? d.tagName : null, r.width, r.height, drawn];}),"
+                "images: document.images.length,"
                 "scripts: document.scripts.length,"
                 "text: document.body.innerText})",
                 "returnByValue": True,
@@ -243,10 +265,15 @@ def test_report_renders_in_headless_chromium(tmp_path):
     finally:
         devtools.close()
 
-    images = page_state["images"]
-    assert len(images) == report.read_text().count("<img") > 0
-    for figure_id, natural_width, complete in images:
-        assert complete and natural_width > 0, f"{figure_id} did not render"
+    figures = page_state["figures"]
+    html = report.read_text()
+    expected = {f"figure-{stem}" for stem in figure_stems(OUTCOMES) + ["coverage"]}
+    assert {f[0] for f in figures} == expected
+    assert html.count("<figure ") == len(figures)
+    assert page_state["images"] == html.count("<img") == 0  # figures are inline SVG
+    for figure_id, tag, width, height, drawn in figures:
+        assert tag == "svg", figure_id
+        assert width > 100 and height > 50 and drawn > 0, f"{figure_id} did not render"
     assert page_state["scripts"] == 0
     assert HOSTILE in page_state["text"]  # shown as text, not run
 

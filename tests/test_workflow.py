@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -45,6 +46,11 @@ def _copy_repo(dest: Path) -> Path:
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif src.exists():
             shutil.copy2(src, dest / name)
+    # The coverage study at a test size: the DAG is the same, the simulation 20x smaller.
+    config = dest / "config.yaml"
+    text, count = re.subn(r"(?m)^(  replicates:) \d+$", r"\1 50", config.read_text())
+    assert count == 1, "config.yaml: coverage.replicates not found"
+    config.write_text(text)
     return dest
 
 

@@ -110,6 +110,7 @@ def all_outputs():
         *TABLES,
         *POOLED,
         *FIGURES,
+        f"{RESULTS}/coverage/summary.csv",
         f"{RESULTS}/report.html",
         f"{RESULTS}/report.md",
     ]

@@ -6,6 +6,8 @@ rule report:
         studies=NORMALISED,
         tables=TABLES,
         figures=FIGURES,
+        coverage=f"{RESULTS}/coverage/summary.json",
+        coverage_figures=COVERAGE_FIGURES,
         previous=[str(PREVIOUS_ARCHIVE)] if PREVIOUS_ARCHIVE else [],
     output:
         html=report(
@@ -27,5 +29,5 @@ rule report:
     shell:
         "python -m stsmeta report --config {input.config} --pooled-dir {params.pooled_dir}"
         " --normalised-dir {params.normalised_dir} --tables {params.tables_dir}"
-        " --figures-dir {params.figures_dir} {params.previous}"
+        " --figures-dir {params.figures_dir} --coverage {input.coverage} {params.previous}"
         " --html {output.html} --md {output.md} > {log} 2>&1"

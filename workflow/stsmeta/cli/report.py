@@ -11,13 +11,16 @@ Reads, for every outcome O and scenario S of --config:
   <pooled-dir>/O/S.json              (stsmeta analyse)
   <normalised-dir>/*.json            (stsmeta normalise)
   <tables>/studies.csv, flags.csv, decisions.csv   (stsmeta tables)
-  <figures-dir>/forest_O.png, sensitivity_O.png, cumulative_O.png, risk_of_bias.png
-                                     (stsmeta figures)
+  <figures-dir>/forest_O, sensitivity_O, cumulative_O, risk_of_bias (.png, and .svg when
+                                     present: the HTML inlines the SVG)  (stsmeta figures)
+  --coverage SUMMARY.json            optional: the coverage study (stsmeta coverage-summary);
+                                     its heat map is <figures-dir>/coverage.svg/.png. Without
+                                     it the report says the coverage study was not run.
   --previous ARCHIVE.tar.gz or DIR   optional: the previous version, for "Changes since the
                                      previous version" (stsmeta-results-<version>/pooled/...,
                                      .../normalised/...); without it the report says
                                      "First version".
-Writes --html (self-contained: figures embedded, no script, no network) and --md (figures
+Writes --html (self-contained: figures inlined as SVG, no script, no network) and --md (figures
 linked by path relative to the Markdown file). No clock: the date is report.date in
 config.yaml, else the latest publication year of the studies.
 """
@@ -42,6 +45,11 @@ def register(subparsers) -> None:
     parser.add_argument("--html", required=True, help="HTML report to write")
     parser.add_argument("--md", required=True, help="Markdown report to write")
     parser.add_argument(
+        "--coverage",
+        default=None,
+        help="summary JSON of the coverage study (optional)",
+    )
+    parser.add_argument(
         "--previous",
         default=None,
         help="previous results archive (.tar.gz) or directory (optional)",
@@ -61,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         html=args.html,
         md=args.md,
         previous=args.previous,
+        coverage=args.coverage,
     ):
         print(path)
     return 0

@@ -25,7 +25,8 @@ def cumulative_plot(
         study_id = str(step.get("added_study"))
         name = (studies.get(study_id) or {}).get("label") or study_id
         year = step.get("year")
-        label = f"+ {name}" + (f" ({year})" if year is not None and str(year) not in name else "")
+        shown = "n.d." if year is None else str(year)  # n.d.: no publication year known
+        label = f"+ {name}" + (f" ({shown})" if shown not in name else "")
         rows.append(result_row("cumulative", label, step, study_id=study_id))
         notes.not_estimable(label, step)
     if not rows:

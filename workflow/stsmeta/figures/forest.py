@@ -69,7 +69,7 @@ def study_row(entry: dict, studies: dict[str, dict]) -> Row:
         study_id=study_id,
         cells={
             "study": str(info.get("label") or study_id),
-            "type": terms(sorted(str(t) for t in types)),
+            "type": terms(sorted(str(t) for t in types), "calcinosis_type"),
             "events": numbers.events_over_n(entry.get("events"), entry.get("n")),
             "estimate": numbers.estimate_with_interval(
                 entry.get("proportion"), entry.get("ci_low"), entry.get("ci_high")
@@ -113,8 +113,12 @@ def heterogeneity_text(result: dict) -> str:
     )
 
 
-def humanise(level: str) -> str:
-    words = term(level)
+def publication_key(year: object, study_id: str) -> tuple:
+    return (not isinstance(year, int), year if isinstance(year, int) else 0, study_id)
+
+
+def humanise(level: str, variable: str | None = None) -> str:
+    words = term(level, variable)
     return words[:1].upper() + words[1:]
 
 
@@ -170,7 +174,8 @@ def forest_plot(
 
     subgroups = (pooled.get("subgroups") or {}).get(subgroup_variable or "", {}) or {}
     by_id = {str(e.get("study")): e for e in entries}
-    order = sorted(by_id, key=lambda s: (studies.get(s, {}).get("year") or 0, s))
+    # Publication order; a study without a year (n.d.) last, as in the pooled JSON.
+    order = sorted(by_id, key=lambda s: publication_key(studies.get(s, {}).get("year"), s))
     if subgroups:
         placed: set[str] = set()
         blocks: list[tuple[str, list[str], dict | None]] = []
@@ -189,8 +194,8 @@ def forest_plot(
                 if first is not None and first != level_name:
                     label = (studies.get(study_id) or {}).get("label") or study_id
                     notes.add(
-                        f"{label} is drawn under {humanise(first)} and also counted in "
-                        f"subgroup {humanise(level_name)}."
+                        f"{label} is drawn under {humanise(first, subgroup_variable)} and also "
+                        f"counted in subgroup {humanise(level_name, subgroup_variable)}."
                     )
         rest = [s for s in order if s not in placed]
         if rest:
@@ -199,8 +204,8 @@ def forest_plot(
             rows.append(
                 Row(
                     kind="subgroup",
-                    label=humanise(level_name),
-                    cells={"study": humanise(level_name)},
+                    label=humanise(level_name, subgroup_variable),
+                    cells={"study": humanise(level_name, subgroup_variable)},
                     bold=True,
                     widths={"study": WIDE_LABEL},
                 )
@@ -208,10 +213,13 @@ def forest_plot(
             rows.extend(study_row(by_id[s], studies) for s in members)
             if result is not None:
                 k = result.get("k")
-                label = f"Subgroup {humanise(level_name)} (k = {numbers.count(k)})"
+                label = (
+                    f"Subgroup {humanise(level_name, subgroup_variable)} (k = {numbers.count(k)})"
+                )
                 rows.append(pooled_row("subgroup_pooled", label, result))
                 notes.not_estimable(
-                    f"{subgroup_label or 'Subgroup'}: {humanise(level_name)}", result
+                    f"{subgroup_label or 'Subgroup'}: {humanise(level_name, subgroup_variable)}",
+                    result,
                 )
     else:
         rows.extend(study_row(by_id[s], studies) for s in order)

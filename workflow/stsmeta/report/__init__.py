@@ -20,13 +20,19 @@ def write_report(
     html: Path | str,
     md: Path | str,
     previous: Path | str | None = None,
+    coverage: Path | str | None = None,
 ) -> tuple[Path, Path]:
-    """Build the report from files; return the paths written."""
+    """Build the report from files; return the paths written.
+
+    ``coverage``: the summary JSON of ``stsmeta coverage-summary`` (optional); its heat map is
+    ``<figures_dir>/coverage.{svg,png}``.
+    """
     from stsmeta.figures import figure_stems
     from stsmeta.report.content import ReportData, build_report
     from stsmeta.report.document import render_html, render_markdown
     from stsmeta.report.inputs import (
         InputFiles,
+        load_coverage,
         load_normalised,
         load_plan,
         load_pooled,
@@ -44,12 +50,22 @@ def write_report(
     if previous is not None:
         raw = b"" if Path(previous).is_dir() else files.read_bytes(previous)
         previous_data = load_previous(previous, raw)
+    coverage_doc = None if coverage is None else load_coverage(coverage, files)
     # Figures are outputs of this workflow, not inputs of the analysis: not in the checksums.
+    # HTML inlines each figure's SVG (small, sharp); Markdown links the PNG.
     figures = {}
     figure_files = InputFiles()
-    for stem in figure_stems(plan.outcomes):
+    stems = figure_stems(plan.outcomes)
+    if coverage_doc is not None and (Path(figures_dir) / "coverage.png").is_file():
+        stems.append("coverage")
+    for stem in stems:
         path = Path(figures_dir) / f"{stem}.png"
-        figures[stem] = (path, figure_files.read_bytes(path))
+        svg = path.with_suffix(".svg")
+        figures[stem] = (
+            path,
+            figure_files.read_bytes(path),
+            figure_files.read_bytes(svg) if svg.is_file() else None,
+        )
     data = ReportData(
         plan=plan,
         pooled=pooled,
@@ -59,6 +75,7 @@ def write_report(
         checksums=dict(files.checksums),
         software=software_versions(),
         previous=previous_data,
+        coverage=coverage_doc,
     )
     blocks = build_report(data)
     title = str(plan.report.get("title") or "stsmeta report")

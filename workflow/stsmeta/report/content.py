@@ -29,7 +29,7 @@ from stsmeta.report.document import (
 from stsmeta.report.inputs import Plan, study_label
 from stsmeta.report.previous import Previous
 from stsmeta.report.references import REFERENCES, cite, references_for
-from stsmeta.report.wording import term
+from stsmeta.report.wording import flag_text, joined_terms, term
 
 NBSP_COMMA = ",\u00a0"  # intervals stay on one line in narrow table cells
 CENTRE_KEYS = ("n_centres", "n_centers", "centres", "centers")
@@ -42,10 +42,11 @@ class ReportData:
     pooled: dict[str, dict[str, dict]]
     studies: dict[str, dict]
     tables: dict[str, list[dict[str, str]]]
-    figures: dict[str, tuple[Path, bytes]]  # stem -> (PNG path, PNG bytes)
+    figures: dict[str, tuple[Path, bytes, bytes | None]]  # stem -> (PNG path, PNG, SVG)
     checksums: dict[str, str]
     software: tuple[tuple[str, str], ...]
     previous: Previous | None = None
+    coverage: dict | None = None  # summary JSON of `stsmeta coverage-summary`
     extra: dict = field(default_factory=dict)
 
 
@@ -156,6 +157,32 @@ def joined(values) -> str:
     return ", ".join(str(v) for v in values)
 
 
+NO_YEAR = "n.d."  # as in reference lists: a study whose publication year is not known
+
+
+def year_text(value: object) -> str:
+    """A publication year, or ``n.d.``."""
+    text = "" if value is None else str(value).strip()
+    return text or NO_YEAR
+
+
+def publication_order(study_ids, studies: dict[str, dict]) -> list[str]:
+    """Studies by year, then id; studies without a year last (as in the pooled JSON)."""
+
+    def key(s: str):
+        year = (studies.get(s) or {}).get("year")
+        return (not isinstance(year, int), year if isinstance(year, int) else 0, s)
+
+    return sorted(study_ids, key=key)
+
+
+def scenario_words(text: str, plan: Plan) -> str:
+    """Reasons name scenarios by id ("scenario with_systemic_sts"); show their labels."""
+    for name in plan.scenarios:
+        text = text.replace(f"scenario {name}", f"scenario '{plan.scenario_label(name)}'")
+    return text
+
+
 def level_text(plan: Plan) -> str:
     return f"{100 * plan.confidence_level:g}%"
 
@@ -172,6 +199,11 @@ def included_ids(data: ReportData) -> list[str]:
     return sorted(ids)
 
 
+def joined_list(value, kind: str) -> str:
+    values = value if isinstance(value, list) else [value]
+    return ", ".join(term(v, kind) for v in values)
+
+
 def describe_scenario(spec: dict) -> str:
     """A sentence from a scenario's config entry."""
     parts = []
@@ -185,7 +217,14 @@ def describe_scenario(spec: dict) -> str:
         elif key == "exclude_implausible_concentration" and value:
             parts.append("excludes studies with an implausible concentration")
         elif key == "exclude_calcinosis_types":
-            parts.append(f"excludes calcinosis types {joined(value)}")
+            parts.append(f"excludes calcinosis types {joined_list(value, 'calcinosis_type')}")
+        elif key == "exclude_diseases":
+            parts.append(f"excludes underlying diseases {joined_list(value, 'disease')}")
+        elif key == "exclude_co_interventions":
+            parts.append(
+                "excludes studies reporting any of these co-interventions: "
+                f"{joined_list(value, 'co_intervention')}"
+            )
         elif key == "include_systemic_sts" and value:
             parts.append("includes patients and studies given systemic STS at the same time")
         elif key == "exclude_studies":
@@ -206,7 +245,9 @@ def applied_text(applied, studies: dict[str, dict]) -> str:
         for entry in applied:
             if isinstance(entry, dict):
                 who = study_label(str(entry.get("study_id")), studies)
-                what = entry.get("detail") or entry.get("alternative") or entry.get("field")
+                what = entry.get("detail") or (
+                    f"{entry.get('field') or 'value'} read as {entry.get('alternative')!s}"
+                )
                 excluded = " (study then excluded)" if entry.get("included") is False else ""
                 parts.append(f"{who}: {what}{excluded}")
             else:
@@ -278,6 +319,21 @@ def comparative_studies(data: ReportData, ids: list[str]) -> list[str]:
     return found
 
 
+def method_text(label: str, description: object) -> str:
+    """A method's configured label and the engine's description, without saying the name twice.
+
+    The description usually starts with the method's name ("Binomial-normal GLMM (ML, adaptive
+    ...") and then says more than the label, so it is shown alone.
+    """
+    description = str(description or "").strip()
+    if not description:
+        return label
+    head = label.split("(")[0].strip().lower()
+    if head and description.lower().startswith(head):
+        return description
+    return f"{label}: {description}"
+
+
 def method_settings(data: ReportData, name: str) -> dict:
     """The settings a method actually ran with (from the primary outcome's primary JSON)."""
     primary = data.pooled[primary_outcome(data.plan)]["primary"]
@@ -319,8 +375,10 @@ def methods_section(data: ReportData) -> list[Block]:
     blocks.append(
         Paragraph(
             cell(
-                f"Primary method: {plan.method_label('primary')}. "
-                f"{str(settings.get('description') or '').strip()} {cite(keys)}".strip()
+                "Primary method: "
+                f"{method_text(plan.method_label('primary'), settings.get('description'))}"
+                f" {cite(keys)}".strip()
+                + "."
             )
         )
     )
@@ -333,8 +391,7 @@ def methods_section(data: ReportData) -> list[Block]:
         s = method_settings(data, name)
         items.append(
             cell(
-                f"{plan.method_label(name)}: "
-                f"{str(s.get('description') or '').strip()} "
+                f"{method_text(plan.method_label(name), s.get('description'))} "
                 f"{cite(references_for(s))}".strip()
             )
         )
@@ -359,7 +416,7 @@ def methods_section(data: ReportData) -> list[Block]:
             Paragraph(
                 cell(
                     "Subgroups (primary method, within each level): "
-                    + "; ".join(f"{label} ({name})" for name, label in plan.subgroups.items())
+                    + "; ".join(plan.subgroups.values())
                     + "."
                 )
             )
@@ -407,6 +464,31 @@ def csv_cell(row: dict[str, str], key: str) -> Cell:
     return cell(str(row.get(key) or ""))
 
 
+YES_NO = {"true": "yes", "false": "no"}
+
+
+def csv_order(row: dict[str, str]) -> tuple:
+    """Publication order for table rows: year, study id; no year last."""
+    year = str(row.get("year") or "")
+    return (not year.isdigit(), int(year) if year.isdigit() else 0, row.get("study_id", ""))
+
+
+def outcome_flags(flags: list[dict[str, str]], outcome: str | None) -> str:
+    """The flags of flags.csv that concern a study's row for one outcome, as phrases.
+
+    studies.csv joins a row's flags with '; ', which some flag texts contain too; flags.csv
+    keeps them apart, so the cell is built from it.
+    """
+    own = f"outcomes.{outcome}"
+    return "; ".join(
+        flag_text(f.get("reason", ""))
+        for f in flags
+        if not str(f.get("field", "")).startswith("outcomes")
+        or f.get("field") == own
+        or str(f.get("field", "")).startswith(own + ".")
+    )
+
+
 def studies_section(data: ReportData) -> list[Block]:
     plan = data.plan
     rows = data.tables.get("studies") or []
@@ -424,18 +506,21 @@ def studies_section(data: ReportData) -> list[Block]:
     characteristics = tuple(
         (
             csv_cell(r, "label"),
-            csv_cell(r, "year"),
-            csv_cell(r, "design"),
-            csv_cell(r, "calcinosis_type"),
-            csv_cell(r, "disease"),
-            csv_cell(r, "route"),
+            cell(year_text(r.get("year"))),
+            cell(joined_terms(r.get("design"), "design")),
+            cell(joined_terms(r.get("calcinosis_type"), "calcinosis_type")),
+            cell(joined_terms(r.get("disease"), "disease")),
+            cell(joined_terms(r.get("route"), "route")),
             csv_cell(r, "concentration_mg_per_ml"),
-            csv_cell(r, "systemic_sts"),
-            csv_cell(r, "co_interventions"),
+            cell(YES_NO.get(r.get("systemic_sts", ""), r.get("systemic_sts", ""))),
+            cell(joined_terms(r.get("co_interventions"), "co_intervention") or "none"),
             cell(joined(in_primary[s]) or "none"),
         )
-        for s, r in sorted(first.items(), key=lambda kv: (kv[1].get("year", ""), kv[0]))
+        for s, r in sorted(first.items(), key=lambda kv: csv_order(kv[1]))
     )
+    flags_by_study: dict[str, list[dict[str, str]]] = {}
+    for flag in data.tables.get("flags") or []:
+        flags_by_study.setdefault(flag.get("study_id", ""), []).append(flag)
     outcome_rows = tuple(
         (
             csv_cell(r, "label"),
@@ -445,15 +530,13 @@ def studies_section(data: ReportData) -> list[Block]:
                 if r.get("events") and r.get("n")
                 else "not reported"
             ),
-            csv_cell(r, "unit"),
+            cell(term(r.get("unit"), "unit").lower() if r.get("unit") else ""),
             csv_cell(r, "proportion"),
             csv_cell(r, "timepoint_text"),
             csv_cell(r, "derived_from_percent"),
-            csv_cell(r, "flags"),
+            cell(outcome_flags(flags_by_study.get(r.get("study_id", ""), []), r.get("outcome"))),
         )
-        for r in sorted(
-            rows, key=lambda r: (r.get("year", ""), r.get("study_id", ""), r.get("outcome", ""))
-        )
+        for r in sorted(rows, key=lambda r: csv_order(r) + (r.get("outcome", ""),))
     )
     blocks: list[Block] = [
         Heading(2, "Included studies", "included-studies"),
@@ -504,7 +587,7 @@ def studies_section(data: ReportData) -> list[Block]:
                 (
                     cell(name),
                     cell(plan.outcome_label(outcome)),
-                    cell(str(entry.get("reason") or "no reason recorded")),
+                    cell(scenario_words(str(entry.get("reason") or "no reason recorded"), plan)),
                 )
             )
     blocks.append(Heading(2, "Excluded studies", "excluded-studies"))
@@ -527,22 +610,53 @@ def studies_section(data: ReportData) -> list[Block]:
         if not table_rows:
             blocks.append(Paragraph(cell(f"{caption}: none.")))
             continue
-        header = tuple(table_rows[0].keys())
+        columns = tuple(table_rows[0].keys())
         blocks.append(
             Table(
-                header,
-                tuple(tuple(csv_cell(r, h) for h in header) for r in table_rows),
+                tuple(TABLE_HEADERS.get(c, c) for c in columns),
+                tuple(
+                    tuple(table_cell(data, r, c) for c in columns)
+                    for r in sorted(table_rows, key=lambda r: study_order(data, r))
+                ),
                 caption=caption,
             )
         )
     return blocks
 
 
+TABLE_HEADERS = {
+    "study_id": "Study",
+    "decision_id": "Decision",
+    "id": "Decision",
+    "field": "Field",
+    "issue": "Issue",
+    "chosen": "Chosen",
+    "alternatives": "Alternatives",
+    "reason": "Reason",
+}
+
+
+def study_order(data: ReportData, row: dict[str, str]) -> tuple:
+    """Rows of decisions.csv and flags.csv in publication order, the CSV's order within."""
+    order = publication_order(data.studies, data.studies)
+    sid = row.get("study_id", "")
+    return (order.index(sid) if sid in order else len(order), sid)
+
+
+def table_cell(data: ReportData, row: dict[str, str], column: str) -> Cell:
+    value = str(row.get(column) or "")
+    if column == "study_id":
+        return cell(study_label(value, data.studies))
+    if column == "reason" and "decision_id" not in row and "issue" not in row:
+        return cell(flag_text(value))  # a flag's reason
+    return cell(value)
+
+
 def figure_block(data: ReportData, stem: str, caption: str) -> list[Block]:
     if stem not in data.figures:
         return [Paragraph(cell(f"Figure {stem} was not provided."))]
-    path, png = data.figures[stem]
-    return [Image(png=path, png_bytes=png, caption=caption, stem=stem)]
+    path, png, svg = data.figures[stem]
+    return [Image(png=path, png_bytes=png, caption=caption, stem=stem, svg_bytes=svg)]
 
 
 def results_section(data: ReportData) -> list[Block]:
@@ -628,7 +742,7 @@ def subgroups_section(data: ReportData) -> list[Block]:
             for level in sorted(levels):
                 result = levels[level] or {}
                 src = f"{file_src(outcome, 'primary')}{pointer('subgroups', variable, level)}"
-                row = result_row(term(level), result, src)
+                row = result_row(term(level, variable), result, src)
                 rows.append(row)
             blocks.append(
                 Table(
@@ -723,7 +837,11 @@ def sensitivity_section(data: ReportData) -> list[Block]:
                 cum_rows.append(
                     (
                         cell(study_label(str(step.get("added_study")), data.studies)),
-                        cell(num(step, src, "year", "count")),
+                        (
+                            cell(num(step, src, "year", "count"))
+                            if step.get("year") is not None
+                            else cell(NO_YEAR)
+                        ),
                         cell(num(step, src, "k", "count")),
                         events_cell(step, src),
                         estimate,
@@ -749,7 +867,7 @@ def sensitivity_section(data: ReportData) -> list[Block]:
 def risk_of_bias_section(data: ReportData) -> list[Block]:
     from stsmeta.figures.risk_of_bias import QUESTION_TEXT, QUESTIONS, judgement_of
 
-    order = sorted(data.studies, key=lambda s: (data.studies[s].get("year") or 0, s))
+    order = publication_order(data.studies, data.studies)
     summary = tuple(
         (cell(study_label(s, data.studies)),)
         + tuple(cell(judgement_of(data.studies[s], q).label) for q in QUESTIONS)
@@ -1028,15 +1146,329 @@ def build_report(data: ReportData) -> list[Block]:
     """Every section of the report, in reading order."""
     return (
         header_section(data)
+        + summary_section(data)
         + question_section(data)
         + methods_section(data)
         + studies_section(data)
         + results_section(data)
         + subgroups_section(data)
         + sensitivity_section(data)
+        + coverage_section(data)
         + risk_of_bias_section(data)
         + limitations_section(data)
         + changes_section(data)
         + citation_section(data)
         + checksums_section(data)
     )
+
+
+# ------------------------------------------------------------------ summary and coverage
+
+
+def spelled_interval(result: dict, src: str, low: str, high: str) -> Cell:
+    """``0.119 to 0.998``, each end tagged with its source."""
+    return cell(num(result, src, low, "bound"), " to ", num(result, src, high, "bound"))
+
+
+def unit_word(result: dict) -> str:
+    """What the pooled counts count ("patients", "lesions", or "units" when mixed)."""
+    units = {str(s.get("unit")) for s in result.get("included_studies") or [] if s.get("unit")}
+    return units.pop() if len(units) == 1 else "units"
+
+
+def common_effect_name(result: dict) -> str | None:
+    """The secondary method that is the exact common-effect (Clopper-Pearson) pool, if any."""
+    for name, sec in sorted((result.get("secondary") or {}).items()):
+        if (sec.get("settings") or {}).get("method") == "common":
+            return name
+    return None
+
+
+def secondary_range(plan: Plan, result: dict, src: str) -> Cell:
+    """The spread of the secondary methods' estimates, in words."""
+    secondary = result.get("secondary") or {}
+    found = [
+        (float(sec["estimate"]), name)
+        for name, sec in sorted(secondary.items())
+        if numbers.is_estimable(sec)
+    ]
+    if not found:
+        return cell("No secondary method gives an estimate.") if secondary else cell()
+    (_, low), (_, high) = min(found), max(found)
+    tag = {n: f"{src}{pointer('secondary', n)}" for n in (low, high)}
+    if low == high:
+        return cell(
+            f"The only secondary method with an estimate ({plan.method_label(low)}) gives ",
+            num(secondary[low], tag[low], "estimate", "proportion"),
+            ".",
+        )
+    return cell(
+        f"The {len(found)} secondary methods with an estimate range from ",
+        num(secondary[low], tag[low], "estimate", "proportion"),
+        f" ({plan.method_label(low)}) to ",
+        num(secondary[high], tag[high], "estimate", "proportion"),
+        f" ({plan.method_label(high)}).",
+    )
+
+
+def not_estimable_reason(result: dict) -> str:
+    for warning in result.get("warnings") or []:
+        return str(warning).removeprefix("not estimable: ").strip().rstrip(".")
+    return "no reason recorded"
+
+
+def outcome_summary(data: ReportData, outcome: str) -> Cell:
+    plan = data.plan
+    result = data.pooled[outcome]["primary"]
+    src = file_src(outcome, "primary")
+    role = str((plan.config["outcomes"][outcome] or {}).get("role") or "")
+    level = level_text(plan)
+    units = unit_word(result)
+    head = f"{plan.outcome_label(outcome)}" + (f" ({role} outcome)" if role else "") + ": "
+    base = cell(
+        " from ",
+        num(result, src, "k", "count"),
+        " studies with ",
+        num(result, src, "events", "count"),
+        " events in ",
+        num(result, src, "n", "count"),
+        f" {units}.",
+    )
+    if numbers.is_estimable(result):
+        parts = cell(
+            head,
+            "pooled proportion ",
+            num(result, src, "estimate", "proportion"),
+            f" ({level} CI ",
+            *spelled_interval(result, src, "ci_low", "ci_high"),
+        )
+        if numbers.is_estimable({"estimate": result.get("pi_low")}) and numbers.is_estimable(
+            {"estimate": result.get("pi_high")}
+        ):
+            parts += cell(
+                f"; {level} prediction interval for a new study ",
+                *spelled_interval(result, src, "pi_low", "pi_high"),
+            )
+        parts += cell(f") by the primary method, {plan.method_label('primary')},") + base
+        return parts + (" ",) + secondary_range(plan, result, src)
+    parts = (
+        cell(
+            head,
+            f"the primary method ({plan.method_label('primary')}) gives no estimate: "
+            f"{not_estimable_reason(result)}. Data: ",
+        )
+        + base[1:-1]
+        + (f" {units}",)
+    )
+    events, n = result.get("events"), result.get("n")
+    if isinstance(n, int) and n > 0 and events in (0, n):
+        parts += cell(f" ({'every one' if events == n else 'none'} of them).")
+    else:
+        parts += cell(".")
+    common = common_effect_name(result)
+    sec = (result.get("secondary") or {}).get(common or "") or {}
+    if common and numbers.is_estimable(sec):
+        csrc = f"{src}{pointer('secondary', common)}"
+        parts += cell(
+            f" The answer is the exact common-effect result ({plan.method_label(common)}): ",
+            num(sec, csrc, "estimate", "proportion"),
+            f" ({level} CI ",
+            *spelled_interval(sec, csrc, "ci_low", "ci_high"),
+            ").",
+        )
+    return parts + (" ",) + secondary_range(plan, result, src)
+
+
+def summary_section(data: ReportData) -> list[Block]:
+    """The answer first: each outcome's primary estimate, in words."""
+    plan = data.plan
+    items = [outcome_summary(data, o) for o in plan.outcomes]
+    counts = []
+    for outcome in plan.outcomes:
+        result = data.pooled[outcome]["primary"]
+        counts.append(
+            cell(
+                f"{plan.outcome_label(outcome).lower()}: ",
+                num(result, file_src(outcome, "primary"), "k", "count"),
+                f" included, {len(result.get('excluded') or [])} excluded",
+            )
+        )
+    studies_item = cell(f"Studies: {len(data.studies)} in the study files; ")
+    for i, part in enumerate(counts):
+        studies_item += (("; " if i else ""),) + part
+    items.append(studies_item + (" (reasons under Excluded studies).",))
+    rec = (data.coverage or {}).get("recommendation") or {}
+    if data.coverage is not None:
+        if rec.get("method"):
+            items.append(
+                cell(
+                    f"Coverage study: for this evidence base, {rec.get('label') or rec['method']} "
+                    "gave coverage closest to nominal without failing (see Coverage of the "
+                    "intervals)."
+                )
+            )
+        else:
+            items.append(
+                cell("Coverage study: no method qualified (see Coverage of the intervals).")
+            )
+    return [Heading(2, "Summary", "summary"), Bullets(tuple(items))]
+
+
+COVERAGE_SRC = "coverage/summary.json#"  # the --coverage file
+
+
+def cov_num(doc_value: object, path: tuple, fmt: str) -> Num:
+    """A number of the coverage summary JSON, tagged ``coverage/summary.json#<pointer>``."""
+    return Num(getattr(numbers, fmt)(doc_value), COVERAGE_SRC + pointer(*map(str, path)), fmt)
+
+
+def listed(values: list, path: tuple, fmt: str, key: str | None = None) -> Cell:
+    """Values of a JSON list (or the ``key`` of each object in it), comma-separated."""
+    parts: list = []
+    for i, value in enumerate(values):
+        where = path + (i,) + ((key,) if key else ())
+        parts += ([", "] if i else []) + [cov_num(value, where, fmt)]
+    return tuple(parts)
+
+
+def coverage_section(data: ReportData) -> list[Block]:
+    """How well each method's interval covers the truth for a design like this evidence base."""
+    blocks: list[Block] = [Heading(2, "Coverage of the intervals", "coverage")]
+    doc = data.coverage
+    if doc is None:
+        blocks.append(
+            Paragraph(
+                cell(
+                    "The coverage study was not run for this report (run `snakemake coverage` "
+                    "and pass its summary with --coverage)."
+                )
+            )
+        )
+        return blocks
+    design, settings = doc.get("design") or {}, doc.get("settings") or {}
+    methods, rows = doc.get("methods") or {}, doc.get("summary") or []
+    rec = doc.get("recommendation") or {}
+    level = settings.get("level")
+    design_from = (
+        f" ({data.plan.outcome_label(str(settings['outcome']))}, "
+        f"{data.plan.scenario_label(str(settings.get('scenario') or 'primary'))})"
+        if settings.get("outcome")
+        else ""
+    )
+    sizes = [s.get("n") for s in design.get("studies") or []]
+    blocks.append(
+        Paragraph(
+            cell(
+                "Design: datasets were simulated with this evidence base's design"
+                f"{design_from}: k = ",
+                cov_num(design.get("k"), ("design", "k"), "count"),
+                " studies of n = ",
+                *listed(sizes, ("design", "studies"), "count", key="n"),
+                ". Grid: true pooled proportion ",
+                *listed(
+                    settings.get("true_proportions") or [],
+                    ("settings", "true_proportions"),
+                    "grid_value",
+                ),
+                " by between-study SD τ (logit scale) ",
+                *listed(settings.get("taus") or [], ("settings", "taus"), "grid_value"),
+                "; ",
+                cov_num(settings.get("replicates"), ("settings", "replicates"), "count"),
+                " replicates per cell (seed ",
+                cov_num(settings.get("seed"), ("settings", "seed"), "count"),
+                f"). Model: {settings.get('model') or 'not recorded'}. Each method's nominal "
+                "level is ",
+                cov_num(level, ("settings", "level"), "level"),
+                "; coverage and width are over the replicates in which the method gave an "
+                "interval, and a replicate without one counts as a failure.",
+            )
+        )
+    )
+    if rec.get("method"):
+        blocks.append(
+            Paragraph(
+                cell(
+                    f"Recommended for this evidence base: {rec.get('label') or rec['method']}, "
+                    f"with {str(rec.get('reason') or '').strip().rstrip('.')}."
+                )
+            )
+        )
+    else:
+        blocks.append(
+            Paragraph(
+                cell(
+                    "No method qualifies: "
+                    f"{str(rec.get('reason') or 'no reason recorded').strip().rstrip('.')}."
+                )
+            )
+        )
+    verdict_index = {str(v.get("method")): i for i, v in enumerate(rec.get("verdicts") or []) if v}
+    table_rows = []
+    for name in sorted(methods, key=lambda m: (verdict_index.get(m, len(verdict_index)), m)):
+        own = [(i, r) for i, r in enumerate(rows) if r.get("method") == name]
+        answered = [(i, r) for i, r in own if r.get("coverage") is not None]
+        label = str((methods[name] or {}).get("label") or name)
+        if name == rec.get("method"):
+            label += " (recommended)"
+
+        def at(pick, key, fmt, mcse_fmt, rows_=answered):
+            if not rows_:
+                return cell(numbers.MISSING)
+            i, r = pick(rows_, key=lambda ir: (ir[1].get(key) is None, ir[1].get(key) or 0))
+            return cell(
+                cov_num(r.get(key), ("summary", i, key), fmt),
+                " (",
+                cov_num(r.get(f"{key}_mcse"), ("summary", i, f"{key}_mcse"), mcse_fmt),
+                ")",
+            )
+
+        widths = [r.get("median_width") for _, r in answered if r.get("median_width") is not None]
+        vi = verdict_index.get(name)
+        verdict = (rec.get("verdicts") or [])[vi] if vi is not None else {}
+        table_rows.append(
+            (
+                cell(label),
+                at(min, "coverage", "coverage", "mcse"),
+                at(max, "coverage", "coverage", "mcse"),
+                cell(
+                    cov_num(
+                        verdict.get("mean_abs_deviation"),
+                        ("recommendation", "verdicts", vi, "mean_abs_deviation"),
+                        "coverage",
+                    )
+                )
+                if vi is not None
+                else cell(numbers.MISSING),
+                at(min, "median_width", "proportion", "mcse")
+                + ((" to ",) + at(max, "median_width", "proportion", "mcse") if widths else ()),
+                at(max, "failure_rate", "rate", "rate", rows_=own),
+                cell(
+                    "yes"
+                    if verdict.get("eligible")
+                    else ("no" if vi is not None else numbers.MISSING)
+                ),
+            )
+        )
+    blocks.append(
+        Table(
+            (
+                "Method",
+                "Coverage, worst cell (MC SE)",
+                "Coverage, best cell (MC SE)",
+                "Mean |coverage − nominal|",
+                "Median width, range over cells (MC SE)",
+                "Failure rate, worst cell (MC SE)",
+                "Fails rarely enough",
+            ),
+            tuple(table_rows),
+            caption="Coverage of each method's interval over the simulation grid "
+            "(MC SE: Monte Carlo standard error)",
+        )
+    )
+    blocks += figure_block(
+        data,
+        "coverage",
+        "Coverage of each method's interval by true proportion and between-study SD; "
+        "the nominal level is the midpoint of the colour scale.",
+    )
+    return blocks

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from stsmeta.report.inline_svg import inline_svg
+
 
 @dataclass(frozen=True)
 class Num:
@@ -55,12 +57,13 @@ class Table:
 
 @dataclass(frozen=True)
 class Image:
-    """A figure: the PNG is embedded in HTML and linked by relative path in Markdown."""
+    """A figure: inlined in HTML (its SVG, else its PNG), linked by relative path in Markdown."""
 
     png: Path
     png_bytes: bytes
     caption: str
     stem: str
+    svg_bytes: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,10 @@ table{border-collapse:collapse;margin:.8rem 0;font-size:.88rem;width:100%}
 th,td{border:1px solid #bbb;padding:.25rem .45rem;text-align:left;vertical-align:top;
 overflow-wrap:break-word}
 th{background:#f0f0f0}caption{text-align:left;font-weight:600;padding:.3rem 0}
-figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
+figure{margin:1rem 0}figure img,figure svg{max-width:100%;height:auto;border:1px solid #ddd}
+figure svg{width:100%}
+figure svg *{stroke-linejoin:round;stroke-linecap:butt}
+.summary li{margin:.3rem 0}
 figcaption{font-size:.9rem;color:#333}code,pre{font-family:"DejaVu Sans Mono",monospace;
 font-size:.85rem}pre{background:#f6f6f6;padding:.5rem;overflow-x:auto}
 .num{font-variant-numeric:tabular-nums}nav li{margin:0}
@@ -144,11 +150,14 @@ def render_html(blocks: list[Block], title: str) -> str:
                 f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
             )
         elif isinstance(block, Image):
-            data = base64.b64encode(block.png_bytes).decode("ascii")
+            if block.svg_bytes is not None:
+                drawing = inline_svg(block.svg_bytes, f"{block.stem}-", block.caption)
+            else:
+                data = base64.b64encode(block.png_bytes).decode("ascii")
+                drawing = f'<img src="data:image/png;base64,{data}" alt="{_esc(block.caption)}">'
             body.append(
-                f'<figure id="figure-{_esc(block.stem)}"><img src="data:image/png;base64,{data}" '
-                f'alt="{_esc(block.caption)}"><figcaption>{_esc(block.caption)}</figcaption>'
-                "</figure>"
+                f'<figure id="figure-{_esc(block.stem)}">{drawing}'
+                f"<figcaption>{_esc(block.caption)}</figcaption></figure>"
             )
         elif isinstance(block, Code):
             body.append(f"<pre><code>{_esc(block.text)}</code></pre>")
@@ -166,16 +175,21 @@ def render_html(blocks: list[Block], title: str) -> str:
 
 # ------------------------------------------------------------ Markdown
 
-# Enough to stop emphasis, links, code, tables and raw HTML; '#', '-' and '+' only act at the
+# Markdown gets its own escaping (backslashes; CommonMark and pandoc show ``\<`` as ``<``):
+# enough to stop emphasis, links, code, tables and raw HTML. '#', '-' and '+' only act at the
 # start of a line, and every line here starts with text the report itself writes.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|~<>])")
+# '_' only opens emphasis at a word boundary: snake_case ids stay readable.
+_MD_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+# '&' only matters where it would start an entity (``&amp;``, ``&#60;``).
+_MD_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 
 
 def md_escape(text: str) -> str:
-    """Escape Markdown syntax and raw HTML; '&' too, so entities show as typed."""
-    # Entities, not backslashes, for HTML: every Markdown flavour shows them as text.
-    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
+    """Escape Markdown syntax and raw HTML so that text shows as typed."""
+    text = _MD_SPECIAL.sub(r"\\\1", str(text))
+    text = _MD_UNDERSCORE.sub(r"\\_", text)
+    text = _MD_ENTITY.sub(r"\\&", text)
     return text.replace("\n", " ")
 
 

@@ -185,6 +185,39 @@ def load_tables(tables_dir: Path | str, files: InputFiles) -> dict[str, list[dic
     return {name: files.read_csv(Path(tables_dir) / f"{name}.csv") for name in TABLE_NAMES}
 
 
+COVERAGE_KEYS = {
+    "design": dict,
+    "settings": dict,
+    "methods": dict,
+    "summary": list,
+    "recommendation": dict,
+}
+
+
+def load_coverage(path: Path | str, files: InputFiles) -> dict:
+    """The summary JSON of ``stsmeta coverage-summary``, checked for the parts the report uses."""
+    doc = files.read_json(path)
+    problems = [
+        Problem(
+            str(path),
+            key,
+            f"missing or not a JSON {kind.__name__} (expected the output "
+            "of `stsmeta coverage-summary`)",
+        )
+        for key, kind in COVERAGE_KEYS.items()
+        if not isinstance(doc.get(key), kind)
+    ]
+    if not problems:
+        for i, row in enumerate(doc["summary"]):
+            if not isinstance(row, dict) or not isinstance(row.get("method"), str):
+                problems.append(Problem(str(path), f"summary[{i}].method", "must be a method name"))
+        if not isinstance(doc["recommendation"].get("verdicts", []), list):
+            problems.append(Problem(str(path), "recommendation.verdicts", "must be a list"))
+    if problems:
+        raise InputError(problems)
+    return doc
+
+
 def study_label(study_id: str, studies: dict[str, dict]) -> str:
     """The display label of a study ("Strazzula 2013"), or its id when unknown."""
     study = studies.get(study_id) or {}

@@ -72,6 +72,31 @@ def weight(value: object) -> str:
     return f"{float(value):.1f}%" if _is_number(value) else MISSING
 
 
+def coverage(value: object) -> str:
+    """A coverage probability (or a distance between two), three decimals."""
+    return f"{float(value):.3f}" if _is_number(value) else MISSING
+
+
+def mcse(value: object) -> str:
+    """A Monte Carlo standard error on the 0-1 scale, four decimals."""
+    return f"{float(value):.4f}" if _is_number(value) else MISSING
+
+
+def rate(value: object) -> str:
+    """A rate on the 0-1 scale as a percentage, one decimal (``0.4`` -> ``40.0%``)."""
+    return f"{100 * float(value):.1f}%" if _is_number(value) else MISSING
+
+
+def level(value: object) -> str:
+    """A confidence level on the 0-1 scale as a percentage (``0.95`` -> ``95%``)."""
+    return f"{100 * float(value):g}%" if _is_number(value) else MISSING
+
+
+def grid_value(value: object) -> str:
+    """A setting of the simulation grid as configured (``0.3``, ``1``)."""
+    return f"{float(value):g}" if _is_number(value) else MISSING
+
+
 def count(value: object) -> str:
     """A count (events, n, k)."""
     if isinstance(value, bool) or value is None:

@@ -123,7 +123,7 @@ def pool(
     if method == "common":
         res = common_exact(x, m, level)
         settings["description"] = (
-            f"Exact common effect (Clopper-Pearson on pooled {res.events}/{res.n}), {scope}"
+            f"Exact common effect (Clopper-Pearson on the pooled counts), {scope}"
         )
         return PoolResult(
             settings=settings,
