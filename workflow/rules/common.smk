@@ -99,6 +99,14 @@ def figure_output(stem, ext):
     )
 
 
+def table_output(path):
+    """A table; those with a caption also go into `snakemake --report`."""
+    name = Path(path).stem
+    if not Path(workflow.basedir, "workflow", "report", f"{name}.rst").exists():
+        return path
+    return report(path, caption=f"../report/{name}.rst", category="Tables")
+
+
 def parent_dir(path, levels=1):
     """The folder `levels` up from a file, for commands that take a directory."""
     return str(Path(path).parents[levels - 1])

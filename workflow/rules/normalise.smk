@@ -21,7 +21,7 @@ rule tables:
     input:
         NORMALISED,
     output:
-        TABLES,
+        [table_output(t) for t in TABLES],
     log:
         f"{RESULTS}/logs/tables.log",
     conda:
