@@ -10,6 +10,8 @@ from snakemake.utils import validate
 from stsmeta.analysis import plan_fingerprint
 from stsmeta.archive import previous_archive
 from stsmeta.config import load_config
+from stsmeta.coverage import settings_from_config as coverage_settings
+from stsmeta.errors import InputError
 from stsmeta.studyfile import validate_paths
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -23,7 +25,6 @@ if _config_problems:
 # read, so the envvars directive, which asserts a variable the user must provide, does not apply.)
 os.environ.update(PYTHONPATH=str(Path(workflow.basedir) / "workflow"))
 CONDA_ENV = "../../envs/stsmeta.yaml"
-STSMETA = "python -m stsmeta"  # still used by coverage.smk
 
 CONFIG_FILE = "config.yaml"
 STUDIES_DIR = config.get("studies_dir", "data/raw")
@@ -77,6 +78,16 @@ FIGURE_STEMS = [
 FIGURES = expand(
     f"{RESULTS}/figures/{{stem}}.{{ext}}", stem=FIGURE_STEMS, ext=FIGURE_FORMATS
 )
+try:
+    COVERAGE = coverage_settings(config, CONFIG_FILE)
+except InputError as exc:
+    raise WorkflowError(f"Invalid coverage settings:\n{exc}") from None
+COVERAGE_DESIGN = f"{RESULTS}/pooled/{COVERAGE.outcome}/{COVERAGE.scenario}.json"
+COVERAGE_SHARDS = [
+    f"{RESULTS}/coverage/shards/{family}/{shard}.csv"
+    for family in COVERAGE.families()
+    for shard in range(COVERAGE.shards)
+]
 # The archive published before this version, if any: the report says what changed since then.
 PREVIOUS_ARCHIVE = previous_archive(Path(RESULTS) / "archive", VERSION)
 ARCHIVE_ENV_FILES = ["envs/requirements.lock", "envs/stsmeta.yaml"]
@@ -97,6 +108,10 @@ def figure_output(stem, ext):
         category="Figures",
         labels={"figure": stem.replace("_", " ")},
     )
+
+
+def coverage_figures():
+    return [figure_output("coverage", ext) for ext in FIGURE_FORMATS]
 
 
 def table_output(path):

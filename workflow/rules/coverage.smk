@@ -3,46 +3,6 @@
 # method family, so that the study fans out over a cluster (profiles/slurm); the summary and the
 # heat map gather them. A shard reruns when its coverage settings or its family's methods change
 # (params) or when the design (the pooled result) is recomputed.
-# Uses STSMETA, CONDA_ENV, CONFIG_FILE and RESULTS from common.smk.
-
-import json as _coverage_json
-
-from stsmeta.coverage import settings_from_config as _coverage_settings
-from stsmeta.errors import InputError as _CoverageInputError
-
-try:
-    COVERAGE = _coverage_settings(config, CONFIG_FILE)
-except _CoverageInputError as _exc:
-    raise WorkflowError(f"Invalid coverage settings:\n{_exc}") from None
-
-COVERAGE_DESIGN = f"{RESULTS}/pooled/{COVERAGE.outcome}/{COVERAGE.scenario}.json"
-COVERAGE_SHARDS = [
-    f"{RESULTS}/coverage/shards/{family}/{shard}.csv"
-    for family in COVERAGE.families()
-    for shard in range(COVERAGE.shards)
-]
-COVERAGE_FIGURES = expand(
-    f"{RESULTS}/figures/coverage.{{ext}}", ext=["png", "svg", "pdf"]
-)
-
-
-def coverage_settings_of(family):
-    """What a job reads from config.yaml (family None: all methods); a change of it reruns the job."""
-    return _coverage_json.dumps(
-        {
-            "grid": [COVERAGE.proportions, COVERAGE.taus],
-            "replicates": COVERAGE.replicates,
-            "shards": COVERAGE.shards,
-            "seed": COVERAGE.seed,
-            "level": COVERAGE.level,
-            "methods": (
-                dict(COVERAGE.methods)
-                if family is None
-                else COVERAGE.methods_of(family)
-            ),
-        },
-        sort_keys=True,
-    )
 
 
 localrules:
@@ -54,7 +14,7 @@ rule coverage:
     input:
         f"{RESULTS}/coverage/summary.csv",
         f"{RESULTS}/coverage/summary.json",
-        COVERAGE_FIGURES,
+        coverage_figures(),
 
 
 rule coverage_shard:
@@ -76,9 +36,10 @@ rule coverage_shard:
         runtime=30,
         cpus_per_task=1,
     params:
-        settings=lambda wildcards: coverage_settings_of(wildcards.family),
+        config=CONFIG_FILE,
+        settings=lambda w: COVERAGE.fingerprint(w.family),
     shell:
-        "{STSMETA} coverage-shard --config {CONFIG_FILE} --design {input.design}"
+        "python -m stsmeta coverage-shard --config {params.config} --design {input.design}"
         " --family {wildcards.family} --shard {wildcards.shard} -o {output} 2> {log}"
 
 
@@ -100,10 +61,11 @@ rule coverage_summary:
         runtime=10,
         cpus_per_task=1,
     params:
-        settings=coverage_settings_of(None),
+        config=CONFIG_FILE,
+        settings=COVERAGE.fingerprint(),
         max_failure_rate=COVERAGE.max_failure_rate,
     shell:
-        "{STSMETA} coverage-summary --config {CONFIG_FILE} --design {input.design}"
+        "python -m stsmeta coverage-summary --config {params.config} --design {input.design}"
         " --csv {output.csv} --json {output.json} {input.shards} 2> {log}"
 
 
@@ -112,7 +74,7 @@ rule coverage_figure:
     input:
         f"{RESULTS}/coverage/summary.json",
     output:
-        COVERAGE_FIGURES,
+        coverage_figures(),
     log:
         f"{RESULTS}/logs/coverage/figure.log",
     conda:
@@ -123,4 +85,4 @@ rule coverage_figure:
         runtime=10,
         cpus_per_task=1,
     shell:
-        "{STSMETA} coverage-figure {input} -o {output} 2> {log}"
+        "python -m stsmeta coverage-figure {input} -o {output} 2> {log}"

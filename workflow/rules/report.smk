@@ -7,7 +7,7 @@ rule report:
         tables=TABLES,
         figures=FIGURES,
         coverage=f"{RESULTS}/coverage/summary.json",
-        coverage_figures=COVERAGE_FIGURES,
+        coverage_figures=coverage_figures(),
         previous=[str(PREVIOUS_ARCHIVE)] if PREVIOUS_ARCHIVE else [],
     output:
         html=report(

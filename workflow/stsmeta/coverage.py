@@ -21,6 +21,7 @@ Everything here is a pure function over arrays (no I/O); the command line lives 
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -461,6 +462,23 @@ class Settings:
 
     def methods_of(self, family: str) -> dict[str, dict]:
         return {name: spec for name, spec in self.methods if family_of(spec) == family}
+
+    def fingerprint(self, family: str | None = None) -> str:
+        """What a job reads of these settings (``family`` None: every method), as canonical JSON.
+
+        For the Snakefile's ``params``: a shard reruns when this changes, not on other edits.
+        """
+        return json.dumps(
+            {
+                "grid": [list(self.proportions), list(self.taus)],
+                "replicates": self.replicates,
+                "shards": self.shards,
+                "seed": self.seed,
+                "level": self.level,
+                "methods": dict(self.methods) if family is None else self.methods_of(family),
+            },
+            sort_keys=True,
+        )
 
 
 def _number_list(value, file, field, low, high, open_low, open_high, problems):
