@@ -181,16 +181,17 @@ def forest_plot(
         blocks: list[tuple[str, list[str], dict | None]] = []
         for level_name in sorted(subgroups):
             result = subgroups[level_name] or {}
-            members = [str(e.get("study")) for e in result.get("studies") or []]
-            members = [s for s in order if s in members and s not in placed]
+            in_level = {str(e.get("study")) for e in result.get("studies") or []}
+            members = [s for s in order if s in in_level and s not in placed]
             placed.update(members)
             blocks.append((level_name, members, result))
         # A study in several levels (e.g. two calcinosis types) is drawn once, in its first
         # level, and counted in each: say so rather than draw it twice.
+        drawn_under = {s: name for name, members, _ in reversed(blocks) for s in members}
         for level_name in sorted(subgroups):
             for entry in (subgroups[level_name] or {}).get("studies") or []:
                 study_id = str(entry.get("study"))
-                first = next((name for name, members, _ in blocks if study_id in members), None)
+                first = drawn_under.get(study_id)
                 if first is not None and first != level_name:
                     label = (studies.get(study_id) or {}).get("label") or study_id
                     notes.add(
