@@ -545,8 +545,12 @@ def pool_rows(
     level: float,
     study_ci: str,
     pool_fn: PoolFunction,
+    profile: bool = True,
 ) -> dict[str, Any]:
     """Pool the rows with one method; the result's ``to_dict()``, JSON-safe.
+
+    ``profile=False`` skips the GLMM's profile-likelihood intervals (the slow part of a fit) for
+    results that show only the estimate and its Wald CI (leave-one-out and cumulative steps).
 
     With no rows, or when the engine rejects the data (``ValueError``, for example too few
     studies for a random-effects model), the result has null numbers and a warning.
@@ -561,6 +565,7 @@ def pool_rows(
             level=level,
             study_ci=study_ci,
             studies=[r.study_id for r in rows],
+            **({} if profile else {"profile": False}),
         )
     except ValueError as exc:
         return not_estimable(rows, settings, level=level, study_ci=study_ci, reason=str(exc))
@@ -592,8 +597,12 @@ def analyse(
     primary = config["methods"]["primary"]
     rows = dataset.rows
 
-    def run(selected: Sequence[StudyRow], method: Mapping = primary) -> dict[str, Any]:
-        return pool_rows(selected, method, level=level, study_ci=study_ci, pool_fn=pool_fn)
+    def run(
+        selected: Sequence[StudyRow], method: Mapping = primary, profile: bool = True
+    ) -> dict[str, Any]:
+        return pool_rows(
+            selected, method, level=level, study_ci=study_ci, pool_fn=pool_fn, profile=profile
+        )
 
     document = run(rows)
     extra: dict[str, Any] = {
@@ -629,12 +638,16 @@ def analyse(
         }
         if config.get("leave_one_out", True):
             extra["leave_one_out"] = {
-                r.study_id: run([o for o in rows if o is not r]) for r in rows
+                r.study_id: run([o for o in rows if o is not r], profile=False) for r in rows
             }
         if config.get("cumulative_by_year", True):
             ordered = cumulative_order(rows)
             extra["cumulative"] = [
-                {"added_study": r.study_id, "year": r.year, **run(ordered[: i + 1])}
+                {
+                    "added_study": r.study_id,
+                    "year": r.year,
+                    **run(ordered[: i + 1], profile=False),
+                }
                 for i, r in enumerate(ordered)
             ]
     if input_sha256 is not None:
