@@ -18,6 +18,11 @@ from stsmeta.stats.results import PoolResult, StudyResult
 
 METHODS = ("glmm", "ivre", "common")
 NAN = math.nan
+# The numeric fields of a result that has no estimate.
+_NO_ESTIMATE = dict.fromkeys(
+    ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "mu", "se", "tau2", "i2", "q", "q_p"),
+    NAN,
+)
 
 _STUDY_CI_LABELS = {"cp": "Clopper-Pearson", "wilson": "Wilson", "jeffreys": "Jeffreys"}
 _TRANSFORM_LABELS = {
@@ -170,17 +175,7 @@ def _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, leve
         return PoolResult(
             settings=settings,
             **common,
-            estimate=NAN,
-            ci_low=NAN,
-            ci_high=NAN,
-            pi_low=NAN,
-            pi_high=NAN,
-            mu=NAN,
-            se=NAN,
-            tau2=NAN,
-            i2=NAN,
-            q=NAN,
-            q_p=NAN,
+            **_NO_ESTIMATE,
             warnings=tuple(warnings),
             studies=study_rows(),
             converged=False,
@@ -275,17 +270,7 @@ def _pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope
     empty = dict(
         settings=settings,
         **common,
-        estimate=NAN,
-        ci_low=NAN,
-        ci_high=NAN,
-        pi_low=NAN,
-        pi_high=NAN,
-        mu=NAN,
-        se=NAN,
-        tau2=NAN,
-        i2=NAN,
-        q=q,
-        q_p=q_p,
+        **{**_NO_ESTIMATE, "q": q, "q_p": q_p},
         q_df=k - 1 if k > 1 else None,
         studies=study_rows(),
         extra=extra,
