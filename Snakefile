@@ -1,7 +1,7 @@
 # stsmeta: the whole DAG, from study files in data/raw/ to the report and the citable archive.
-# `snakemake --cores 4` builds everything except the archive and the coverage study;
-# `snakemake --cores 4 archive` packs the citable archive; `snakemake --cores 4 coverage` runs the
-# coverage study (see docs/cluster.md for SLURM).
+# `snakemake --cores 4` builds everything but the archive (the coverage study included, as the
+# report shows it); `snakemake --cores 4 archive` packs the citable archive; `snakemake --cores 4
+# coverage` runs the coverage study alone (see docs/cluster.md for SLURM).
 
 
 from snakemake.utils import min_version
