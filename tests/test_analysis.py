@@ -537,3 +537,10 @@ def test_plan_fingerprint_follows_only_what_a_job_reads(config):
         changed = copy.deepcopy(config)
         change(changed)
         assert plan_fingerprint(changed, CR, "per_lesion") != base
+
+
+def test_result_fields_are_the_engines_numeric_fields():
+    from stsmeta.analysis import RESULT_FIELDS
+    from stsmeta.stats.results import NUMERIC_FIELDS
+
+    assert RESULT_FIELDS == NUMERIC_FIELDS

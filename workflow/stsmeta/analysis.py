@@ -28,7 +28,9 @@ SUBGROUP_FIELDS = {"calcinosis_type": "calcinosis_types", "disease": "diseases"}
 # Level of a study that reports no term for a subgroup variable.
 NOT_REPORTED = "not_reported"
 
-# The numeric fields of a pooled result; null when a pool is not estimable.
+# The numeric fields of a pooled result; null when a pool is not estimable. The same as
+# stsmeta.stats.results.NUMERIC_FIELDS (tested), written out so that importing this module at
+# workflow start does not load numpy and scipy through the stats package.
 RESULT_FIELDS = (
     "estimate",
     "ci_low",

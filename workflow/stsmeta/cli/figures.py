@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from stsmeta.cli.arguments import add_analysis_inputs
+
 HELP = """\
 Draw the figures of the analysis plan from the pooled results and the normalised studies.
 
@@ -25,13 +27,7 @@ def register(subparsers) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", required=True, help="the analysis plan (config.yaml)")
-    parser.add_argument(
-        "--pooled-dir", required=True, help="directory of <outcome>/<scenario>.json"
-    )
-    parser.add_argument(
-        "--normalised-dir", required=True, help="directory of normalised study JSON"
-    )
+    add_analysis_inputs(parser)
     parser.add_argument("--outdir", required=True, help="where to write the figures")
     parser.set_defaults(func=run)
 

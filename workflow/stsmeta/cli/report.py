@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from stsmeta.cli.arguments import add_analysis_inputs
+
 HELP = """\
 Write the summary report from the pooled results, tables, normalised studies and figures.
 
@@ -33,13 +35,7 @@ def register(subparsers) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", required=True, help="the analysis plan (config.yaml)")
-    parser.add_argument(
-        "--pooled-dir", required=True, help="directory of <outcome>/<scenario>.json"
-    )
-    parser.add_argument(
-        "--normalised-dir", required=True, help="directory of normalised study JSON"
-    )
+    add_analysis_inputs(parser)
     parser.add_argument("--tables", required=True, help="directory of studies/flags/decisions.csv")
     parser.add_argument("--figures-dir", required=True, help="directory of the figure PNGs")
     parser.add_argument("--html", required=True, help="HTML report to write")

@@ -40,24 +40,29 @@ def estimate_with_interval(estimate: object, low: object, high: object) -> str:
     return f"{proportion(estimate)} {interval(low, high)}"
 
 
+def _fixed(value: object, spec: str, scale: float = 1, suffix: str = "") -> str:
+    """``value`` (times ``scale``) in format ``spec`` plus ``suffix``; ``–`` when missing."""
+    return f"{scale * float(value):{spec}}{suffix}" if _is_number(value) else MISSING
+
+
 def bound(value: object) -> str:
     """One end of an interval of proportions; ``–`` when the end is not available."""
-    return f"{float(value):.3f}" if _is_number(value) else MISSING
+    return _fixed(value, ".3f")
 
 
 def tau2(value: object) -> str:
     """Between-study variance on the analysis scale, four decimals."""
-    return f"{float(value):.4f}" if _is_number(value) else MISSING
+    return _fixed(value, ".4f")
 
 
 def i2(value: object) -> str:
     """I² as a percentage (the pooled JSON gives it in percent, as metafor does)."""
-    return f"{float(value):.1f}%" if _is_number(value) else MISSING
+    return _fixed(value, ".1f", suffix="%")
 
 
 def q_statistic(value: object) -> str:
     """Cochran's Q, two decimals."""
-    return f"{float(value):.2f}" if _is_number(value) else MISSING
+    return _fixed(value, ".2f")
 
 
 def p_value(value: object) -> str:
@@ -69,32 +74,32 @@ def p_value(value: object) -> str:
 
 def weight(value: object) -> str:
     """A study's weight in percent (as in the pooled JSON), one decimal."""
-    return f"{float(value):.1f}%" if _is_number(value) else MISSING
+    return _fixed(value, ".1f", suffix="%")
 
 
 def coverage(value: object) -> str:
     """A coverage probability (or a distance between two), three decimals."""
-    return f"{float(value):.3f}" if _is_number(value) else MISSING
+    return _fixed(value, ".3f")
 
 
 def mcse(value: object) -> str:
     """A Monte Carlo standard error on the 0-1 scale, four decimals."""
-    return f"{float(value):.4f}" if _is_number(value) else MISSING
+    return _fixed(value, ".4f")
 
 
 def rate(value: object) -> str:
     """A rate on the 0-1 scale as a percentage, one decimal (``0.4`` -> ``40.0%``)."""
-    return f"{100 * float(value):.1f}%" if _is_number(value) else MISSING
+    return _fixed(value, ".1f", scale=100, suffix="%")
 
 
 def level(value: object) -> str:
     """A confidence level on the 0-1 scale as a percentage (``0.95`` -> ``95%``)."""
-    return f"{100 * float(value):g}%" if _is_number(value) else MISSING
+    return _fixed(value, "g", scale=100, suffix="%")
 
 
 def grid_value(value: object) -> str:
     """A setting of the simulation grid as configured (``0.3``, ``1``)."""
-    return f"{float(value):g}" if _is_number(value) else MISSING
+    return _fixed(value, "g")
 
 
 def count(value: object) -> str:

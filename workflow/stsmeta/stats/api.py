@@ -14,15 +14,12 @@ from stsmeta.stats import ivre as ivre_mod
 from stsmeta.stats.common import common_exact
 from stsmeta.stats.intervals import STUDY_CI_METHODS, study_intervals
 from stsmeta.stats.prediction import PI_LABELS, PI_METHODS, prediction_interval
-from stsmeta.stats.results import PoolResult, StudyResult
+from stsmeta.stats.results import NUMERIC_FIELDS, PoolResult, StudyResult
 
 METHODS = ("glmm", "ivre", "common")
 NAN = math.nan
 # The numeric fields of a result that has no estimate.
-_NO_ESTIMATE = dict.fromkeys(
-    ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "mu", "se", "tau2", "i2", "q", "q_p"),
-    NAN,
-)
+_NO_ESTIMATE = dict.fromkeys(NUMERIC_FIELDS, NAN)
 
 _STUDY_CI_LABELS = {"cp": "Clopper-Pearson", "wilson": "Wilson", "jeffreys": "Jeffreys"}
 _TRANSFORM_LABELS = {

@@ -22,6 +22,22 @@ def _clean(value: Any) -> Any:
     return value
 
 
+# The numeric fields of a pooled result, each NaN (null in JSON) when there is no estimate.
+NUMERIC_FIELDS = (
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "mu",
+    "se",
+    "tau2",
+    "i2",
+    "q",
+    "q_p",
+)
+
+
 @dataclass(frozen=True)
 class StudyResult:
     """One study: observed proportion, its own CI, and its weight in percent (None if the model
