@@ -1,9 +1,10 @@
 """Speed and agreement of the pooling engine on simulated small case series.
 
 Simulates many SYNTHETIC datasets (k = 6 studies, n from 1 to 10, logit-normal true proportions,
-fixed seed), fits them with every method, and, when ``Rscript`` with metafor is installed, fits
-the same datasets with ``rma.glmm`` and ``rma`` in one R process. Prints the time per fit, the
-speed ratio and the largest disagreement on the proportion scale.
+fixed seed), fits them with every method (and the GLMM also at k = 545 series of 1, 3 or 6
+patients, the coverage design of a 1,000-study synthetic evidence base), and, when ``Rscript``
+with metafor is installed, fits the same datasets with ``rma.glmm`` and ``rma`` in one R process.
+Prints the time per fit, the speed ratio and the largest disagreement on the proportion scale.
 
     python benchmarks/bench_pool.py [--datasets 300] [--no-r]
 
@@ -95,6 +96,24 @@ def run_r(x: np.ndarray, n: np.ndarray) -> dict | None:
         return json.loads(proc.stdout)
 
 
+def large_k(m: int = 20, k: int = 545) -> None:
+    """The GLMM at large k of tiny series: fitted on the distinct (events, n) pairs, and on
+    every study as given."""
+    rng = np.random.default_rng(20261125)
+    n = rng.choice([1, 3, 6], size=(m, k), p=[0.66, 0.17, 0.17])
+    x = rng.binomial(n, special.expit(0.5 + 0.8 * rng.standard_normal((m, k))))
+    for label, kwargs in (("distinct pairs", {}), ("every study", {"collapse": False})):
+        t = timed(
+            lambda kw=kwargs: [glmm_batch(x[i : i + 1], n[i : i + 1], **kw) for i in range(m)]
+        )
+        print(
+            f"glmm_batch one at a time, k = {k}, n in 1/3/6, {label:<14} {1e3 * t / m:8.3f} ms/fit"
+        )
+    sub = range(min(m, 5))
+    t = timed(lambda: [pool(x[i], n[i], method="glmm") for i in sub]) / len(sub)
+    print(f"pool glmm with profile CI, k = {k}, n in 1/3/6: {1e3 * t:8.3f} ms/fit")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=int, default=300)
@@ -131,6 +150,7 @@ def main() -> None:
         t = timed(lambda kw=kwargs: [pool(x[i], n[i], **kw) for i in sub]) / len(sub)
         print(f"{label:<44} {1e3 * t:8.3f} ms/fit")
     est_reml = np.array([pool(x[i], n[i], method="ivre").estimate for i in range(m)])
+    large_k()
 
     if args.no_r:
         return

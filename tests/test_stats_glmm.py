@@ -16,15 +16,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import integrate, optimize, special, stats
 
-from stsmeta.stats import glmm_batch, pool
+from stsmeta.stats import api, glmm_batch, pool
+from stsmeta.stats import glmm as glmm_mod
 from stsmeta.stats.glmm import (
     DEFAULT_NODES,
     STATUS_ALL_FULL,
     STATUS_ALL_ZERO,
     STATUS_OK,
     STATUS_TAU_DIVERGES,
+    collapse_studies,
     homogeneity_lrt,
     log_choose,
     marginal_loglik,
@@ -278,3 +282,87 @@ def test_non_convergence_is_reported_with_its_reason():
     f = glmm_batch([[1, 9, 2, 10]], [[10, 10, 10, 10]], max_iter=2)
     assert "did not converge within 2" in f.status[0]
     assert np.isnan(f.mu[0])
+
+
+# --- fits on the distinct (events, n) pairs ------------------------------------------------------
+
+# SYNTHETIC: 48 small series, only a handful of distinct (events, n) pairs, in no particular order.
+_DUPLICATED_X = np.array([0, 1, 6, 1, 1, 0, 3, 5, 1, 2, 4, 3] * 4)
+_DUPLICATED_N = np.array([1, 1, 6, 6, 3, 3, 6, 6, 1, 6, 6, 3] * 4)
+
+_FIT_FIELDS = ("mu", "se", "tau2", "loglik", "loglik_common", "loglik_saturated")
+
+
+def test_collapse_studies_counts_each_distinct_pair():
+    events = [[1, 0, 3, 1, 0, 2], [0, 0, 0, 1, 1, 1]]
+    x, n, count = collapse_studies(events, [[3, 1, 3, 3, 0, 6], [1] * 6])
+    # Row 0: (0, 1) once, (1, 3) twice, (3, 3) once, (2, 6) once; the n = 0 study is dropped.
+    assert x.tolist() == [[0, 1, 3, 2], [0, 1, 0, 0]]
+    assert n.tolist() == [[1, 3, 3, 6], [1, 1, 0, 0]]
+    assert count.tolist() == [[1, 2, 1, 1], [3, 3, 0, 0]]
+
+
+def test_fit_on_distinct_pairs_equals_fit_on_every_study():
+    rows_x = np.vstack([_DUPLICATED_X, _DUPLICATED_X[::-1], np.roll(_DUPLICATED_X, 3)])
+    rows_n = np.vstack([_DUPLICATED_N, _DUPLICATED_N[::-1], np.roll(_DUPLICATED_N, 3)])
+    fast = glmm_batch(rows_x, rows_n)
+    slow = glmm_batch(rows_x, rows_n, collapse=False)
+    assert (fast.status == STATUS_OK).all() and (slow.status == STATUS_OK).all()
+    assert fast.tau2[0] > 0.01  # an interior fit, not the boundary
+    for name in _FIT_FIELDS:
+        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=1e-12, atol=1e-12)
+    # The collapsed fit depends on the multiset of pairs alone: any order, the very same numbers.
+    for name in _FIT_FIELDS:
+        values = getattr(fast, name)
+        assert values[0] == values[1] == values[2]
+
+
+def test_profile_intervals_on_distinct_pairs_equal_those_on_every_study():
+    fit = glmm_batch(_DUPLICATED_X[None, :], _DUPLICATED_N[None, :])
+    args = (_DUPLICATED_X, _DUPLICATED_N, fit.mu[0], fit.tau2[0], fit.loglik[0], fit.se[0])
+    fast = glmm_mod.profile_intervals(*args)
+    slow = glmm_mod.profile_intervals(*args, collapse=False)
+    for a, b in zip(vars(fast).values(), vars(slow).values(), strict=True):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-9)
+
+
+def test_pool_on_distinct_pairs_keeps_study_rows_in_order(monkeypatch):
+    x = _DUPLICATED_X[:13]
+    n = _DUPLICATED_N[:13]
+    labels = [f"s{i}" for i in range(x.size)]
+    fast = pool(x, n, method="glmm", studies=labels)
+    slow_batch = glmm_mod.glmm_batch
+    slow_profile = glmm_mod.profile_intervals
+    monkeypatch.setattr(glmm_mod, "glmm_batch", lambda *a, **k: slow_batch(*a, **k, collapse=False))
+    monkeypatch.setattr(
+        glmm_mod, "profile_intervals", lambda *a, **k: slow_profile(*a, **k, collapse=False)
+    )
+    slow = pool(x, n, method="glmm", studies=labels)
+    assert api.glmm_mod is glmm_mod
+    assert [s.study for s in fast.studies] == labels
+    assert fast.studies == slow.studies
+    for name in ("estimate", "ci_low", "ci_high", "mu", "se", "tau2", "loglik", "lrt_stat"):
+        assert getattr(fast, name) == pytest.approx(getattr(slow, name), rel=1e-12, abs=1e-12)
+    for name in ("profile_ci_low", "profile_ci_high", "tau2_ci_low", "tau2_ci_high"):
+        assert getattr(fast, name) == pytest.approx(getattr(slow, name), rel=1e-9, abs=1e-9)
+
+
+_small_series = st.lists(
+    st.integers(1, 6).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+    min_size=2,
+    max_size=8,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_small_series, st.integers(1, 4))
+def test_any_duplicated_data_fit_on_distinct_pairs_as_on_every_study(series, copies):
+    x, n = (np.array(v * copies) for v in zip(*series, strict=True))
+    fast = glmm_batch(x[None, :], n[None, :])
+    slow = glmm_batch(x[None, :], n[None, :], collapse=False)
+    assert fast.status[0] == slow.status[0]
+    if fast.status[0] != STATUS_OK:
+        return
+    # Newton may stop a few 1e-10 apart on a flat likelihood; the likelihood itself agrees.
+    assert fast.loglik[0] == pytest.approx(slow.loglik[0], rel=1e-10, abs=1e-10)
+    assert fast.mu[0] == pytest.approx(slow.mu[0], abs=1e-6)

@@ -7,11 +7,12 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from stsmeta.stats import glmm as glmm_mod
 from stsmeta.stats import ivre as ivre_mod
 from stsmeta.stats.common import common_exact
+from stsmeta.stats.distributions import chi2_sf, norm_ppf, t_ppf
 from stsmeta.stats.intervals import STUDY_CI_METHODS, study_intervals
 from stsmeta.stats.prediction import PI_LABELS, PI_METHODS, prediction_interval
 from stsmeta.stats.results import NUMERIC_FIELDS, PoolResult, StudyResult
@@ -66,6 +67,7 @@ def pool(
     studies: Sequence[str] | None = None,
     n_nodes: int = glmm_mod.DEFAULT_NODES,
     profile: bool = True,
+    study_results: bool = True,
 ) -> PoolResult:
     """Pool single proportions events/n by ``method`` ("glmm", "ivre" or "common").
 
@@ -73,6 +75,8 @@ def pool(
     (ivre only); ``pi`` is "z", "t-k1" or "t-k2". Missing results are NaN with the reason in
     ``warnings``; nothing raises for data that are valid counts. ``profile=False`` skips the
     GLMM's profile-likelihood intervals (the slowest part; they are then NaN).
+    ``study_results=False`` leaves ``studies`` empty: the pooled numbers only, for results that
+    show no study rows (leave-one-out and cumulative steps, k of them over k studies each).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
@@ -94,7 +98,8 @@ def pool(
     labels = [str(s) for s in studies] if studies is not None else [str(i + 1) for i in range(k)]
     if len(labels) != k:
         raise ValueError("studies must have one label per study")
-    s_low, s_high = study_intervals(x, m, study_ci, level)
+    if study_results:
+        s_low, s_high = study_intervals(x, m, study_ci, level)
     settings = {
         "method": method,
         "transform": transform if method == "ivre" else None,
@@ -108,17 +113,16 @@ def pool(
     common = {"k": k, "events": int(x.sum()), "n": int(m.sum())}
 
     def study_rows(weights=None):
+        if not study_results:
+            return ()
+        # Python numbers taken from whole arrays at once: with hundreds of studies, refitted in
+        # every leave-one-out and cumulative step, per-element numpy scalars were the cost.
+        w = [None] * k if weights is None else np.asarray(weights, dtype=float).tolist()
+        numbers = (x.tolist(), m.tolist(), (x / m).tolist(), s_low.tolist(), s_high.tolist())
+        columns = zip(labels, *numbers, w, strict=True)
         return tuple(
-            StudyResult(
-                study=labels[i],
-                events=int(x[i]),
-                n=int(m[i]),
-                proportion=float(x[i] / m[i]),
-                ci_low=float(s_low[i]),
-                ci_high=float(s_high[i]),
-                weight=None if weights is None else float(weights[i]),
-            )
-            for i in range(k)
+            StudyResult(study=s, events=e, n=nn, proportion=p, ci_low=lo, ci_high=hi, weight=wt)
+            for s, e, nn, p, lo, hi, wt in columns
         )
 
     scope = f"{_STUDY_CI_LABELS[study_ci]} study CIs"
@@ -151,16 +155,37 @@ def pool(
 
 def _crit(level: float, df: float) -> float:
     q = 0.5 + level / 2
-    return float(stats.norm.ppf(q)) if math.isinf(df) else float(stats.t.ppf(q, df))
+    return float(norm_ppf(q)) if math.isinf(df) else float(t_ppf(q, df))
 
 
 def _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, level, scope):
-    k = x.size
-    warnings: list[str] = []
     settings["description"] = (
         f"Inverse-variance random effects on the {_TRANSFORM_LABELS[transform]} scale, "
         f"tau2 by {tau2}, {_CI_LABELS[ci]}, {PI_LABELS[pi]}, {scope}"
     )
+    values, warnings, weights, converged = ivre_values(x, m, transform, tau2, ci, pi, level)
+    return PoolResult(
+        settings=settings,
+        **common,
+        **values,
+        warnings=warnings,
+        studies=study_rows(weights),
+        converged=converged,
+    )
+
+
+def ivre_values(
+    x: np.ndarray, m: np.ndarray, transform: str, tau2: str, ci: str, pi: str, level: float
+) -> tuple[dict[str, float], tuple[str, ...], np.ndarray | None, bool]:
+    """The numbers of ``pool(method="ivre")`` without its per-study rows: (numeric fields,
+    warnings, study weights in percent or None, converged).
+
+    ``x``, ``m``: valid whole-number counts (int64, as pool() checks them). pool() is this plus
+    the per-study intervals, so a caller that needs only the pooled values (the coverage study,
+    fitting thousands of replicates) gets exactly what pool() reports, at a fraction of the cost.
+    """
+    k = x.size
+    warnings: list[str] = []
     yi, vi = ivre_mod.transform_proportions(x, m, transform)
     yi = np.atleast_1d(yi).astype(float)
     vi = np.broadcast_to(vi, yi.shape).astype(float)
@@ -169,14 +194,7 @@ def _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, leve
             "no estimate: studies with 0% or 100% have zero sampling variance on the untransformed "
             "(raw) scale; use transform logit, ft or arcsine, or method glmm"
         )
-        return PoolResult(
-            settings=settings,
-            **common,
-            **_NO_ESTIMATE,
-            warnings=tuple(warnings),
-            studies=study_rows(),
-            converged=False,
-        )
+        return dict(_NO_ESTIMATE), tuple(warnings), None, False
     if k == 1:
         mu = float(yi[0])
         se = float(math.sqrt(vi[0]))
@@ -190,9 +208,7 @@ def _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, leve
             "the result is the single study's transformed proportion"
         )
         back = ivre_mod.back_transform(np.array([mu, lo, hi]), transform, m)
-        return PoolResult(
-            settings=settings,
-            **common,
+        values = dict(
             estimate=float(back[0]),
             ci_low=float(back[1]),
             ci_high=float(back[2]),
@@ -204,10 +220,8 @@ def _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, leve
             i2=NAN,
             q=NAN,
             q_p=NAN,
-            warnings=tuple(warnings),
-            studies=study_rows(np.array([100.0])),
-            converged=True,
         )
+        return values, tuple(warnings), np.array([100.0]), True
     fit = ivre_mod.fit_ivre(yi, vi, tau2_method=tau2, ci=ci, level=level)
     if not fit.tau2_converged:
         warnings.append(f"tau2 ({tau2}) did not converge: the estimating equation has no root")
@@ -223,9 +237,7 @@ def _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, leve
     back = ivre_mod.back_transform(
         np.array([fit.mu, fit.ci_low, fit.ci_high, pi_lo, pi_hi]), transform, m
     )
-    return PoolResult(
-        settings=settings,
-        **common,
+    values = dict(
         estimate=float(back[0]),
         ci_low=float(back[1]),
         ci_high=float(back[2]),
@@ -239,10 +251,8 @@ def _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, leve
         q=fit.q,
         q_p=fit.q_p,
         q_df=k - 1,
-        warnings=tuple(warnings),
-        studies=study_rows(fit.weights),
-        converged=fit.tau2_converged,
     )
+    return values, tuple(warnings), fit.weights, fit.tau2_converged
 
 
 def _glmm_i2(x, m, tau2: float) -> tuple[float, float]:
@@ -321,7 +331,7 @@ def _pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope
         warnings.append(pi_problem)
     i2, h2 = _glmm_i2(x, m, tau2)
     lrt = 0.0 if tau2 == 0 else max(2 * (loglik - float(fit.loglik_common[0])), 0.0)
-    lrt_p = 1.0 if lrt <= 0 else 0.5 * float(stats.chi2.sf(lrt, 1))
+    lrt_p = 1.0 if lrt <= 0 else 0.5 * float(chi2_sf(lrt, 1))
     prof = glmm_mod.ProfileIntervals(NAN, NAN, NAN, NAN)
     if profile and fit.tau2_identifiable[0]:
         prof = glmm_mod.profile_intervals(x, m, mu, tau2, loglik, se, level=level, n_nodes=n_nodes)

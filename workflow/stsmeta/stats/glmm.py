@@ -13,7 +13,9 @@ pooled proportion is then within about 2e-6 of a 151-node fit, and within 1e-7 w
 (checked in the tests). lme4's default of 7 nodes, used by metafor, is off by up to ~1e-2 there.
 
 Everything is vectorised over a batch of datasets (rows); a study with n = 0 contributes nothing,
-so ragged batches can be padded with zero columns.
+so ragged batches can be padded with zero columns. Studies with the same (events, n) contribute
+the same term, so each dataset is fitted on its distinct pairs weighted by their counts: with
+series of a few patients the cost depends on how many pairs occur, not on the number of studies.
 
 The optimiser works on (mu, tau) with tau unrestricted in sign: the likelihood is an even,
 smooth function of tau, so tau2 = 0 on the boundary is an ordinary stationary point, not a corner.
@@ -25,7 +27,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special
+
+from stsmeta.stats.distributions import chi2_ppf, chi2_sf
 
 DEFAULT_NODES = 61
 # Beyond these the estimate is taken not to exist (diverging to infinity).
@@ -52,34 +56,40 @@ def _modes(x, n, mu, tau, z0):
     satisfies z = tau*(x - n*p), so it lies in [-|tau|*n, |tau|*n]. Newton with bisection
     safeguard inside that bracket.
     """
-    a = np.abs(tau) * n + 1e-12
+    # Products that do not change over the iterations (arrays here are small, so the number of
+    # numpy calls per iteration is what costs).
+    tn = tau * n
+    t2n = tau * tn
+    tx = tau * x
+    a = np.abs(tn) + 1e-12
     lo, hi = -a, a
     z = np.clip(z0, lo, hi)
     for _ in range(100):
         p = special.expit(mu + tau * z)
-        g = tau * (x - n * p) - z
-        h = -(tau * tau) * n * p * (1 - p) - 1.0
+        g = tx - tn * p - z
+        step = g / (t2n * (p * (1 - p)) + 1.0)
         lo = np.where(g > 0, z, lo)
         hi = np.where(g < 0, z, hi)
-        step = -g / h
         znew = z + step
         # Newton from z always moves into (lo, hi) in exact arithmetic; bisect if it does not.
         bad = (znew < lo) | (znew > hi)
-        znew = np.where(bad, 0.5 * (lo + hi), znew)
+        if bad.any():
+            znew = np.where(bad, 0.5 * (lo + hi), znew)
         z = znew
-        if np.all(np.abs(step) <= 1e-12 * (1 + np.abs(z))):
+        if (np.abs(step) <= 1e-12 * (1 + np.abs(z))).all():
             break
     p = special.expit(mu + tau * z)
-    curv = (tau * tau) * n * p * (1 - p) + 1.0
+    curv = t2n * (p * (1 - p)) + 1.0
     return z, 1.0 / np.sqrt(curv)
 
 
-def _evaluate(x, n, lchoose, mu, tau, z0, n_nodes, derivatives=True):
+def _evaluate(x, n, lchoose, mu, tau, z0, n_nodes, derivatives=True, weights=None):
     """Log-likelihood per dataset and, optionally, its gradient and Hessian in (mu, tau).
 
     x, n, lchoose: (m, k); mu, tau: (m,). Returns ll (m,), grad (m, 2), hess (m, 2, 2), modes.
     The score and Hessian are the posterior moments of the complete-data derivatives
-    (Louis 1982, JRSS B 44:226-233), computed on the same adaptive nodes.
+    (Louis 1982, JRSS B 44:226-233), computed on the same adaptive nodes. ``weights`` (m, k):
+    how many studies each column stands for (see ``collapse_studies``); None means one each.
     """
     t, logw = _hermite(n_nodes)
     mu_ = mu[:, None]
@@ -96,6 +106,8 @@ def _evaluate(x, n, lchoose, mu, tau, z0, n_nodes, derivatives=True):
     total = e.sum(axis=-1)
     lse = top + np.log(total)
     ll_study = lchoose + lse + np.log(np.sqrt(2.0) * sigma) - _HALF_LOG_2PI
+    if weights is not None:
+        ll_study = weights * ll_study
     ll = ll_study.sum(axis=1)
     if not derivatives:
         return ll, None, None, zhat
@@ -106,18 +118,57 @@ def _evaluate(x, n, lchoose, mu, tau, z0, n_nodes, derivatives=True):
     pr = post * r
     s_mu = pr.sum(-1)
     s_tau = (pr * z).sum(-1)
-    grad = np.stack([s_mu.sum(1), s_tau.sum(1)], axis=-1)
     # E[d2 log f] + Var[d log f] under each study's posterior over the nodes.
     pc = post * (r * r - info)
     pcz = pc * z
     h_mm = pc.sum(-1) - s_mu * s_mu
     h_mt = pcz.sum(-1) - s_mu * s_tau
     h_tt = (pcz * z).sum(-1) - s_tau * s_tau
+    if weights is not None:
+        s_mu, s_tau = weights * s_mu, weights * s_tau
+        h_mm, h_mt, h_tt = weights * h_mm, weights * h_mt, weights * h_tt
+    grad = np.stack([s_mu.sum(1), s_tau.sum(1)], axis=-1)
     hess = np.empty((mu.shape[0], 2, 2))
     hess[:, 0, 0] = h_mm.sum(1)
     hess[:, 0, 1] = hess[:, 1, 0] = h_mt.sum(1)
     hess[:, 1, 1] = h_tt.sum(1)
     return ll, grad, hess, zhat
+
+
+def collapse_studies(events_2d, n_2d) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's distinct (events, n) pairs and how many studies have each: (x, n, count).
+
+    Studies with the same pair contribute identical terms to the likelihood, its score and its
+    Hessian, so a fit on the distinct pairs weighted by their counts is the same fit with fewer
+    terms: with small series the cost stops growing with k. Pairs are sorted by (n, events), so
+    the result does not depend on the order of the studies; rows are padded with n = 0,
+    count 0 columns, and studies with n = 0 are dropped. Counts must be whole numbers below
+    2**26 (``_can_collapse``).
+    """
+    x = np.atleast_2d(np.asarray(events_2d, dtype=float))
+    n = np.atleast_2d(np.asarray(n_2d, dtype=float))
+    m_sets = x.shape[0]
+    base = (n.max() + 1.0) if n.size else 1.0
+    # One exact integer per pair (events <= n < base); padding sorts last.
+    key = np.where(n > 0, n * base + x, np.inf)
+    key.sort(axis=1)
+    valid = np.isfinite(key)
+    first = valid.copy()
+    first[:, 1:] &= key[:, 1:] != key[:, :-1]
+    group = np.cumsum(first, axis=1) - 1
+    width = max(int(first.sum(axis=1).max()) if m_sets else 0, 1)
+    rows = np.broadcast_to(np.arange(m_sets)[:, None], key.shape)
+    count = np.zeros((m_sets, width))
+    np.add.at(count, (rows[valid], group[valid]), 1.0)
+    unique_key = np.zeros((m_sets, width))
+    unique_key[rows[first], group[first]] = key[first]
+    un = np.floor(unique_key / base)
+    return unique_key - un * base, un, count
+
+
+def _can_collapse(x: np.ndarray, n: np.ndarray) -> bool:
+    """Whole-number counts small enough for ``collapse_studies``'s exact integer keys."""
+    return bool(np.all(x == np.floor(x)) and np.all(n == np.floor(n)) and np.all(n < 2**26))
 
 
 def log_choose(events, n) -> np.ndarray:
@@ -178,6 +229,7 @@ def glmm_batch(
     n_nodes: int = DEFAULT_NODES,
     max_iter: int = 200,
     tol: float = 1e-10,
+    collapse: bool = True,
 ) -> GlmmBatchFit:
     """Fit the binomial-normal model by ML to every row of ``events_2d``/``n_2d`` at once.
 
@@ -189,6 +241,10 @@ def glmm_batch(
     distribution of p, with equality only for mass at 0 and 1, so the likelihood's supremum is
     the limit tau -> infinity; when every n is 1 there is equality everywhere and tau2 is not
     identifiable (fitted at tau2 = 0 instead).
+
+    The likelihood is summed over each row's distinct (events, n) pairs weighted by their counts
+    (``collapse_studies``); ``collapse=False`` sums over every study as given, which is the same
+    in exact arithmetic and is there for the tests that check so.
     """
     x = np.atleast_2d(np.asarray(events_2d, dtype=float))
     n = np.atleast_2d(np.asarray(n_2d, dtype=float))
@@ -197,7 +253,6 @@ def glmm_batch(
     if np.any(n < 0) or np.any(x < 0) or np.any(x > n):
         raise ValueError("need 0 <= events <= n")
     m_sets = x.shape[0]
-    lchoose = log_choose(x, n)
     sx = x.sum(1)
     sn = n.sum(1)
     status = np.full(m_sets, STATUS_OK, dtype=object)
@@ -209,14 +264,26 @@ def glmm_batch(
     bernoulli = (n <= 1).all(1) & (status == STATUS_OK)
     status[extreme & ~bernoulli & (status == STATUS_OK)] = STATUS_TAU_DIVERGES
 
+    # From here on every sum over studies is over the distinct pairs, so the fit is a function of
+    # the multiset of (events, n) pairs alone, whatever the order of the studies.
+    weights = None
+    if collapse and _can_collapse(x, n):
+        x, n, weights = collapse_studies(x, n)
+    counts = np.ones_like(x) if weights is None else weights
+    lchoose = log_choose(x, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_pool = sx / sn
         mu_common = special.logit(p_pool)
         # Saturated and common-effect binomial log-likelihoods (0 * log 0 = 0).
         ph = np.where(n > 0, x / np.where(n > 0, n, 1), 0.0)
-        ll_sat = (lchoose + special.xlogy(x, ph) + special.xlogy(n - x, 1 - ph)).sum(1)
+        ll_sat = (counts * (lchoose + special.xlogy(x, ph) + special.xlogy(n - x, 1 - ph))).sum(1)
         ll_common = (
-            lchoose + special.xlogy(x, p_pool[:, None]) + special.xlogy(n - x, 1 - p_pool[:, None])
+            counts
+            * (
+                lchoose
+                + special.xlogy(x, p_pool[:, None])
+                + special.xlogy(n - x, 1 - p_pool[:, None])
+            )
         ).sum(1)
 
     fit_rows = np.flatnonzero((status == STATUS_OK) & ~bernoulli)
@@ -226,9 +293,8 @@ def glmm_batch(
     se = np.full(m_sets, np.nan)
     iters = np.zeros(m_sets, dtype=int)
     if fit_rows.size:
-        res = _newton(
-            x[fit_rows], n[fit_rows], lchoose[fit_rows], mu_common[fit_rows], n_nodes, max_iter, tol
-        )
+        fx, fn, flc, fw = x[fit_rows], n[fit_rows], lchoose[fit_rows], _take(weights, fit_rows)
+        res = _newton(fx, fn, flc, mu_common[fit_rows], n_nodes, max_iter, tol, fw)
         r_mu, r_tau, r_ll, r_hess, r_iter, r_status = res
         # The boundary tau = 0 is the common-effect model; keep whichever is higher, in case
         # Newton stopped at a worse interior stationary point.
@@ -237,15 +303,15 @@ def glmm_batch(
         r_mu = np.where(worse, mu_common[fit_rows], r_mu)
         if np.any(worse):
             idx = np.flatnonzero(worse)
-            rows = fit_rows[idx]
             l2, _, h2, _ = _evaluate(
-                x[rows],
-                n[rows],
-                lchoose[rows],
+                fx[idx],
+                fn[idx],
+                flc[idx],
                 r_mu[idx],
                 r_tau[idx],
-                np.zeros_like(x[rows]),
+                np.zeros_like(fx[idx]),
                 n_nodes,
+                weights=_take(fw, idx),
             )
             r_ll[idx] = l2
             r_hess[idx] = h2
@@ -296,12 +362,17 @@ def glmm_batch(
     )
 
 
-def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol):
+def _take(weights, rows):
+    """The weights of some rows (None stays None: one study per column)."""
+    return None if weights is None else weights[rows]
+
+
+def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol, weights=None):
     m_sets = x.shape[0]
     mu = mu0.copy()
     tau = np.full(m_sets, 0.5)  # not 0: tau = 0 is always a stationary point
     z = np.zeros_like(x)
-    ll, grad, hess, z = _evaluate(x, n, lchoose, mu, tau, z, n_nodes)
+    ll, grad, hess, z = _evaluate(x, n, lchoose, mu, tau, z, n_nodes, weights=weights)
     active = np.ones(m_sets, dtype=bool)
     iters = np.zeros(m_sets, dtype=int)
     status = np.full(m_sets, STATUS_OK, dtype=object)
@@ -310,27 +381,32 @@ def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol):
         if idx.size == 0:
             break
         g = grad[idx]
-        info = -hess[idx]
+        h = hess[idx]
+        i_mm, i_mt, i_tt = -h[:, 0, 0], -h[:, 0, 1], -h[:, 1, 1]
         # Levenberg shift so that the Newton system is positive definite.
-        tr = info[:, 0, 0] + info[:, 1, 1]
-        dt = info[:, 0, 0] * info[:, 1, 1] - info[:, 0, 1] ** 2
-        disc = np.sqrt(np.maximum(tr * tr / 4 - dt, 0.0))
-        lam_min = tr / 2 - disc
+        tr = i_mm + i_tt
+        dt = i_mm * i_tt - i_mt * i_mt
+        lam_min = tr / 2 - np.sqrt(np.maximum(tr * tr / 4 - dt, 0.0))
         shift = np.where(lam_min > 1e-8, 0.0, 1e-4 - lam_min + 1e-3 * np.abs(tr))
-        a = info[:, 0, 0] + shift
-        c = info[:, 1, 1] + shift
-        b = info[:, 0, 1]
-        d = a * c - b * b
-        step = np.stack([(c * g[:, 0] - b * g[:, 1]) / d, (a * g[:, 1] - b * g[:, 0]) / d], -1)
+        a = i_mm + shift
+        c = i_tt + shift
+        d = a * c - i_mt * i_mt
+        step = np.empty((idx.size, 2))
+        step[:, 0] = (c * g[:, 0] - i_mt * g[:, 1]) / d
+        step[:, 1] = (a * g[:, 1] - i_mt * g[:, 0]) / d
         # Cap steps: 2 on mu, and tau may at most double (lets a diverging tau be seen quickly).
-        cap = np.stack([np.full(idx.size, 2.0), np.maximum(2.0, np.abs(tau[idx]))], -1)
-        scale = np.min(np.minimum(1.0, cap / np.maximum(np.abs(step), 1e-300)), axis=1)
+        t_now = tau[idx]
+        size = np.abs(step)
+        scale = np.minimum(
+            np.minimum(1.0, 2.0 / np.maximum(size[:, 0], 1e-300)),
+            np.maximum(2.0, np.abs(t_now)) / np.maximum(size[:, 1], 1e-300),
+        )
         step *= scale[:, None]
         # Never let tau jump across 0: the likelihood is even in tau, so the mirror point ties
         # and Newton could bounce between +tau and -tau forever.
-        t_now = tau[idx]
         crossing = t_now * (t_now + step[:, 1]) < 0
-        step[crossing, 1] = -0.9 * t_now[crossing]
+        if crossing.any():
+            step[crossing, 1] = -0.9 * t_now[crossing]
         s = np.ones(idx.size)
         accepted = np.zeros(idx.size, dtype=bool)
         gain = np.zeros(idx.size)
@@ -343,7 +419,10 @@ def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol):
             rows = idx[todo]
             cm = mu[rows] + s[todo] * step[todo, 0]
             ct = tau[rows] + s[todo] * step[todo, 1]
-            cl, cg, ch, cz = _evaluate(x[rows], n[rows], lchoose[rows], cm, ct, z[rows], n_nodes)
+            w_rows = _take(weights, rows)
+            cl, cg, ch, cz = _evaluate(
+                x[rows], n[rows], lchoose[rows], cm, ct, z[rows], n_nodes, weights=w_rows
+            )
             ok = cl >= ll[rows] - 1e-12 * (1 + np.abs(ll[rows]))
             ok &= np.isfinite(cl)
             acc_rows = rows[ok]
@@ -382,7 +461,7 @@ def homogeneity_lrt(events, n) -> tuple[float, float]:
     stat = max(stat, 0.0)
     if k < 2:
         return np.nan, np.nan
-    return stat, float(stats.chi2.sf(stat, k - 1))
+    return stat, float(chi2_sf(stat, k - 1))
 
 
 class _Profiler:
@@ -393,9 +472,12 @@ class _Profiler:
     inner maximum (envelope theorem), which the outer root search uses.
     """
 
-    def __init__(self, x, n, n_nodes):
+    def __init__(self, x, n, n_nodes, collapse=True):
         self.x = x[None, :]
         self.n = n[None, :]
+        self.weights = None
+        if collapse and _can_collapse(self.x, self.n):
+            self.x, self.n, self.weights = collapse_studies(self.x, self.n)
         self.lc = log_choose(self.x, self.n)
         self.n_nodes = n_nodes
         self.z = np.zeros_like(self.x)
@@ -410,11 +492,14 @@ class _Profiler:
             self.z,
             self.n_nodes,
             derivatives,
+            self.weights,
         )
         self.z = z
         return ll[0], (None if g is None else g[0]), (None if h is None else h[0])
 
     def _brent(self, theta, free, ll):
+        from scipy import optimize  # here: the coverage jobs never need it, and it is slow to load
+
         width = 2.0 + abs(theta[free])
         lo = max(theta[free] - width, 0.0) if free == 1 else theta[free] - width
         hi = theta[free] + width
@@ -540,14 +625,15 @@ def profile_intervals(
     *,
     level: float = 0.95,
     n_nodes: int = DEFAULT_NODES,
+    collapse: bool = True,
 ) -> ProfileIntervals:
     """Profile-likelihood CIs for mu and tau2 of one dataset: {theta : 2 * (l_hat - l_p) <=
-    chi2_1(level)}."""
+    chi2_1(level)}. ``collapse`` as in ``glmm_batch``."""
     x = np.asarray(events, dtype=float)
     m = np.asarray(n, dtype=float)
-    crit = float(stats.chi2.ppf(level, 1))
+    crit = float(chi2_ppf(level, 1))
     tau_hat = float(np.sqrt(tau2_hat))
-    prof = _Profiler(x, m, n_nodes)
+    prof = _Profiler(x, m, n_nodes, collapse)
     state = {"tau": max(tau_hat, 0.3), "mu": mu_hat}
 
     def over_tau(mu):

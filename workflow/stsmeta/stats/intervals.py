@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
+
+from stsmeta.stats.distributions import norm_ppf
 
 STUDY_CI_METHODS = ("cp", "wilson", "jeffreys")
 
@@ -39,7 +41,7 @@ def clopper_pearson(events, n, level: float = 0.95) -> tuple[np.ndarray, np.ndar
 def wilson(events, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval (Wilson 1927; Newcombe 1998 method 3)."""
     x, m = _as_counts(events, n)
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = norm_ppf(0.5 + level / 2)
     p = x / m
     centre = (p + z * z / (2 * m)) / (1 + z * z / m)
     half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / (1 + z * z / m)

@@ -23,7 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special
+
+from stsmeta.stats.distributions import chi2_sf, norm_ppf, t_ppf
 
 TRANSFORMS = ("logit", "ft", "arcsine", "raw")
 TAU2_METHODS = ("DL", "REML", "PM", "ML")
@@ -110,6 +112,8 @@ def _fixed(yi, wi):
 
 def _bracket_root(f, lo: float, f_lo: float) -> float:
     """Root of a function positive at lo: expand the upper end until the sign changes."""
+    from scipy import optimize  # here: slow to load, and only the iterative tau2 needs it
+
     hi = max(1.0, 2 * lo)
     for _ in range(200):
         if f(hi) < 0:
@@ -165,7 +169,7 @@ def fit_ivre(yi, vi, *, tau2_method: str = "REML", ci: str = "z", level: float =
     tau2, converged = estimate_tau2(yi, vi, tau2_method)
     w_fixed = 1 / vi
     _, q = _fixed(yi, w_fixed)
-    q_p = float(stats.chi2.sf(q, k - 1)) if k > 1 else np.nan
+    q_p = float(chi2_sf(q, k - 1)) if k > 1 else np.nan
     sw = np.sum(w_fixed)
     if k > 1:
         typical_v = (k - 1) * sw / (sw**2 - np.sum(w_fixed**2))
@@ -207,7 +211,7 @@ def fit_ivre(yi, vi, *, tau2_method: str = "REML", ci: str = "z", level: float =
 
 def _critical(level: float, df: float) -> float:
     if np.isinf(df):
-        return float(stats.norm.ppf(0.5 + level / 2))
+        return float(norm_ppf(0.5 + level / 2))
     if df < 1:
         return np.nan
-    return float(stats.t.ppf(0.5 + level / 2, df))
+    return float(t_ppf(0.5 + level / 2, df))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats
+from stsmeta.stats.distributions import norm_ppf, t_ppf
 
 PI_METHODS = ("z", "t-k1", "t-k2")
 PI_LABELS = {"z": "normal (z) PI", "t-k1": "t(k-1) PI", "t-k2": "t(k-2) PI (Higgins 2009)"}
@@ -26,7 +26,7 @@ def prediction_interval(
         return nan, nan, "prediction interval not available: the estimate or tau2 is missing"
     q = 0.5 + level / 2
     if method == "z":
-        crit = float(stats.norm.ppf(q))
+        crit = float(norm_ppf(q))
     else:
         df = k - 1 if method == "t-k1" else k - 2
         if df < 1:
@@ -38,6 +38,6 @@ def prediction_interval(
                     f"{k - df + 1} studies (k = {k})"
                 ),
             )
-        crit = float(stats.t.ppf(q, df))
+        crit = float(t_ppf(q, df))
     half = crit * math.sqrt(se * se + tau2)
     return mu - half, mu + half, None
