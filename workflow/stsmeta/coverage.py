@@ -12,8 +12,13 @@ failures to give an answer, each with its Monte Carlo standard error (Morris, Wh
 
 Reproducibility: each replicate has its own random stream, ``SeedSequence(seed, spawn_key=(p, tau,
 replicate))`` with p and tau in millionths, so a replicate's data do not depend on how
-replicates are split into shards, on the grid's order, or on which other cells exist. Summaries
-sort the replicate rows before aggregating, so they are byte-identical for any number of shards.
+replicates are split into shards, on the grid's order, or on which other cells exist. Fits are
+made in fixed blocks of replicate indices, [FIT_BLOCK * j, FIT_BLOCK * (j + 1)), one fitter call
+per block, and shard boundaries fall on block boundaries: a vectorised fit's last bits depend on
+which replicates share its batch, and this way they share it with the same replicates whatever
+the number of shards, so each replicate's fitted numbers do not depend on sharding either.
+Summaries sort the replicate rows before aggregating, so they are byte-identical for any number
+of shards.
 
 Everything here is a pure function over arrays (no I/O); the command line lives in
 ``stsmeta.cli.coverage``.
@@ -21,7 +26,6 @@ Everything here is a pure function over arrays (no I/O); the command line lives 
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,6 +33,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stsmeta.coverage_plan import (  # noqa: F401 - re-exported: the study's public names
+    FIT_BLOCK,
+    Cell,
+    Settings,
+    family_of,
+    grid,
+    settings_from_config,
+)
 from stsmeta.errors import InputError, Problem
 
 #: A batch fitter: events (m datasets x k studies) and n (k,) -> estimate, ci_low, ci_high and a
@@ -37,20 +49,6 @@ Fitter = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.nda
 
 # Keys of a configured method that describe it rather than being pool() arguments.
 _DESCRIPTIVE_KEYS = ("label", "reason")
-
-_MILLIONTHS = 1_000_000
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One point of the grid: a true pooled proportion and a between-study tau (logit scale)."""
-
-    proportion: float
-    tau: float
-
-    def key(self) -> tuple[int, int]:
-        """The cell's part of every replicate's spawn key (values in millionths)."""
-        return (round(self.proportion * _MILLIONTHS), round(self.tau * _MILLIONTHS))
 
 
 @dataclass(frozen=True)
@@ -108,23 +106,38 @@ class Recommendation:
     reason: str
 
 
-def grid(proportions: Iterable[float], taus: Iterable[float]) -> tuple[Cell, ...]:
-    """Every (proportion, tau) pair, sorted, as cells."""
-    return tuple(Cell(float(p), float(t)) for p in sorted(proportions) for t in sorted(taus))
-
-
 def replicate_seed(seed: int, cell: Cell, replicate: int) -> np.random.SeedSequence:
     """The random stream of one replicate: depends on (seed, cell, replicate index) only."""
     return np.random.SeedSequence(seed, spawn_key=(*cell.key(), int(replicate)))
 
 
 def shard_replicates(replicates: int, shards: int, shard: int) -> range:
-    """Replicate indices of one shard: contiguous, near-equal blocks covering 0..replicates-1."""
+    """Replicate indices of one shard: contiguous runs of whole fitting blocks covering
+    0..replicates-1.
+
+    Boundaries fall on multiples of ``FIT_BLOCK`` so that every shard fits the same blocks as a
+    single job would (see ``fit_blocks``); shards may therefore be uneven, and empty when there
+    are fewer blocks than shards.
+    """
     if not 0 <= shard < shards:
         raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
-    start = replicates * shard // shards
-    stop = replicates * (shard + 1) // shards
+    blocks = -(-replicates // FIT_BLOCK)
+    start = min(FIT_BLOCK * (blocks * shard // shards), replicates)
+    stop = min(FIT_BLOCK * (blocks * (shard + 1) // shards), replicates)
     return range(start, stop)
+
+
+def fit_blocks(replicates: np.ndarray) -> list[slice]:
+    """Positions of ``replicates`` split where the global block index ``r // FIT_BLOCK`` changes.
+
+    A fitter sees one block per call. Sorted, block-aligned runs (what ``shard_replicates``
+    gives) are thereby cut into the blocks [FIT_BLOCK * j, FIT_BLOCK * (j + 1)) whatever the
+    number of shards, so every replicate has the same batch companions in every sharding.
+    """
+    block = np.asarray(replicates, dtype=np.int64) // FIT_BLOCK
+    cuts = np.flatnonzero(block[1:] != block[:-1]) + 1
+    edges = [0, *cuts.tolist(), int(block.size)]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
 def simulate_events(
@@ -158,25 +171,30 @@ def run_shard(
 ) -> list[Replicates]:
     """Fit every method to every replicate of every cell; returns one block per (method, cell).
 
+    Each fitter is called once per fitting block (``fit_blocks``), so its results for a
+    replicate depend on the replicate's block alone, not on the other replicates of the shard.
+
     ``progress(done, total)`` is called after each cell and method with the number of fits so far.
     """
     n_arr = np.asarray(n, dtype=np.int64)
     reps = np.asarray(list(replicates), dtype=np.int64)
+    blocks_of_reps = fit_blocks(reps)
     total = len(cells) * len(fitters) * reps.size
     done = 0
     blocks: list[Replicates] = []
     for cell in cells:
         events = simulate_events(n_arr, cell, reps, seed)
         for name in sorted(fitters):
-            est, lo, hi, failure = fitters[name](events, n_arr)
+            parts = [fitters[name](events[rows], n_arr) for rows in blocks_of_reps]
+            failure = [f for part in parts for f in part[3]]
             blocks.append(
                 Replicates(
                     method=name,
                     cell=cell,
                     replicate=reps.copy(),
-                    estimate=np.asarray(est, dtype=float),
-                    ci_low=np.asarray(lo, dtype=float),
-                    ci_high=np.asarray(hi, dtype=float),
+                    estimate=_joined(parts, 0),
+                    ci_low=_joined(parts, 1),
+                    ci_high=_joined(parts, 2),
                     failure=tuple(failure),
                 )
             )
@@ -184,6 +202,13 @@ def run_shard(
             if progress is not None:
                 progress(done, total)
     return blocks
+
+
+def _joined(parts, column: int) -> np.ndarray:
+    """One output column of a fitter's per-block results, joined in replicate order."""
+    if not parts:
+        return np.zeros(0)
+    return np.concatenate([np.asarray(p[column], dtype=float) for p in parts])
 
 
 def mcse_proportion(rate: float, m: int) -> float:
@@ -370,58 +395,169 @@ def pool_fitter(spec: Mapping[str, object], level: float) -> Fitter:
     return fit
 
 
+def _multiset_key(events_row: np.ndarray, n: np.ndarray) -> bytes:
+    """The sorted (events, n) pairs of one dataset, as bytes: equal exactly for datasets that
+    differ only in the order of their studies (events and n below 2**31)."""
+    pair = (n.astype(np.int64) << 32) + events_row.astype(np.int64)
+    return np.sort(pair).tobytes()
+
+
 def glmm_batch_fitter(spec: Mapping[str, object], level: float) -> Fitter:
-    """The configured GLMM fitted by ``stsmeta.stats.glmm_batch``, one replicate per call.
+    """The configured GLMM fitted by ``stsmeta.stats.glmm_batch``, all replicates of a call at once.
 
     Gives the estimate and Wald interval that ``pool(method="glmm")`` reports (expit of
     mu -/+ crit * se; crit normal for ci "z", t on k-1 df for "t") without the profile-likelihood
-    intervals that pool() also computes and the study does not use (about 150 times faster).
-    Each replicate is fitted on its own: a vectorised fit's last bits depend on which rows share
-    the batch, and a replicate's result must not depend on how replicates were sharded.
-    One study (k = 1) goes through pool(), which treats it apart. tests/test_coverage.py checks
-    that both paths agree.
+    intervals that pool() also computes and the study does not use. The replicates of one call
+    are fitted in one vectorised ``glmm_batch`` (several times faster per replicate than one at a
+    time); the last bits of a row's fit depend on which rows share the batch, so ``run_shard``
+    calls this once per fixed block of replicate indices (``FIT_BLOCK``), which makes the result
+    independent of sharding. Replicates of a call with the same multiset of (events, n) pairs are
+    fitted once (with small designs many coincide); nothing is kept between calls, as that would
+    make a block's batch depend on which blocks came before it in the shard. One study (k = 1)
+    goes through pool(), which treats it apart. tests/test_coverage.py checks that the batched
+    numbers agree with pool()'s to within rounding and that the failures are the same.
     """
     kwargs = pool_arguments(spec, level)
     ci = str(kwargs.get("ci", "z"))
     extra = {} if kwargs.get("n_nodes") is None else {"n_nodes": int(kwargs["n_nodes"])}
 
     def fit(events: np.ndarray, n: np.ndarray):
-        from scipy import special, stats
+        from scipy import special
 
         from stsmeta.stats import glmm_batch
+        from stsmeta.stats.distributions import norm_ppf, t_ppf
 
         k = n.size
         if k == 1:
             return pool_fitter(spec, level)(events, n)
-        q = 0.5 + level / 2
-        crit = float(stats.norm.ppf(q) if ci == "z" else stats.t.ppf(q, k - 1))
         m = events.shape[0]
-        mu = np.full(m, np.nan)
-        se = np.full(m, np.nan)
-        failure = [""] * m
+        if m == 0:
+            return np.zeros(0), np.zeros(0), np.zeros(0), []
+        q = 0.5 + level / 2
+        crit = float(norm_ppf(q) if ci == "z" else t_ppf(q, k - 1))
+        # Each distinct multiset of pairs once, in order of first occurrence (deterministic).
+        slot_of: dict[bytes, int] = {}
+        slot = np.array(
+            [slot_of.setdefault(_multiset_key(events[i], n), len(slot_of)) for i in range(m)]
+        )
+        first = np.unique(slot, return_index=True)[1]
+        distinct = events[first]
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for i in range(m):
-                res = glmm_batch(events[i : i + 1], n[None, :], **extra)
-                status = str(res.status[0])
-                if status != "ok" or not (np.isfinite(res.mu[0]) and np.isfinite(res.se[0])):
-                    failure[i] = short_reason(status)
-                    continue
-                mu[i], se[i] = res.mu[0], res.se[0]
+            res = glmm_batch(distinct, np.broadcast_to(n, distinct.shape), **extra)
+        status = np.asarray(res.status, dtype=object)
+        ok = (status == "ok") & np.isfinite(res.mu) & np.isfinite(res.se)
+        mu = np.where(ok, res.mu, np.nan)[slot]
+        se = np.where(ok, res.se, np.nan)[slot]
+        reasons = [
+            "" if good else short_reason(str(st)) for good, st in zip(ok, status, strict=True)
+        ]
+        with np.errstate(all="ignore"):
+            return (
+                special.expit(mu),
+                special.expit(mu - crit * se),
+                special.expit(mu + crit * se),
+                [reasons[j] for j in slot],
+            )
+
+    return fit
+
+
+def _configuration_check(kwargs: Mapping[str, object]) -> Callable[[np.ndarray, np.ndarray], None]:
+    """Calls pool() on one replicate, so a wrong configuration is refused as pool() would; once
+    per design, as fitters are called once per block and pool() costs most at large k."""
+    checked: set[bytes] = set()
+
+    def check(events_row: np.ndarray, n: np.ndarray) -> None:
+        from stsmeta.stats import pool
+
+        design = np.asarray(n, dtype=np.int64).tobytes()
+        if design not in checked:
+            pool(events_row, n, **kwargs)
+            checked.add(design)
+
+    return check
+
+
+def common_fitter(spec: Mapping[str, object], level: float) -> Fitter:
+    """``pool(method="common")`` over all replicates at once: Clopper-Pearson on each replicate's
+    total events out of the total n, the same element-wise computation pool() does one at a time
+    (so the same numbers), without pool()'s per-study intervals."""
+    kwargs = pool_arguments(spec, level)
+    check_configuration = _configuration_check(kwargs)
+
+    def fit(events: np.ndarray, n: np.ndarray):
+        from stsmeta.stats.intervals import clopper_pearson
+
+        m = events.shape[0]
+        if m == 0:
+            return np.zeros(0), np.zeros(0), np.zeros(0), []
+        check_configuration(events[0], n)
+        total_events = events.astype(np.int64).sum(axis=1)
+        total_n = int(np.sum(n))
+        low, high = clopper_pearson(total_events, total_n, float(kwargs["level"]))
+        est = total_events / total_n
+        ok = np.isfinite(est) & np.isfinite(low) & np.isfinite(high)
+        failure = ["" if good else short_reason("not estimable") for good in ok]
+        nan = np.full(m, np.nan)
         return (
-            special.expit(mu),
-            special.expit(mu - crit * se),
-            special.expit(mu + crit * se),
+            np.where(ok, est, nan),
+            np.where(ok, low, nan),
+            np.where(ok, high, nan),
             failure,
         )
 
     return fit
 
 
+def ivre_fitter(spec: Mapping[str, object], level: float) -> Fitter:
+    """``pool(method="ivre")`` one replicate at a time through ``ivre_values``, the part of
+    pool() that computes the pooled numbers, so without the per-study rows and intervals that
+    cost most at large k; the numbers and reasons are pool()'s own."""
+    kwargs = pool_arguments(spec, level)
+    transform = str(kwargs.get("transform", "logit"))
+    tau2 = str(kwargs.get("tau2", "REML"))
+    ci = str(kwargs.get("ci", "z"))
+    pi = str(kwargs.get("pi", "z"))
+    lvl = float(kwargs["level"])
+    check_configuration = _configuration_check(kwargs)
+
+    def fit(events: np.ndarray, n: np.ndarray):
+        from stsmeta.stats.api import ivre_values
+
+        m = events.shape[0]
+        est = np.full(m, np.nan)
+        lo = np.full(m, np.nan)
+        hi = np.full(m, np.nan)
+        failure = [""] * m
+        if m == 0:
+            return est, lo, hi, failure
+        check_configuration(events[0], n)
+        x_all = np.asarray(events, dtype=np.int64)
+        n_arr = np.asarray(n, dtype=np.int64)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for i in range(m):
+                values, notes, _, _ = ivre_values(x_all[i], n_arr, transform, tau2, ci, pi, lvl)
+                row = (values["estimate"], values["ci_low"], values["ci_high"])
+                if any(not math.isfinite(v) for v in row):
+                    failure[i] = short_reason(notes[0] if notes else "not estimable")
+                    continue
+                est[i], lo[i], hi[i] = row
+        return est, lo, hi, failure
+
+    return fit
+
+
 def fitter_for(spec: Mapping[str, object], level: float) -> Fitter:
     """The fastest fitter that gives what pool() gives for this configured method."""
-    if spec.get("method", "glmm") == "glmm" and spec.get("ci", "z") in ("z", "t"):
+    method = spec.get("method", "glmm")
+    if method == "glmm" and spec.get("ci", "z") in ("z", "t"):
         return glmm_batch_fitter(spec, level)
+    if method == "common":
+        return common_fitter(spec, level)
+    if method == "ivre":
+        return ivre_fitter(spec, level)
     return pool_fitter(spec, level)
 
 
@@ -429,204 +565,6 @@ def short_reason(text: str) -> str:
     """The head of a stats warning (up to its first colon or parenthesis), for the shard files."""
     head = text.split(":")[0].split("(")[0].strip()
     return head[:80] or "not estimable"
-
-
-def family_of(spec: Mapping[str, object]) -> str:
-    """The method family of a configured method (its pool() ``method``): one job per family."""
-    return str(spec.get("method", "glmm"))
-
-
-# --- The study's settings and design, read from already-parsed documents -----------------------
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The ``coverage`` section of config.yaml, with the methods it fits resolved."""
-
-    outcome: str
-    scenario: str
-    proportions: tuple[float, ...]
-    taus: tuple[float, ...]
-    replicates: int
-    shards: int
-    seed: int
-    level: float
-    max_failure_rate: float
-    methods: tuple[tuple[str, dict], ...]  # (name, configured spec), sorted by name
-
-    def cells(self) -> tuple[Cell, ...]:
-        return grid(self.proportions, self.taus)
-
-    def families(self) -> tuple[str, ...]:
-        return tuple(sorted({family_of(spec) for _, spec in self.methods}))
-
-    def methods_of(self, family: str) -> dict[str, dict]:
-        return {name: spec for name, spec in self.methods if family_of(spec) == family}
-
-    def fingerprint(self, family: str | None = None) -> str:
-        """What a job reads of these settings (``family`` None: every method), as canonical JSON.
-
-        For the Snakefile's ``params``: a shard reruns when this changes, not on other edits.
-        """
-        return json.dumps(
-            {
-                "grid": [list(self.proportions), list(self.taus)],
-                "replicates": self.replicates,
-                "shards": self.shards,
-                "seed": self.seed,
-                "level": self.level,
-                "methods": dict(self.methods) if family is None else self.methods_of(family),
-            },
-            sort_keys=True,
-        )
-
-
-def _number_list(value, file, field, low, high, open_low, open_high, problems):
-    if not isinstance(value, list) or not value:
-        problems.append(Problem(file, field, "must be a non-empty list of numbers"))
-        return ()
-    out = []
-    for i, v in enumerate(value):
-        ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-        if ok:
-            ok = (v > low if open_low else v >= low) and (v < high if open_high else v <= high)
-        if not ok:
-            lo_b = "(" if open_low else "["
-            hi_b = ")" if open_high else "]"
-            problems.append(
-                Problem(
-                    file, f"{field}[{i}]", f"{v!r} is not a number in {lo_b}{low}, {high}{hi_b}"
-                )
-            )
-        else:
-            out.append(float(v))
-    if len(set(out)) != len(out):
-        problems.append(Problem(file, field, "has repeated values; each must occur once"))
-    return tuple(out)
-
-
-def _positive_int(value, file, field, problems, minimum=1):
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        problems.append(Problem(file, field, f"{value!r} is not a whole number >= {minimum}"))
-        return minimum
-    return value
-
-
-def settings_from_config(config: Mapping, file: str = "config.yaml") -> Settings:
-    """The coverage settings of a parsed config.yaml; every problem names its field.
-
-    Raises ``InputError`` listing each problem as ``file: field: what is wrong and allowed``.
-    """
-    problems: list[Problem] = []
-    section = config.get("coverage")
-    if not isinstance(section, Mapping):
-        raise InputError(Problem(file, "coverage", "missing: add the coverage section"))
-    known = {
-        "outcome",
-        "scenario",
-        "true_proportions",
-        "taus",
-        "replicates",
-        "shards",
-        "seed",
-        "methods",
-        "max_failure_rate",
-    }
-    for key in sorted(set(section) - known):
-        problems.append(
-            Problem(
-                file, f"coverage.{key}", f"unknown setting; allowed: {', '.join(sorted(known))}"
-            )
-        )
-    proportions = _number_list(
-        section.get("true_proportions"),
-        file,
-        "coverage.true_proportions",
-        0,
-        1,
-        True,
-        True,
-        problems,
-    )
-    taus = _number_list(section.get("taus"), file, "coverage.taus", 0, 10, False, True, problems)
-    replicates = _positive_int(section.get("replicates"), file, "coverage.replicates", problems)
-    shards = _positive_int(section.get("shards"), file, "coverage.shards", problems)
-    seed = _positive_int(section.get("seed"), file, "coverage.seed", problems, minimum=0)
-    if not problems and shards > replicates:
-        problems.append(
-            Problem(
-                file,
-                "coverage.shards",
-                f"{shards} shards for {replicates} replicates: at most one shard per replicate",
-            )
-        )
-    max_fail = section.get("max_failure_rate", 0.0)
-    if not isinstance(max_fail, int | float) or isinstance(max_fail, bool) or not 0 <= max_fail < 1:
-        problems.append(
-            Problem(file, "coverage.max_failure_rate", f"{max_fail!r} is not a number in [0, 1)")
-        )
-        max_fail = 0.0
-    level = config.get("confidence_level", 0.95)
-    if not isinstance(level, int | float) or not 0 < level < 1:
-        problems.append(Problem(file, "confidence_level", f"{level!r} is not a number in (0, 1)"))
-        level = 0.95
-    configured = _configured_methods(config, file, problems)
-    chosen = section.get("methods")
-    if chosen is None:
-        methods = configured
-    elif not isinstance(chosen, list) or not chosen:
-        problems.append(
-            Problem(
-                file,
-                "coverage.methods",
-                "must be a non-empty list of method names "
-                f"(allowed: {', '.join(sorted(configured))}) or left out for all",
-            )
-        )
-        methods = configured
-    else:
-        methods = {}
-        for i, name in enumerate(chosen):
-            if name not in configured:
-                problems.append(
-                    Problem(
-                        file,
-                        f"coverage.methods[{i}]",
-                        f"{name!r} is not a configured method; "
-                        f"allowed: {', '.join(sorted(configured))}",
-                    )
-                )
-            else:
-                methods[name] = configured[name]
-    if problems:
-        raise InputError(problems)
-    return Settings(
-        outcome=str(section.get("outcome", "complete_remission")),
-        scenario=str(section.get("scenario", "primary")),
-        proportions=tuple(sorted(proportions)),
-        taus=tuple(sorted(taus)),
-        replicates=replicates,
-        shards=shards,
-        seed=seed,
-        level=float(level),
-        max_failure_rate=float(max_fail),
-        methods=tuple(sorted(methods.items())),
-    )
-
-
-def _configured_methods(config: Mapping, file: str, problems: list[Problem]) -> dict[str, dict]:
-    """config ``methods``: the primary (named ``primary``) and every secondary, by name."""
-    section = config.get("methods")
-    if not isinstance(section, Mapping) or not isinstance(section.get("primary"), Mapping):
-        problems.append(Problem(file, "methods.primary", "missing: the primary method is needed"))
-        return {}
-    methods = {"primary": dict(section["primary"])}
-    for name, spec in sorted((section.get("secondary") or {}).items()):
-        if not isinstance(spec, Mapping):
-            problems.append(Problem(file, f"methods.secondary.{name}", "must be a mapping"))
-            continue
-        methods[str(name)] = dict(spec)
-    return methods
 
 
 def design_from_pooled(doc: Mapping, file: str) -> tuple[tuple[str, ...], tuple[int, ...]]:

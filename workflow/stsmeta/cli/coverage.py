@@ -1,8 +1,10 @@
 """``stsmeta coverage-shard``, ``coverage-summary`` and ``coverage-figure``: the coverage study.
 
-A shard fits one method family's configured methods to one block of replicates of every grid cell
-and writes one row per (method, cell, replicate); the summary merges the shards into per-method,
-per-cell coverage, width, bias and failure rates; the figure draws the coverage heat map.
+A shard fits one method family's configured methods to one run of replicates of every grid cell
+(whole fitting blocks, ``coverage.shard_replicates``; possibly none, which gives a header-only
+file) and writes one row per (method, cell, replicate); the summary merges the shards into
+per-method, per-cell coverage, width, bias and failure rates; the figure draws the coverage heat
+map.
 """
 
 from __future__ import annotations
