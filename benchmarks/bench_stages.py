@@ -80,23 +80,26 @@ def inflate(pooled: dict, studies: dict, n_studies: int) -> tuple[dict, dict]:
     return new_pooled, new_studies
 
 
-def bench_figures(sizes: list[int]) -> None:
-    from stsmeta.figures import write_figures
+def bench_figures(sizes: list[int], processes: int | None = None) -> None:
+    from stsmeta.figures import default_processes, write_figures
     from stsmeta.report.inputs import InputFiles, load_normalised, load_plan, load_pooled
 
     files = InputFiles()
     plan = load_plan(FIXTURES / "config.yaml", files)
     pooled = load_pooled(FIXTURES / "results" / "pooled", plan, files)
     studies = load_normalised(FIXTURES / "results" / "normalised", files)
+    # As `stsmeta figures` does by default: save in as many processes as there are CPUs.
+    processes = processes or default_processes()
     for size in sizes:
         big_pooled, big_studies = inflate(pooled, studies, size)
         with tempfile.TemporaryDirectory(prefix="stsmeta-bench-figures-") as tmp:
             start = time.perf_counter()
-            paths = write_figures(plan, big_pooled, big_studies, tmp)
+            paths = write_figures(plan, big_pooled, big_studies, tmp, processes=processes)
             wall = time.perf_counter() - start
             megabytes = sum(p.stat().st_size for p in paths) / 2**20
         print(
-            f"figures   {size:>6} studies: {wall:7.2f} s ({len(paths)} files, {megabytes:.1f} MiB)",
+            f"figures   {size:>6} studies: {wall:7.2f} s ({len(paths)} files, {megabytes:.1f} MiB, "
+            f"{processes} processes)",
             flush=True,
         )
 
@@ -130,9 +133,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--stage", nargs="+", choices=sorted(STAGES), default=sorted(STAGES))
+    parser.add_argument(
+        "--processes", type=int, default=None, help="figures: saving processes (default: CPUs)"
+    )
     args = parser.parse_args()
     for stage in args.stage:
-        STAGES[stage](args.sizes)
+        if stage == "figures":
+            bench_figures(args.sizes, args.processes)
+        else:
+            STAGES[stage](args.sizes)
     return 0
 
 

@@ -16,6 +16,7 @@ from stsmeta.errors import InputError
 from stsmeta.figures import figure_stems
 from stsmeta.figures.cumulative import cumulative_plot
 from stsmeta.figures.forest import forest_plot
+from stsmeta.figures.glyphs import GlyphText
 from stsmeta.figures.risk_of_bias import QUESTIONS, risk_of_bias_plot
 from stsmeta.figures.sensitivity import sensitivity_plot
 from stsmeta.figures.style import figure_style, save_figure
@@ -47,10 +48,17 @@ def draw_forest(plan, result, studies):
         )
 
 
+def glyph_texts(figure) -> list[GlyphText]:
+    return [a for a in figure.artists if isinstance(a, GlyphText)]
+
+
 def all_texts(figure) -> list[str]:
+    """Every text drawn: Text artists and the blocks drawn as glyph outlines."""
     texts = [t.get_text() for t in figure.texts]
     for ax in figure.axes:
         texts += [t.get_text() for t in ax.texts]
+    for glyphs in glyph_texts(figure):
+        texts += glyphs.get_texts()
     return texts
 
 
@@ -111,9 +119,9 @@ def test_marker_area_grows_with_n(inputs):
     plot = draw_forest(plan, result, studies)
     sizes = {}
     for collection in plot.axes.collections:
-        if hasattr(collection, "get_sizes") and len(collection.get_sizes()) == 1:
-            y = collection.get_offsets()[0][1]
-            sizes[round(float(y), 6)] = float(collection.get_sizes()[0])
+        if hasattr(collection, "get_sizes") and len(collection.get_sizes()) > 1:
+            for (_, y), size in zip(collection.get_offsets(), collection.get_sizes(), strict=True):
+                sizes[round(float(y), 6)] = float(size)
     by_n = sorted((r.row.n, sizes[round(r.y, 6)]) for r in plot.rows_of("study"))
     assert len({n for n, _ in by_n}) > 1
     for (n1, s1), (n2, s2) in itertools.pairwise(by_n):
@@ -130,6 +138,8 @@ def assert_no_overlap(plot) -> None:
         artists = [t for t in figure.texts if t.get_text().strip()]
         artists += [t for t in plot.axes.texts if t.get_text().strip()]
         boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in artists]
+        for glyphs in glyph_texts(figure):
+            boxes += [(text, box) for text, box in glyphs.window_extents() if text.strip()]
         axes_box = plot.axes.get_window_extent(renderer)
     assert len(boxes) > 10
     for (text_a, a), (text_b, b) in itertools.combinations(boxes, 2):
@@ -224,7 +234,8 @@ def test_risk_of_bias_chart_has_every_study_and_question(inputs):
     assert len(plot.cells) == len(studies) * len(QUESTIONS)
     for study_id, question, judgement in plot.cells:
         assert studies[study_id]["risk_of_bias"][question]["judgement"] == judgement
-    labels = [t.get_text() for t in plot.axes.get_yticklabels()]
+    labels = list(plot.labels)
+    assert all(label in all_texts(plot.figure) for label in labels)
     # Wrapped labels: lines ending in a hyphen were broken there, others at a space.
     unwrapped = [label.replace("-\n", "-").replace("\n", " ") for label in labels]
     assert sorted(unwrapped) == sorted(s["label"] for s in studies.values())

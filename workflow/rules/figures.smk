@@ -10,10 +10,15 @@ rule figures:
         f"{RESULTS}/logs/figures.log",
     conda:
         CONDA_ENV
+    # Figures are saved by parallel processes; Snakemake lowers this to the cores it was given.
+    threads: 4
+    resources:
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         pooled_dir=lambda w, input: parent_dir(input.pooled[0], 2),
         normalised_dir=lambda w, input: parent_dir(input.studies[0]),
         outdir=lambda w, output: parent_dir(output[0]),
     shell:
         "python -m stsmeta figures --config {input.config} --pooled-dir {params.pooled_dir}"
-        " --normalised-dir {params.normalised_dir} --outdir {params.outdir} > {log} 2>&1"
+        " --normalised-dir {params.normalised_dir} --outdir {params.outdir}"
+        " --processes {threads} > {log} 2>&1"

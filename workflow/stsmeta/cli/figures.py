@@ -29,17 +29,25 @@ def register(subparsers) -> None:
     )
     add_analysis_inputs(parser)
     parser.add_argument("--outdir", required=True, help="where to write the figures")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="processes that save figures in parallel (default: the CPUs available); "
+        "the files are the same for any number",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from stsmeta.figures import write_figures
+    from stsmeta.figures import default_processes, write_figures
     from stsmeta.report.inputs import InputFiles, load_normalised, load_plan, load_pooled
 
     files = InputFiles()
     plan = load_plan(args.config, files)
     pooled = load_pooled(args.pooled_dir, plan, files)
     studies = load_normalised(args.normalised_dir, files)
-    for path in write_figures(plan, pooled, studies, args.outdir):
+    processes = args.processes if args.processes is not None else default_processes()
+    for path in write_figures(plan, pooled, studies, args.outdir, processes=max(1, processes)):
         print(path)
     return 0

@@ -19,7 +19,7 @@ from stsmeta.figures.rows import (
     Row,
     TextColumn,
     draw_diamond,
-    draw_interval,
+    draw_intervals,
     table_figure,
 )
 from stsmeta.figures.style import BLACK, BLUE, GREY, SECONDARY_STYLES
@@ -281,20 +281,22 @@ def forest_plot(
     max_n = max((p.row.n or 0 for p in study_rows), default=1) or 1
     if numbers.is_estimable(pooled):
         ax.axvline(pooled["estimate"], color=GREY, linestyle=(0, (2, 2)), linewidth=0.6, zorder=0)
+    # All studies in one line collection and one scatter: per-row artists cost per row.
+    drawn = [p for p in study_rows if p.row.estimate is not None]
+    draw_intervals(ax, drawn, colors=BLUE, linewidths=0.9)
+    if drawn:
+        ax.scatter(
+            [p.row.estimate for p in drawn],
+            [p.y for p in drawn],
+            s=[10 + 60 * (p.row.n or 0) / max_n for p in drawn],
+            marker="s",
+            color=BLUE,
+            edgecolors="none",
+            zorder=3,
+        )
     for placed_row in table.rows:
         row, y = placed_row.row, placed_row.y
-        if row.kind == "study" and row.estimate is not None:
-            draw_interval(ax, y, row.low, row.high, color=BLUE, linewidth=0.9)
-            ax.scatter(
-                [row.estimate],
-                [y],
-                s=10 + 60 * (row.n or 0) / max_n,
-                marker="s",
-                color=BLUE,
-                edgecolors="none",
-                zorder=3,
-            )
-        elif row.kind in ("pooled", "subgroup_pooled", "secondary") and row.estimate is not None:
+        if row.kind in ("pooled", "subgroup_pooled", "secondary") and row.estimate is not None:
             if row.kind == "secondary":
                 index = [p.row for p in table.rows if p.row.kind == "secondary"].index(row)
                 colour = SECONDARY_STYLES[index % len(SECONDARY_STYLES)][0]

@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from stsmeta.errors import InputError, Problem
+from stsmeta.figures.glyphs import glyph_text
 from stsmeta.figures.rows import wrap
 from stsmeta.figures.style import BLUISH_GREEN, GREY, ORANGE, VERMILLION, new_figure
 
@@ -63,6 +64,8 @@ SYNONYMS = {
     "na": "not applicable",
 }
 ALLOWED = "yes, no, unclear, not applicable"
+# Study labels end this far left of the first column (matplotlib's default tick label pad).
+LABEL_PAD_PT = 3.5
 
 
 def judgement_of(study: dict, question: str) -> Judgement:
@@ -88,6 +91,7 @@ class RiskOfBiasPlot:
     figure: Figure
     axes: Axes
     cells: tuple[tuple[str, str, str], ...]  # (study_id, question, judgement key)
+    labels: tuple[str, ...]  # study labels as drawn (wrapped), top to bottom
 
 
 def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOfBiasPlot:
@@ -113,36 +117,48 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
     ax.set_xticks(range(1, len(QUESTIONS) + 1), [q.upper() for q in QUESTIONS])
     ax.xaxis.tick_top()
     ax.tick_params(axis="x", length=0)
-    ax.set_yticks(ys, labels)
-    ax.tick_params(axis="y", length=0)
+    ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
+    # Labels and glyphs as glyph collections, circles as one scatter per judgement: a Text,
+    # tick or scatter per cell made a chart of 1,000 studies take tens of seconds to save.
+    text = glyph_text(fig)
+    fig_pt = width * 72
+    axes_bottom_pt, rows_pt = legend_in * 72, rows_in * 72
+    y_low, y_high = ax.get_ylim()
+
+    def y_pt(y: float) -> float:
+        return axes_bottom_pt + (y - y_low) / (y_high - y_low) * rows_pt
+
+    def x_pt(column: int) -> float:
+        return (x0 + (x1 - x0) * (column - 0.5) / len(QUESTIONS)) * fig_pt
+
+    label_right = x0 * fig_pt - LABEL_PAD_PT
     cells = []
-    for study_id, y in zip(order, ys, strict=True):
+    by_judgement: dict[str, list[tuple[int, float]]] = {j.key: [] for j in JUDGEMENTS}
+    for study_id, y, label in zip(order, ys, labels, strict=True):
+        text.add(label_right, y_pt(y), label, ha="right")
         for i, question in enumerate(QUESTIONS, start=1):
             judgement = judgement_of(studies[study_id], question)
             cells.append((study_id, question, judgement.key))
-            ax.scatter(
-                [i],
-                [y],
-                s=95,
-                color=judgement.colour,
-                edgecolors="#333333",
-                linewidths=0.5,
-                zorder=2,
-            )
-            if judgement.glyph:
-                ax.text(
-                    i,
-                    y,
-                    judgement.glyph,
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    fontweight="bold",
-                    color="black",
-                    zorder=3,
-                    parse_math=False,
+            by_judgement[judgement.key].append((i, y))
+    for judgement in JUDGEMENTS:
+        points = by_judgement[judgement.key]
+        if not points:
+            continue
+        ax.scatter(
+            [i for i, _ in points],
+            [y for _, y in points],
+            s=95,
+            color=judgement.colour,
+            edgecolors="#333333",
+            linewidths=0.5,
+            zorder=2,
+        )
+        if judgement.glyph:
+            for i, y in points:
+                text.add_centred_glyph(
+                    x_pt(i), y_pt(y), judgement.glyph, bold=True, size=8.0, colour="black"
                 )
     # Domain names above the question numbers.
     top = 1 - 0.12 / height
@@ -178,4 +194,4 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
             va="center",
             fontsize=6.5,
         )
-    return RiskOfBiasPlot(figure=fig, axes=ax, cells=tuple(cells))
+    return RiskOfBiasPlot(figure=fig, axes=ax, cells=tuple(cells), labels=tuple(labels))

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.transforms import blended_transform_factory
 
+from stsmeta.figures.glyphs import FONT_SIZE, GlyphText, glyph_text, line_width
 from stsmeta.figures.style import new_figure
 
 LINE_IN = 0.15  # height of one text line, inches (7 pt type with 1.2 spacing, plus air)
 TOP_PAD_IN = 0.08
 AXIS_IN = 0.42  # tick labels and axis label under the plot
 NOTE_WIDTH = 0.98  # figure fraction available to notes and the title
-FONT_SIZE = 7.0
 
 
 @dataclass(frozen=True)
@@ -68,17 +66,12 @@ class TableFigure:
     figure: Figure
     axes: Axes
     rows: tuple[PlacedRow, ...]
+    text: GlyphText  # every cell, header, title and note
 
 
-@lru_cache(maxsize=4096)
 def text_width_pt(text: str, bold: bool = False, size: float = FONT_SIZE) -> float:
-    """Width of a line of text in points, in the figures' font (DejaVu Sans)."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import text_to_path
-
-    prop = FontProperties(family="DejaVu Sans", size=size, weight="bold" if bold else "normal")
-    width, _, _ = text_to_path.get_text_width_height_descent(text, prop, ismath=False)
-    return width
+    """Width of a line of text in points, in the figures' font (DejaVu Sans), as it is drawn."""
+    return line_width(text, bold, size)
 
 
 def wrap(text: str, width_pt: float, *, bold: bool = False, size: float = FONT_SIZE) -> list[str]:
@@ -176,67 +169,48 @@ def table_figure(
     ax.set_yticks([])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
-    text_transform = blended_transform_factory(fig.transFigure, ax.transData)
+    # Text is placed in points from the figure's corner (see glyphs.py): a row's data y maps
+    # to points through the axes' fixed position and limits.
+    text = glyph_text(fig)
+    fig_pt = width * 72
+
+    def row_pt(y: float) -> float:
+        return (bottom_in + (y + total + 0.5) * LINE_IN) * 72
 
     placed = []
     cursor = 0
     for row, cells, n_lines in zip(rows, wrapped, placed_lines, strict=True):
         y = -(cursor + (n_lines - 1) / 2)
         for col in columns:
-            if cells[col.key]:
-                ax.text(
-                    col.x,
-                    y,
-                    cells[col.key],
-                    transform=text_transform,
-                    ha=col.ha,
-                    va="center",
-                    fontweight="bold" if row.bold else "normal",
-                    clip_on=False,
-                    parse_math=False,  # study text may contain "$": never mathtext
-                )
+            text.add(col.x * fig_pt, row_pt(y), cells[col.key], ha=col.ha, bold=row.bold)
         placed.append(PlacedRow(row=row, y=y, lines=n_lines))
         cursor += n_lines
 
-    header_y = (bottom_in + rows_in + (header_lines / 2 + 0.25) * LINE_IN) / height
+    header_pt = (bottom_in + rows_in + (header_lines / 2 + 0.25) * LINE_IN) * 72
     for col in columns:
-        if headers[col.key]:
-            fig.text(
-                col.x,
-                header_y,
-                headers[col.key],
-                ha=col.ha,
-                va="center",
-                fontweight="bold",
-                parse_math=False,
-            )
+        text.add(col.x * fig_pt, header_pt, headers[col.key], ha=col.ha, bold=True)
     if title_lines:
-        fig.text(
-            0.01,
-            1 - (TOP_PAD_IN + len(title_lines) * LINE_IN / 2) / height,
-            "\n".join(title_lines),
-            ha="left",
-            va="center",
-            fontweight="bold",
-            parse_math=False,
-        )
+        title_pt = (height - TOP_PAD_IN - len(title_lines) * LINE_IN / 2) * 72
+        text.add(0.01 * fig_pt, title_pt, "\n".join(title_lines), bold=True)
     if note_lines:
-        fig.text(
-            0.01,
-            (TOP_PAD_IN + len(note_lines) * LINE_IN / 2) / height,
-            "\n".join(note_lines),
-            ha="left",
-            va="center",
-            parse_math=False,
-        )
-    return TableFigure(figure=fig, axes=ax, rows=tuple(placed))
+        notes_pt = (TOP_PAD_IN + len(note_lines) * LINE_IN / 2) * 72
+        text.add(0.01 * fig_pt, notes_pt, "\n".join(note_lines))
+    return TableFigure(figure=fig, axes=ax, rows=tuple(placed), text=text)
 
 
-def draw_interval(ax: Axes, y: float, low: float | None, high: float | None, **kwargs) -> None:
-    """A horizontal confidence-interval line, if both ends are known."""
-    if low is None or high is None:
-        return
-    ax.plot([low, high], [y, y], solid_capstyle="butt", **kwargs)
+def draw_intervals(ax: Axes, placed: list[PlacedRow], **kwargs) -> None:
+    """The interval lines of many rows as one collection (one artist, not one per row)."""
+    from matplotlib.collections import LineCollection
+
+    segments = [
+        [(p.row.low, p.y), (p.row.high, p.y)]
+        for p in placed
+        if p.row.low is not None and p.row.high is not None
+    ]
+    if segments:
+        # zorder 2: where a Line2D per row sat, above the primary band and line.
+        lines = LineCollection(segments, capstyle="butt", zorder=2, **kwargs)
+        ax.add_collection(lines, autolim=False)
 
 
 def draw_diamond(

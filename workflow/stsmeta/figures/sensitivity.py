@@ -8,7 +8,7 @@ primary method; the primary analysis is drawn as a shaded band so that departure
 from __future__ import annotations
 
 from stsmeta.figures.forest import ForestPlot, Notes, level_percent
-from stsmeta.figures.rows import Row, TextColumn, draw_interval, table_figure
+from stsmeta.figures.rows import Row, TextColumn, draw_intervals, table_figure
 from stsmeta.figures.style import BLACK, BLUE, SKY_BLUE, VERMILLION
 from stsmeta.report import numbers
 
@@ -62,15 +62,15 @@ def draw_rows(plot, primary: dict) -> None:
         "leave_one_out": (VERMILLION, "^"),
         "cumulative": (BLUE, "o"),
     }
-    for placed in plot.rows:
-        row = placed.row
-        if row.estimate is None or row.kind not in styles:
+    # One line collection and one scatter per kind of row, not one artist per row.
+    for kind, (colour, marker) in styles.items():
+        drawn = [p for p in plot.rows if p.row.kind == kind and p.row.estimate is not None]
+        if not drawn:
             continue
-        colour, marker = styles[row.kind]
-        draw_interval(ax, placed.y, row.low, row.high, color=colour, linewidth=0.9)
+        draw_intervals(ax, drawn, colors=colour, linewidths=0.9)
         ax.scatter(
-            [row.estimate],
-            [placed.y],
+            [p.row.estimate for p in drawn],
+            [p.y for p in drawn],
             s=22,
             marker=marker,
             color=colour,

@@ -1,0 +1,174 @@
+"""Figures at scale: text drawn as glyph outlines, a fixed number of artists, parallel saving.
+
+The table text of the figures is laid out by ``stsmeta.figures.glyphs`` rather than by a
+matplotlib ``Text`` per cell; these tests hold it to what matplotlib's own text layout gives.
+Studies are the SYNTHETIC fixtures of tests/fixtures/pooled, copied to many ids where needed.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import text_to_path
+
+from stsmeta.figures import write_figures
+from stsmeta.figures.forest import forest_plot
+from stsmeta.figures.glyphs import FAMILY, GlyphText, line_width
+from stsmeta.figures.risk_of_bias import QUESTIONS, risk_of_bias_plot
+from stsmeta.figures.style import figure_style, new_figure
+from stsmeta.report.inputs import InputFiles, load_normalised, load_plan, load_pooled
+
+FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    files = InputFiles()
+    plan = load_plan(FIXTURES / "config.yaml", files)
+    pooled = load_pooled(FIXTURES / "results" / "pooled", plan, files)
+    studies = load_normalised(FIXTURES / "results" / "normalised", files)
+    return plan, pooled, studies
+
+
+def matplotlib_width(text: str, bold: bool, size: float) -> float:
+    prop = FontProperties(family=FAMILY, size=size, weight="bold" if bold else "normal")
+    width, _, _ = text_to_path.get_text_width_height_descent(text, prop, ismath=False)
+    return width
+
+
+def test_line_width_is_what_matplotlib_measures():
+    rng = random.Random(7)
+    letters = "abcdefghijklmnopqrstuvwxyzAVWTYLMI0123456789 .,;:()[]/%-–×τ²I²"
+    for _ in range(200):
+        text = "".join(rng.choice(letters) for _ in range(rng.randint(1, 80)))
+        bold = rng.random() < 0.5
+        size = rng.choice([6.5, 7.0, 8.0])
+        # Kerning pairs (AV, To, ...) included. HarfBuzz also joins "fi" and "fl" into
+        # ligatures, which this layout does not: a few hundredths of a point each.
+        assert line_width(text, bold, size) == pytest.approx(
+            matplotlib_width(text, bold, size), rel=0.004, abs=0.02
+        ), text
+
+
+@pytest.mark.parametrize("ha", ["left", "center", "right"])
+def test_a_block_sits_where_a_matplotlib_text_would(ha):
+    text = "Synthetic Gamma-Longname-\nWith-A-Very-Long 2016\n0.500 [0.118, 0.882]"
+    with figure_style():
+        fig = new_figure(4, 2)
+        fig.set_dpi(600)  # Agg measures hinted text; at high dpi hinting no longer shows
+        glyphs = GlyphText(fig)
+        glyphs.add(100.0, 70.0, text, ha=ha)
+        reference = fig.text(100 / 288, 70 / 144, text, ha=ha, va="center", parse_math=False)
+        fig.canvas.draw()
+        expected = reference.get_window_extent(fig.canvas.get_renderer())
+    [(drawn_text, box)] = glyphs.window_extents()
+    assert drawn_text == text
+    scale = fig.dpi / 72  # pixels a point
+    for got, want in zip(box.extents, expected.extents, strict=True):
+        assert got == pytest.approx(want, abs=0.3 * scale)
+
+
+def test_every_character_is_drawn_once():
+    with figure_style():
+        fig = new_figure(4, 2)
+        glyphs = GlyphText(fig)
+        glyphs.add(10, 20, "abc aab\nτ² = 1", bold=True)
+        glyphs.add(10, 60, "abc", colour="#D55E00")
+        lines = glyphs.lines()
+    drawn = sum(len(line.get_xdata()) for line in lines)
+    assert drawn == len("abcaabτ²=1") + len("abc")
+    # One marker line per (glyph, weight, size, colour): "a" bold black and "a" regular orange.
+    assert len(lines) == len(set("abcτ²=1")) + len(set("abc"))
+
+
+def test_thin_glyphs_keep_their_ink_at_low_dpi(tmp_path):
+    # A tall figure's PNG has ~60 dpi: the stems of "l", "i" and "[" are under a pixel wide and
+    # must not be snapped away.
+    from PIL import Image
+
+    with figure_style():
+        fig = new_figure(2, 1)
+        glyphs = GlyphText(fig)
+        fig.add_artist(glyphs)
+        glyphs.add(10, 36, "lllll iiiii [[[[[")
+        fig.savefig(tmp_path / "thin.png", dpi=60, facecolor="white")
+    ink = int((np.asarray(Image.open(tmp_path / "thin.png").convert("L")) < 200).sum())
+    assert ink >= 15  # at least one dark pixel a character
+
+
+def many_studies(pooled: dict, studies: dict, copies: int) -> tuple[dict, dict]:
+    """The primary result and studies, each study repeated ``copies`` times under new ids."""
+    result = copy.deepcopy(pooled["complete_remission"]["primary"])
+    new_studies, entries = {}, []
+    for i in range(copies):
+        for entry in pooled["complete_remission"]["primary"]["studies"]:
+            new_id = f"{entry['study']}-copy{i:04d}"
+            info = copy.deepcopy(studies[entry["study"]])
+            info["label"] = f"{info['label']} copy {i}"
+            new_studies[new_id] = info
+            entries.append({**entry, "study": new_id})
+    result["studies"] = entries
+    result["subgroups"] = {}
+    return result, new_studies
+
+
+def artist_count(figure) -> int:
+    count = len(figure.artists) + len(figure.texts)
+    for ax in figure.axes:
+        count += len(ax.lines) + len(ax.collections) + len(ax.patches) + len(ax.texts)
+    for glyphs in figure.artists:
+        if isinstance(glyphs, GlyphText):
+            count += len(glyphs.lines())
+    return count
+
+
+def test_artists_do_not_grow_with_the_number_of_studies(inputs):
+    plan, pooled, studies = inputs
+    counts = {}
+    for copies in (2, 40):
+        result, new_studies = many_studies(pooled, studies, copies)
+        with figure_style():
+            forest = forest_plot(
+                result, new_studies, outcome_label="Complete remission", primary_label="GLMM"
+            )
+            rob = risk_of_bias_plot(new_studies)
+        per_copy = len(pooled["complete_remission"]["primary"]["studies"])
+        assert len(forest.rows_of("study")) == copies * per_copy
+        assert len(rob.cells) == len(new_studies) * len(QUESTIONS)
+        counts[copies] = (artist_count(forest.figure), artist_count(rob.figure))
+    # Studies' labels add digits ("copy 39"), hence at most a few more glyph lines.
+    for small, large in zip(counts[2], counts[40], strict=True):
+        assert large <= small + 12
+
+
+def test_risk_of_bias_draws_a_symbol_per_judged_cell(inputs):
+    _, _, studies = inputs
+    with figure_style():
+        plot = risk_of_bias_plot(studies)
+    [glyphs] = [a for a in plot.figure.artists if isinstance(a, GlyphText)]
+    counts = glyphs.character_counts()
+    for symbol in ("+", "×", "?", "–"):
+        judged = sum(1 for cell in plot.cells if judgement_glyph(cell[2]) == symbol)
+        in_labels = sum(label.count(symbol) for label in plot.labels)
+        assert counts.get(symbol, 0) == judged + in_labels, symbol
+
+
+def judgement_glyph(key: str) -> str:
+    from stsmeta.figures.risk_of_bias import JUDGEMENTS
+
+    return next(j.glyph for j in JUDGEMENTS if j.key == key)
+
+
+def test_parallel_saving_writes_the_same_bytes(inputs, tmp_path):
+    plan, pooled, studies = inputs
+    serial = write_figures(plan, pooled, studies, tmp_path / "serial", processes=1)
+    parallel = write_figures(plan, pooled, studies, tmp_path / "parallel", processes=2)
+    assert [p.name for p in serial] == [p.name for p in parallel]
+    assert len(serial) == 3 * (3 * len(plan.outcomes) + 1)
+    for a, b in zip(serial, parallel, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name

@@ -1,0 +1,252 @@
+"""Table text drawn as glyph outlines: one marker line per distinct glyph, not one Text per cell.
+
+A matplotlib ``Text`` is laid out by FreeType and HarfBuzz on every draw, in every output format:
+about 13 µs a character here, so a forest plot of 1,000 studies (some 100,000 characters, drawn
+for PNG, SVG and PDF) spent most of a minute in text layout alone. Table text is plain, one font
+(DejaVu Sans), left to right, so it is laid out here once: advance widths and pair kerning from
+the font file, what matplotlib's layout gives for this font to within its "fi"/"fl" ligatures
+(a few hundredths of a point), and line boxes as matplotlib 3.11 makes them. Every occurrence of
+a glyph is one marker of that glyph's single marker-only ``Line2D``: PNG stamps the outline
+rasterised once, SVG writes each outline once and ``<use>``s it (as ``svg.fonttype: path`` did),
+PDF draws each outline once as an XObject and places it (text in the PDF is outlines, as in SVG).
+Positions are in points from the figure's lower left corner, so they hold at every dpi.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.markers import MarkerStyle
+from matplotlib.path import Path
+from matplotlib.transforms import Affine2D, Bbox
+
+FAMILY = "DejaVu Sans"
+FONT_SIZE = 7.0
+
+
+@lru_cache(maxsize=4)
+def _font(bold: bool):
+    from matplotlib import ft2font
+    from matplotlib.font_manager import FontProperties, findfont
+
+    prop = FontProperties(family=FAMILY, weight="bold" if bold else "normal")
+    font = ft2font.FT2Font(findfont(prop, fallback_to_default=False))
+    # Unhinted metrics at 72 dpi: font units scaled straight to points (per unit of size).
+    font.set_size(1.0, 72)
+    return font
+
+
+@lru_cache(maxsize=8192)
+def _glyph(char: str, bold: bool) -> tuple[int, float]:
+    """The glyph index of ``char`` and its advance in points per point of size."""
+    from matplotlib import ft2font
+
+    font = _font(bold)
+    glyph = font.load_char(ord(char), flags=ft2font.LoadFlags.NO_HINTING)
+    return font.get_char_index(ord(char)), glyph.linearHoriAdvance / 65536
+
+
+@lru_cache(maxsize=65536)
+def _kerning(left: int, right: int, bold: bool) -> float:
+    from matplotlib import ft2font
+
+    # 26.6 fixed point at 1 pt and 72 dpi: too coarse, so measure at 64 pt and scale back.
+    font = _font(bold)
+    font.set_size(64.0, 72)
+    kern = font.get_kerning(left, right, ft2font.Kerning.UNFITTED) / 64 / 64
+    font.set_size(1.0, 72)
+    return kern
+
+
+@lru_cache(maxsize=16384)
+def advances(text: str, bold: bool = False, size: float = FONT_SIZE) -> tuple[float, ...]:
+    """Pen position of each character of one line, then the line's width, in points."""
+    pens = []
+    pen = 0.0
+    previous = None
+    for char in text:
+        index, advance = _glyph(char, bold)
+        if previous is not None:
+            pen += _kerning(previous, index, bold) * size
+        pens.append(pen)
+        pen += advance * size
+        previous = index
+    pens.append(pen)
+    return tuple(pens)
+
+
+def line_width(text: str, bold: bool = False, size: float = FONT_SIZE) -> float:
+    """Width of one line of text in points, as ``advances`` lays it out."""
+    return advances(text, bold, size)[-1]
+
+
+@lru_cache(maxsize=16)
+def line_metrics(bold: bool = False, size: float = FONT_SIZE) -> tuple[float, float, float]:
+    """Ascent, descent and line gap of the font in points, from its OS/2 table.
+
+    matplotlib (3.11, ``linespacing="normal"``) gives each line of a Text the font's ascent and
+    descent plus, when there are several lines, the line gap; a single line has no gap.
+    """
+    font = _font(bold)
+    table = font.get_sfnt_table("OS/2")
+    scale = size / font.get_sfnt_table("head")["unitsPerEm"]
+    return (
+        table["sTypoAscender"] * scale,
+        -table["sTypoDescender"] * scale,
+        table["sTypoLineGap"] * scale,
+    )
+
+
+@lru_cache(maxsize=1024)
+def glyph_path(char: str, bold: bool = False, size: float = FONT_SIZE) -> Path:
+    """Outline of one character in points, pen at the origin, baseline at y = 0."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    prop = FontProperties(family=FAMILY, weight="bold" if bold else "normal")
+    return TextPath((0, 0), char, size=size, prop=prop)
+
+
+@lru_cache(maxsize=256)
+def _ink_centre(char: str, bold: bool, size: float) -> tuple[float, float]:
+    extents = glyph_path(char, bold, size).get_extents()
+    return (extents.x0 + extents.x1) / 2, (extents.y0 + extents.y1) / 2
+
+
+@dataclass(frozen=True)
+class PlacedText:
+    """A block of text as drawn: its lines and the box they fill, in figure points."""
+
+    text: str
+    box: Bbox  # points from the figure's lower left corner
+
+
+class GlyphText(Artist):
+    """Text blocks collected, then drawn as one marker line per (glyph, weight, size, colour).
+
+    ``add`` mirrors ``Figure.text`` with ``va="center"`` for positions given in points; the
+    blocks added are kept in ``placed`` so that tests can read the text and check boxes.
+    """
+
+    def __init__(self, figure: Figure) -> None:
+        super().__init__()
+        self.placed: list[PlacedText] = []
+        self._figure = figure
+        # (char, bold, size, colour) -> offsets of each occurrence (points).
+        self._uses: dict[tuple[str, bool, float, str], list[tuple[float, float]]] = {}
+        self._lines: list[Line2D] | None = None
+        self.set_zorder(3)
+
+    def get_texts(self) -> list[str]:
+        return [p.text for p in self.placed]
+
+    def character_counts(self) -> dict[str, int]:
+        """How many times each character is drawn (blocks and centred glyphs)."""
+        counts: dict[str, int] = {}
+        for (char, *_), offsets in self._uses.items():
+            counts[char] = counts.get(char, 0) + len(offsets)
+        return counts
+
+    def add(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        *,
+        ha: str = "left",
+        bold: bool = False,
+        size: float = FONT_SIZE,
+        colour: str = "black",
+    ) -> None:
+        """Lines of ``text`` centred vertically on ``y``, aligned on ``x`` (points), as Text."""
+        if not text:
+            return
+        ascent, descent, gap = line_metrics(bold, size)
+        lines = text.split("\n")
+        if len(lines) == 1:
+            gap = 0.0
+        pitch = ascent + descent + gap  # baseline to baseline, as matplotlib lays out lines
+        height = len(lines) * pitch
+        top = y + height / 2
+        widths = []
+        for i, line in enumerate(lines):
+            pens = advances(line, bold, size)
+            width = pens[-1]
+            widths.append(width)
+            left = x - {"left": 0.0, "center": width / 2, "right": width}[ha]
+            baseline = top - gap / 2 - ascent - i * pitch
+            for char, pen in zip(line, pens, strict=False):
+                if not char.isspace():
+                    key = (char, bold, size, colour)
+                    self._uses.setdefault(key, []).append((left + pen, baseline))
+        widest = max(widths)
+        x0 = x - {"left": 0.0, "center": widest / 2, "right": widest}[ha]
+        self.placed.append(PlacedText(text, Bbox([[x0, top - height], [x0 + widest, top]])))
+        self._lines = None
+
+    def add_centred_glyph(
+        self, x: float, y: float, char: str, *, bold: bool, size: float, colour: str
+    ) -> None:
+        """One character whose ink is centred on (x, y) points: a symbol inside a marker."""
+        dx, dy = _ink_centre(char, bold, size)
+        pen = (x - dx, y - dy)
+        self._uses.setdefault((char, bold, size, colour), []).append(pen)
+        self._lines = None
+
+    def lines(self) -> list[Line2D]:
+        """One marker-only ``Line2D`` per (glyph, weight, size, colour), built once."""
+        if self._lines is None:
+            points = Affine2D().scale(1 / 72) + self._figure.dpi_scale_trans
+            self._lines = []
+            for (char, bold, size, colour), offsets in sorted(self._uses.items()):
+                path = glyph_path(char, bold, size)
+                if not len(path.vertices):
+                    continue
+                # A marker path is scaled by markersize * 0.5 / max|vertex|: undo that, so the
+                # glyph keeps its size in points; the pen origin is the marker's anchor.
+                extent = float(np.max(np.abs(path.vertices)))
+                xy = np.asarray(offsets, dtype=float)
+                marker = MarkerStyle(path)
+                # Snapping rounds a rectilinear marker ("l", "i", "[") to whole pixels: at the
+                # low dpi of a tall PNG its stem collapses to nothing. matplotlib snaps markers
+                # at least this many pixels wide; there is no public setter (3.11).
+                marker._snap_threshold = math.inf
+                line = Line2D(
+                    xy[:, 0],
+                    xy[:, 1],
+                    linestyle="none",
+                    marker=marker,
+                    markersize=2 * extent,
+                    markerfacecolor=colour,
+                    markeredgecolor="none",
+                    markeredgewidth=0,
+                    transform=points,
+                )
+                line.set_figure(self._figure)
+                self._lines.append(line)
+        return self._lines
+
+    def window_extents(self) -> list[tuple[str, Bbox]]:
+        """Each block's text and box in display pixels (for overlap checks)."""
+        scale = self._figure.dpi / 72
+        return [(p.text, Bbox(p.box.get_points() * scale)) for p in self.placed]
+
+    def draw(self, renderer) -> None:
+        if not self.get_visible():
+            return
+        for line in self.lines():
+            line.draw(renderer)
+        self.stale = False
+
+
+def glyph_text(figure: Figure) -> GlyphText:
+    """A ``GlyphText`` added to ``figure``."""
+    artist = GlyphText(figure)
+    figure.add_artist(artist)
+    return artist
