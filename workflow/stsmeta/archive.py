@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from stsmeta import __version__
+from stsmeta.atomic_write import write_bytes_atomically
 from stsmeta.errors import InputError, Problem
 
 ARCHIVE_PREFIX = "stsmeta-results-"
@@ -788,20 +789,8 @@ def build_archive(inputs: ArchiveInputs) -> tuple[bytes, ResultsMetadata]:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` through a temporary file, synced, and an atomic rename."""
+    write_bytes_atomically(path, data, fsync=True)
 
 
 def _manifest_of(data: bytes) -> dict[str, str]:

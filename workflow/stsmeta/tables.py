@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from stsmeta.atomic_write import write_text_atomically
 from stsmeta.model import Study
 
 STUDIES_COLUMNS = (
@@ -225,14 +224,4 @@ def build_tables(studies: Sequence[Study]) -> dict[str, str]:
 
 def write_atomically(path: str | Path, text: str) -> None:
     """Write via a temporary file in the same directory and rename into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomically(path, text)
