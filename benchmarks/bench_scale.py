@@ -61,6 +61,32 @@ def measure(cmd: list[str], cwd: Path) -> tuple[float, float]:
     return float(wall), float(rss)
 
 
+_START = re.compile(r"^\[(.+?)\]\n(?:local)?rule (\w+):\n(?:    .*\n)*?    jobid: (\d+)", re.M)
+_END = re.compile(r"^\[(.+?)\]\nFinished jobid: (\d+) \(Rule: (\w+)\)", re.M)
+
+
+def stage_times(project: Path) -> dict[str, tuple[int, float, float]]:
+    """Per rule of the last run: jobs, summed job seconds, and the wall span first start to
+    last finish, read off Snakemake's own log (its time stamps have 1 s resolution)."""
+    logs = sorted((project / ".snakemake" / "log").glob("*.snakemake.log"))
+    if not logs:
+        return {}
+    text = logs[-1].read_text()
+
+    def when(stamp: str) -> float:
+        return time.mktime(time.strptime(stamp, "%a %b %d %H:%M:%S %Y"))
+
+    started = {job: (when(t), rule) for t, rule, job in _START.findall(text)}
+    out: dict[str, list[float]] = {}
+    for t, job, rule in _END.findall(text):
+        if job in started:
+            begin = started[job][0]
+            end = when(t)
+            jobs, total, first, last = out.get(rule, (0, 0.0, begin, end))
+            out[rule] = (jobs + 1, total + end - begin, min(first, begin), max(last, end))
+    return {rule: (v[0], v[1], v[3] - v[2]) for rule, v in out.items()}
+
+
 def templates() -> list[tuple[str, dict, str]]:
     """The shipped study files, parsed, as templates for synthetic copies."""
     out = []
@@ -133,6 +159,7 @@ def pipeline_rows(sizes: list[int], cores: int) -> list[dict]:
         for size in sizes:
             project = make_project(root, size, tmpl)
             cold, cold_rss = measure(snake, project)
+            stages = stage_times(project)
             noop, noop_rss = measure(snake, project)
             write_synthetic(project / "data" / "raw", size, tmpl)
             add, add_rss = measure(snake, project)
@@ -147,6 +174,16 @@ def pipeline_rows(sizes: list[int], cores: int) -> list[dict]:
                 f"{size:>6} studies ({jobs} jobs): cold {cold:7.1f} s ({cold_rss:6.0f} MiB)  "
                 f"no-op {noop:6.2f} s ({noop_rss:5.0f} MiB; Snakemake's own {base_noop:5.2f} s, "
                 f"ratio {noop / base_noop:4.2f})  add one {add:6.1f} s ({add_rss:5.0f} MiB)",
+                flush=True,
+            )
+            print(
+                "        cold run by rule (jobs, summed job time, wall span): "
+                + "; ".join(
+                    f"{rule} {jobs}, {total:.0f} s, {span:.0f} s"
+                    for rule, (jobs, total, span) in sorted(
+                        stages.items(), key=lambda kv: -kv[1][2]
+                    )
+                ),
                 flush=True,
             )
             shutil.rmtree(project)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from stsmeta.cli import main
+from stsmeta.errors import InputError
 from stsmeta.model import load_study, study_from_dict, study_to_dict, study_to_json
 from stsmeta.studyfile import read_study
 from stsmeta.tables import build_tables
@@ -126,3 +128,23 @@ def test_source_sha256_tracks_the_raw_file(tmp_path):
 
     study = read_study(VALID)
     assert study.source_sha256 == hashlib.sha256(VALID.read_bytes()).hexdigest()
+
+
+def test_a_study_checked_twice_in_one_process_is_looked_up_not_redone(tmp_path):
+    # The workflow checks each new file at start-up and normalises it in the same process.
+    data = _raw()
+    first = _study(tmp_path, data)
+    assert _study(tmp_path, data) is first
+    # Other bytes or another plausible range: checked and normalised afresh.
+    data["label"] = data.get("label", "") + " (revised)"
+    changed = _study(tmp_path, data)
+    assert changed is not first and changed.source_sha256 != first.source_sha256
+    narrow = _study(tmp_path, data, {"plausible_concentration_mg_per_ml": [10, 200]})
+    assert narrow is not changed and narrow.concentration.plausible is False
+    # An invalid file is never remembered: it fails every time.
+    data["study_id"] = "Not A Safe Id"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    for _ in range(2):
+        with pytest.raises(InputError):
+            read_study(path)

@@ -11,8 +11,9 @@ from snakemake.utils import validate
 
 from stsmeta.analysis import plan_fingerprint
 from stsmeta.archive import previous_archive
+from stsmeta.cli.normalise import normalise_file
 from stsmeta.config import load_config
-from stsmeta.coverage import settings_from_config as coverage_settings
+from stsmeta.coverage_plan import settings_from_config as coverage_settings
 from stsmeta.errors import InputError
 from stsmeta.studyfile import validate_paths
 
@@ -54,6 +55,20 @@ def validated_before(raw, normalised, validity_changed):
         return recorded == hashlib.sha256(raw.read_bytes()).hexdigest()
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def normalise_in_workflow(raw, output, log):
+    """The normalise rule's one call: `stsmeta normalise`, run in Snakemake's own process.
+
+    An invalid file (caught at start-up already, unless it changed since) fails the job with
+    the same `file: field: fix` lines, also written to the log.
+    """
+    try:
+        normalise_file(raw, output, config)
+    except InputError as exc:
+        Path(log).write_text(f"{exc}\n", encoding="utf-8")
+        raise WorkflowError(str(exc)) from None
+    Path(log).write_text("", encoding="utf-8")
 
 
 # The modules whose code decides whether a study file is valid (studyfile.py and its imports).

@@ -15,12 +15,12 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stsmeta.atomic_write import write_text_atomically
 from stsmeta.errors import InputError, Problem
 
 # Subgroup variable (config `subgroups`) -> the study field whose terms are its levels.
@@ -567,7 +567,8 @@ def pool_rows(
             level=level,
             study_ci=study_ci,
             studies=[r.study_id for r in rows],
-            **({} if profile else {"profile": False}),
+            # Steps (profile=False) show pooled numbers only: no profile intervals, no study rows.
+            **({} if profile else {"profile": False, "study_results": False}),
         )
     except ValueError as exc:
         return not_estimable(rows, settings, level=level, study_ci=study_ci, reason=str(exc))
@@ -602,9 +603,14 @@ def analyse(
     def run(
         selected: Sequence[StudyRow], method: Mapping = primary, profile: bool = True
     ) -> dict[str, Any]:
-        return pool_rows(
+        result = pool_rows(
             selected, method, level=level, study_ci=study_ci, pool_fn=pool_fn, profile=profile
         )
+        if not profile:
+            # A leave-one-out or cumulative step is named by the study left out or added; its
+            # own study list would repeat the included studies k times (k^2 entries in all).
+            result.pop("studies", None)
+        return result
 
     document = run(rows)
     extra: dict[str, Any] = {
@@ -714,14 +720,4 @@ def dumps(document: Mapping) -> str:
 
 def write_json(path: str | os.PathLike, document: Mapping) -> None:
     """Write atomically (temporary file in the same folder, then rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = dumps(document)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, dumps(document))

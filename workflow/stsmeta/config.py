@@ -39,8 +39,10 @@ _TYPE_NAMES = {
 @cache
 def load_schema() -> dict[str, Any]:
     """The config schema as a dict (read once)."""
+    # libyaml's parser when present: the workflow reads this schema at every start.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with SCHEMA_PATH.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=loader)  # noqa: S506 - a SafeLoader
 
 
 def _validator_class():

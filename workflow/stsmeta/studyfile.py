@@ -276,11 +276,23 @@ def read_study(path: str | Path, config: Mapping[str, Any] | None = None):
     return _read_parsed(path, load_yaml(path), config)
 
 
+# Valid studies already checked and normalised in this process, by (file, SHA-256 of its bytes,
+# plausible range). The workflow checks every new study file at start-up and then normalises it
+# in the same process (the normalise rule runs in Snakemake's threads): the second time is a
+# lookup. The result depends on nothing else, and Study is immutable.
+_CHECKED: dict[tuple[str, str, tuple[float, float]], Any] = {}
+
+
 def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[str, Any] | None):
     from stsmeta.normalise import normalise_study
 
     file = str(path)
     data, raw = loaded
+    sha256 = hashlib.sha256(raw).hexdigest()
+    plausible = plausible_range(config)
+    key = (file, sha256, plausible)
+    if key in _CHECKED:
+        return _CHECKED[key]
     if not isinstance(data, dict):
         raise InputError(
             Problem(file, "", f"expected a mapping of fields at the top, got {_type_name(data)}")
@@ -288,12 +300,9 @@ def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[st
     problems = identity_problems(data, path) + schema_problems(data, file)
     if problems:
         raise InputError(problems)
-    return normalise_study(
-        data,
-        file=file,
-        source_sha256=hashlib.sha256(raw).hexdigest(),
-        plausible_mg_per_ml=plausible_range(config),
-    )
+    study = normalise_study(data, file=file, source_sha256=sha256, plausible_mg_per_ml=plausible)
+    _CHECKED[key] = study
+    return study
 
 
 def validate_paths(

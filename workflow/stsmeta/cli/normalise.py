@@ -43,13 +43,22 @@ def read_config(path: str | None) -> dict[str, Any] | None:
     return data
 
 
-def run(args: argparse.Namespace) -> int:
+def normalise_file(raw: str, output: str, config: dict[str, Any] | None) -> None:
+    """Validate and normalise one study file into ``output``; ``InputError`` when it is invalid.
+
+    Also called in-process by the workflow's normalise rule: one Python process per study cost
+    more than the normalisation itself (see docs/architecture.md, "Scale").
+    """
     from stsmeta.model import study_to_json
     from stsmeta.studyfile import read_study
     from stsmeta.tables import write_atomically
 
     # read_study raises InputError with every problem of the file (for one file, the same list
     # validate_paths gives: duplicate ids need two files).
-    study = read_study(args.raw, read_config(args.config))
-    write_atomically(args.output, study_to_json(study))
+    study = read_study(raw, config)
+    write_atomically(output, study_to_json(study))
+
+
+def run(args: argparse.Namespace) -> int:
+    normalise_file(args.raw, args.output, read_config(args.config))
     return 0

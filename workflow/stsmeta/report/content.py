@@ -611,12 +611,13 @@ def studies_section(data: ReportData) -> list[Block]:
             blocks.append(Paragraph(cell(f"{caption}: none.")))
             continue
         columns = tuple(table_rows[0].keys())
+        rank = publication_rank(data)
         blocks.append(
             Table(
                 tuple(TABLE_HEADERS.get(c, c) for c in columns),
                 tuple(
                     tuple(table_cell(data, r, c) for c in columns)
-                    for r in sorted(table_rows, key=lambda r: study_order(data, r))
+                    for r in sorted(table_rows, key=lambda r: study_order(rank, r))
                 ),
                 caption=caption,
             )
@@ -636,11 +637,15 @@ TABLE_HEADERS = {
 }
 
 
-def study_order(data: ReportData, row: dict[str, str]) -> tuple:
+def publication_rank(data: ReportData) -> dict[str, int]:
+    """Each study's place in publication order (computed once: tables have a row per study)."""
+    return {sid: i for i, sid in enumerate(publication_order(data.studies, data.studies))}
+
+
+def study_order(rank: dict[str, int], row: dict[str, str]) -> tuple:
     """Rows of decisions.csv and flags.csv in publication order, the CSV's order within."""
-    order = publication_order(data.studies, data.studies)
     sid = row.get("study_id", "")
-    return (order.index(sid) if sid in order else len(order), sid)
+    return (rank.get(sid, len(rank)), sid)
 
 
 def table_cell(data: ReportData, row: dict[str, str], column: str) -> Cell:

@@ -55,41 +55,67 @@ def _local(name: str) -> tuple[str, str]:
     return "", name
 
 
-def _clean(element: ET.Element, prefix: str) -> None:
-    for child in list(element):
-        ns, local = _local(child.tag) if isinstance(child.tag, str) else ("", "")
-        if ns != SVG_NS or local not in ELEMENTS:
-            element.remove(child)
-            continue
-        _clean(child, prefix)
-    for name in list(element.attrib):
-        value = element.attrib[name]
+_KEPT_TAGS = frozenset(f"{{{SVG_NS}}}{name}" for name in ELEMENTS)
+_HREF = f"{{{XLINK_NS}}}href"
+
+
+def _clean_attributes(element: ET.Element, prefix: str) -> None:
+    attrib = element.attrib
+    for name in list(attrib):
+        value = attrib[name]
         ns, local = _local(name)
         if local.lower().startswith("on") or ns not in ("", XLINK_NS):
-            del element.attrib[name]
+            del attrib[name]
         elif local == "href":
             if value.startswith("#"):
-                element.attrib[name] = f"#{prefix}{value[1:]}"
+                attrib[name] = f"#{prefix}{value[1:]}"
             elif value.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")):
-                element.attrib[name] = "".join(value.split())
+                attrib[name] = "".join(value.split())
             else:
-                del element.attrib[name]
+                del attrib[name]
         elif local == "id":
-            element.attrib[name] = prefix + value
+            attrib[name] = prefix + value
         elif "url(" in value.lower():
             replaced = _URL.sub(lambda m: f"url(#{prefix}{m.group(1)})", value)
             # Only references inside the figure are kept; url(http:...) and the like go.
             if len(_ANY_URL.findall(replaced)) != len(_URL.findall(replaced)):
-                del element.attrib[name]
+                del attrib[name]
             else:
-                element.attrib[name] = replaced
+                attrib[name] = replaced
         elif local == "d" or local == "points":
-            element.attrib[name] = " ".join(value.split())
-    # Indentation between elements only adds bytes.
-    if element.text is not None and not element.text.strip():
-        element.text = None
-    if element.tail is not None and not element.tail.strip():
-        element.tail = None
+            attrib[name] = " ".join(value.split())
+
+
+def _clean(root: ET.Element, prefix: str) -> None:
+    # Iterative, with a fast path for the commonest element (a glyph or marker placed by
+    # <use xlink:href="#..." x=".." y="..">): tall figures have hundreds of thousands.
+    stack = [root]
+    while stack:
+        element = stack.pop()
+        for child in list(element):
+            if child.tag not in _KEPT_TAGS:
+                element.remove(child)
+            else:
+                stack.append(child)
+        attrib = element.attrib
+        if attrib:
+            href = attrib.get(_HREF)
+            if (
+                len(attrib) == 3
+                and href is not None
+                and href.startswith("#")
+                and "x" in attrib
+                and "y" in attrib
+                and "url(" not in attrib["x"].lower() + attrib["y"].lower()
+            ):
+                attrib[_HREF] = f"#{prefix}{href[1:]}"
+            else:
+                _clean_attributes(element, prefix)
+        # Indentation between elements only adds bytes.
+        if element.text is not None and not element.text.strip():
+            element.text = None
+        if element.tail is not None and not element.tail.strip():
+            element.tail = None
 
 
 def inline_svg(data: bytes, prefix: str, label: str) -> str:
