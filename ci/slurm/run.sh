@@ -5,11 +5,13 @@
 # running, works in temporary copies of the repository (removed at the end). Needs root.
 #
 # The study is shrunk (COVERAGE_REPLICATES, COVERAGE_SHARDS) in the copies' config.yaml so that CI
-# takes a few minutes; the rules, profile and commands are those users run.
+# takes a few minutes; the rules, profile and commands are those users run. Replicates are fitted
+# in blocks of 100 (stsmeta.coverage.FIT_BLOCK) and shards hold whole blocks: 200 replicates in 2
+# shards give each shard one block, so both shard jobs compute.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-replicates=${COVERAGE_REPLICATES:-40}
+replicates=${COVERAGE_REPLICATES:-200}
 shards=${COVERAGE_SHARDS:-2}
 log() { echo "ci/slurm: $*" >&2; }
 
@@ -81,6 +83,13 @@ fi
 
 fail=0
 compared=0
+# Every shard job must have fitted replicates (a shard file with only its header did nothing).
+while IFS= read -r f; do
+  if [[ $(wc -l <"$f") -lt 2 ]]; then
+    log "EMPTY shard: ${f#"$work/slurm/"} (raise COVERAGE_REPLICATES to 100 per shard)"
+    fail=1
+  fi
+done < <(find "$work/slurm/results/coverage/shards" -name '*.csv' | sort)
 while IFS= read -r f; do
   compared=$((compared + 1))
   if ! cmp -s "$work/local/$f" "$work/slurm/$f"; then
