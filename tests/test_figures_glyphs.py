@@ -21,18 +21,8 @@ from stsmeta.figures.forest import forest_plot
 from stsmeta.figures.glyphs import FAMILY, GlyphText, line_width
 from stsmeta.figures.risk_of_bias import QUESTIONS, risk_of_bias_plot
 from stsmeta.figures.style import figure_style, new_figure
-from stsmeta.report.inputs import InputFiles, load_normalised, load_plan, load_pooled
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
-
-
-@pytest.fixture(scope="module")
-def inputs():
-    files = InputFiles()
-    plan = load_plan(FIXTURES / "config.yaml", files)
-    pooled = load_pooled(FIXTURES / "results" / "pooled", plan, files)
-    studies = load_normalised(FIXTURES / "results" / "normalised", files)
-    return plan, pooled, studies
 
 
 def matplotlib_width(text: str, bold: bool, size: float) -> float:
