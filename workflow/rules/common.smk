@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from stsmeta.analysis import plan_fingerprint
 from stsmeta.archive import previous_archive
@@ -17,11 +16,14 @@ from stsmeta.coverage_plan import settings_from_config as coverage_settings
 from stsmeta.errors import InputError
 from stsmeta.studyfile import validate_paths
 
-validate(config, schema="../schemas/config.schema.yaml")
-# Checks the schema cannot express (one primary outcome, an ordered range, ...).
-_config_problems = load_config(config, file=workflow.configfiles[0])[1]
+# config.yaml is checked against workflow/schemas/config.schema.yaml, with defaults filled as
+# snakemake.utils.validate fills them (tests/test_config.py checks that both agree), and for what a
+# schema cannot express (one primary outcome, an ordered range, ...): one pass at every start,
+# and each message names the field and the fix.
+_checked_config, _config_problems = load_config(config, file=workflow.configfiles[0])
 if _config_problems:
     raise WorkflowError("\n".join(str(p) for p in _config_problems))
+config.update(_checked_config)
 
 # Rules run `python -m stsmeta` with the package on PYTHONPATH, so that jobs run this checkout's
 # code whether stsmeta was pip-installed or the rule runs in its conda environment. (Set here, not
