@@ -545,8 +545,18 @@ def test_plan_fingerprint_follows_only_what_a_job_reads(config):
         assert plan_fingerprint(changed, CR, "per_lesion") != base
 
 
-def test_result_fields_are_the_engines_numeric_fields():
-    from stsmeta.analysis import RESULT_FIELDS
-    from stsmeta.stats.results import NUMERIC_FIELDS
+def test_workflow_start_up_imports_no_numerical_library():
+    # common.smk imports these at every Snakemake start (a no-op run included), and analysis
+    # uses the engine's result fields: numpy, scipy and matplotlib must stay out of that path.
+    import subprocess
+    import sys
 
-    assert RESULT_FIELDS == NUMERIC_FIELDS
+    code = (
+        "import sys\n"
+        "import stsmeta.analysis, stsmeta.archive, stsmeta.cli.normalise, stsmeta.config\n"
+        "import stsmeta.coverage_plan, stsmeta.errors, stsmeta.studyfile\n"
+        "from stsmeta.stats.results import NUMERIC_FIELDS\n"
+        "print(sorted(m for m in ('numpy', 'scipy', 'matplotlib', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -271,7 +271,7 @@ def test_study_rows_and_their_json_are_the_per_study_numbers(method):
         assert row.proportion == float(x[i] / n[i])
         assert (row.ci_low, row.ci_high) == (float(low[i]), float(high[i]))
         assert (row.weight is None) == (method != "ivre")
-        generic = results._clean({f.name: getattr(row, f.name) for f in fields(row)})
+        generic = results.json_ready({f.name: getattr(row, f.name) for f in fields(row)})
         assert row.to_dict() == generic
         assert json.dumps(row.to_dict()) == json.dumps(generic)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,27 +22,14 @@ from typing import Any
 from stsmeta.atomic_write import write_text_atomically
 from stsmeta.errors import InputError, Problem
 
+# Plain Python (no numpy): the numeric fields of a pooled result and its JSON form.
+from stsmeta.stats.results import NUMERIC_FIELDS, json_ready
+
 # Subgroup variable (config `subgroups`) -> the study field whose terms are its levels.
 SUBGROUP_FIELDS = {"calcinosis_type": "calcinosis_types", "disease": "diseases"}
 # Level of a study that reports no term for a subgroup variable.
 NOT_REPORTED = "not_reported"
 
-# The numeric fields of a pooled result; null when a pool is not estimable. The same as
-# stsmeta.stats.results.NUMERIC_FIELDS (tested), written out so that importing this module at
-# workflow start does not load numpy and scipy through the stats package.
-RESULT_FIELDS = (
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "pi_low",
-    "pi_high",
-    "mu",
-    "se",
-    "tau2",
-    "i2",
-    "q",
-    "q_p",
-)
 METHOD_KEYS = ("method", "transform", "tau2", "ci", "pi")
 
 # Scenario fields and their values when absent (the schema's defaults).
@@ -505,21 +491,6 @@ def plan_fingerprint(config: Mapping, outcome: str, scenario: str) -> str:
 # ----------------------------------------------------------------------------- pooling
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become null, numpy scalars plain numbers."""
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if hasattr(value, "item") and not isinstance(value, (int, float)):
-        value = value.item()  # numpy scalar
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _method_kwargs(settings: Mapping) -> dict[str, Any]:
     return {k: settings[k] for k in METHOD_KEYS if k in settings}
 
@@ -536,7 +507,7 @@ def not_estimable(
         "studies": [],
         "warnings": [f"not estimable: {reason}"],
     }
-    result.update(dict.fromkeys(RESULT_FIELDS))
+    result.update(dict.fromkeys(NUMERIC_FIELDS))
     return result
 
 
@@ -572,7 +543,7 @@ def pool_rows(
         )
     except ValueError as exc:
         return not_estimable(rows, settings, level=level, study_ci=study_ci, reason=str(exc))
-    return _clean(result.to_dict())
+    return json_ready(result.to_dict())
 
 
 def _default_pool() -> PoolFunction:
@@ -670,7 +641,7 @@ def analyse(
             f"pooled result already has field(s) {clash}; rename them in analysis.py"
         )
     document.update(extra)
-    return _clean(document)
+    return json_ready(document)
 
 
 # ----------------------------------------------------------------------------- files
@@ -715,7 +686,7 @@ def read_normalised(paths: Iterable[str | os.PathLike]) -> tuple[list[dict], dic
 
 def dumps(document: Mapping) -> str:
     """The pooled JSON text: sorted keys, 2-space indent, no NaN, trailing newline."""
-    return json.dumps(_clean(document), sort_keys=True, indent=2, allow_nan=False) + "\n"
+    return json.dumps(json_ready(document), sort_keys=True, indent=2, allow_nan=False) + "\n"
 
 
 def write_json(path: str | os.PathLike, document: Mapping) -> None:

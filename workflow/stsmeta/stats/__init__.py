@@ -2,29 +2,42 @@
 
 ``pool(events, n, method=...)`` is the entry point; ``study_intervals`` gives per-study CIs;
 ``glmm_batch`` fits the binomial-normal model to many datasets at once (simulations, benchmarks).
+
+Names are imported from their modules on first use, so that ``stsmeta.stats.results`` (plain
+Python: the result shape and its field names) can be read at workflow start without loading
+numpy and scipy.
 """
 
-from stsmeta.stats.api import METHODS, pool
-from stsmeta.stats.common import CommonExact, common_exact
-from stsmeta.stats.glmm import DEFAULT_NODES, GlmmBatchFit, glmm_batch, profile_intervals
-from stsmeta.stats.intervals import study_intervals
-from stsmeta.stats.ivre import fit_ivre, transform_proportions
-from stsmeta.stats.prediction import prediction_interval
-from stsmeta.stats.results import PoolResult, StudyResult
+from importlib import import_module
 
-__all__ = [
-    "DEFAULT_NODES",
-    "METHODS",
-    "CommonExact",
-    "GlmmBatchFit",
-    "PoolResult",
-    "StudyResult",
-    "common_exact",
-    "fit_ivre",
-    "glmm_batch",
-    "pool",
-    "prediction_interval",
-    "profile_intervals",
-    "study_intervals",
-    "transform_proportions",
-]
+_MODULE_OF = {
+    "METHODS": "api",
+    "pool": "api",
+    "CommonExact": "common",
+    "common_exact": "common",
+    "DEFAULT_NODES": "glmm",
+    "GlmmBatchFit": "glmm",
+    "glmm_batch": "glmm",
+    "profile_intervals": "glmm",
+    "study_intervals": "intervals",
+    "fit_ivre": "ivre",
+    "transform_proportions": "ivre",
+    "prediction_interval": "prediction",
+    "PoolResult": "results",
+    "StudyResult": "results",
+}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stsmeta.stats' has no attribute {name!r}")
+    value = getattr(import_module(f"stsmeta.stats.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 
-def _clean(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """JSON-ready: NaN/inf -> None, numpy scalars -> Python, tuples -> lists."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if hasattr(value, "item"):  # numpy scalar
@@ -57,12 +58,12 @@ class StudyResult:
     weight: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        # What _clean gives for these fields, written out: a result holds a row per study and
+        # What json_ready gives for these fields, written out: a result holds a row per study and
         # leave-one-out steps repeat them, so the generic walk was a large share of the run.
         return {
             "study": self.study,
-            "events": _clean(self.events),
-            "n": _clean(self.n),
+            "events": json_ready(self.events),
+            "n": json_ready(self.n),
             "proportion": _finite_or_none(self.proportion),
             "ci_low": _finite_or_none(self.ci_low),
             "ci_high": _finite_or_none(self.ci_high),
@@ -113,7 +114,7 @@ class PoolResult:
         for f in fields(self):
             if f.name in ("studies", "extra"):
                 continue
-            out[f.name] = _clean(getattr(self, f.name))
+            out[f.name] = json_ready(getattr(self, f.name))
         out["studies"] = [s.to_dict() for s in self.studies]
-        out.update(_clean(self.extra))
+        out.update(json_ready(self.extra))
         return out
