@@ -25,7 +25,28 @@ def register(subparsers) -> None:
         "(other columns are ignored).",
     )
     p.add_argument("--input", metavar="FILE.csv", help="CSV with study,events,n")
-    p.add_argument("--method", choices=("glmm", "ivre", "common"), default="glmm")
+    p.add_argument("--method", choices=("glmm", "ivre", "common", "bayes"), default="glmm")
+    p.add_argument(
+        "--prior-mu",
+        metavar="normal:MEAN:SD|logistic:LOC:SCALE",
+        default=None,
+        help="prior on mu (logit scale) for --method bayes (default logistic:0:1)",
+    )
+    p.add_argument(
+        "--prior-tau",
+        metavar="half-normal:SCALE|half-cauchy:SCALE",
+        default=None,
+        help="prior on tau for --method bayes (default half-normal:1)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="P",
+        help="for --method bayes: report the posterior probability that the proportion exceeds P",
+    )
     p.add_argument(
         "--transform",
         choices=("logit", "ft", "arcsine", "raw"),
@@ -184,9 +205,44 @@ def format_table(result: dict) -> str:
         f"mu {_fmt(result['mu'])} (se {_fmt(result['se'])})  tau2 {_fmt(result['tau2'])}  "
         f"I2 {_fmt(result['i2'], 1)}%  Q {_fmt(result['q'], 2)} (p {_fmt(result['q_p'])})"
     )
+    if result.get("tau") is not None:
+        lines.append(
+            f"tau {_fmt(result['tau'])} ({pct}% CrI {_fmt(result['tau_ci_low'])} to "
+            f"{_fmt(result['tau_ci_high'])})"
+        )
+    for p, prob in (result.get("prob_above") or {}).items():
+        lines.append(f"P(proportion > {p}) = {_fmt(prob)}")
     for w in result["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
+
+
+def _bayes_arguments(args: argparse.Namespace) -> dict:
+    """pool() keywords of --method bayes, each prior and threshold checked with a clear error."""
+    from stsmeta.stats.bayes_priors import parse_prior
+
+    given = args.prior_mu is not None or args.prior_tau is not None or args.threshold
+    if args.method != "bayes":
+        if given:
+            raise InputError(
+                Problem("command line", "--prior-mu/--prior-tau/--threshold", "need --method bayes")
+            )
+        return {}
+    for flag, text, role in (
+        ("--prior-mu", args.prior_mu, "mu"),
+        ("--prior-tau", args.prior_tau, "tau"),
+    ):
+        if text is not None:
+            try:
+                parse_prior(text, role)
+            except ValueError as exc:
+                raise InputError(Problem("command line", flag, str(exc))) from None
+    for t in args.threshold:
+        if not 0 < t < 1:
+            raise InputError(
+                Problem("command line", "--threshold", f"{t} must be a proportion between 0 and 1")
+            )
+    return {"prior_mu": args.prior_mu, "prior_tau": args.prior_tau, "thresholds": args.threshold}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -209,8 +265,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             Problem("--ci", "ci", "hk (Hartung-Knapp) is for --method ivre only; use z or t")
         )
+    kwargs = _bayes_arguments(args)
     studies, events, n = read_counts(args.input)
-    kwargs = {}
     if args.nodes is not None:
         if args.nodes < 1:
             raise InputError(Problem("--nodes", "nodes", "must be a positive whole number"))

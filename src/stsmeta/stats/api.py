@@ -17,7 +17,7 @@ from stsmeta.stats.intervals import STUDY_CI_METHODS, study_intervals
 from stsmeta.stats.prediction import PI_LABELS, PI_METHODS, prediction_interval
 from stsmeta.stats.results import NUMERIC_FIELDS, PoolResult, StudyResult
 
-METHODS = ("glmm", "ivre", "common")
+METHODS = ("glmm", "ivre", "common", "bayes")
 NAN = math.nan
 # The numeric fields of a result that has no estimate.
 _NO_ESTIMATE = dict.fromkeys(NUMERIC_FIELDS, NAN)
@@ -68,6 +68,9 @@ def pool(
     n_nodes: int = glmm_mod.DEFAULT_NODES,
     profile: bool = True,
     study_results: bool = True,
+    prior_mu: str | None = None,
+    prior_tau: str | None = None,
+    thresholds: Sequence[float] = (),
 ) -> PoolResult:
     """Pool single proportions events/n by ``method`` ("glmm", "ivre" or "common").
 
@@ -77,6 +80,8 @@ def pool(
     GLMM's profile-likelihood intervals (the slowest part; they are then NaN).
     ``study_results=False`` leaves ``studies`` empty: the pooled numbers only, for results that
     show no study rows (leave-one-out and cumulative steps, k of them over k studies each).
+    "bayes" (``stats.bayes``) takes ``prior_mu``, ``prior_tau`` (None: the defaults) and
+    ``thresholds`` (proportions for ``prob_above``); its CI is an equal-tailed credible interval.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
@@ -147,6 +152,12 @@ def pool(
             q_p=NAN,
             warnings=(),
             studies=study_rows(),
+        )
+    if method == "bayes":
+        from stsmeta.stats.bayes import pool_bayes
+
+        return pool_bayes(
+            x, m, settings, common, study_rows, level, prior_mu, prior_tau, thresholds, scope
         )
     if method == "ivre":
         return _pool_ivre(x, m, settings, common, study_rows, transform, tau2, ci, pi, level, scope)
