@@ -558,6 +558,10 @@ def fitter_for(spec: Mapping[str, object], level: float) -> Fitter:
         return common_fitter(spec, level)
     if method == "ivre":
         return ivre_fitter(spec, level)
+    if method == "bayes":
+        from stsmeta.coverage.bayes_fitter import bayes_fitter
+
+        return bayes_fitter(spec, level)
     return pool_fitter(spec, level)
 
 

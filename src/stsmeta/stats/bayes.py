@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -132,6 +133,11 @@ def _predictive_cdf(grid: _Grid, c):
     return cdf @ w, pdf @ w
 
 
+@lru_cache(maxsize=4)
+def _laguerre(q: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.laguerre.laggauss(q)
+
+
 def _mean_proportion(mu, tau):
     """m = E[expit(mu + tau z)], z standard normal, and dm/dmu, to full accuracy for any tau.
 
@@ -145,7 +151,7 @@ def _mean_proportion(mu, tau):
     p = special.expit(mu[..., None] + tau_s * _SQRT2 * zt)
     m_small = (p * zw).sum(-1)
     d_small = (p * (1 - p) * zw).sum(-1)
-    lt, lw = np.polynomial.laguerre.laggauss(48)
+    lt, lw = _laguerre(48)
     big_tau = np.maximum(tau, 1.0)[..., None]
     mu_ = mu[..., None]
     k_minus = np.exp(-0.5 * ((-lt - mu_) / big_tau) ** 2) / (math.sqrt(2 * math.pi) * big_tau)
@@ -208,8 +214,8 @@ def posterior(
     log marginal likelihood (binomial coefficients included)."""
     pm = parse_prior(prior_mu, "mu")
     pt = parse_prior(prior_tau, "tau")
-    x = np.asarray(events, dtype=float)
-    m = np.asarray(n, dtype=float)
+    x = np.atleast_1d(np.asarray(events, dtype=float))
+    m = np.atleast_1d(np.asarray(n, dtype=float))
     grid = _grid(x[None, :], m[None, :], pm, pt)
     probs = np.array([(1 - level) / 2, 0.5, (1 + level) / 2])
     mu_q = mu_quantiles(grid, probs)[0]

@@ -8,9 +8,12 @@ The posterior of (mu, tau) is integrated numerically, the same bytes on every ru
 
 * Each study's effect is integrated out by adaptive Gauss-Hermite quadrature centred at the mode of
   its integrand and scaled by its curvature (Liu & Pierce 1994; the code of ``stats.glmm``).
-* tau is replaced by its prior CDF v in (0, 1), where its prior is uniform; the posterior of v is
-  sampled at T first-kind Chebyshev nodes of an interval [v_lo, v_hi], found by repeated passes
-  that cut away the part where the density is below exp(-32) of its peak.
+* tau is replaced by v = asinh(tau / prior scale) (``bayes_priors``): linear near tau = 0, where
+  the posterior density of tau is positive, logarithmic in the tail. The posterior of v is
+  sampled at T first-kind Chebyshev nodes of an interval [v_lo, v_hi], starting from where the
+  prior has fallen below exp(-60) and narrowed by repeated passes that cut away the part where
+  the density is below exp(-32) of its peak. (The prior CDF, an earlier choice, lost its digits
+  when data pushed tau into a half-normal prior's tail.)
 * For each tau node the conditional posterior of mu is log-concave (a log-concave prior times a
   product of Gaussian convolutions of log-concave binomial likelihoods; Prekopa 1973), so Newton
   finds its mode, and the range [a, b] around it is chosen so that the mass outside is provably
@@ -35,7 +38,7 @@ import numpy as np
 from scipy import special
 
 from stsmeta.stats import chebyshev as cheb
-from stsmeta.stats.bayes_priors import Prior, mu_log_density, tau_of
+from stsmeta.stats.bayes_priors import Prior, mu_log_density, tau_log_density, tau_of, u_max
 from stsmeta.stats.glmm import collapse_studies, log_choose
 
 #: Quadrature sizes: nodes per adaptive Gauss-Hermite integral, per mu panel, per v interval.
@@ -47,7 +50,7 @@ TAIL = 32.0
 _SQRT2 = math.sqrt(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 # Multiples of a column's curvature scale tried as the distance from its mode to each end.
-_REACH = np.array([4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 28.0, 40.0, 60.0, 90.0, 140.0, 220.0, 400.0])
+_REACH = np.array([5.0, 8.0, 12.0, 18.0, 28.0, 45.0, 80.0, 150.0, 400.0])
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
     rule_m = cheb.rule(MU_NODES)
     v = v_lo[:, None] + (v_hi - v_lo)[:, None] * 0.5 * (1 + rule_v.x)
     tau = tau_of(prior_tau, v)
+    prior_v = tau_log_density(prior_tau, v)  # (B, T)
     mode, scale = _column_modes(data, tau, prior_mu, start)
     a_end, b_end = _panel_ends(data, tau, prior_mu, mode, scale)
     a = np.stack([a_end, mode], axis=-1)  # (B, T, 2)
@@ -227,6 +231,7 @@ def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
     mu = a[..., None] + half[..., None] * (1 + rule_m.x)  # (B, T, 2, M)
     shape = mu.shape
     lp = _log_post(data, mu.reshape(shape[0], shape[1], -1), tau, prior_mu).reshape(shape)
+    lp = lp + prior_v[..., None, None]
     ref = lp.max(axis=(1, 2, 3))
     dens = np.exp(lp - ref[:, None, None, None])
     cdf_coef = np.einsum("btpm,km->btpk", dens, rule_m.to_cdf) * half[..., None]
@@ -261,7 +266,7 @@ def _grid(events, n, prior_mu: Prior, prior_tau: Prior, passes: int = 5) -> _Gri
     x, m, count, _ = data
     start = special.logit(((x * count).sum(1) + 0.5) / ((m * count).sum(1) + 1.0))
     lo = np.zeros(x.shape[0])
-    hi = np.ones(x.shape[0])
+    hi = np.full(x.shape[0], u_max(prior_tau))
     for _ in range(passes):
         grid = _build(data, prior_mu, prior_tau, lo, hi, start)
         with np.errstate(divide="ignore"):
@@ -271,7 +276,9 @@ def _grid(events, n, prior_mu: Prior, prior_tau: Prior, passes: int = 5) -> _Gri
         last = big.shape[1] - 1 - np.argmax(big[:, ::-1], axis=1)
         rows = np.arange(big.shape[0])
         new_lo = np.where(first > 0, grid.v[rows, np.maximum(first - 1, 0)], lo)
-        new_hi = np.where(last < big.shape[1] - 1, grid.v[rows, np.minimum(last + 1, -1)], hi)
+        new_hi = np.where(
+            last < big.shape[1] - 1, grid.v[rows, np.minimum(last + 1, big.shape[1] - 1)], hi
+        )
         shrink = (new_hi - new_lo) < 0.5 * (hi - lo)
         if not shrink.any():
             return grid
