@@ -272,7 +272,7 @@ def test_cli_writes_every_figure(tmp_path, monkeypatch):
             "figures",
             "--config", str(FIXTURES / "config.yaml"),
             "--pool-dir", str(FIXTURES / "results" / "pool"),
-            "--normalised-dir", str(FIXTURES / "results" / "normalised"),
+            "--studies", *map(str, sorted((FIXTURES / "results" / "normalised").glob("*.json"))),
             "--outdir", str(out),
         ]
     )  # fmt: skip
@@ -299,7 +299,7 @@ def test_cli_names_a_missing_pooled_file(tmp_path, capsys):
             "figures",
             "--config", str(FIXTURES / "config.yaml"),
             "--pool-dir", str(pooled),
-            "--normalised-dir", str(FIXTURES / "results" / "normalised"),
+            "--studies", *map(str, sorted((FIXTURES / "results" / "normalised").glob("*.json"))),
             "--outdir", str(tmp_path / "out"),
         ]
     )  # fmt: skip

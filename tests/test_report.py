@@ -93,7 +93,7 @@ def build(
         html_path, md_path = write_report(
             config="config.yaml",
             pool_dir="results/pool",
-            normalised_dir="results/normalised",
+            normalised="results/normalised",
             tables_dir="results/tables",
             figures_dir="results/figures",
             html=f"{out}/report.html",

@@ -211,6 +211,20 @@ def table_output(path):
     return report(path, caption=f"../report/{name}.rst", category="Tables")
 
 
+def remove_stale_results():
+    """Delete normalised studies, pooled results and figures that no current input produces."""
+    current = {
+        *map(str, map(Path, NORMALISED + POOLED + FIGURES)),
+        *(str(Path(f)) for f in COVERAGE_SHARDS),
+    }
+    patterns = ["normalised/*.json", "pool/*/*.json", "figures/*.*", "coverage/shards/*/*.csv"]
+    for pattern in patterns:
+        for path in sorted(Path(RESULTS).glob(pattern)):
+            if str(path) not in current and not path.name.startswith("coverage."):
+                print(f"removing stale {path}")
+                path.unlink()
+
+
 def parent_dir(path, levels=1):
     """The folder `levels` up from a file, for commands that take a directory."""
     return str(Path(path).parents[levels - 1])
