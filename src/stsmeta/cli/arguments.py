@@ -10,7 +10,7 @@ def add_analysis_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         required=True,
-        help="configuration (results/config/<stage>.json as the workflow writes it, or config.yaml)",
+        help="configuration: results/config/<stage>.json as the workflow writes it, or config.yaml",
     )
     parser.add_argument("--pool-dir", required=True, help="directory of <outcome>/<scenario>.json")
     parser.add_argument(
