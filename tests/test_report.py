@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from stsmeta.errors import InputError
-from stsmeta.figures import figure_stems
+from stsmeta.outputs import figure_stems
 from stsmeta.presentation import numbers
 from stsmeta.report import write_report
 

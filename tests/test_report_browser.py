@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from stsmeta.cli import main
-from stsmeta.figures import figure_stems
+from stsmeta.outputs import figure_stems
 
 pytestmark = pytest.mark.browser
 

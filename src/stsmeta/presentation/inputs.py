@@ -18,7 +18,8 @@ from pathlib import Path
 
 from stsmeta.errors import InputError, Problem
 
-TABLE_NAMES = ("studies", "flags", "decisions")
+# The tables the report reads (of stsmeta.outputs.TABLE_NAMES).
+REPORT_TABLES = ("studies", "flags", "decisions")
 
 
 def display_path(path: Path | str) -> str:
@@ -185,7 +186,7 @@ def load_normalised(
 
 def load_tables(tables_dir: Path | str, files: InputFiles) -> dict[str, list[dict[str, str]]]:
     """``{name: rows}`` for studies.csv, flags.csv and decisions.csv (all required)."""
-    return {name: files.read_csv(Path(tables_dir) / f"{name}.csv") for name in TABLE_NAMES}
+    return {name: files.read_csv(Path(tables_dir) / f"{name}.csv") for name in REPORT_TABLES}
 
 
 COVERAGE_KEYS = {

@@ -27,7 +27,7 @@ def write_report(
     ``coverage``: the summary JSON of ``stsmeta coverage-summary`` (optional); its heat map is
     ``<figures_dir>/coverage.{svg,png}``.
     """
-    from stsmeta.figures import figure_stems
+    from stsmeta.outputs import figure_stems
     from stsmeta.presentation.inputs import (
         InputFiles,
         load_coverage,
