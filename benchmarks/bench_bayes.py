@@ -93,11 +93,13 @@ def main() -> None:
     posterior(one, DESIGN)  # warm caches (quadrature rules)
     wall, cpu = timed(lambda: posterior(one, DESIGN, thresholds=(0.5,)), 15)
     print(
-        f"one posterior, k = 6 (all summaries):      {wall * 1e3:8.1f} ms wall {cpu * 1e3:8.1f} ms CPU"
+        f"one posterior, k = 6 (all summaries):     {wall * 1e3:8.1f} ms wall "
+        f"{cpu * 1e3:8.1f} ms CPU"
     )
     wall, cpu = timed(lambda: batch_intervals(one[None, :], DESIGN), 15)
     print(
-        f"one posterior, k = 6 (estimate and CrI):  {wall * 1e3:8.1f} ms wall {cpu * 1e3:8.1f} ms CPU"
+        f"one posterior, k = 6 (estimate and CrI):  {wall * 1e3:8.1f} ms wall "
+        f"{cpu * 1e3:8.1f} ms CPU"
     )
 
     events = simulate(DESIGN, 1000, 20261130)

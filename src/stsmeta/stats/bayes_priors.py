@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 MU_FAMILIES = ("normal", "logistic")
 TAU_FAMILIES = ("half-normal", "half-cauchy")
