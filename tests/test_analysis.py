@@ -493,6 +493,7 @@ def test_cli_writes_byte_identical_json(tmp_path):
     raw["leave_one_out"] = False
     raw["cumulative_by_year"] = False
     raw["subgroups"] = {}
+    raw["methods"]["selection"] = "fixed"  # the coverage rule needs a coverage summary
     import yaml
 
     config_path.write_text(yaml.safe_dump(raw))

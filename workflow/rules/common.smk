@@ -152,7 +152,14 @@ try:
     COVERAGE = coverage_settings(config, CONFIG_FILES[0])
 except InputError as exc:
     raise WorkflowError(f"Invalid coverage settings:\n{exc}") from None
-COVERAGE_DESIGN = f"{RESULTS}/pool/{COVERAGE.outcome}/{COVERAGE.scenario}.json"
+# The design (each study's n, no outcomes) from the normalised studies: pooling may depend on the
+# coverage study (config methods.selection: coverage), so the study must not depend on pooling.
+COVERAGE_DESIGN = f"{RESULTS}/coverage/design.json"
+PRIMARY_SELECTION = (
+    [f"{RESULTS}/coverage/summary.json"]
+    if (config.get("methods") or {}).get("selection", "fixed") == "coverage"
+    else []
+)
 COVERAGE_SHARDS = [
     f"{RESULTS}/coverage/shards/{family}/{shard}.csv"
     for family in COVERAGE.families()
@@ -210,7 +217,12 @@ def remove_stale_results(log):
         *map(str, map(Path, NORMALISED + POOLED + FIGURES)),
         *(str(Path(f)) for f in COVERAGE_SHARDS),
     }
-    patterns = ["normalised/*.json", "pool/*/*.json", "figures/*.*", "coverage/shards/*/*.csv"]
+    patterns = [
+        "normalised/*.json",
+        "pool/*/*.json",
+        "figures/*.*",
+        "coverage/shards/*/*.csv",
+    ]
     removed = [
         path
         for pattern in patterns

@@ -2,7 +2,7 @@
 # configured method, and measure how each interval behaves. One job per shard of replicates and
 # method family, so that the study fans out over a cluster (profiles/slurm); the summary and the
 # heat map gather them. A shard reruns when its coverage settings or its family's methods change
-# (params) or when the design (the pooled result) is recomputed.
+# (params) or when the design (coverage/design.json: each study's n) changes.
 
 
 localrules:
@@ -15,6 +15,27 @@ rule coverage:
         f"{RESULTS}/coverage/summary.csv",
         f"{RESULTS}/coverage/summary.json",
         coverage_figures(),
+
+
+rule coverage_design:
+    """The coverage study's design: each included study's n (no outcomes), from the normalised
+    studies, so that the study (and the primary method it selects) never sees the outcomes.
+    """
+    input:
+        config=stage_config("pool"),
+        studies=NORMALISED,
+    output:
+        COVERAGE_DESIGN,
+    log:
+        f"{RESULTS}/logs/coverage/design.log",
+    conda:
+        CONDA_ENV
+    params:
+        outcome=COVERAGE.outcome,
+        scenario=COVERAGE.scenario,
+    shell:
+        "python -m stsmeta coverage-design --config {input.config} --outcome {params.outcome}"
+        " --scenario {params.scenario} -o {output} {input.studies} 2> {log}"
 
 
 rule coverage_shard:

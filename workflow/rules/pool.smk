@@ -3,12 +3,18 @@ rule pool:
     input:
         config=stage_config("pool"),
         studies=NORMALISED,
+        selection=PRIMARY_SELECTION,
     output:
         f"{RESULTS}/pool/{{outcome}}/{{scenario}}.json",
     log:
         f"{RESULTS}/logs/pool/{{outcome}}/{{scenario}}.log",
     conda:
         CONDA_ENV
+    params:
+        selection=lambda wildcards, input: (
+            f"--selection {input.selection}" if input.selection else ""
+        ),
     shell:
         "python -m stsmeta pool --config {input.config} --outcome {wildcards.outcome}"
-        " --scenario {wildcards.scenario} --out {output} {input.studies} 2> {log}"
+        " --scenario {wildcards.scenario} {params.selection} --out {output} {input.studies}"
+        " 2> {log}"

@@ -47,6 +47,8 @@ SUMMARY_COLUMNS = (
     "median_width_mcse",
     "bias",
     "bias_mcse",
+    "mean_width",
+    "mean_width_mcse",
 )
 
 
@@ -71,6 +73,17 @@ def register(subparsers) -> None:
     summary.add_argument("--json", required=True, help="summary JSON to write")
     summary.add_argument("shards", nargs="+", help="shard CSVs")
     summary.set_defaults(func=_summary)
+
+    design = subparsers.add_parser(
+        "coverage-design",
+        help="the coverage study's design (each study's n) from normalised studies, no outcomes",
+    )
+    design.add_argument("--config", required=True, help="configuration (results/config/pool.json)")
+    design.add_argument("--outcome", required=True)
+    design.add_argument("--scenario", required=True)
+    design.add_argument("-o", "--out", required=True, help="design JSON to write")
+    design.add_argument("studies", nargs="+", metavar="NORMALISED.json")
+    design.set_defaults(func=_design)
 
     figure = subparsers.add_parser(
         "coverage-figure", help="draw the coverage heat map from the summary JSON"
@@ -328,6 +341,8 @@ def summary_documents(settings, design, blocks) -> tuple[str, str]:
                 _fmt(s.median_width_mcse),
                 _fmt(s.bias),
                 _fmt(s.bias_mcse),
+                _fmt(s.mean_width),
+                _fmt(s.mean_width_mcse),
             )
         )
         rows.append(
@@ -347,6 +362,8 @@ def summary_documents(settings, design, blocks) -> tuple[str, str]:
                 "median_width_mcse": _num(s.median_width_mcse),
                 "bias": _num(s.bias),
                 "bias_mcse": _num(s.bias_mcse),
+                "mean_width": _num(s.mean_width),
+                "mean_width_mcse": _num(s.mean_width_mcse),
             }
         )
     doc = {
@@ -384,6 +401,8 @@ def summary_documents(settings, design, blocks) -> tuple[str, str]:
                     "max_coverage": _num(v.max_coverage),
                     "max_failure_rate": _num(v.max_failure_rate),
                     "eligible": v.eligible,
+                    "worst_abs_deviation": _num(v.worst_abs_deviation),
+                    "mean_width": _num(v.mean_width),
                 }
                 for v in rec.verdicts
             ],
@@ -401,6 +420,26 @@ def _summary(args: argparse.Namespace) -> int:
     _write(args.json, json_text)
     rec = json.loads(json_text)["recommendation"]
     print(f"coverage-summary: recommended {rec['method']}: {rec['reason']}", file=sys.stderr)
+    return 0
+
+
+def _design(args: argparse.Namespace) -> int:
+    """Write the design: the included studies' ids and n, for the coverage outcome and scenario.
+    The event counts are not written: the coverage study, and through it the choice of the
+    primary method, must not depend on the outcomes."""
+    from stsmeta.config import read_config
+    from stsmeta.evidence.model import read_normalised
+    from stsmeta.pool.analysis import build_dataset
+
+    config = read_config(args.config)
+    studies, _ = read_normalised(args.studies)
+    dataset = build_dataset(studies, config, args.outcome, args.scenario, config_file=args.config)
+    doc = {
+        "outcome": args.outcome,
+        "scenario": args.scenario,
+        "studies": [{"study": r.study_id, "n": r.n} for r in dataset.rows],
+    }
+    _write(args.out, json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return 0
 
 

@@ -29,7 +29,7 @@ SUBGROUP_FIELDS = {"calcinosis_type": "calcinosis_types", "disease": "diseases"}
 # Level of a study that reports no term for a subgroup variable.
 NOT_REPORTED = "not_reported"
 
-METHOD_KEYS = ("method", "transform", "tau2", "ci", "pi")
+METHOD_KEYS = ("method", "transform", "tau2", "ci", "pi", "prior_mu", "prior_tau", "thresholds")
 
 # Scenario fields and their values when absent (the schema's defaults).
 SCENARIO_DEFAULTS: dict[str, Any] = {
@@ -595,6 +595,8 @@ def analyse(
         "scenario_notes": list(dataset.notes),
         "method_label": primary["label"],
         "method_reason": primary.get("reason", ""),
+        # What the plan's selection rule chose and why (config methods.selection).
+        "primary_selection": dict(config["methods"].get("selected") or {"rule": "fixed"}),
         "confidence_level": level,
         "included": [r.study_id for r in rows],
         "included_studies": [r.to_dict() for r in rows],
