@@ -35,6 +35,7 @@ def write_report(
         load_plan,
         load_pooled,
         load_tables,
+        with_selected_primary,
     )
     from stsmeta.report.content import ReportData, build_report
     from stsmeta.report.document import render_html, render_markdown
@@ -44,6 +45,7 @@ def write_report(
     files = InputFiles()
     plan = load_plan(config, files)
     pooled = load_pooled(pool_dir, plan, files)
+    plan = with_selected_primary(plan, pooled)  # labels of the method the rule chose
     studies = load_normalised(normalised, files)
     tables = load_tables(tables_dir, files)
     previous_data = None
