@@ -465,7 +465,8 @@ def test_numbers_equal_the_engine_for_the_same_data(studies, config):
     level, study_ci = config["confidence_level"], config["study_ci"]
 
     def direct(method, e=events, m=n, s=ids, **extra):
-        kwargs = {k: method[k] for k in ("method", "transform", "tau2", "ci", "pi") if k in method}
+        keys = ("method", "transform", "tau2", "ci", "pi", "prior_mu", "prior_tau", "thresholds")
+        kwargs = {k: method[k] for k in keys if k in method}
         return pool(e, m, **kwargs, level=level, study_ci=study_ci, studies=s, **extra).to_dict()
 
     primary = config["methods"]["primary"]
