@@ -1,7 +1,8 @@
 """Brute-force reference for the Bayesian binomial-normal model (stsmeta.stats.bayes).
 
 Run from the repository root (takes a few minutes; numpy and scipy only, nothing from stsmeta):
-    python tests/reference/bayes_bruteforce.py
+    python tests/reference/bayes_bruteforce.py [NAME ...]
+(with names, only those datasets are recomputed and replaced in an existing JSON)
 Writes tests/reference/bayes_bruteforce.json, which tests/test_stats_bayes.py compares against.
 
 Independent of the engine's numerics on purpose:
@@ -137,10 +138,10 @@ def coarse_ranges(data, prior_mu, prior_tau):
     keep = lp > lp.max() - 45
     mus = mu[keep.any(1)]
     vs = vv[keep]
-    return (mus.min() - 1.0, mus.max() + 1.0), (
-        max(vs.min() - 0.02, 0.0),
-        min(vs.max() + 0.02, 1.0),
-    )
+    # The scan's fixed Gauss-Hermite rule underrates large studies' likelihood at large tau, so
+    # the grid always runs on to v = 1 and 3 beyond the scanned mu range (the first version,
+    # +-0.02 in v and +-1 in mu, cut off the tail of tau for big_n_hetero).
+    return (mus.min() - 3.0, mus.max() + 3.0), (max(vs.min() - 0.02, 0.0), 1.0)
 
 
 def cdf_tools(edges, f_nodes):
@@ -328,22 +329,30 @@ def one(item):
         "prior_tau": pt,
         "level": 0.95,
         "thresholds": [0.5, 0.8],
+        "ranges": "v up to 1 and mu within 3 of the scanned ranges",
         "values": fine,
         "self_check": diff,
     }
 
 
 def main(names=None):
+    """Compute the datasets named (all when none) and write the JSON; named datasets replace
+    their entries in an existing JSON, the others are kept."""
     from multiprocessing import Pool
 
     todo = [d for d in datasets() if not names or d[0] in names]
     with Pool(2) as pool:
         results = pool.map(one, todo, chunksize=1)
+    kept = []
+    if names and OUT.exists():
+        kept = [d for d in json.loads(OUT.read_text())["datasets"] if d["name"] not in names]
+    order = [d[0] for d in datasets()]
+    merged = sorted(kept + results, key=lambda d: order.index(d["name"]))
     doc = {
         "generator": "tests/reference/bayes_bruteforce.py",
         "scipy": __import__("scipy").__version__,
         "numpy": np.__version__,
-        "datasets": results,
+        "datasets": merged,
     }
     OUT.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
