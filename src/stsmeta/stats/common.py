@@ -1,4 +1,4 @@
-"""Exact common-effect interval: Clopper-Pearson on total events / total n.
+"""Common-effect interval on total events / total n: Clopper-Pearson (exact), Wilson or mid-p.
 
 Treats all patients as one binomial sample (Clopper & Pearson 1934, Biometrika 26:404-413); it
 exists whatever the data, including when every series is 0% or 100%, and ignores between-study
@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stsmeta.stats.intervals import clopper_pearson
+from stsmeta.stats.intervals import clopper_pearson, mid_p, wilson
+
+COMMON_CI_METHODS = ("cp", "wilson", "midp")
+COMMON_CI_LABELS = {"cp": "Clopper-Pearson", "wilson": "Wilson score", "midp": "mid-p exact"}
 
 
 @dataclass(frozen=True)
@@ -23,8 +26,17 @@ class CommonExact:
     ci_high: float
 
 
-def common_exact(events, n, level: float = 0.95) -> CommonExact:
-    x = int(np.sum(events))
-    m = int(np.sum(n))
-    low, high = clopper_pearson(x, m, level)
+def common_exact(events, n, level: float = 0.95, method: str = "cp") -> CommonExact:
+    """Total events / total n with a Clopper-Pearson (default), Wilson or mid-p interval."""
+    # Python ints: exact sums whatever the counts (numpy int64 could overflow).
+    x = sum(int(v) for v in np.asarray(events).tolist())
+    m = sum(int(v) for v in np.asarray(n).tolist())
+    if method == "midp":
+        low, high = mid_p(x, m, level)
+    elif method == "wilson":
+        low, high = wilson(x, m, level)
+    elif method == "cp":
+        low, high = clopper_pearson(x, m, level)
+    else:
+        raise ValueError(f"common-effect CI must be one of {', '.join(COMMON_CI_METHODS)}")
     return CommonExact(x, m, x / m, float(low), float(high))
