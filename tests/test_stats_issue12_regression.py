@@ -123,3 +123,25 @@ def test_collinear_or_too_small_designs_are_refused():
     x = np.column_stack([np.ones(3), [1, 2, 3], [2, 4, 6]])
     with pytest.raises(ValueError, match="collinear"):
         fit_metareg(np.r_[yi, 0.3], np.r_[vi, 0.2], np.r_[x, [[1, 4, 8]]], list("abc"))
+
+
+def test_cli_mods_and_influence_equal_metafor(tmp_path, capsys):
+    from stsmeta.cli import main
+
+    d = datasets()[0]
+    lines = ["study,events,n,type,conc"]
+    for i, (x, n, t, c) in enumerate(zip(d["events"], d["n"], d["type"], d["conc"], strict=True)):
+        lines.append(f"s{i},{x},{n},{t},{c}")
+    path = tmp_path / "mods.csv"
+    path.write_text("\n".join(lines) + "\n")
+    argv = ["pool", "--input", str(path), "--method", "ivre", "--mods", "type,conc"]
+    assert main([*argv, "--influence", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ref = d["fits"]["type_conc_REML_z"]
+    reg = out["meta_regression"]
+    _close([c["estimate"] for c in reg["coefficients"]], ref["coef"], 1e-6, "coef")
+    _close([reg["qm"], reg["qm_p"]], [ref["qm"], ref["qm_p"]], 1e-6, "qm")
+    assert reg["coefficients"][-1]["name"] == "conc"
+    _close([r["cook_d"] for r in out["influence"]], d["fits"]["influence_reml"]["cook_d"], 1e-6, "")
+    assert main([*argv[:-2], "--mods", "dose"]) == 2
+    assert "no column dose for --mods" in capsys.readouterr().err

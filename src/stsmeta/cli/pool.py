@@ -87,6 +87,18 @@ def register(subparsers) -> None:
         metavar="N",
         help="Gauss-Hermite nodes the GLMM starts from (default 61; raised until the fit settles)",
     )
+    p.add_argument(
+        "--mods",
+        metavar="COL[,COL...]",
+        default=None,
+        help="meta-regression (--method ivre) on these extra CSV columns: numeric columns are "
+        "continuous, others categorical (first level, sorted, as reference)",
+    )
+    p.add_argument(
+        "--influence",
+        action="store_true",
+        help="leave-one-out influence diagnostics (--method ivre; metafor influence())",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_plan_arguments(p)
     p.set_defaults(func=run)
@@ -244,9 +256,94 @@ def format_table(result: dict) -> str:
             f"{_fmt(result.get('tau2_ci_high'))}  I2 {_fmt(result.get('i2_ci_low'), 1)}% to "
             f"{_fmt(result.get('i2_ci_high'), 1)}%"
         )
+    reg = result.get("meta_regression")
+    if reg:
+        lines += ["", f"meta-regression ({reg['test']} test), residual tau2 {_fmt(reg['tau2'])}"]
+        for c in reg["coefficients"]:
+            lines.append(
+                f"  {c['name'][:22]:<22} {_fmt(c['estimate']):>8} {pct}% CI "
+                f"{_fmt(c['ci_low'])} to {_fmt(c['ci_high'])}  p {_fmt(c['p'])}"
+            )
+        lines.append(
+            f"  omnibus QM {_fmt(reg['qm'], 2)} (p {_fmt(reg['qm_p'])})  residual QE "
+            f"{_fmt(reg['qe'], 2)} (p {_fmt(reg['qe_p'])})  R2 {_fmt(reg['r2'], 1)}%"
+        )
     for w in result["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
+
+
+def read_moderators(path: str, names: list[str]) -> dict[str, list[str]]:
+    """The named extra columns of the CSV (same rows as ``read_counts``), as text."""
+    file = str(path)
+    reader = csv.DictReader(_read_text(path).splitlines())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in names if c not in header]
+    if missing:
+        raise InputError(
+            Problem(
+                file,
+                "header",
+                f"no column {', '.join(missing)} for --mods; add it or fix "
+                f"the name (columns: {', '.join(header)})",
+            )
+        )
+    reader.fieldnames = header
+    columns: dict[str, list[str]] = {c: [] for c in names}
+    problems = []
+    for row_number, row in enumerate(reader, start=1):
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue
+        for c in names:
+            value = (row.get(c) or "").strip()
+            if not value:
+                problems.append(
+                    Problem(
+                        file,
+                        f"row {row_number}: {c}",
+                        "is empty; meta-regression needs "
+                        "a value of every moderator for every study",
+                    )
+                )
+            columns[c].append(value)
+    if problems:
+        raise InputError(problems)
+    return columns
+
+
+def _ivre_extras(args: argparse.Namespace, events: list[int], n: list[int]) -> dict:
+    """Meta-regression (--mods) and influence diagnostics (--influence) of the ivre model."""
+    from stsmeta.stats.influence import influence_ivre
+    from stsmeta.stats.ivre import transform_proportions
+    from stsmeta.stats.metareg import fit_metareg, metareg_dict, moderator_design
+
+    if args.method != "ivre":
+        raise InputError(
+            Problem(
+                "--mods/--influence",
+                "method",
+                "meta-regression and influence diagnostics are for --method ivre (metafor "
+                "rma(mods=), influence()); the GLMM versions are not implemented",
+            )
+        )
+    yi, vi = transform_proportions(events, n, args.transform, add=args.cc_add, to=args.cc_to)
+    out: dict = {}
+    if args.influence:
+        out["influence"] = influence_ivre(yi, vi, args.tau2).rows()
+    if args.mods:
+        if args.tau2 not in ("REML", "ML", "DL"):
+            raise InputError(
+                Problem("--tau2", "tau2", "meta-regression uses REML, ML or DL; choose one")
+            )
+        names = [c.strip() for c in args.mods.split(",") if c.strip()]
+        x, labels = moderator_design(read_moderators(args.input, names))
+        test = "knha" if args.ci.startswith("hk") else "z"
+        try:
+            fit = fit_metareg(yi, vi, x, labels, tau2_method=args.tau2, test=test, level=args.level)
+        except ValueError as exc:
+            raise InputError(Problem(str(args.input), "--mods", str(exc))) from None
+        out["meta_regression"] = metareg_dict(fit)
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -303,6 +400,8 @@ def run(args: argparse.Namespace) -> int:
         common_ci=args.common_ci,
         **kwargs,
     ).to_dict()
+    if args.mods or args.influence:
+        result.update(_ivre_extras(args, events, n))
     duplicates = sorted({s for s in studies if studies.count(s) > 1})
     if duplicates:
         result["warnings"].append(

@@ -230,3 +230,58 @@ def common_tau2_difference(yi, vi, groups, tau2_method: str = "REML") -> Subgrou
     x, names = design_from_groups(groups)
     fit = fit_metareg(yi, vi, x, names, tau2_method=tau2_method)
     return SubgroupDifference(fit.qm, fit.qm_df[0], fit.qm_p, "common tau2")
+
+
+def moderator_design(columns) -> tuple[np.ndarray, list[str]]:
+    """Design matrix from named moderator columns (a mapping name -> values, in study order):
+    a column whose values are all numbers is continuous; any other is categorical, coded by
+    indicators of its levels but the first (sorted), named "name=level"."""
+    k = len(next(iter(columns.values())))
+    blocks, names = [np.ones((k, 1))], ["intercept"]
+    for name, values in columns.items():
+        texts = [str(v).strip() for v in values]
+        try:
+            numbers = [float(t) for t in texts]
+        except ValueError:
+            numbers = None
+        if numbers is not None and all(np.isfinite(numbers)):
+            blocks.append(np.array(numbers)[:, None])
+            names.append(name)
+            continue
+        x, levels = design_from_groups(texts)
+        blocks.append(x[:, 1:])
+        names += [f"{name}={level_}" for level_ in levels[1:]]
+    return np.hstack(blocks), names
+
+
+def metareg_dict(fit: MetaRegression) -> dict:
+    """JSON-ready form of a meta-regression (NaN as None)."""
+
+    def clean(v):
+        v = float(v)
+        return v if np.isfinite(v) else None
+
+    return {
+        "k": fit.k,
+        "test": fit.test,
+        "coefficients": [
+            {
+                "name": name,
+                "estimate": clean(fit.coef[i]),
+                "se": clean(fit.se[i]),
+                "ci_low": clean(fit.ci_low[i]),
+                "ci_high": clean(fit.ci_high[i]),
+                "statistic": clean(fit.stat[i]),
+                "p": clean(fit.p[i]),
+            }
+            for i, name in enumerate(fit.names)
+        ],
+        "tau2": clean(fit.tau2),
+        "qm": clean(fit.qm),
+        "qm_df": list(fit.qm_df),
+        "qm_p": clean(fit.qm_p),
+        "qe": clean(fit.qe),
+        "qe_df": fit.qe_df,
+        "qe_p": clean(fit.qe_p),
+        "r2": clean(fit.r2),
+    }
