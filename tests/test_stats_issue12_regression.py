@@ -145,3 +145,23 @@ def test_cli_mods_and_influence_equal_metafor(tmp_path, capsys):
     _close([r["cook_d"] for r in out["influence"]], d["fits"]["influence_reml"]["cook_d"], 1e-6, "")
     assert main([*argv[:-2], "--mods", "dose"]) == 2
     assert "no column dose for --mods" in capsys.readouterr().err
+
+
+def test_subgroup_difference_of_the_analysis_plan():
+    """The plan's test uses each level's own fit (separate tau2), skips 'not reported', and is
+    not computed when a study sits in two levels."""
+    from stsmeta.pool.subgroup_tests import subgroup_difference
+
+    a, b, c, d = object(), object(), object(), object()
+    results = {
+        "x": {"mu": 0.2, "se": 0.3},
+        "y": {"mu": 1.1, "se": 0.4},
+        "not_reported": {"mu": 5.0, "se": 0.1},
+    }
+    members = {"x": [a, b], "y": [c], "not_reported": [d]}
+    test = subgroup_difference(results, members, "not_reported")
+    expected = q_between([0.2, 1.1], [0.3, 0.4])
+    assert test["statistic"] == pytest.approx(expected.statistic, rel=1e-12)
+    assert test["df"] == 1 and test["levels"] == ["x", "y"]
+    overlapping = subgroup_difference(results, {"x": [a, b], "y": [b, c]}, "not_reported")
+    assert overlapping["statistic"] is None and "more than one level" in overlapping["note"]

@@ -23,6 +23,7 @@ from stsmeta.atomic_write import write_text_atomically
 from stsmeta.errors import InputError, Problem
 
 # Plain Python (no numpy): the numeric fields of a pooled result and its JSON form.
+from stsmeta.pool.subgroup_tests import subgroup_difference
 from stsmeta.stats.results import NUMERIC_FIELDS, json_ready
 
 # Subgroup variable (config `subgroups`) -> the study field whose terms are its levels.
@@ -30,7 +31,7 @@ SUBGROUP_FIELDS = {"calcinosis_type": "calcinosis_types", "disease": "diseases"}
 # Level of a study that reports no term for a subgroup variable.
 NOT_REPORTED = "not_reported"
 
-METHOD_KEYS = ("method", "transform", "tau2", "ci", "pi")
+METHOD_KEYS = ("method", "transform", "tau2", "ci", "pi", "cc_add", "cc_to", "common_ci")
 
 # Scenario fields and their values when absent (the schema's defaults).
 SCENARIO_DEFAULTS: dict[str, Any] = {
@@ -613,6 +614,12 @@ def analyse(
             variable: {
                 level_: run(members) for level_, members in subgroup_members(rows, variable).items()
             }
+            for variable in sorted(subgroups)
+        }
+        extra["subgroup_differences"] = {
+            variable: subgroup_difference(
+                extra["subgroups"][variable], subgroup_members(rows, variable), NOT_REPORTED
+            )
             for variable in sorted(subgroups)
         }
         if config.get("leave_one_out", True):
