@@ -2,6 +2,7 @@
 # stsmeta's inverse-variance model, from R metafor.
 #
 # Run from the repository root:  Rscript tests/reference/make_reference_issue12_regression.R
+# Also the GLMM meta-regression (rma.glmm(mods=), nAGQ = 20).
 # Writes tests/reference/metafor_reference_issue12_regression.json (read by
 # tests/test_stats_issue12_regression.py, which needs no R). All datasets are SYNTHETIC (fixed
 # seed): case series with a categorical moderator (calcinosis type, 2 or 3 levels) and a
@@ -67,6 +68,17 @@ for (j in seq_len(40)) {
   fits$influence_dl <- list(rstudent = inf$rstudent, dffits = inf$dffits, cook_d = inf$cook.d,
                             cov_r = inf$cov.r, tau2_del = inf$tau2.del, qe_del = inf$QE.del,
                             hat = inf$hat, weight = inf$weight)
+  # GLMM meta-regression (rma.glmm, lme4 with 20 quadrature nodes) and the likelihood-ratio test
+  # against the intercept-only GLMM; type alone is the GLMM's test of subgroup differences.
+  for (mods in c("type_conc", "type")) {
+    f <- if (mods == "type") ~ type else ~ type + conc
+    fits[[paste0("glmm_", mods)]] <- quiet({
+      g <- rma.glmm(measure = "PLO", xi = x, ni = n, mods = f, data = es, nAGQ = 20)
+      g0 <- rma.glmm(measure = "PLO", xi = x, ni = n, data = es, nAGQ = 20)
+      list(coef = num(g$beta), se = num(g$se), tau2 = num(g$tau2), qm = num(g$QM),
+           qm_p = num(g$QMp), loglik = num(logLik(g)), loglik_null = num(logLik(g0)))
+    })
+  }
   out[[j]] <- list(name = sprintf("synthetic_mods_%03d", j), events = x, n = n, type = type,
                    conc = conc, fits = fits)
 }

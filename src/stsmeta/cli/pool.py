@@ -258,7 +258,8 @@ def format_table(result: dict) -> str:
         )
     reg = result.get("meta_regression")
     if reg:
-        lines += ["", f"meta-regression ({reg['test']} test), residual tau2 {_fmt(reg['tau2'])}"]
+        test = reg.get("test", "Wald z")
+        lines += ["", f"meta-regression ({test} test), residual tau2 {_fmt(reg['tau2'])}"]
         for c in reg["coefficients"]:
             lines.append(
                 f"  {c['name'][:22]:<22} {_fmt(c['estimate']):>8} {pct}% CI "
@@ -266,7 +267,8 @@ def format_table(result: dict) -> str:
             )
         lines.append(
             f"  omnibus QM {_fmt(reg['qm'], 2)} (p {_fmt(reg['qm_p'])})  residual QE "
-            f"{_fmt(reg['qe'], 2)} (p {_fmt(reg['qe_p'])})  R2 {_fmt(reg['r2'], 1)}%"
+            f"{_fmt(reg.get('qe'), 2)} (p {_fmt(reg.get('qe_p'))})  R2 {_fmt(reg.get('r2'), 1)}%"
+            f"  LRT {_fmt(reg.get('lrt'), 2)} (p {_fmt(reg.get('lrt_p'))})"
         )
     for w in result["warnings"]:
         lines.append(f"warning: {w}")
@@ -311,19 +313,34 @@ def read_moderators(path: str, names: list[str]) -> dict[str, list[str]]:
     return columns
 
 
+def _glmm_regression(args: argparse.Namespace, events: list[int], n: list[int]) -> dict:
+    from stsmeta.stats.glmm_reg import fit_glmm_regression
+    from stsmeta.stats.metareg import moderator_design
+
+    names = [c.strip() for c in args.mods.split(",") if c.strip()]
+    x, labels = moderator_design(read_moderators(args.input, names))
+    try:
+        fit = fit_glmm_regression(events, n, x, labels, level=args.level)
+    except ValueError as exc:
+        raise InputError(Problem(str(args.input), "--mods", str(exc))) from None
+    return fit.to_dict()
+
+
 def _ivre_extras(args: argparse.Namespace, events: list[int], n: list[int]) -> dict:
     """Meta-regression (--mods) and influence diagnostics (--influence) of the ivre model."""
     from stsmeta.stats.influence import influence_ivre
     from stsmeta.stats.ivre import transform_proportions
     from stsmeta.stats.metareg import fit_metareg, metareg_dict, moderator_design
 
+    if args.method == "glmm" and args.mods and not args.influence:
+        return {"meta_regression": _glmm_regression(args, events, n)}
     if args.method != "ivre":
         raise InputError(
             Problem(
                 "--mods/--influence",
                 "method",
-                "meta-regression and influence diagnostics are for --method ivre (metafor "
-                "rma(mods=), influence()); the GLMM versions are not implemented",
+                "meta-regression is for --method ivre or glmm, influence diagnostics for "
+                "--method ivre (metafor influence())",
             )
         )
     yi, vi = transform_proportions(events, n, args.transform, add=args.cc_add, to=args.cc_to)

@@ -618,7 +618,10 @@ def analyse(
         }
         extra["subgroup_differences"] = {
             variable: subgroup_difference(
-                extra["subgroups"][variable], subgroup_members(rows, variable), NOT_REPORTED
+                extra["subgroups"][variable],
+                subgroup_members(rows, variable),
+                NOT_REPORTED,
+                primary["method"],
             )
             for variable in sorted(subgroups)
         }
