@@ -8,6 +8,7 @@ heterogeneity, which is why it is a secondary analysis.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,12 +32,13 @@ def common_exact(events, n, level: float = 0.95, method: str = "cp") -> CommonEx
     # Python ints: exact sums whatever the counts (numpy int64 could overflow).
     x = sum(int(v) for v in np.asarray(events).tolist())
     m = sum(int(v) for v in np.asarray(n).tolist())
+    ends: tuple[Any, Any]
     if method == "midp":
-        low, high = mid_p(x, m, level)
+        ends = mid_p(x, m, level)
     elif method == "wilson":
-        low, high = wilson(x, m, level)
+        ends = wilson(x, m, level)
     elif method == "cp":
-        low, high = clopper_pearson(x, m, level)
+        ends = clopper_pearson(x, m, level)
     else:
         raise ValueError(f"common-effect CI must be one of {', '.join(COMMON_CI_METHODS)}")
-    return CommonExact(x, m, x / m, float(low), float(high))
+    return CommonExact(x, m, x / m, float(ends[0]), float(ends[1]))

@@ -185,9 +185,9 @@ def fit_glmm_regression(events, n, design, names, *, n_nodes=DEFAULT_NODES, leve
     nodes, accurate = n_nodes, False
     theta, ll, cov = _fit(x, m, lchoose, design, nodes)
     while 2 * nodes - 1 <= MAX_NODES:
-        finer = _fit(x, m, lchoose, design, 2 * nodes - 1)
-        change = max(np.max(np.abs(finer[0] - theta)), abs(finer[1] - ll))
-        theta, ll, cov, nodes = *finer, 2 * nodes - 1
+        f_theta, f_ll, f_cov = _fit(x, m, lchoose, design, 2 * nodes - 1)
+        change = max(np.max(np.abs(f_theta - theta)), abs(f_ll - ll))
+        theta, ll, cov, nodes = f_theta, f_ll, f_cov, 2 * nodes - 1
         if change <= _REG_TOL:
             accurate = True
             break

@@ -107,7 +107,7 @@ def back_transform(values, transform: str, n=None):
     if transform == "logit":
         return special.expit(v)
     if transform == "ft":
-        n_harmonic = 1 / np.mean(1 / np.asarray(n, dtype=float))
+        n_harmonic = float(1 / np.mean(1 / np.asarray(n, dtype=float)))
         return ft_to_proportion(v, n_harmonic)
     if transform == "arcsine":
         return np.where(v < 0, 0.0, np.where(v > np.pi / 2, 1.0, np.sin(v) ** 2))

@@ -159,7 +159,8 @@ def fit_metareg(
 
         crit = float(t_ppf(0.5 + level / 2, df))
         pval = 2 * special.stdtr(df, -np.abs(stat))
-    qm, qm_df, qm_p = np.nan, (), np.nan
+    qm, qm_p = np.nan, np.nan
+    qm_df: tuple[int, ...] = ()
     if p > 1:
         b = beta[1:]
         qm = float(b @ np.linalg.solve(cov[1:, 1:], b))
