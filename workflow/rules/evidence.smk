@@ -34,3 +34,23 @@ rule tables:
         outdir=lambda w, output: parent_dir(output[0]),
     shell:
         "python -m stsmeta tables {input} --outdir {params.outdir} 2> {log}"
+
+
+localrules:
+    extract,
+
+
+rule extract:
+    """Write every study's analysis extract (what pooling and the figures read).
+
+    The extracts are computed at start-up (common.smk); one job writes them all, and only when
+    one of them changed (params), so that a typo in a study's free text reruns no analysis.
+    """
+    output:
+        EXTRACTS,
+    log:
+        f"{RESULTS}/logs/extract.log",
+    params:
+        extracts=lambda w: extracts_digest(),
+    run:
+        write_extracts(output, log[0])

@@ -3,7 +3,9 @@ rule figures:
     input:
         config=stage_config("figures"),
         pooled=POOLED,
-        studies=NORMALISED,
+        # The analysis extracts (labels, years, risk-of-bias judgements), not the normalised
+        # records: fixing a typo in a study's free text redraws no figure.
+        studies=EXTRACTS,
     output:
         [figure_output(stem, ext) for stem in FIGURE_STEMS for ext in FIGURE_FORMATS],
     log:

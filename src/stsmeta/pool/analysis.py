@@ -648,7 +648,15 @@ def analyse(
 
 
 def read_normalised(paths: Iterable[str | os.PathLike]) -> tuple[list[dict], dict[str, str]]:
-    """Read normalised study JSON files: the studies and the SHA-256 of each file by study id."""
+    """Read normalised study JSON files (whole records or the workflow's analysis extracts):
+    each study's analysis extract, and the SHA-256 of that extract by study id.
+
+    Every study passes through ``analysis_extract`` here, so the analysis sees the same fields
+    whichever of the two files it is given, and the checksum names what was analysed: fixing a
+    typo in a locator changes neither.
+    """
+    from stsmeta.pool.extract import analysis_extract, extract_sha256
+
     studies: list[dict] = []
     checksums: dict[str, str] = {}
     problems: list[Problem] = []
@@ -677,8 +685,8 @@ def read_normalised(paths: Iterable[str | os.PathLike]) -> tuple[list[dict], dic
             )
             continue
         where[sid] = name
-        studies.append(study)
-        checksums[sid] = hashlib.sha256(data).hexdigest()
+        studies.append(analysis_extract(study))
+        checksums[sid] = extract_sha256(study)
     if problems:
         raise InputError(problems)
     return studies, checksums
