@@ -56,7 +56,11 @@ def register(subparsers) -> None:
         help="fit one method family to one shard of the coverage study's replicates",
     )
     shard.add_argument("--config", required=True, help="config.yaml (its coverage section)")
-    shard.add_argument("--design", required=True, help="design JSON (results/coverage/design.json, or a pooled result): the studies' n")
+    shard.add_argument(
+        "--design",
+        required=True,
+        help="design JSON (results/coverage/design.json, or a pooled result): the studies' n",
+    )
     shard.add_argument("--family", required=True, help="method family (pool() method): glmm, ...")
     shard.add_argument("--shard", required=True, type=int, help="shard index, 0-based")
     shard.add_argument("-o", "--out", required=True, help="shard CSV to write")

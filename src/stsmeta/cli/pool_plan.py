@@ -41,7 +41,8 @@ def run_plan(args: argparse.Namespace) -> int:
     from stsmeta.errors import InputError, Problem
     from stsmeta.pool.analysis import analyse, read_normalised, write_json
 
-    missing = [flag for flag, value in (("--config", args.config), ("--out", args.out)) if not value]
+    given = (("--config", args.config), ("--out", args.out))
+    missing = [flag for flag, value in given if not value]
     if not args.studies:
         missing.append("NORMALISED.json")
     if missing:

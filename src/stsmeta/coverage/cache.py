@@ -43,7 +43,7 @@ def code_fingerprint() -> str:
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": "%d.%d.%d" % sys.version_info[:3]}
+    out = {"python": ".".join(map(str, sys.version_info[:3]))}
     for name in _LIBRARIES:
         try:
             out[name] = metadata.version(name)

@@ -62,9 +62,7 @@ _RISK_OF_BIAS_TEXT = frozenset({"reason", "support", "locator", "source", "sourc
 
 def _judgements(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {
-            k: _judgements(v) for k, v in value.items() if str(k) not in _RISK_OF_BIAS_TEXT
-        }
+        return {k: _judgements(v) for k, v in value.items() if str(k) not in _RISK_OF_BIAS_TEXT}
     if isinstance(value, list):
         return [_judgements(v) for v in value]
     return value
