@@ -18,6 +18,7 @@ from stsmeta.evidence.model import study_to_json
 from stsmeta.evidence.studyfile import normalise_file, read_study
 from stsmeta.pool.extract import extract_text
 from stsmeta.evidence.studyfile import validate_paths
+from stsmeta.outputs import FIGURE_FORMATS, TABLE_NAMES, figure_stems
 from stsmeta.schemas import schema_path
 
 # The configuration Snakemake merged (config.yaml, then every --configfile and --config) is checked
@@ -176,22 +177,14 @@ NORMALISED = expand(f"{RESULTS}/normalised/{{study}}.json", study=STUDIES)
 EXTRACTS = expand(f"{RESULTS}/extract/{{study}}.json", study=STUDIES)
 TABLES = expand(
     f"{RESULTS}/tables/{{table}}.csv",
-    table=["studies", "patients", "flags", "decisions"],
+    table=TABLE_NAMES,
 )
 POOLED = expand(
     f"{RESULTS}/pool/{{outcome}}/{{scenario}}.json",
     outcome=OUTCOMES,
     scenario=SCENARIOS,
 )
-FIGURE_FORMATS = ["png", "svg", "pdf"]
-FIGURE_STEMS = [
-    *expand(
-        "{kind}_{outcome}",
-        kind=["forest", "sensitivity", "cumulative"],
-        outcome=OUTCOMES,
-    ),
-    "risk_of_bias",
-]
+FIGURE_STEMS = figure_stems(OUTCOMES)
 FIGURES = expand(
     f"{RESULTS}/figures/{{stem}}.{{ext}}", stem=FIGURE_STEMS, ext=FIGURE_FORMATS
 )
@@ -262,6 +255,20 @@ def table_output(path):
     if not Path(BASE, "workflow", "report", f"{name}.rst").exists():
         return path
     return report(path, caption=f"../report/{name}.rst", category="Tables")
+
+
+def remove_stale_results():
+    """Delete normalised studies, pooled results and figures that no current input produces."""
+    current = {
+        *map(str, map(Path, NORMALISED + POOLED + FIGURES)),
+        *(str(Path(f)) for f in COVERAGE_SHARDS),
+    }
+    patterns = ["normalised/*.json", "pool/*/*.json", "figures/*.*", "coverage/shards/*/*.csv"]
+    for pattern in patterns:
+        for path in sorted(Path(RESULTS).glob(pattern)):
+            if str(path) not in current and not path.name.startswith("coverage."):
+                print(f"removing stale {path}")
+                path.unlink()
 
 
 def parent_dir(path, levels=1):
