@@ -260,10 +260,16 @@ def table_output(path):
 def remove_stale_results():
     """Delete normalised studies, pooled results and figures that no current input produces."""
     current = {
-        *map(str, map(Path, NORMALISED + POOLED + FIGURES)),
+        *map(str, map(Path, NORMALISED + EXTRACTS + POOLED + FIGURES)),
         *(str(Path(f)) for f in COVERAGE_SHARDS),
     }
-    patterns = ["normalised/*.json", "pool/*/*.json", "figures/*.*", "coverage/shards/*/*.csv"]
+    patterns = [
+        "normalised/*.json",
+        "extract/*.json",
+        "pool/*/*.json",
+        "figures/*.*",
+        "coverage/shards/*/*.csv",
+    ]
     for pattern in patterns:
         for path in sorted(Path(RESULTS).glob(pattern)):
             if str(path) not in current and not path.name.startswith("coverage."):
