@@ -243,9 +243,9 @@ assert main(["coverage-summary", "--config", cfg["coverage"], "--design", str(de
 figs = R / "figures"
 assert main(["coverage-figure", str(summary), "-o", *(str(figs / f"coverage.{e}") for e in ("png", "svg", "pdf"))]) == 0
 assert main(["figures", "--config", cfg["figures"], "--pool-dir", str(R / "pool"),
-             "--normalised-dir", str(R / "extract"), "--outdir", str(figs), "--processes", "{cores}"]) == 0
+             "--studies", *extracts, "--outdir", str(figs), "--processes", "{cores}"]) == 0
 assert main(["report", "--config", cfg["report"], "--pool-dir", str(R / "pool"),
-             "--normalised-dir", str(R / "normalised"), "--tables", str(R / "tables"),
+             "--studies", *normalised, "--tables", str(R / "tables"),
              "--figures-dir", str(figs), "--coverage", str(summary),
              "--html", str(R / "report.html"), "--md", str(R / "report.md")]) == 0
 """
