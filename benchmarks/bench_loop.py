@@ -224,7 +224,8 @@ cfg = {s: str(R / "config" / f"{s}.json") for s in STAGE_FIELDS}
 assert main(["tables", *normalised, "--outdir", str(R / "tables")]) == 0
 scenarios = sorted(config["scenarios"])
 for outcome in sorted(config["outcomes"]):
-    args = [a for s in scenarios for a in ("--scenario", s, "--out", str(R / "pool" / outcome / f"{s}.json"))]
+    args = [a for s in scenarios
+            for a in ("--scenario", s, "--out", str(R / "pool" / outcome / f"{s}.json"))]
     assert main(["pool", "--config", cfg["pool"], "--outcome", outcome, *args, *extracts]) == 0
 cov = settings_from_config(config)
 design = R / "coverage" / "design.json"
@@ -241,7 +242,8 @@ summary = R / "coverage" / "summary.json"
 assert main(["coverage-summary", "--config", cfg["coverage"], "--design", str(design),
              "--csv", str(R / "coverage" / "summary.csv"), "--json", str(summary), *shards]) == 0
 figs = R / "figures"
-assert main(["coverage-figure", str(summary), "-o", *(str(figs / f"coverage.{e}") for e in ("png", "svg", "pdf"))]) == 0
+heat_map = [str(figs / f"coverage.{e}") for e in ("png", "svg", "pdf")]
+assert main(["coverage-figure", str(summary), "-o", *heat_map]) == 0
 assert main(["figures", "--config", cfg["figures"], "--pool-dir", str(R / "pool"),
              "--studies", *extracts, "--outdir", str(figs), "--processes", "{cores}"]) == 0
 assert main(["report", "--config", cfg["report"], "--pool-dir", str(R / "pool"),
@@ -283,7 +285,7 @@ def main() -> int:
     parser.add_argument("--skip-imports", action="store_true")
     parser.add_argument("--skip-glmm", action="store_true")
     args = parser.parse_args()
-    print(f"issue 16 loop benchmark, snakemake --cores {args.cores}, 11 shipped studies", flush=True)
+    print(f"issue 16 loop benchmark, snakemake --cores {args.cores}, shipped studies", flush=True)
     if not args.skip_loop:
         loop_rows(args.cores)
     if not args.skip_imports:
