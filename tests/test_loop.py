@@ -22,7 +22,7 @@ from stsmeta.coverage import cache
 from stsmeta.coverage.design import design_document, design_sizes
 from stsmeta.evidence.model import study_to_json
 from stsmeta.evidence.studyfile import read_study
-from stsmeta.pool.analysis import build_dataset, read_normalised
+from stsmeta.pool.analysis import build_dataset, read_extracts
 from stsmeta.pool.extract import analysis_extract, extract_sha256, extract_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,8 +62,8 @@ def test_the_extract_is_idempotent_and_read_alike_from_either_file(records, tmp_
     whole.write_text(json.dumps(record))
     narrow = tmp_path / "narrow.json"
     narrow.write_text(extract_text(record))
-    (a,), sha_a = read_normalised([whole])
-    (b,), sha_b = read_normalised([narrow])
+    (a,), sha_a = read_extracts([whole])
+    (b,), sha_b = read_extracts([narrow])
     assert a == b
     assert sha_a == sha_b == {record["study_id"]: extract_sha256(record)}
 

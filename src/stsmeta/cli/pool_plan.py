@@ -39,7 +39,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 def run_plan(args: argparse.Namespace) -> int:
     from stsmeta.config import read_config
     from stsmeta.errors import InputError, Problem
-    from stsmeta.pool.analysis import analyse, read_normalised, write_json
+    from stsmeta.pool.analysis import analyse, read_extracts, write_json
 
     given = (("--config", args.config), ("--out", args.out))
     missing = [flag for flag, value in given if not value]
@@ -60,7 +60,7 @@ def run_plan(args: argparse.Namespace) -> int:
             )
         )
     config = read_config(args.config)
-    studies, checksums = read_normalised(args.studies)
+    studies, checksums = read_extracts(args.studies)
     documents = [
         analyse(
             studies,

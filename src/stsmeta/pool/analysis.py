@@ -16,7 +16,6 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from stsmeta.atomic_write import write_text_atomically
@@ -647,49 +646,20 @@ def analyse(
 # ----------------------------------------------------------------------------- files
 
 
-def read_normalised(paths: Iterable[str | os.PathLike]) -> tuple[list[dict], dict[str, str]]:
-    """Read normalised study JSON files (whole records or the workflow's analysis extracts):
-    each study's analysis extract, and the SHA-256 of that extract by study id.
+def read_extracts(paths: Iterable[str | os.PathLike]) -> tuple[list[dict], dict[str, str]]:
+    """Read normalised studies (whole records or the workflow's analysis extracts): each
+    study's analysis extract, and the SHA-256 of that extract by study id.
 
     Every study passes through ``analysis_extract`` here, so the analysis sees the same fields
     whichever of the two files it is given, and the checksum names what was analysed: fixing a
     typo in a locator changes neither.
     """
+    from stsmeta.evidence.model import read_normalised
     from stsmeta.pool.extract import analysis_extract, extract_sha256
 
-    studies: list[dict] = []
-    checksums: dict[str, str] = {}
-    problems: list[Problem] = []
-    where: dict[str, str] = {}
-    for path in paths:
-        name = str(path)
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            problems.append(Problem(name, "", f"cannot be read ({exc.strerror or exc})"))
-            continue
-        try:
-            study = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problems.append(Problem(name, "", f"is not valid JSON ({exc})"))
-            continue
-        if not isinstance(study, dict) or not isinstance(study.get("study_id"), str):
-            problems.append(Problem(name, "study_id", "missing; a normalised study needs its id"))
-            continue
-        sid = study["study_id"]
-        if sid in where:
-            problems.append(
-                Problem(
-                    name, "study_id", f"{sid!r} is also the id of {where[sid]}; ids must be unique"
-                )
-            )
-            continue
-        where[sid] = name
-        studies.append(analysis_extract(study))
-        checksums[sid] = extract_sha256(study)
-    if problems:
-        raise InputError(problems)
-    return studies, checksums
+    records, _ = read_normalised(paths)
+    checksums = {r["study_id"]: extract_sha256(r) for r in records}
+    return [analysis_extract(r) for r in records], checksums
 
 
 def dumps(document: Mapping) -> str:

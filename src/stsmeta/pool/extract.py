@@ -6,7 +6,7 @@ risk-of-bias judgements. The workflow hands them this extract instead of the who
 that fixing a typo in a locator or a note reruns only what prints that text (tables, report),
 not the analyses, the coverage study or the figures.
 
-Sound by construction: ``stsmeta.pool.analysis.read_normalised`` passes every study through
+Sound by construction: ``stsmeta.pool.analysis.read_extracts`` passes every study through
 ``analysis_extract`` whatever file it was given (a normalised record or an extract), so a field
 left out here is a field the analysis never sees, in the workflow and by hand alike; tests check
 that pooling the extracts gives what pooling the records gave. The extract holds nothing that
