@@ -62,8 +62,10 @@ def jobs_to_run(project: Path, cores: int) -> str:
         ["snakemake", "--cores", str(cores), "--dry-run", "--quiet", "rules"],
         cwd=project, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    rows = re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M)
-    return ", ".join(f"{rule} {n}" for rule, n in rows if rule not in ("all", "total")) or "none"
+    # Snakemake prints the table twice (plan and summary): the first one, up to its total.
+    first = out.split("\ntotal", 1)[0]
+    rows = re.findall(r"^(\w+)\s+(\d+)$", first, flags=re.M)
+    return ", ".join(f"{rule} {n}" for rule, n in rows if rule != "all") or "none"
 
 
 def fix_typo(raw: Path) -> None:
