@@ -198,6 +198,19 @@ def test_the_coverage_study_reruns_only_for_a_new_design(built, tmp_path):
     assert _result_hashes(work) == fitted
 
 
+def test_without_the_params_trigger_nothing_runs(built, tmp_path):
+    """Extracts, design and configuration files are kept current through params: a run that
+    would not see their changes refuses to start rather than compute from stale inputs."""
+    work = tmp_path / "run-triggers"
+    shutil.copytree(built, work, symlinks=True)
+    shutil.copy(SYNTHETIC_STUDY, work / "data" / "raw" / SYNTHETIC_STUDY.name)
+    before = _result_hashes(work)
+    proc = _snakemake(work, "--rerun-triggers", "mtime", check=False)
+    assert proc.returncode != 0
+    assert "--rerun-triggers must include params" in proc.stdout + proc.stderr
+    assert _result_hashes(work) == before
+
+
 def test_a_bad_study_file_stops_the_run_and_changes_nothing(built, tmp_path):
     work = tmp_path / "run-d"
     shutil.copytree(built, work, symlinks=True)

@@ -165,6 +165,27 @@ def discover_studies(studies_dir):
     return [p.stem for p in paths], records
 
 
+def require_params_trigger():
+    """The configuration files, the analysis extracts and the coverage design are rewritten when
+    their content changes, which Snakemake sees through their rules' params: without that rerun
+    trigger they could be stale. Refuse to run any job rather than compute from stale inputs.
+    """
+    triggers = {
+        str(getattr(t, "name", t)).lower() for t in workflow.dag_settings.rerun_triggers
+    }
+    if "params" not in triggers:
+        raise WorkflowError(
+            "--rerun-triggers must include params: the workflow rewrites its configuration "
+            "files, analysis extracts and coverage design when their content changes, and "
+            "Snakemake sees that through params (e.g. --rerun-triggers mtime params input code)"
+        )
+
+
+# (The rerun triggers are known only once the DAG is built, not while this file is read.)
+onstart:
+    require_params_trigger()
+
+
 STUDIES, _RECORDS = discover_studies(STUDIES_DIR)
 # Each study's analysis extract (stsmeta.pool.extract), from its normalised record: what pooling
 # and the figures read. Computed here, in Snakemake's own process, so that rule `extract`
