@@ -101,6 +101,13 @@ def write_extracts(outputs, log):
     Path(log).write_text("", encoding="utf-8")
 
 
+def write_study_lists(outputs, log):
+    """The study_lists rule's one call: each list of study files, one path a line."""
+    for name, path in outputs.items():
+        write_text_atomically(path, "".join(f"{p}\n" for p in STUDY_LIST_PATHS[name]))
+    Path(log).write_text("", encoding="utf-8")
+
+
 def extracts_digest():
     """One checksum over every study's extract: rule extract's parameter."""
     lines = "".join(
@@ -196,6 +203,13 @@ del _RECORDS
 RAW_FILES = expand(f"{STUDIES_DIR}/{{study}}.yaml", study=STUDIES)
 NORMALISED = expand(f"{RESULTS}/normalised/{{study}}.json", study=STUDIES)
 EXTRACTS = expand(f"{RESULTS}/extract/{{study}}.json", study=STUDIES)
+# The same lists as files, one path a line, for the commands that read every study: `stsmeta
+# ... @FILE` reads its arguments from FILE, as 10,000 paths exceed a shell command's 128 KiB.
+STUDY_LISTS = {
+    "normalised": f"{RESULTS}/lists/normalised.txt",
+    "extract": f"{RESULTS}/lists/extract.txt",
+}
+STUDY_LIST_PATHS = {"normalised": NORMALISED, "extract": EXTRACTS}
 TABLES = expand(
     f"{RESULTS}/tables/{{table}}.csv",
     table=TABLE_NAMES,

@@ -7,6 +7,7 @@ rule pool:
     input:
         config=stage_config("pool"),
         studies=EXTRACTS,
+        listed=STUDY_LISTS["extract"],
     output:
         expand(f"{RESULTS}/pool/{{{{outcome}}}}/{{scenario}}.json", scenario=SCENARIOS),
     log:
@@ -19,4 +20,4 @@ rule pool:
         ),
     shell:
         "python -m stsmeta pool --config {input.config} --outcome {wildcards.outcome}"
-        " {params.scenarios} {input.studies} 2> {log}"
+        " {params.scenarios} @{input.listed} 2> {log}"
