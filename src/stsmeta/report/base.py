@@ -39,6 +39,8 @@ class ReportData:
     software: tuple[tuple[str, str], ...]
     previous: Previous | None = None
     coverage: dict | None = None  # summary JSON of `stsmeta coverage-summary`
+    screening: dict | None = None  # screening records (stsmeta.presentation.screening)
+    certainty: dict | None = None  # GRADE judgements (stsmeta.report.certainty)
     extra: dict = field(default_factory=dict)
 
 
@@ -299,11 +301,12 @@ def study_order(rank: dict[str, int], row: dict[str, str]) -> tuple:
     return (rank.get(sid, len(rank)), sid)
 
 
-def figure_block(data: ReportData, stem: str, caption: str) -> list[Block]:
+def figure_block(data: ReportData, stem: str, caption: str, alt: str = "") -> list[Block]:
+    """A figure; ``alt`` says what it shows for screen readers (the caption when empty)."""
     if stem not in data.figures:
         return [Paragraph(cell(f"Figure {stem} was not provided."))]
     path, png, svg = data.figures[stem]
-    return [Image(png=path, png_bytes=png, caption=caption, stem=stem, svg_bytes=svg)]
+    return [Image(png=path, png_bytes=png, caption=caption, stem=stem, svg_bytes=svg, alt=alt)]
 
 
 def spelled_interval(result: dict, src: str, low: str, high: str) -> Cell:

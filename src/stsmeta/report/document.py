@@ -66,6 +66,7 @@ class Numbered:
 
     items: tuple[Cell, ...]
     ids: tuple[str, ...]
+    start: int = 1
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ def _block_html(block: Block) -> str:
             f'<li id="{_esc(i)}">{_inline_html(item)}</li>'
             for item, i in zip(block.items, block.ids, strict=True)
         )
-        return f'<ol class="references">{items}</ol>'
+        start = f' start="{block.start}"' if block.start != 1 else ""
+        return f'<ol class="references"{start}>{items}</ol>'
     if isinstance(block, Table):
         return _table_html(block)
     if isinstance(block, Image):
@@ -279,7 +281,9 @@ def render_markdown(blocks: list[Block], md_path: Path | str) -> str:
             out.append(
                 "\n".join(
                     f'{n}. <a id="{i}"></a>{_inline_md(item)}'
-                    for n, (item, i) in enumerate(zip(block.items, block.ids, strict=True), 1)
+                    for n, (item, i) in enumerate(
+                        zip(block.items, block.ids, strict=True), block.start
+                    )
                 )
             )
         elif isinstance(block, Table):

@@ -42,7 +42,7 @@ def header_section(data: ReportData) -> list[Block]:
 
 def question_section(data: ReportData) -> list[Block]:
     plan = data.plan
-    question = plan.report.get("question") or {}
+    question = plan.config.get("question") or plan.report.get("question") or {}
     ids = included_ids(data)
     types = sorted(
         {term(t) for s in ids for t in data.studies.get(s, {}).get("calcinosis_types") or []}
