@@ -29,3 +29,12 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+        report_pdf_target(),
+
+
+onsuccess:
+    # Where to look; Snakemake's own report is another file (README: results/snakemake-report.zip).
+    if Path(RESULTS, "report.html").is_file():
+        print(f"stsmeta: the report is {Path(RESULTS, 'report.html').resolve()}")
+        if Path(RESULTS, "report.pdf").is_file():
+            print(f"stsmeta: its PDF is {Path(RESULTS, 'report.pdf').resolve()}")

@@ -396,14 +396,16 @@ def visible_text(html: str) -> str:
 
 
 def section(html: str, anchor: str) -> str:
-    start = html.index(f'<h2 id="{anchor}">')
-    return html[start : html.index("<h2 ", start + 1)]
+    """From the heading with this anchor (h2 or h3) to the next heading of any level 2-3."""
+    start = html.index(f' id="{anchor}">')
+    ends = [html.find(tag, start + 1) for tag in ("<h2 ", "<h3 ")]
+    return html[start : min(e for e in ends if e > 0)]
 
 
 def test_summary_gives_each_outcome_in_words(built):
     root, html, md = built
     summary = section(html, "summary")
-    assert html.index('id="summary"') < html.index('id="question"')
+    assert html.index('id="at-a-glance"') < html.index('id="question"')
     for outcome in OUTCOMES:
         result = json.loads((root / "results/pool" / outcome / "primary.json").read_text())
         src = f"{outcome}/primary.json#"
@@ -426,7 +428,7 @@ def test_summary_gives_each_outcome_in_words(built):
     n_studies = len(list((root / "results/normalised").glob("*.json")))
     assert f"Studies: {n_studies} in the study files" in summary
     assert "Coverage study: for this evidence base, Exact common effect" in summary
-    assert "## Summary" in md
+    assert "### Statistical summary" in md
 
 
 def test_summary_answers_with_the_common_effect_when_the_primary_is_not_estimable(tmp_path):

@@ -21,11 +21,16 @@ def write_report(
     md: Path | str,
     previous: Path | str | None = None,
     coverage: Path | str | None = None,
+    screening: Path | str | None = None,
+    certainty: Path | str | None = None,
 ) -> tuple[Path, Path]:
     """Build the report from files; return the paths written.
 
     ``coverage``: the summary JSON of ``stsmeta coverage-summary`` (optional); its heat map is
-    ``<figures_dir>/coverage.{svg,png}``.
+    ``<figures_dir>/coverage.{svg,png}``. ``screening``: the screening records (PRISMA flow,
+    information sources, excluded and ongoing studies); ``certainty``: the GRADE judgements
+    (schema ``stsmeta/schemas/certainty.schema.yaml``). Both optional: without them the report
+    says what is not recorded.
     """
     from stsmeta.figures import figure_stems
     from stsmeta.presentation.inputs import (
@@ -36,6 +41,8 @@ def write_report(
         load_pooled,
         load_tables,
     )
+    from stsmeta.presentation.screening import load_screening
+    from stsmeta.report.certainty import load_certainty
     from stsmeta.report.content import ReportData, build_report
     from stsmeta.report.document import render_html, render_markdown
     from stsmeta.report.previous import load_previous
@@ -51,6 +58,8 @@ def write_report(
         raw = b"" if Path(previous).is_dir() else files.read_bytes(previous)
         previous_data = load_previous(previous, raw)
     coverage_doc = None if coverage is None else load_coverage(coverage, files)
+    screening_doc = load_screening(screening, files)
+    certainty_doc = load_certainty(certainty, files, plan.outcomes)
     # Figures are outputs of this workflow, not inputs of the analysis: not in the checksums.
     # HTML inlines each figure's SVG (small, sharp); Markdown links the PNG.
     figures = {}
@@ -76,6 +85,8 @@ def write_report(
         software=software_versions(),
         previous=previous_data,
         coverage=coverage_doc,
+        screening=screening_doc,
+        certainty=certainty_doc,
     )
     blocks = build_report(data)
     title = str(plan.report.get("title") or "stsmeta report")

@@ -59,6 +59,7 @@ def risk_of_bias_section(data: ReportData) -> list[Block]:
         "Risk of bias (Murad et al. 2018) by study and question; colour and symbol "
         "both code the judgement.",
     )
+    blocks += domain_blocks(data)
     if reasons:
         blocks.append(
             Table(
@@ -68,3 +69,53 @@ def risk_of_bias_section(data: ReportData) -> list[Block]:
             )
         )
     return blocks
+
+
+DOMAIN_NAMES = ("selection", "ascertainment", "causality", "reporting")
+
+
+def judgement_text(entry: object) -> str:
+    if not isinstance(entry, dict):
+        return "not judged"
+    return str(entry.get("judgement") or "not judged").replace("_", " ")
+
+
+def domain_blocks(data: ReportData) -> list[Block]:
+    """Domain and overall judgements, where the study files give them."""
+    from stsmeta.report.citations import reference_numbers, study_link
+
+    order = publication_order(data.studies, data.studies)
+    judged = [
+        s
+        for s in order
+        if isinstance((data.studies[s].get("risk_of_bias") or {}).get("overall"), dict)
+        or (data.studies[s].get("risk_of_bias") or {}).get("domains")
+    ]
+    if not judged:
+        return [
+            Paragraph(
+                cell(
+                    "Domain and overall judgements: not recorded in the study files (only the "
+                    "eight questions)."
+                )
+            )
+        ]
+    refs = reference_numbers(data)
+    rows = []
+    for s in judged:
+        rob = data.studies[s].get("risk_of_bias") or {}
+        domains = rob.get("domains") or {}
+        overall = rob.get("overall")
+        reason = str(overall.get("reason") or "") if isinstance(overall, dict) else ""
+        rows.append(
+            (study_link(data, s, refs),)
+            + tuple(cell(judgement_text(domains.get(d))) for d in DOMAIN_NAMES)
+            + (cell(judgement_text(overall)), cell(reason.strip()))
+        )
+    return [
+        Table(
+            ("Study", "Selection", "Ascertainment", "Causality", "Reporting", "Overall", "Why"),
+            tuple(rows),
+            caption="Risk of bias by domain, and overall",
+        )
+    ]

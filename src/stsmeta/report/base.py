@@ -88,7 +88,10 @@ def events_cell(result: dict, src: str) -> Cell:
 
 
 def warnings_cell(result: dict) -> Cell:
-    return cell("; ".join(str(w) for w in result.get("warnings") or []))
+    """The result's warnings as links to the notes that hold them (each written out once)."""
+    from stsmeta.report.notes import notes_cell
+
+    return notes_cell(result.get("warnings") or [])
 
 
 def file_src(outcome: str, scenario: str) -> str:
@@ -318,3 +321,16 @@ def unit_word(result: dict) -> str:
     """What the pooled counts count ("patients", "lesions", or "units" when mixed)."""
     units = {str(s.get("unit")) for s in result.get("included_studies") or [] if s.get("unit")}
     return units.pop() if len(units) == 1 else "units"
+
+
+def primary_label(data: ReportData) -> str:
+    """The primary method's label as the pooled JSON gives it (the engine may choose it)."""
+    result = data.pooled[primary_outcome(data.plan)]["primary"]
+    return str(result.get("method_label") or data.plan.method_label("primary"))
+
+
+def primary_reason(data: ReportData) -> str:
+    """Why the primary method was chosen, from the pooled JSON, else the analysis plan."""
+    result = data.pooled[primary_outcome(data.plan)]["primary"]
+    spec = (data.plan.config.get("methods") or {}).get("primary") or {}
+    return str(result.get("method_reason") or spec.get("reason") or "").strip()

@@ -1,4 +1,7 @@
-"""Limitations of the evidence and of the review."""
+"""The discussion (interpretation, limitations of the evidence and of the review process,
+implications) and the declarations (registration, funding, competing interests, data and code
+availability), from the results and ``review`` in config.yaml.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +24,13 @@ from stsmeta.report.document import (
     Bullets,
     Cell,
     Heading,
+    Paragraph,
     cell,
 )
 
 
-def limitations_section(data: ReportData) -> list[Block]:
+def evidence_limitations(data: ReportData) -> list[Cell]:
+    """Limitations of the evidence: size, extreme proportions, designs, centres."""
     plan = data.plan
     outcome = primary_outcome(plan)
     primary = data.pooled[outcome]["primary"]
@@ -81,6 +86,13 @@ def limitations_section(data: ReportData) -> list[Block]:
                 + f" ({len(ids) - len(settings)} of {len(ids)} studies record no setting)."
             )
         )
+    return items + design_limitations(data, ids, primary)
+
+
+def design_limitations(data: ReportData, ids: list[str], primary: dict) -> list[Cell]:
+    """No comparator, too few studies, not estimable results, judgements."""
+    plan = data.plan
+    items: list[Cell] = []
     if not comparative_studies(data, ids):
         items.append(
             cell(
@@ -113,8 +125,101 @@ def limitations_section(data: ReportData) -> list[Block]:
     items.append(
         cell(
             f"{n_decisions} extraction decisions and {n_flags} data-quality flags "
-            "(listed above) rest on judgement; the sensitivity scenarios show their "
-            "effect."
+            "(appendix) rest on judgement; the sensitivity scenarios show their effect."
         )
     )
-    return [Heading(2, "Limitations", "limitations"), Bullets(tuple(items))]
+    return items
+
+
+def review_limitations(data: ReportData) -> list[Cell]:
+    """Limitations of the review process, from the screening records and the study files."""
+    items: list[Cell] = []
+    sources = (data.screening or {}).get("information_sources") or []
+    if data.screening is None:
+        items.append(cell("The search and screening were not recorded (no screening records)."))
+    elif not any(str(s.get("kind")) in ("database", "register") for s in sources):
+        items.append(
+            cell(
+                "No bibliographic database or trial register was searched: eligible studies "
+                "may have been missed, and the flow counts describe what was found, not what "
+                "exists."
+            )
+        )
+    partial = [
+        s
+        for s, study in data.studies.items()
+        if not any(
+            isinstance(src, dict)
+            and src.get("read") == "full_text"
+            and src.get("role") in ("primary_paper",)
+            for src in study.get("sources") or []
+        )
+    ]
+    if partial:
+        items.append(
+            cell(
+                f"For {len(partial)} of {len(data.studies)} studies the full text of the study "
+                "report was not read: their data come from abstracts, parts of the text or "
+                "summaries in other articles."
+            )
+        )
+    items.append(
+        cell(
+            "Selection and extraction: "
+            + str(
+                (data.plan.config.get("review") or {}).get("selection_process")
+                or "who screened and extracted, and whether independently, is not recorded"
+            ).strip()
+        )
+    )
+    return items
+
+
+def interpretation(data: ReportData) -> Cell:
+    plan = data.plan
+    outcome = primary_outcome(plan)
+    block = ((data.certainty or {}).get("outcomes") or {}).get(outcome) or {}
+    level = str(block.get("certainty") or "not assessed").replace("_", " ")
+    return cell(
+        f"The proportions describe how often {plan.outcome_label(outcome).lower()} and the "
+        "other outcomes were reported after intralesional sodium thiosulfate in small, "
+        "uncontrolled studies; they are not effects against a comparison. The certainty of the "
+        f"evidence for the main outcome is {level}: the true rate may differ substantially."
+    )
+
+
+def discussion_section(data: ReportData) -> list[Block]:
+    review = data.plan.config.get("review") or {}
+    implications = str(
+        review.get("implications") or "Not stated in the configuration (review.implications)."
+    ).strip()
+    return [
+        Heading(2, "Discussion", "discussion"),
+        Heading(3, "Interpretation", "interpretation"),
+        Paragraph(interpretation(data)),
+        Heading(3, "Limitations of the evidence", "limitations"),
+        Bullets(tuple(evidence_limitations(data))),
+        Heading(3, "Limitations of the review process", "review-limitations"),
+        Bullets(tuple(review_limitations(data))),
+        Heading(3, "Implications", "implications"),
+        Paragraph(cell(implications)),
+    ]
+
+
+DECLARATIONS = (
+    ("registration", "Registration and protocol", "Not registered; no protocol was published."),
+    ("funding", "Funding", "Not stated."),
+    ("competing_interests", "Competing interests", "Not stated."),
+    ("data_availability", "Data availability", "Not stated."),
+    ("code_availability", "Code availability", "Not stated."),
+)
+
+
+def declarations_section(data: ReportData) -> list[Block]:
+    review = data.plan.config.get("review") or {}
+    blocks: list[Block] = [Heading(2, "Declarations", "declarations")]
+    for key, title, absent in DECLARATIONS:
+        anchor = key.replace("_", "-")
+        text = str(review.get(key) or f"{absent} (review.{key} is not set in config.yaml)")
+        blocks += [Heading(3, title, anchor), Paragraph(cell(text.strip()))]
+    return blocks

@@ -197,7 +197,9 @@ def render_html(blocks: list[Block], title: str) -> str:
     """One self-contained HTML file: inline CSS, figures inline, no script, nothing fetched.
 
     Landmarks: the title block is the ``<header>``, the contents the ``<nav>``, everything else
-    ``<main>``; each level-2 heading opens a ``<section>`` labelled by it.
+    ``<main>``; each level-2 heading opens a ``<section>`` labelled by it. The contents follow
+    the first-screen section (role ``first-screen``), so that the answer is what a reader sees
+    first.
     """
     toc = [b for b in blocks if isinstance(b, Heading) and b.level == 2]
     head: list[str] = []
@@ -218,6 +220,11 @@ def render_html(blocks: list[Block], title: str) -> str:
         body.append("</section>")
     items = "".join(f'<li><a href="#{_esc(h.anchor)}">{_esc(h.text)}</a></li>' for h in toc)
     nav = f'<nav aria-label="Contents"><h2 class="toc">Contents</h2><ol>{items}</ol></nav>'
+    first = next((i for i, part in enumerate(body) if part == "</section>"), -1)
+    if toc and toc[0].role == "first-screen" and first >= 0:
+        # The first screen, then the contents, then the rest (all inside <main>, nav too).
+        body.insert(first + 1, nav)
+        nav = ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -258,7 +265,7 @@ def md_escape(text: str) -> str:
 def _inline_md(parts: Cell) -> str:
     out = []
     for part in parts:
-        if isinstance(part, Link):
+        if isinstance(part, Link) and not part.href.startswith("#"):
             out.append(f"[{md_escape(part.text)}]({_href(part)})")
         else:
             out.append(md_escape(part if isinstance(part, str) else part.text))
@@ -277,13 +284,10 @@ def render_markdown(blocks: list[Block], md_path: Path | str) -> str:
         elif isinstance(block, Bullets):
             out.append("\n".join(f"- {_inline_md(item)}" for item in block.items))
         elif isinstance(block, Numbered):
-            # The anchor lets "[3](#study-x)" links of tables jump to the reference.
+            # No anchors in Markdown (no raw HTML): "[3]" in a table names reference 3.
             out.append(
                 "\n".join(
-                    f'{n}. <a id="{i}"></a>{_inline_md(item)}'
-                    for n, (item, i) in enumerate(
-                        zip(block.items, block.ids, strict=True), block.start
-                    )
+                    f"{n}. {_inline_md(item)}" for n, item in enumerate(block.items, block.start)
                 )
             )
         elif isinstance(block, Table):

@@ -121,13 +121,7 @@ def harms_line(data: ReportData) -> Cell:
     reported = [s for s, h in adverse.items() if h.status == "reported"]
     none = [s for s, h in adverse.items() if h.status == "none_occurred"]
     silent = len(studies) - len(reported) - len(none)
-    kinds = sorted(
-        {
-            e.what.split(";")[0].split(",")[0].strip().rstrip(".")
-            for s in reported
-            for e in adverse[s].events
-        }
-    )
+    kinds = sorted({short_event(e.what) for s in reported for e in adverse[s].events})
     serious = any(e.serious for s in reported for e in adverse[s].events)
     text = f"Harms: {len(reported)} of {len(studies)} studies reported side effects"
     if kinds:

@@ -15,7 +15,9 @@ from stsmeta.report.base import (
     level_text,
     method_settings,
     method_text,
+    primary_label,
     primary_outcome,
+    primary_reason,
 )
 from stsmeta.report.document import (
     Block,
@@ -78,51 +80,52 @@ def question_section(data: ReportData) -> list[Block]:
     return [Heading(2, "Question", "question"), Bullets(tuple(items))]
 
 
-def methods_section(data: ReportData) -> list[Block]:
+def eligibility_blocks(data: ReportData) -> list[Block]:
     plan = data.plan
-    methods = plan.config.get("methods") or {}
-    primary_spec = methods.get("primary") or {}
     eligibility = plan.config.get("eligibility") or {}
-    blocks: list[Block] = [Heading(2, "Methods", "methods")]
     routes = joined(eligibility.get("routes") or []) or "any"
+    with_systemic = any(
+        (s or {}).get("include_systemic_sts") for s in (plan.config.get("scenarios") or {}).values()
+    )
     systemic = (
         "Studies or patients given systemic sodium thiosulfate at the same time are excluded from "
         "the primary analysis"
-        + (
-            " and included in a sensitivity scenario."
-            if any(
-                (s or {}).get("include_systemic_sts")
-                for s in (plan.config.get("scenarios") or {}).values()
-            )
-            else "."
-        )
+        + (" and included in a sensitivity scenario." if with_systemic else ".")
         if eligibility.get("exclude_systemic_sts")
         else "Studies with systemic sodium thiosulfate are not excluded."
     )
-    blocks.append(
+    return [
+        Heading(3, "Eligibility criteria", "eligibility"),
         Paragraph(
             cell(
-                f"Eligibility: route {routes}. {systemic} Each study's inclusion or exclusion is "
-                "recorded with its reason (see Excluded studies)."
+                f"Route of sodium thiosulfate: {routes}. {systemic} Any design reporting "
+                "treated patients (case reports, case series, cohorts, trials). Each study's "
+                "inclusion in or exclusion from each synthesis is recorded with its reason "
+                "(see Included studies and Excluded studies)."
             )
-        )
-    )
+        ),
+    ]
+
+
+def synthesis_blocks(data: ReportData) -> list[Block]:
+    plan = data.plan
     settings = method_settings(data, "primary")
     keys = references_for(settings)
-    blocks.append(
+    label = primary_label(data)
+    blocks: list[Block] = [
+        Heading(3, "Synthesis methods", "synthesis-methods"),
         Paragraph(
             cell(
                 "Primary method: "
-                f"{method_text(plan.method_label('primary'), settings.get('description'))}"
+                f"{method_text(label, settings.get('description'))}"
                 f" {cite(keys)}".strip()
                 + "."
             )
-        )
-    )
-    if primary_spec.get("reason"):
-        blocks.append(
-            Paragraph(cell(f"Why this primary method: {str(primary_spec['reason']).strip()}"))
-        )
+        ),
+    ]
+    reason = primary_reason(data)
+    if reason:
+        blocks.append(Paragraph(cell(f"Why this primary method: {reason}")))
     items = []
     for name in plan.secondary_methods:
         s = method_settings(data, name)
@@ -144,7 +147,7 @@ def methods_section(data: ReportData) -> list[Block]:
                 "(Clopper & Pearson 1934). Prediction intervals for a new study are shown "
                 "where the method gives one (Higgins et al. 2009). Heterogeneity: τ² "
                 "(between-study variance on the analysis scale), I² and Cochran's Q with its "
-                "p-value."
+                "p-value. Results can be checked against R metafor (Viechtbauer 2010)."
             )
         )
     )
@@ -158,40 +161,56 @@ def methods_section(data: ReportData) -> list[Block]:
                 )
             )
         )
+    return blocks + scenario_blocks(data)
+
+
+def scenario_blocks(data: ReportData) -> list[Block]:
+    plan = data.plan
     scenario_items = []
     for name in plan.scenarios:
         spec = (plan.config.get("scenarios") or {}).get(name) or {}
         described = (data.pooled[primary_outcome(plan)].get(name) or {}).get("scenario_description")
         text = str(described).strip().rstrip(".") if described else describe_scenario(spec)
         scenario_items.append(cell(f"{plan.scenario_label(name)} ({name}): {text}."))
-    extras = []
     if plan.config.get("leave_one_out"):
-        extras.append(cell("Leave-one-out: the primary analysis repeated without each study."))
+        scenario_items.append(
+            cell("Leave-one-out: the primary analysis repeated without each study.")
+        )
     if plan.config.get("cumulative_by_year"):
-        extras.append(
+        scenario_items.append(
             cell(
                 "Cumulative analysis: the primary method as studies are added in "
                 "order of publication year."
             )
         )
-    blocks.append(Paragraph(cell("Sensitivity scenarios:")))
-    blocks.append(Bullets(tuple(scenario_items + extras)))
-    blocks.append(
-        Paragraph(
-            cell(
-                "Risk of bias: the eight questions of Murad et al. for case reports and case "
-                "series (Murad et al. 2018). Results can be checked against R metafor "
-                "(Viechtbauer 2010)."
-            )
-        )
-    )
-    blocks.append(
+    return [Paragraph(cell("Sensitivity scenarios:")), Bullets(tuple(scenario_items))]
+
+
+def software_blocks(data: ReportData) -> list[Block]:
+    return [
+        Heading(3, "Software", "software"),
         Table(
             ("Software", "Version"),
             tuple((cell(n), cell(v)) for n, v in data.software),
             caption="Software and versions",
-        )
+        ),
+    ]
+
+
+def methods_references(data: ReportData) -> list[Block]:
+    return [
+        Heading(3, "Methods references", "references"),
+        Bullets(tuple(cell(text) for text in REFERENCES.values())),
+    ]
+
+
+def methods_section(data: ReportData) -> list[Block]:
+    from stsmeta.report.review_methods import review_methods_blocks
+
+    return (
+        [Heading(2, "Methods", "methods")]
+        + eligibility_blocks(data)
+        + review_methods_blocks(data)
+        + synthesis_blocks(data)
+        + software_blocks(data)
     )
-    blocks.append(Heading(3, "References", "references"))
-    blocks.append(Bullets(tuple(cell(text) for text in REFERENCES.values())))
-    return blocks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stsmeta.presentation.inputs import study_label
+from stsmeta.presentation.screening import records_with
 from stsmeta.presentation.wording import flag_text, joined_terms, term
 from stsmeta.report.base import (
     YES_NO,
@@ -10,15 +11,18 @@ from stsmeta.report.base import (
     csv_cell,
     csv_order,
     joined,
+    publication_order,
     publication_rank,
     scenario_words,
     study_order,
     year_text,
 )
+from stsmeta.report.citations import reference_numbers, study_link
 from stsmeta.report.document import (
     Block,
     Cell,
     Heading,
+    Link,
     Paragraph,
     Table,
     cell,
@@ -41,23 +45,22 @@ def outcome_flags(flags: list[dict[str, str]], outcome: str | None) -> str:
     )
 
 
-def studies_section(data: ReportData) -> list[Block]:
+def in_syntheses(data: ReportData, study_id: str) -> str:
+    """The outcomes whose primary analysis includes the study, else why it is in none."""
     plan = data.plan
-    rows = data.tables.get("studies") or []
-    first: dict[str, dict[str, str]] = {}
-    for row in rows:
-        first.setdefault(row.get("study_id", ""), row)
-    in_primary = {
-        s: [
-            plan.outcome_label(o)
-            for o in plan.outcomes
-            if s in (data.pooled[o]["primary"].get("included") or [])
-        ]
-        for s in first
-    }
-    characteristics = tuple(
+    outcomes = [
+        plan.outcome_label(o)
+        for o in plan.outcomes
+        if study_id in (data.pooled[o]["primary"].get("included") or [])
+    ]
+    return joined(outcomes) or "none"
+
+
+def characteristics_table(data: ReportData, first: dict[str, dict[str, str]]) -> Table:
+    refs = reference_numbers(data)
+    rows = [
         (
-            csv_cell(r, "label"),
+            study_link(data, s, refs),
             cell(year_text(r.get("year"))),
             cell(joined_terms(r.get("design"), "design")),
             cell(joined_terms(r.get("calcinosis_type"), "calcinosis_type")),
@@ -66,16 +69,45 @@ def studies_section(data: ReportData) -> list[Block]:
             csv_cell(r, "concentration_mg_per_ml"),
             cell(YES_NO.get(r.get("systemic_sts", ""), r.get("systemic_sts", ""))),
             cell(joined_terms(r.get("co_interventions"), "co_intervention") or "none"),
-            cell(joined(in_primary[s]) or "none"),
+            cell(in_syntheses(data, s)),
         )
         for s, r in sorted(first.items(), key=lambda kv: csv_order(kv[1]))
+    ]
+    # Studies in the review without a row in studies.csv (no harmonised outcome).
+    for s in publication_order(set(data.studies) - set(first), data.studies):
+        study = data.studies[s]
+        rows.append(
+            (study_link(data, s, refs), cell(year_text(study.get("year"))))
+            + tuple(cell("–") for _ in range(7))
+            + (cell("none (no harmonised outcome reported)"),)
+        )
+    return Table(
+        (
+            "Study",
+            "Year",
+            "Design",
+            "Calcinosis type",
+            "Disease",
+            "Route",
+            "Concentration (mg/mL)",
+            "Systemic STS",
+            "Co-interventions",
+            "In primary analysis of",
+        ),
+        tuple(rows),
+        caption="Study characteristics",
     )
+
+
+def outcome_table(data: ReportData, rows: list[dict[str, str]]) -> Table:
+    plan = data.plan
+    refs = reference_numbers(data)
     flags_by_study: dict[str, list[dict[str, str]]] = {}
     for flag in data.tables.get("flags") or []:
         flags_by_study.setdefault(flag.get("study_id", ""), []).append(flag)
     outcome_rows = tuple(
         (
-            csv_cell(r, "label"),
+            study_link(data, r.get("study_id", ""), refs),
             cell(plan.outcome_label(r.get("outcome", ""))),
             cell(
                 f"{r.get('events')}/{r.get('n')}"
@@ -90,70 +122,89 @@ def studies_section(data: ReportData) -> list[Block]:
         )
         for r in sorted(rows, key=lambda r: csv_order(r) + (r.get("outcome", ""),))
     )
-    blocks: list[Block] = [
+    return Table(
+        (
+            "Study",
+            "Outcome",
+            "Events/N",
+            "Unit",
+            "Proportion",
+            "Time point",
+            "Derived from %",
+            "Flags",
+        ),
+        outcome_rows,
+        caption="Outcome data (primary reading)",
+    )
+
+
+def studies_section(data: ReportData) -> list[Block]:
+    rows = data.tables.get("studies") or []
+    first: dict[str, dict[str, str]] = {}
+    for row in rows:
+        first.setdefault(row.get("study_id", ""), row)
+    return [
         Heading(2, "Included studies", "included-studies"),
         Paragraph(
             cell(
-                f"{len(first)} studies in results/tables/studies.csv; "
-                "the last column names the outcomes for which each study is in the "
-                "primary analysis."
+                f"{len(data.studies)} studies are included in the review. Being in the review "
+                "is not being in every synthesis: the last column names the outcomes whose "
+                "primary analysis includes each study; the numbers in brackets link to the "
+                "full references."
             )
         ),
-        Table(
-            (
-                "Study",
-                "Year",
-                "Design",
-                "Calcinosis type",
-                "Disease",
-                "Route",
-                "Concentration (mg/mL)",
-                "Systemic STS",
-                "Co-interventions",
-                "In primary analysis",
-            ),
-            characteristics,
-            caption="Study characteristics",
-        ),
-        Table(
-            (
-                "Study",
-                "Outcome",
-                "Events/N",
-                "Unit",
-                "Proportion",
-                "Time point",
-                "Derived from %",
-                "Flags",
-            ),
-            outcome_rows,
-            caption="Outcome data (primary reading)",
-        ),
-    ]
+        characteristics_table(data, first),
+        outcome_table(data, rows),
+    ] + excluded_section(data)
+
+
+def excluded_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    refs = reference_numbers(data)
     excluded = []
     for outcome in plan.outcomes:
         for entry in data.pooled[outcome]["primary"].get("excluded") or []:
             sid = str(entry.get("study_id"))
-            name = str(entry.get("label") or study_label(sid, data.studies))
             excluded.append(
                 (
-                    cell(name),
+                    study_link(data, sid, refs),
                     cell(plan.outcome_label(outcome)),
                     cell(scenario_words(str(entry.get("reason") or "no reason recorded"), plan)),
                 )
             )
-    blocks.append(Heading(2, "Excluded studies", "excluded-studies"))
+    blocks: list[Block] = [Heading(2, "Excluded studies", "excluded-studies")]
+    review_level = records_with(data.screening, "excluded_after_assessment")
+    if data.screening is not None:
+        blocks.append(
+            Paragraph(
+                cell(
+                    f"From the review: {len(review_level)} reports excluded after assessment, "
+                    f"{len(records_with(data.screening, 'awaiting_classification'))} awaiting "
+                    f"classification and {len(records_with(data.screening, 'ongoing'))} ongoing "
+                    "studies, each cited with its reason under ",
+                    Link("References", "#study-references"),
+                    ".",
+                )
+            )
+        )
     if excluded:
         blocks.append(
             Table(
                 ("Study", "Outcome", "Reason"),
                 tuple(excluded),
-                caption="Studies excluded from the primary analysis, with reasons",
+                caption="Studies in the review but not in a synthesis (primary analysis), "
+                "with reasons",
             )
         )
     else:
         blocks.append(Paragraph(cell("No study was excluded from the primary analysis.")))
-    blocks.append(Heading(2, "Extraction decisions and data-quality flags", "decisions"))
+    return blocks
+
+
+def decisions_appendix(data: ReportData) -> list[Block]:
+    blocks: list[Block] = [
+        Heading(2, "Extraction decisions and data-quality flags", "decisions", role="appendix")
+    ]
     for name, caption in (
         ("decisions", "Extraction decisions (results/tables/decisions.csv)"),
         ("flags", "Data-quality flags (results/tables/flags.csv)"),

@@ -159,4 +159,4 @@ def summary_section(data: ReportData) -> list[Block]:
             items.append(
                 cell("Coverage study: no method qualified (see Coverage of the intervals).")
             )
-    return [Heading(2, "Summary", "summary"), Bullets(tuple(items))]
+    return [Heading(3, "Statistical summary", "summary"), Bullets(tuple(items))]
