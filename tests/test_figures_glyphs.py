@@ -18,9 +18,9 @@ import pytest
 from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import text_to_path
 
+from stsmeta.figures import glyphs as glyphs_module
 from stsmeta.figures import write_figures
 from stsmeta.figures.forest import forest_plot
-from stsmeta.figures import glyphs as glyphs_module
 from stsmeta.figures.glyphs import FAMILY, GlyphText, line_width
 from stsmeta.figures.risk_of_bias import QUESTIONS, risk_of_bias_plot
 from stsmeta.figures.style import figure_style, new_figure

@@ -39,12 +39,13 @@ class FlowFigure:
 
 
 def _reasons(counter) -> list[str]:
-    return [f"  {reason}: {n}" for reason, n in sorted(counter.items(), key=lambda kv: -kv[1])]
+    # A dash, not leading spaces: SVG viewers collapse leading white space in text.
+    return [f"– {reason}: {n}" for reason, n in sorted(counter.items(), key=lambda kv: -kv[1])]
 
 
 def _synthesis_lines(syntheses: list[tuple[str, int]]) -> list[str]:
     return ["Included in each synthesis:"] + [
-        f"  {label}: {k} {'study' if k == 1 else 'studies'}" for label, k in syntheses
+        f"– {label}: {k} {'study' if k == 1 else 'studies'}" for label, k in syntheses
     ]
 
 
@@ -75,7 +76,7 @@ def _boxes(counts: FlowCounts, syntheses: list[tuple[str, int]]) -> list[tuple[s
         word = KIND_WORDS.get(kind, kind.replace("_", " ").capitalize())
         by_kind[word] = by_kind.get(word, 0) + n
     identified = [f"Records identified (n = {counts.identified})", "by source type:"]
-    identified += [f"  {word}: {n}" for word, n in sorted(by_kind.items())]
+    identified += [f"– {word}: {n}" for word, n in sorted(by_kind.items())]
     if not counts.databases_searched:
         identified.append("No bibliographic database or register searched")
     excluded_after = sum(counts.excluded_assessment.values())

@@ -44,7 +44,7 @@ p.question{font-size:1.15rem;font-weight:600}
 .table-wrap:focus-visible{outline:2px solid var(--accent)}
 table{border-collapse:collapse;font-size:.88rem;width:100%}
 th,td{border:1px solid var(--rule);padding:.3rem .45rem;text-align:left;vertical-align:top}
-td{overflow-wrap:anywhere}
+td{overflow-wrap:break-word}
 thead th{background:#e8ecf1}tbody th{font-weight:normal;background:#fafafa}
 caption{text-align:left;font-weight:600;padding:.3rem 0}
 figure{margin:1rem 0;break-inside:avoid}

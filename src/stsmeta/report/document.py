@@ -151,7 +151,8 @@ def _table_html(block: Table) -> str:
             cells.append(f"<{tag}{scope}>{_inline_html(value)}</{tag}>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     # A wide table scrolls in its own box (focusable, so that keyboard users can scroll it).
-    label = _esc(block.caption or "table")
+    # "(table)": a region's name must differ from a section's of the same title (axe).
+    label = _esc(f"{block.caption} (table)" if block.caption else "table")
     return (
         f'<div class="table-wrap" role="region" tabindex="0" aria-label="{label}">'
         f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"

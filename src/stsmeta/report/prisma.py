@@ -12,6 +12,10 @@ from stsmeta.report.base import ReportData, figure_block
 from stsmeta.report.document import Block, Cell, Heading, Link, Paragraph, Table, cell
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def synthesis_counts(data: ReportData) -> list[tuple[str, int]]:
     plan = data.plan
     return [
@@ -57,7 +61,10 @@ def study_selection_section(data: ReportData) -> list[Block]:
     )
     outside = in_no_synthesis(data)
     if outside:
-        text += f" {len(outside)} included studies are in no synthesis (see Included studies)."
+        text += (
+            f" {plural(len(outside), 'included study', 'included studies')} in no synthesis "
+            "(see Included studies)."
+        )
     blocks.append(Paragraph(cell(text)))
     if data.screening is None:
         blocks.append(
@@ -75,11 +82,13 @@ def study_selection_section(data: ReportData) -> list[Block]:
         unmatched = sorted(set(data.studies) - known)
         if unmatched:
             problems.append(
-                f"{len(unmatched)} study files have no included screening record: "
-                + ", ".join(unmatched)
+                f"{plural(len(unmatched), 'study file')} without an included screening record "
+                "(the flow counts come from the records): " + ", ".join(unmatched)
             )
         if problems:
-            blocks.append(Paragraph(cell("The flow does not add up: " + "; ".join(problems) + ".")))
+            blocks.append(
+                Paragraph(cell("Check of the screening records: " + "; ".join(problems) + "."))
+            )
         blocks.append(
             Table(
                 ("Box of the flow diagram", "Count"),

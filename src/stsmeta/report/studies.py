@@ -178,7 +178,7 @@ def excluded_section(data: ReportData) -> list[Block]:
         blocks.append(
             Paragraph(
                 cell(
-                    f"From the review: {len(review_level)} reports excluded after assessment, "
+                    f"From the review: {len(review_level)} report(s) excluded after assessment, "
                     f"{len(records_with(data.screening, 'awaiting_classification'))} awaiting "
                     f"classification and {len(records_with(data.screening, 'ongoing'))} ongoing "
                     "studies, each cited with its reason under ",
