@@ -32,7 +32,6 @@ def write_report(
     (schema ``stsmeta/schemas/certainty.schema.yaml``). Both optional: without them the report
     says what is not recorded.
     """
-    from stsmeta.figures import figure_stems
     from stsmeta.presentation.inputs import (
         InputFiles,
         load_coverage,
@@ -60,21 +59,7 @@ def write_report(
     coverage_doc = None if coverage is None else load_coverage(coverage, files)
     screening_doc = load_screening(screening, files)
     certainty_doc = load_certainty(certainty, files, plan.outcomes)
-    # Figures are outputs of this workflow, not inputs of the analysis: not in the checksums.
-    # HTML inlines each figure's SVG (small, sharp); Markdown links the PNG.
-    figures = {}
-    figure_files = InputFiles()
-    stems = figure_stems(plan.outcomes)
-    if coverage_doc is not None and (Path(figures_dir) / "coverage.png").is_file():
-        stems.append("coverage")
-    for stem in stems:
-        path = Path(figures_dir) / f"{stem}.png"
-        svg = path.with_suffix(".svg")
-        figures[stem] = (
-            path,
-            figure_files.read_bytes(path),
-            figure_files.read_bytes(svg) if svg.is_file() else None,
-        )
+    figures = load_figures(figures_dir, plan.outcomes, with_coverage=coverage_doc is not None)
     data = ReportData(
         plan=plan,
         pooled=pooled,
@@ -96,3 +81,30 @@ def write_report(
     html_path.write_text(render_html(blocks, title), encoding="utf-8", newline="\n")
     md_path.write_text(render_markdown(blocks, md_path), encoding="utf-8", newline="\n")
     return html_path, md_path
+
+
+def load_figures(
+    figures_dir: Path | str, outcomes: list[str], with_coverage: bool
+) -> dict[str, tuple[Path, bytes, bytes | None]]:
+    """Each figure's PNG path, PNG bytes and SVG bytes (when present), by stem.
+
+    Figures are outputs of this workflow, not inputs of the analysis: not in the checksums.
+    HTML inlines each figure's SVG (small, sharp); Markdown links the PNG.
+    """
+    from stsmeta.figures import figure_stems
+    from stsmeta.presentation.inputs import InputFiles
+
+    figures = {}
+    figure_files = InputFiles()
+    stems = figure_stems(outcomes)
+    if with_coverage and (Path(figures_dir) / "coverage.png").is_file():
+        stems.append("coverage")
+    for stem in stems:
+        path = Path(figures_dir) / f"{stem}.png"
+        svg = path.with_suffix(".svg")
+        figures[stem] = (
+            path,
+            figure_files.read_bytes(path),
+            figure_files.read_bytes(svg) if svg.is_file() else None,
+        )
+    return figures

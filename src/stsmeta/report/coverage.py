@@ -51,45 +51,8 @@ def coverage_section(data: ReportData) -> list[Block]:
             )
         )
         return blocks
-    design, settings = doc.get("design") or {}, doc.get("settings") or {}
-    methods, rows = doc.get("methods") or {}, doc.get("summary") or []
     rec = doc.get("recommendation") or {}
-    level = settings.get("level")
-    design_from = (
-        f" ({data.plan.outcome_label(str(settings['outcome']))}, "
-        f"{data.plan.scenario_label(str(settings.get('scenario') or 'primary'))})"
-        if settings.get("outcome")
-        else ""
-    )
-    sizes = [s.get("n") for s in design.get("studies") or []]
-    blocks.append(
-        Paragraph(
-            cell(
-                "Design: datasets were simulated with this evidence base's design"
-                f"{design_from}: k = ",
-                cov_num(design.get("k"), ("design", "k"), "count"),
-                " studies of n = ",
-                *listed(sizes, ("design", "studies"), "count", key="n"),
-                ". Grid: true pooled proportion ",
-                *listed(
-                    settings.get("true_proportions") or [],
-                    ("settings", "true_proportions"),
-                    "grid_value",
-                ),
-                " by between-study SD τ (logit scale) ",
-                *listed(settings.get("taus") or [], ("settings", "taus"), "grid_value"),
-                "; ",
-                cov_num(settings.get("replicates"), ("settings", "replicates"), "count"),
-                " replicates per cell (seed ",
-                cov_num(settings.get("seed"), ("settings", "seed"), "count"),
-                f"). Model: {settings.get('model') or 'not recorded'}. Each method's nominal "
-                "level is ",
-                cov_num(level, ("settings", "level"), "level"),
-                "; coverage and width are over the replicates in which the method gave an "
-                "interval, and a replicate without one counts as a failure.",
-            )
-        )
-    )
+    blocks.append(design_paragraph(data, doc))
     if rec.get("method"):
         blocks.append(
             Paragraph(
@@ -108,6 +71,73 @@ def coverage_section(data: ReportData) -> list[Block]:
                 )
             )
         )
+    table_rows = method_rows(doc)
+    blocks.append(
+        Table(
+            (
+                "Method",
+                "Coverage, worst cell (MC SE)",
+                "Coverage, best cell (MC SE)",
+                "Mean |coverage − nominal|",
+                "Median width, range over cells (MC SE)",
+                "Failure rate, worst cell (MC SE)",
+                "Fails rarely enough",
+            ),
+            tuple(table_rows),
+            caption="Coverage of each method's interval over the simulation grid "
+            "(MC SE: Monte Carlo standard error)",
+        )
+    )
+    blocks += figure_block(
+        data,
+        "coverage",
+        "Coverage of each method's interval by true proportion and between-study SD; "
+        "the nominal level is the midpoint of the colour scale.",
+    )
+    return blocks
+
+
+def design_paragraph(data: ReportData, doc: dict) -> Paragraph:
+    """How the datasets were simulated: design, grid, replicates, model."""
+    design, settings = doc.get("design") or {}, doc.get("settings") or {}
+    level = settings.get("level")
+    design_from = (
+        f" ({data.plan.outcome_label(str(settings['outcome']))}, "
+        f"{data.plan.scenario_label(str(settings.get('scenario') or 'primary'))})"
+        if settings.get("outcome")
+        else ""
+    )
+    sizes = [s.get("n") for s in design.get("studies") or []]
+    return Paragraph(
+        cell(
+            f"Design: datasets were simulated with this evidence base's design{design_from}: k = ",
+            cov_num(design.get("k"), ("design", "k"), "count"),
+            " studies of n = ",
+            *listed(sizes, ("design", "studies"), "count", key="n"),
+            ". Grid: true pooled proportion ",
+            *listed(
+                settings.get("true_proportions") or [],
+                ("settings", "true_proportions"),
+                "grid_value",
+            ),
+            " by between-study SD τ (logit scale) ",
+            *listed(settings.get("taus") or [], ("settings", "taus"), "grid_value"),
+            "; ",
+            cov_num(settings.get("replicates"), ("settings", "replicates"), "count"),
+            " replicates per cell (seed ",
+            cov_num(settings.get("seed"), ("settings", "seed"), "count"),
+            f"). Model: {settings.get('model') or 'not recorded'}. Each method's nominal level is ",
+            cov_num(level, ("settings", "level"), "level"),
+            "; coverage and width are over the replicates in which the method gave an "
+            "interval, and a replicate without one counts as a failure.",
+        )
+    )
+
+
+def method_rows(doc: dict) -> list[tuple]:
+    """One row per method: worst and best coverage, distance from nominal, width, failures."""
+    methods, rows = doc.get("methods") or {}, doc.get("summary") or []
+    rec = doc.get("recommendation") or {}
     verdict_index = {str(v.get("method")): i for i, v in enumerate(rec.get("verdicts") or []) if v}
     table_rows = []
     for name in sorted(methods, key=lambda m: (verdict_index.get(m, len(verdict_index)), m)):
@@ -155,26 +185,4 @@ def coverage_section(data: ReportData) -> list[Block]:
                 ),
             )
         )
-    blocks.append(
-        Table(
-            (
-                "Method",
-                "Coverage, worst cell (MC SE)",
-                "Coverage, best cell (MC SE)",
-                "Mean |coverage − nominal|",
-                "Median width, range over cells (MC SE)",
-                "Failure rate, worst cell (MC SE)",
-                "Fails rarely enough",
-            ),
-            tuple(table_rows),
-            caption="Coverage of each method's interval over the simulation grid "
-            "(MC SE: Monte Carlo standard error)",
-        )
-    )
-    blocks += figure_block(
-        data,
-        "coverage",
-        "Coverage of each method's interval by true proportion and between-study SD; "
-        "the nominal level is the midpoint of the colour scale.",
-    )
-    return blocks
+    return table_rows

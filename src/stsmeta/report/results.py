@@ -140,107 +140,131 @@ def subgroups_section(data: ReportData) -> list[Block]:
     return blocks
 
 
+def scenario_blocks(data: ReportData, outcome: str) -> list[Block]:
+    plan = data.plan
+    label = plan.outcome_label(outcome)
+    blocks: list[Block] = []
+    rows = []
+    for scenario in plan.scenarios:
+        result = data.pooled[outcome][scenario]
+        src = file_src(outcome, scenario)
+        estimate, ci, pi = estimate_cells(result, src)
+        rows.append(
+            (
+                cell(plan.scenario_label(scenario)),
+                cell(num(result, src, "k", "count")),
+                events_cell(result, src),
+                estimate,
+                ci,
+                pi,
+                cell(applied_text(result.get("applied"), data.studies)),
+                cell(str(len(result.get("excluded") or []))),
+                warnings_cell(result),
+            )
+        )
+    blocks.append(
+        Table(
+            (
+                "Scenario",
+                "k",
+                "Events/N",
+                "Estimate",
+                "CI",
+                "PI",
+                "Applied",
+                "Excluded",
+                "Notes",
+            ),
+            tuple(rows),
+            caption=f"{label}: named scenarios ({plan.method_label('primary')})",
+        )
+    )
+    return blocks
+
+
+def leave_one_out_blocks(data: ReportData, outcome: str) -> list[Block]:
+    plan = data.plan
+    label = plan.outcome_label(outcome)
+    blocks: list[Block] = []
+    primary = data.pooled[outcome]["primary"]
+    loo = primary.get("leave_one_out") or {}
+    if loo:
+        src0 = file_src(outcome, "primary")
+        loo_rows = []
+        for study_id in sorted(loo):
+            src = f"{src0}{pointer('leave_one_out', study_id)}"
+            estimate, ci, _ = estimate_cells(loo[study_id], src)
+            loo_rows.append(
+                (
+                    cell(study_label(study_id, data.studies)),
+                    cell(num(loo[study_id], src, "k", "count")),
+                    events_cell(loo[study_id], src),
+                    estimate,
+                    ci,
+                    warnings_cell(loo[study_id]),
+                )
+            )
+        blocks.append(
+            Table(
+                ("Study left out", "k", "Events/N", "Estimate", "CI", "Notes"),
+                tuple(loo_rows),
+                caption=f"{label}: leave-one-out",
+            )
+        )
+    return blocks
+
+
+def cumulative_blocks(data: ReportData, outcome: str) -> list[Block]:
+    plan = data.plan
+    label = plan.outcome_label(outcome)
+    blocks: list[Block] = []
+    primary = data.pooled[outcome]["primary"]
+    cumulative = primary.get("cumulative") or []
+    if cumulative:
+        src0 = file_src(outcome, "primary")
+        cum_rows = []
+        for i, step in enumerate(cumulative):
+            src = f"{src0}{pointer('cumulative', str(i))}"
+            estimate, ci, _ = estimate_cells(step, src)
+            cum_rows.append(
+                (
+                    cell(study_label(str(step.get("added_study")), data.studies)),
+                    (
+                        cell(num(step, src, "year", "count"))
+                        if step.get("year") is not None
+                        else cell(NO_YEAR)
+                    ),
+                    cell(num(step, src, "k", "count")),
+                    events_cell(step, src),
+                    estimate,
+                    ci,
+                    warnings_cell(step),
+                )
+            )
+        blocks.append(
+            Table(
+                ("Study added", "Year", "k", "Events/N", "Estimate", "CI", "Notes"),
+                tuple(cum_rows),
+                caption=f"{label}: cumulative analysis by publication year",
+            )
+        )
+    return blocks
+
+
 def sensitivity_section(data: ReportData) -> list[Block]:
     plan = data.plan
     blocks: list[Block] = [Heading(2, "Sensitivity analyses", "sensitivity")]
     for outcome in plan.outcomes:
         label = plan.outcome_label(outcome)
         blocks.append(Heading(3, label, anchor("sensitivity", outcome)))
-        rows = []
-        for scenario in plan.scenarios:
-            result = data.pooled[outcome][scenario]
-            src = file_src(outcome, scenario)
-            estimate, ci, pi = estimate_cells(result, src)
-            rows.append(
-                (
-                    cell(plan.scenario_label(scenario)),
-                    cell(num(result, src, "k", "count")),
-                    events_cell(result, src),
-                    estimate,
-                    ci,
-                    pi,
-                    cell(applied_text(result.get("applied"), data.studies)),
-                    cell(str(len(result.get("excluded") or []))),
-                    warnings_cell(result),
-                )
-            )
-        blocks.append(
-            Table(
-                (
-                    "Scenario",
-                    "k",
-                    "Events/N",
-                    "Estimate",
-                    "CI",
-                    "PI",
-                    "Applied",
-                    "Excluded",
-                    "Notes",
-                ),
-                tuple(rows),
-                caption=f"{label}: named scenarios ({plan.method_label('primary')})",
-            )
-        )
-        primary = data.pooled[outcome]["primary"]
-        loo = primary.get("leave_one_out") or {}
-        if loo:
-            src0 = file_src(outcome, "primary")
-            loo_rows = []
-            for study_id in sorted(loo):
-                src = f"{src0}{pointer('leave_one_out', study_id)}"
-                estimate, ci, _ = estimate_cells(loo[study_id], src)
-                loo_rows.append(
-                    (
-                        cell(study_label(study_id, data.studies)),
-                        cell(num(loo[study_id], src, "k", "count")),
-                        events_cell(loo[study_id], src),
-                        estimate,
-                        ci,
-                        warnings_cell(loo[study_id]),
-                    )
-                )
-            blocks.append(
-                Table(
-                    ("Study left out", "k", "Events/N", "Estimate", "CI", "Notes"),
-                    tuple(loo_rows),
-                    caption=f"{label}: leave-one-out",
-                )
-            )
+        blocks += scenario_blocks(data, outcome) + leave_one_out_blocks(data, outcome)
         blocks += figure_block(
             data,
             f"sensitivity_{outcome}",
             f"Sensitivity analyses, {label.lower()}: each scenario and each "
             "study left out against the primary analysis.",
         )
-        cumulative = primary.get("cumulative") or []
-        if cumulative:
-            src0 = file_src(outcome, "primary")
-            cum_rows = []
-            for i, step in enumerate(cumulative):
-                src = f"{src0}{pointer('cumulative', str(i))}"
-                estimate, ci, _ = estimate_cells(step, src)
-                cum_rows.append(
-                    (
-                        cell(study_label(str(step.get("added_study")), data.studies)),
-                        (
-                            cell(num(step, src, "year", "count"))
-                            if step.get("year") is not None
-                            else cell(NO_YEAR)
-                        ),
-                        cell(num(step, src, "k", "count")),
-                        events_cell(step, src),
-                        estimate,
-                        ci,
-                        warnings_cell(step),
-                    )
-                )
-            blocks.append(
-                Table(
-                    ("Study added", "Year", "k", "Events/N", "Estimate", "CI", "Notes"),
-                    tuple(cum_rows),
-                    caption=f"{label}: cumulative analysis by publication year",
-                )
-            )
+        blocks += cumulative_blocks(data, outcome)
         blocks += figure_block(
             data,
             f"cumulative_{outcome}",
