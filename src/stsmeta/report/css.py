@@ -71,13 +71,15 @@ font:8pt "DejaVu Sans",sans-serif;color:#444}}
 @page:first{@top-center{content:none}}
 @media print{
 body{max-width:none;padding:0;font-size:10pt;line-height:1.35}
-nav{break-after:page}a{color:inherit;text-decoration:none}
-section.first-screen{break-after:page;border:1px solid #999}
+a{color:inherit;text-decoration:none}
+section.first-screen{break-after:page;border:1px solid #999;padding:.2rem .8rem .5rem}
+section.first-screen figure svg{max-height:12.5cm}
+.answer,section.first-screen p{margin:.35rem 0}
 section.appendix{break-before:page}
 h2,h3{break-after:avoid}
 .table-wrap{overflow:visible}
 table{width:100%;table-layout:auto;font-size:7.5pt}
-th,td{overflow-wrap:anywhere;padding:.15rem .25rem}
+th,td{overflow-wrap:break-word;hyphens:auto;padding:.15rem .25rem}
 thead{display:table-header-group}tr,figure,img,svg{break-inside:avoid}
 figure svg,figure img{max-height:24cm;width:auto;max-width:100%}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;font-size:7pt}
