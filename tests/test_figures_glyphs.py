@@ -81,6 +81,7 @@ def test_usual_figures_carry_real_text(inputs, tmp_path):
     label = studies[shown]["label"]
     svg = next(p for p in paths if p.name == "forest_complete_remission.svg").read_text()
     assert "<text" in svg and label in svg
+    assert f'xlink:href="#study-{shown}"' in svg  # the label links to the study's reference
     pdf = next(p for p in paths if p.name == "forest_complete_remission.pdf")
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert label in text and "Events/N" in text

@@ -344,3 +344,18 @@ def test_a_bad_certainty_file_is_a_clear_error_without_traceback(tmp_path, capsy
         )
     err = capsys.readouterr().err
     assert code == 2 and "certainty.yaml" in err and "Traceback" not in err
+
+
+def test_figure_links_may_only_point_at_references():
+    from stsmeta.report.inline_svg import inline_svg
+
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+        b'<a xlink:href="#study-alpha-2013" target="_blank"><text>Alpha</text></a>'
+        b'<a xlink:href="https://example.org/x"><text>Out</text></a>'
+        b'<a xlink:href="javascript:alert(1)" onclick="x()"><text>Bad</text></a></svg>'
+    )
+    out = inline_svg(svg, "f-", "a figure")
+    assert 'xlink:href="#study-alpha-2013"' in out and "_blank" not in out
+    assert "example.org" not in out and "javascript" not in out and "onclick" not in out
+    assert out.count("<a") == 3 and out.count("href") == 1

@@ -152,8 +152,8 @@ class GlyphText(Artist):
         self._uses: dict[tuple[str, bool, float, str], list[tuple[float, float]]] = {}
         # Symbols centred in markers: always outlines (their ink, not their box, is centred).
         self._centred: dict[tuple[str, bool, float, str], list[tuple[float, float]]] = {}
-        # Each block as added: (x, y, text, ha, bold, size, colour), for real text.
-        self._blocks: list[tuple[float, float, str, str, bool, float, str]] = []
+        # Each block as added: (x, y, text, ha, bold, size, colour, url), for real text.
+        self._blocks: list[tuple[float, float, str, str, bool, float, str, str | None]] = []
         self._chars = 0
         self._lines: list[Line2D] | None = None
         self._texts: list | None = None
@@ -180,8 +180,12 @@ class GlyphText(Artist):
         bold: bool = False,
         size: float = FONT_SIZE,
         colour: str = "black",
+        url: str | None = None,
     ) -> None:
-        """Lines of ``text`` centred vertically on ``y``, aligned on ``x`` (points), as Text."""
+        """Lines of ``text`` centred vertically on ``y``, aligned on ``x`` (points), as Text.
+
+        ``url``: a link target for the block (SVG and PDF, real text only).
+        """
         if not text:
             return
         ascent, descent, gap = line_metrics(bold, size)
@@ -205,7 +209,7 @@ class GlyphText(Artist):
         widest = max(widths)
         x0 = x - {"left": 0.0, "center": widest / 2, "right": widest}[ha]
         self.placed.append(PlacedText(text, Bbox([[x0, top - height], [x0 + widest, top]])))
-        self._blocks.append((x, y, text, ha, bold, size, colour))
+        self._blocks.append((x, y, text, ha, bold, size, colour, url))
         self._chars += len(text)
         self._lines = None
         self._texts = None
@@ -231,7 +235,7 @@ class GlyphText(Artist):
         if self._texts is None:
             points = Affine2D().scale(1 / 72) + self._figure.dpi_scale_trans
             self._texts = []
-            for x, y, text, ha, bold, size, colour in self._blocks:
+            for x, y, text, ha, bold, size, colour, url in self._blocks:
                 artist = Text(
                     x,
                     y,
@@ -246,6 +250,8 @@ class GlyphText(Artist):
                     parse_math=False,  # study text is data: "$" is a dollar sign
                 )
                 artist.set_figure(self._figure)
+                if url:
+                    artist.set_url(url)
                 self._texts.append(artist)
         return self._texts
 

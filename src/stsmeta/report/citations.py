@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from stsmeta.figures.links import study_anchor
 from stsmeta.presentation.inputs import study_label
 from stsmeta.presentation.screening import reason_text, records_with
 from stsmeta.report.base import ReportData, publication_order
@@ -23,10 +24,6 @@ OTHER_GROUPS = (
     ("awaiting_classification", "Studies awaiting classification"),
     ("ongoing", "Ongoing studies"),
 )
-
-
-def study_anchor(study_id: str) -> str:
-    return "study-" + re.sub(r"[^a-z0-9-]", "-", str(study_id).lower())
 
 
 def record_anchor(record_id: str) -> str:
