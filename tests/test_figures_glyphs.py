@@ -75,14 +75,18 @@ def speed_path(monkeypatch):
 def test_usual_figures_carry_real_text(inputs, tmp_path):
     import subprocess
 
+    from stsmeta.figures.style import save_figure
+
     plan, pooled, studies = inputs
-    paths = write_figures(plan, pooled, studies, tmp_path, processes=1)
-    shown = pooled["complete_remission"]["primary"]["studies"][0]["study"]
+    result = pooled["complete_remission"]["primary"]
+    with figure_style():
+        forest = forest_plot(result, studies, outcome_label="Complete remission", primary_label="M")
+    svg_path, pdf = save_figure(forest.figure, tmp_path, "forest", ("svg", "pdf"))
+    shown = result["studies"][0]["study"]
     label = studies[shown]["label"]
-    svg = next(p for p in paths if p.name == "forest_complete_remission.svg").read_text()
+    svg = svg_path.read_text()
     assert "<text" in svg and label in svg
     assert f'xlink:href="#study-{shown}"' in svg  # the label links to the study's reference
-    pdf = next(p for p in paths if p.name == "forest_complete_remission.pdf")
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert label in text and "Events/N" in text
 
