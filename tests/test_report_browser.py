@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from stsmeta.cli import main
-from stsmeta.figures import figure_stems
+from stsmeta.outputs import figure_stems
 
 pytestmark = pytest.mark.browser
 
@@ -168,8 +168,8 @@ def build_results(root: Path) -> Path:
     data["label"] = HOSTILE
     study.write_text(json.dumps(data))
     common = ["--config", "config.yaml", "--pool-dir", "results/pool"]
-    common += ["--normalised-dir", "results/normalised"]
     with contextlib.chdir(root):
+        common += ["--studies", *map(str, sorted(Path("results/normalised").glob("*.json")))]
         coverage = ["results/coverage/summary.json", "-o", "results/figures/coverage.png"]
         assert main(["coverage-figure", *coverage, "results/figures/coverage.svg"]) == 0
         figures = ["--outdir", "results/figures", "--screening", "screening.yaml"]

@@ -22,7 +22,7 @@ import yaml
 
 from stsmeta.cli import main
 from stsmeta.errors import InputError
-from stsmeta.figures import figure_stems
+from stsmeta.outputs import figure_stems
 from stsmeta.presentation import numbers
 from stsmeta.report import write_report
 
@@ -81,7 +81,7 @@ def build(root: Path, **extra) -> str:
         html, _ = write_report(
             config="config.yaml",
             pool_dir="results/pool",
-            normalised_dir="results/normalised",
+            normalised="results/normalised",
             tables_dir="results/tables",
             figures_dir="results/figures",
             html="results/report.html",
@@ -328,8 +328,8 @@ def test_a_bad_certainty_file_is_a_clear_error_without_traceback(tmp_path, capsy
                 "config.yaml",
                 "--pool-dir",
                 "results/pool",
-                "--normalised-dir",
-                "results/normalised",
+                "--studies",
+                *map(str, sorted(Path("results/normalised").glob("*.json"))),
                 "--tables",
                 "results/tables",
                 "--figures-dir",
