@@ -359,3 +359,19 @@ def test_figure_links_may_only_point_at_references():
     assert 'xlink:href="#study-alpha-2013"' in out and "_blank" not in out
     assert "example.org" not in out and "javascript" not in out and "onclick" not in out
     assert out.count("<a") == 3 and out.count("href") == 1
+
+
+def test_a_judgement_made_on_other_data_is_flagged(tmp_path):
+    root = copy_inputs(tmp_path)
+    doc = yaml.safe_load((root / "certainty.yaml").read_text())
+    doc["outcomes"]["complete_remission"]["judged_on"] = "f" * 64
+    (root / "certainty.yaml").write_text(yaml.safe_dump(doc))
+    html = build(root)
+    stale = "judged on an earlier version of the study files: to be checked again"
+    assert stale in section(html, "summary-of-findings")
+    assert stale in section(html, "at-a-glance")
+    result = json.loads((root / "results/pool/complete_remission/primary.json").read_text())
+    doc["outcomes"]["complete_remission"]["judged_on"] = result.get("data_sha256") or "0" * 64
+    (root / "certainty.yaml").write_text(yaml.safe_dump(doc))
+    if result.get("data_sha256"):
+        assert stale not in build(root)

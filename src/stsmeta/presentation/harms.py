@@ -27,6 +27,7 @@ class HarmEvent:
     patients: int | None
     serious: bool | None
     attributed: bool | None  # attributed to the treatment by the study's authors
+    systemic: bool = False  # occurred while systemic (intravenous) STS was also given
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,13 @@ def _event(entry: dict, kind: str) -> HarmEvent:
         what = str(entry.get("event") or entry.get("description") or "not described")
         patients = _count(entry.get("patients"))
         serious = entry.get("serious") if isinstance(entry.get("serious"), bool) else None
-    return HarmEvent(what=what, patients=patients, serious=serious, attributed=_attributed(entry))
+    return HarmEvent(
+        what=what,
+        patients=patients,
+        serious=serious,
+        attributed=_attributed(entry),
+        systemic=entry.get("systemic_sts") is True,
+    )
 
 
 def harms_of(study: dict, kind: str) -> Harms:

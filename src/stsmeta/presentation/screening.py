@@ -35,8 +35,12 @@ REASON_WORDS = {
 }
 
 
-def reason_text(reason: object) -> str:
+def reason_text(reason: object, reasons: dict | None = None) -> str:
+    """A reason id in words: the screening file's own ``reasons`` first, then ours."""
     text = str(reason or "no reason recorded")
+    own = (reasons or {}).get(text)
+    if own:
+        return str(own).strip().rstrip(".")
     return REASON_WORDS.get(text, text.replace("_", " "))
 
 
@@ -130,17 +134,18 @@ def flow_counts(screening: dict) -> FlowCounts:
     )
     decided = {d: [r for r in records if r.get("decision") == d] for d in DECISIONS}
     included = decided["included"]
+    words = screening.get("reasons") if isinstance(screening.get("reasons"), dict) else {}
     return FlowCounts(
         by_source=by_source,
         identified=sum(led_to.values()),
         duplicates=sum(led_to.values()) - len(records),
         screened=len(records),
         excluded_screening=Counter(
-            reason_text(r.get("reason")) for r in decided["excluded_at_screening"]
+            reason_text(r.get("reason"), words) for r in decided["excluded_at_screening"]
         ),
         not_retrieved=len(decided["not_retrieved"]),
         excluded_assessment=Counter(
-            reason_text(r.get("reason")) for r in decided["excluded_after_assessment"]
+            reason_text(r.get("reason"), words) for r in decided["excluded_after_assessment"]
         ),
         awaiting=len(decided["awaiting_classification"]),
         ongoing=len(decided["ongoing"]),
@@ -158,4 +163,26 @@ def records_with(screening: dict | None, *decisions: str) -> list[dict]:
         r
         for r in screening.get("records") or []
         if isinstance(r, dict) and r.get("decision") in decisions
+    ]
+
+
+def declared_differences(screening: dict, counts: FlowCounts) -> list[str]:
+    """Where the file's declared ``flow`` (if any) differs from the counts of its records."""
+    declared = screening.get("flow")
+    if not isinstance(declared, dict):
+        return []
+    ours = {
+        "duplicates_removed": counts.duplicates,
+        "screened": counts.screened,
+        "excluded_at_screening": sum(counts.excluded_screening.values()),
+        "assessed": counts.assessed,
+        "awaiting_classification": counts.awaiting,
+        "ongoing": counts.ongoing,
+        "included_reports": counts.included_reports,
+        "included_studies": len(counts.included_studies),
+    }
+    return [
+        f"{key}: declared {declared[key]}, records give {value}"
+        for key, value in ours.items()
+        if key in declared and declared[key] != value
     ]

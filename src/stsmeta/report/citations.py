@@ -90,7 +90,7 @@ def full_citation(study: dict, study_id: str) -> Cell:
     return cell(text) + identifiers(c.get("doi"), c.get("pmid"))
 
 
-def record_citation(record: dict) -> Cell:
+def record_citation(record: dict, reasons: dict | None = None) -> Cell:
     text = str(record.get("reference") or "Reference not recorded").strip()
     parts: list = [text if text.endswith(".") else text + "."]
     location = str(record.get("location") or "").strip()
@@ -99,7 +99,7 @@ def record_citation(record: dict) -> Cell:
         parts += [Link(location, location) if _HTTPS.match(location) else location]
         parts += ["."]
     if record.get("reason"):
-        parts += [f" Reason: {reason_text(record['reason'])}."]
+        parts += [f" Reason: {reason_text(record['reason'], reasons)}."]
     if record.get("note"):
         parts += [f" {str(record['note']).strip()}"]
     return tuple(parts)
@@ -138,5 +138,9 @@ def study_references_section(data: ReportData) -> list[Block]:
         ids = tuple(record_anchor(r.get("id")) for r in records)
         # The list continues the numbering of the one before.
         start = numbers.get(ids[0], 1)
-        blocks.append(Numbered(tuple(record_citation(r) for r in records), ids, start=start))
+        reasons = (data.screening or {}).get("reasons")
+        cited = tuple(
+            record_citation(r, reasons if isinstance(reasons, dict) else None) for r in records
+        )
+        blocks.append(Numbered(cited, ids, start=start))
     return blocks

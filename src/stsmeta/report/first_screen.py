@@ -19,7 +19,7 @@ from stsmeta.report.base import (
     primary_outcome,
     unit_word,
 )
-from stsmeta.report.certainty import level_word
+from stsmeta.report.certainty import STALE, judged_on_other_data, level_word
 from stsmeta.report.document import Block, Cell, Heading, Link, Paragraph, cell
 from stsmeta.report.summary import common_effect_name
 
@@ -62,10 +62,11 @@ def certainty_cell(data: ReportData, outcome: str) -> Cell:
             Link("not assessed", "#summary-of-findings"),
             " (no certainty judgement was recorded for this outcome).",
         )
+    stale = f" ({STALE})" if judged_on_other_data(block, data.pooled[outcome]["primary"]) else ""
     return cell(
         " How sure we are: ",
         Link(level_word(block["certainty"]).lower(), "#summary-of-findings"),
-        f" certainty. {str(block['main_reason']).strip().rstrip('.')}.",
+        f" certainty{stale}. {str(block['main_reason']).strip().rstrip('.')}.",
     )
 
 
@@ -128,6 +129,8 @@ def harms_line(data: ReportData) -> Cell:
         more = "; …" if len(kinds) > 3 else ""
         text += f" ({'; '.join(kinds[:3])}{more})"
         text += ", some serious" if serious else ", none described as serious"
+        if any(e.systemic for s in reported for e in adverse[s].events):
+            text += ", some with intravenous sodium thiosulfate given at the same time"
     text += f"; {len(none)} said there were none; {silent} did not report on side effects."
     died = [(s, e) for s, h in deaths.items() for e in h.events]
     if died:

@@ -31,9 +31,10 @@ def events_cell(harms: Harms) -> Cell:
         serious = {True: "serious", False: "not serious"}.get(
             event.serious, "seriousness not stated"
         )
+        systemic = "; with intravenous STS at the same time" if event.systemic else ""
         parts.append(
             f"{event.what.strip().rstrip('.')} ({count}; {serious}; "
-            f"{attribution(event.attributed)} to the treatment by the authors)"
+            f"{attribution(event.attributed)} to the treatment by the authors{systemic})"
         )
     return cell("Reported: " + "; ".join(parts) + ".")
 

@@ -7,7 +7,7 @@ same); the checklist points each item to the section that addresses it, or says 
 
 from __future__ import annotations
 
-from stsmeta.presentation.screening import flow_counts
+from stsmeta.presentation.screening import declared_differences, flow_counts
 from stsmeta.report.base import ReportData, figure_block
 from stsmeta.report.document import Block, Cell, Heading, Link, Paragraph, Table, cell
 
@@ -77,7 +77,7 @@ def study_selection_section(data: ReportData) -> list[Block]:
         )
     else:
         counts = flow_counts(data.screening)
-        problems = counts.problems()
+        problems = counts.problems() + declared_differences(data.screening, counts)
         known = set(counts.included_studies)
         unmatched = sorted(set(data.studies) - known)
         if unmatched:

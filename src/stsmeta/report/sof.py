@@ -14,6 +14,8 @@ from stsmeta.report.base import ReportData, file_src, level_text, num, unit_word
 from stsmeta.report.certainty import (
     DOMAIN_WORDS,
     DOMAINS,
+    STALE,
+    judged_on_other_data,
     level_word,
     propose,
     rating_word,
@@ -70,6 +72,8 @@ def sof_rows(data: ReportData) -> list[tuple[Cell, ...]]:
             if block
             else cell("Not assessed (no certainty judgement recorded)")
         )
+        if block and judged_on_other_data(block, result):
+            certainty += (f" ({STALE})",)
         rows.append(
             (
                 cell(plan.outcome_label(outcome)),
