@@ -375,3 +375,20 @@ def test_a_judgement_made_on_other_data_is_flagged(tmp_path):
     (root / "certainty.yaml").write_text(yaml.safe_dump(doc))
     if result.get("data_sha256"):
         assert stale not in build(root)
+
+
+@pytest.mark.workflow
+def test_snakemake_report_may_not_overwrite_ours():
+    import subprocess
+    import sys
+
+    repo = Path(__file__).parents[1]
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--report", "results/report.html", "-n"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode != 0
+    assert "snakemake --report results/snakemake-report.zip" in run.stdout + run.stderr
