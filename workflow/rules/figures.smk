@@ -4,6 +4,7 @@ import sys
 # used by the figures and report rules. Optional: a file that is named but absent is reported at
 # start-up, and the report says in its text what is then not recorded (never a silent gap).
 REVIEW = config.get("review") or {}
+_NOTED = set()  # each missing file is noted once, not once per rule
 
 
 def review_file(key):
@@ -12,6 +13,9 @@ def review_file(key):
     if not path:
         return []
     if not Path(path).is_file():
+        if key in _NOTED:
+            return []
+        _NOTED.add(key)
         print(
             f"NOTE: config.yaml: review.{key}: {path} not found; the report will say it is "
             "not recorded (create the file, or remove the key).",
