@@ -195,6 +195,6 @@ def test_parallel_saving_writes_the_same_bytes(inputs, tmp_path):
     serial = write_figures(plan, pooled, studies, tmp_path / "serial", processes=1)
     parallel = write_figures(plan, pooled, studies, tmp_path / "parallel", processes=2)
     assert [p.name for p in serial] == [p.name for p in parallel]
-    assert len(serial) == 3 * (3 * len(plan.outcomes) + 2)
+    assert len(serial) == 3 * (3 * len(plan.outcomes) + 3)
     for a, b in zip(serial, parallel, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name

@@ -175,7 +175,7 @@ def test_first_screen_answers_in_plain_words(built):
     for jargon in ("GLMM", "τ²", "I²", "CI ", "heterogeneity"):
         text = re.sub(r"<svg.*?</svg>", "", first, flags=re.S)
         assert jargon not in text, jargon
-    assert 'id="figure-forest_complete_remission"' in first
+    assert 'id="figure-summary_forest"' in first
 
 
 def test_harms_table_and_line_count_what_the_study_files_say(built):
@@ -392,3 +392,20 @@ def test_snakemake_report_may_not_overwrite_ours():
     )
     assert run.returncode != 0
     assert "snakemake --report results/snakemake-report.zip" in run.stdout + run.stderr
+
+
+def test_first_screen_forest_plot_speaks_in_percent_without_jargon(inputs):
+    from stsmeta.figures import summary_figure
+    from stsmeta.figures.glyphs import GlyphText
+
+    plan, pooled, studies = inputs
+    plot = summary_figure(plan, pooled, studies)
+    result = pooled[plan.outcomes[0]]["primary"]
+    assert len(plot.rows_of("study")) == len(result["studies"])
+    [pooled_row] = plot.rows_of("pooled")
+    assert pooled_row.row.cells["events"] == f"{result['events']} of {result['n']}"
+    assert pooled_row.row.cells["estimate"].startswith(numbers.percent(result["estimate"]))
+    [glyphs] = [a for a in plot.figure.artists if isinstance(a, GlyphText)]
+    text = " ".join(glyphs.get_texts())
+    for jargon in ("GLMM", "τ", "I²", "Clopper", "CI", "heterogeneity", "estimate of mu"):
+        assert jargon not in text, jargon

@@ -3,7 +3,8 @@
 ``write_figures`` draws every figure of the analysis plan and writes each as PNG (300 dpi),
 SVG and PDF. File names (under the output directory), for each outcome O of config.yaml:
 ``forest_O``, ``sensitivity_O``, ``cumulative_O``; and once: ``risk_of_bias`` and
-``prisma_flow`` (the PRISMA 2020 flow diagram, from the screening records when given).
+``prisma_flow`` (the PRISMA 2020 flow diagram, from the screening records when given) and
+``summary_forest`` (the primary outcome for the report's first screen, in percent).
 """
 
 from __future__ import annotations
@@ -77,6 +78,19 @@ def flow_figure(plan, pooled: dict, studies: dict, screening: dict | None):
     return prisma_flow_plot(counts, syntheses, n_studies=len(studies))
 
 
+def summary_figure(plan, pooled: dict, studies: dict):
+    """The first screen's forest plot: the primary outcome, in percent, without statistics."""
+    from stsmeta.figures.summary_forest import summary_forest_plot
+
+    outcome = plan.outcomes[0]
+    result = pooled[outcome]["primary"]
+    units = {str(s.get("unit")) for s in result.get("included_studies") or [] if s.get("unit")}
+    unit = units.pop() if len(units) == 1 else "patients or lesions"
+    return summary_forest_plot(
+        result, studies, outcome_label=plan.outcome_label(outcome), unit=unit
+    )
+
+
 def write_figures(
     plan,
     pooled: dict,
@@ -139,4 +153,5 @@ def write_figures(
         rob = risk_of_bias_plot(studies)
         drawn.append((rob.figure, outdir, "risk_of_bias"))
         drawn.append((flow_figure(plan, pooled, studies, screening).figure, outdir, "prisma_flow"))
+        drawn.append((summary_figure(plan, pooled, studies).figure, outdir, "summary_forest"))
         return save_all(drawn, processes)

@@ -161,13 +161,14 @@ def first_screen_section(data: ReportData) -> list[Block]:
     label = plan.outcome_label(outcome).lower()
     blocks += figure_block(
         data,
-        f"forest_{outcome}",
+        "summary_forest",
         f"{plan.outcome_label(outcome)}: each study (square, with its {level_text(plan)} "
-        "interval) and the pooled estimate of every method (diamonds). Statistics follow below.",
+        "interval) and all studies combined (diamond). The full forest plot, with every "
+        "method, is under Results.",
         alt=(
-            f"Forest plot of {label}: one row per study ({k} studies) with its proportion and "
-            f"{level_text(plan)} interval, then the pooled proportion of the main method and of "
-            "each other method as diamonds, and the prediction interval."
+            f"Forest plot of {label}: one row per study ({k} studies) with the percentage of "
+            f"patients and its {level_text(plan)} interval, then all studies combined as a "
+            "diamond."
         ),
     )
     return blocks

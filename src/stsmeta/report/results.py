@@ -17,14 +17,12 @@ from stsmeta.report.base import (
     level_text,
     num,
     pointer,
-    primary_outcome,
     result_row,
     warnings_cell,
 )
 from stsmeta.report.document import (
     Block,
     Heading,
-    Link,
     Paragraph,
     Table,
     cell,
@@ -89,17 +87,6 @@ def results_section(data: ReportData) -> list[Block]:
             if primary.get("q_test"):
                 parts += [f"Q of the primary method: {primary['q_test']}."]
             blocks.append(Paragraph(tuple(parts)))
-        if outcome == primary_outcome(plan):
-            blocks.append(
-                Paragraph(
-                    cell(
-                        f"The forest plot of {label.lower()} is shown ",
-                        Link("at the top of the report", f"#figure-forest_{outcome}"),
-                        ".",
-                    )
-                )
-            )
-            continue
         blocks += figure_block(
             data,
             f"forest_{outcome}",
