@@ -35,7 +35,10 @@ rule figures:
     input:
         config=stage_config("figures"),
         pooled=POOLED,
-        studies=NORMALISED,
+        # The analysis extracts (labels, years, risk-of-bias judgements), not the normalised
+        # records: fixing a typo in a study's free text redraws no figure.
+        studies=EXTRACTS,
+        listed=STUDY_LISTS["extract"],
         screening=review_file("screening_records"),
     output:
         [figure_output(stem, ext) for stem in FIGURE_STEMS for ext in FIGURE_FORMATS],
@@ -53,5 +56,5 @@ rule figures:
         screening=lambda w, input: option("--screening", input.screening),
     shell:
         "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
-        " --studies {input.studies} --outdir {params.outdir}"
+        " --studies @{input.listed} --outdir {params.outdir}"
         " {params.screening} --processes {threads} > {log} 2>&1"
