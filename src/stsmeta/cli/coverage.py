@@ -58,10 +58,20 @@ def register(subparsers) -> None:
         help="fit one method family to one shard of the coverage study's replicates",
     )
     shard.add_argument("--config", required=True, help="config.yaml (its coverage section)")
-    shard.add_argument("--design", required=True, help="pooled result JSON whose studies' n to use")
+    shard.add_argument(
+        "--design",
+        required=True,
+        help="design JSON (results/coverage/design.json, or a pooled result): the studies' n",
+    )
     shard.add_argument("--family", required=True, help="method family (pool() method): glmm, ...")
     shard.add_argument("--shard", required=True, type=int, help="shard index, 0-based")
     shard.add_argument("-o", "--out", required=True, help="shard CSV to write")
+    shard.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="folder of shards fitted before, by design, settings and code (the workflow's "
+        "results/coverage/cache); a shard found there is copied, not refitted",
+    )
     shard.set_defaults(func=_shard)
 
     summary = subparsers.add_parser(
@@ -73,17 +83,6 @@ def register(subparsers) -> None:
     summary.add_argument("--json", required=True, help="summary JSON to write")
     summary.add_argument("shards", nargs="+", help="shard CSVs")
     summary.set_defaults(func=_summary)
-
-    design = subparsers.add_parser(
-        "coverage-design",
-        help="the coverage study's design (each study's n) from normalised studies, no outcomes",
-    )
-    design.add_argument("--config", required=True, help="configuration (results/config/pool.json)")
-    design.add_argument("--outcome", required=True)
-    design.add_argument("--scenario", required=True)
-    design.add_argument("-o", "--out", required=True, help="design JSON to write")
-    design.add_argument("studies", nargs="+", metavar="NORMALISED.json")
-    design.set_defaults(func=_design)
 
     figure = subparsers.add_parser(
         "coverage-figure", help="draw the coverage heat map from the summary JSON"
@@ -109,16 +108,17 @@ def _read_json(path: str):
 
 
 def load_settings(config_path: str):
+    # From the plan, not the study module: a cached shard never imports numpy.
     from stsmeta.config import read_config
-    from stsmeta.coverage.study import settings_from_config
+    from stsmeta.coverage.plan import settings_from_config
 
     return settings_from_config(read_config(config_path), config_path)
 
 
 def load_design(path: str):
-    from stsmeta.coverage.study import design_from_pooled
+    from stsmeta.coverage.design import design_sizes
 
-    return design_from_pooled(_read_json(path), path)
+    return design_sizes(_read_json(path), path)
 
 
 # --- shard files ---------------------------------------------------------------------------------
@@ -234,7 +234,7 @@ class Progress:
 
 
 def _shard(args: argparse.Namespace) -> int:
-    from stsmeta.coverage.study import fitter_for, run_shard, shard_replicates
+    from stsmeta.coverage import cache
 
     settings = load_settings(args.config)
     _, n = load_design(args.design)
@@ -258,19 +258,40 @@ def _shard(args: argparse.Namespace) -> int:
             )
         )
     methods = settings.methods_of(args.family)
-    fitters = {name: fitter_for(spec, settings.level) for name, spec in methods.items()}
-    reps = shard_replicates(settings.replicates, settings.shards, args.shard)
-    progress = Progress(f"coverage {args.family} shard {args.shard}")
-    blocks = run_shard(n, settings.cells(), fitters, reps, settings.seed, progress)
-    _write(args.out, shard_text(blocks))
-    failed = sum(sum(1 for f in b.failure if f) for b in blocks)
-    fits = sum(len(b.failure) for b in blocks)
+    key = cache.shard_key(n, settings.fingerprint(args.family), args.family, args.shard)
+    cache_dir = args.cache
+    cached = cache.lookup(cache_dir, args.family, key) if cache_dir else None
+    if cached is not None:
+        _write(args.out, cached)
+        print(
+            f"coverage-shard: {args.family} shard {args.shard}: this design and these settings "
+            f"were fitted before; copied {cache.entry(cache_dir, args.family, key)}",
+            file=sys.stderr,
+        )
+        return 0
+    text, fits, failed = _fit_shard(settings, n, args.family, args.shard, methods)
+    _write(args.out, text)
+    if cache_dir:
+        cache.store(cache_dir, args.family, key, text)
     print(
         f"coverage-shard: {args.family} shard {args.shard}: {fits} fits of "
         f"{', '.join(sorted(methods))}, {failed} without an answer",
         file=sys.stderr,
     )
     return 0
+
+
+def _fit_shard(settings, n, family: str, shard: int, methods) -> tuple[str, int, int]:
+    """The shard's CSV text, its number of fits and of fits without an answer."""
+    from stsmeta.coverage.study import fitter_for, run_shard, shard_replicates
+
+    fitters = {name: fitter_for(spec, settings.level) for name, spec in methods.items()}
+    reps = shard_replicates(settings.replicates, settings.shards, shard)
+    progress = Progress(f"coverage {family} shard {shard}")
+    blocks = run_shard(n, settings.cells(), fitters, reps, settings.seed, progress)
+    failed = sum(sum(1 for f in b.failure if f) for b in blocks)
+    fits = sum(len(b.failure) for b in blocks)
+    return shard_text(blocks), fits, failed
 
 
 def _fmt(x: float) -> str:
@@ -420,26 +441,6 @@ def _summary(args: argparse.Namespace) -> int:
     _write(args.json, json_text)
     rec = json.loads(json_text)["recommendation"]
     print(f"coverage-summary: recommended {rec['method']}: {rec['reason']}", file=sys.stderr)
-    return 0
-
-
-def _design(args: argparse.Namespace) -> int:
-    """Write the design: the included studies' ids and n, for the coverage outcome and scenario.
-    The event counts are not written: the coverage study, and through it the choice of the
-    primary method, must not depend on the outcomes."""
-    from stsmeta.config import read_config
-    from stsmeta.evidence.model import read_normalised
-    from stsmeta.pool.analysis import build_dataset
-
-    config = read_config(args.config)
-    studies, _ = read_normalised(args.studies)
-    dataset = build_dataset(studies, config, args.outcome, args.scenario, config_file=args.config)
-    doc = {
-        "outcome": args.outcome,
-        "scenario": args.scenario,
-        "studies": [{"study": r.study_id, "n": r.n} for r in dataset.rows],
-    }
-    _write(args.out, json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return 0
 
 

@@ -17,6 +17,7 @@ Writes, each as .png (300 dpi), .svg and .pdf, byte-identical across runs:
   <outdir>/sensitivity_O.*     one row per scenario and per study left out, against the primary
   <outdir>/cumulative_O.*      the primary method as studies are added by publication year
   <outdir>/risk_of_bias.*      Murad 2018 questions by study
+  <outdir>/prisma_flow.*       PRISMA 2020 flow diagram (from --screening when given)
 """
 
 
@@ -29,6 +30,11 @@ def register(subparsers) -> None:
     )
     add_analysis_inputs(parser)
     parser.add_argument("--outdir", required=True, help="where to write the figures")
+    parser.add_argument(
+        "--screening",
+        default=None,
+        help="screening records (data/screening/screening.yaml) for the PRISMA flow diagram",
+    )
     parser.add_argument(
         "--processes",
         type=int,
@@ -48,13 +54,17 @@ def run(args: argparse.Namespace) -> int:
         load_pooled,
         with_selected_primary,
     )
+    from stsmeta.presentation.screening import load_screening
 
     files = InputFiles()
     plan = load_plan(args.config, files)
     pooled = load_pooled(args.pool_dir, plan, files)
     plan = with_selected_primary(plan, pooled)  # labels of the method the rule chose
     studies = load_normalised(args.studies, files)
+    screening = load_screening(args.screening, files)
     processes = args.processes if args.processes is not None else default_processes()
-    for path in write_figures(plan, pooled, studies, args.outdir, processes=max(1, processes)):
+    for path in write_figures(
+        plan, pooled, studies, args.outdir, processes=max(1, processes), screening=screening
+    ):
         print(path)
     return 0
