@@ -16,7 +16,8 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/normalise.smk"
+include: "workflow/rules/config.smk"
+include: "workflow/rules/evidence.smk"
 include: "workflow/rules/pool.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/coverage.smk"

@@ -215,12 +215,12 @@ def batch_fits(datasets: int) -> None:
     """Time to fit `datasets` synthetic datasets per configured method (shipped design)."""
     import numpy as np
 
-    from stsmeta import coverage
+    from stsmeta.coverage import study as coverage
     from stsmeta.stats import glmm_batch
 
     config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
     settings = coverage.settings_from_config(config)
-    primary = REPO / "results" / "pooled" / settings.outcome / f"{settings.scenario}.json"
+    primary = REPO / "results" / "pool" / settings.outcome / f"{settings.scenario}.json"
     if primary.exists():
         _, n = coverage.design_from_pooled(json.loads(primary.read_text()), str(primary))
         source = str(primary.relative_to(REPO))

@@ -82,11 +82,11 @@ def inflate(pooled: dict, studies: dict, n_studies: int) -> tuple[dict, dict]:
 
 def bench_figures(sizes: list[int], processes: int | None = None) -> None:
     from stsmeta.figures import default_processes, write_figures
-    from stsmeta.report.inputs import InputFiles, load_normalised, load_plan, load_pooled
+    from stsmeta.presentation.inputs import InputFiles, load_normalised, load_plan, load_pooled
 
     files = InputFiles()
     plan = load_plan(FIXTURES / "config.yaml", files)
-    pooled = load_pooled(FIXTURES / "results" / "pooled", plan, files)
+    pooled = load_pooled(FIXTURES / "results" / "pool", plan, files)
     studies = load_normalised(FIXTURES / "results" / "normalised", files)
     # As `stsmeta figures` does by default: save in as many processes as there are CPUs.
     processes = processes or default_processes()
@@ -110,7 +110,7 @@ def bench_validate(sizes: list[int]) -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from bench_scale import templates, write_synthetic
 
-    from stsmeta.studyfile import validate_paths
+    from stsmeta.evidence.studyfile import validate_paths
 
     config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
     tmpl = templates()

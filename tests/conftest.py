@@ -13,10 +13,10 @@ POOLED_FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
 def inputs():
     """The SYNTHETIC pooled-result fixtures as the figures and the report load them:
     ``(plan, pooled, studies)``."""
-    from stsmeta.report.inputs import InputFiles, load_normalised, load_plan, load_pooled
+    from stsmeta.presentation.inputs import InputFiles, load_normalised, load_plan, load_pooled
 
     files = InputFiles()
     plan = load_plan(POOLED_FIXTURES / "config.yaml", files)
-    pooled = load_pooled(POOLED_FIXTURES / "results" / "pooled", plan, files)
+    pooled = load_pooled(POOLED_FIXTURES / "results" / "pool", plan, files)
     studies = load_normalised(POOLED_FIXTURES / "results" / "normalised", files)
     return plan, pooled, studies

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from stsmeta.analysis import (
+from stsmeta.cli import main
+from stsmeta.config import load_config
+from stsmeta.errors import InputError
+from stsmeta.pool.analysis import (
     analyse,
     build_dataset,
     cumulative_order,
@@ -23,9 +26,6 @@ from stsmeta.analysis import (
     read_normalised,
     subgroup_members,
 )
-from stsmeta.cli import main
-from stsmeta.config import load_config
-from stsmeta.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "normalised"
@@ -500,7 +500,7 @@ def test_cli_writes_byte_identical_json(tmp_path):
     for i in range(2):
         out = tmp_path / f"run{i}" / "primary.json"
         code = main(
-            ["analyse", "--config", str(config_path), "--outcome", CR, "--scenario", "primary"]
+            ["pool", "--config", str(config_path), "--outcome", CR, "--scenario", "primary"]
             + ["--out", str(out), *PATHS]
         )
         assert code == 0
@@ -520,7 +520,7 @@ def test_cli_reports_bad_config(tmp_path, capsys):
 
     config_path.write_text(yaml.safe_dump(raw))
     out = tmp_path / "x.json"
-    code = main(["analyse", "--config", str(config_path), "--outcome", CR, "-o", str(out), *PATHS])
+    code = main(["pool", "--config", str(config_path), "--outcome", CR, "-o", str(out), *PATHS])
     assert code == 2
     assert f"error: {config_path}: study_ci: " in capsys.readouterr().err
     assert not out.exists()
@@ -553,8 +553,8 @@ def test_workflow_start_up_imports_no_numerical_library():
 
     code = (
         "import sys\n"
-        "import stsmeta.analysis, stsmeta.archive, stsmeta.cli.normalise, stsmeta.config\n"
-        "import stsmeta.coverage_plan, stsmeta.errors, stsmeta.studyfile\n"
+        "import stsmeta.pool.analysis, stsmeta.archive, stsmeta.cli.normalise, stsmeta.config\n"
+        "import stsmeta.coverage.plan, stsmeta.errors, stsmeta.evidence.studyfile\n"
         "from stsmeta.stats.results import NUMERIC_FIELDS\n"
         "print(sorted(m for m in ('numpy', 'scipy', 'matplotlib', 'pandas') if m in sys.modules))"
     )

@@ -27,14 +27,19 @@ from stsmeta.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 
-SYNTHETIC_CONFIG = """\
-# SYNTHETIC config for tests of the archive
-report:
-  title: "Synthetic results (test only)"
-  authors: ["stsmeta contributors", {given-names: Ada, family-names: Example}]
-  version: "9.9.9"
-studies_dir: data/raw
-"""
+
+def _synthetic_config() -> str:
+    """SYNTHETIC config for tests of the archive: the shipped plan with a synthetic report."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    config["report"] = {
+        "title": "Synthetic results (test only)",
+        "authors": ["stsmeta contributors", {"given-names": "Ada", "family-names": "Example"}],
+        "version": "9.9.9",
+    }
+    return "# SYNTHETIC config for tests of the archive\n" + yaml.safe_dump(config, sort_keys=False)
+
+
+SYNTHETIC_CONFIG = _synthetic_config()
 
 
 def make_tree(root: Path, *, version: str = "9.9.9", events: int = 3) -> dict[str, Path]:
@@ -48,7 +53,7 @@ def make_tree(root: Path, *, version: str = "9.9.9", events: int = 3) -> dict[st
         studies[study] = (year, hashlib.sha256(text.encode()).hexdigest())
     (raw / ".gitkeep").write_text("")  # hidden: must not be archived
     results = root / "results"
-    for sub in ("normalised", "tables", "figures", "pooled/complete_remission"):
+    for sub in ("normalised", "tables", "figures", "pool/complete_remission"):
         (results / sub).mkdir(parents=True)
     for study, (year, digest) in studies.items():
         doc = {"study_id": study, "year": year, "source_sha256": digest, "synthetic": True}
@@ -58,7 +63,7 @@ def make_tree(root: Path, *, version: str = "9.9.9", events: int = 3) -> dict[st
     (results / "tables" / "studies.csv").write_text(f"study_id,events\nsynthetic_a_2011,{events}\n")
     (results / "figures" / "forest.svg").write_text("<svg><!-- synthetic --></svg>\n")
     (results / "figures" / "forest.png").write_bytes(bytes(range(256)) * 4)
-    (results / "pooled" / "complete_remission" / "primary.json").write_text(
+    (results / "pool" / "complete_remission" / "primary.json").write_text(
         json.dumps({"synthetic": True, "events": events}) + "\n"
     )
     (results / "report.md").write_text("# Synthetic report\n")
@@ -188,12 +193,13 @@ def test_archive_holds_every_required_part(built: bytes) -> None:
         "figures/forest.png",
         "figures/forest.svg",
         "tables/studies.csv",
-        "pooled/complete_remission/primary.json",
+        "pool/complete_remission/primary.json",
         "normalised/synthetic_a_2011.json",
         "normalised/synthetic_b_2019.json",
         "raw/synthetic_a_2011.yaml",
         "raw/synthetic_b_2019.yaml",
         "config.yaml",
+        "config.effective.json",
         "envs/requirements.lock",
         "Snakefile",
         "workflow/rules/archive.smk",
@@ -321,20 +327,20 @@ def test_verify_passes_on_a_fresh_archive(built: bytes, tmp_path: Path, capsys) 
     path = write(tmp_path, built)
     result = archive.verify_archive(path)
     assert result.ok
-    assert result.checked == 17
+    assert result.checked == 18
     assert main(["verify-archive", str(path)]) == 0
-    assert "OK: 17 files" in capsys.readouterr().out
+    assert "OK: 18 files" in capsys.readouterr().out
 
 
 def test_verify_names_a_tampered_member(built: bytes, tmp_path: Path, capsys) -> None:
-    target = "stsmeta-results-9.9.9/pooled/complete_remission/primary.json"
+    target = "stsmeta-results-9.9.9/pool/complete_remission/primary.json"
     tampered = rewrite(built, lambda n, b: b.replace(b"3", b"4") if n == target else b)
     path = write(tmp_path, tampered)
     result = archive.verify_archive(path)
-    assert result.changed == ("pooled/complete_remission/primary.json",)
+    assert result.changed == ("pool/complete_remission/primary.json",)
     assert not result.missing and not result.extra and not result.ok
     assert main(["verify-archive", str(path)]) == 1
-    assert "changed: pooled/complete_remission/primary.json" in capsys.readouterr().out
+    assert "changed: pool/complete_remission/primary.json" in capsys.readouterr().out
 
 
 def test_verify_names_missing_and_extra_files(built: bytes, tmp_path: Path, capsys) -> None:
@@ -398,7 +404,7 @@ def test_publish_refuses_different_content_and_keeps_the_old(tmp_path: Path) -> 
     assert message.startswith("config.yaml: report.version: ")
     assert "stsmeta-results-9.9.9.tar.gz" in message
     assert "bump report.version" in message
-    assert "pooled/complete_remission/primary.json" in message
+    assert "pool/complete_remission/primary.json" in message
     assert (out / "stsmeta-results-9.9.9.tar.gz").read_bytes() == old
     assert sorted(p.name for p in out.iterdir()) == ["stsmeta-results-9.9.9.tar.gz"]
 
@@ -607,7 +613,7 @@ def test_long_and_non_ascii_names_stay_reproducible(tmp_path: Path, monkeypatch)
     assert built[0] == built[1]
     path = write(tmp_path, built[0])
     result = archive.verify_archive(path)
-    assert result.ok and result.checked == 18
+    assert result.ok and result.checked == 19
 
 
 def test_separate_processes_agree_whatever_hash_seed_and_time_zone(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stsmeta import coverage as cov
 from stsmeta.cli import coverage as cli_cov
 from stsmeta.cli import main
+from stsmeta.coverage import study as cov
 from stsmeta.errors import InputError
 
 LEVEL = 0.95
@@ -299,9 +299,10 @@ def test_design_from_pooled():
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A synthetic config and design; pool() replaced by the CP reference for every method."""
-    import yaml
+    from stsmeta.config import effective_config
 
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG), encoding="utf-8")
+    # As the workflow writes it: the coverage stage's part of the effective configuration.
+    (tmp_path / "config.json").write_text(effective_config(CONFIG, "coverage"), encoding="utf-8")
     design = {
         "studies": [
             {"study": f"synthetic-{i}", "events": 0, "n": n} for i, n in enumerate(SYNTHETIC_N)
@@ -313,8 +314,8 @@ def project(tmp_path, monkeypatch):
 
 
 def run_cli(project, shards: int, tag: str) -> tuple[str, str]:
-    config = project / f"config-{tag}.yaml"
-    text = (project / "config.yaml").read_text().replace("shards: 3", f"shards: {shards}")
+    config = project / f"config-{tag}.json"
+    text = (project / "config.json").read_text().replace('"shards": 3', f'"shards": {shards}')
     config.write_text(text)
     files = []
     for family in ("common", "glmm", "ivre"):
@@ -355,7 +356,7 @@ def test_cli_summary_refuses_missing_shard(project, capsys, monkeypatch):
     monkeypatch.setattr(cov, "FIT_BLOCK", 4)  # 12 replicates: 3 blocks, one per shard
     run_cli(project, 3, "three")
     files = sorted(str(p) for p in (project / "three").glob("*-[01].csv"))
-    args = ["coverage-summary", "--config", str(project / "config.yaml")]
+    args = ["coverage-summary", "--config", str(project / "config.json")]
     args += ["--design", str(project / "primary.json"), "--csv", str(project / "x.csv")]
     assert main([*args, "--json", str(project / "x.json"), *files]) == 2
     assert "a shard is missing or stale" in capsys.readouterr().err
@@ -386,7 +387,7 @@ def test_heatmap_is_deterministic(project, tmp_path):
     pytest.importorskip("matplotlib")
     _, json1 = run_cli(project, 1, "fig")
     doc = json.loads(json1)
-    from stsmeta.figures_coverage import save_coverage_heatmap
+    from stsmeta.coverage.figure import save_coverage_heatmap
 
     a, b = tmp_path / "a.svg", tmp_path / "b.svg"
     save_coverage_heatmap(doc, [str(a), str(tmp_path / "a.pdf")])

@@ -20,7 +20,7 @@ from stsmeta.figures.glyphs import GlyphText
 from stsmeta.figures.risk_of_bias import QUESTIONS, risk_of_bias_plot
 from stsmeta.figures.sensitivity import sensitivity_plot
 from stsmeta.figures.style import figure_style, save_figure
-from stsmeta.report import numbers
+from stsmeta.presentation import numbers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
 
@@ -271,7 +271,7 @@ def test_cli_writes_every_figure(tmp_path, monkeypatch):
         [
             "figures",
             "--config", str(FIXTURES / "config.yaml"),
-            "--pooled-dir", str(FIXTURES / "results" / "pooled"),
+            "--pool-dir", str(FIXTURES / "results" / "pool"),
             "--normalised-dir", str(FIXTURES / "results" / "normalised"),
             "--outdir", str(out),
         ]
@@ -288,9 +288,9 @@ def test_cli_writes_every_figure(tmp_path, monkeypatch):
 def test_cli_names_a_missing_pooled_file(tmp_path, capsys):
     from stsmeta.cli import main
 
-    pooled = tmp_path / "pooled"
-    for path in (FIXTURES / "results" / "pooled").rglob("*.json"):
-        target = pooled / path.relative_to(FIXTURES / "results" / "pooled")
+    pooled = tmp_path / "pool"
+    for path in (FIXTURES / "results" / "pool").rglob("*.json"):
+        target = pooled / path.relative_to(FIXTURES / "results" / "pool")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(path.read_text())
     (pooled / "any_response" / "with_systemic_sts.json").unlink()
@@ -298,14 +298,14 @@ def test_cli_names_a_missing_pooled_file(tmp_path, capsys):
         [
             "figures",
             "--config", str(FIXTURES / "config.yaml"),
-            "--pooled-dir", str(pooled),
+            "--pool-dir", str(pooled),
             "--normalised-dir", str(FIXTURES / "results" / "normalised"),
             "--outdir", str(tmp_path / "out"),
         ]
     )  # fmt: skip
     assert code == 2
     err = capsys.readouterr().err
-    assert "any_response/with_systemic_sts.json" in err and "stsmeta analyse" in err
+    assert "any_response/with_systemic_sts.json" in err and "stsmeta pool --outcome" in err
 
 
 def test_a_study_without_a_year_is_last_and_marked_nd(inputs):

@@ -10,9 +10,9 @@ import yaml
 
 from stsmeta.cli import main
 from stsmeta.errors import InputError
-from stsmeta.model import load_study, study_from_dict, study_to_dict, study_to_json
-from stsmeta.studyfile import read_study
-from stsmeta.tables import build_tables
+from stsmeta.evidence.model import load_study, study_from_dict, study_to_dict, study_to_json
+from stsmeta.evidence.studyfile import read_study
+from stsmeta.evidence.tables import build_tables
 
 FIXTURES = Path(__file__).parent / "fixtures" / "studies"
 VALID = FIXTURES / "synthetic-2020.yaml"

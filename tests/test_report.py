@@ -25,7 +25,8 @@ import yaml
 
 from stsmeta.errors import InputError
 from stsmeta.figures import figure_stems
-from stsmeta.report import numbers, write_report
+from stsmeta.presentation import numbers
+from stsmeta.report import write_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
 OUTCOMES = ["complete_remission", "any_response"]
@@ -91,7 +92,7 @@ def build(
     with contextlib.chdir(root):
         html_path, md_path = write_report(
             config="config.yaml",
-            pooled_dir="results/pooled",
+            pool_dir="results/pool",
             normalised_dir="results/normalised",
             tables_dir="results/tables",
             figures_dir="results/figures",
@@ -138,7 +139,7 @@ def resolve(root: Path, src: str):
     """The JSON value a ``data-src`` names (``outcome/scenario.json#/json/pointer``, or
     ``coverage/summary.json#/...`` for the --coverage file)."""
     file, pointer = src.split("#", 1)
-    path = root / COVERAGE if file == "coverage/summary.json" else root / "results/pooled" / file
+    path = root / COVERAGE if file == "coverage/summary.json" else root / "results/pool" / file
     value = json.loads(path.read_text())
     for token in pointer.split("/")[1:]:
         token = token.replace("~1", "/").replace("~0", "~")
@@ -156,7 +157,7 @@ def test_every_number_in_the_report_equals_the_pooled_json(built):
     sources = {src for src, _, _ in parser.found}
     # Coverage: every method of every outcome, every scenario, every subgroup level.
     for outcome in OUTCOMES:
-        primary = json.loads((root / "results/pooled" / outcome / "primary.json").read_text())
+        primary = json.loads((root / "results/pool" / outcome / "primary.json").read_text())
         for key in ("k", "n", "events", "tau2", "i2", "q", "q_p", "estimate", "ci_low"):
             assert f"{outcome}/primary.json#/{key}" in sources
         for name, result in primary["secondary"].items():
@@ -166,7 +167,7 @@ def test_every_number_in_the_report_equals_the_pooled_json(built):
         for variable, levels in primary["subgroups"].items():
             for level in levels:
                 assert f"{outcome}/primary.json#/subgroups/{variable}/{level}/k" in sources
-        for path in (root / "results/pooled" / outcome).glob("*.json"):
+        for path in (root / "results/pool" / outcome).glob("*.json"):
             assert f"{outcome}/{path.name}#/k" in sources
     # The coverage section: design, grid, and every method's row of the summary.
     doc = json.loads((root / COVERAGE).read_text())
@@ -268,7 +269,7 @@ def test_methods_limitations_checksums_and_first_version(built):
     for package in ("numpy", "scipy", "pandas", "matplotlib", "snakemake", "stsmeta"):
         assert f"<td>{package}</td>" in html
     # Limitations counted from the JSON independently of the report code.
-    primary = json.loads((root / "results/pooled/complete_remission/primary.json").read_text())
+    primary = json.loads((root / "results/pool/complete_remission/primary.json").read_text())
     full = sum(1 for s in primary["studies"] if s["events"] == s["n"])
     zero = sum(1 for s in primary["studies"] if s["events"] == 0)
     assert f"{full} of {len(primary['studies'])} studies report 100% and {zero} report 0%" in html
@@ -338,9 +339,9 @@ def test_changes_since_a_previous_archive(tmp_path):
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
 
-        old = json.loads((results / "pooled/complete_remission/primary.json").read_text())
+        old = json.loads((results / "pool/complete_remission/primary.json").read_text())
         old["estimate"], old["k"] = old_estimate, 3
-        add("pooled/complete_remission/primary.json", old)
+        add("pool/complete_remission/primary.json", old)
         for path in sorted((results / "normalised").glob("*.json")):
             study = json.loads(path.read_text())
             if study["study_id"] == "zeta-2021":
@@ -404,7 +405,7 @@ def test_summary_gives_each_outcome_in_words(built):
     summary = section(html, "summary")
     assert html.index('id="summary"') < html.index('id="question"')
     for outcome in OUTCOMES:
-        result = json.loads((root / "results/pooled" / outcome / "primary.json").read_text())
+        result = json.loads((root / "results/pool" / outcome / "primary.json").read_text())
         src = f"{outcome}/primary.json#"
         for key in ("k", "events", "n"):
             assert f'data-src="{src}/{key}"' in summary
@@ -430,7 +431,7 @@ def test_summary_gives_each_outcome_in_words(built):
 
 def test_summary_answers_with_the_common_effect_when_the_primary_is_not_estimable(tmp_path):
     root = copy_inputs(tmp_path)
-    path = root / "results/pooled/any_response/primary.json"
+    path = root / "results/pool/any_response/primary.json"
     result = json.loads(path.read_text())
     result.update(estimate=None, ci_low=None, ci_high=None, pi_low=None, pi_high=None)
     result["warnings"] = ["not estimable: SYNTHETIC every study at 100%"]
@@ -472,7 +473,7 @@ def test_a_malformed_coverage_summary_is_named(tmp_path):
 
 
 def test_labels_years_and_applied_alternatives_read_as_words(built):
-    from stsmeta import vocabulary
+    from stsmeta.evidence import vocabulary
 
     root, html, md = built
     text = visible_text(html)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stsmeta import units
+from stsmeta.evidence import units
+from stsmeta.evidence.studyfile import load_yaml
 from stsmeta.figures import rows
-from stsmeta.studyfile import load_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 

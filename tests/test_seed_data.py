@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stsmeta.analysis import build_dataset
-from stsmeta.model import study_to_dict
-from stsmeta.studyfile import discover, read_study, validate_paths
-from stsmeta.tables import build_tables
+from stsmeta.evidence.model import study_to_dict
+from stsmeta.evidence.studyfile import discover, read_study, validate_paths
+from stsmeta.evidence.tables import build_tables
+from stsmeta.pool.analysis import build_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "data" / "raw"

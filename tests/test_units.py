@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stsmeta import vocabulary as vocab
-from stsmeta.normalise import PercentNotACount, percent_to_count
-from stsmeta.units import UnitProblem, concentration_mg_per_ml, duration_weeks
+from stsmeta.evidence import vocabulary as vocab
+from stsmeta.evidence.normalise import PercentNotACount, percent_to_count
+from stsmeta.evidence.units import UnitProblem, concentration_mg_per_ml, duration_weeks
 
 # Expected values are written as the arithmetic of the unit definitions (1 g = 1000 mg,
 # w/v % = g per 100 mL), independent of pint, which the code under test uses.

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from stsmeta.cli import main
-from stsmeta.studyfile import validate_paths
+from stsmeta.evidence.studyfile import validate_paths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "studies"
 VALID = FIXTURES / "synthetic-2020.yaml"

@@ -89,7 +89,7 @@ def test_default_target_builds_tables_pooled_figures_and_report(built):
     assert sorted(p.stem for p in (results / "normalised").glob("*.json")) == studies
     for name in ["studies", "patients", "flags", "decisions"]:
         assert (results / "tables" / f"{name}.csv").stat().st_size > 0
-    assert (results / "pooled" / "complete_remission" / "primary.json").exists()
+    assert (results / "pool" / "complete_remission" / "primary.json").exists()
     assert (results / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
     assert list((results / "archive").glob("stsmeta-results-*.tar.gz"))
 
@@ -155,7 +155,7 @@ def test_a_run_killed_midway_completes_with_identical_results(built, tmp_path):
     proc = subprocess.Popen(
         cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    pooled = work / "results" / "pooled"
+    pooled = work / "results" / "pool"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(pooled.rglob("*.json")):
         time.sleep(0.2)

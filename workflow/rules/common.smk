@@ -3,37 +3,45 @@
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from stsmeta.analysis import plan_fingerprint
+import stsmeta
+from stsmeta.atomic_write import write_text_atomically
 from stsmeta.archive import previous_archive
-from stsmeta.cli.normalise import normalise_file
-from stsmeta.config import load_config
-from stsmeta.coverage_plan import settings_from_config as coverage_settings
+from stsmeta.config import STAGE_FIELDS, effective_config, load_config, read_config
+from stsmeta.coverage.plan import settings_from_config as coverage_settings
 from stsmeta.errors import InputError
-from stsmeta.studyfile import validate_paths
+from stsmeta.evidence.studyfile import normalise_file
+from stsmeta.evidence.studyfile import validate_paths
+from stsmeta.schemas import schema_path
 
-# config.yaml is checked against workflow/schemas/config.schema.yaml, with defaults filled as
-# snakemake.utils.validate fills them (tests/test_config.py checks that both agree), and for what a
-# schema cannot express (one primary outcome, an ordered range, ...): one pass at every start,
-# and each message names the field and the fix.
-_checked_config, _config_problems = load_config(config, file=workflow.configfiles[0])
+# The configuration Snakemake merged (config.yaml, then every --configfile and --config) is checked
+# once, against the package's config schema with defaults filled as snakemake.utils.validate fills
+# them (tests/test_config.py checks that both agree), and for what a schema cannot express; each
+# message names the field and the fix. Jobs never read config.yaml: each takes the part of this
+# effective configuration that its stage reads, results/config/<stage>.json (rule config), as a
+# declared input.
+CONFIG_FILES = [str(p) for p in workflow.configfiles] or ["config.yaml"]
+_checked_config, _config_problems = load_config(config, file=", ".join(CONFIG_FILES))
 if _config_problems:
     raise WorkflowError("\n".join(str(p) for p in _config_problems))
 config.update(_checked_config)
 
-# Rules run `python -m stsmeta` with the package on PYTHONPATH, so that jobs run this checkout's
-# code whether stsmeta was pip-installed or the rule runs in its conda environment. (Set here, not
-# read, so the envvars directive, which asserts a variable the user must provide, does not apply.)
-os.environ.update(PYTHONPATH=str(Path(workflow.basedir) / "workflow"))
+# Jobs run `python -m stsmeta` from the installed package (pip install -e ., or a wheel).
 CONDA_ENV = "../../envs/stsmeta.yaml"
 
-CONFIG_FILE = "config.yaml"
 STUDIES_DIR = config.get("studies_dir", "data/raw")
 RESULTS = "results"
+CONFIG_STAGES = sorted(STAGE_FIELDS)
+
+
+def stage_config(stage):
+    """The effective configuration file of one stage (a job's declared input)."""
+    return f"{RESULTS}/config/{stage}.json"
+
+
 OUTCOMES = sorted(config["outcomes"])
 SCENARIOS = sorted(config["scenarios"])
 VERSION = str(config["report"]["version"])
@@ -59,22 +67,28 @@ def validated_before(raw, normalised, validity_changed):
         return False
 
 
-def normalise_in_workflow(raw, output, log):
+def normalise_in_workflow(raw, config_file, output, log):
     """The normalise rule's one call: `stsmeta normalise`, run in Snakemake's own process.
 
     An invalid file (caught at start-up already, unless it changed since) fails the job with
     the same `file: field: fix` lines, also written to the log.
     """
     try:
-        normalise_file(raw, output, config)
+        normalise_file(raw, output, read_config(config_file))
     except InputError as exc:
         Path(log).write_text(f"{exc}\n", encoding="utf-8")
         raise WorkflowError(str(exc)) from None
     Path(log).write_text("", encoding="utf-8")
 
 
+def write_effective(output, content, log):
+    """The config rule's one call: write one stage's effective configuration."""
+    write_text_atomically(output, content)
+    Path(log).write_text("", encoding="utf-8")
+
+
 # The modules whose code decides whether a study file is valid (studyfile.py and its imports).
-VALIDATING_MODULES = "studyfile normalise units vocabulary model errors".split()
+VALIDATING_MODULES = "studyfile normalise units vocabulary model".split()
 
 
 def discover_studies(studies_dir):
@@ -91,11 +105,11 @@ def discover_studies(studies_dir):
     paths = sorted(Path(studies_dir).glob("*.yaml"))
     if not paths:
         raise WorkflowError(f"{studies_dir}: no study files (*.yaml) found")
-    base = Path(workflow.basedir)
+    package = Path(stsmeta.__file__).parent
     rules_of_validity = [
         *map(Path, workflow.configfiles),
-        base / "workflow" / "schemas" / "study.schema.yaml",
-        *(base / "workflow" / "stsmeta" / f"{name}.py" for name in VALIDATING_MODULES),
+        schema_path("study"),
+        *(package / "evidence" / f"{name}.py" for name in VALIDATING_MODULES),
     ]
     validity_changed = max(
         (p.stat().st_mtime for p in rules_of_validity if p.exists()),
@@ -125,7 +139,7 @@ TABLES = expand(
     table=["studies", "patients", "flags", "decisions"],
 )
 POOLED = expand(
-    f"{RESULTS}/pooled/{{outcome}}/{{scenario}}.json",
+    f"{RESULTS}/pool/{{outcome}}/{{scenario}}.json",
     outcome=OUTCOMES,
     scenario=SCENARIOS,
 )
@@ -142,10 +156,10 @@ FIGURES = expand(
     f"{RESULTS}/figures/{{stem}}.{{ext}}", stem=FIGURE_STEMS, ext=FIGURE_FORMATS
 )
 try:
-    COVERAGE = coverage_settings(config, CONFIG_FILE)
+    COVERAGE = coverage_settings(config, CONFIG_FILES[0])
 except InputError as exc:
     raise WorkflowError(f"Invalid coverage settings:\n{exc}") from None
-COVERAGE_DESIGN = f"{RESULTS}/pooled/{COVERAGE.outcome}/{COVERAGE.scenario}.json"
+COVERAGE_DESIGN = f"{RESULTS}/pool/{COVERAGE.outcome}/{COVERAGE.scenario}.json"
 COVERAGE_SHARDS = [
     f"{RESULTS}/coverage/shards/{family}/{shard}.csv"
     for family in COVERAGE.families()
@@ -153,9 +167,21 @@ COVERAGE_SHARDS = [
 ]
 # The archive published before this version, if any: the report says what changed since then.
 PREVIOUS_ARCHIVE = previous_archive(Path(RESULTS) / "archive", VERSION)
-ARCHIVE_ENV_FILES = ["envs/requirements.lock", "envs/stsmeta.yaml"]
+# The workflow's own files, from its base directory, so that the archive target works from any
+# working directory.
+BASE = Path(workflow.basedir)
+ARCHIVE_ENV_FILES = [
+    str(BASE / "envs" / name) for name in ("requirements.lock", "stsmeta.yaml")
+]
+# Relative to BASE, as the archive stores them.
 WORKFLOW_FILES = sorted(
-    ["Snakefile", "config.yaml", *map(str, Path("workflow/rules").glob("*.smk"))]
+    [
+        "Snakefile",
+        *(
+            f"workflow/rules/{p.name}"
+            for p in (BASE / "workflow" / "rules").glob("*.smk")
+        ),
+    ]
 )
 
 
@@ -180,7 +206,7 @@ def coverage_figures():
 def table_output(path):
     """A table; those with a caption also go into `snakemake --report`."""
     name = Path(path).stem
-    if not Path(workflow.basedir, "workflow", "report", f"{name}.rst").exists():
+    if not Path(BASE, "workflow", "report", f"{name}.rst").exists():
         return path
     return report(path, caption=f"../report/{name}.rst", category="Tables")
 
@@ -192,6 +218,7 @@ def parent_dir(path, levels=1):
 
 def all_outputs():
     return [
+        *(stage_config(stage) for stage in CONFIG_STAGES),
         *NORMALISED,
         *TABLES,
         *POOLED,

@@ -20,6 +20,7 @@ rule coverage:
 rule coverage_shard:
     """Fit one method family's methods to one shard of replicates in every grid cell."""
     input:
+        config=stage_config("coverage"),
         design=COVERAGE_DESIGN,
     output:
         f"{RESULTS}/coverage/shards/{{family}}/{{shard}}.csv",
@@ -36,16 +37,17 @@ rule coverage_shard:
         runtime=30,
         cpus_per_task=1,
     params:
-        config=CONFIG_FILE,
+        # A shard reruns when its own family's settings change, not another family's.
         settings=lambda w: COVERAGE.fingerprint(w.family),
     shell:
-        "python -m stsmeta coverage-shard --config {params.config} --design {input.design}"
+        "python -m stsmeta coverage-shard --config {input.config} --design {input.design}"
         " --family {wildcards.family} --shard {wildcards.shard} -o {output} 2> {log}"
 
 
 rule coverage_summary:
     """Merge the shards: coverage, width, bias and failures per method and cell, with MC SEs."""
     input:
+        config=stage_config("coverage"),
         design=COVERAGE_DESIGN,
         shards=COVERAGE_SHARDS,
     output:
@@ -60,12 +62,8 @@ rule coverage_summary:
         mem_mb=1000,
         runtime=10,
         cpus_per_task=1,
-    params:
-        config=CONFIG_FILE,
-        settings=COVERAGE.fingerprint(),
-        max_failure_rate=COVERAGE.max_failure_rate,
     shell:
-        "python -m stsmeta coverage-summary --config {params.config} --design {input.design}"
+        "python -m stsmeta coverage-summary --config {input.config} --design {input.design}"
         " --csv {output.csv} --json {output.json} {input.shards} 2> {log}"
 
 

@@ -1,7 +1,7 @@
 rule figures:
     """Forest, sensitivity, cumulative and risk-of-bias figures from the pooled results."""
     input:
-        config=CONFIG_FILE,
+        config=stage_config("figures"),
         pooled=POOLED,
         studies=NORMALISED,
     output:
@@ -15,10 +15,10 @@ rule figures:
     resources:
         cpus_per_task=lambda wildcards, threads: threads,
     params:
-        pooled_dir=lambda w, input: parent_dir(input.pooled[0], 2),
+        pool_dir=lambda w, input: parent_dir(input.pooled[0], 2),
         normalised_dir=lambda w, input: parent_dir(input.studies[0]),
         outdir=lambda w, output: parent_dir(output[0]),
     shell:
-        "python -m stsmeta figures --config {input.config} --pooled-dir {params.pooled_dir}"
+        "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
         " --normalised-dir {params.normalised_dir} --outdir {params.outdir}"
         " --processes {threads} > {log} 2>&1"

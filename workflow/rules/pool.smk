@@ -1,17 +1,14 @@
-rule analyse:
+rule pool:
     """Pool one outcome under one scenario with the primary and secondary methods."""
     input:
+        config=stage_config("pool"),
         studies=NORMALISED,
     output:
-        f"{RESULTS}/pooled/{{outcome}}/{{scenario}}.json",
+        f"{RESULTS}/pool/{{outcome}}/{{scenario}}.json",
     log:
-        f"{RESULTS}/logs/analyse/{{outcome}}/{{scenario}}.log",
+        f"{RESULTS}/logs/pool/{{outcome}}/{{scenario}}.log",
     conda:
         CONDA_ENV
-    params:
-        config=CONFIG_FILE,
-        # Only the parts of the plan this job reads: editing the report title reruns nothing here.
-        plan=lambda w: plan_fingerprint(config, w.outcome, w.scenario),
     shell:
-        "python -m stsmeta analyse --config {params.config} --outcome {wildcards.outcome}"
+        "python -m stsmeta pool --config {input.config} --outcome {wildcards.outcome}"
         " --scenario {wildcards.scenario} --out {output} {input.studies} 2> {log}"

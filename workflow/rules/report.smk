@@ -1,7 +1,7 @@
 rule report:
     """The self-contained HTML report and its Markdown twin."""
     input:
-        config=CONFIG_FILE,
+        config=stage_config("report"),
         pooled=POOLED,
         studies=NORMALISED,
         tables=TABLES,
@@ -19,7 +19,7 @@ rule report:
     conda:
         CONDA_ENV
     params:
-        pooled_dir=lambda w, input: parent_dir(input.pooled[0], 2),
+        pool_dir=lambda w, input: parent_dir(input.pooled[0], 2),
         normalised_dir=lambda w, input: parent_dir(input.studies[0]),
         tables_dir=lambda w, input: parent_dir(input.tables[0]),
         figures_dir=lambda w, input: parent_dir(input.figures[0]),
@@ -27,7 +27,7 @@ rule report:
             f"--previous {input.previous}" if input.previous else ""
         ),
     shell:
-        "python -m stsmeta report --config {input.config} --pooled-dir {params.pooled_dir}"
+        "python -m stsmeta report --config {input.config} --pool-dir {params.pool_dir}"
         " --normalised-dir {params.normalised_dir} --tables {params.tables_dir}"
         " --figures-dir {params.figures_dir} --coverage {input.coverage} {params.previous}"
         " --html {output.html} --md {output.md} > {log} 2>&1"

@@ -1,0 +1,62 @@
+"""The ``stsmeta`` command line.
+
+Each subcommand lives in its own module under ``stsmeta.cli`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a
+callable taking the parsed arguments and returning an exit code. Heavy
+imports belong inside those callables so that ``stsmeta --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from stsmeta import __version__
+from stsmeta.errors import InputError
+
+# Subcommand name -> module under stsmeta.cli that registers it.
+COMMANDS = {
+    "validate": "validate",
+    "normalise": "normalise",
+    "tables": "tables",
+    "pool": "pool",
+    "figures": "figures",
+    "report": "report",
+    "archive": "archive",
+    "verify-archive": "verify_archive",
+    # One module registers coverage-shard, coverage-summary and coverage-figure.
+    "coverage-shard": "coverage",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stsmeta",
+        description="Meta-analysis of intralesional sodium thiosulfate for calcinosis cutis.",
+    )
+    parser.add_argument("--version", action="version", version=f"stsmeta {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMANDS.values():
+        try:
+            module = importlib.import_module(f"stsmeta.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"stsmeta.cli.{module_name}":
+                raise
+            continue  # a subcommand not written yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2

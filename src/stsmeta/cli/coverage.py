@@ -1,0 +1,416 @@
+"""``stsmeta coverage-shard``, ``coverage-summary`` and ``coverage-figure``: the coverage study.
+
+A shard fits one method family's configured methods to one run of replicates of every grid cell
+(whole fitting blocks, ``coverage.shard_replicates``; possibly none, which gives a header-only
+file) and writes one row per (method, cell, replicate); the summary merges the shards into
+per-method, per-cell coverage, width, bias and failure rates; the figure draws the coverage heat
+map.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+from stsmeta.errors import InputError, Problem
+
+SHARD_COLUMNS = (
+    "method",
+    "true_proportion",
+    "tau",
+    "replicate",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "failure",
+)
+
+SUMMARY_COLUMNS = (
+    "method",
+    "label",
+    "family",
+    "true_proportion",
+    "tau",
+    "replicates",
+    "answered",
+    "failure_rate",
+    "failure_rate_mcse",
+    "coverage",
+    "coverage_mcse",
+    "median_width",
+    "median_width_mcse",
+    "bias",
+    "bias_mcse",
+)
+
+
+def register(subparsers) -> None:
+    shard = subparsers.add_parser(
+        "coverage-shard",
+        help="fit one method family to one shard of the coverage study's replicates",
+    )
+    shard.add_argument("--config", required=True, help="config.yaml (its coverage section)")
+    shard.add_argument("--design", required=True, help="pooled result JSON whose studies' n to use")
+    shard.add_argument("--family", required=True, help="method family (pool() method): glmm, ...")
+    shard.add_argument("--shard", required=True, type=int, help="shard index, 0-based")
+    shard.add_argument("-o", "--out", required=True, help="shard CSV to write")
+    shard.set_defaults(func=_shard)
+
+    summary = subparsers.add_parser(
+        "coverage-summary", help="merge coverage shards into the per-method, per-cell summary"
+    )
+    summary.add_argument("--config", required=True)
+    summary.add_argument("--design", required=True)
+    summary.add_argument("--csv", required=True, help="summary CSV to write")
+    summary.add_argument("--json", required=True, help="summary JSON to write")
+    summary.add_argument("shards", nargs="+", help="shard CSVs")
+    summary.set_defaults(func=_summary)
+
+    figure = subparsers.add_parser(
+        "coverage-figure", help="draw the coverage heat map from the summary JSON"
+    )
+    figure.add_argument("summary", help="summary JSON of coverage-summary")
+    figure.add_argument(
+        "-o", "--out", required=True, nargs="+", help="figure files (.png, .svg, .pdf)"
+    )
+    figure.set_defaults(func=_figure)
+
+
+# --- reading inputs ------------------------------------------------------------------------------
+
+
+def _read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise InputError(Problem(path, "", "file not found")) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(Problem(path, "", f"not valid JSON: {exc}")) from None
+
+
+def load_settings(config_path: str):
+    from stsmeta.config import read_config
+    from stsmeta.coverage.study import settings_from_config
+
+    return settings_from_config(read_config(config_path), config_path)
+
+
+def load_design(path: str):
+    from stsmeta.coverage.study import design_from_pooled
+
+    return design_from_pooled(_read_json(path), path)
+
+
+# --- shard files ---------------------------------------------------------------------------------
+
+
+def _exact(x: float) -> str:
+    """A float as its shortest round-trip text, so shard files reload to the very same values."""
+    return "" if not math.isfinite(x) else repr(float(x))
+
+
+def shard_text(blocks) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(SHARD_COLUMNS)
+    for b in blocks:
+        for i, rep in enumerate(b.replicate):
+            writer.writerow(
+                (
+                    b.method,
+                    _exact(b.cell.proportion),
+                    _exact(b.cell.tau),
+                    int(rep),
+                    _exact(b.estimate[i]),
+                    _exact(b.ci_low[i]),
+                    _exact(b.ci_high[i]),
+                    b.failure[i],
+                )
+            )
+    return buf.getvalue()
+
+
+def read_shard(path: str):
+    """The blocks (one per method and cell) of a shard CSV."""
+    import numpy as np
+
+    from stsmeta.coverage.study import Cell, Replicates
+
+    rows: dict[tuple[str, float, float], list[tuple]] = {}
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if tuple(reader.fieldnames or ()) != SHARD_COLUMNS:
+                raise InputError(
+                    Problem(path, "(header)", f"expected columns {', '.join(SHARD_COLUMNS)}")
+                )
+            for line, r in enumerate(reader, start=2):
+                try:
+                    key = (r["method"], float(r["true_proportion"]), float(r["tau"]))
+                    rows.setdefault(key, []).append(
+                        (
+                            int(r["replicate"]),
+                            _parse(r["estimate"]),
+                            _parse(r["ci_low"]),
+                            _parse(r["ci_high"]),
+                            r["failure"],
+                        )
+                    )
+                except ValueError as exc:
+                    raise InputError(Problem(path, f"line {line}", str(exc))) from None
+    except FileNotFoundError:
+        raise InputError(Problem(path, "", "file not found")) from None
+    blocks = []
+    for (method, p, tau), items in rows.items():
+        rep, est, lo, hi, fail = zip(*items, strict=True)
+        blocks.append(
+            Replicates(
+                method=method,
+                cell=Cell(p, tau),
+                replicate=np.array(rep, dtype=np.int64),
+                estimate=np.array(est, dtype=float),
+                ci_low=np.array(lo, dtype=float),
+                ci_high=np.array(hi, dtype=float),
+                failure=tuple(fail),
+            )
+        )
+    return blocks
+
+
+def _parse(text: str) -> float:
+    return math.nan if text == "" else float(text)
+
+
+def _write(path: str, text: str) -> None:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+
+class Progress:
+    """Fits done and time left, redrawn in place on a terminal; silent when stderr is a log file."""
+
+    def __init__(self, label: str, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.label = label
+        self.start = time.monotonic()  # for the display only; never written to a result
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        elapsed = time.monotonic() - self.start
+        left = elapsed / done * (total - done) if done else math.nan
+        left_text = "?" if math.isnan(left) else f"{int(left) // 60}:{int(left) % 60:02d}"
+        end = "\n" if done >= total else ""
+        self.stream.write(f"\r{self.label}: {done}/{total} fits, {left_text} left   {end}")
+        self.stream.flush()
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def _shard(args: argparse.Namespace) -> int:
+    from stsmeta.coverage.study import fitter_for, run_shard, shard_replicates
+
+    settings = load_settings(args.config)
+    _, n = load_design(args.design)
+    families = settings.families()
+    if args.family not in families:
+        raise InputError(
+            Problem(
+                args.config,
+                "methods",
+                f"no configured method of family {args.family!r}; "
+                f"families configured: {', '.join(families)}",
+            )
+        )
+    if not 0 <= args.shard < settings.shards:
+        raise InputError(
+            Problem(
+                args.config,
+                "coverage.shards",
+                f"shard {args.shard} asked for, but there are "
+                f"{settings.shards} (0..{settings.shards - 1})",
+            )
+        )
+    methods = settings.methods_of(args.family)
+    fitters = {name: fitter_for(spec, settings.level) for name, spec in methods.items()}
+    reps = shard_replicates(settings.replicates, settings.shards, args.shard)
+    progress = Progress(f"coverage {args.family} shard {args.shard}")
+    blocks = run_shard(n, settings.cells(), fitters, reps, settings.seed, progress)
+    _write(args.out, shard_text(blocks))
+    failed = sum(sum(1 for f in b.failure if f) for b in blocks)
+    fits = sum(len(b.failure) for b in blocks)
+    print(
+        f"coverage-shard: {args.family} shard {args.shard}: {fits} fits of "
+        f"{', '.join(sorted(methods))}, {failed} without an answer",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _fmt(x: float) -> str:
+    return "" if x is None or not math.isfinite(x) else f"{x:.6f}"
+
+
+def _num(x: float):
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+
+def summary_documents(settings, design, blocks) -> tuple[str, str]:
+    """The summary CSV and JSON texts (deterministic: sorted rows and keys, fixed decimals)."""
+    from stsmeta.coverage.study import family_of, recommend, summarise
+
+    ids, n = design
+    specs = dict(settings.methods)
+    expected = {name: settings.replicates for name in specs}
+    summaries = summarise(blocks)
+    for s in summaries:
+        if s.method not in specs:
+            raise InputError(
+                Problem("coverage shards", s.method, "method is not in config.yaml methods")
+            )
+        if s.replicates != expected[s.method]:
+            raise InputError(
+                Problem(
+                    "coverage shards",
+                    f"{s.method} p={s.proportion} tau={s.tau}",
+                    f"{s.replicates} replicates found, {settings.replicates} configured: "
+                    "a shard is missing or stale",
+                )
+            )
+    seen = {(s.method, s.proportion, s.tau) for s in summaries}
+    missing = [
+        (m, c.proportion, c.tau)
+        for m in specs
+        for c in settings.cells()
+        if (m, c.proportion, c.tau) not in seen
+    ]
+    if missing:
+        m, p, t = missing[0]
+        raise InputError(
+            Problem("coverage shards", f"{m} p={p} tau={t}", "no replicates: a shard is missing")
+        )
+    rec = recommend(summaries, settings.level, settings.max_failure_rate)
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(SUMMARY_COLUMNS)
+    rows = []
+    for s in summaries:
+        spec = specs[s.method]
+        label = str(spec.get("label", s.method))
+        writer.writerow(
+            (
+                s.method,
+                label,
+                family_of(spec),
+                _fmt(s.proportion),
+                _fmt(s.tau),
+                s.replicates,
+                s.answered,
+                _fmt(s.failure_rate),
+                _fmt(s.failure_rate_mcse),
+                _fmt(s.coverage),
+                _fmt(s.coverage_mcse),
+                _fmt(s.median_width),
+                _fmt(s.median_width_mcse),
+                _fmt(s.bias),
+                _fmt(s.bias_mcse),
+            )
+        )
+        rows.append(
+            {
+                "method": s.method,
+                "label": label,
+                "family": family_of(spec),
+                "true_proportion": _num(s.proportion),
+                "tau": _num(s.tau),
+                "replicates": s.replicates,
+                "answered": s.answered,
+                "failure_rate": _num(s.failure_rate),
+                "failure_rate_mcse": _num(s.failure_rate_mcse),
+                "coverage": _num(s.coverage),
+                "coverage_mcse": _num(s.coverage_mcse),
+                "median_width": _num(s.median_width),
+                "median_width_mcse": _num(s.median_width_mcse),
+                "bias": _num(s.bias),
+                "bias_mcse": _num(s.bias_mcse),
+            }
+        )
+    doc = {
+        "design": {
+            "k": len(n),
+            "studies": [{"study": i, "n": k} for i, k in zip(ids, n, strict=True)],
+        },
+        "settings": {
+            "outcome": settings.outcome,
+            "scenario": settings.scenario,
+            "true_proportions": list(settings.proportions),
+            "taus": list(settings.taus),
+            "replicates": settings.replicates,
+            "seed": settings.seed,
+            "level": settings.level,
+            "max_failure_rate": settings.max_failure_rate,
+            "model": "logit(p_i) ~ N(logit(true_proportion), tau^2); events_i ~ Binomial(n_i, p_i)",
+        },
+        "methods": {
+            name: {"label": str(spec.get("label", name)), "family": family_of(spec)}
+            for name, spec in settings.methods
+        },
+        "summary": rows,
+        "recommendation": {
+            "method": rec.method,
+            "label": str(specs[rec.method].get("label", rec.method)) if rec.method else None,
+            "reason": rec.reason,
+            "level": rec.level,
+            "max_failure_rate": rec.max_failure_rate,
+            "verdicts": [
+                {
+                    "method": v.method,
+                    "mean_abs_deviation": _num(v.mean_abs_deviation),
+                    "min_coverage": _num(v.min_coverage),
+                    "max_coverage": _num(v.max_coverage),
+                    "max_failure_rate": _num(v.max_failure_rate),
+                    "eligible": v.eligible,
+                }
+                for v in rec.verdicts
+            ],
+        },
+    }
+    return buf.getvalue(), json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def _summary(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    design = load_design(args.design)
+    blocks = [b for path in sorted(args.shards) for b in read_shard(path)]
+    csv_text, json_text = summary_documents(settings, design, blocks)
+    _write(args.csv, csv_text)
+    _write(args.json, json_text)
+    rec = json.loads(json_text)["recommendation"]
+    print(f"coverage-summary: recommended {rec['method']}: {rec['reason']}", file=sys.stderr)
+    return 0
+
+
+def _figure(args: argparse.Namespace) -> int:
+    from stsmeta.coverage.figure import save_coverage_heatmap
+
+    doc = _read_json(args.summary)
+    for out in args.out:
+        suffix = Path(out).suffix.lower()
+        if suffix not in (".png", ".svg", ".pdf"):
+            raise InputError(Problem(out, "", "figure must end in .png, .svg or .pdf"))
+    save_coverage_heatmap(doc, args.out)
+    return 0

@@ -1,0 +1,53 @@
+"""``stsmeta figures``: every figure of the analysis plan, as PNG, SVG and PDF."""
+
+from __future__ import annotations
+
+import argparse
+
+from stsmeta.cli.arguments import add_analysis_inputs
+
+HELP = """\
+Draw the figures of the analysis plan from the pooled results and the normalised studies.
+
+Reads, for every outcome O and scenario S of --config:
+  <pool-dir>/O/S.json        (written by `stsmeta pool --outcome`)
+  <normalised-dir>/*.json      (written by `stsmeta normalise`)
+Writes, each as .png (300 dpi), .svg and .pdf, byte-identical across runs:
+  <outdir>/forest_O.*          a row per study, subgroup diamonds, every method, PI, heterogeneity
+  <outdir>/sensitivity_O.*     one row per scenario and per study left out, against the primary
+  <outdir>/cumulative_O.*      the primary method as studies are added by publication year
+  <outdir>/risk_of_bias.*      Murad 2018 questions by study
+"""
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "figures",
+        help="draw forest, sensitivity, cumulative and risk-of-bias figures",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_analysis_inputs(parser)
+    parser.add_argument("--outdir", required=True, help="where to write the figures")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="processes that save figures in parallel (default: the CPUs available); "
+        "the files are the same for any number",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stsmeta.figures import default_processes, write_figures
+    from stsmeta.presentation.inputs import InputFiles, load_normalised, load_plan, load_pooled
+
+    files = InputFiles()
+    plan = load_plan(args.config, files)
+    pooled = load_pooled(args.pool_dir, plan, files)
+    studies = load_normalised(args.normalised_dir, files)
+    processes = args.processes if args.processes is not None else default_processes()
+    for path in write_figures(plan, pooled, studies, args.outdir, processes=max(1, processes)):
+        print(path)
+    return 0

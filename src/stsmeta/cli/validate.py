@@ -1,0 +1,36 @@
+"""``stsmeta validate [FILES...]``: check study files; list every problem; exit 2 if any."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check study files against the schema, vocabularies and units",
+        description=(
+            "Check study files (default: every data/raw/*.yaml). Each problem is printed as "
+            "'<file>: <field path>: <what is wrong, and what is allowed>'; exit status 2 if any."
+        ),
+    )
+    parser.add_argument("files", nargs="*", help="study files (default: data/raw/*.yaml)")
+    parser.add_argument(
+        "--config", default=None, help="analysis plan for the plausible concentration range"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stsmeta.cli.normalise import read_config
+    from stsmeta.errors import InputError, Problem
+    from stsmeta.evidence.studyfile import discover, validate_paths
+
+    files = list(args.files) or [str(p) for p in discover("data/raw")]
+    if not files:
+        raise InputError(Problem("data/raw", "", "no study files (*.yaml) found"))
+    problems = validate_paths(files, read_config(args.config))
+    if problems:
+        raise InputError(problems)
+    print(f"{len(files)} study file(s) valid")
+    return 0

@@ -1,0 +1,357 @@
+"""Reading and validating study files (``data/raw/<study-id>.yaml``).
+
+Validation runs in three layers, and every layer reports *all* its problems, each as
+``<file>: <field path>: <what is wrong, and what is allowed>``:
+
+1. YAML syntax (with line and column), including duplicate keys, which YAML itself would let
+   the last one silently win;
+2. the JSON Schema ``stsmeta/schemas/study.schema.yaml`` (required fields, types, ranges);
+3. the meaning: study id and file name, vocabularies, units, counts (see ``normalise.py``),
+   and, across files, duplicate study ids.
+
+``validate_paths`` is what the workflow calls when it starts; ``stsmeta validate`` prints it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from stsmeta.errors import InputError, Problem
+from stsmeta.schemas import read_schema, schema_path
+
+SCHEMA_PATH = schema_path("study")
+
+# Lower-case first author (hyphens allowed inside a name), a four-digit year, an optional letter.
+# 'nd' ("no date", as in reference lists) stands for a year the sources do not give, so that an
+# unknown year is never invented (e.g. 'wounds-calciphylaxis-nd').
+STUDY_ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*-(?:[0-9]{4}|nd)[a-z]?$")
+STUDY_ID_RULE = (
+    "a study id is lower-case 'firstauthor-year' with a letter suffix where needed"
+    " (letters a-z, digits and single hyphens only, e.g. 'smith-2013' or 'smith-2013b';"
+    " 'nd' in place of a year the sources do not give, e.g. 'wounds-calciphylaxis-nd')"
+)
+
+
+@lru_cache(maxsize=2)
+def _loader(fast: bool = True):
+    """A SafeLoader that refuses duplicate keys; ``fast`` uses libyaml's parser if present."""
+    import yaml
+
+    base = yaml.CSafeLoader if fast and yaml.__with_libyaml__ else yaml.SafeLoader
+
+    class UniqueKeyLoader(base):
+        """SafeLoader that refuses duplicate keys instead of keeping the last one."""
+
+    def construct_mapping(loader, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {seen[key] + 1}); each key once",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return loader.construct_mapping_plain(node, deep=deep)
+
+    UniqueKeyLoader.construct_mapping_plain = yaml.SafeLoader.construct_mapping
+    UniqueKeyLoader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping
+    )
+    return UniqueKeyLoader
+
+
+def load_yaml(path: str | Path) -> tuple[Any, bytes]:
+    """Parse a YAML file; malformed YAML raises InputError naming the line and column."""
+    import yaml
+
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(Problem(file, "", f"cannot read the file ({exc.strerror})")) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(Problem(file, "", "not UTF-8 text; save the file as UTF-8")) from exc
+    try:
+        # libyaml parses ~8x faster (the workflow checks every file at start); the same
+        # resolvers and constructors give the same data.
+        return yaml.load(text, Loader=_loader(fast=True)), raw  # noqa: S506 - SafeLoader
+    except yaml.YAMLError:
+        pass  # reparse in pure Python so that the message is pure PyYAML's wording
+    try:
+        data = yaml.load(text, Loader=_loader(fast=False))  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (column {mark.column + 1})" if mark else ""
+        what = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        detail = f"{context}, {what}" if context else what
+        raise InputError(
+            Problem(
+                file,
+                f"line {mark.line + 1}" if mark else "",
+                f"malformed YAML{where}: {detail}; fix the syntax (indentation, quotes, colons)",
+            )
+        ) from exc
+    return data, raw
+
+
+def study_schema() -> dict[str, Any]:
+    return read_schema("study")
+
+
+def field_path(parts: Iterable[Any]) -> str:
+    """``['outcomes', 0, 'events'] -> 'outcomes[0].events'``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+_TYPE_NAMES = {
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "text",
+    "array": "a list",
+    "object": "a mapping of fields",
+    "boolean": "true or false",
+    "null": "null (empty)",
+}
+
+
+_PATTERN_FORMS = {
+    "doi": "a DOI such as 10.1001/jamadermatol.2013.4565 (no 'doi:' or URL prefix)",
+    "pmid": "a PubMed id (digits only)",
+    "source": "a source id (lower-case letters, digits, hyphens)",
+    "decision": "a decision id (lower-case letters, digits, hyphens)",
+    "id": "an id of the expected form (sources and decisions: lower-case letters, digits,"
+    " hyphens; alternatives: lower-case snake_case such as per_lesion; patients: letters,"
+    " digits, '_' or '-')",
+}
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _schema_problem(file: str, error: Any) -> Problem:
+    """Turn one jsonschema error into a Problem with a plain-language message."""
+    path = list(error.absolute_path)
+    validator = error.validator
+    instance = error.instance
+    value = error.validator_value
+    if validator == "required":
+        missing = [name for name in value if name not in instance]
+        name = missing[0] if missing else "?"
+        return Problem(
+            file,
+            field_path([*path, name]),
+            "missing required field; see docs/data-dictionary.md for its meaning and an example",
+        )
+    if validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(instance) - set(allowed))
+        return Problem(
+            file,
+            field_path([*path, extra[0] if extra else "?"]),
+            f"unknown field; allowed here: {', '.join(allowed)}",
+        )
+    if validator == "type":
+        wanted = value if isinstance(value, list) else [value]
+        return Problem(
+            file,
+            field_path(path),
+            f"wrong type: got {_type_name(instance)} ({instance!r}); expected "
+            + " or ".join(_TYPE_NAMES.get(t, t) for t in wanted),
+        )
+    if validator == "minimum":
+        if value == 0 and isinstance(instance, int | float) and instance < 0:
+            return Problem(file, field_path(path), f"negative value {instance}; must be 0 or more")
+        return Problem(file, field_path(path), f"{instance} is below the minimum {value}")
+    if validator == "maximum":
+        if path and path[-1] == "percent":
+            return Problem(
+                file, field_path(path), f"percentage {instance} is over 100; allowed 0 to 100"
+            )
+        return Problem(file, field_path(path), f"{instance} is above the maximum {value}")
+    if validator == "anyOf" and isinstance(instance, dict) and "n" in instance:
+        return Problem(
+            file,
+            field_path(path),
+            "give the count as 'events' (whole number) or as 'percent' (0 to 100) of 'n'",
+        )
+    if validator == "pattern":
+        key = next((p for p in reversed(path) if isinstance(p, str)), "")
+        form = _PATTERN_FORMS.get(key, f"the pattern {value}")
+        return Problem(file, field_path(path), f"{instance!r} is not {form}")
+    if validator == "const":
+        return Problem(file, field_path(path), f"must be {value!r}, got {instance!r}")
+    if validator in {"minItems", "minLength"}:
+        return Problem(file, field_path(path), "must not be empty")
+    return Problem(file, field_path(path), error.message)
+
+
+@lru_cache(maxsize=1)
+def _schema_validator():
+    # Built once per process: building it per file cost more than validating the file.
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(study_schema())
+
+
+def schema_problems(data: Any, file: str) -> list[Problem]:
+    """Every schema violation of one study file's parsed YAML."""
+    validator = _schema_validator()
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.path)), e.message))
+    return [_schema_problem(file, e) for e in errors]
+
+
+def identity_problems(data: Mapping[str, Any], path: str | Path) -> list[Problem]:
+    """The study id must be a safe file name and equal the file's stem."""
+    file = str(path)
+    study_id = data.get("study_id")
+    if not isinstance(study_id, str):
+        return []  # the schema reports it
+    problems = []
+    if not STUDY_ID.match(study_id):
+        problems.append(
+            Problem(file, "study_id", f"{study_id!r} is not a safe file name; " + STUDY_ID_RULE)
+        )
+    stem = Path(path).stem
+    if study_id != stem:
+        problems.append(
+            Problem(
+                file,
+                "study_id",
+                f"study id {study_id!r} differs from the file name {Path(path).name!r}; "
+                f"rename the file to '{study_id}.yaml' or set study_id: {stem}",
+            )
+        )
+    if Path(path).suffix != ".yaml":
+        problems.append(Problem(file, "", "a study file name ends in '.yaml'"))
+    return problems
+
+
+def plausible_range(config: Mapping[str, Any] | None) -> tuple[float, float]:
+    """The plausible concentration range (mg/mL) from the analysis plan, or its shipped default."""
+    from stsmeta.evidence.normalise import DEFAULT_PLAUSIBLE_MG_PER_ML
+
+    if config and config.get("plausible_concentration_mg_per_ml"):
+        low, high = config["plausible_concentration_mg_per_ml"]
+        return float(low), float(high)
+    return DEFAULT_PLAUSIBLE_MG_PER_ML
+
+
+def read_study(path: str | Path, config: Mapping[str, Any] | None = None):
+    """Read, validate and normalise one study file; raise InputError with every problem."""
+    return _read_parsed(path, load_yaml(path), config)
+
+
+# Valid studies already checked and normalised in this process, by (file, SHA-256 of its bytes,
+# plausible range). The workflow checks every new study file at start-up and then normalises it
+# in the same process (the normalise rule runs in Snakemake's threads): the second time is a
+# lookup. The result depends on nothing else, and Study is immutable.
+_CHECKED: dict[tuple[str, str, tuple[float, float]], Any] = {}
+
+
+def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[str, Any] | None):
+    from stsmeta.evidence.normalise import normalise_study
+
+    file = str(path)
+    data, raw = loaded
+    sha256 = hashlib.sha256(raw).hexdigest()
+    plausible = plausible_range(config)
+    key = (file, sha256, plausible)
+    if key in _CHECKED:
+        return _CHECKED[key]
+    if not isinstance(data, dict):
+        raise InputError(
+            Problem(file, "", f"expected a mapping of fields at the top, got {_type_name(data)}")
+        )
+    problems = identity_problems(data, path) + schema_problems(data, file)
+    if problems:
+        raise InputError(problems)
+    study = normalise_study(data, file=file, source_sha256=sha256, plausible_mg_per_ml=plausible)
+    _CHECKED[key] = study
+    return study
+
+
+def validate_paths(
+    paths: Iterable[str | Path], config: Mapping[str, Any] | None = None
+) -> list[Problem]:
+    """All problems across the given study files, including duplicate study ids across files."""
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for path in sorted(str(p) for p in paths):
+        try:
+            loaded = load_yaml(path)  # parsed once, for the checks and the study id
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        try:
+            _read_parsed(path, loaded, config)
+        except InputError as exc:
+            problems.extend(exc.problems)
+        data = loaded[0]
+        if not (isinstance(data, dict) and isinstance(data.get("study_id"), str)):
+            continue
+        study_id = data["study_id"]
+        if study_id in seen:
+            problems.append(
+                Problem(
+                    path,
+                    "study_id",
+                    f"duplicate study id {study_id!r}, also used by {seen[study_id]};"
+                    " each study once, with a letter suffix for same author and year"
+                    " (e.g. 'smith-2013b')",
+                )
+            )
+        else:
+            seen[study_id] = path
+    return problems
+
+
+def discover(studies_dir: str | Path) -> list[Path]:
+    """The study files of a directory, sorted (``*.yaml`` only; the template lives elsewhere)."""
+    return sorted(Path(studies_dir).glob("*.yaml"))
+
+
+def normalise_file(raw: str, output: str, config: dict[str, Any] | None) -> None:
+    """Validate and normalise one study file into ``output``; ``InputError`` when it is invalid.
+
+    Also called in-process by the workflow's normalise rule: one Python process per study cost
+    more than the normalisation itself (see docs/architecture.md, "Scale").
+    """
+    from stsmeta.evidence.model import study_to_json
+    from stsmeta.evidence.tables import write_atomically
+
+    # read_study raises InputError with every problem of the file (for one file, the same list
+    # validate_paths gives: duplicate ids need two files).
+    study = read_study(raw, config)
+    write_atomically(output, study_to_json(study))

@@ -1,0 +1,127 @@
+"""The figures of stsmeta: forest, sensitivity, cumulative and risk-of-bias plots.
+
+``write_figures`` draws every figure of the analysis plan and writes each as PNG (300 dpi),
+SVG and PDF. File names (under the output directory), for each outcome O of config.yaml:
+``forest_O``, ``sensitivity_O``, ``cumulative_O``; and once: ``risk_of_bias``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+FORMATS = ("png", "svg", "pdf")
+# Figures drawn in this process, saved by forked workers (inherited, never pickled).
+_DRAWN: list = []
+
+
+def figure_stems(outcomes: list[str]) -> list[str]:
+    """The stems of every figure file written for these outcomes, in writing order."""
+    stems = []
+    for outcome in outcomes:
+        stems += [f"forest_{outcome}", f"sensitivity_{outcome}", f"cumulative_{outcome}"]
+    return stems + ["risk_of_bias"]
+
+
+def default_processes() -> int:
+    """The CPUs this process may use (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _save_task(task: tuple[int, str]) -> list[Path]:
+    from stsmeta.figures.style import save_figure
+
+    index, fmt = task
+    figure, outdir, stem = _DRAWN[index]
+    return save_figure(figure, outdir, stem, (fmt,))
+
+
+def save_all(drawn: list[tuple], processes: int = 1) -> list[Path]:
+    """Save each ``(figure, outdir, stem)`` in every format; ``processes`` > 1: in forked workers.
+
+    Saving (rendering PNG, SVG and PDF) is most of the cost and each file depends only on its
+    figure, so figures are drawn here and each (figure, format) saved in parallel: the same
+    bytes, in less wall time. Workers are forked so that they inherit the drawn figures (nothing
+    is pickled); where fork is not available, saving is serial.
+    """
+    import multiprocessing
+
+    from stsmeta.figures.style import save_figure
+
+    tasks = [(i, fmt) for i in range(len(drawn)) for fmt in FORMATS]
+    processes = min(processes, len(tasks))
+    if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [
+            path for figure, outdir, stem in drawn for path in save_figure(figure, outdir, stem)
+        ]
+    # The tallest figures first, PDF (the slowest format) before PNG and SVG, so that no worker
+    # is left with a big one at the end.
+    cost = {"pdf": 0, "png": 1, "svg": 2}
+    order = sorted(tasks, key=lambda t: (-drawn[t[0]][0].get_size_inches()[1], cost.get(t[1], 3)))
+    _DRAWN[:] = drawn
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            saved = dict(zip(order, pool.map(_save_task, order, chunksize=1), strict=True))
+    finally:
+        _DRAWN.clear()
+    return [path for task in tasks for path in saved[task]]
+
+
+def write_figures(
+    plan, pooled: dict, studies: dict, outdir: Path | str, processes: int = 1
+) -> list[Path]:
+    """Draw and save every figure; return the paths written, in ``figure_stems`` order.
+
+    ``plan`` is a ``stsmeta.presentation.inputs.Plan``;
+    ``pooled`` is ``{outcome: {scenario: JSON}}``
+    and ``studies`` ``{study_id: normalised study}`` (as loaded by ``stsmeta.presentation.inputs``).
+    ``processes`` > 1 saves figures in that many forked processes (see ``save_all``).
+    """
+    from stsmeta.figures.cumulative import cumulative_plot
+    from stsmeta.figures.forest import forest_plot
+    from stsmeta.figures.risk_of_bias import risk_of_bias_plot
+    from stsmeta.figures.sensitivity import sensitivity_plot
+    from stsmeta.figures.style import figure_style
+
+    level = plan.confidence_level
+    primary_label = plan.method_label("primary")
+    subgroup_variable = next(iter(plan.subgroups), None)
+    drawn: list[tuple] = []  # (figure, outdir, stem)
+    with figure_style():
+        for outcome in plan.outcomes:
+            label = plan.outcome_label(outcome)
+            primary = pooled[outcome]["primary"]
+            forest = forest_plot(
+                primary,
+                studies,
+                outcome_label=label,
+                primary_label=primary_label,
+                secondary_labels={m: plan.method_label(m) for m in plan.secondary_methods},
+                subgroup_variable=subgroup_variable,
+                subgroup_label=plan.subgroups.get(subgroup_variable or "", ""),
+                level=level,
+            )
+            drawn.append((forest.figure, outdir, f"forest_{outcome}"))
+            sensitivity = sensitivity_plot(
+                {s: pooled[outcome][s] for s in plan.scenarios},
+                scenario_labels={s: plan.scenario_label(s) for s in plan.scenarios},
+                studies=studies,
+                outcome_label=label,
+                primary_label=primary_label,
+                level=level,
+            )
+            drawn.append((sensitivity.figure, outdir, f"sensitivity_{outcome}"))
+            cumulative = cumulative_plot(
+                primary,
+                studies=studies,
+                outcome_label=label,
+                primary_label=primary_label,
+                level=level,
+            )
+            drawn.append((cumulative.figure, outdir, f"cumulative_{outcome}"))
+        rob = risk_of_bias_plot(studies)
+        drawn.append((rob.figure, outdir, "risk_of_bias"))
+        return save_all(drawn, processes)

@@ -1,0 +1,56 @@
+"""Words for the canonical ids of the study files' vocabularies ("case_series" -> "Case series").
+
+Ids stay in the data; the report and the figures show ``stsmeta.evidence.vocabulary.label`` wording.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Which vocabulary (stsmeta.evidence.vocabulary attribute) each kind of value belongs to.
+KINDS = {
+    "calcinosis_type": "CALCINOSIS_TYPE",
+    "disease": "DISEASE",
+    "design": "DESIGN",
+    "route": "ROUTE",
+    "co_intervention": "CO_INTERVENTION",
+    "unit": "UNIT",
+}
+_SEARCH_ORDER = ("CALCINOSIS_TYPE", "DISEASE", "DESIGN", "ROUTE", "CO_INTERVENTION")
+
+
+def term(value: object, kind: str | None = None) -> str:
+    """The label of a vocabulary id, else the id with spaces for '_'.
+
+    ``kind`` (a key of ``KINDS``, e.g. ``"disease"``) names the vocabulary; without it the
+    vocabularies are searched in a fixed order.
+    """
+    text = str(value)
+    try:
+        from stsmeta.evidence import vocabulary
+    except ImportError:  # the vocabulary module belongs to the normalise stage
+        return text.replace("_", " ")
+    names = (KINDS[kind],) if kind in KINDS else _SEARCH_ORDER
+    for name in names:
+        vocab = getattr(vocabulary, name, None)
+        if vocab is not None and text in vocab.labels:
+            return vocabulary.label(vocab, text)
+    return text.replace("_", " ")
+
+
+def terms(values, kind: str | None = None) -> str:
+    """Several ids as words, in the given order, joined with '; '."""
+    return "; ".join(term(v, kind) for v in values)
+
+
+def joined_terms(text: str, kind: str | None = None) -> str:
+    """A ``; ``-joined cell of ids (as in studies.csv) as words."""
+    return terms([t for t in str(text or "").split("; ") if t], kind)
+
+
+_UNKNOWN_TAIL = re.compile(r";\s*unknown$")
+
+
+def flag_text(reason: str) -> str:
+    """A data-quality flag as a phrase: ``time point not reported; unknown`` reads oddly."""
+    return _UNKNOWN_TAIL.sub(" (read as unknown)", str(reason).strip())

@@ -1,0 +1,87 @@
+"""The summary report: one self-contained HTML file and the same content as Markdown.
+
+``write_report`` reads the pooled results, the normalised studies, the tables, the figures
+and the analysis plan, and writes ``report.html`` (figures embedded, no script, no network)
+and ``report.md`` (figures linked by relative path). Nothing in it comes from the clock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def write_report(
+    *,
+    config: Path | str,
+    pool_dir: Path | str,
+    normalised_dir: Path | str,
+    tables_dir: Path | str,
+    figures_dir: Path | str,
+    html: Path | str,
+    md: Path | str,
+    previous: Path | str | None = None,
+    coverage: Path | str | None = None,
+) -> tuple[Path, Path]:
+    """Build the report from files; return the paths written.
+
+    ``coverage``: the summary JSON of ``stsmeta coverage-summary`` (optional); its heat map is
+    ``<figures_dir>/coverage.{svg,png}``.
+    """
+    from stsmeta.figures import figure_stems
+    from stsmeta.presentation.inputs import (
+        InputFiles,
+        load_coverage,
+        load_normalised,
+        load_plan,
+        load_pooled,
+        load_tables,
+    )
+    from stsmeta.report.content import ReportData, build_report
+    from stsmeta.report.document import render_html, render_markdown
+    from stsmeta.report.previous import load_previous
+    from stsmeta.report.software import software_versions
+
+    files = InputFiles()
+    plan = load_plan(config, files)
+    pooled = load_pooled(pool_dir, plan, files)
+    studies = load_normalised(normalised_dir, files)
+    tables = load_tables(tables_dir, files)
+    previous_data = None
+    if previous is not None:
+        raw = b"" if Path(previous).is_dir() else files.read_bytes(previous)
+        previous_data = load_previous(previous, raw)
+    coverage_doc = None if coverage is None else load_coverage(coverage, files)
+    # Figures are outputs of this workflow, not inputs of the analysis: not in the checksums.
+    # HTML inlines each figure's SVG (small, sharp); Markdown links the PNG.
+    figures = {}
+    figure_files = InputFiles()
+    stems = figure_stems(plan.outcomes)
+    if coverage_doc is not None and (Path(figures_dir) / "coverage.png").is_file():
+        stems.append("coverage")
+    for stem in stems:
+        path = Path(figures_dir) / f"{stem}.png"
+        svg = path.with_suffix(".svg")
+        figures[stem] = (
+            path,
+            figure_files.read_bytes(path),
+            figure_files.read_bytes(svg) if svg.is_file() else None,
+        )
+    data = ReportData(
+        plan=plan,
+        pooled=pooled,
+        studies=studies,
+        tables=tables,
+        figures=figures,
+        checksums=dict(files.checksums),
+        software=software_versions(),
+        previous=previous_data,
+        coverage=coverage_doc,
+    )
+    blocks = build_report(data)
+    title = str(plan.report.get("title") or "stsmeta report")
+    html_path, md_path = Path(html), Path(md)
+    for path in (html_path, md_path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(render_html(blocks, title), encoding="utf-8", newline="\n")
+    md_path.write_text(render_markdown(blocks, md_path), encoding="utf-8", newline="\n")
+    return html_path, md_path
