@@ -136,7 +136,7 @@ RAW_FILES = expand(f"{STUDIES_DIR}/{{study}}.yaml", study=STUDIES)
 NORMALISED = expand(f"{RESULTS}/normalised/{{study}}.json", study=STUDIES)
 TABLES = expand(
     f"{RESULTS}/tables/{{table}}.csv",
-    table=["studies", "patients", "flags", "decisions"],
+    table=["studies", "patients", "flags", "decisions", "harms", "risk_of_bias"],
 )
 POOLED = expand(
     f"{RESULTS}/pool/{{outcome}}/{{scenario}}.json",
