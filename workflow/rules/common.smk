@@ -134,6 +134,12 @@ def discover_studies(studies_dir):
 STUDIES = discover_studies(STUDIES_DIR)
 RAW_FILES = expand(f"{STUDIES_DIR}/{{study}}.yaml", study=STUDIES)
 NORMALISED = expand(f"{RESULTS}/normalised/{{study}}.json", study=STUDIES)
+# Screening records (PRISMA 2020 flow): checked against the study files by rule screening.
+SCREENING_FILE = "data/screening/screening.yaml"
+SCREENING_OUTPUTS = [
+    f"{RESULTS}/tables/prisma_flow.json",
+    f"{RESULTS}/tables/screening.csv",
+]
 TABLES = expand(
     f"{RESULTS}/tables/{{table}}.csv",
     table=["studies", "patients", "flags", "decisions", "harms", "risk_of_bias"],
@@ -221,6 +227,7 @@ def all_outputs():
         *(stage_config(stage) for stage in CONFIG_STAGES),
         *NORMALISED,
         *TABLES,
+        *SCREENING_OUTPUTS,
         *POOLED,
         *FIGURES,
         f"{RESULTS}/coverage/summary.csv",

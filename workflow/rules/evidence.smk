@@ -34,3 +34,20 @@ rule tables:
         outdir=lambda w, output: parent_dir(output[0]),
     shell:
         "python -m stsmeta tables {input} --outdir {params.outdir} 2> {log}"
+
+
+rule screening:
+    """Check the screening records against the study files; write the PRISMA flow and records."""
+    input:
+        screening=SCREENING_FILE,
+        normalised=NORMALISED,
+    output:
+        flow=f"{RESULTS}/tables/prisma_flow.json",
+        records=table_output(f"{RESULTS}/tables/screening.csv"),
+    log:
+        f"{RESULTS}/logs/screening.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m stsmeta screening {input.screening} {input.normalised}"
+        " --flow {output.flow} --records {output.records} 2> {log}"
