@@ -100,7 +100,7 @@ def test_lesion_counts_and_unknown_patients_leave_a_mixed_study_out():
     assert unknown.levels == () and "counted twice" in unknown.reason
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(
     st.lists(
         st.tuples(
