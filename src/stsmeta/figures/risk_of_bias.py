@@ -141,13 +141,17 @@ class RiskOfBiasPlot:
 
 def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOfBiasPlot:
     """Chart ``studies`` ({study_id: normalised study}), one row per study by year and label."""
-    order = sorted(studies, key=lambda s: (studies[s].get("year") or 0, s))
+    # Publication order, as everywhere: year, then id; studies without a year last.
+    order = sorted(
+        studies,
+        key=lambda s: (studies[s].get("year") is None, studies[s].get("year") or 0, s),
+    )
     # Labels sit right-aligned left of the first column: 0.33 of the width is theirs.
     labels = ["\n".join(wrap(str(studies[s].get("label") or s), 0.32 * width * 72)) for s in order]
     lines = [label.count("\n") + 1 for label in labels]
     row_in = 0.2
     rows_in = sum(max(1, n * 0.75) for n in lines) * row_in + 0.1
-    head_in, legend_in = 0.5, 0.7 + 0.15 * len(QUESTIONS)
+    head_in, legend_in = 0.6, 0.7 + 0.15 * len(QUESTIONS)
     height = head_in + rows_in + legend_in
     fig = new_figure(width, height)
     x0, x1 = 0.36, 0.98
@@ -222,9 +226,11 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
         for name, questions in DOMAINS
     ]
     headings.append(("Judgements", len(QUESTIONS) + 1, columns))
-    for name, first, last in headings:
+    for i, (name, first, last) in enumerate(headings):
         centre = x0 + (x1 - x0) * ((first + last) / 2 - 0.5) / columns
-        fig.text(centre, top, name, ha="center", va="center", fontweight="bold", fontsize=6.5)
+        # Alternate heights: "Selection" over one narrow column would run into "Ascertainment".
+        y = top - (0.13 / height if i % 2 else 0.0)
+        fig.text(centre, y, name, ha="center", va="center", fontweight="bold", fontsize=6.5)
     # Legend: glyph, colour and meaning; then the questions in full.
     for row, (title, judgements) in enumerate(
         (("Questions", JUDGEMENTS), ("Judgements", DOMAIN_JUDGEMENTS))
