@@ -138,14 +138,20 @@ def _reference_problems(
         included = {r["study_id"] for r in data["records"] if r["decision"] == "included"}
         for sid in sorted(included - known):
             problems.append(
-                Problem(file, "records", f"included study {sid!r} has no study file in data/raw")
+                Problem(
+                    file,
+                    "records",
+                    f"included study {sid!r} has no study file in data/raw; remove or correct its"
+                    " record(s) and the flow numbers",
+                )
             )
         for sid in sorted(known - included):
             problems.append(
                 Problem(
                     file,
                     "records",
-                    f"study file {sid!r} has no included screening record; add one",
+                    f"study file {sid!r} has no included screening record; add one (decision:"
+                    f" included, study_id: {sid}) and update the flow numbers",
                 )
             )
         no_synthesis = sorted(sid for sid, pooled in studies.items() if not pooled)
