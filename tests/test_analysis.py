@@ -572,3 +572,29 @@ def test_workflow_start_up_imports_no_numerical_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_condition_and_timepoint_class_restrict_a_scenario(studies, config):
+    # The synthetic outcomes are deposit clearance at week 12; one study is made ulcer healing
+    # assessed later, and each restriction leaves out exactly what it names.
+    changed = copy.deepcopy(studies)
+    beta = next(s for s in changed if s["study_id"] == "syn-beta-2013")
+    for outcome in beta["outcomes"]:
+        outcome["condition"], outcome["timepoint_class"] = "ulcer_healing", "later"
+    plan = copy.deepcopy(config)
+    plan["scenarios"]["deposits_only"] = {
+        "label": "SYNTHETIC deposits only",
+        "exclude_conditions": ["ulcer_healing"],
+    }
+    plan["scenarios"]["by_week_12"] = {
+        "label": "SYNTHETIC by week 12",
+        "exclude_timepoint_classes": ["later", "not_stated"],
+    }
+    config_checked, problems = load_config(plan)
+    assert problems == []
+    primary = {r.study_id for r in build_dataset(changed, config_checked, CR, "primary").rows}
+    for scenario, code in (("deposits_only", "condition"), ("by_week_12", "timepoint_class")):
+        dataset = build_dataset(changed, config_checked, CR, scenario)
+        assert {r.study_id for r in dataset.rows} == primary - {"syn-beta-2013"}
+        excluded = {e.study_id: e for e in dataset.excluded}
+        assert excluded["syn-beta-2013"].criteria == (code,)

@@ -36,6 +36,8 @@ SCENARIO_DEFAULTS: dict[str, Any] = {
     "exclude_calcinosis_types": [],
     "exclude_diseases": [],
     "exclude_co_interventions": [],
+    "exclude_conditions": [],
+    "exclude_timepoint_classes": [],
     "exclude_studies": [],
     "include_systemic_sts": False,
 }
@@ -403,6 +405,17 @@ def build_dataset(
             fail(
                 "co_interventions", f"co-intervention {', '.join(bad_co)} excluded in this scenario"
             )
+
+        for code, setting in (
+            ("condition", "exclude_conditions"),
+            ("timepoint_class", "exclude_timepoint_classes"),
+        ):
+            value = (entry or {}).get(code)
+            if value and value in settings[setting]:
+                fail(
+                    code,
+                    f"{outcome_label} {code.replace('_', ' ')} {value} excluded in this scenario",
+                )
 
         mg, conc_reading, change = _concentration_reading(study, settings)
         if change is not None:
