@@ -240,15 +240,6 @@ SOURCE_READ = _vocab(
     },
 )
 
-RELATEDNESS = _vocab(
-    "relatedness to treatment",
-    {
-        "yes": ("Related", ["related"]),
-        "no": ("Unrelated", ["unrelated"]),
-        "unclear": ("Unclear", []),
-    },
-)
-
 SOURCE_ROLE = _vocab(
     "source role",
     {
@@ -275,7 +266,6 @@ VOCABULARIES: dict[str, Vocabulary] = {
     "condition": CONDITION,
     "harm_status": HARM_STATUS,
     "source_read": SOURCE_READ,
-    "relatedness": RELATEDNESS,
     "source_role": SOURCE_ROLE,
 }
 
