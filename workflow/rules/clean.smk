@@ -9,5 +9,7 @@ localrules:
 
 rule clean_stale:
     """Delete result files that the current studies and configuration no longer produce."""
+    log:
+        f"{RESULTS}/logs/clean_stale.log",
     run:
-        remove_stale_results()
+        remove_stale_results(log[0])

@@ -210,18 +210,22 @@ def table_output(path):
     return report(path, caption=f"../report/{name}.rst", category="Tables")
 
 
-def remove_stale_results():
+def remove_stale_results(log):
     """Delete normalised studies, pooled results and figures that no current input produces."""
     current = {
         *map(str, map(Path, NORMALISED + POOLED + FIGURES)),
         *(str(Path(f)) for f in COVERAGE_SHARDS),
     }
     patterns = ["normalised/*.json", "pool/*/*.json", "figures/*.*", "coverage/shards/*/*.csv"]
-    for pattern in patterns:
-        for path in sorted(Path(RESULTS).glob(pattern)):
-            if str(path) not in current and not path.name.startswith("coverage."):
-                print(f"removing stale {path}")
-                path.unlink()
+    removed = [
+        path
+        for pattern in patterns
+        for path in sorted(Path(RESULTS).glob(pattern))
+        if str(path) not in current and not path.name.startswith("coverage.")
+    ]
+    for path in removed:
+        path.unlink()
+    Path(log).write_text("".join(f"removed {p}\n" for p in removed), encoding="utf-8")
 
 
 def parent_dir(path, levels=1):

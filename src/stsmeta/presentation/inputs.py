@@ -175,12 +175,14 @@ def load_normalised(
         paths = sorted(Path(p) for p in normalised)
     if not paths:
         raise InputError(Problem(str(normalised), "", "no normalised studies (*.json) given"))
+    from stsmeta.evidence.model import read_normalised
+
+    loaded, checksums = read_normalised(paths)
     studies = {}
-    for path in paths:
-        study = files.read_json(path)
-        study_id = str(study.get("study_id") or path.stem)
+    for path, study in zip(paths, loaded, strict=True):
+        files.checksums[display_path(path)] = checksums[study["study_id"]]
         study["_path"] = str(path)
-        studies[study_id] = study
+        studies[study["study_id"]] = study
     return dict(sorted(studies.items()))
 
 
