@@ -171,3 +171,15 @@ def test_baumgartner_nielsen_nsf_level_has_only_its_patient(real_studies):
     ssc = {r.study_id: (r.events, r.n) for r in members["systemic_sclerosis"]}
     assert nsf == {"baumgartner-nielsen-2016": (0, 1)}
     assert ssc["baumgartner-nielsen-2016"] == (3, 5)
+
+
+def test_extracts_carry_what_subgroups_and_restrictions_read(real_studies):
+    # The pool stage reads analysis extracts: they must give the same rows and level counts.
+    from stsmeta.pool.extract import analysis_extract
+
+    extracts = [analysis_extract(s) for s in real_studies]
+    for outcome in CONFIG["outcomes"]:
+        for scenario in CONFIG["scenarios"]:
+            full = build_dataset(real_studies, CONFIG, outcome, scenario)
+            lean = build_dataset(extracts, CONFIG, outcome, scenario)
+            assert lean.rows == full.rows and lean.excluded == full.excluded, (outcome, scenario)

@@ -709,6 +709,22 @@ def analyse(
 # ----------------------------------------------------------------------------- files
 
 
+def read_extracts(paths: Iterable[str | os.PathLike]) -> tuple[list[dict], dict[str, str]]:
+    """Read normalised studies (whole records or the workflow's analysis extracts): each
+    study's analysis extract, and the SHA-256 of that extract by study id.
+
+    Every study passes through ``analysis_extract`` here, so the analysis sees the same fields
+    whichever of the two files it is given, and the checksum names what was analysed: fixing a
+    typo in a locator changes neither.
+    """
+    from stsmeta.evidence.model import read_normalised
+    from stsmeta.pool.extract import analysis_extract, extract_sha256
+
+    records, _ = read_normalised(paths)
+    checksums = {r["study_id"]: extract_sha256(r) for r in records}
+    return [analysis_extract(r) for r in records], checksums
+
+
 def dumps(document: Mapping) -> str:
     """The pooled JSON text: sorted keys, 2-space indent, no NaN, trailing newline."""
     return json.dumps(json_ready(document), sort_keys=True, indent=2, allow_nan=False) + "\n"
