@@ -209,6 +209,7 @@ def test_the_coverage_study_reruns_only_for_a_new_design(built, tmp_path):
     # Given by a route the plan does not pool: the design (and every shard) stays as it is.
     outside = SYNTHETIC_STUDY.read_text().replace("value: intralesional", "value: intravenous")
     (raw / "synthetic-2020.yaml").write_text(outside)
+    _screening_follows(work, added=["synthetic-2020"])
     jobs = _job_table(_snakemake(work, "--dry-run", "--quiet", "rules").stdout)
     assert "coverage_shard" not in jobs and "coverage_design" not in jobs, jobs
     assert {"normalise", "extract", "pool", "figures", "report"} <= set(jobs), jobs
@@ -225,9 +226,11 @@ def test_the_coverage_study_reruns_only_for_a_new_design(built, tmp_path):
     fitted = _result_hashes(work)
 
     (raw / "synthetic-2020.yaml").unlink()
+    _screening_follows(work, removed=["synthetic-2020"])
     _snakemake(work)
     assert design.read_text() == first
     shutil.copy(SYNTHETIC_STUDY, raw / "synthetic-2020.yaml")
+    _screening_follows(work, added=["synthetic-2020"])
     _snakemake(work)
     logs = sorted((work / "results" / "logs" / "coverage").glob("*/*.log"))
     assert logs and all("fitted before" in log.read_text() for log in logs), logs

@@ -78,8 +78,10 @@ rule screening:
     """Check the screening records against the study files; write the PRISMA flow and records."""
     input:
         screening=SCREENING_FILE,
-        studies=NORMALISED,
-        listed=STUDY_LISTS["normalised"],
+        # The extracts say which studies have outcome counts; a typo in a study's free text
+        # changes no extract, so it reruns no screening check.
+        extracts=EXTRACTS,
+        listed=STUDY_LISTS["extract"],
     output:
         flow=f"{RESULTS}/tables/prisma_flow.json",
         records=table_output(f"{RESULTS}/tables/screening.csv"),

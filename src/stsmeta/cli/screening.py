@@ -16,7 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("screening", help="data/screening/screening.yaml")
-    parser.add_argument("normalised", nargs="+", help="results/normalised/<study>.json files")
+    parser.add_argument(
+        "normalised",
+        nargs="+",
+        help="results/normalised/<study>.json (or results/extract/<study>.json) files",
+    )
     parser.add_argument("--flow", required=True, help="output: the flow and sources (JSON)")
     parser.add_argument("--records", required=True, help="output: one row per record (CSV)")
     parser.set_defaults(func=run)
@@ -26,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from stsmeta.atomic_write import write_text_atomically
-    from stsmeta.evidence.model import load_study
+    from stsmeta.evidence.model import read_normalised
     from stsmeta.evidence.screening import (
         RECORD_COLUMNS,
         flow_document,
@@ -35,10 +39,9 @@ def run(args: argparse.Namespace) -> int:
     )
     from stsmeta.evidence.tables import to_csv
 
-    studies = {}
-    for path in args.normalised:
-        study = load_study(path)
-        studies[study.study_id] = bool(study.outcomes)
+    # Normalised studies or their analysis extracts: only ids and outcome counts are read.
+    loaded, _ = read_normalised(args.normalised)
+    studies = {study["study_id"]: bool(study.get("outcomes")) for study in loaded}
     data = read_screening(args.screening, studies)
     flow = json.dumps(flow_document(data), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     records = to_csv(RECORD_COLUMNS, records_rows(data))
