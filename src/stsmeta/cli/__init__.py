@@ -23,7 +23,7 @@ COMMANDS = {
     "screening": "screening",
     "pool": "pool",
     "figures": "figures",
-    "report": "report",
+    "report": "report",  # also registers report-pdf
     "archive": "archive",
     "verify-archive": "verify_archive",
     # One module registers coverage-shard, coverage-summary and coverage-figure.

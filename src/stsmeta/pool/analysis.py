@@ -20,12 +20,13 @@ from typing import Any
 
 from stsmeta.atomic_write import write_text_atomically
 from stsmeta.errors import InputError, Problem
-from stsmeta.pool.subgroups import SUBGROUP_FIELDS, Split, split_counts
 
 # Plain Python (no numpy): the numeric fields of a pooled result and its JSON form.
+from stsmeta.pool.subgroup_tests import subgroup_difference
+from stsmeta.pool.subgroups import NOT_REPORTED, SUBGROUP_FIELDS, Split, split_counts
 from stsmeta.stats.results import NUMERIC_FIELDS, json_ready
 
-METHOD_KEYS = ("method", "transform", "tau2", "ci", "pi")
+METHOD_KEYS = ("method", "transform", "tau2", "ci", "pi", "cc_add", "cc_to", "common_ci")
 
 # Scenario fields and their values when absent (the schema's defaults).
 SCENARIO_DEFAULTS: dict[str, Any] = {
@@ -676,6 +677,15 @@ def analyse(
         }
         extra["subgroup_left_out"] = {
             variable: subgroup_left_out(rows, variable) for variable in sorted(subgroups)
+        }
+        extra["subgroup_differences"] = {
+            variable: subgroup_difference(
+                extra["subgroups"][variable],
+                subgroup_members(rows, variable),
+                NOT_REPORTED,
+                primary["method"],
+            )
+            for variable in sorted(subgroups)
         }
         if config.get("leave_one_out", True):
             extra["leave_one_out"] = {
