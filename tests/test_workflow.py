@@ -190,7 +190,10 @@ def test_a_typo_in_free_text_reruns_only_what_prints_it(built, tmp_path):
     before = _mtimes(results, *untouched)
 
     dry = _snakemake(work, "--dry-run", "--quiet", "rules").stdout
-    assert _job_table(dry) == {"normalise": 1, "tables": 1, "report": 1}, dry
+    jobs = _job_table(dry)
+    # The PDF is printed from the report (when a Chromium is installed).
+    jobs.pop("report_pdf", None)
+    assert jobs == {"normalise": 1, "tables": 1, "report": 1}, dry
     _snakemake(work)
     assert _mtimes(results, *untouched) == before
     normalised = json.loads((results / "normalised" / f"{raw.stem}.json").read_text())
