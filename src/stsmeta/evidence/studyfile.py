@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,26 @@ STUDY_ID_RULE = (
 )
 
 
+# Limits that no real study file comes near (the largest is ~10 KB, nested 6 deep) and that keep
+# hostile files from exhausting memory or the C stack: libyaml's composer recurses once per level
+# (100,000 nested brackets crashed the process), and aliases expand a 1 KB file into billions
+# of nodes ("billion laughs") when the tree is walked.
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 40
+# Characters YAML itself refuses (PyYAML reports them by position only): found first, by line.
+_NOT_YAML = re.compile(
+    r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]"
+)
+
+
+class YamlPolicyError(Exception):
+    """A YAML feature or size that study files do not allow; the message says what to do."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
+
 @lru_cache(maxsize=2)
 def _loader(fast: bool = True):
     """A SafeLoader that refuses duplicate keys; ``fast`` uses libyaml's parser if present."""
@@ -50,6 +71,12 @@ def _loader(fast: bool = True):
     def construct_mapping(loader, node, deep=False):
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise YamlPolicyError(
+                    "YAML merge keys ('<<') are not allowed in study files; write each field"
+                    " out in full",
+                    key_node.start_mark.line + 1,
+                )
             key = loader.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -68,12 +95,66 @@ def _loader(fast: bool = True):
     return UniqueKeyLoader
 
 
+def check_yaml_text(text: str) -> None:
+    """Refuse what study files never need before building the tree: characters YAML does not
+    allow, nesting deeper than MAX_DEPTH, and aliases. Raises YamlPolicyError (with a line).
+
+    Scans the event stream, which libyaml produces without recursion, and stops at the first
+    fault, so a hostile file costs no more than a valid one. Syntax errors are left to the
+    parser proper, which words them.
+    """
+    import yaml
+
+    bad = _NOT_YAML.search(text)
+    if bad:
+        from stsmeta.evidence.text import describe
+
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        raise YamlPolicyError(
+            f"character {describe(bad.group())} at column {column} is not allowed in a"
+            " YAML file; delete it (it is invisible in most editors)",
+            line,
+        )
+    loader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.AliasEvent):
+                raise YamlPolicyError(
+                    f"YAML alias '*{event.anchor}' is not allowed in study files; write the"
+                    " value out in full (anchors '&' and aliases '*' are not needed)",
+                    event.start_mark.line + 1,
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise YamlPolicyError(
+                        f"nested more than {MAX_DEPTH} levels deep; a study file needs a few",
+                        event.start_mark.line + 1,
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the parser reports it, with its wording
+
+
 def load_yaml(path: str | Path) -> tuple[Any, bytes]:
     """Parse a YAML file; malformed YAML raises InputError naming the line and column."""
     import yaml
 
     file = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(
+                Problem(
+                    file,
+                    "",
+                    f"file is {size:,} bytes; a study file is at most {MAX_FILE_BYTES:,}"
+                    " (a few KB is usual): is this the right file?",
+                )
+            )
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(Problem(file, "", f"cannot read the file ({exc.strerror})")) from exc
@@ -82,13 +163,17 @@ def load_yaml(path: str | Path) -> tuple[Any, bytes]:
     except UnicodeDecodeError as exc:
         raise InputError(Problem(file, "", "not UTF-8 text; save the file as UTF-8")) from exc
     try:
-        # libyaml parses ~8x faster (the workflow checks every file at start); the same
-        # resolvers and constructors give the same data.
-        return yaml.load(text, Loader=_loader(fast=True)), raw  # noqa: S506 - SafeLoader
-    except yaml.YAMLError:
-        pass  # reparse in pure Python so that the message is pure PyYAML's wording
-    try:
+        check_yaml_text(text)
+        try:
+            # libyaml parses ~8x faster (the workflow checks every file at start); the same
+            # resolvers and constructors give the same data.
+            return yaml.load(text, Loader=_loader(fast=True)), raw  # noqa: S506 - SafeLoader
+        except yaml.YAMLError:
+            pass  # reparse in pure Python so that the message is pure PyYAML's wording
         data = yaml.load(text, Loader=_loader(fast=False))  # noqa: S506 - SafeLoader subclass
+    except YamlPolicyError as exc:
+        where = f"line {exc.line}" if exc.line else ""
+        raise InputError(Problem(file, where, str(exc))) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (column {mark.column + 1})" if mark else ""
@@ -160,6 +245,20 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _type_hint(instance: Any, wanted: list[str]) -> str:
+    """How to write the value so that YAML reads it as the type wanted."""
+    if isinstance(instance, bool) and "string" in wanted:
+        return (
+            "; YAML reads unquoted yes, no, on, off, true and false as true/false: put the"
+            f" text in quotes, e.g. '{'yes' if instance else 'no'}'"
+        )
+    if isinstance(instance, int | float) and "string" in wanted:
+        return f"; put the text in quotes, e.g. '{instance}'"
+    if isinstance(instance, float) and "integer" in wanted and instance.is_integer():
+        return f"; write the whole number without a decimal point ({int(instance)})"
+    return ""
+
+
 def _schema_problem(file: str, error: Any) -> Problem:
     """Turn one jsonschema error into a Problem with a plain-language message."""
     path = list(error.absolute_path)
@@ -176,11 +275,21 @@ def _schema_problem(file: str, error: Any) -> Problem:
         )
     if validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(instance) - set(allowed))
+        extra = sorted(set(instance) - set(allowed), key=str)
+        name = extra[0] if extra else "?"
+        hint = ""
+        if extra and instance.get(name) is None and " " in str(name).strip():
+            # `{source: paper, locator: page 2, table 1}`: the comma ended the locator and
+            # 'table 1' became a field of its own.
+            hint = (
+                f"; {name!r} looks like the end of a value cut at a comma: inside an inline"
+                " mapping {...} a comma separates fields, so put a value that has a comma in"
+                " quotes (e.g. locator: 'page 2, table 1')"
+            )
         return Problem(
             file,
-            field_path([*path, extra[0] if extra else "?"]),
-            f"unknown field; allowed here: {', '.join(allowed)}",
+            field_path([*path, name]),
+            f"unknown field; allowed here: {', '.join(allowed)}{hint}",
         )
     if validator == "type":
         wanted = value if isinstance(value, list) else [value]
@@ -188,7 +297,8 @@ def _schema_problem(file: str, error: Any) -> Problem:
             file,
             field_path(path),
             f"wrong type: got {_type_name(instance)} ({instance!r}); expected "
-            + " or ".join(_TYPE_NAMES.get(t, t) for t in wanted),
+            + " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+            + _type_hint(instance, wanted),
         )
     if validator == "minimum":
         if value == 0 and isinstance(instance, int | float) and instance < 0:
@@ -222,7 +332,13 @@ def _schema_validator():
     # Built once per process: building it per file cost more than validating the file.
     import jsonschema
 
-    return jsonschema.Draft202012Validator(study_schema())
+    # JSON Schema counts 3.0 as an integer; Python code downstream does not (range(3.0) fails),
+    # so a whole number is written without a decimal point.
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)
+    )
+    cls = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)
+    return cls(study_schema())
 
 
 def schema_problems(data: Any, file: str) -> list[Problem]:
@@ -281,7 +397,8 @@ _CHECKED: dict[tuple[str, str, tuple[float, float]], Any] = {}
 
 
 def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[str, Any] | None):
-    from stsmeta.evidence.normalise import normalise_study
+    from stsmeta.evidence.normalise import _Collector, normalise_study
+    from stsmeta.evidence.sanity import semantic_problems, value_problems
 
     file = str(path)
     data, raw = loaded
@@ -294,12 +411,46 @@ def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[st
         raise InputError(
             Problem(file, "", f"expected a mapping of fields at the top, got {_type_name(data)}")
         )
-    problems = identity_problems(data, path) + schema_problems(data, file)
-    if problems:
-        raise InputError(problems)
-    study = normalise_study(data, file=file, source_sha256=sha256, plausible_mg_per_ml=plausible)
-    _CHECKED[key] = study
-    return study
+    values = value_problems(data, file)
+    structure = identity_problems(data, path) + schema_problems(data, file)
+    problems = values + structure
+    if not values:
+        # Vocabulary and unit problems in the same round as the schema's: normalisation
+        # collects them as it goes, and stops (KeyError, ...) only where the schema found
+        # the file's shape wrong already.
+        collector = _Collector(file)
+        try:
+            study = normalise_study(
+                data,
+                file=file,
+                source_sha256=sha256,
+                plausible_mg_per_ml=plausible,
+                collector=collector,
+            )
+        except InputError:
+            pass
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+            if not structure:
+                raise
+        else:
+            if not problems:
+                found, flags = semantic_problems(study, data, file)
+                if found:
+                    raise InputError(found)
+                if flags:
+                    study = replace(
+                        study,
+                        flags=tuple(sorted(set(study.flags) | set(flags), key=_flag_order)),
+                    )
+                _CHECKED[key] = study
+                return study
+        reported = {p.field for p in problems}
+        problems += [p for p in collector.problems if p.field not in reported]
+    raise InputError(problems)
+
+
+def _flag_order(flag) -> tuple[str, str]:
+    return flag.field, flag.reason
 
 
 def validate_paths(
