@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import replace
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,9 +45,7 @@ STUDY_ID_RULE = (
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 40
 # Characters YAML itself refuses (PyYAML reports them by position only): found first, by line.
-_NOT_YAML = re.compile(
-    r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]"
-)
+_NOT_YAML = re.compile(r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 
 
 class YamlPolicyError(Exception):

@@ -106,9 +106,7 @@ def text_problem(value: str, *, label: bool = False, one_line: bool = False) -> 
     return None
 
 
-def strings(
-    node: Any, path: tuple[Any, ...] = ()
-) -> Iterator[tuple[tuple[Any, ...], str, bool]]:
+def strings(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str, bool]]:
     """Every (path, text, is_key) of a parsed YAML tree; a key's path ends with the key."""
     if isinstance(node, str):
         yield path, node, False
