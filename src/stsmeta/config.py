@@ -243,6 +243,7 @@ def _plan_problems(config: Mapping, file: str) -> list[Problem]:
             problems.append(
                 Problem(file, "report.date", f"{value!r} is not a date; give it as YYYY-MM-DD")
             )
+    problems += _label_problems(config, file)
     if "primary" in config["methods"].get("secondary", {}):
         problems.append(
             Problem(
@@ -251,6 +252,39 @@ def _plan_problems(config: Mapping, file: str) -> list[Problem]:
                 "'primary' names the primary method; give the secondary method another name",
             )
         )
+    return problems
+
+
+def _labels(config: Mapping) -> list[tuple[str, Any]]:
+    """(field, text) of every label the figures draw, and of the report's title and authors."""
+    found = [(f"outcomes.{k}.label", o.get("label")) for k, o in config["outcomes"].items()]
+    methods = config["methods"]
+    found.append(("methods.primary.label", methods["primary"].get("label")))
+    found += [
+        (f"methods.secondary.{k}.label", m.get("label"))
+        for k, m in methods.get("secondary", {}).items()
+    ]
+    found += [(f"scenarios.{k}.label", s.get("label")) for k, s in config["scenarios"].items()]
+    found += [(f"subgroups.{k}", label) for k, label in config.get("subgroups", {}).items()]
+    return [(field, text) for field, text in found if isinstance(text, str)]
+
+
+def _label_problems(config: Mapping, file: str) -> list[Problem]:
+    """Labels that the figures could not draw, and text a terminal or table should not show."""
+    from stsmeta.evidence.text import text_problem
+
+    problems = []
+    for field, text in _labels(config):
+        message = text_problem(text, label=True)
+        if message:
+            problems.append(Problem(file, field, f"label {message}"))
+    report = config.get("report", {})
+    texts = [("report.title", report.get("title"))]
+    texts += [(f"report.authors[{i}]", a) for i, a in enumerate(report.get("authors") or [])]
+    for field, text in texts:
+        message = isinstance(text, str) and text_problem(text, one_line=True)
+        if message:
+            problems.append(Problem(file, field, f"text {message}"))
     return problems
 
 

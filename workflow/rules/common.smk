@@ -14,7 +14,7 @@ from stsmeta.config import STAGE_FIELDS, effective_config, load_config, read_con
 from stsmeta.coverage.plan import settings_from_config as coverage_settings
 from stsmeta.errors import InputError
 from stsmeta.evidence.studyfile import normalise_file
-from stsmeta.evidence.studyfile import validate_paths
+from stsmeta.evidence.studyfile import unread_files, validate_paths
 from stsmeta.schemas import schema_path
 
 # The configuration Snakemake merged (config.yaml, then every --configfile and --config) is checked
@@ -103,6 +103,12 @@ def discover_studies(studies_dir):
     its file's stem, and stems in one folder differ.
     """
     paths = sorted(Path(studies_dir).glob("*.yaml"))
+    unread = unread_files(studies_dir)
+    if unread:
+        raise WorkflowError(
+            f"{studies_dir} holds files the workflow does not read; nothing was run:\n"
+            + "\n".join(f"  {p}" for p in unread)
+        )
     if not paths:
         raise WorkflowError(f"{studies_dir}: no study files (*.yaml) found")
     package = Path(stsmeta.__file__).parent

@@ -359,12 +359,19 @@ def identity_problems(data: Mapping[str, Any], path: str | Path) -> list[Problem
         )
     stem = Path(path).stem
     if study_id != stem:
+        target = f"{study_id}.yaml"
+        taken = bool(STUDY_ID.match(study_id)) and Path(path).with_name(target).exists()
+        fix = (
+            f"set study_id: {stem} (do not rename this file: '{target}' exists already"
+            " and would be overwritten)"
+            if taken
+            else f"rename the file to '{target}' or set study_id: {stem}"
+        )
         problems.append(
             Problem(
                 file,
                 "study_id",
-                f"study id {study_id!r} differs from the file name {Path(path).name!r}; "
-                f"rename the file to '{study_id}.yaml' or set study_id: {stem}",
+                f"study id {study_id!r} differs from the file name {Path(path).name!r}; {fix}",
             )
         )
     if Path(path).suffix != ".yaml":
@@ -483,6 +490,35 @@ def validate_paths(
             )
         else:
             seen[study_id] = path
+    return problems
+
+
+def unread_files(studies_dir: str | Path) -> list[Problem]:
+    """Files in the study folder that are not study files (``*.yaml``), each with the fix.
+
+    A study saved as ``.yml`` or ``.YAML`` would be left out of the analysis without a word;
+    hidden files (``.gitkeep``, editors' swap files) are not studies and are left alone.
+    """
+    problems = []
+    for path in sorted(Path(studies_dir).iterdir()):
+        if path.name.startswith(".") or (path.suffix == ".yaml" and path.is_file()):
+            continue
+        stem = path.name.split(".", 1)[0]
+        if path.is_dir():
+            why = "a folder; study files lie directly in the folder, move its files up"
+        elif path.suffix.lower() in {".yml", ".yaml"} and path.with_name(f"{stem}.yaml").exists():
+            why = (
+                f"a study file ends in '.yaml', and '{stem}.yaml' exists already: compare the"
+                " two and delete the one not wanted (renaming would overwrite the other)"
+            )
+        elif path.suffix.lower() in {".yml", ".yaml"}:
+            why = f"a study file ends in '.yaml' (lower case); rename it to '{stem}.yaml'"
+        else:
+            why = (
+                "not a study file (only *.yaml files are read); move it out of the folder,"
+                " or save the study as '<firstauthor>-<year>.yaml'"
+            )
+        problems.append(Problem(str(path), "", why))
     return problems
 
 

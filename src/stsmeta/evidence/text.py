@@ -41,9 +41,13 @@ def describe(char: str) -> str:
     """``U+200B ZERO WIDTH SPACE``: a character named so that it can be found and deleted."""
     name = unicodedata.name(char, "")
     if not name and unicodedata.category(char) == "Cc":
-        name = {"\x00": "NUL", "\t": "TAB", "\n": "LINE FEED", "\r": "CARRIAGE RETURN"}.get(
-            char, "CONTROL CHARACTER"
-        )
+        name = {
+            "\x00": "NUL",
+            "\t": "TAB",
+            "\n": "LINE FEED",
+            "\r": "CARRIAGE RETURN",
+            "\x1b": "ESCAPE",
+        }.get(char, "CONTROL CHARACTER")
     return f"U+{ord(char):04X} {name or 'UNASSIGNED'}".rstrip()
 
 
@@ -81,7 +85,7 @@ def text_problem(value: str, *, label: bool = False, one_line: bool = False) -> 
         or (unicodedata.category(c) == "Cc" and (one_line or c not in _FREE_TEXT_CONTROLS))
     ]
     if refused:
-        where = "a label or an id" if one_line else "text"
+        where = "one-line text (a label, an id, a locator)" if one_line else "text"
         return (
             f"contains characters not allowed in {where}: {_listed(refused)}; delete them"
             " (they are invisible or control characters; see docs/data-dictionary.md,"
@@ -98,8 +102,8 @@ def text_problem(value: str, *, label: bool = False, one_line: bool = False) -> 
         if missing:
             return (
                 f"has characters the figures' font cannot draw: {_listed(missing)};"
-                " use the romanised form of the name (as PubMed lists it), or leave out the"
-                " symbol"
+                " spell it in Latin, Greek or Cyrillic letters (a name as PubMed romanises it),"
+                " or leave out the symbol"
             )
     if label and value != value.strip():
         return "begins or ends with spaces; remove them"
