@@ -3,9 +3,11 @@
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.io import IOFile
 
 import stsmeta
 from stsmeta.atomic_write import write_text_atomically
@@ -13,6 +15,7 @@ from stsmeta.archive import previous_archive
 from stsmeta.config import STAGE_FIELDS, effective_config, load_config, read_config
 from stsmeta.coverage.plan import settings_from_config as coverage_settings
 from stsmeta.errors import InputError
+from stsmeta.keep_previous import restore_missing, take_snapshot
 from stsmeta.evidence.studyfile import normalise_file
 from stsmeta.evidence.studyfile import unread_files, validate_paths
 from stsmeta.schemas import schema_path
@@ -233,3 +236,27 @@ def all_outputs():
         f"{RESULTS}/report.html",
         f"{RESULTS}/report.md",
     ]
+
+
+# A job that fails after validation must not leave the user without the previous results (a
+# failed figures job used to leave no figures): see stsmeta/keep_previous.py.
+def _outputs_of_jobs_to_run():
+    return [str(f) for job in workflow.dag.needrun_jobs() for f in job.output]
+
+
+onstart:
+    take_snapshot(_outputs_of_jobs_to_run(), RESULTS)
+
+
+onerror:
+    _restored = restore_missing()
+    for _path in _restored:
+        # Snakemake recorded the failed job as made from the current inputs: forget it.
+        workflow.persistence.cleanup_metadata(IOFile(str(_path)))
+    if _restored:
+        print(
+            f"stsmeta: a job failed; the previous version of {len(_restored)} output(s) was put"
+            " back (out of date: the next run rebuilds them), e.g. "
+            + ", ".join(map(str, _restored[:3])),
+            file=sys.stderr,
+        )
