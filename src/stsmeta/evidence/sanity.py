@@ -70,6 +70,13 @@ def _numbers(node: Any, path: tuple[Any, ...] = ()):
             yield from _numbers(value, (*path, i))
 
 
+def _yaml_float(number: float) -> str:
+    """How YAML writes NaN and the infinities."""
+    if math.isnan(number):
+        return "'.nan'"
+    return "'.inf'" if number > 0 else "'-.inf'"
+
+
 def _is_count(path: tuple[Any, ...]) -> bool:
     if not path:
         return False
@@ -86,8 +93,8 @@ def value_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
                 Problem(
                     file,
                     _field(path),
-                    f"{number} is not a number; give the number, or null (or leave the field"
-                    " out) when the source does not report it",
+                    f"{_yaml_float(number)} is not a number; give the number, or null (or leave"
+                    " the field out) when the source does not report it",
                 )
             )
         elif _is_count(path) and abs(number) > MAX_COUNT:

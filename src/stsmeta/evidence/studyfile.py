@@ -417,7 +417,10 @@ def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[st
             Problem(file, "", f"expected a mapping of fields at the top, got {_type_name(data)}")
         )
     values = value_problems(data, file)
-    structure = identity_problems(data, path) + schema_problems(data, file)
+    valued = {p.field for p in values}  # one message per field: the more specific one
+    structure = identity_problems(data, path) + [
+        p for p in schema_problems(data, file) if p.field not in valued
+    ]
     problems = values + structure
     if not values:
         # Vocabulary and unit problems in the same round as the schema's: normalisation
