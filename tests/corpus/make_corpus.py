@@ -70,9 +70,17 @@ CASES = {
         "line 24",
         ["merge keys"],
     ),
-    "percent-nan": (sub("    percent: 50\n", "    percent: .nan\n"), "outcomes[0].percent", [".nan"]),
+    "percent-nan": (
+        sub("    percent: 50\n", "    percent: .nan\n"),
+        "outcomes[0].percent",
+        [".nan"],
+    ),
     "age-nan": (sub("age: 50", "age: .nan"), "patients[0].age", ["not a number"]),
-    "count-inf": (sub("n_lesions: {value: 6", "n_lesions: {value: .inf"), "n_lesions.value", [".inf"]),
+    "count-inf": (
+        sub("n_lesions: {value: 6", "n_lesions: {value: .inf"),
+        "n_lesions.value",
+        [".inf"],
+    ),
     "float-n": (
         sub("    percent: 50\n    n: 4\n", "    percent: 33\n    n: 3.0\n"),
         "outcomes[0].n",
@@ -84,35 +92,57 @@ CASES = {
         ["implausibly large"],
     ),
     # Messages a dermatologist can act on
-    "unquoted-yes": (sub('q1: {judgement: "yes"', "q1: {judgement: yes"), "risk_of_bias.q1.judgement",
-                     ["quotes", "'yes'"]),
+    "unquoted-yes": (
+        sub('q1: {judgement: "yes"', "q1: {judgement: yes"),
+        "risk_of_bias.q1.judgement",
+        ["quotes", "'yes'"],
+    ),
     "inline-comma": (
-        sub("n_patients: {value: 4, source: synthetic-source, locator: line 2}",
-            "n_patients: {value: 4, source: synthetic-source, locator: page 2, table 1}"),
+        sub(
+            "n_patients: {value: 4, source: synthetic-source, locator: line 2}",
+            "n_patients: {value: 4, source: synthetic-source, locator: page 2, table 1}",
+        ),
         "n_patients.table 1",
         ["comma", "quotes"],
     ),
     # Labels and text that could not be drawn or shown
     "label-cjk": (sub("label: Synthetic 2020", "label: 山田 2020"), "label", ["U+5C71", "romanis"]),
     "label-tab": (sub("label: Synthetic 2020", 'label: "Synthetic\\t2020"'), "label", ["TAB"]),
-    "label-soft-hyphen": (sub("label: Synthetic 2020", 'label: "Syn\\u00adthetic 2020"'), "label",
-                          ["SOFT HYPHEN"]),
-    "label-zero-width": (sub("label: Synthetic 2020", 'label: "Syn\\u200bthetic 2020"'), "label",
-                         ["ZERO WIDTH SPACE"]),
-    "label-bidi": (sub("label: Synthetic 2020", 'label: "Synthetic \\u202e2020"'), "label",
-                   ["RIGHT-TO-LEFT OVERRIDE"]),
-    "label-escape": (sub("label: Synthetic 2020", 'label: "Synthetic \\e[31m2020"'), "label",
-                     ["ESCAPE"]),
-    "label-long": (sub("label: Synthetic 2020", "label: " + "Synthetic " * 20), "label",
-                   ["at most 80"]),
+    "label-soft-hyphen": (
+        sub("label: Synthetic 2020", 'label: "Syn\\u00adthetic 2020"'),
+        "label",
+        ["SOFT HYPHEN"],
+    ),
+    "label-zero-width": (
+        sub("label: Synthetic 2020", 'label: "Syn\\u200bthetic 2020"'),
+        "label",
+        ["ZERO WIDTH SPACE"],
+    ),
+    "label-bidi": (
+        sub("label: Synthetic 2020", 'label: "Synthetic \\u202e2020"'),
+        "label",
+        ["RIGHT-TO-LEFT OVERRIDE"],
+    ),
+    "label-escape": (
+        sub("label: Synthetic 2020", 'label: "Synthetic \\e[31m2020"'),
+        "label",
+        ["ESCAPE"],
+    ),
+    "label-long": (
+        sub("label: Synthetic 2020", "label: " + "Synthetic " * 20),
+        "label",
+        ["at most 80"],
+    ),
     "label-blank": (sub("label: Synthetic 2020", 'label: "   "'), "label", ["blank"]),
     "locator-blank": (sub("locator: line 2}", 'locator: " "}'), "design.locator", ["blank"]),
-    "definition-control": (sub("definition: Synthetic definition.",
-                               'definition: "Synthetic\\x07 definition."'),
-                           "outcomes[0].definition", ["U+0007"]),
+    "definition-control": (
+        sub("definition: Synthetic definition.", 'definition: "Synthetic\\x07 definition."'),
+        "outcomes[0].definition",
+        ["U+0007"],
+    ),
     # Impossible studies
     "response-below-remission": (
-        sub("  - outcome: any_response\n    events: 4\n", "  - outcome: any_response\n    events: 1\n"),
+        sub("any_response\n    events: 4\n", "any_response\n    events: 1\n"),
         "outcomes[1].events",
         ["lower than complete_remission"],
     ),
@@ -123,12 +153,18 @@ CASES = {
     ),
     "year-future": (sub("  year: 2020\n", "  year: 2099\n"), "citation.year", ["future"]),
     "year-before-1900": (sub("  year: 2020\n", "  year: 1850\n"), "citation.year", ["1900"]),
-    "id-year-differs": (sub("  year: 2020\n", "  year: 2019\n"), "study_id", ["differs from citation.year"]),
+    "id-year-differs": (
+        sub("  year: 2020\n", "  year: 2019\n"),
+        "study_id",
+        ["differs from citation.year"],
+    ),
     # Schema, vocabulary and unit problems in one round
     "all-at-once": (
         lambda t: sub("reported: 25% w/v", "reported: 25 bananas/mL")(
             sub("  - {value: dystrophic, source", "  - {value: marble, source")(
-                sub("    unit: patients\n    timepoint: 3 months", "    unit: 4\n    timepoint: 3 months")(t)
+                sub("unit: patients\n    timepoint: 3 months", "unit: 4\n    timepoint: 3 months")(
+                    t
+                )
             )
         ),
         "intervention.concentration.reported",
