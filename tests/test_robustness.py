@@ -165,3 +165,37 @@ def test_formula_cells_are_neutralised_and_numbers_kept(tmp_path):
     (tmp_path / "studies.csv").write_text(tables["studies.csv"], encoding="utf-8")
     rows = InputFiles().read_csv(tmp_path / "studies.csv")
     assert rows[0]["label"] == '=HYPERLINK("http://evil.example","Smith 2013")'
+
+
+@pytest.mark.parametrize("case", ["deep-nesting", "billion-laughs"])
+def test_hostile_config_file_is_refused(case, tmp_path):
+    from stsmeta.config import load_config
+
+    path = tmp_path / "config.yaml"
+    path.write_text(corpus_file(case).read_text())
+    _, problems = load_config(path)
+    assert [p.field for p in problems] == [CASES[case]["field"]]
+
+
+@pytest.mark.parametrize(
+    ("where", "label", "accepted"),
+    [
+        (("outcomes", "any_response"), "山田", False),
+        (("methods", "primary"), "GLMM\u200b", False),
+        (("scenarios", "primary"), "Primary\tanalysis", False),
+        (("methods", "primary"), "x" * 81, False),
+        (("outcomes", "any_response"), "$\\undefinedmacro$", True),
+        (("methods", "primary"), "GLMM {word}", True),
+        (("scenarios", "primary"), "Müller's τ² scenario", True),
+    ],
+)
+def test_config_labels_are_drawable_or_refused(where, label, accepted):
+    from stsmeta.config import load_config
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    config[where[0]][where[1]]["label"] = label
+    _, problems = load_config(config)
+    field = f"{where[0]}.{where[1]}.label"
+    assert (problems == []) == accepted, problems
+    if not accepted:
+        assert [p.field for p in problems] == [field]

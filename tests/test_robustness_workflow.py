@@ -108,3 +108,31 @@ def test_mutated_study_is_refused_or_the_pipeline_completes(built, data):
         assert _result_hashes(built) == before
     else:
         _snakemake(built)  # back to the shipped studies for the next example
+
+
+def test_a_hostile_config_file_stops_the_run(built):
+    before = _result_hashes(built)
+    config = built / "config.yaml"
+    kept = config.read_text()
+    config.write_text((CORPUS / "deep-nesting" / "synthetic-2020.yaml").read_text())
+    try:
+        proc = _snakemake(built, check=False)
+    finally:
+        config.write_text(kept)
+    assert proc.returncode != 0
+    assert "Traceback" not in _output(proc)
+    assert "config.yaml: line 1: nested more than" in _output(proc)
+    assert _result_hashes(built) == before
+
+
+def test_labels_with_dollars_and_braces_run_to_the_end(built, tmp_path):
+    """'$\\undefinedmacro$' stopped the figures job, '{word}' in a method label Snakemake."""
+    work = tmp_path / "labels"
+    shutil.copytree(built, work, symlinks=True)
+    config = work / "config.yaml"
+    text = config.read_text()
+    text = text.replace('label: "Any response"', 'label: "Any $\\\\undefinedmacro$ response"')
+    text = text.replace('label: "Logit, REML, Hartung-Knapp"', 'label: "Logit {word} REML"')
+    config.write_text(text)
+    _snakemake(work)
+    assert "Logit {word} REML" in (work / "results" / "report.md").read_text()

@@ -288,6 +288,30 @@ def _label_problems(config: Mapping, file: str) -> list[Problem]:
     return problems
 
 
+def yaml_text_problems(text: str, file: str) -> list[Problem]:
+    """What the study files' limits refuse in a config file too: size, nesting depth, aliases
+    and characters YAML does not allow (a hostile file crashed or exhausted the parser)."""
+    from stsmeta.evidence.studyfile import MAX_FILE_BYTES, YamlPolicyError, check_yaml_text
+
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        return [Problem(file, "", f"is larger than {MAX_FILE_BYTES:,} bytes; is it the plan?")]
+    try:
+        check_yaml_text(text)
+    except YamlPolicyError as exc:
+        return [Problem(file, f"line {exc.line}" if exc.line else "", str(exc))]
+    return []
+
+
+def check_config_file(path: str | Path) -> list[Problem]:
+    """``yaml_text_problems`` of a config file, for the Snakefile to call before Snakemake
+    parses it (an unreadable file is left to Snakemake's own message)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return yaml_text_problems(text, str(path))
+
+
 def load_config(
     source: str | Path | Mapping[str, Any], *, file: str | None = None
 ) -> tuple[dict[str, Any], list[Problem]]:
@@ -307,6 +331,9 @@ def load_config(
             text = Path(source).read_text(encoding="utf-8")
         except OSError as exc:
             return {}, [Problem(name, "", f"cannot be read ({exc.strerror or exc})")]
+        hostile = yaml_text_problems(text, name)
+        if hostile:
+            return {}, hostile
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:

@@ -71,8 +71,7 @@ def _loader(fast: bool = True):
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlPolicyError(
-                    "YAML merge keys ('<<') are not allowed in study files; write each field"
-                    " out in full",
+                    "YAML merge keys ('<<') are not allowed; write each field out in full",
                     key_node.start_mark.line + 1,
                 )
             key = loader.construct_object(key_node, deep=deep)
@@ -120,15 +119,15 @@ def check_yaml_text(text: str) -> None:
         for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent):
                 raise YamlPolicyError(
-                    f"YAML alias '*{event.anchor}' is not allowed in study files; write the"
-                    " value out in full (anchors '&' and aliases '*' are not needed)",
+                    f"YAML alias '*{event.anchor}' is not allowed; write the value out in full"
+                    " (anchors '&' and aliases '*' are not needed)",
                     event.start_mark.line + 1,
                 )
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise YamlPolicyError(
-                        f"nested more than {MAX_DEPTH} levels deep; a study file needs a few",
+                        f"nested more than {MAX_DEPTH} levels deep; these files need a few levels",
                         event.start_mark.line + 1,
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
