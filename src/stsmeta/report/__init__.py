@@ -14,7 +14,7 @@ def write_report(
     *,
     config: Path | str,
     pool_dir: Path | str,
-    normalised_dir: Path | str,
+    normalised: Path | str | list[Path | str],
     tables_dir: Path | str,
     figures_dir: Path | str,
     html: Path | str,
@@ -27,7 +27,7 @@ def write_report(
     ``coverage``: the summary JSON of ``stsmeta coverage-summary`` (optional); its heat map is
     ``<figures_dir>/coverage.{svg,png}``.
     """
-    from stsmeta.figures import figure_stems
+    from stsmeta.outputs import figure_stems
     from stsmeta.presentation.inputs import (
         InputFiles,
         load_coverage,
@@ -44,7 +44,7 @@ def write_report(
     files = InputFiles()
     plan = load_plan(config, files)
     pooled = load_pooled(pool_dir, plan, files)
-    studies = load_normalised(normalised_dir, files)
+    studies = load_normalised(normalised, files)
     tables = load_tables(tables_dir, files)
     previous_data = None
     if previous is not None:
