@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from stsmeta.errors import Problem
+from stsmeta.errors import Problem, field_path
 from stsmeta.evidence import vocabulary as vocab
 from stsmeta.evidence.model import Flag, Study
 from stsmeta.evidence.text import strings, text_problem
@@ -52,8 +52,6 @@ EARLIEST_YEAR = 1900
 
 
 def _field(path: tuple[Any, ...]) -> str:
-    from stsmeta.evidence.studyfile import field_path
-
     return field_path(path)
 
 
