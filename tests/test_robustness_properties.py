@@ -28,7 +28,7 @@ def _strict_json(text: str):
 
 
 @settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=mutated_studies())
 def test_mutated_study_is_refused_with_a_message_or_usable(data, tmp_path):

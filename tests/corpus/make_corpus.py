@@ -128,6 +128,13 @@ CASES = {
         "label",
         ["ESCAPE"],
     ),
+    "label-right-to-left": (
+        sub("label: Synthetic 2020", "label: \u05db\u05d4\u05df 2020"),
+        "label",
+        ["right-to-left"],
+    ),
+    "complex-key": (whole("? [a, b]\n: 1\n"), "line 1", ["field name must be text"]),
+    "empty-file": (whole(""), "(file)", ["expected a mapping"]),
     "label-long": (
         sub("label: Synthetic 2020", "label: " + "Synthetic " * 20),
         "label",

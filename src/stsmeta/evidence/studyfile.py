@@ -75,6 +75,14 @@ def _loader(fast: bool = True):
                     key_node.start_mark.line + 1,
                 )
             key = loader.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                raise YamlPolicyError(
+                    "a field name must be text, not a list or mapping ('? [a, b]' or '[a]: 1');"
+                    " write the name without brackets",
+                    key_node.start_mark.line + 1,
+                ) from None
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None,
@@ -252,8 +260,10 @@ def _schema_problem(file: str, error: Any) -> Problem:
     instance = error.instance
     value = error.validator_value
     if validator == "required":
+        # One error per missing field, each carrying the whole list: the name is in the message.
+        named = re.match(r"^'(.+)' is a required property$", error.message)
         missing = [name for name in value if name not in instance]
-        name = missing[0] if missing else "?"
+        name = named.group(1) if named else (missing[0] if missing else "?")
         return Problem(
             file,
             field_path([*path, name]),

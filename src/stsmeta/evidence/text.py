@@ -12,8 +12,10 @@ Decided per character class (docs/data-dictionary.md, "Characters allowed in tex
 - labels drawn in the figures (a study's ``label``; the labels of outcomes, methods, scenarios
   and subgroups in config.yaml): one line, at most ``LABEL_MAX`` characters, and only characters
   that the figures' font (DejaVu Sans, shipped with matplotlib, so the same on every machine)
-  has a glyph for: Latin with accents, Greek, Cyrillic and common symbols, but not CJK. A study
-  known by a name in another script is labelled by its romanised name (as PubMed lists it).
+  has a glyph for: Latin with accents, Greek, Cyrillic and common symbols, but not CJK; and no
+  right-to-left letters (Arabic, Hebrew), which the figures' left-to-right layout would reverse.
+  A study known by a name in another script is labelled by its romanised name (as PubMed lists
+  it).
 
 ``$`` and ``{}`` are ordinary characters: figures draw text with mathtext off, and no label is
 ever formatted as a Snakemake pattern.
@@ -97,6 +99,12 @@ def text_problem(value: str, *, label: bool = False, one_line: bool = False) -> 
     if len(value) > limit:
         return f"is {len(value)} characters long; at most {limit} allowed here"
     if label and not value.isascii():
+        right_to_left = [c for c in value if unicodedata.bidirectional(c) in {"R", "AL"}]
+        if right_to_left:
+            return (
+                f"has right-to-left letters: {_listed(right_to_left)}; the figures draw text"
+                " left to right, so spell the name in Latin letters (as PubMed romanises it)"
+            )
         font = drawable()
         missing = [c for c in value if ord(c) not in font]
         if missing:
