@@ -291,7 +291,7 @@ def _label_problems(config: Mapping, file: str) -> list[Problem]:
 def yaml_text_problems(text: str, file: str) -> list[Problem]:
     """What the study files' limits refuse in a config file too: size, nesting depth, aliases
     and characters YAML does not allow (a hostile file crashed or exhausted the parser)."""
-    from stsmeta.evidence.studyfile import MAX_FILE_BYTES, YamlPolicyError, check_yaml_text
+    from stsmeta.evidence.yamlfile import MAX_FILE_BYTES, YamlPolicyError, check_yaml_text
 
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         return [Problem(file, "", f"is larger than {MAX_FILE_BYTES:,} bytes; is it the plan?")]

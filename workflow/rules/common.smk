@@ -92,7 +92,9 @@ def write_effective(output, content, log):
 
 
 # The modules whose code decides whether a study file is valid (studyfile.py and its imports).
-VALIDATING_MODULES = "studyfile normalise units vocabulary model text sanity".split()
+VALIDATING_MODULES = (
+    "studyfile yamlfile normalise units vocabulary model text sanity".split()
+)
 
 
 def discover_studies(studies_dir):
