@@ -352,6 +352,8 @@ def unread_files(studies_dir: str | Path) -> list[Problem]:
     A study saved as ``.yml`` or ``.YAML`` would be left out of the analysis without a word;
     hidden files (``.gitkeep``, editors' swap files) are not studies and are left alone.
     """
+    if not Path(studies_dir).is_dir():
+        return []  # "no study files" is reported by the caller
     problems = []
     for path in sorted(Path(studies_dir).iterdir()):
         if path.name.startswith(".") or (path.suffix == ".yaml" and path.is_file()):
