@@ -199,9 +199,11 @@ def require_params_trigger():
         )
 
 
-# (The rerun triggers are known only once the DAG is built, not while this file is read.)
+# (The rerun triggers are known only once the DAG is built, not while this file is read.) Then the
+# snapshot that keeps the previous outputs if a job fails (Snakemake keeps one onstart handler).
 onstart:
     require_params_trigger()
+    take_snapshot(outputs_of_jobs_to_run(), RESULTS)
 
 
 STUDIES, _RECORDS = discover_studies(STUDIES_DIR)
@@ -347,12 +349,9 @@ def all_outputs():
 
 # A job that fails after validation must not leave the user without the previous results (a
 # failed figures job used to leave no figures): see stsmeta/keep_previous.py.
-def _outputs_of_jobs_to_run():
+# The snapshot is taken in the onstart handler above.
+def outputs_of_jobs_to_run():
     return [str(f) for job in workflow.dag.needrun_jobs() for f in job.output]
-
-
-onstart:
-    take_snapshot(_outputs_of_jobs_to_run(), RESULTS)
 
 
 onerror:
