@@ -10,7 +10,7 @@ from __future__ import annotations
 FIGURE_FORMATS = ("png", "svg", "pdf")
 
 # The analysis tables under results/tables/, as <name>.csv.
-TABLE_NAMES = ("studies", "patients", "flags", "decisions")
+TABLE_NAMES = ("studies", "patients", "flags", "decisions", "harms", "risk_of_bias")
 
 
 def figure_stems(outcomes: list[str]) -> list[str]:
@@ -18,4 +18,5 @@ def figure_stems(outcomes: list[str]) -> list[str]:
     stems = []
     for outcome in outcomes:
         stems += [f"forest_{outcome}", f"sensitivity_{outcome}", f"cumulative_{outcome}"]
-    return stems + ["risk_of_bias"]
+    # summary_forest: the primary outcome's forest plot for the report's first screen.
+    return stems + ["risk_of_bias", "prisma_flow", "summary_forest"]

@@ -20,9 +20,10 @@ COMMANDS = {
     "validate": "validate",
     "normalise": "normalise",
     "tables": "tables",
+    "screening": "screening",
     "pool": "pool",
     "figures": "figures",
-    "report": "report",
+    "report": "report",  # also registers report-pdf
     "archive": "archive",
     "verify-archive": "verify_archive",
     # One module registers coverage-shard, coverage-summary and coverage-figure.
