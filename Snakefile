@@ -13,6 +13,15 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+# Before Snakemake parses config.yaml: limits on size, nesting and aliases (a hostile file
+# crashed the parser). A --configfile is parsed by Snakemake before this file runs.
+from stsmeta.config import check_config_file
+
+_yaml_problems = check_config_file("config.yaml")
+if _yaml_problems:
+    raise WorkflowError("\n".join(map(str, _yaml_problems)))
+
+
 configfile: "config.yaml"
 
 

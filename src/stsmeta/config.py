@@ -243,6 +243,7 @@ def _plan_problems(config: Mapping, file: str) -> list[Problem]:
             problems.append(
                 Problem(file, "report.date", f"{value!r} is not a date; give it as YYYY-MM-DD")
             )
+    problems += _label_problems(config, file)
     if "primary" in config["methods"].get("secondary", {}):
         problems.append(
             Problem(
@@ -252,6 +253,63 @@ def _plan_problems(config: Mapping, file: str) -> list[Problem]:
             )
         )
     return problems
+
+
+def _labels(config: Mapping) -> list[tuple[str, Any]]:
+    """(field, text) of every label the figures draw, and of the report's title and authors."""
+    found = [(f"outcomes.{k}.label", o.get("label")) for k, o in config["outcomes"].items()]
+    methods = config["methods"]
+    found.append(("methods.primary.label", methods["primary"].get("label")))
+    found += [
+        (f"methods.secondary.{k}.label", m.get("label"))
+        for k, m in methods.get("secondary", {}).items()
+    ]
+    found += [(f"scenarios.{k}.label", s.get("label")) for k, s in config["scenarios"].items()]
+    found += [(f"subgroups.{k}", label) for k, label in config.get("subgroups", {}).items()]
+    return [(field, text) for field, text in found if isinstance(text, str)]
+
+
+def _label_problems(config: Mapping, file: str) -> list[Problem]:
+    """Labels that the figures could not draw, and text a terminal or table should not show."""
+    from stsmeta.evidence.text import text_problem
+
+    problems = []
+    for field, text in _labels(config):
+        message = text_problem(text, label=True)
+        if message:
+            problems.append(Problem(file, field, f"label {message}"))
+    report = config.get("report", {})
+    texts = [("report.title", report.get("title"))]
+    texts += [(f"report.authors[{i}]", a) for i, a in enumerate(report.get("authors") or [])]
+    for field, text in texts:
+        message = isinstance(text, str) and text_problem(text, one_line=True)
+        if message:
+            problems.append(Problem(file, field, f"text {message}"))
+    return problems
+
+
+def yaml_text_problems(text: str, file: str) -> list[Problem]:
+    """What the study files' limits refuse in a config file too: size, nesting depth, aliases
+    and characters YAML does not allow (a hostile file crashed or exhausted the parser)."""
+    from stsmeta.evidence.yamlfile import MAX_FILE_BYTES, YamlPolicyError, check_yaml_text
+
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        return [Problem(file, "", f"is larger than {MAX_FILE_BYTES:,} bytes; is it the plan?")]
+    try:
+        check_yaml_text(text)
+    except YamlPolicyError as exc:
+        return [Problem(file, f"line {exc.line}" if exc.line else "", str(exc))]
+    return []
+
+
+def check_config_file(path: str | Path) -> list[Problem]:
+    """``yaml_text_problems`` of a config file, for the Snakefile to call before Snakemake
+    parses it (an unreadable file is left to Snakemake's own message)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return yaml_text_problems(text, str(path))
 
 
 def load_config(
@@ -273,6 +331,9 @@ def load_config(
             text = Path(source).read_text(encoding="utf-8")
         except OSError as exc:
             return {}, [Problem(name, "", f"cannot be read ({exc.strerror or exc})")]
+        hostile = yaml_text_problems(text, name)
+        if hostile:
+            return {}, hostile
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:

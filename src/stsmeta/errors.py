@@ -12,6 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def printable(text: str) -> str:
+    """``text`` with control and format characters shown as escapes (``\\x1b``, ``\\u202e``):
+    a file name or value is printed to a terminal as what it is, never as a command to it."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem in one input file."""
@@ -21,7 +32,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.field or '(file)'}: {self.message}"
+        return printable(f"{self.file}: {self.field or '(file)'}: {self.message}")
 
 
 class InputError(Exception):

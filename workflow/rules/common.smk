@@ -3,9 +3,11 @@
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.io import IOFile
 
 import stsmeta
 from stsmeta.atomic_write import write_text_atomically
@@ -16,8 +18,9 @@ from stsmeta.coverage.plan import settings_from_config as coverage_settings
 from stsmeta.errors import InputError
 from stsmeta.evidence.model import study_to_json
 from stsmeta.evidence.studyfile import normalise_file, read_study
+from stsmeta.evidence.studyfile import unread_files, validate_paths
+from stsmeta.keep_previous import restore_missing, take_snapshot
 from stsmeta.pool.extract import extract_text
-from stsmeta.evidence.studyfile import validate_paths
 from stsmeta.outputs import FIGURE_FORMATS, TABLE_NAMES, figure_stems
 from stsmeta.schemas import schema_path
 
@@ -123,7 +126,9 @@ def normalised_record(raw, config):
 
 
 # The modules whose code decides whether a study file is valid (studyfile.py and its imports).
-VALIDATING_MODULES = "studyfile normalise units vocabulary model".split()
+VALIDATING_MODULES = (
+    "studyfile yamlfile normalise units vocabulary model text sanity".split()
+)
 
 
 def discover_studies(studies_dir):
@@ -138,6 +143,12 @@ def discover_studies(studies_dir):
     its file's stem, and stems in one folder differ.
     """
     paths = sorted(Path(studies_dir).glob("*.yaml"))
+    unread = unread_files(studies_dir)
+    if unread:
+        raise WorkflowError(
+            f"{studies_dir} holds files the workflow does not read; nothing was run:\n"
+            + "\n".join(f"  {p}" for p in unread)
+        )
     if not paths:
         raise WorkflowError(f"{studies_dir}: no study files (*.yaml) found")
     package = Path(stsmeta.__file__).parent
@@ -188,9 +199,11 @@ def require_params_trigger():
         )
 
 
-# (The rerun triggers are known only once the DAG is built, not while this file is read.)
+# (The rerun triggers are known only once the DAG is built, not while this file is read.) Then the
+# snapshot that keeps the previous outputs if a job fails (Snakemake keeps one onstart handler).
 onstart:
     require_params_trigger()
+    take_snapshot(outputs_of_jobs_to_run(), RESULTS)
 
 
 STUDIES, _RECORDS = discover_studies(STUDIES_DIR)
@@ -346,3 +359,24 @@ def all_outputs():
         f"{RESULTS}/report.html",
         f"{RESULTS}/report.md",
     ]
+
+
+# A job that fails after validation must not leave the user without the previous results (a
+# failed figures job used to leave no figures): see stsmeta/keep_previous.py.
+# The snapshot is taken in the onstart handler above.
+def outputs_of_jobs_to_run():
+    return [str(f) for job in workflow.dag.needrun_jobs() for f in job.output]
+
+
+onerror:
+    _restored = restore_missing()
+    for _path in _restored:
+        # Snakemake recorded the failed job as made from the current inputs: forget it.
+        workflow.persistence.cleanup_metadata(IOFile(str(_path)))
+    if _restored:
+        print(
+            f"stsmeta: a job failed; the previous version of {len(_restored)} output(s) was put"
+            " back (out of date: the next run rebuilds them), e.g. "
+            + ", ".join(map(str, _restored[:3])),
+            file=sys.stderr,
+        )

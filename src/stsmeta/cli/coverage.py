@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from stsmeta.errors import InputError, Problem
+from stsmeta.spreadsheet import safe_cell
 
 SHARD_COLUMNS = (
     "method",
@@ -348,7 +349,7 @@ def summary_documents(settings, design, blocks) -> tuple[str, str]:
         writer.writerow(
             (
                 s.method,
-                label,
+                safe_cell(label),  # config text: spreadsheet-safe in the CSV only
                 family_of(spec),
                 _fmt(s.proportion),
                 _fmt(s.tau),

@@ -27,12 +27,14 @@ def run(args: argparse.Namespace) -> int:
     from stsmeta.cli.normalise import read_config
     from stsmeta.errors import InputError, Problem
     from stsmeta.evidence.screening import SCREENING_FILE, screening_problems
-    from stsmeta.evidence.studyfile import discover, read_study, validate_paths
+    from stsmeta.evidence.studyfile import discover, read_study, unread_files, validate_paths
 
     files = list(args.files) or [str(p) for p in discover("data/raw")]
     if not files:
         raise InputError(Problem("data/raw", "", "no study files (*.yaml) found"))
-    problems = validate_paths(files, read_config(args.config))
+    # Without file arguments, the folder is checked as the workflow checks it.
+    unread = [] if args.files else unread_files("data/raw")
+    problems = unread + validate_paths(files, read_config(args.config))
     if problems:
         raise InputError(problems)
     print(f"{len(files)} study file(s) valid")

@@ -44,8 +44,15 @@ def save_coverage_heatmap(doc: Mapping, outputs: Sequence[str]) -> None:
     rows, cols, cov, fail = coverage_matrix(doc)
     level = float(doc["settings"]["level"])
     recommended = doc.get("recommendation", {}).get("method")
+    # Method labels are the user's text: mathtext off, so '$' is a dollar sign.
     with matplotlib.rc_context(
-        {"svg.hashsalt": "stsmeta-coverage", "font.family": "DejaVu Sans", "font.size": 9}
+        {
+            "svg.hashsalt": "stsmeta-coverage",
+            "font.family": "DejaVu Sans",
+            "font.size": 9,
+            "text.parse_math": False,
+            "text.usetex": False,
+        }
     ):
         fig, ax = plt.subplots(figsize=(1.4 + 0.75 * len(cols), 1.2 + 0.55 * len(rows)))
         low = min(0.5, float(min(v for v in cov.flat if v == v)) if (cov == cov).any() else 0.5)

@@ -198,8 +198,15 @@ def study_to_dict(study: Study) -> dict[str, Any]:
 
 
 def study_to_json(study: Study) -> str:
-    """Deterministic JSON: sorted keys, 2-space indent, UTF-8 text, trailing newline."""
-    return json.dumps(study_to_dict(study), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """Deterministic JSON: sorted keys, 2-space indent, UTF-8 text, trailing newline.
+
+    ``allow_nan=False``: NaN is not JSON; validation refuses '.nan', and should one slip
+    through, writing fails rather than leave a file other readers cannot parse.
+    """
+    text = json.dumps(
+        study_to_dict(study), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
+    )
+    return text + "\n"
 
 
 def study_from_dict(data: dict[str, Any]) -> Study:

@@ -425,9 +425,14 @@ def normalise_study(
     file: str,
     source_sha256: str,
     plausible_mg_per_ml: tuple[float, float] = DEFAULT_PLAUSIBLE_MG_PER_ML,
+    collector: _Collector | None = None,
 ) -> Study:
-    """Normalise one schema-valid study file (parsed YAML); raise InputError with every problem."""
-    c = _Collector(file)
+    """Normalise one schema-valid study file (parsed YAML); raise InputError with every problem.
+
+    ``collector`` (optional) keeps the problems found so far if a file that is not schema-valid
+    stops normalisation midway, so that they can be reported with the schema's.
+    """
+    c = collector if collector is not None else _Collector(file)
     decisions = _check_references(raw, c)
 
     design = c.term(vocab.DESIGN, _fact(raw, "design"), "design.value")

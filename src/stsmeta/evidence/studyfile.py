@@ -17,11 +17,21 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from stsmeta.errors import InputError, Problem, field_path
+
+# The YAML layer (limits, line numbers); load_yaml and the limits are imported from here too.
+from stsmeta.evidence.yamlfile import (  # noqa: F401
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    YamlPolicyError,
+    check_yaml_text,
+    load_yaml,
+)
 from stsmeta.schemas import read_schema, schema_path
 
 SCHEMA_PATH = schema_path("study")
@@ -35,74 +45,6 @@ STUDY_ID_RULE = (
     " (letters a-z, digits and single hyphens only, e.g. 'smith-2013' or 'smith-2013b';"
     " 'nd' in place of a year the sources do not give, e.g. 'wounds-calciphylaxis-nd')"
 )
-
-
-@lru_cache(maxsize=2)
-def _loader(fast: bool = True):
-    """A SafeLoader that refuses duplicate keys; ``fast`` uses libyaml's parser if present."""
-    import yaml
-
-    base = yaml.CSafeLoader if fast and yaml.__with_libyaml__ else yaml.SafeLoader
-
-    class UniqueKeyLoader(base):
-        """SafeLoader that refuses duplicate keys instead of keeping the last one."""
-
-    def construct_mapping(loader, node, deep=False):
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} (first at line {seen[key] + 1}); each key once",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line
-        return loader.construct_mapping_plain(node, deep=deep)
-
-    UniqueKeyLoader.construct_mapping_plain = yaml.SafeLoader.construct_mapping
-    UniqueKeyLoader.add_constructor(
-        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping
-    )
-    return UniqueKeyLoader
-
-
-def load_yaml(path: str | Path) -> tuple[Any, bytes]:
-    """Parse a YAML file; malformed YAML raises InputError naming the line and column."""
-    import yaml
-
-    file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(Problem(file, "", f"cannot read the file ({exc.strerror})")) from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(Problem(file, "", "not UTF-8 text; save the file as UTF-8")) from exc
-    try:
-        # libyaml parses ~8x faster (the workflow checks every file at start); the same
-        # resolvers and constructors give the same data.
-        return yaml.load(text, Loader=_loader(fast=True)), raw  # noqa: S506 - SafeLoader
-    except yaml.YAMLError:
-        pass  # reparse in pure Python so that the message is pure PyYAML's wording
-    try:
-        data = yaml.load(text, Loader=_loader(fast=False))  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (column {mark.column + 1})" if mark else ""
-        what = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        detail = f"{context}, {what}" if context else what
-        raise InputError(
-            Problem(
-                file,
-                f"line {mark.line + 1}" if mark else "",
-                f"malformed YAML{where}: {detail}; fix the syntax (indentation, quotes, colons)",
-            )
-        ) from exc
-    return data, raw
 
 
 def study_schema() -> dict[str, Any]:
@@ -149,6 +91,20 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _type_hint(instance: Any, wanted: list[str]) -> str:
+    """How to write the value so that YAML reads it as the type wanted."""
+    if isinstance(instance, bool) and "string" in wanted:
+        return (
+            "; YAML reads unquoted yes, no, on, off, true and false as true/false: put the"
+            f" text in quotes, e.g. '{'yes' if instance else 'no'}'"
+        )
+    if isinstance(instance, int | float) and "string" in wanted:
+        return f"; put the text in quotes, e.g. '{instance}'"
+    if isinstance(instance, float) and "integer" in wanted and instance.is_integer():
+        return f"; write the whole number without a decimal point ({int(instance)})"
+    return ""
+
+
 def _schema_problem(file: str, error: Any) -> Problem:
     """Turn one jsonschema error into a Problem with a plain-language message."""
     path = list(error.absolute_path)
@@ -167,11 +123,21 @@ def _schema_problem(file: str, error: Any) -> Problem:
         )
     if validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(instance) - set(allowed))
+        extra = sorted(set(instance) - set(allowed), key=str)
+        name = extra[0] if extra else "?"
+        hint = ""
+        if extra and instance.get(name) is None and " " in str(name).strip():
+            # `{source: paper, locator: page 2, table 1}`: the comma ended the locator and
+            # 'table 1' became a field of its own.
+            hint = (
+                f"; {name!r} looks like the end of a value cut at a comma: inside an inline"
+                " mapping {...} a comma separates fields, so put a value that has a comma in"
+                " quotes (e.g. locator: 'page 2, table 1')"
+            )
         return Problem(
             file,
-            field_path([*path, extra[0] if extra else "?"]),
-            f"unknown field; allowed here: {', '.join(allowed)}",
+            field_path([*path, name]),
+            f"unknown field; allowed here: {', '.join(allowed)}{hint}",
         )
     if validator == "type":
         wanted = value if isinstance(value, list) else [value]
@@ -179,7 +145,8 @@ def _schema_problem(file: str, error: Any) -> Problem:
             file,
             field_path(path),
             f"wrong type: got {_type_name(instance)} ({instance!r}); expected "
-            + " or ".join(_TYPE_NAMES.get(t, t) for t in wanted),
+            + " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+            + _type_hint(instance, wanted),
         )
     if validator == "minimum":
         if value == 0 and isinstance(instance, int | float) and instance < 0:
@@ -213,7 +180,13 @@ def _schema_validator():
     # Built once per process: building it per file cost more than validating the file.
     import jsonschema
 
-    return jsonschema.Draft202012Validator(study_schema())
+    # JSON Schema counts 3.0 as an integer; Python code downstream does not (range(3.0) fails),
+    # so a whole number is written without a decimal point.
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)
+    )
+    cls = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)
+    return cls(study_schema())
 
 
 def schema_problems(data: Any, file: str) -> list[Problem]:
@@ -236,12 +209,19 @@ def identity_problems(data: Mapping[str, Any], path: str | Path) -> list[Problem
         )
     stem = Path(path).stem
     if study_id != stem:
+        target = f"{study_id}.yaml"
+        taken = bool(STUDY_ID.match(study_id)) and Path(path).with_name(target).exists()
+        fix = (
+            f"set study_id: {stem} (do not rename this file: '{target}' exists already"
+            " and would be overwritten)"
+            if taken
+            else f"rename the file to '{target}' or set study_id: {stem}"
+        )
         problems.append(
             Problem(
                 file,
                 "study_id",
-                f"study id {study_id!r} differs from the file name {Path(path).name!r}; "
-                f"rename the file to '{study_id}.yaml' or set study_id: {stem}",
+                f"study id {study_id!r} differs from the file name {Path(path).name!r}; {fix}",
             )
         )
     if Path(path).suffix != ".yaml":
@@ -272,7 +252,8 @@ _CHECKED: dict[tuple[str, str, tuple[float, float]], Any] = {}
 
 
 def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[str, Any] | None):
-    from stsmeta.evidence.normalise import normalise_study
+    from stsmeta.evidence.normalise import _Collector, normalise_study
+    from stsmeta.evidence.sanity import semantic_problems, value_problems
 
     file = str(path)
     data, raw = loaded
@@ -285,12 +266,49 @@ def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[st
         raise InputError(
             Problem(file, "", f"expected a mapping of fields at the top, got {_type_name(data)}")
         )
-    problems = identity_problems(data, path) + schema_problems(data, file)
-    if problems:
-        raise InputError(problems)
-    study = normalise_study(data, file=file, source_sha256=sha256, plausible_mg_per_ml=plausible)
-    _CHECKED[key] = study
-    return study
+    values = value_problems(data, file)
+    valued = {p.field for p in values}  # one message per field: the more specific one
+    structure = identity_problems(data, path) + [
+        p for p in schema_problems(data, file) if p.field not in valued
+    ]
+    problems = values + structure
+    if not values:
+        # Vocabulary and unit problems in the same round as the schema's: normalisation
+        # collects them as it goes, and stops (KeyError, ...) only where the schema found
+        # the file's shape wrong already.
+        collector = _Collector(file)
+        try:
+            study = normalise_study(
+                data,
+                file=file,
+                source_sha256=sha256,
+                plausible_mg_per_ml=plausible,
+                collector=collector,
+            )
+        except InputError:
+            pass
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+            if not structure:
+                raise
+        else:
+            if not problems:
+                found, flags = semantic_problems(study, data, file)
+                if found:
+                    raise InputError(found)
+                if flags:
+                    study = replace(
+                        study,
+                        flags=tuple(sorted(set(study.flags) | set(flags), key=_flag_order)),
+                    )
+                _CHECKED[key] = study
+                return study
+        reported = {p.field for p in problems}
+        problems += [p for p in collector.problems if p.field not in reported]
+    raise InputError(problems)
+
+
+def _flag_order(flag) -> tuple[str, str]:
+    return flag.field, flag.reason
 
 
 def validate_paths(
@@ -325,6 +343,37 @@ def validate_paths(
             )
         else:
             seen[study_id] = path
+    return problems
+
+
+def unread_files(studies_dir: str | Path) -> list[Problem]:
+    """Files in the study folder that are not study files (``*.yaml``), each with the fix.
+
+    A study saved as ``.yml`` or ``.YAML`` would be left out of the analysis without a word;
+    hidden files (``.gitkeep``, editors' swap files) are not studies and are left alone.
+    """
+    if not Path(studies_dir).is_dir():
+        return []  # "no study files" is reported by the caller
+    problems = []
+    for path in sorted(Path(studies_dir).iterdir()):
+        if path.name.startswith(".") or (path.suffix == ".yaml" and path.is_file()):
+            continue
+        stem = path.name.split(".", 1)[0]
+        if path.is_dir():
+            why = "a folder; study files lie directly in the folder, move its files up"
+        elif path.suffix.lower() in {".yml", ".yaml"} and path.with_name(f"{stem}.yaml").exists():
+            why = (
+                f"a study file ends in '.yaml', and '{stem}.yaml' exists already: compare the"
+                " two and delete the one not wanted (renaming would overwrite the other)"
+            )
+        elif path.suffix.lower() in {".yml", ".yaml"}:
+            why = f"a study file ends in '.yaml' (lower case); rename it to '{stem}.yaml'"
+        else:
+            why = (
+                "not a study file (only *.yaml files are read); move it out of the folder,"
+                " or save the study as '<firstauthor>-<year>.yaml'"
+            )
+        problems.append(Problem(str(path), "", why))
     return problems
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from stsmeta.atomic_write import write_text_atomically
 from stsmeta.evidence.model import Study
+from stsmeta.spreadsheet import safe_cell
 
 STUDIES_COLUMNS = (
     "study_id",
@@ -303,14 +304,14 @@ def decisions_rows(studies: Iterable[Study]) -> list[dict[str, Any]]:
 
 
 def to_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
-    """CSV text with a header, fixed columns, LF line endings."""
+    """CSV text with a header, fixed columns, LF line endings; text cells spreadsheet-safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
         writer.writerow(
             [
-                cell(" ".join(v.split()) if isinstance(v, str) else v)
+                safe_cell(cell(" ".join(v.split()))) if isinstance(v, str) else cell(v)
                 for v in (row.get(c) for c in columns)
             ]
         )

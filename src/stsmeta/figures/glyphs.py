@@ -80,7 +80,7 @@ def advances(text: str, bold: bool = False, size: float = FONT_SIZE) -> tuple[fl
     pens = []
     pen = 0.0
     previous = None
-    for char in text:
+    for char in drawable_text(text):
         index, advance = _glyph(char, bold)
         if previous is not None:
             pen += _kerning(previous, index, bold) * size
@@ -120,7 +120,26 @@ def glyph_path(char: str, bold: bool = False, size: float = FONT_SIZE) -> Path:
     from matplotlib.textpath import TextPath
 
     prop = FontProperties(family=FAMILY, weight="bold" if bold else "normal")
-    return TextPath((0, 0), char, size=size, prop=prop)
+    try:
+        return TextPath((0, 0), char, size=size, prop=prop)
+    except AttributeError:
+        # matplotlib 3.11 fails on a glyph without outline (a zero-width or format character
+        # that validation did not refuse): draw nothing for it.
+        return Path(np.empty((0, 2)))
+
+
+def drawable_text(text: str) -> str:
+    """``text`` with each character the font lacks shown as U+FFFD, the replacement character.
+
+    Validation refuses such characters in every label (stsmeta.evidence.text); this keeps a
+    figure drawable, with a visible mark, should one reach it by another way.
+    """
+    from stsmeta.evidence.text import drawable
+
+    if text.isascii() and text.isprintable():
+        return text
+    font = drawable()
+    return "".join(c if c == "\n" or ord(c) in font else "\ufffd" for c in text)
 
 
 @lru_cache(maxsize=256)
@@ -188,6 +207,7 @@ class GlyphText(Artist):
         """
         if not text:
             return
+        text = drawable_text(text)
         ascent, descent, gap = line_metrics(bold, size)
         lines = text.split("\n")
         if len(lines) == 1:

@@ -64,6 +64,10 @@ RC = {
     "svg.fonttype": "none",
     "pdf.fonttype": 42,
     "path.simplify": False,
+    # Labels are the user's text: '$' is a dollar sign, never mathtext ('$\\undefinedmacro$'
+    # in a label stopped the figures job). No figure uses mathtext on purpose.
+    "text.parse_math": False,
+    "text.usetex": False,
 }
 
 # Per-format metadata that would otherwise carry a clock time or a version string.

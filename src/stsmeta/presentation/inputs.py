@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stsmeta.errors import InputError, Problem
+from stsmeta.spreadsheet import original_cell
 
 # The tables the report reads (of stsmeta.outputs.TABLE_NAMES).
 REPORT_TABLES = ("studies", "flags", "decisions")
@@ -69,7 +70,9 @@ class InputFiles:
     def read_csv(self, path: Path | str) -> list[dict[str, str]]:
         try:
             text = self.read_bytes(path).decode("utf-8")
-            return list(csv.DictReader(io.StringIO(text, newline="")))
+            rows = csv.DictReader(io.StringIO(text, newline=""))
+            # Text cells as the study files give them (stsmeta.spreadsheet quoted formulas).
+            return [{k: original_cell(v) if v else v for k, v in row.items()} for row in rows]
         except (UnicodeDecodeError, csv.Error) as exc:
             raise InputError(Problem(str(path), "", f"not valid UTF-8 CSV ({exc})")) from None
 

@@ -1,0 +1,201 @@
+"""Hostile input (issue 11): every file in the corpus is refused with file, field and fix.
+
+The corpus is SYNTHETIC (tests/corpus/README.md). Each case asserts the message (file and
+field), the exit status 2 and that no traceback is printed. That the workflow refuses the same
+files before any result changes is tested in test_robustness_workflow.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stsmeta.cli import main
+from stsmeta.errors import Problem
+from stsmeta.evidence.studyfile import MAX_FILE_BYTES, validate_paths
+
+CORPUS = Path(__file__).parent / "corpus"
+CASES = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))
+FIXTURE = Path(__file__).parent / "fixtures" / "studies" / "synthetic-2020.yaml"
+
+
+def corpus_file(case: str) -> Path:
+    return CORPUS / case / "synthetic-2020.yaml"
+
+
+def assert_named(err: str, path: Path, field: str, words: list[str]) -> None:
+    lines = [line for line in err.splitlines() if line.startswith(f"error: {path}: {field}: ")]
+    assert lines, f"no error for {field!r} in:\n{err}"
+    for word in words:
+        assert any(word in line for line in lines), f"{word!r} not in {lines}"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_corpus_file_is_refused_with_file_and_field(case, capsys):
+    path = corpus_file(case)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    expected = CASES[case]
+    assert_named(err, path, expected["field"], expected["words"])
+    for other in expected.get("also", []):
+        assert_named(err, path, other["field"], other["words"])
+
+
+@pytest.mark.parametrize("case", ["deep-nesting", "billion-laughs"])
+def test_hostile_yaml_in_a_process_of_its_own(case):
+    """The real command: 100,000 brackets crashed the process (exit 139) before the limits."""
+    path = corpus_file(case)
+    proc = subprocess.run(
+        [sys.executable, "-m", "stsmeta", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert f"error: {path}: {CASES[case]['field']}: " in proc.stderr
+
+
+def test_oversized_file_is_refused_before_reading(tmp_path):
+    path = tmp_path / "synthetic-2020.yaml"
+    path.write_text(FIXTURE.read_text() + "# " + "x" * MAX_FILE_BYTES + "\n")
+    (problem,) = validate_paths([path])
+    assert problem.file == str(path)
+    assert "at most" in problem.message
+
+
+def test_schema_vocabulary_and_unit_problems_come_in_one_round():
+    problems = validate_paths([corpus_file("all-at-once")])
+    fields = {p.field for p in problems}
+    assert {
+        "outcomes[0].unit",
+        "calcinosis_types[0].value",
+        "intervention.concentration.reported",
+    } <= fields
+    assert len(fields) == len(problems), "one message per field"
+
+
+def test_a_missing_field_does_not_hide_vocabulary_problems(tmp_path):
+    text = FIXTURE.read_text().replace("    locator: line 6\n    decision:", "    decision:", 1)
+    text = text.replace("value: dystrophic, source", "value: marble, source", 1)
+    path = tmp_path / "synthetic-2020.yaml"
+    path.write_text(text)
+    fields = {p.field for p in validate_paths([path])}
+    assert {"outcomes[0].locator", "calcinosis_types[0].value"} <= fields
+
+
+def test_file_names_are_printed_without_terminal_escapes(tmp_path, capsys):
+    path = tmp_path / "evil\x1b[2J\x1b]0;owned\x07-2020.yaml"
+    path.write_text("study_id: [", encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "evil\\x1b[2J" in err
+    assert str(Problem("a\x1bb", "f", "m")) == "a\\x1bb: f: m"
+
+
+def test_renaming_onto_another_study_is_never_suggested(tmp_path):
+    first = tmp_path / "synthetic-2020.yaml"
+    first.write_text(FIXTURE.read_text())
+    second = tmp_path / "synthetic-2020b.yaml"
+    second.write_text(FIXTURE.read_text())  # still says study_id: synthetic-2020
+    messages = [p.message for p in validate_paths([first, second]) if p.file == str(second)]
+    assert any("set study_id: synthetic-2020b" in m for m in messages)
+    assert not any("rename the file to 'synthetic-2020.yaml'" in m for m in messages)
+    assert any("would be overwritten" in m for m in messages)
+
+
+def test_files_the_workflow_would_not_read_are_named(tmp_path, monkeypatch):
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "synthetic-2020.yaml").write_text(FIXTURE.read_text())
+    (raw / "other-2021.yml").write_text("study_id: other-2021\n")
+    (raw / "notes.pdf").write_bytes(b"%PDF")
+    (raw / ".gitkeep").write_text("")
+    monkeypatch.chdir(tmp_path)
+    from stsmeta.evidence.studyfile import unread_files
+
+    named = {Path(p.file).name: p.message for p in unread_files(raw)}
+    assert set(named) == {"other-2021.yml", "notes.pdf"}
+    assert "rename it to 'other-2021.yaml'" in named["other-2021.yml"]
+    assert main(["validate"]) == 2
+
+
+def test_valid_unusual_text_is_accepted_and_normalised_to_json(tmp_path):
+    """Accented names, emoji the font has, '$' and '{}' are text: accepted, JSON stays JSON."""
+    from stsmeta.evidence.model import study_to_json
+    from stsmeta.evidence.studyfile import read_study
+
+    text = FIXTURE.read_text().replace(
+        "label: Synthetic 2020", "label: 'Müller-Łukasz $\\undefinedmacro$ {word} 😀 2020'"
+    )
+    path = tmp_path / "synthetic-2020.yaml"
+    path.write_text(text, encoding="utf-8")
+    study = read_study(path)
+    assert study.label.startswith("Müller-Łukasz $")
+    json.loads(study_to_json(study))
+
+
+def test_formula_cells_are_neutralised_and_numbers_kept(tmp_path):
+    from stsmeta.evidence.studyfile import read_study
+    from stsmeta.evidence.tables import build_tables
+    from stsmeta.presentation.inputs import InputFiles
+
+    text = FIXTURE.read_text().replace(
+        "label: Synthetic 2020", """label: '=HYPERLINK("http://evil.example","Smith 2013")'"""
+    )
+    text = text.replace("site: finger", "site: '@SUM(1+1)'").replace(
+        "issue: Synthetic ambiguity.", "issue: '-2+3'", 1
+    )
+    path = tmp_path / "synthetic-2020.yaml"
+    path.write_text(text, encoding="utf-8")
+    tables = build_tables([read_study(path)])
+    for name, csv_text in tables.items():
+        for line in csv_text.splitlines()[1:]:
+            for cell in line.split(","):
+                assert not cell.lstrip('"').startswith(("=", "+", "@")), (name, cell)
+    assert """"'=HYPERLINK(""" in tables["studies.csv"]
+    assert ",4,4," in tables["studies.csv"] or ",2,4," in tables["studies.csv"]  # counts as numbers
+    (tmp_path / "studies.csv").write_text(tables["studies.csv"], encoding="utf-8")
+    rows = InputFiles().read_csv(tmp_path / "studies.csv")
+    assert rows[0]["label"] == '=HYPERLINK("http://evil.example","Smith 2013")'
+
+
+@pytest.mark.parametrize("case", ["deep-nesting", "billion-laughs"])
+def test_hostile_config_file_is_refused(case, tmp_path):
+    from stsmeta.config import load_config
+
+    path = tmp_path / "config.yaml"
+    path.write_text(corpus_file(case).read_text())
+    _, problems = load_config(path)
+    assert [p.field for p in problems] == [CASES[case]["field"]]
+
+
+@pytest.mark.parametrize(
+    ("where", "label", "accepted"),
+    [
+        (("outcomes", "any_response"), "山田", False),
+        (("methods", "primary"), "GLMM\u200b", False),
+        (("scenarios", "primary"), "Primary\tanalysis", False),
+        (("methods", "primary"), "x" * 81, False),
+        (("outcomes", "any_response"), "$\\undefinedmacro$", True),
+        (("methods", "primary"), "GLMM {word}", True),
+        (("scenarios", "primary"), "Müller's τ² scenario", True),
+    ],
+)
+def test_config_labels_are_drawable_or_refused(where, label, accepted):
+    from stsmeta.config import load_config
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    config[where[0]][where[1]]["label"] = label
+    _, problems = load_config(config)
+    field = f"{where[0]}.{where[1]}.label"
+    assert (problems == []) == accepted, problems
+    if not accepted:
+        assert [p.field for p in problems] == [field]
