@@ -1,17 +1,63 @@
 # The archive is staged as a Snakemake output and then published by `stsmeta archive` to
 # results/archive/, outside Snakemake's reach: Snakemake deletes a job's outputs before rerunning
-# it, and a published archive must never be lost or overwritten.
+# it, and a published archive must never be lost or overwritten. Publishing records the archive
+# in archives.lock at the workflow's base (commit it).
+#
+# The archive takes only declared inputs: the result files the workflow makes (never a folder of
+# results/), the study files, the configuration, and what reruns the workflow from the archive
+# alone (its files, the stsmeta package source, the lock), found from the workflow's base
+# directory so that the target works from any working directory.
+
+from stsmeta.archive import git_commit
+
+# Relative to BASE, as the archive stores them.
+REPRODUCTION_FILES = sorted(
+    {
+        "Snakefile",
+        "pyproject.toml",
+        "envs/requirements.lock",
+        "envs/stsmeta.yaml",
+        *(
+            p.relative_to(BASE).as_posix()
+            for pattern in (
+                "workflow/rules/*.smk",
+                "workflow/report/*.rst",
+                "workflow/schemas/*.yaml",
+                "profiles/default/*.yaml",
+                "src/stsmeta/**/*.py",
+                "src/stsmeta/py.typed",
+                "src/stsmeta/schemas/*.yaml",
+            )
+            for p in BASE.glob(pattern)
+            if p.is_file() and "__pycache__" not in p.parts
+        ),
+    }
+)
+# What the archive stores of results/: everything `snakemake` builds but the per-stage configs,
+# shards and logs (the archive has the effective configuration as config.effective.json).
+ARCHIVED_RESULTS = [
+    *NORMALISED,
+    *TABLES,
+    *POOLED,
+    *FIGURES,
+    *coverage_figures(),
+    f"{RESULTS}/coverage/summary.csv",
+    f"{RESULTS}/coverage/summary.json",
+    f"{RESULTS}/report.html",
+    f"{RESULTS}/report.md",
+]
+# A changed commit rebuilds the archive (params are a rerun trigger).
+SOURCE_VERSION = git_commit(BASE)
 
 
 rule archive:
     """Pack the citable, byte-reproducible results archive and publish it."""
     input:
-        all_outputs(),
+        results=ARCHIVED_RESULTS,
         config=stage_config("archive"),
         config_files=CONFIG_FILES,
         raw=RAW_FILES,
-        envs=ARCHIVE_ENV_FILES,
-        workflow=[str(BASE / f) for f in WORKFLOW_FILES],
+        reproduction=[str(BASE / f) for f in REPRODUCTION_FILES],
     output:
         f"{RESULTS}/archive/staging/stsmeta-results-{VERSION}.tar.gz",
     log:
@@ -19,17 +65,20 @@ rule archive:
     conda:
         CONDA_ENV
     params:
-        results=lambda w, output: parent_dir(output[0], 3),
-        raw_dir=lambda w, input: parent_dir(input.raw[0]),
-        envs=lambda w, input: " ".join(f"--lock {f}" for f in input.envs),
-        workflow=" ".join(f"--workflow-file {f}" for f in WORKFLOW_FILES),
-        base=BASE,
-        config_files=lambda w, input: " ".join(
+        results=RESULTS,
+        result_args=lambda w, input: " ".join(f"--result {f}" for f in input.results),
+        raw_args=lambda w, input: " ".join(f"--raw {f}" for f in input.raw),
+        config_args=lambda w, input: " ".join(
             f"--config-file {f}" for f in input.config_files
         ),
+        workflow_args=" ".join(f"--workflow-file {f}" for f in REPRODUCTION_FILES),
+        base=BASE,
+        lock=ARCHIVE_LOCK,
+        source_version=SOURCE_VERSION,
         publish_dir=lambda w, output: parent_dir(output[0], 2),
     shell:
-        "python -m stsmeta archive --results {params.results} --config {input.config}"
-        " --raw-dir {params.raw_dir} {params.envs} {params.config_files}"
-        " --workflow-base {params.base} {params.workflow} --staging {output}"
-        " --publish-dir {params.publish_dir} > {log} 2>&1"
+        "python -m stsmeta archive --config {input.config} --results {params.results}"
+        " {params.result_args} {params.raw_args} {params.config_args}"
+        " --workflow-base {params.base} {params.workflow_args}"
+        " --source-version {params.source_version:q} --lock {params.lock}"
+        " --staging {output} --publish-dir {params.publish_dir} > {log} 2>&1"

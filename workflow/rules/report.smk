@@ -1,3 +1,6 @@
+import shlex
+
+
 rule report:
     """The self-contained HTML report and its Markdown twin."""
     input:
@@ -26,8 +29,17 @@ rule report:
         previous=lambda w, input: (
             f"--previous {input.previous}" if input.previous else ""
         ),
+        # "<version>+unreleased changes" and what changed, when the inputs differ from the
+        # published archive of this version (RELEASE, common.smk).
+        release=" ".join(
+            shlex.quote(arg)
+            for change in RELEASE.changes
+            for arg in ("--unreleased-change", change)
+        )
+        + (f" --version-label {shlex.quote(RELEASE.label)}" if RELEASE.changes else ""),
     shell:
         "python -m stsmeta report --config {input.config} --pool-dir {params.pool_dir}"
         " --normalised-dir {params.normalised_dir} --tables {params.tables_dir}"
         " --figures-dir {params.figures_dir} --coverage {input.coverage} {params.previous}"
+        " {params.release}"
         " --html {output.html} --md {output.md} > {log} 2>&1"

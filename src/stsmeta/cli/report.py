@@ -50,6 +50,18 @@ def register(subparsers) -> None:
         default=None,
         help="previous results archive (.tar.gz) or directory (optional)",
     )
+    parser.add_argument(
+        "--version-label",
+        default=None,
+        help="the version to print when it is not report.version (set by the workflow)",
+    )
+    parser.add_argument(
+        "--unreleased-change",
+        dest="unreleased_changes",
+        action="append",
+        default=[],
+        help="what differs from the published archive of this version (repeatable)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -66,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         md=args.md,
         previous=args.previous,
         coverage=args.coverage,
+        version_label=args.version_label,
+        unreleased_changes=tuple(args.unreleased_changes),
     ):
         print(path)
     return 0

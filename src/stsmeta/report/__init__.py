@@ -21,11 +21,15 @@ def write_report(
     md: Path | str,
     previous: Path | str | None = None,
     coverage: Path | str | None = None,
+    version_label: str | None = None,
+    unreleased_changes: tuple[str, ...] = (),
 ) -> tuple[Path, Path]:
     """Build the report from files; return the paths written.
 
     ``coverage``: the summary JSON of ``stsmeta coverage-summary`` (optional); its heat map is
-    ``<figures_dir>/coverage.{svg,png}``.
+    ``<figures_dir>/coverage.{svg,png}``. ``version_label`` and ``unreleased_changes``: set
+    by the workflow when the inputs differ from the published archive of ``report.version``
+    (``stsmeta.archive.release_status``).
     """
     from stsmeta.figures import figure_stems
     from stsmeta.presentation.inputs import (
@@ -43,6 +47,9 @@ def write_report(
 
     files = InputFiles()
     plan = load_plan(config, files)
+    if version_label is not None:
+        plan.report["version"] = version_label
+        plan.report["unreleased_changes"] = list(unreleased_changes)
     pooled = load_pooled(pool_dir, plan, files)
     studies = load_normalised(normalised_dir, files)
     tables = load_tables(tables_dir, files)
