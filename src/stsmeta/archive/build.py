@@ -46,7 +46,12 @@ from stsmeta.archive.texts import citation_cff, manifest_text, readme_text
 from stsmeta.errors import InputError, Problem
 
 # Files without which the archive cannot be rerun.
-REQUIRED_WORKFLOW_FILES = ("Snakefile", "pyproject.toml", "envs/requirements.lock")
+REQUIRED_WORKFLOW_FILES = (
+    "Snakefile",
+    "pyproject.toml",
+    "envs/requirements.lock",
+    "src/stsmeta/__init__.py",
+)
 REQUIRED_RESULTS = ("report.html", "report.md")
 
 

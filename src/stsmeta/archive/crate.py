@@ -12,6 +12,7 @@ are fixed and the only date is the release date.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
@@ -30,6 +31,7 @@ PROFILES = (
     ("https://w3id.org/ro/wfrun/workflow/0.6", "Workflow Run Crate", "0.6"),
 )
 SOFTWARE_ID = "#stsmeta"
+PYTHON_ID = "https://www.python.org/"
 _FORMATS = {
     ".cff": "application/x-yaml",
     ".csv": "text/csv",
@@ -118,6 +120,52 @@ def _add_software(crate, meta: ResultsMetadata):
     return crate.add(ContextEntity(crate, SOFTWARE_ID, properties=stsmeta))
 
 
+# What each kind of file is, for the crate's descriptions (first matching prefix wins).
+_DESCRIPTIONS = (
+    (f"{RESULTS_FOLDER}/report.", "The report of the meta-analysis."),
+    (f"{RESULTS_FOLDER}/figures/", "A figure of the report."),
+    (f"{RESULTS_FOLDER}/tables/", "A table of the report (CSV)."),
+    (f"{RESULTS_FOLDER}/pool/", "Pooled estimates of one outcome and scenario (JSON)."),
+    (f"{RESULTS_FOLDER}/normalised/", "A study file as normalised for the analysis (JSON)."),
+    (f"{RESULTS_FOLDER}/coverage/", "Summary of the coverage study of the methods."),
+    ("src/", "Source of the stsmeta package that computed the results."),
+    ("workflow/", "Part of the Snakemake workflow."),
+    ("envs/", "The exact software versions of the run."),
+    ("profiles/", "Snakemake profile of the workflow."),
+    (EFFECTIVE_CONFIG_NAME, "The configuration the run computed with, after every override."),
+    (README_NAME, "What this archive holds, and how to verify and rerun it."),
+    ("pyproject.toml", "Package metadata of stsmeta, with its pinned dependencies."),
+)
+
+
+def _description(name: str, meta: ResultsMetadata) -> str | None:
+    if name.startswith(f"{meta.studies_dir}/"):
+        return "A study file: data extracted from one publication, with sources."
+    if name in meta.config_files:
+        return "The analysis plan the run was given."
+    return next((text for prefix, text in _DESCRIPTIONS if name.startswith(prefix)), None)
+
+
+def _language(crate, name: str):
+    """The ComputerLanguage of a workflow or source file (Snakemake or Python), if any."""
+    from rocrate.model.computerlanguage import get_lang
+    from rocrate.model.contextentity import ContextEntity
+
+    if name.endswith(".smk"):
+        existing = crate.get("https://w3id.org/workflowhub/workflow-ro-crate#snakemake")
+        return existing or crate.add(get_lang(crate, "snakemake"))
+    if name.endswith(".py"):
+        python = crate.get(PYTHON_ID)
+        if python is None:
+            # pyproject.toml pins one minor version of Python (3.11), so this is deterministic.
+            version = f"{sys.version_info.major}.{sys.version_info.minor}"
+            props = {"@type": "ComputerLanguage", "name": "Python", "version": version}
+            props["url"] = "https://www.python.org/"
+            python = crate.add(ContextEntity(crate, PYTHON_ID, properties=props))
+        return python
+    return None
+
+
 def _add_files(crate, meta: ResultsMetadata, files: Mapping[str, bytes]) -> dict:
     """Every archived file as a File data entity (the workflow's own files as source code)."""
     added = {}
@@ -132,12 +180,22 @@ def _add_files(crate, meta: ResultsMetadata, files: Mapping[str, bytes]) -> dict
             props["encodingFormat"] = fmt
         if name in workflow:
             props["@type"] = ["File", "SoftwareSourceCode"]
+            if language := _language(crate, name):
+                props["programmingLanguage"] = {"@id": language.id}
+        if description := _description(name, meta):
+            props.setdefault("description", description)
         if name == CITATION_NAME:
             props["description"] = "How to cite these results (Citation File Format 1.2.0)."
         elif name == MANIFEST_NAME:
             props["description"] = "SHA-256 of every other file (sha256sum format)."
         added[name] = crate.add_file(dest_path=name, properties=props)
     return added
+
+
+def _one_or_many(entities: list) -> dict | list:
+    # RO-Crate 1.3 recommends a single value over a one-item list.
+    refs = [{"@id": e.id} for e in entities]
+    return refs[0] if len(refs) == 1 else refs
 
 
 def ro_crate_metadata(meta: ResultsMetadata, files: Mapping[str, bytes]) -> str:
@@ -163,7 +221,7 @@ def ro_crate_metadata(meta: ResultsMetadata, files: Mapping[str, bytes]) -> str:
     if meta.repository:
         root["isBasedOn"] = {"@id": meta.repository}
     authors = _add_authors(crate, meta)
-    root["author"] = [{"@id": a.id} for a in authors]
+    root["author"] = _one_or_many(authors)
     software = _add_software(crate, meta)
     snakemake = next((s for s in meta.software if s.name.lower() == "snakemake"), None)
     workflow = crate.add_workflow(
@@ -175,8 +233,8 @@ def ro_crate_metadata(meta: ResultsMetadata, files: Mapping[str, bytes]) -> str:
             "name": "stsmeta Snakemake workflow",
             "encodingFormat": "text/x-python",
             "contentSize": str(len(files.get("Snakefile", b""))),
-            "softwareRequirements": [{"@id": software.id}],
-            "author": [{"@id": a.id} for a in authors],
+            "softwareRequirements": {"@id": software.id},
+            "author": _one_or_many(authors),
         },
     )
     added = _add_files(crate, meta, files)
@@ -207,6 +265,6 @@ def ro_crate_metadata(meta: ResultsMetadata, files: Mapping[str, bytes]) -> str:
             "description": f"Run of the workflow with stsmeta {meta.software_version}.",
         },
     )
-    root.append_to("mentions", run)
+    root["mentions"] = {"@id": run.id}
     document = crate.metadata.generate()
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -67,7 +67,8 @@ def markdown_text(text: str) -> str:
     """Untrusted text as inert Markdown: HTML escaped, Markdown punctuation backslashed."""
     flat = " ".join(str(text).split())
     escaped = html.escape(flat, quote=True)
-    return re.sub(r"([\\`*_{}\[\]()#+\-!|~>])", r"\\\1", escaped)
+    # Characters that open emphasis, code, links, images, tables or strikethrough anywhere.
+    return re.sub(r"([\\`*_\[\]()!|~])", r"\\\1", escaped)
 
 
 def _contents_table(meta: ResultsMetadata, files: Mapping[str, bytes]) -> list[str]:

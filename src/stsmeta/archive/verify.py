@@ -84,7 +84,9 @@ def _lock_problems(path: Path, data: bytes, contents: ArchiveContents, lock: Pat
     if not lock.is_file():
         return [f"{lock} not found: give the repository's {LOCK_NAME} with --lock"]
     digest = hashlib.sha256(data).hexdigest()
-    version = contents.version or version_of_name(path.name)
+    # The version the file name claims is what a reader relies on; the content's is checked
+    # against it by _name_problems.
+    version = version_of_name(path.name) or contents.version
     entry: LockEntry | None = next((e for e in entries if e.version == version), None)
     if entry is None:
         by_hash = next((e for e in entries if e.sha256 == digest), None)
