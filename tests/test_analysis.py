@@ -17,13 +17,13 @@ import pytest
 from stsmeta.cli import main
 from stsmeta.config import load_config
 from stsmeta.errors import InputError
+from stsmeta.evidence.model import read_normalised
 from stsmeta.pool.analysis import (
     analyse,
     build_dataset,
     cumulative_order,
     dumps,
     plan_fingerprint,
-    read_normalised,
     subgroup_members,
 )
 

@@ -118,20 +118,6 @@ def test_glmm_fits_byte_identical_for_any_shard_count(monkeypatch):
         assert fitted(shards) == one
 
 
-def test_glmm_batch_companions_change_last_bits():
-    # Why the blocks are fixed: the same replicate fitted in a different batch can differ in its
-    # last bits (if this ever stops holding, the blocks are harmless but no longer needed).
-    fit = cov.fitter_for({"method": "glmm", "ci": "z"}, LEVEL)
-    n = np.array([3, 1, 6, 2, 10, 4, 1, 25])
-    events = cov.simulate_events(n, cov.Cell(0.4, 1.0), range(60), seed=2)
-    together = fit(events, n)[0]
-    alone = np.concatenate([fit(events[i : i + 1], n)[0] for i in range(len(events))])
-    ok = np.isfinite(alone)
-    assert np.array_equal(np.isfinite(together), ok)
-    np.testing.assert_allclose(together[ok], alone[ok], rtol=0, atol=1e-8)
-    assert not np.array_equal(together[ok], alone[ok])
-
-
 def test_summary_does_not_depend_on_number_of_shards():
     one = cov.summarise(run(shards=1))
     for shards in (2, 3, 7):
@@ -426,18 +412,6 @@ def test_glmm_fast_path_equals_pool():
         np.testing.assert_allclose(a, b, rtol=0, atol=GLMM_BATCH_ATOL, equal_nan=True)
     assert fast[3] == slow[3]
     assert fast[3][1] and fast[3][2] and not fast[3][0]
-
-
-def test_report_text_names_the_recommended_method(project):
-    _, json1 = run_cli(project, 1, "text")
-    doc = json.loads(json1)
-    text = cov.report_text(doc)
-    rec = doc["recommendation"]
-    if rec["method"]:
-        assert f"Interval to trust for these data: {rec['label']}" in text
-    else:
-        assert "No method qualifies" in text
-    assert text.count("\n| ") == 2 + len(doc["methods"])  # header, rule, one row per method
 
 
 FAST_PATH_SPECS = [

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from stsmeta.errors import InputError
-from stsmeta.figures import figure_stems
 from stsmeta.figures.cumulative import cumulative_plot
 from stsmeta.figures.forest import forest_plot
 from stsmeta.figures.glyphs import GlyphText
 from stsmeta.figures.risk_of_bias import QUESTIONS, risk_of_bias_plot
 from stsmeta.figures.sensitivity import sensitivity_plot
 from stsmeta.figures.style import figure_style, save_figure
+from stsmeta.outputs import figure_stems
 from stsmeta.presentation import numbers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
@@ -272,7 +272,7 @@ def test_cli_writes_every_figure(tmp_path, monkeypatch):
             "figures",
             "--config", str(FIXTURES / "config.yaml"),
             "--pool-dir", str(FIXTURES / "results" / "pool"),
-            "--normalised-dir", str(FIXTURES / "results" / "normalised"),
+            "--studies", *map(str, sorted((FIXTURES / "results" / "normalised").glob("*.json"))),
             "--outdir", str(out),
         ]
     )  # fmt: skip
@@ -299,7 +299,7 @@ def test_cli_names_a_missing_pooled_file(tmp_path, capsys):
             "figures",
             "--config", str(FIXTURES / "config.yaml"),
             "--pool-dir", str(pooled),
-            "--normalised-dir", str(FIXTURES / "results" / "normalised"),
+            "--studies", *map(str, sorted((FIXTURES / "results" / "normalised").glob("*.json"))),
             "--outdir", str(tmp_path / "out"),
         ]
     )  # fmt: skip

@@ -130,17 +130,18 @@ def test_source_sha256_tracks_the_raw_file(tmp_path):
     assert study.source_sha256 == hashlib.sha256(VALID.read_bytes()).hexdigest()
 
 
-def test_a_study_checked_twice_in_one_process_is_looked_up_not_redone(tmp_path):
-    # The workflow checks each new file at start-up and normalises it in the same process.
+def test_a_study_read_again_in_one_process_follows_its_bytes_and_range(tmp_path):
+    # The workflow checks each new file at start-up and normalises it in the same process: a
+    # second read must still follow the file's current bytes and the current plausible range.
     data = _raw()
     first = _study(tmp_path, data)
-    assert _study(tmp_path, data) is first
-    # Other bytes or another plausible range: checked and normalised afresh.
+    assert _study(tmp_path, data) == first
     data["label"] = data.get("label", "") + " (revised)"
     changed = _study(tmp_path, data)
-    assert changed is not first and changed.source_sha256 != first.source_sha256
+    assert changed.label.endswith("(revised)")
+    assert changed.source_sha256 != first.source_sha256
     narrow = _study(tmp_path, data, {"plausible_concentration_mg_per_ml": [10, 200]})
-    assert narrow is not changed and narrow.concentration.plausible is False
+    assert narrow.concentration.plausible is False
     # An invalid file is never remembered: it fails every time.
     data["study_id"] = "Not A Safe Id"
     path = tmp_path / "bad.yaml"

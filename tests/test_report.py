@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from stsmeta.errors import InputError
-from stsmeta.figures import figure_stems
+from stsmeta.outputs import figure_stems
 from stsmeta.presentation import numbers
 from stsmeta.report import write_report
 
@@ -91,7 +91,7 @@ def build(
         html_path, md_path = write_report(
             config="config.yaml",
             pool_dir="results/pool",
-            normalised_dir="results/normalised",
+            normalised="results/normalised",
             tables_dir="results/tables",
             figures_dir="results/figures",
             html=f"{out}/report.html",

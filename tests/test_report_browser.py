@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from stsmeta.cli import main
-from stsmeta.figures import figure_stems
+from stsmeta.outputs import figure_stems
 
 pytestmark = pytest.mark.browser
 
@@ -182,8 +182,8 @@ def build_results(root: Path) -> Path:
                     "config.yaml",
                     "--pool-dir",
                     "results/pool",
-                    "--normalised-dir",
-                    "results/normalised",
+                    "--studies",
+                    *map(str, sorted(Path("results/normalised").glob("*.json"))),
                     "--outdir",
                     "results/figures",
                 ]
@@ -198,8 +198,8 @@ def build_results(root: Path) -> Path:
                     "config.yaml",
                     "--pool-dir",
                     "results/pool",
-                    "--normalised-dir",
-                    "results/normalised",
+                    "--studies",
+                    *map(str, sorted(Path("results/normalised").glob("*.json"))),
                     "--tables",
                     "results/tables",
                     "--figures-dir",

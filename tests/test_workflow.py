@@ -8,6 +8,7 @@ test shares the runs made by the module-scoped fixtures.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a user's checkout holds that the workflow reads.
@@ -102,16 +104,6 @@ def test_no_op_rerun_runs_nothing(built):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_two_clean_runs_are_byte_identical(built, tmp_path):
-    other = _copy_repo(tmp_path / "run-b")
-    _snakemake(other)
-    _snakemake(other, "archive")
-    first, second = _result_hashes(built), _result_hashes(other)
-    assert first.keys() == second.keys()
-    differing = sorted(k for k in first if first[k] != second[k])
-    assert not differing, f"files differ between two clean runs: {differing}"
-
-
 def test_adding_a_study_reruns_only_that_study(built, tmp_path):
     work = tmp_path / "run-c"
     shutil.copytree(
@@ -152,7 +144,9 @@ def test_a_bad_study_file_stops_the_run_and_changes_nothing(built, tmp_path):
     assert _result_hashes(work) == before
 
 
-def test_a_run_killed_midway_completes_with_identical_results(built, tmp_path):
+def test_another_clone_killed_midway_and_resumed_is_byte_identical(built, tmp_path):
+    """A second clean clone, killed half-way and resumed as the README says, ends with the same
+    bytes as the first: runs are reproducible across clones and interruptions."""
     work = _copy_repo(tmp_path / "run-e")
     cmd = [sys.executable, "-m", "snakemake", "--cores", "1"]
     proc = subprocess.Popen(
@@ -170,3 +164,74 @@ def test_a_run_killed_midway_completes_with_identical_results(built, tmp_path):
     expected = _result_hashes(built)
     got = _result_hashes(work)
     assert got == expected
+
+
+def _mentions(results: Path, needle: str) -> list[str]:
+    """Result files (logs left out) whose bytes contain `needle`."""
+    return sorted(
+        str(p.relative_to(results))
+        for p in results.rglob("*")
+        if p.is_file()
+        and "logs" not in p.relative_to(results).parts
+        and needle.encode() in p.read_bytes()
+    )
+
+
+def test_a_removed_and_a_renamed_study_leave_no_trace(built, tmp_path):
+    work = tmp_path / "run-f"
+    shutil.copytree(built, work, symlinks=True)
+    raw = work / "data" / "raw"
+    removed, renamed = sorted(p.stem for p in raw.glob("*.yaml"))[:2]
+    (raw / f"{removed}.yaml").unlink()
+    author, year = renamed.rsplit("-", 1)
+    new_id = f"{author}x-{year}"
+    text = (raw / f"{renamed}.yaml").read_text()
+    assert f"study_id: {renamed}\n" in text
+    # Renamed as a user would: the id everywhere in its file (it may also name sources).
+    (raw / f"{new_id}.yaml").write_text(text.replace(renamed, new_id))
+    (raw / f"{renamed}.yaml").unlink()
+
+    _snakemake(work)
+    results = work / "results"
+    for old in (removed, renamed):
+        # Only the stale normalised file itself, which no job reads, still names the old study.
+        assert _mentions(results, old) == [f"normalised/{old}.json"], old
+    assert _mentions(results, new_id)
+    _snakemake(work, "clean_stale")
+    for old in (removed, renamed):
+        assert _mentions(results, old) == [], old
+
+
+def test_config_overrides_reach_the_jobs(built, tmp_path):
+    """--config and --configfile change what the jobs compute, and rerun only what they affect."""
+    work = tmp_path / "run-g"
+    shutil.copytree(built, work, symlinks=True)
+    pooled = work / "results" / "pool" / "complete_remission" / "primary.json"
+    before = json.loads(pooled.read_text())
+    assert before["confidence_level"] == 0.95
+
+    dry = _snakemake(work, "--dry-run", "--quiet", "rules", "--config", "confidence_level=0.9")
+    rerun = {line.split()[0] for line in dry.stdout.splitlines() if line.strip()}
+    assert "normalise" not in rerun and "tables" not in rerun, dry.stdout
+    assert {"pool", "figures", "report"} <= rerun, dry.stdout
+    _snakemake(work, "--config", "confidence_level=0.9")
+    after = json.loads(pooled.read_text())
+    assert after["confidence_level"] == 0.9
+    # A 90% interval is narrower than the 95% one around the same estimate.
+    assert after["estimate"] == pytest.approx(before["estimate"])
+    assert after["ci_high"] - after["ci_low"] < before["ci_high"] - before["ci_low"]
+    report = (work / "results" / "report.md").read_text()
+    assert "90% CI" in report and "95% CI" not in report
+
+    other = work / "other.yaml"
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["report"]["title"] = "Another title for a test of --configfile"
+    config["confidence_level"] = 0.8
+    other.write_text(yaml.safe_dump(config, sort_keys=False))
+    _snakemake(work, "--configfile", str(other))
+    assert json.loads(pooled.read_text())["confidence_level"] == 0.8
+    report = (work / "results" / "report.md").read_text()
+    assert "Another title for a test of --configfile" in report
+    assert "80% CI" in report and "90% CI" not in report
+    effective = json.loads((work / "results" / "config" / "report.json").read_text())
+    assert effective["config"]["confidence_level"] == 0.8

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from stsmeta.errors import InputError, Problem
+from stsmeta.errors import InputError, Problem, field_path
 from stsmeta.schemas import read_schema, schema_path
 
 # Package data (workflow/schemas/config.schema.yaml links here, for snakemake.utils.validate).
@@ -74,7 +74,7 @@ def _describe_type(value: Any) -> str:
 
 
 def _join(path) -> str:
-    return ".".join(str(p) for p in path)
+    return field_path(path)
 
 
 def _parent(config: Any, path) -> Any:

@@ -7,7 +7,9 @@ found and mended without reading a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,3 +32,15 @@ class InputError(Exception):
             problems = [problems]
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def field_path(parts: Iterable[Any]) -> str:
+    """A field's path as every message shows it: ``['outcomes', 0, 'events']`` ->
+    ``'outcomes[0].events'`` (study files, configuration and every other input alike)."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

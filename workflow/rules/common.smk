@@ -15,6 +15,7 @@ from stsmeta.coverage.plan import settings_from_config as coverage_settings
 from stsmeta.errors import InputError
 from stsmeta.evidence.studyfile import normalise_file
 from stsmeta.evidence.studyfile import validate_paths
+from stsmeta.outputs import FIGURE_FORMATS, TABLE_NAMES, figure_stems
 from stsmeta.schemas import schema_path
 
 # The configuration Snakemake merged (config.yaml, then every --configfile and --config) is checked
@@ -136,22 +137,14 @@ RAW_FILES = expand(f"{STUDIES_DIR}/{{study}}.yaml", study=STUDIES)
 NORMALISED = expand(f"{RESULTS}/normalised/{{study}}.json", study=STUDIES)
 TABLES = expand(
     f"{RESULTS}/tables/{{table}}.csv",
-    table=["studies", "patients", "flags", "decisions"],
+    table=TABLE_NAMES,
 )
 POOLED = expand(
     f"{RESULTS}/pool/{{outcome}}/{{scenario}}.json",
     outcome=OUTCOMES,
     scenario=SCENARIOS,
 )
-FIGURE_FORMATS = ["png", "svg", "pdf"]
-FIGURE_STEMS = [
-    *expand(
-        "{kind}_{outcome}",
-        kind=["forest", "sensitivity", "cumulative"],
-        outcome=OUTCOMES,
-    ),
-    "risk_of_bias",
-]
+FIGURE_STEMS = figure_stems(OUTCOMES)
 FIGURES = expand(
     f"{RESULTS}/figures/{{stem}}.{{ext}}", stem=FIGURE_STEMS, ext=FIGURE_FORMATS
 )
@@ -210,6 +203,24 @@ def table_output(path):
     if not Path(BASE, "workflow", "report", f"{name}.rst").exists():
         return path
     return report(path, caption=f"../report/{name}.rst", category="Tables")
+
+
+def remove_stale_results(log):
+    """Delete normalised studies, pooled results and figures that no current input produces."""
+    current = {
+        *map(str, map(Path, NORMALISED + POOLED + FIGURES)),
+        *(str(Path(f)) for f in COVERAGE_SHARDS),
+    }
+    patterns = ["normalised/*.json", "pool/*/*.json", "figures/*.*", "coverage/shards/*/*.csv"]
+    removed = [
+        path
+        for pattern in patterns
+        for path in sorted(Path(RESULTS).glob(pattern))
+        if str(path) not in current and not path.name.startswith("coverage.")
+    ]
+    for path in removed:
+        path.unlink()
+    Path(log).write_text("".join(f"removed {p}\n" for p in removed), encoding="utf-8")
 
 
 def parent_dir(path, levels=1):

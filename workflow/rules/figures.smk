@@ -16,9 +16,8 @@ rule figures:
         cpus_per_task=lambda wildcards, threads: threads,
     params:
         pool_dir=lambda w, input: parent_dir(input.pooled[0], 2),
-        normalised_dir=lambda w, input: parent_dir(input.studies[0]),
         outdir=lambda w, output: parent_dir(output[0]),
     shell:
         "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
-        " --normalised-dir {params.normalised_dir} --outdir {params.outdir}"
+        " --studies {input.studies} --outdir {params.outdir}"
         " --processes {threads} > {log} 2>&1"

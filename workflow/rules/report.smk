@@ -23,7 +23,6 @@ rule report:
         CONDA_ENV
     params:
         pool_dir=lambda w, input: parent_dir(input.pooled[0], 2),
-        normalised_dir=lambda w, input: parent_dir(input.studies[0]),
         tables_dir=lambda w, input: parent_dir(input.tables[0]),
         figures_dir=lambda w, input: parent_dir(input.figures[0]),
         previous=lambda w, input: (
@@ -39,7 +38,7 @@ rule report:
         + (f" --version-label {shlex.quote(RELEASE.label)}" if RELEASE.changes else ""),
     shell:
         "python -m stsmeta report --config {input.config} --pool-dir {params.pool_dir}"
-        " --normalised-dir {params.normalised_dir} --tables {params.tables_dir}"
+        " --studies {input.studies} --tables {params.tables_dir}"
         " --figures-dir {params.figures_dir} --coverage {input.coverage} {params.previous}"
         " {params.release}"
         " --html {output.html} --md {output.md} > {log} 2>&1"

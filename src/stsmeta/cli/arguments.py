@@ -6,9 +6,17 @@ import argparse
 
 
 def add_analysis_inputs(parser: argparse.ArgumentParser) -> None:
-    """--config, --pool-dir and --normalised-dir: what the figures and the report read."""
-    parser.add_argument("--config", required=True, help="the analysis plan (config.yaml)")
+    """--config, --pool-dir and --studies: what the figures and the report read."""
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="configuration: results/config/<stage>.json as the workflow writes it, or config.yaml",
+    )
     parser.add_argument("--pool-dir", required=True, help="directory of <outcome>/<scenario>.json")
     parser.add_argument(
-        "--normalised-dir", required=True, help="directory of normalised study JSON"
+        "--studies",
+        required=True,
+        nargs="+",
+        metavar="NORMALISED.json",
+        help="the normalised studies (each file named: a removed study's stale file is not read)",
     )

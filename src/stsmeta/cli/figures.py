@@ -11,7 +11,7 @@ Draw the figures of the analysis plan from the pooled results and the normalised
 
 Reads, for every outcome O and scenario S of --config:
   <pool-dir>/O/S.json        (written by `stsmeta pool --outcome`)
-  <normalised-dir>/*.json      (written by `stsmeta normalise`)
+  --studies NORMALISED.json...      (written by `stsmeta normalise`)
 Writes, each as .png (300 dpi), .svg and .pdf, byte-identical across runs:
   <outdir>/forest_O.*          a row per study, subgroup diamonds, every method, PI, heterogeneity
   <outdir>/sensitivity_O.*     one row per scenario and per study left out, against the primary
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     files = InputFiles()
     plan = load_plan(args.config, files)
     pooled = load_pooled(args.pool_dir, plan, files)
-    studies = load_normalised(args.normalised_dir, files)
+    studies = load_normalised(args.studies, files)
     processes = args.processes if args.processes is not None else default_processes()
     for path in write_figures(plan, pooled, studies, args.outdir, processes=max(1, processes)):
         print(path)

@@ -26,7 +26,8 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 def run_plan(args: argparse.Namespace) -> int:
     from stsmeta.config import read_config
     from stsmeta.errors import InputError, Problem
-    from stsmeta.pool.analysis import analyse, read_normalised, write_json
+    from stsmeta.evidence.model import read_normalised
+    from stsmeta.pool.analysis import analyse, write_json
 
     missing = [
         flag for flag, value in (("--config", args.config), ("--out", args.out)) if value is None

@@ -11,7 +11,7 @@ Write the summary report from the pooled results, tables, normalised studies and
 
 Reads, for every outcome O and scenario S of --config:
   <pool-dir>/O/S.json              (stsmeta pool --outcome)
-  <normalised-dir>/*.json            (stsmeta normalise)
+  --studies NORMALISED.json...      (stsmeta normalise)
   <tables>/studies.csv, flags.csv, decisions.csv   (stsmeta tables)
   <figures-dir>/forest_O, sensitivity_O, cumulative_O, risk_of_bias (.png, and .svg when
                                      present: the HTML inlines the SVG)  (stsmeta figures)
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     for path in write_report(
         config=args.config,
         pool_dir=args.pool_dir,
-        normalised_dir=args.normalised_dir,
+        normalised=args.studies,
         tables_dir=args.tables,
         figures_dir=args.figures_dir,
         html=args.html,

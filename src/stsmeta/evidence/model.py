@@ -8,10 +8,15 @@ in docs/data-dictionary.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from stsmeta.errors import InputError, Problem
 
 SCHEMA_VERSION = 1
 
@@ -203,5 +208,44 @@ def study_from_dict(data: dict[str, Any]) -> Study:
 
 def load_study(path: str | Path) -> Study:
     """Read a normalised study JSON (``results/normalised/<study>.json``)."""
-    with open(path, encoding="utf-8") as handle:
-        return study_from_dict(json.load(handle))
+    studies, _ = read_normalised([path])
+    return study_from_dict(studies[0])
+
+
+def read_normalised(paths: Iterable[str | os.PathLike]) -> tuple[list[dict], dict[str, str]]:
+    """Read normalised study JSON files (``results/normalised/<study>.json``): the studies as
+    dicts and the SHA-256 of each file by study id. The one reader of normalised studies: every
+    stage that reads them comes through here (or ``load_study`` for the dataclass form)."""
+    studies: list[dict] = []
+    checksums: dict[str, str] = {}
+    problems: list[Problem] = []
+    where: dict[str, str] = {}
+    for path in paths:
+        name = str(path)
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            problems.append(Problem(name, "", f"cannot be read ({exc.strerror or exc})"))
+            continue
+        try:
+            study = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problems.append(Problem(name, "", f"is not valid JSON ({exc})"))
+            continue
+        if not isinstance(study, dict) or not isinstance(study.get("study_id"), str):
+            problems.append(Problem(name, "study_id", "missing; a normalised study needs its id"))
+            continue
+        sid = study["study_id"]
+        if sid in where:
+            problems.append(
+                Problem(
+                    name, "study_id", f"{sid!r} is also the id of {where[sid]}; ids must be unique"
+                )
+            )
+            continue
+        where[sid] = name
+        studies.append(study)
+        checksums[sid] = hashlib.sha256(data).hexdigest()
+    if problems:
+        raise InputError(problems)
+    return studies, checksums

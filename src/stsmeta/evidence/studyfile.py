@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from stsmeta.errors import InputError, Problem
+from stsmeta.errors import InputError, Problem, field_path
 from stsmeta.schemas import read_schema, schema_path
 
 SCHEMA_PATH = schema_path("study")
@@ -107,17 +107,6 @@ def load_yaml(path: str | Path) -> tuple[Any, bytes]:
 
 def study_schema() -> dict[str, Any]:
     return read_schema("study")
-
-
-def field_path(parts: Iterable[Any]) -> str:
-    """``['outcomes', 0, 'events'] -> 'outcomes[0].events'``."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 _TYPE_NAMES = {

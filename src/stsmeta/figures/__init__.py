@@ -10,17 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-FORMATS = ("png", "svg", "pdf")
+from stsmeta.outputs import FIGURE_FORMATS
+
 # Figures drawn in this process, saved by forked workers (inherited, never pickled).
 _DRAWN: list = []
-
-
-def figure_stems(outcomes: list[str]) -> list[str]:
-    """The stems of every figure file written for these outcomes, in writing order."""
-    stems = []
-    for outcome in outcomes:
-        stems += [f"forest_{outcome}", f"sensitivity_{outcome}", f"cumulative_{outcome}"]
-    return stems + ["risk_of_bias"]
 
 
 def default_processes() -> int:
@@ -51,7 +44,7 @@ def save_all(drawn: list[tuple], processes: int = 1) -> list[Path]:
 
     from stsmeta.figures.style import save_figure
 
-    tasks = [(i, fmt) for i in range(len(drawn)) for fmt in FORMATS]
+    tasks = [(i, fmt) for i in range(len(drawn)) for fmt in FIGURE_FORMATS]
     processes = min(processes, len(tasks))
     if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [

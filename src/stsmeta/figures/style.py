@@ -18,6 +18,8 @@ matplotlib.use("Agg")
 import matplotlib as mpl  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from stsmeta.outputs import FIGURE_FORMATS  # noqa: E402
+
 # Okabe & Ito (2008), "Color universal design".
 BLACK = "#000000"
 ORANGE = "#E69F00"
@@ -39,7 +41,6 @@ SECONDARY_STYLES = (
     (SKY_BLUE, "P"),
 )
 
-FORMATS = ("png", "svg", "pdf")
 PNG_DPI = 300
 # A forest plot of hundreds of studies is hundreds of inches tall: at 300 dpi its PNG would pass
 # Agg's limit of 2**16 pixels a side, and cost time in proportion. Such a PNG gets the dpi that
@@ -93,7 +94,7 @@ def png_dpi(fig: Figure) -> float:
 
 
 def save_figure(
-    fig: Figure, outdir: Path | str, stem: str, formats: tuple[str, ...] = FORMATS
+    fig: Figure, outdir: Path | str, stem: str, formats: tuple[str, ...] = FIGURE_FORMATS
 ) -> list[Path]:
     """Write ``<outdir>/<stem>.{png,svg,pdf}`` (or ``formats``) deterministically; return paths."""
     outdir = Path(outdir)

@@ -16,7 +16,6 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from stsmeta.atomic_write import write_text_atomically
@@ -645,43 +644,6 @@ def analyse(
 
 
 # ----------------------------------------------------------------------------- files
-
-
-def read_normalised(paths: Iterable[str | os.PathLike]) -> tuple[list[dict], dict[str, str]]:
-    """Read normalised study JSON files: the studies and the SHA-256 of each file by study id."""
-    studies: list[dict] = []
-    checksums: dict[str, str] = {}
-    problems: list[Problem] = []
-    where: dict[str, str] = {}
-    for path in paths:
-        name = str(path)
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            problems.append(Problem(name, "", f"cannot be read ({exc.strerror or exc})"))
-            continue
-        try:
-            study = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problems.append(Problem(name, "", f"is not valid JSON ({exc})"))
-            continue
-        if not isinstance(study, dict) or not isinstance(study.get("study_id"), str):
-            problems.append(Problem(name, "study_id", "missing; a normalised study needs its id"))
-            continue
-        sid = study["study_id"]
-        if sid in where:
-            problems.append(
-                Problem(
-                    name, "study_id", f"{sid!r} is also the id of {where[sid]}; ids must be unique"
-                )
-            )
-            continue
-        where[sid] = name
-        studies.append(study)
-        checksums[sid] = hashlib.sha256(data).hexdigest()
-    if problems:
-        raise InputError(problems)
-    return studies, checksums
 
 
 def dumps(document: Mapping) -> str:

@@ -12,12 +12,14 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stsmeta.errors import InputError, Problem
 
-TABLE_NAMES = ("studies", "flags", "decisions")
+# The tables the report reads (of stsmeta.outputs.TABLE_NAMES).
+REPORT_TABLES = ("studies", "flags", "decisions")
 
 
 def display_path(path: Path | str) -> str:
@@ -159,23 +161,34 @@ def load_pooled(pool_dir: Path | str, plan: Plan, files: InputFiles) -> dict[str
     return pooled
 
 
-def load_normalised(normalised_dir: Path | str, files: InputFiles) -> dict[str, dict]:
-    """``{study_id: normalised study}``, sorted by study id."""
-    paths = sorted(Path(normalised_dir).glob("*.json"))
+def load_normalised(
+    normalised: Path | str | Iterable[Path | str], files: InputFiles
+) -> dict[str, dict]:
+    """``{study_id: normalised study}``, sorted by study id.
+
+    ``normalised`` lists the files (what the workflow declares as the job's inputs: a stale file
+    of a removed study is never read), or names a folder of fixtures read whole.
+    """
+    if isinstance(normalised, str | Path):
+        paths = sorted(Path(normalised).glob("*.json"))
+    else:
+        paths = sorted(Path(p) for p in normalised)
     if not paths:
-        raise InputError(Problem(str(normalised_dir), "", "no normalised studies (*.json) found"))
+        raise InputError(Problem(str(normalised), "", "no normalised studies (*.json) given"))
+    from stsmeta.evidence.model import read_normalised
+
+    loaded, checksums = read_normalised(paths)
     studies = {}
-    for path in paths:
-        study = files.read_json(path)
-        study_id = str(study.get("study_id") or path.stem)
+    for path, study in zip(paths, loaded, strict=True):
+        files.checksums[display_path(path)] = checksums[study["study_id"]]
         study["_path"] = str(path)
-        studies[study_id] = study
+        studies[study["study_id"]] = study
     return dict(sorted(studies.items()))
 
 
 def load_tables(tables_dir: Path | str, files: InputFiles) -> dict[str, list[dict[str, str]]]:
     """``{name: rows}`` for studies.csv, flags.csv and decisions.csv (all required)."""
-    return {name: files.read_csv(Path(tables_dir) / f"{name}.csv") for name in TABLE_NAMES}
+    return {name: files.read_csv(Path(tables_dir) / f"{name}.csv") for name in REPORT_TABLES}
 
 
 COVERAGE_KEYS = {

@@ -14,7 +14,7 @@ def write_report(
     *,
     config: Path | str,
     pool_dir: Path | str,
-    normalised_dir: Path | str,
+    normalised: Path | str | list[Path | str],
     tables_dir: Path | str,
     figures_dir: Path | str,
     html: Path | str,
@@ -31,7 +31,7 @@ def write_report(
     by the workflow when the inputs differ from the published archive of ``report.version``
     (``stsmeta.archive.release_status``).
     """
-    from stsmeta.figures import figure_stems
+    from stsmeta.outputs import figure_stems
     from stsmeta.presentation.inputs import (
         InputFiles,
         load_coverage,
@@ -51,7 +51,7 @@ def write_report(
         plan.report["version"] = version_label
         plan.report["unreleased_changes"] = list(unreleased_changes)
     pooled = load_pooled(pool_dir, plan, files)
-    studies = load_normalised(normalised_dir, files)
+    studies = load_normalised(normalised, files)
     tables = load_tables(tables_dir, files)
     previous_data = None
     if previous is not None:
