@@ -37,7 +37,6 @@ def synthetic_config(version: str = "9.9.9", **report) -> str:
 
 
 WORKFLOW = ("Snakefile", "pyproject.toml", "envs/requirements.lock", "workflow/rules/a.smk")
-WORKFLOW += ("src/stsmeta/__init__.py",)
 
 
 def make_tree(root: Path, *, version: str = "9.9.9", events: int = 3, **report) -> dict:
@@ -68,7 +67,7 @@ def make_tree(root: Path, *, version: str = "9.9.9", events: int = 3, **report) 
     config, _ = load_config(root / "config.yaml")
     (root / "results" / "config").mkdir()
     (root / "results" / "config" / "archive.json").write_text(effective_config(config, "archive"))
-    for name in WORKFLOW:
+    for name in (*WORKFLOW, "src/stsmeta/__init__.py"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(f"# synthetic {name}\n")
     (root / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
@@ -90,6 +89,8 @@ def inputs_for(root: Path, given: dict) -> archive.ArchiveInputs:
         workflow_base=root,
         workflow_files=(*WORKFLOW, "config.yaml"),
         source_version=archive.NOT_A_GIT_CHECKOUT,
+        package_dir=root / "src" / "stsmeta",
+        package_files=("__init__.py",),
     )
 
 

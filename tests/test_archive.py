@@ -264,7 +264,7 @@ def test_readme_escapes_the_title(tmp_path: Path) -> None:
     first = readme.splitlines()[0]
     assert "<script" not in readme and "&lt;script&gt;" in first
     assert "\\[click\\]\\(javascript:alert\\(1\\)\\)" in first and "\\*bold\\*" in first
-    assert "rm -r results && snakemake --cores 4" in readme
+    assert "snakemake --cores 4 --forceall" in readme
 
 
 def test_software_citation_at_repository_top() -> None:
@@ -402,13 +402,9 @@ def test_archive_command_end_to_end(tmp_path: Path, monkeypatch, capsys) -> None
     argv += [a for p in given["results"] for a in ("--result", str(p.relative_to(tmp_path)))]
     argv += [a for p in given["raw"] for a in ("--raw", str(p.relative_to(tmp_path)))]
     argv += ["--config-file", "config.yaml", "--workflow-base", str(tmp_path)]
-    for name in (
-        "Snakefile",
-        "pyproject.toml",
-        "envs/requirements.lock",
-        "src/stsmeta/__init__.py",
-    ):
+    for name in ("Snakefile", "pyproject.toml", "envs/requirements.lock"):
         argv += ["--workflow-file", name]
+    argv += ["--package-dir", "src/stsmeta", "--package-file", "__init__.py"]
     argv += ["--staging", "results/archive/staging/s.tar.gz", "--publish-dir", "results/archive"]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -507,13 +503,9 @@ def test_separate_processes_agree_whatever_hash_seed_and_time_zone(tmp_path: Pat
     given = make_tree(tmp_path)
     args = [a for p in given["results"] for a in ("--result", str(p))]
     args += [a for p in given["raw"] for a in ("--raw", str(p))]
-    for name in (
-        "Snakefile",
-        "pyproject.toml",
-        "envs/requirements.lock",
-        "src/stsmeta/__init__.py",
-    ):
+    for name in ("Snakefile", "pyproject.toml", "envs/requirements.lock"):
         args += ["--workflow-file", name]
+    args += ["--package-dir", "src/stsmeta", "--package-file", "__init__.py"]
     digests = []
     for seed, zone in (("1", "UTC"), ("2", "Asia/Tokyo")):
         env = dict(os.environ, PYTHONHASHSEED=seed, TZ=zone)

@@ -73,23 +73,43 @@ def test_published_crate_passes_roc_validator_offline(published: Path, tmp_path:
     assert result.passed()
 
 
+@pytest.fixture(scope="module")
+def second_version(published: Path, tmp_path_factory) -> Path:
+    """The published copy with report.version bumped to 0.2.0, run and archived: its archive
+    holds the previous version that its report compares with."""
+    work = tmp_path_factory.mktemp("second") / "w"
+    shutil.copytree(published, work, symlinks=True)
+    config = work / "config.yaml"
+    config.write_text(re.sub(r'version: "0\.1\.0"', 'version: "0.2.0"', config.read_text()))
+    _snakemake(work)
+    _snakemake(work, "archive")
+    return work
+
+
 def test_results_rebuilt_from_the_archive_alone_are_byte_identical(
-    published: Path, tmp_path: Path
+    second_version: Path, tmp_path: Path
 ) -> None:
-    """What the archive's README says: unpack, remove results/, rerun, compare."""
-    with tarfile.open(published / ARCHIVE) as tar:
+    """What the archive's README says: unpack, rebuild every result, compare."""
+    name = "results/archive/stsmeta-results-0.2.0.tar.gz"
+    with tarfile.open(second_version / name) as tar:
         tar.extractall(tmp_path, filter="data")
-    folder = tmp_path / "stsmeta-results-0.1.0"
-    readme = (folder / "README.md").read_text()
-    assert "rm -r results && snakemake --cores 4" in readme
-    contents = archive.read_archive(published / ARCHIVE)
-    archived = {n: b for n, b in contents.files.items() if n.startswith("results/")}
-    assert "results/pool/complete_remission/primary.json" in archived
-    shutil.rmtree(folder / "results")
+    folder = tmp_path / "stsmeta-results-0.2.0"
+    assert "snakemake --cores 4 --forceall" in (folder / "README.md").read_text()
+    archived = {
+        n: b
+        for n, b in archive.read_archive(second_version / name).files.items()
+        if n.startswith("results/")
+    }
+    assert "results/archive/stsmeta-results-0.1.0.tar.gz" in archived
+    assert "Compared with version 0.1.0" in archived["results/report.md"].decode()
+    # Every result rebuilt from scratch: stale copies cannot pass for rebuilt ones.
+    for rel in archived:
+        if not rel.startswith("results/archive/"):
+            (folder / rel).unlink()
     # The archive's own package source, not the test's: PYTHONPATH points into the archive.
     env = dict(os.environ, PYTHONPATH=str(folder / "src"))
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2"],
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--forceall"],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -100,7 +120,7 @@ def test_results_rebuilt_from_the_archive_alone_are_byte_identical(
     assert not differing, f"rebuilt files differ from the archived ones: {differing}"
     # The README's own check, with the coreutils tool.
     if shutil.which("sha256sum"):
-        lines = [line for line in (folder / "MANIFEST.sha256").read_text().splitlines()]
+        lines = (folder / "MANIFEST.sha256").read_text().splitlines()
         checked = subprocess.run(
             ["sha256sum", "-c", "-"],
             cwd=folder,

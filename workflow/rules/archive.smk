@@ -1,7 +1,7 @@
 # The archive is staged as a Snakemake output and then published by `stsmeta archive` to
 # results/archive/, outside Snakemake's reach: Snakemake deletes a job's outputs before rerunning
 # it, and a published archive must never be lost or overwritten. Publishing records the archive
-# in archives.lock at the workflow's base (commit it).
+# in archives.lock in the working directory, next to config.yaml (commit it).
 #
 # The archive takes only declared inputs: the result files the workflow makes (never a folder of
 # results/), the study files, the configuration, and what reruns the workflow from the archive
@@ -24,14 +24,20 @@ REPRODUCTION_FILES = sorted(
                 "workflow/report/*.rst",
                 "workflow/schemas/*.yaml",
                 "profiles/default/*.yaml",
-                "src/stsmeta/**/*.py",
-                "src/stsmeta/py.typed",
-                "src/stsmeta/schemas/*.yaml",
             )
             for p in BASE.glob(pattern)
-            if p.is_file() and "__pycache__" not in p.parts
+            if p.is_file()
         ),
     }
+)
+# The stsmeta package this run imports (a checkout's src/stsmeta or an installed wheel), stored
+# under src/stsmeta/ in the archive; paths relative to it.
+PACKAGE_DIR = Path(stsmeta.__file__).parent
+PACKAGE_FILES = sorted(
+    p.relative_to(PACKAGE_DIR).as_posix()
+    for pattern in ("**/*.py", "py.typed", "schemas/*.yaml")
+    for p in PACKAGE_DIR.glob(pattern)
+    if p.is_file() and "__pycache__" not in p.parts
 )
 # What the archive stores of results/: everything `snakemake` builds but the per-stage configs,
 # shards and logs (the archive has the effective configuration as config.effective.json).
@@ -45,6 +51,8 @@ ARCHIVED_RESULTS = [
     f"{RESULTS}/coverage/summary.json",
     f"{RESULTS}/report.html",
     f"{RESULTS}/report.md",
+    # The previous version the report compared with, so that a rerun from the archive does too.
+    *([str(PREVIOUS_ARCHIVE)] if PREVIOUS_ARCHIVE else []),
 ]
 # A changed commit rebuilds the archive (params are a rerun trigger).
 SOURCE_VERSION = git_commit(BASE)
@@ -58,6 +66,9 @@ rule archive:
         config_files=CONFIG_FILES,
         raw=RAW_FILES,
         reproduction=[str(BASE / f) for f in REPRODUCTION_FILES],
+        package=[str(PACKAGE_DIR / f) for f in PACKAGE_FILES],
+        # The previous version's entry is stored with its archive.
+        lock=[str(ARCHIVE_LOCK)] if PREVIOUS_ARCHIVE else [],
     output:
         f"{RESULTS}/archive/staging/stsmeta-results-{VERSION}.tar.gz",
     log:
@@ -65,13 +76,15 @@ rule archive:
     conda:
         CONDA_ENV
     params:
-        results=RESULTS,
+        results=lambda w, output: parent_dir(output[0], 3),
         result_args=lambda w, input: " ".join(f"--result {f}" for f in input.results),
         raw_args=lambda w, input: " ".join(f"--raw {f}" for f in input.raw),
         config_args=lambda w, input: " ".join(
             f"--config-file {f}" for f in input.config_files
         ),
         workflow_args=" ".join(f"--workflow-file {f}" for f in REPRODUCTION_FILES),
+        package_args=" ".join(f"--package-file {f}" for f in PACKAGE_FILES),
+        package_dir=PACKAGE_DIR,
         base=BASE,
         lock=ARCHIVE_LOCK,
         source_version=SOURCE_VERSION,
@@ -80,5 +93,6 @@ rule archive:
         "python -m stsmeta archive --config {input.config} --results {params.results}"
         " {params.result_args} {params.raw_args} {params.config_args}"
         " --workflow-base {params.base} {params.workflow_args}"
+        " --package-dir {params.package_dir} {params.package_args}"
         " --source-version {params.source_version:q} --lock {params.lock}"
         " --staging {output} --publish-dir {params.publish_dir} > {log} 2>&1"

@@ -161,11 +161,12 @@ COVERAGE_SHARDS = [
 # The workflow's own files are found from its base directory, so that every target works from
 # any working directory.
 BASE = Path(workflow.basedir)
-# The published archives the report relies on, from the record in the repository
-# (archives.lock), verified before any job runs: a corrupt or missing one stops the run and
-# changes nothing. RELEASE.previous: the version to compare with; RELEASE.label: "<version>" or
-# "<version>+unreleased changes" when the inputs differ from the published <version>.
-ARCHIVE_LOCK = BASE / "archives.lock"
+# The published archives the report relies on, from their record (archives.lock, next to
+# config.yaml and data/ in the working directory: commit it), verified before any job runs: a
+# corrupt or missing one stops the run and changes nothing. RELEASE.previous: the version to
+# compare with; RELEASE.label: "<version>" or "<version>+unreleased changes" when the inputs
+# differ from the published <version>.
+ARCHIVE_LOCK = Path("archives.lock")
 try:
     RELEASE = release_status(
         ARCHIVE_LOCK,
@@ -211,7 +212,12 @@ def remove_stale_results(log):
         *map(str, map(Path, NORMALISED + POOLED + FIGURES)),
         *(str(Path(f)) for f in COVERAGE_SHARDS),
     }
-    patterns = ["normalised/*.json", "pool/*/*.json", "figures/*.*", "coverage/shards/*/*.csv"]
+    patterns = [
+        "normalised/*.json",
+        "pool/*/*.json",
+        "figures/*.*",
+        "coverage/shards/*/*.csv",
+    ]
     removed = [
         path
         for pattern in patterns

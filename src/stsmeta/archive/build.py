@@ -34,6 +34,7 @@ from stsmeta.archive.layout import (
     README_NAME,
     RESULTS_FOLDER,
 )
+from stsmeta.archive.lock import HEADER, LOCK_NAME, read_lock
 from stsmeta.archive.metadata import (
     ResultsMetadata,
     config_authors,
@@ -67,10 +68,16 @@ class ArchiveInputs:
     raw_files: tuple[Path, ...]
     # The configuration files the run was given (config.yaml, --configfile), stored by name.
     config_files: tuple[Path, ...]
-    # Rules, package source, lock: paths relative to the workflow's base directory.
+    # Rules, report captions, pyproject.toml, lock: paths relative to the workflow's base.
     workflow_base: Path
     workflow_files: tuple[str, ...]
     source_version: str
+    # The stsmeta package the run imported, stored under src/stsmeta/ (paths relative to it).
+    package_dir: Path | None = None
+    package_files: tuple[str, ...] = ()
+    # archives.lock: the entries of the previous archives archived under results/archive/
+    # are stored with them, so that a rerun from the archive verifies them as the run did.
+    lock_path: Path | None = None
 
 
 def _check_member_name(name: str, origin: str) -> Problem | None:
@@ -119,6 +126,23 @@ class _Collector:
             self.members[name] = Path(path).read_bytes()
 
 
+def _add_lock_entries(found: _Collector, lock_path: Path | None) -> None:
+    """archives.lock with the entries of the archives stored under results/archive/."""
+    prefix = f"{RESULTS_FOLDER}/archive/"
+    archived = {n[len(prefix) :] for n in found.members if n.startswith(prefix)}
+    if not archived:
+        return
+    entries = read_lock(lock_path) if lock_path is not None else []
+    kept = [e for e in entries if e.file in archived]
+    if {e.file for e in kept} != archived:
+        missing = ", ".join(sorted(archived - {e.file for e in kept}))
+        found.problems.append(
+            Problem(str(lock_path or LOCK_NAME), "", f"does not record {missing}; give --lock")
+        )
+        return
+    found.members[LOCK_NAME] = (HEADER + "".join(e.line() for e in kept)).encode("utf-8")
+
+
 def _collect_files(inputs: ArchiveInputs, studies_dir: str) -> dict[str, bytes]:
     found = _Collector()
     for path in inputs.result_files:
@@ -145,6 +169,13 @@ def _collect_files(inputs: ArchiveInputs, studies_dir: str) -> dict[str, bytes]:
             )
         elif str(pure) not in found.members:  # config.yaml may be both: keep one
             found.add(str(pure), Path(inputs.workflow_base) / rel)
+    for rel in dict.fromkeys(inputs.package_files):
+        pure = PurePosixPath(rel)
+        if inputs.package_dir is None or pure.is_absolute() or ".." in pure.parts:
+            found.problems.append(Problem(rel, "", "give package files relative to --package-dir"))
+        else:
+            found.add(f"src/stsmeta/{pure}", Path(inputs.package_dir) / rel)
+    _add_lock_entries(found, inputs.lock_path)
     for name in REQUIRED_WORKFLOW_FILES:
         if name not in found.members:
             found.problems.append(

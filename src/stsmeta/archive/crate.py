@@ -24,6 +24,7 @@ from stsmeta.archive.layout import (
     README_NAME,
     RESULTS_FOLDER,
 )
+from stsmeta.archive.lock import LOCK_NAME
 from stsmeta.archive.metadata import NOT_A_GIT_CHECKOUT, ResultsMetadata
 
 PROFILES = (
@@ -134,6 +135,8 @@ _DESCRIPTIONS = (
     ("profiles/", "Snakemake profile of the workflow."),
     (EFFECTIVE_CONFIG_NAME, "The configuration the run computed with, after every override."),
     (README_NAME, "What this archive holds, and how to verify and rerun it."),
+    (f"{RESULTS_FOLDER}/archive/", "The published archive of the previous version."),
+    (LOCK_NAME, "The record of the previous published archives stored here."),
     ("pyproject.toml", "Package metadata of stsmeta, with its pinned dependencies."),
 )
 
@@ -192,6 +195,35 @@ def _add_files(crate, meta: ResultsMetadata, files: Mapping[str, bytes]) -> dict
     return added
 
 
+def _add_run(crate, meta: ResultsMetadata, workflow, added: dict):
+    """The run: a CreateAction of the workflow, from the inputs to the results."""
+    # The previous version's archive (results/archive/) is read by the report: an input.
+    previous = f"{RESULTS_FOLDER}/archive/"
+    inputs = [
+        added[n]
+        for n in sorted(added)
+        if n.startswith((f"{meta.studies_dir}/", previous))
+        or n in meta.config_files
+        or n in (EFFECTIVE_CONFIG_NAME, LOCK_NAME)
+    ]
+    outputs = [
+        added[n]
+        for n in sorted(added)
+        if n.startswith(f"{RESULTS_FOLDER}/") and not n.startswith(previous)
+    ]
+    return crate.add_action(
+        workflow,
+        identifier=f"#run-{meta.version}",
+        object=inputs,
+        result=outputs,
+        properties={
+            "@type": "CreateAction",
+            "name": f"stsmeta workflow run producing results {meta.version}",
+            "description": f"Run of the workflow with stsmeta {meta.software_version}.",
+        },
+    )
+
+
 def _one_or_many(entities: list) -> dict | list:
     # RO-Crate 1.3 recommends a single value over a one-item list.
     refs = [{"@id": e.id} for e in entities]
@@ -239,32 +271,8 @@ def ro_crate_metadata(meta: ResultsMetadata, files: Mapping[str, bytes]) -> str:
     )
     added = _add_files(crate, meta, files)
     for profile_id, name, version in PROFILES:
-        profile = crate.add(
-            ContextEntity(
-                crate,
-                profile_id,
-                properties={"@type": ["CreativeWork", "Profile"], "name": name, "version": version},
-            )
-        )
-        root.append_to("conformsTo", profile)
-    inputs = [
-        added[n]
-        for n in sorted(added)
-        if n.startswith(f"{meta.studies_dir}/") or n in meta.config_files
-    ]
-    inputs.append(added[EFFECTIVE_CONFIG_NAME])
-    outputs = [added[n] for n in sorted(added) if n.startswith(f"{RESULTS_FOLDER}/")]
-    run = crate.add_action(
-        workflow,
-        identifier=f"#run-{meta.version}",
-        object=inputs,
-        result=outputs,
-        properties={
-            "@type": "CreateAction",
-            "name": f"stsmeta workflow run producing results {meta.version}",
-            "description": f"Run of the workflow with stsmeta {meta.software_version}.",
-        },
-    )
-    root["mentions"] = {"@id": run.id}
+        props = {"@type": ["CreativeWork", "Profile"], "name": name, "version": version}
+        root.append_to("conformsTo", crate.add(ContextEntity(crate, profile_id, properties=props)))
+    root["mentions"] = {"@id": _add_run(crate, meta, workflow, added).id}
     document = crate.metadata.generate()
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

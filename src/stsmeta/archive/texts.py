@@ -142,12 +142,14 @@ def readme_text(meta: ResultsMetadata, files: Mapping[str, bytes]) -> str:
         f"tar -xzf {name} && cd {top}",
         "python3.11 -m venv .venv && . .venv/bin/activate",
         "pip install -r envs/requirements.lock && pip install --no-deps .",
-        f"rm -r {RESULTS_FOLDER} && snakemake --cores 4{configfile}",
+        f"snakemake --cores 4 --forceall{configfile}",
         f"grep '  {RESULTS_FOLDER}/' MANIFEST.sha256 | sha256sum -c -",
         "```",
         "",
-        f"The last command checks that every rebuilt file in `{RESULTS_FOLDER}/` is byte-identical "
-        "to the archived one.",
+        "`--forceall` rebuilds every result over the archived one (`results/archive/`, if "
+        "present, holds the previous version that the report compares with); the last command "
+        f"checks that every rebuilt file in `{RESULTS_FOLDER}/` is byte-identical to the "
+        "archived one.",
         "",
     ]
     return "\n".join(lines)

@@ -53,6 +53,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the workflow's base directory; also where its git commit is read",
     )
     parser.add_argument(
+        "--package-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the stsmeta package the run imported; --package-file paths are relative to it",
+    )
+    _repeatable(
+        parser, "--package-file", "package_files", "a file of the package, stored in src/stsmeta/"
+    )
+    parser.add_argument(
         "--source-version",
         default=None,
         metavar="TEXT",
@@ -71,16 +81,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--lock",
         type=Path,
-        default=None,
+        default=Path("archives.lock"),
         metavar="FILE",
-        help="archives.lock to record the published archive in (default: in --workflow-base)",
+        help="archives.lock, the record of published archives (default: archives.lock)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from stsmeta.archive import ArchiveInputs, build_archive, git_commit, publish, write_atomic
-    from stsmeta.archive.lock import LOCK_NAME
 
     data, meta = build_archive(
         ArchiveInputs(
@@ -92,12 +101,15 @@ def run(args: argparse.Namespace) -> int:
             workflow_base=args.workflow_base,
             workflow_files=tuple(args.workflow_files),
             source_version=args.source_version or git_commit(args.workflow_base),
+            package_dir=args.package_dir,
+            package_files=tuple(args.package_files),
+            lock_path=args.lock,
         )
     )
     write_atomic(args.staging, data)
     print(f"wrote {args.staging} (results {meta.version}, {meta.date_released.isoformat()})")
     if args.publish_dir is not None:
-        lock = args.lock or args.workflow_base / LOCK_NAME
+        lock = args.lock
         outcome = publish(
             args.staging,
             args.publish_dir,

@@ -10,6 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def _label_release(report: dict, label: str | None, changes: tuple[str, ...]) -> None:
+    """Print ``label`` as the version, with what differs from the published archive."""
+    if label is not None:
+        report["version"] = label
+        report["unreleased_changes"] = list(changes)
+
+
 def write_report(
     *,
     config: Path | str,
@@ -47,9 +54,7 @@ def write_report(
 
     files = InputFiles()
     plan = load_plan(config, files)
-    if version_label is not None:
-        plan.report["version"] = version_label
-        plan.report["unreleased_changes"] = list(unreleased_changes)
+    _label_release(plan.report, version_label, unreleased_changes)
     pooled = load_pooled(pool_dir, plan, files)
     studies = load_normalised(normalised, files)
     tables = load_tables(tables_dir, files)
