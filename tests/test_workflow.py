@@ -33,7 +33,6 @@ COPIED = [
     "pyproject.toml",
     "README.md",
     "CITATION.cff",
-    "src",
 ]
 # A synthetic study (tests only): a small case series that a user might add to the review.
 SYNTHETIC_STUDY = ROOT / "tests" / "fixtures" / "studies" / "synthetic-2020.yaml"
@@ -46,9 +45,7 @@ def _copy_repo(dest: Path) -> Path:
     for name in COPIED:
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(
-                src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-            )
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif src.exists():
             shutil.copy2(src, dest / name)
     # The coverage study at a test size: the DAG is the same, the simulation 20x smaller.
