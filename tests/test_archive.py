@@ -576,3 +576,27 @@ def test_release_status_labels_unreleased_changes(built: bytes, tmp_path: Path) 
     path.unlink()
     with pytest.raises(InputError, match="its archive is not here"):
         archive.release_status(lock, path.parent, "9.10.0", raw, config)
+
+
+def test_a_rebuild_from_another_commit_with_the_same_results_keeps_the_published(
+    built: bytes, tmp_path: Path
+) -> None:
+    path, lock = published(tmp_path, built)
+    other_code = rewrite(
+        built, lambda n, b: b + b"# changed\n" if n.endswith("src/stsmeta/__init__.py") else b
+    )
+    other_code = with_manifest_recomputed(other_code)
+    outcome = archive.publish(
+        write(tmp_path, other_code, "s.tgz"), path.parent, "9.9.9", "c.yaml", lock, "x"
+    )
+    assert outcome.status == "same results"
+    assert path.read_bytes() == built and len(archive.read_lock(lock)) == 1
+    # A different result is refused all the same.
+    target = f"{TOP}/results/pool/complete_remission/primary.json"
+    other_result = with_manifest_recomputed(
+        rewrite(other_code, lambda n, b: b.replace(b"0.5", b"0.9") if n == target else b)
+    )
+    with pytest.raises(InputError, match="bump report.version"):
+        archive.publish(
+            write(tmp_path, other_result, "s2.tgz"), path.parent, "9.9.9", "c.yaml", lock, "x"
+        )

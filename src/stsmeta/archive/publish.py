@@ -13,7 +13,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from stsmeta.archive.layout import CRATE_NAME, archive_name, read_archive
+from stsmeta.archive.layout import (
+    CITATION_NAME,
+    CRATE_NAME,
+    MANIFEST_NAME,
+    README_NAME,
+    archive_name,
+    read_archive,
+)
 from stsmeta.archive.lock import LockEntry, append_entry, entry_for, read_lock
 from stsmeta.atomic_write import write_bytes_atomically
 from stsmeta.errors import InputError, Problem
@@ -21,7 +28,9 @@ from stsmeta.errors import InputError, Problem
 
 @dataclass(frozen=True)
 class PublishOutcome:
-    """Result of publishing a staged archive: ``published`` or ``unchanged``."""
+    """Result of publishing a staged archive: ``published``, ``unchanged`` (identical bytes
+    already published) or ``same results`` (published from another commit of the workflow,
+    with the same inputs and results: the published archive is kept)."""
 
     path: Path
     status: str
@@ -45,6 +54,25 @@ def describe_difference(old: bytes, new: bytes) -> str:
         return "their bytes differ"
     shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
     return f"these files differ: {shown}"
+
+
+# Members that record how the results were made, not what they are: a rebuild from another
+# commit of the workflow with the same inputs and results differs only in these.
+_PROVENANCE_FILES = (CITATION_NAME, CRATE_NAME, README_NAME, MANIFEST_NAME, "pyproject.toml")
+_PROVENANCE_FOLDERS = ("src/", "workflow/", "envs/", "profiles/")
+
+
+def same_results(old: bytes, new: bytes) -> bool:
+    """True if two archives hold the same results and inputs (the code may differ)."""
+    before = read_archive("old", old).manifest()
+    after = read_archive("new", new).manifest()
+    if not before or not after:
+        return False
+    differ = {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
+    return all(
+        n in _PROVENANCE_FILES or n == "Snakefile" or n.startswith(_PROVENANCE_FOLDERS)
+        for n in differ
+    )
 
 
 def _refusal(config_file: str, version: str, what: str) -> InputError:
@@ -101,6 +129,15 @@ def publish(
     digest = hashlib.sha256(data).hexdigest()
     target = Path(publish_dir) / archive_name(version)
     recorded = entry_for(read_lock(lock_path), version)
+    if (
+        recorded is not None
+        and recorded.sha256 != digest
+        and target.is_file()
+        and hashlib.sha256(target.read_bytes()).hexdigest() == recorded.sha256
+        and same_results(target.read_bytes(), data)
+    ):
+        # Rebuilt from a later commit: the published archive still holds these very results.
+        return PublishOutcome(target, "same results")
     if recorded is not None and recorded.sha256 != digest:
         detail = (
             describe_difference(target.read_bytes(), data)

@@ -123,12 +123,15 @@ def readme_text(meta: ResultsMetadata, files: Mapping[str, bytes]) -> str:
         "",
         "## Verify",
         "",
+        "In the repository that published it, `stsmeta verify-archive` checks every file and "
+        "the record of published archives (`archives.lock`); elsewhere, check the files alone:",
+        "",
         "```",
         f"stsmeta verify-archive {name}",
+        f"stsmeta verify-archive --manifest-only {name}",
         "```",
         "",
-        "checks every file and the record of published archives (`archives.lock`); without "
-        "stsmeta:",
+        "or, without stsmeta:",
         "",
         "```",
         f"tar -xzf {name} && cd {top} && sha256sum -c MANIFEST.sha256",

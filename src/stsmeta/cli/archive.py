@@ -118,7 +118,12 @@ def run(args: argparse.Namespace) -> int:
             lock,
             meta.date_released.isoformat(),
         )
-        if outcome.status == "unchanged":
+        if outcome.status == "same results":
+            print(
+                f"{outcome.path} is published with these very inputs and results, from another "
+                "version of the workflow code; it is kept as it is"
+            )
+        elif outcome.status == "unchanged":
             print(f"{outcome.path} already published with identical bytes; nothing to do")
         else:
             print(f"published {outcome.path}; recorded in {lock}")
