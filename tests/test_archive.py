@@ -182,12 +182,14 @@ def test_repository_and_doi_go_into_citation_and_crate(tmp_path: Path) -> None:
     assert root["identifier"] == "https://doi.org/10.5281/zenodo.1"
 
 
-@pytest.mark.parametrize("which", ["software", "results"])
+@pytest.mark.parametrize("which", ["software", "results", "results with DOI"])
 def test_cffconvert_accepts_both_citation_files(which: str, built: bytes, tmp_path: Path) -> None:
     if shutil.which("cffconvert") is None:
         pytest.skip("cffconvert not installed (pip install --no-deps cffconvert==2.0.0)")
     path = REPO / "CITATION.cff"
-    if which == "results":
+    if which == "results with DOI":
+        built = build_in(tmp_path / "r", repository="https://example.org/x", doi="10.5281/z.1")
+    if which.startswith("results"):
         path = write(tmp_path, member_bytes(built, f"{TOP}/CITATION.cff"), "CITATION.cff")
     done = subprocess.run(
         ["cffconvert", "--validate", "-i", str(path)], capture_output=True, text=True
