@@ -570,6 +570,14 @@ def test_release_status_labels_unreleased_changes(built: bytes, tmp_path: Path) 
         "study files added: synthetic_c_2020.yaml",
         "configuration changed: confidence_level",
     )
+    del raw["synthetic_a_2011.yaml"]
+    raw["synthetic_b_2019.yaml"] += b"# corrected\n"
+    status = archive.release_status(lock, path.parent, "9.9.9", raw, config)
+    assert status.changes == (
+        "study files added: synthetic_c_2020.yaml",
+        "study files removed: 1",
+        "study files changed: synthetic_b_2019.yaml",
+    )
     # The next version compares with 9.9.9, verified first.
     assert archive.release_status(lock, path.parent, "9.10.0", raw, config).previous == path
     path.write_bytes(built[:-50])

@@ -70,7 +70,8 @@ def unreleased_changes(
     if added := set(raw_files) - set(before):
         changes.append(f"study files added: {_names(added)}")
     if removed := set(before) - set(raw_files):
-        changes.append(f"study files removed: {_names(removed)}")
+        # Counted, not named: no output names a study that is not in the studies folder.
+        changes.append(f"study files removed: {len(removed)}")
     if changed := {n for n in set(raw_files) & set(before) if raw_files[n] != before[n]}:
         changes.append(f"study files changed: {_names(changed)}")
     if json.loads(json.dumps(dict(config))) != archived_config:
