@@ -179,7 +179,7 @@ def test_common_loglik_heterogeneity_lrt_and_i2_match_metafor():
         assert q == pytest.approx(r["q_lrt"], abs=1e-6)
         assert q_p == pytest.approx(r["q_lrt_p"], abs=1e-6)
     # I2 formula: from metafor's own tau2 we reproduce metafor's I2 exactly.
-    from stsmeta.stats.api import _glmm_i2
+    from stsmeta.stats.glmm_pool import glmm_i2 as _glmm_i2
 
     for _, d, r in _ok_pairs("glmm_nagq20_z"):
         i2, h2 = _glmm_i2(np.atleast_1d(d["events"]), np.atleast_1d(d["n"]), r["tau2"])
@@ -222,6 +222,11 @@ def test_profile_interval_ends_by_brute_force(x, n):
     inner maximisation done independently by bounded Brent search."""
     res = pool(x, n, method="glmm")
     crit = stats.chi2.ppf(0.95, 1)
+    # The likelihood with the nodes of the profile (chosen so that the ends are accurate).
+    nodes = res.settings["profile_n_nodes"]
+
+    def marginal_loglik(*args):
+        return glmm_mod.marginal_loglik(*args, n_nodes=nodes)
 
     def over_tau(mu):
         best = optimize.minimize_scalar(

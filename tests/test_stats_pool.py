@@ -76,7 +76,8 @@ def test_output_is_deterministic():
 def test_description_names_the_method():
     res = pool([3, 4], [5, 6], method="glmm", ci="z", pi="t-k1")
     assert res.settings["description"].startswith(
-        "Binomial-normal GLMM (ML, adaptive Gauss-Hermite 61 nodes), Wald z CI, t(k-1) PI"
+        "Binomial-normal GLMM (ML, adaptive Gauss-Hermite quadrature, nodes checked by doubling), "
+        "Wald z CI, t(k-1) PI"
     )
 
 
@@ -109,10 +110,15 @@ def test_mixed_0_and_100_percent_series_have_no_glmm_estimate():
 
 
 def test_every_study_n_1():
+    """Issue 12 defect 6: with every n = 1 tau2 is not identifiable, so no tau2, I2, H2 or
+    PI is printed (null), only the mean proportion with a warning that says why."""
     res = pool([1, 0, 1, 1], [1, 1, 1, 1], method="glmm")
     assert res.estimate == pytest.approx(0.75)
-    assert res.tau2 == 0.0
+    for name in ("tau2", "i2", "h2", "pi_low", "pi_high", "tau2_ci_high", "i2_ci_high"):
+        assert math.isnan(getattr(res, name)), name
     assert "not identifiable" in res.warnings[0]
+    out = res.to_dict()
+    assert out["tau2"] is None and out["i2"] is None and out["pi_low"] is None
 
 
 def test_k_1_glmm_is_the_single_study_logit_wald_interval():

@@ -126,6 +126,91 @@ def test_adding_a_study_reruns_only_that_study(built, tmp_path):
     assert "synthetic-2020" in studies_csv
 
 
+def _job_table(dry_run_stdout: str) -> dict[str, int]:
+    """{rule: jobs} of `snakemake --dry-run --quiet rules`, without the `all` and total rows."""
+    rows = re.findall(r"^(\w+)\s+(\d+)$", dry_run_stdout, flags=re.M)
+    return {rule: int(n) for rule, n in rows if rule not in ("all", "total")}
+
+
+def _mtimes(results: Path, *patterns: str) -> dict[str, int]:
+    return {
+        str(p.relative_to(results)): p.stat().st_mtime_ns
+        for pattern in patterns
+        for p in sorted(results.glob(pattern))
+    }
+
+
+def test_a_typo_in_free_text_reruns_only_what_prints_it(built, tmp_path):
+    """Issue 16: a locator fixed in one study reruns its normalisation, the tables and the
+    report; no analysis, coverage or figure job (they read the analysis extracts)."""
+    work = tmp_path / "run-typo"
+    shutil.copytree(built, work, symlinks=True)
+    raw = sorted((work / "data" / "raw").glob("*.yaml"))[0]
+    text, count = re.subn(r"(?m)^(\s*locator: )(.+)$", r"\1\2 (checked)", raw.read_text(), count=1)
+    assert count == 1
+    raw.write_text(text)
+    results = work / "results"
+    untouched = ["extract/*.json", "pool/*/*.json", "figures/*", "coverage/**/*.*", "config/*"]
+    before = _mtimes(results, *untouched)
+
+    dry = _snakemake(work, "--dry-run", "--quiet", "rules").stdout
+    assert _job_table(dry) == {"normalise": 1, "tables": 1, "report": 1}, dry
+    _snakemake(work)
+    assert _mtimes(results, *untouched) == before
+    normalised = json.loads((results / "normalised" / f"{raw.stem}.json").read_text())
+    assert "(checked)" in json.dumps(normalised)
+
+
+def test_the_coverage_study_reruns_only_for_a_new_design(built, tmp_path):
+    """Issue 16: a study outside the primary analysis changes no design and reruns no shard; one
+    inside does; removing it and adding it again copies the shards fitted the first time."""
+    work = tmp_path / "run-design"
+    shutil.copytree(built, work, symlinks=True)
+    raw = work / "data" / "raw"
+    design = work / "results" / "coverage" / "design.json"
+    first = design.read_text()
+
+    # Given by a route the plan does not pool: the design (and every shard) stays as it is.
+    outside = SYNTHETIC_STUDY.read_text().replace("value: intralesional", "value: intravenous")
+    (raw / "synthetic-2020.yaml").write_text(outside)
+    jobs = _job_table(_snakemake(work, "--dry-run", "--quiet", "rules").stdout)
+    assert "coverage_shard" not in jobs and "coverage_design" not in jobs, jobs
+    assert {"normalise", "extract", "pool", "figures", "report"} <= set(jobs), jobs
+    _snakemake(work)
+    assert design.read_text() == first
+
+    # Intralesional: it enters the primary analysis, the design grows by one study.
+    shutil.copy(SYNTHETIC_STUDY, raw / "synthetic-2020.yaml")
+    jobs = _job_table(_snakemake(work, "--dry-run", "--quiet", "rules").stdout)
+    assert jobs.get("coverage_shard") and jobs.get("coverage_design") == 1, jobs
+    _snakemake(work)
+    grown = json.loads(design.read_text())
+    assert grown["k"] == json.loads(first)["k"] + 1
+    fitted = _result_hashes(work)
+
+    (raw / "synthetic-2020.yaml").unlink()
+    _snakemake(work)
+    assert design.read_text() == first
+    shutil.copy(SYNTHETIC_STUDY, raw / "synthetic-2020.yaml")
+    _snakemake(work)
+    logs = sorted((work / "results" / "logs" / "coverage").glob("*/*.log"))
+    assert logs and all("fitted before" in log.read_text() for log in logs), logs
+    assert _result_hashes(work) == fitted
+
+
+def test_without_the_params_trigger_nothing_runs(built, tmp_path):
+    """Extracts, design and configuration files are kept current through params: a run that
+    would not see their changes refuses to start rather than compute from stale inputs."""
+    work = tmp_path / "run-triggers"
+    shutil.copytree(built, work, symlinks=True)
+    shutil.copy(SYNTHETIC_STUDY, work / "data" / "raw" / SYNTHETIC_STUDY.name)
+    before = _result_hashes(work)
+    proc = _snakemake(work, "--rerun-triggers", "mtime", check=False)
+    assert proc.returncode != 0
+    assert "--rerun-triggers must include params" in proc.stdout + proc.stderr
+    assert _result_hashes(work) == before
+
+
 def test_a_bad_study_file_stops_the_run_and_changes_nothing(built, tmp_path):
     work = tmp_path / "run-d"
     shutil.copytree(built, work, symlinks=True)
@@ -191,8 +276,9 @@ def test_a_removed_and_a_renamed_study_leave_no_trace(built, tmp_path):
     _snakemake(work)
     results = work / "results"
     for old in (removed, renamed):
-        # Only the stale normalised file itself, which no job reads, still names the old study.
-        assert _mentions(results, old) == [f"normalised/{old}.json"], old
+        # Only the stale normalised file and analysis extract, which no job reads, still name
+        # the old study.
+        assert _mentions(results, old) == [f"extract/{old}.json", f"normalised/{old}.json"], old
     assert _mentions(results, new_id)
     _snakemake(work, "clean_stale")
     for old in (removed, renamed):

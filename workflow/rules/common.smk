@@ -11,9 +11,12 @@ import stsmeta
 from stsmeta.atomic_write import write_text_atomically
 from stsmeta.archive import release_status
 from stsmeta.config import STAGE_FIELDS, effective_config, load_config, read_config
+from stsmeta.coverage.design import design_text
 from stsmeta.coverage.plan import settings_from_config as coverage_settings
 from stsmeta.errors import InputError
-from stsmeta.evidence.studyfile import normalise_file
+from stsmeta.evidence.model import study_to_json
+from stsmeta.evidence.studyfile import normalise_file, read_study
+from stsmeta.pool.extract import extract_text
 from stsmeta.evidence.studyfile import validate_paths
 from stsmeta.outputs import FIGURE_FORMATS, TABLE_NAMES, figure_stems
 from stsmeta.schemas import schema_path
@@ -55,17 +58,20 @@ wildcard_constraints:
 
 
 def validated_before(raw, normalised, validity_changed):
-    """True if `normalised` was written from this very `raw` after the rules of validity last
-    changed: then `raw` passed the same checks already (normalise writes only valid studies).
+    """The normalised record if `normalised` was written from this very `raw` after the rules
+    of validity last changed (then `raw` passed the same checks already: normalise writes only
+    valid studies), else None.
     """
     try:
         written = normalised.stat().st_mtime
         if written <= max(raw.stat().st_mtime, validity_changed):
-            return False
-        recorded = json.loads(normalised.read_bytes()).get("source_sha256")
-        return recorded == hashlib.sha256(raw.read_bytes()).hexdigest()
+            return None
+        record = json.loads(normalised.read_bytes())
+        if record.get("source_sha256") == hashlib.sha256(raw.read_bytes()).hexdigest():
+            return record
     except (OSError, ValueError, AttributeError):
-        return False
+        pass
+    return None
 
 
 def normalise_in_workflow(raw, config_file, output, log):
@@ -86,6 +92,34 @@ def write_effective(output, content, log):
     """The config rule's one call: write one stage's effective configuration."""
     write_text_atomically(output, content)
     Path(log).write_text("", encoding="utf-8")
+
+
+def write_extracts(outputs, log):
+    """The extract rule's one call: every study's analysis extract, from start-up."""
+    for study, path in zip(STUDIES, outputs, strict=True):
+        write_text_atomically(path, EXTRACT_TEXTS[study])
+    Path(log).write_text("", encoding="utf-8")
+
+
+def write_study_lists(outputs, log):
+    """The study_lists rule's one call: each list of study files, one path a line."""
+    for name, path in outputs.items():
+        write_text_atomically(path, "".join(f"{p}\n" for p in STUDY_LIST_PATHS[name]))
+    Path(log).write_text("", encoding="utf-8")
+
+
+def extracts_digest():
+    """One checksum over every study's extract: rule extract's parameter."""
+    lines = "".join(
+        f"{hashlib.sha256(EXTRACT_TEXTS[s].encode()).hexdigest()}  {s}\n"
+        for s in STUDIES
+    )
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def normalised_record(raw, config):
+    """A valid study file's normalised record, as its normalised JSON file holds it."""
+    return json.loads(study_to_json(read_study(raw, config)))
 
 
 # The modules whose code decides whether a study file is valid (studyfile.py and its imports).
@@ -116,25 +150,66 @@ def discover_studies(studies_dir):
         (p.stat().st_mtime for p in rules_of_validity if p.exists()),
         default=float("inf"),
     )
-    to_check = [
-        str(p)
-        for p in paths
-        if not validated_before(
+    records = {}
+    to_check = []
+    for p in paths:
+        record = validated_before(
             p, Path(RESULTS, "normalised", f"{p.stem}.json"), validity_changed
         )
-    ]
+        if record is None:
+            to_check.append(str(p))
+        else:
+            records[p.stem] = record
     problems = validate_paths(to_check, config=config) if to_check else []
     if problems:
         raise WorkflowError(
             "Invalid study files; nothing was run and no result was changed:\n"
             + "\n".join(f"  {p}" for p in problems)
         )
-    return [p.stem for p in paths]
+    # Checked just now: normalising them again is a lookup (stsmeta.evidence.studyfile).
+    for raw in to_check:
+        records[Path(raw).stem] = normalised_record(raw, config)
+    return [p.stem for p in paths], records
 
 
-STUDIES = discover_studies(STUDIES_DIR)
+def require_params_trigger():
+    """The configuration files, the analysis extracts and the coverage design are rewritten when
+    their content changes, which Snakemake sees through their rules' params: without that rerun
+    trigger they could be stale. Refuse to run any job rather than compute from stale inputs.
+    """
+    triggers = {
+        str(getattr(t, "name", t)).lower() for t in workflow.dag_settings.rerun_triggers
+    }
+    if "params" not in triggers:
+        raise WorkflowError(
+            "--rerun-triggers must include params: the workflow rewrites its configuration "
+            "files, analysis extracts and coverage design when their content changes, and "
+            "Snakemake sees that through params (e.g. --rerun-triggers mtime params input code)"
+        )
+
+
+# (The rerun triggers are known only once the DAG is built, not while this file is read.)
+onstart:
+    require_params_trigger()
+
+
+STUDIES, _RECORDS = discover_studies(STUDIES_DIR)
+# Each study's analysis extract (stsmeta.pool.extract), from its normalised record: what pooling
+# and the figures read. Computed here, in Snakemake's own process, so that rule `extract`
+# rewrites the extracts only when one of them changes (params): a typo in a locator reruns the
+# study's normalisation, the tables and the report, and nothing that reads only the extracts.
+EXTRACT_TEXTS = {study: extract_text(_RECORDS[study]) for study in STUDIES}
+del _RECORDS
 RAW_FILES = expand(f"{STUDIES_DIR}/{{study}}.yaml", study=STUDIES)
 NORMALISED = expand(f"{RESULTS}/normalised/{{study}}.json", study=STUDIES)
+EXTRACTS = expand(f"{RESULTS}/extract/{{study}}.json", study=STUDIES)
+# The same lists as files, one path a line, for the commands that read every study: `stsmeta
+# ... @FILE` reads its arguments from FILE, as 10,000 paths exceed a shell command's 128 KiB.
+STUDY_LISTS = {
+    "normalised": f"{RESULTS}/lists/normalised.txt",
+    "extract": f"{RESULTS}/lists/extract.txt",
+}
+STUDY_LIST_PATHS = {"normalised": NORMALISED, "extract": EXTRACTS}
 TABLES = expand(
     f"{RESULTS}/tables/{{table}}.csv",
     table=TABLE_NAMES,
@@ -152,7 +227,20 @@ try:
     COVERAGE = coverage_settings(config, CONFIG_FILES[0])
 except InputError as exc:
     raise WorkflowError(f"Invalid coverage settings:\n{exc}") from None
-COVERAGE_DESIGN = f"{RESULTS}/pool/{COVERAGE.outcome}/{COVERAGE.scenario}.json"
+# The design the coverage study simulates (k and each study's n in the primary analysis), from
+# the extracts: rule coverage_design rewrites it only when it changes, and only then do the
+# coverage shards rerun (never for a new label, a new locator or another outcome's counts).
+try:
+    COVERAGE_DESIGN_TEXT = design_text(
+        [json.loads(EXTRACT_TEXTS[s]) for s in STUDIES],
+        config,
+        COVERAGE.outcome,
+        COVERAGE.scenario,
+        CONFIG_FILES[0],
+    )
+except InputError as exc:
+    raise WorkflowError(f"The coverage study's design:\n{exc}") from None
+COVERAGE_DESIGN = f"{RESULTS}/coverage/design.json"
 COVERAGE_SHARDS = [
     f"{RESULTS}/coverage/shards/{family}/{shard}.csv"
     for family in COVERAGE.families()
@@ -209,11 +297,12 @@ def table_output(path):
 def remove_stale_results(log):
     """Delete normalised studies, pooled results and figures that no current input produces."""
     current = {
-        *map(str, map(Path, NORMALISED + POOLED + FIGURES)),
+        *map(str, map(Path, NORMALISED + EXTRACTS + POOLED + FIGURES)),
         *(str(Path(f)) for f in COVERAGE_SHARDS),
     }
     patterns = [
         "normalised/*.json",
+        "extract/*.json",
         "pool/*/*.json",
         "figures/*.*",
         "coverage/shards/*/*.csv",

@@ -2,11 +2,25 @@
 # configured method, and measure how each interval behaves. One job per shard of replicates and
 # method family, so that the study fans out over a cluster (profiles/slurm); the summary and the
 # heat map gather them. A shard reruns when its coverage settings or its family's methods change
-# (params) or when the design (the pooled result) is recomputed.
+# (params) or when the design changes: results/coverage/design.json holds only the studies' ids
+# and n of the analysis it simulates, and is rewritten only when they change.
 
 
 localrules:
     coverage,
+    coverage_design,
+
+
+rule coverage_design:
+    """Write the design the coverage study simulates (computed at start-up, common.smk)."""
+    output:
+        COVERAGE_DESIGN,
+    log:
+        f"{RESULTS}/logs/coverage/design.log",
+    params:
+        design=COVERAGE_DESIGN_TEXT,
+    run:
+        write_effective(output[0], params.design, log[0])
 
 
 rule coverage:
@@ -39,9 +53,13 @@ rule coverage_shard:
     params:
         # A shard reruns when its own family's settings change, not another family's.
         settings=lambda w: COVERAGE.fingerprint(w.family),
+        # Shards fitted before, keyed by design, settings and code: a design seen before is
+        # copied, never simulated twice (stsmeta.coverage.cache).
+        cache=f"{RESULTS}/coverage/cache",
     shell:
         "python -m stsmeta coverage-shard --config {input.config} --design {input.design}"
-        " --family {wildcards.family} --shard {wildcards.shard} -o {output} 2> {log}"
+        " --family {wildcards.family} --shard {wildcards.shard} --cache {params.cache}"
+        " -o {output} 2> {log}"
 
 
 rule coverage_summary:

@@ -23,7 +23,8 @@ rule normalise:
 rule tables:
     """Gather every normalised study into the analysis tables."""
     input:
-        NORMALISED,
+        studies=NORMALISED,
+        listed=STUDY_LISTS["normalised"],
     output:
         [table_output(t) for t in TABLES],
     log:
@@ -33,4 +34,41 @@ rule tables:
     params:
         outdir=lambda w, output: parent_dir(output[0]),
     shell:
-        "python -m stsmeta tables {input} --outdir {params.outdir} 2> {log}"
+        "python -m stsmeta tables @{input.listed} --outdir {params.outdir} 2> {log}"
+
+
+localrules:
+    extract,
+
+
+rule extract:
+    """Write every study's analysis extract (what pooling and the figures read).
+
+    The extracts are computed at start-up (common.smk); one job writes them all, and only when
+    one of them changed (params), so that a typo in a study's free text reruns no analysis.
+    """
+    output:
+        EXTRACTS,
+    log:
+        f"{RESULTS}/logs/extract.log",
+    params:
+        extracts=lambda w: extracts_digest(),
+    run:
+        write_extracts(output, log[0])
+
+
+localrules:
+    study_lists,
+
+
+rule study_lists:
+    """Write the lists of normalised studies and of extracts (rewritten when a study is added,
+    removed or renamed), which the commands that read every study take as `@FILE`."""
+    output:
+        **STUDY_LISTS,
+    log:
+        f"{RESULTS}/logs/study_lists.log",
+    params:
+        studies=lambda w: hashlib.sha256(" ".join(STUDIES).encode()).hexdigest(),
+    run:
+        write_study_lists(dict(output.items()), log[0])

@@ -3,7 +3,10 @@ rule figures:
     input:
         config=stage_config("figures"),
         pooled=POOLED,
-        studies=NORMALISED,
+        # The analysis extracts (labels, years, risk-of-bias judgements), not the normalised
+        # records: fixing a typo in a study's free text redraws no figure.
+        studies=EXTRACTS,
+        listed=STUDY_LISTS["extract"],
     output:
         [figure_output(stem, ext) for stem in FIGURE_STEMS for ext in FIGURE_FORMATS],
     log:
@@ -19,5 +22,5 @@ rule figures:
         outdir=lambda w, output: parent_dir(output[0]),
     shell:
         "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
-        " --studies {input.studies} --outdir {params.outdir}"
+        " --studies @{input.listed} --outdir {params.outdir}"
         " --processes {threads} > {log} 2>&1"

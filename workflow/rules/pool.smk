@@ -1,14 +1,23 @@
 rule pool:
-    """Pool one outcome under one scenario with the primary and secondary methods."""
+    """Pool one outcome under every scenario with the primary and secondary methods.
+
+    One job per outcome: a pooling job spent most of its time starting Python and importing
+    scipy. Its inputs are the studies' analysis extracts, not their normalised records.
+    """
     input:
         config=stage_config("pool"),
-        studies=NORMALISED,
+        studies=EXTRACTS,
+        listed=STUDY_LISTS["extract"],
     output:
-        f"{RESULTS}/pool/{{outcome}}/{{scenario}}.json",
+        expand(f"{RESULTS}/pool/{{{{outcome}}}}/{{scenario}}.json", scenario=SCENARIOS),
     log:
-        f"{RESULTS}/logs/pool/{{outcome}}/{{scenario}}.log",
+        f"{RESULTS}/logs/pool/{{outcome}}.log",
     conda:
         CONDA_ENV
+    params:
+        scenarios=lambda w, output: " ".join(
+            f"--scenario {s} --out {o}" for s, o in zip(SCENARIOS, output)
+        ),
     shell:
         "python -m stsmeta pool --config {input.config} --outcome {wildcards.outcome}"
-        " --scenario {wildcards.scenario} --out {output} {input.studies} 2> {log}"
+        " {params.scenarios} @{input.listed} 2> {log}"

@@ -7,6 +7,7 @@ rule report:
         config=stage_config("report"),
         pooled=POOLED,
         studies=NORMALISED,
+        listed=STUDY_LISTS["normalised"],
         tables=TABLES,
         figures=FIGURES,
         coverage=f"{RESULTS}/coverage/summary.json",
@@ -38,7 +39,7 @@ rule report:
         + (f" --version-label {shlex.quote(RELEASE.label)}" if RELEASE.changes else ""),
     shell:
         "python -m stsmeta report --config {input.config} --pool-dir {params.pool_dir}"
-        " --studies {input.studies} --tables {params.tables_dir}"
+        " --studies @{input.listed} --tables {params.tables_dir}"
         " --figures-dir {params.figures_dir} --coverage {input.coverage} {params.previous}"
         " {params.release}"
         " --html {output.html} --md {output.md} > {log} 2>&1"

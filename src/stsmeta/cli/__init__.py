@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stsmeta",
         description="Meta-analysis of intralesional sodium thiosulfate for calcinosis cutis.",
+        # `@FILE` stands for the arguments in FILE, one per line: the workflow names thousands
+        # of study files that way (a shell command line is limited to 128 KiB).
+        fromfile_prefix_chars="@",
     )
     parser.add_argument("--version", action="version", version=f"stsmeta {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -56,10 +56,20 @@ def register(subparsers) -> None:
         help="fit one method family to one shard of the coverage study's replicates",
     )
     shard.add_argument("--config", required=True, help="config.yaml (its coverage section)")
-    shard.add_argument("--design", required=True, help="pooled result JSON whose studies' n to use")
+    shard.add_argument(
+        "--design",
+        required=True,
+        help="design JSON (results/coverage/design.json, or a pooled result): the studies' n",
+    )
     shard.add_argument("--family", required=True, help="method family (pool() method): glmm, ...")
     shard.add_argument("--shard", required=True, type=int, help="shard index, 0-based")
     shard.add_argument("-o", "--out", required=True, help="shard CSV to write")
+    shard.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="folder of shards fitted before, by design, settings and code (the workflow's "
+        "results/coverage/cache); a shard found there is copied, not refitted",
+    )
     shard.set_defaults(func=_shard)
 
     summary = subparsers.add_parser(
@@ -96,16 +106,17 @@ def _read_json(path: str):
 
 
 def load_settings(config_path: str):
+    # From the plan, not the study module: a cached shard never imports numpy.
     from stsmeta.config import read_config
-    from stsmeta.coverage.study import settings_from_config
+    from stsmeta.coverage.plan import settings_from_config
 
     return settings_from_config(read_config(config_path), config_path)
 
 
 def load_design(path: str):
-    from stsmeta.coverage.study import design_from_pooled
+    from stsmeta.coverage.design import design_sizes
 
-    return design_from_pooled(_read_json(path), path)
+    return design_sizes(_read_json(path), path)
 
 
 # --- shard files ---------------------------------------------------------------------------------
@@ -221,7 +232,7 @@ class Progress:
 
 
 def _shard(args: argparse.Namespace) -> int:
-    from stsmeta.coverage.study import fitter_for, run_shard, shard_replicates
+    from stsmeta.coverage import cache
 
     settings = load_settings(args.config)
     _, n = load_design(args.design)
@@ -245,19 +256,40 @@ def _shard(args: argparse.Namespace) -> int:
             )
         )
     methods = settings.methods_of(args.family)
-    fitters = {name: fitter_for(spec, settings.level) for name, spec in methods.items()}
-    reps = shard_replicates(settings.replicates, settings.shards, args.shard)
-    progress = Progress(f"coverage {args.family} shard {args.shard}")
-    blocks = run_shard(n, settings.cells(), fitters, reps, settings.seed, progress)
-    _write(args.out, shard_text(blocks))
-    failed = sum(sum(1 for f in b.failure if f) for b in blocks)
-    fits = sum(len(b.failure) for b in blocks)
+    key = cache.shard_key(n, settings.fingerprint(args.family), args.family, args.shard)
+    cache_dir = args.cache
+    cached = cache.lookup(cache_dir, args.family, key) if cache_dir else None
+    if cached is not None:
+        _write(args.out, cached)
+        print(
+            f"coverage-shard: {args.family} shard {args.shard}: this design and these settings "
+            f"were fitted before; copied {cache.entry(cache_dir, args.family, key)}",
+            file=sys.stderr,
+        )
+        return 0
+    text, fits, failed = _fit_shard(settings, n, args.family, args.shard, methods)
+    _write(args.out, text)
+    if cache_dir:
+        cache.store(cache_dir, args.family, key, text)
     print(
         f"coverage-shard: {args.family} shard {args.shard}: {fits} fits of "
         f"{', '.join(sorted(methods))}, {failed} without an answer",
         file=sys.stderr,
     )
     return 0
+
+
+def _fit_shard(settings, n, family: str, shard: int, methods) -> tuple[str, int, int]:
+    """The shard's CSV text, its number of fits and of fits without an answer."""
+    from stsmeta.coverage.study import fitter_for, run_shard, shard_replicates
+
+    fitters = {name: fitter_for(spec, settings.level) for name, spec in methods.items()}
+    reps = shard_replicates(settings.replicates, settings.shards, shard)
+    progress = Progress(f"coverage {family} shard {shard}")
+    blocks = run_shard(n, settings.cells(), fitters, reps, settings.seed, progress)
+    failed = sum(sum(1 for f in b.failure if f) for b in blocks)
+    fits = sum(len(b.failure) for b in blocks)
+    return shard_text(blocks), fits, failed
 
 
 def _fmt(x: float) -> str:

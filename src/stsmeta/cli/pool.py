@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from stsmeta.cli.pool_plan import add_plan_arguments, run_plan
@@ -28,21 +29,42 @@ def register(subparsers) -> None:
     p.add_argument("--method", choices=("glmm", "ivre", "common"), default="glmm")
     p.add_argument(
         "--transform",
-        choices=("logit", "ft", "arcsine", "raw"),
+        choices=("logit", "ft", "arcsine", "raw", "log"),
         default="logit",
         help="model scale for --method ivre",
     )
     p.add_argument(
+        "--cc-add",
+        type=float,
+        default=None,
+        metavar="X",
+        help="continuity correction added to events and non-events for --method ivre "
+        "(metafor escalc add; default 0.5 for logit and log, 0 otherwise)",
+    )
+    p.add_argument(
+        "--cc-to",
+        choices=("only0", "all", "if0all", "none"),
+        default="only0",
+        help="which studies get --cc-add (metafor escalc to; default only0: 0%% and 100%% studies)",
+    )
+    p.add_argument(
         "--tau2",
-        choices=("DL", "REML", "PM", "ML"),
+        choices=("DL", "REML", "PM", "ML", "HE", "HS", "SJ", "EB"),
         default="REML",
         help="between-study variance estimator for --method ivre",
     )
     p.add_argument(
         "--ci",
-        choices=("z", "t", "hk"),
+        choices=("z", "t", "hk", "hk-adhoc"),
         default="z",
-        help="z, t with k-1 df, or Hartung-Knapp (ivre only)",
+        help="z, t with k-1 df, Hartung-Knapp, or Hartung-Knapp with the ad hoc correction "
+        "(hk and hk-adhoc: ivre only)",
+    )
+    p.add_argument(
+        "--common-ci",
+        choices=("cp", "wilson", "midp"),
+        default="cp",
+        help="interval for --method common: Clopper-Pearson (default), Wilson or mid-p",
     )
     p.add_argument(
         "--pi",
@@ -53,29 +75,47 @@ def register(subparsers) -> None:
     p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument(
         "--study-ci",
-        choices=("cp", "wilson", "jeffreys"),
+        choices=("cp", "wilson", "jeffreys", "ac", "wilson-cc"),
         default="cp",
-        help="interval for each study (default Clopper-Pearson)",
+        help="interval for each study: Clopper-Pearson (default), Wilson, Jeffreys, "
+        "Agresti-Coull, Wilson with continuity correction",
     )
     p.add_argument(
         "--nodes",
         type=int,
         default=None,
         metavar="N",
-        help="Gauss-Hermite nodes for the GLMM (default 61)",
+        help="Gauss-Hermite nodes the GLMM starts from (default 61; raised until the fit settles)",
+    )
+    p.add_argument(
+        "--mods",
+        metavar="COL[,COL...]",
+        default=None,
+        help="meta-regression (--method ivre) on these extra CSV columns: numeric columns are "
+        "continuous, others categorical (first level, sorted, as reference)",
+    )
+    p.add_argument(
+        "--influence",
+        action="store_true",
+        help="leave-one-out influence diagnostics (--method ivre; metafor influence())",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_plan_arguments(p)
     p.set_defaults(func=run)
 
 
+# Counts above 2**53 are not all representable as floats, in which the engine computes.
+MAX_COUNT = 2**53
+
+
 def _count(value: str, file: str, field: str, row: int) -> tuple[int | None, Problem | None]:
     text = (value or "").strip()
+    # Decimal, not float: "9007199254740993" must not be rounded on the way in.
     try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number) or not number.is_integer():
+        number = Decimal(text)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or number != number.to_integral_value():
         return None, Problem(
             file,
             f"row {row}: {field}",
@@ -87,16 +127,40 @@ def _count(value: str, file: str, field: str, row: int) -> tuple[int | None, Pro
             f"row {row}: {field}",
             f"{text} is negative; {field} must be a count (0, 1, 2, ...)",
         )
+    if number > MAX_COUNT:
+        return None, Problem(
+            file,
+            f"row {row}: {field}",
+            f"{text} is too large: counts above 2**53 = {MAX_COUNT} cannot be computed "
+            "exactly; check the value (a patient count this large is a data-entry error)",
+        )
     return int(number), None
+
+
+def _read_text(path: str) -> str:
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(Problem(file, "", f"cannot be read ({exc.strerror})")) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            Problem(
+                file,
+                f"line {line}",
+                f"is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the CSV as UTF-8 "
+                "(for example 'CSV UTF-8' in a spreadsheet, or iconv -f latin1 -t utf-8)",
+            )
+        ) from None
 
 
 def read_counts(path: str) -> tuple[list[str], list[int], list[int]]:
     """Read study,events,n; raise InputError naming the file, row and fix for every problem."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(Problem(file, "", f"cannot be read ({exc.strerror})")) from None
+    text = _read_text(path)
     reader = csv.DictReader(text.splitlines())
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
@@ -180,17 +244,128 @@ def format_table(result: dict) -> str:
             f"profile-likelihood CI {_fmt(result.get('profile_ci_low'))} to "
             f"{_fmt(result.get('profile_ci_high'))}"
         )
+    q_name = "Q (LRT)" if result.get("qe_lrt") is not None else "Q"
     lines.append(
         f"mu {_fmt(result['mu'])} (se {_fmt(result['se'])})  tau2 {_fmt(result['tau2'])}  "
-        f"I2 {_fmt(result['i2'], 1)}%  Q {_fmt(result['q'], 2)} (p {_fmt(result['q_p'])})"
+        f"I2 {_fmt(result['i2'], 1)}%  {q_name} {_fmt(result['q'], 2)} (p {_fmt(result['q_p'])})"
     )
+    if result.get("tau2_ci_low") is not None:
+        kind = "profile-likelihood" if s["method"] == "glmm" else "Q-profile"
+        lines.append(
+            f"{kind} {pct}% CI: tau2 {_fmt(result['tau2_ci_low'])} to "
+            f"{_fmt(result.get('tau2_ci_high'))}  I2 {_fmt(result.get('i2_ci_low'), 1)}% to "
+            f"{_fmt(result.get('i2_ci_high'), 1)}%"
+        )
+    reg = result.get("meta_regression")
+    if reg:
+        test = reg.get("test", "Wald z")
+        lines += ["", f"meta-regression ({test} test), residual tau2 {_fmt(reg['tau2'])}"]
+        for c in reg["coefficients"]:
+            lines.append(
+                f"  {c['name'][:22]:<22} {_fmt(c['estimate']):>8} {pct}% CI "
+                f"{_fmt(c['ci_low'])} to {_fmt(c['ci_high'])}  p {_fmt(c['p'])}"
+            )
+        lines.append(
+            f"  omnibus QM {_fmt(reg['qm'], 2)} (p {_fmt(reg['qm_p'])})  residual QE "
+            f"{_fmt(reg.get('qe'), 2)} (p {_fmt(reg.get('qe_p'))})  R2 {_fmt(reg.get('r2'), 1)}%"
+            f"  LRT {_fmt(reg.get('lrt'), 2)} (p {_fmt(reg.get('lrt_p'))})"
+        )
     for w in result["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
 
 
+def read_moderators(path: str, names: list[str]) -> dict[str, list[str]]:
+    """The named extra columns of the CSV (same rows as ``read_counts``), as text."""
+    file = str(path)
+    reader = csv.DictReader(_read_text(path).splitlines())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in names if c not in header]
+    if missing:
+        raise InputError(
+            Problem(
+                file,
+                "header",
+                f"no column {', '.join(missing)} for --mods; add it or fix "
+                f"the name (columns: {', '.join(header)})",
+            )
+        )
+    reader.fieldnames = header
+    columns: dict[str, list[str]] = {c: [] for c in names}
+    problems = []
+    for row_number, row in enumerate(reader, start=1):
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue
+        for c in names:
+            value = (row.get(c) or "").strip()
+            if not value:
+                problems.append(
+                    Problem(
+                        file,
+                        f"row {row_number}: {c}",
+                        "is empty; meta-regression needs "
+                        "a value of every moderator for every study",
+                    )
+                )
+            columns[c].append(value)
+    if problems:
+        raise InputError(problems)
+    return columns
+
+
+def _glmm_regression(args: argparse.Namespace, events: list[int], n: list[int]) -> dict:
+    from stsmeta.stats.glmm_reg import fit_glmm_regression
+    from stsmeta.stats.metareg import moderator_design
+
+    names = [c.strip() for c in args.mods.split(",") if c.strip()]
+    x, labels = moderator_design(read_moderators(args.input, names))
+    try:
+        fit = fit_glmm_regression(events, n, x, labels, level=args.level)
+    except ValueError as exc:
+        raise InputError(Problem(str(args.input), "--mods", str(exc))) from None
+    return fit.to_dict()
+
+
+def _ivre_extras(args: argparse.Namespace, events: list[int], n: list[int]) -> dict:
+    """Meta-regression (--mods) and influence diagnostics (--influence) of the ivre model."""
+    from stsmeta.stats.influence import influence_ivre
+    from stsmeta.stats.ivre import transform_proportions
+    from stsmeta.stats.metareg import fit_metareg, metareg_dict, moderator_design
+
+    if args.method == "glmm" and args.mods and not args.influence:
+        return {"meta_regression": _glmm_regression(args, events, n)}
+    if args.method != "ivre":
+        raise InputError(
+            Problem(
+                "--mods/--influence",
+                "method",
+                "meta-regression is for --method ivre or glmm, influence diagnostics for "
+                "--method ivre (metafor influence())",
+            )
+        )
+    yi, vi = transform_proportions(events, n, args.transform, add=args.cc_add, to=args.cc_to)
+    out: dict = {}
+    if args.influence:
+        out["influence"] = influence_ivre(yi, vi, args.tau2).rows()
+    if args.mods:
+        if args.tau2 not in ("REML", "ML", "DL"):
+            raise InputError(
+                Problem("--tau2", "tau2", "meta-regression uses REML, ML or DL; choose one")
+            )
+        names = [c.strip() for c in args.mods.split(",") if c.strip()]
+        x, labels = moderator_design(read_moderators(args.input, names))
+        test = "knha" if args.ci.startswith("hk") else "z"
+        try:
+            fit = fit_metareg(yi, vi, x, labels, tau2_method=args.tau2, test=test, level=args.level)
+        except ValueError as exc:
+            raise InputError(Problem(str(args.input), "--mods", str(exc))) from None
+        out["meta_regression"] = metareg_dict(fit)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from stsmeta.stats import pool
+    from stsmeta.stats.glmm import MAX_NODES
 
     if args.outcome is not None:
         return run_plan(args)
@@ -205,15 +380,26 @@ def run(args: argparse.Namespace) -> int:
         )
     if not 0 < args.level < 1:
         raise InputError(Problem("--level", "level", f"{args.level} must be between 0 and 1"))
-    if args.ci == "hk" and args.method != "ivre":
+    if args.ci.startswith("hk") and args.method != "ivre":
         raise InputError(
-            Problem("--ci", "ci", "hk (Hartung-Knapp) is for --method ivre only; use z or t")
+            Problem(
+                "--ci", "ci", f"{args.ci} (Hartung-Knapp) is for --method ivre only; use z or t"
+            )
         )
+    if args.cc_add is not None and not 0 <= args.cc_add < math.inf:
+        raise InputError(Problem("--cc-add", "cc_add", f"{args.cc_add} must be 0 or more"))
     studies, events, n = read_counts(args.input)
     kwargs = {}
     if args.nodes is not None:
-        if args.nodes < 1:
-            raise InputError(Problem("--nodes", "nodes", "must be a positive whole number"))
+        if not 1 <= args.nodes <= MAX_NODES:
+            raise InputError(
+                Problem(
+                    "--nodes",
+                    "nodes",
+                    f"{args.nodes} is not between 1 and {MAX_NODES}; the GLMM raises the "
+                    "nodes itself until the fit settles, so the default (61) is enough",
+                )
+            )
         kwargs["n_nodes"] = args.nodes
     result = pool(
         events,
@@ -226,8 +412,19 @@ def run(args: argparse.Namespace) -> int:
         level=args.level,
         study_ci=args.study_ci,
         studies=studies,
+        cc_add=args.cc_add,
+        cc_to=args.cc_to,
+        common_ci=args.common_ci,
         **kwargs,
     ).to_dict()
+    if args.mods or args.influence:
+        result.update(_ivre_extras(args, events, n))
+    duplicates = sorted({s for s in studies if studies.count(s) > 1})
+    if duplicates:
+        result["warnings"].append(
+            f"{args.input}: duplicate study names {', '.join(map(repr, duplicates))}: each row "
+            "is pooled as a separate study; check that no study is entered twice"
+        )
     if args.json:
         sys.stdout.write(json.dumps(result, sort_keys=True, indent=2, allow_nan=False) + "\n")
     else:

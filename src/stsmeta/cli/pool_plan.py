@@ -1,6 +1,10 @@
 """The pool stage of the workflow: ``stsmeta pool --outcome O --scenario S --config CFG --out OUT
 NORMALISED.json...`` applies the analysis plan (eligibility, scenario, methods, subgroups,
-leave-one-out, cumulative by year) to normalised studies and writes the pooled JSON."""
+leave-one-out, cumulative by year) to normalised studies and writes the pooled JSON.
+
+``--scenario`` and ``--out`` may be repeated in pairs: one job then pools every scenario of an
+outcome from one reading of the studies (the workflow runs one job per outcome: a pooling job
+spends most of its time starting Python and importing scipy)."""
 
 from __future__ import annotations
 
@@ -16,8 +20,17 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         help="configuration: results/config/pool.json as the workflow writes it, or config.yaml",
     )
     plan.add_argument("--outcome", help="outcome name from the configuration's outcomes")
-    plan.add_argument("--scenario", default="primary", help="scenario name (default primary)")
-    plan.add_argument("-o", "--out", help="output JSON (results/pool/<outcome>/<scenario>.json)")
+    plan.add_argument(
+        "--scenario",
+        action="append",
+        help="scenario name (default primary); repeat it, each with its own --out",
+    )
+    plan.add_argument(
+        "-o",
+        "--out",
+        action="append",
+        help="output JSON (results/pool/<outcome>/<scenario>.json), one per --scenario",
+    )
     plan.add_argument(
         "studies", nargs="*", metavar="NORMALISED.json", help="normalised studies (with --outcome)"
     )
@@ -26,27 +39,40 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 def run_plan(args: argparse.Namespace) -> int:
     from stsmeta.config import read_config
     from stsmeta.errors import InputError, Problem
-    from stsmeta.evidence.model import read_normalised
-    from stsmeta.pool.analysis import analyse, write_json
+    from stsmeta.pool.analysis import analyse, read_extracts, write_json
 
-    missing = [
-        flag for flag, value in (("--config", args.config), ("--out", args.out)) if value is None
-    ]
+    given = (("--config", args.config), ("--out", args.out))
+    missing = [flag for flag, value in given if not value]
     if not args.studies:
         missing.append("NORMALISED.json")
     if missing:
         raise InputError(
             Problem("command line", ", ".join(missing), "required with --outcome; give them")
         )
+    scenarios = args.scenario or ["primary"]
+    if len(scenarios) != len(args.out):
+        raise InputError(
+            Problem(
+                "command line",
+                "--scenario, --out",
+                f"{len(scenarios)} scenario(s) and {len(args.out)} output(s): give one --out "
+                "per --scenario, in the same order",
+            )
+        )
     config = read_config(args.config)
-    studies, checksums = read_normalised(args.studies)
-    document = analyse(
-        studies,
-        config,
-        args.outcome,
-        args.scenario,
-        input_sha256=checksums,
-        config_file=args.config,
-    )
-    write_json(args.out, document)
+    studies, checksums = read_extracts(args.studies)
+    documents = [
+        analyse(
+            studies,
+            config,
+            args.outcome,
+            scenario,
+            input_sha256=checksums,
+            config_file=args.config,
+        )
+        for scenario in scenarios
+    ]
+    # Written only once every scenario is pooled: a bad scenario leaves no half-written set.
+    for out, document in zip(args.out, documents, strict=True):
+        write_json(out, document)
     return 0

@@ -424,8 +424,8 @@ def glmm_batch_fitter(spec: Mapping[str, object], level: float) -> Fitter:
     def fit(events: np.ndarray, n: np.ndarray):
         from scipy import special
 
-        from stsmeta.stats import glmm_batch
         from stsmeta.stats.distributions import norm_ppf, t_ppf
+        from stsmeta.stats.glmm_check import glmm_batch_checked
 
         k = n.size
         if k == 1:
@@ -444,7 +444,8 @@ def glmm_batch_fitter(spec: Mapping[str, object], level: float) -> Fitter:
         distinct = events[first]
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = glmm_batch(distinct, np.broadcast_to(n, distinct.shape), **extra)
+            # With the nodes checked as pool() checks them (issue 12), so the numbers agree.
+            res = glmm_batch_checked(distinct, np.broadcast_to(n, distinct.shape), **extra)[0]
         status = np.asarray(res.status, dtype=object)
         ok = (status == "ok") & np.isfinite(res.mu) & np.isfinite(res.se)
         mu = np.where(ok, res.mu, np.nan)[slot]

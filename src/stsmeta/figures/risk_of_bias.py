@@ -9,14 +9,14 @@ Okabe-Ito palette *and* a glyph, so the chart reads in grey scale and for colour
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from stsmeta.errors import InputError, Problem
-from stsmeta.figures.glyphs import glyph_text
-from stsmeta.figures.rows import wrap
-from stsmeta.figures.style import BLUISH_GREEN, GREY, ORANGE, VERMILLION, new_figure
+from stsmeta.figures.palette import BLUISH_GREEN, GREY, ORANGE, VERMILLION
+
+if TYPE_CHECKING:  # drawing needs matplotlib; the report, which reads judgements, does not
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 QUESTIONS = ("q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8")
 QUESTION_TEXT = {
@@ -96,6 +96,10 @@ class RiskOfBiasPlot:
 
 def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOfBiasPlot:
     """Chart ``studies`` ({study_id: normalised study}), one row per study by year and label."""
+    from stsmeta.figures.glyphs import glyph_text
+    from stsmeta.figures.rows import wrap
+    from stsmeta.figures.style import new_figure
+
     order = sorted(studies, key=lambda s: (studies[s].get("year") or 0, s))
     # Labels sit right-aligned left of the first column: 0.33 of the width is theirs.
     labels = ["\n".join(wrap(str(studies[s].get("label") or s), 0.32 * width * 72)) for s in order]

@@ -18,18 +18,19 @@ matplotlib.use("Agg")
 import matplotlib as mpl  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from stsmeta.outputs import FIGURE_FORMATS  # noqa: E402
-
 # Okabe & Ito (2008), "Color universal design".
-BLACK = "#000000"
-ORANGE = "#E69F00"
-SKY_BLUE = "#56B4E9"
-BLUISH_GREEN = "#009E73"
-YELLOW = "#F0E442"
-BLUE = "#0072B2"
-VERMILLION = "#D55E00"
-REDDISH_PURPLE = "#CC79A7"
-GREY = "#999999"
+from stsmeta.figures.palette import (  # noqa: E402, F401 - the figures' colours, named here too
+    BLACK,
+    BLUE,
+    BLUISH_GREEN,
+    GREY,
+    ORANGE,
+    REDDISH_PURPLE,
+    SKY_BLUE,
+    VERMILLION,
+    YELLOW,
+)
+from stsmeta.outputs import FIGURE_FORMATS  # noqa: E402
 
 # Secondary methods cycle through these (colour, marker) pairs, in config order.
 SECONDARY_STYLES = (

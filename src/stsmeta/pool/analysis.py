@@ -22,6 +22,7 @@ from stsmeta.atomic_write import write_text_atomically
 from stsmeta.errors import InputError, Problem
 
 # Plain Python (no numpy): the numeric fields of a pooled result and its JSON form.
+from stsmeta.pool.subgroup_tests import subgroup_difference
 from stsmeta.stats.results import NUMERIC_FIELDS, json_ready
 
 # Subgroup variable (config `subgroups`) -> the study field whose terms are its levels.
@@ -29,7 +30,7 @@ SUBGROUP_FIELDS = {"calcinosis_type": "calcinosis_types", "disease": "diseases"}
 # Level of a study that reports no term for a subgroup variable.
 NOT_REPORTED = "not_reported"
 
-METHOD_KEYS = ("method", "transform", "tau2", "ci", "pi")
+METHOD_KEYS = ("method", "transform", "tau2", "ci", "pi", "cc_add", "cc_to", "common_ci")
 
 # Scenario fields and their values when absent (the schema's defaults).
 SCENARIO_DEFAULTS: dict[str, Any] = {
@@ -614,6 +615,15 @@ def analyse(
             }
             for variable in sorted(subgroups)
         }
+        extra["subgroup_differences"] = {
+            variable: subgroup_difference(
+                extra["subgroups"][variable],
+                subgroup_members(rows, variable),
+                NOT_REPORTED,
+                primary["method"],
+            )
+            for variable in sorted(subgroups)
+        }
         if config.get("leave_one_out", True):
             extra["leave_one_out"] = {
                 r.study_id: run([o for o in rows if o is not r], profile=False) for r in rows
@@ -644,6 +654,22 @@ def analyse(
 
 
 # ----------------------------------------------------------------------------- files
+
+
+def read_extracts(paths: Iterable[str | os.PathLike]) -> tuple[list[dict], dict[str, str]]:
+    """Read normalised studies (whole records or the workflow's analysis extracts): each
+    study's analysis extract, and the SHA-256 of that extract by study id.
+
+    Every study passes through ``analysis_extract`` here, so the analysis sees the same fields
+    whichever of the two files it is given, and the checksum names what was analysed: fixing a
+    typo in a locator changes neither.
+    """
+    from stsmeta.evidence.model import read_normalised
+    from stsmeta.pool.extract import analysis_extract, extract_sha256
+
+    records, _ = read_normalised(paths)
+    checksums = {r["study_id"]: extract_sha256(r) for r in records}
+    return [analysis_extract(r) for r in records], checksums
 
 
 def dumps(document: Mapping) -> str:

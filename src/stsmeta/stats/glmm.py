@@ -35,14 +35,53 @@ DEFAULT_NODES = 61
 # Beyond these the estimate is taken not to exist (diverging to infinity).
 _MU_MAX = 30.0
 _TAU_MAX = 200.0
+# A fit whose log-likelihood exceeds that at tau2 = 0 by less than this is the boundary fit
+# tau2 = 0 (see glmm_batch).
+BOUNDARY_LOGLIK = 1e-9
 _HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
+
+
+# The most nodes a fit may use (``n_nodes``); the checks of a fit at n nodes use 2n - 1.
+MAX_NODES = 2001
+_MAX_CHECK_NODES = 2 * MAX_NODES - 1
+
+
+def _log_weight_plus_square(t: np.ndarray, n_nodes: int) -> np.ndarray:
+    """log(w_j) + t_j^2 without forming w_j, which underflows beyond about 150 nodes.
+
+    w_j exp(t_j^2) = 1 / sum_{i < n} psi_i(t_j)^2 (the Christoffel function of the orthonormal
+    Hermite functions psi_i), with psi_i by their three-term recurrence, rescaled as it grows.
+    """
+    log_scale = -0.5 * t * t - 0.25 * np.log(np.pi)
+    prev = np.zeros_like(t)
+    cur = np.ones_like(t)
+    total = np.ones_like(t)
+    for i in range(1, n_nodes):
+        prev, cur = cur, np.sqrt(2.0 / i) * t * cur - np.sqrt((i - 1) / i) * prev
+        total += cur * cur
+        big = np.abs(cur) > 1e100
+        if big.any():
+            factor = np.where(big, 1e-100, 1.0)
+            prev, cur, total = prev * factor, cur * factor, total * factor * factor
+            log_scale += np.where(big, 100 * np.log(10.0), 0.0)
+    return -(np.log(total) + 2 * log_scale)
 
 
 @lru_cache(maxsize=16)
 def _hermite(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Hermite nodes t_j and log(w_j) + t_j^2 (physicists' weight exp(-t^2))."""
-    t, w = np.polynomial.hermite.hermgauss(n_nodes)
-    return t, np.log(w) + t * t
+    """Gauss-Hermite nodes t_j and log(w_j) + t_j^2 (physicists' weight exp(-t^2)).
+
+    numpy's hermgauss is exact to rounding up to 150 nodes; beyond, its weights underflow to 0
+    (and from about 400 nodes it returns NaN), so the nodes come from scipy's asymptotic
+    algorithm and the log-weights from ``_log_weight_plus_square``.
+    """
+    if not 1 <= n_nodes <= _MAX_CHECK_NODES:
+        raise ValueError(f"the number of quadrature nodes must be between 1 and {MAX_NODES}")
+    if n_nodes <= 150:
+        t, w = np.polynomial.hermite.hermgauss(n_nodes)
+        return t, np.log(w) + t * t
+    t = special.roots_hermite(n_nodes)[0]
+    return t, _log_weight_plus_square(t, n_nodes)
 
 
 def _log1pexp(eta: np.ndarray) -> np.ndarray:
@@ -297,8 +336,12 @@ def glmm_batch(
         res = _newton(fx, fn, flc, mu_common[fit_rows], n_nodes, max_iter, tol, fw)
         r_mu, r_tau, r_ll, r_hess, r_iter, r_status = res
         # The boundary tau = 0 is the common-effect model; keep whichever is higher, in case
-        # Newton stopped at a worse interior stationary point.
-        worse = r_ll < ll_common[fit_rows] - 1e-9
+        # Newton stopped at a worse interior stationary point. Newton also stops short of the
+        # boundary (tau2 ~ 1e-9, or ~1e-5 where the likelihood is flat to order tau^4) with no
+        # likelihood gained over tau = 0, and the information matrix there is nearly singular
+        # (an SE inflated up to 100-fold): a fit that gains less than BOUNDARY_LOGLIK is the
+        # boundary fit. One rule decides both what is reported as tau2 = 0 and which SE is used.
+        worse = r_ll < ll_common[fit_rows] + BOUNDARY_LOGLIK
         r_tau = np.where(worse, 0.0, r_tau)
         r_mu = np.where(worse, mu_common[fit_rows], r_mu)
         if np.any(worse):
@@ -325,7 +368,7 @@ def glmm_batch(
         b = info[:, 0, 1]
         c = info[:, 1, 1]
         det = a * c - b * b
-        boundary = r_tau * r_tau < 1e-8
+        boundary = r_tau == 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
             # On the boundary the mu-tau cross term vanishes by symmetry, and the tau
             # curvature may be ~0: the mu variance is then 1/a.
@@ -345,8 +388,6 @@ def glmm_batch(
     mu[bad] = np.nan
     se[bad] = np.nan
     tau2 = tau * tau
-    # On the boundary Newton ends at |tau| ~ 1e-17; report the boundary itself.
-    tau2[tau2 < 1e-12] = 0.0
     tau2[bad] = np.nan
     return GlmmBatchFit(
         mu=mu,

@@ -7,6 +7,12 @@
 - Jeffreys interval: equal-tailed Beta(x + 1/2, n - x + 1/2) posterior interval, with the
   lower bound set to 0 when x = 0 and the upper bound to 1 when x = n
   (Brown, Cai & DasGupta 2001, Stat Sci 16:101-133, section 4.1.2).
+- Agresti-Coull interval: Wald around (x + z^2/2) / (n + z^2) (Agresti & Coull 1998, Am Stat
+  52:119-126), cut to [0, 1]; meta's method.ci = "AC".
+- Wilson score interval with continuity correction (Newcombe 1998 method 4), as R's
+  ``prop.test(correct = TRUE)``; meta's method.ci = "WSCC".
+- Mid-p exact interval (Lancaster 1961, JASA 56:223-234; Berry & Armitage 1995, Statistician
+  44:417-423): Clopper-Pearson with half the probability of the observed count.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from scipy import special
 
 from stsmeta.stats.distributions import norm_ppf
 
-STUDY_CI_METHODS = ("cp", "wilson", "jeffreys")
+STUDY_CI_METHODS = ("cp", "wilson", "jeffreys", "ac", "wilson-cc")
 
 
 def _as_counts(events, n) -> tuple[np.ndarray, np.ndarray]:
@@ -60,13 +66,75 @@ def jeffreys(events, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
+def agresti_coull(events, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Agresti-Coull interval (Agresti & Coull 1998), cut to [0, 1]."""
+    x, m = _as_counts(events, n)
+    z = norm_ppf(0.5 + level / 2)
+    m_tilde = m + z * z
+    p = (x + z * z / 2) / m_tilde
+    half = z * np.sqrt(p * (1 - p) / m_tilde)
+    return np.maximum(p - half, 0.0), np.minimum(p + half, 1.0)
+
+
+def wilson_cc(events, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval with continuity correction (Newcombe 1998, method 4)."""
+    x, m = _as_counts(events, n)
+    z = norm_ppf(0.5 + level / 2)
+    p = x / m
+    denom = 2 * (m + z * z)
+    with np.errstate(invalid="ignore"):
+        low = (
+            2 * m * p + z * z - 1 - z * np.sqrt(z * z - 2 - 1 / m + 4 * p * (m * (1 - p) + 1))
+        ) / denom
+        high = (
+            2 * m * p + z * z + 1 + z * np.sqrt(z * z + 2 - 1 / m + 4 * p * (m * (1 - p) - 1))
+        ) / denom
+    low = np.where(x == 0, 0.0, np.maximum(low, 0.0))
+    high = np.where(x == m, 1.0, np.minimum(high, 1.0))
+    return low, high
+
+
+def _mid_p_tail(p, x, m, upper: bool):
+    """P(X > x) + P(X = x) / 2 (upper) or P(X < x) + P(X = x) / 2, X ~ Binomial(m, p)."""
+    at_least = special.betainc(x, m - x + 1, p) if x > 0 else 1.0  # P(X >= x)
+    above = special.betainc(x + 1, m - x, p) if x < m else 0.0  # P(X > x)
+    if upper:
+        return 0.5 * (at_least + above)
+    return 1.0 - 0.5 * (at_least + above)
+
+
+def mid_p(events, n, level: float = 0.95) -> tuple[float, float]:
+    """Mid-p exact interval for one proportion events/n (pooled counts: Python ints)."""
+    from scipy import optimize  # here: slow to load, and only this interval needs it
+
+    x, m = float(events), float(n)
+    half_alpha = (1 - level) / 2
+    low = 0.0
+    if x > 0:
+        low = optimize.brentq(
+            lambda p: _mid_p_tail(p, x, m, True) - half_alpha, 0.0, 1.0, xtol=1e-15, rtol=1e-15
+        )
+    high = 1.0
+    if x < m:
+        high = optimize.brentq(
+            lambda p: _mid_p_tail(p, x, m, False) - half_alpha, 0.0, 1.0, xtol=1e-15, rtol=1e-15
+        )
+    return float(low), float(high)
+
+
 def study_intervals(
     events, n, method: str = "cp", level: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-study confidence limits for events/n: ``method`` is "cp", "wilson" or "jeffreys"."""
+    """Per-study confidence limits for events/n: ``method`` is one of STUDY_CI_METHODS."""
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")
-    funcs = {"cp": clopper_pearson, "wilson": wilson, "jeffreys": jeffreys}
+    funcs = {
+        "cp": clopper_pearson,
+        "wilson": wilson,
+        "jeffreys": jeffreys,
+        "ac": agresti_coull,
+        "wilson-cc": wilson_cc,
+    }
     if method not in funcs:
         raise ValueError(f"study CI method must be one of {', '.join(STUDY_CI_METHODS)}")
     low, high = funcs[method](events, n, level)

@@ -8,10 +8,11 @@ Transforms (as R metafor's ``escalc``):
   back-transformed by Miller's inversion (Miller 1978, Am Stat 32:138) with the harmonic mean of n.
 - ``arcsine``: asin(sqrt(x/n)), variance 1/(4n).
 - ``raw``: x/n, variance p(1-p)/n (zero at 0% and 100%: such data are refused with a reason).
+- ``log``: log(x/n), variance 1/x - 1/n (metafor "PLN"), back-transformed by exp, capped at 1.
+Continuity corrections (``add``, ``to``) as escalc's: see ``corrected_counts`` and DEFAULT_CC.
 
-tau2 estimators: DerSimonian & Laird 1986 (Control Clin Trials 7:177-188), truncated at 0;
-REML and ML (Viechtbauer 2005, J Educ Behav Stat 30:261-293); Paule & Mandel 1982 (J Res NBS
-87:377-385). CIs: Wald z, t with k-1 df, or Hartung & Knapp 2001 (Stat Med 20:3875-3889) /
+tau2 estimators: see ``stsmeta.stats.tau2`` (DL, REML, ML, PM, HE, HS, SJ, EB).
+CIs: Wald z, t with k-1 df, or Hartung & Knapp 2001 (Stat Med 20:3875-3889) /
 Sidik & Jonkman 2002 (Stat Med 21:3153-3159), without truncation (metafor's ``test="knha"``).
 I2 and H2 as Higgins & Thompson 2002 (Stat Med 21:1539-1558), with the typical within-study
 variance of metafor (``(k-1) * sum(w) / (sum(w)^2 - sum(w^2))``), so that I2 matches metafor
@@ -25,31 +26,61 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from stsmeta.stats import tau2 as tau2_mod
 from stsmeta.stats.distributions import chi2_sf, norm_ppf, t_ppf
+from stsmeta.stats.tau2 import _fixed, estimate_tau2
 
-TRANSFORMS = ("logit", "ft", "arcsine", "raw")
-TAU2_METHODS = ("DL", "REML", "PM", "ML")
-CI_METHODS = ("z", "t", "hk")
+TRANSFORMS = ("logit", "ft", "arcsine", "raw", "log")
+CI_METHODS = ("z", "t", "hk", "hk-adhoc")
+TAU2_METHODS = tau2_mod.TAU2_METHODS
 
 
-def transform_proportions(events, n, transform: str) -> tuple[np.ndarray, np.ndarray]:
-    """Study estimates and sampling variances on the model scale (as metafor's escalc)."""
+CC_TO = ("only0", "all", "if0all", "none")
+# metafor escalc's default continuity correction per transform: add 1/2 to events and
+# non-events of 0% and 100% studies for logit and log, nothing for ft and arcsine. For raw
+# metafor also adds 1/2; here raw is left uncorrected by default, so 0% and 100% studies are
+# refused with a reason instead of being given an invented variance.
+DEFAULT_CC = {"logit": 0.5, "log": 0.5, "ft": 0.0, "arcsine": 0.0, "raw": 0.0}
+
+
+def corrected_counts(events, n, add: float, to: str) -> tuple[np.ndarray, np.ndarray]:
+    """Events and n after metafor escalc's continuity correction: ``add`` to the events and the
+    non-events of the studies chosen by ``to`` (only0: studies at 0% or 100%; all; if0all: all
+    studies if any is at 0% or 100%; none)."""
     x = np.asarray(events, dtype=float)
     m = np.asarray(n, dtype=float)
+    if to not in CC_TO:
+        raise ValueError(f"continuity correction 'to' must be one of {', '.join(CC_TO)}")
+    extreme = (x == 0) | (x == m)
+    chosen = {
+        "only0": extreme,
+        "all": np.ones_like(extreme),
+        "if0all": np.full_like(extreme, bool(extreme.any())),
+        "none": np.zeros_like(extreme),
+    }[to]
+    return np.where(chosen, x + add, x), np.where(chosen, m + 2 * add, m)
+
+
+def transform_proportions(
+    events, n, transform: str, *, add: float | None = None, to: str = "only0"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Study estimates and sampling variances on the model scale (as metafor's escalc, with its
+    ``add`` and ``to``; ``add`` None is the transform's default, DEFAULT_CC)."""
+    if transform not in TRANSFORMS:
+        raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}")
+    add = DEFAULT_CC[transform] if add is None else float(add)
+    x, m = corrected_counts(events, n, add, to)
     if transform == "logit":
-        extreme = (x == 0) | (x == m)
-        xa = np.where(extreme, x + 0.5, x)
-        ya = np.where(extreme, m - x + 0.5, m - x)
-        return np.log(xa / ya), 1 / xa + 1 / ya
+        return np.log(x / (m - x)), 1 / x + 1 / (m - x)
+    if transform == "log":
+        return np.log(x / m), 1 / x - 1 / m
     if transform == "ft":
         yi = 0.5 * (np.arcsin(np.sqrt(x / (m + 1))) + np.arcsin(np.sqrt((x + 1) / (m + 1))))
         return yi, 1 / (4 * m + 2)
     if transform == "arcsine":
         return np.arcsin(np.sqrt(x / m)), 1 / (4 * m)
-    if transform == "raw":
-        p = x / m
-        return p, p * (1 - p) / m
-    raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}")
+    p = x / m
+    return p, p * (1 - p) / m
 
 
 def ft_to_proportion(t, n_harmonic: float):
@@ -76,12 +107,14 @@ def back_transform(values, transform: str, n=None):
     if transform == "logit":
         return special.expit(v)
     if transform == "ft":
-        n_harmonic = 1 / np.mean(1 / np.asarray(n, dtype=float))
+        n_harmonic = float(1 / np.mean(1 / np.asarray(n, dtype=float)))
         return ft_to_proportion(v, n_harmonic)
     if transform == "arcsine":
         return np.where(v < 0, 0.0, np.where(v > np.pi / 2, 1.0, np.sin(v) ** 2))
     if transform == "raw":
         return v
+    if transform == "log":
+        return np.minimum(np.exp(v), 1.0)
     raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}")
 
 
@@ -103,60 +136,6 @@ class IvreFit:
     yi: np.ndarray
     vi: np.ndarray
     tau2_converged: bool
-
-
-def _fixed(yi, wi):
-    mu = np.sum(wi * yi) / np.sum(wi)
-    return mu, np.sum(wi * (yi - mu) ** 2)
-
-
-def _bracket_root(f, lo: float, f_lo: float) -> float:
-    """Root of a function positive at lo: expand the upper end until the sign changes."""
-    from scipy import optimize  # here: slow to load, and only the iterative tau2 needs it
-
-    hi = max(1.0, 2 * lo)
-    for _ in range(200):
-        if f(hi) < 0:
-            return optimize.brentq(f, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500)
-        lo, hi = hi, hi * 2
-    return np.inf
-
-
-def estimate_tau2(yi, vi, method: str) -> tuple[float, bool]:
-    """Between-study variance by DL, REML, PM or ML; (tau2, converged). Truncated at 0."""
-    yi = np.asarray(yi, dtype=float)
-    vi = np.asarray(vi, dtype=float)
-    k = yi.size
-    if k < 2:
-        return 0.0, True
-    if method == "DL":
-        wi = 1 / vi
-        _, q = _fixed(yi, wi)
-        c = np.sum(wi) - np.sum(wi**2) / np.sum(wi)
-        return max(0.0, (q - (k - 1)) / c), True
-
-    if method == "PM":
-
-        def score(t2):
-            return _fixed(yi, 1 / (vi + t2))[1] - (k - 1)
-    elif method in ("REML", "ML"):
-        reml = method == "REML"
-
-        def score(t2):
-            # d(log-likelihood)/d(tau2), up to a factor 1/2 (Viechtbauer 2005, eq. 8 and 11).
-            wi = 1 / (vi + t2)
-            mu = np.sum(wi * yi) / np.sum(wi)
-            s = -np.sum(wi) + np.sum(wi**2 * (yi - mu) ** 2)
-            if reml:
-                s += np.sum(wi**2) / np.sum(wi)
-            return s
-    else:
-        raise ValueError(f"tau2 estimator must be one of {', '.join(TAU2_METHODS)}")
-    s0 = score(0.0)
-    if s0 <= 0:
-        return 0.0, True
-    root = _bracket_root(score, 0.0, s0)
-    return float(root), bool(np.isfinite(root))
 
 
 def fit_ivre(yi, vi, *, tau2_method: str = "REML", ci: str = "z", level: float = 0.95) -> IvreFit:
@@ -181,13 +160,15 @@ def fit_ivre(yi, vi, *, tau2_method: str = "REML", ci: str = "z", level: float =
     mu = float(np.sum(wi * yi) / np.sum(wi))
     se = float(np.sqrt(1 / np.sum(wi)))
     df = np.inf
-    if ci == "hk":
+    if ci in ("hk", "hk-adhoc"):
         df = k - 1
-        se = (
-            float(np.sqrt(np.sum(wi * (yi - mu) ** 2) / ((k - 1) * np.sum(wi))))
-            if k > 1
-            else np.nan
-        )
+        # Hartung-Knapp: the z variance times sum w (y - mu)^2 / (k - 1); the ad hoc correction
+        # (Knapp & Hartung 2003, Stat Med 22:2693-2710; metafor test="adhoc") keeps that factor
+        # at least 1, so the interval is never narrower than the z-based one's variance.
+        factor = float(np.sum(wi * (yi - mu) ** 2) / (k - 1)) if k > 1 else np.nan
+        if ci == "hk-adhoc":
+            factor = max(factor, 1.0)
+        se = float(np.sqrt(factor / np.sum(wi)))
     elif ci == "t":
         df = k - 1
     crit = _critical(level, df)

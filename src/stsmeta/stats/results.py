@@ -44,6 +44,21 @@ NUMERIC_FIELDS = (
 )
 
 
+def ci_fields(tau2_ends, i2_ends, h2_ends) -> dict[str, float]:
+    """The PoolResult keyword arguments of the heterogeneity CIs from (low, high) pairs."""
+    tau2_low, tau2_high = (float(v) for v in tau2_ends)
+    return {
+        "tau2_ci_low": tau2_low,
+        "tau2_ci_high": tau2_high,
+        "tau_ci_low": math.sqrt(tau2_low) if tau2_low >= 0 else math.nan,
+        "tau_ci_high": math.sqrt(tau2_high) if tau2_high >= 0 else math.nan,
+        "i2_ci_low": float(i2_ends[0]),
+        "i2_ci_high": float(i2_ends[1]),
+        "h2_ci_low": float(h2_ends[0]),
+        "h2_ci_high": float(h2_ends[1]),
+    }
+
+
 @dataclass(frozen=True)
 class StudyResult:
     """One study: observed proportion, its own CI, and its weight in percent (None if the model
@@ -103,6 +118,14 @@ class PoolResult:
     profile_ci_high: float = math.nan
     tau2_ci_low: float = math.nan
     tau2_ci_high: float = math.nan
+    # Confidence intervals for tau (square roots of the tau2 ends), I2 (percent) and H2: the
+    # profile-likelihood interval for the GLMM, the Q-profile interval for "ivre".
+    tau_ci_low: float = math.nan
+    tau_ci_high: float = math.nan
+    i2_ci_low: float = math.nan
+    i2_ci_high: float = math.nan
+    h2_ci_low: float = math.nan
+    h2_ci_high: float = math.nan
     lrt_stat: float = math.nan
     lrt_p: float = math.nan
     loglik: float = math.nan

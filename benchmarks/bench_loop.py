@@ -1,0 +1,303 @@
+"""The living-review loop (issue 16): each measure next to its floor, measured in the same run.
+
+    python benchmarks/bench_loop.py [--cores 2] [--scale 1000 10000] [--skip-glmm]
+
+Prints, for the shipped studies, in a temporary copy of the repository:
+
+- cold run of the default target, against a Snakemake DAG of the same shape whose jobs only
+  `touch` their outputs (cold too);
+- a typo fixed in one study's free text (a locator), against Snakemake's own no-op on that
+  DAG, with the jobs that reran;
+- one study added that enters the primary analysis (a SYNTHETIC study of the tests), the same,
+  then removed and added again: the coverage study's design was seen before, its shards are
+  copied from the cache, not refitted;
+- the no-op itself;
+- per job kind, the start-up and imports of its process (``python -X importtime``);
+- one GLMM fit (k = 6, Wald CI), one at a time, against metafor's ``rma.glmm`` per fit in one
+  R process (skipped without Rscript).
+
+With ``--scale N``: N SYNTHETIC studies (copies of the shipped files with new ids and labels,
+as benchmarks/bench_scale.py writes them), cold, against the same work done in one Python
+process (every job's command called in turn, no Snakemake), with time and peak memory.
+
+Ratios are the targets of issue 16 (cold <= 2x, typo <= 2x no-op, add <= 4x no-op, 1,000
+studies <= 1.5x the one-process floor, start-up <= 0.3 s, GLMM >= 50x rma.glmm). Timings on a
+shared machine are noisy: each ratio's floor is measured right next to it. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scale import (  # noqa: E402
+    IGNORE,
+    REPO,
+    baseline_project,
+    measure,
+    median_wall,
+    templates,
+    write_synthetic,
+)
+
+SYNTHETIC_STUDY = REPO / "tests" / "fixtures" / "studies" / "synthetic-2020.yaml"
+TYPO_STUDY = "smith-2013.yaml"
+
+
+def copy_repo(dest: Path) -> Path:
+    shutil.copytree(REPO, dest, ignore=IGNORE)
+    return dest
+
+
+def jobs_to_run(project: Path, cores: int) -> str:
+    """The job table of a dry run: which rules would run, and how many jobs each."""
+    out = subprocess.run(
+        ["snakemake", "--cores", str(cores), "--dry-run", "--quiet", "rules"],
+        cwd=project, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    # Snakemake prints the table twice (plan and summary): the first one, up to its total.
+    first = out.split("\ntotal", 1)[0]
+    rows = re.findall(r"^(\w+)\s+(\d+)$", first, flags=re.M)
+    return ", ".join(f"{rule} {n}" for rule, n in rows if rule != "all") or "none"
+
+
+def fix_typo(raw: Path) -> None:
+    """Change the first locator's text (free text no analysis reads)."""
+    text = raw.read_text(encoding="utf-8")
+    new, count = re.subn(r"(?m)^(\s*locator: )(.+)$", r"\1\2 (checked)", text, count=1)
+    assert count == 1, f"{raw}: no locator"
+    raw.write_text(new, encoding="utf-8")
+
+
+def ratio_line(label: str, value: float, floor: float, floor_label: str, target: float) -> str:
+    ok = "meets" if value <= target * floor else "MISSES"
+    return (
+        f"{label:<44} {value:7.2f} s  floor {floor:6.2f} s ({floor_label})  "
+        f"ratio {value / floor:5.2f}  target <= {target:g}: {ok}"
+    )
+
+
+def loop_rows(cores: int) -> None:
+    snake = ["snakemake", "--cores", str(cores)]
+    with tempfile.TemporaryDirectory(prefix="stsmeta-loop-") as tmp:
+        root = Path(tmp)
+        project = copy_repo(root / "project")
+        cold, cold_rss = measure(snake, project)
+        # The yardstick: the same DAG, jobs that only touch their outputs.
+        empty = baseline_project(project, root, params=True)
+        shutil.rmtree(empty / "f")
+        shutil.rmtree(empty / ".snakemake")
+        empty_cold, _ = measure(snake, empty)
+        empty_noop, _ = median_wall(snake, empty)
+        print(ratio_line("cold run, default target", cold, empty_cold, "empty-job DAG, cold", 2))
+        print(f"{'':<44} peak memory of the largest process {cold_rss:.0f} MiB")
+
+        noop, _ = median_wall(snake, project)
+        print(ratio_line("no-op", noop, empty_noop, "Snakemake's own no-op", 1.5))
+
+        fix_typo(project / "data" / "raw" / TYPO_STUDY)
+        jobs = jobs_to_run(project, cores)
+        typo, _ = measure(snake, project)
+        print(ratio_line("typo in one study's locator", typo, empty_noop, "own no-op", 2))
+        print(f"{'':<44} jobs: {jobs}")
+
+        added = project / "data" / "raw" / SYNTHETIC_STUDY.name
+        shutil.copy(SYNTHETIC_STUDY, added)
+        jobs = jobs_to_run(project, cores)
+        add, _ = measure(snake, project)
+        print(ratio_line("add a study (new design, fitted)", add, empty_noop, "own no-op", 4))
+        print(f"{'':<44} jobs: {jobs}")
+
+        added.unlink()
+        measure(snake, project)
+        shutil.copy(SYNTHETIC_STUDY, added)
+        again, _ = measure(snake, project)
+        print(
+            ratio_line("add it again (design seen before, cached)", again, empty_noop,
+                       "own no-op", 4)
+        )  # fmt: skip
+
+
+# The modules each kind of job imports before it does its work (see stsmeta.cli).
+JOB_IMPORTS = {
+    "pool": ["stsmeta.cli", "stsmeta.config", "stsmeta.pool.analysis", "stsmeta.stats"],
+    "coverage-shard (fit)": ["stsmeta.cli", "stsmeta.config", "stsmeta.coverage.study"],
+    "coverage-shard (cached)": ["stsmeta.cli", "stsmeta.config", "stsmeta.coverage.cache"],
+    "tables": ["stsmeta.cli", "stsmeta.evidence.tables"],
+    "figures": ["stsmeta.cli", "stsmeta.figures", "stsmeta.presentation.inputs"],
+    "report": ["stsmeta.cli", "stsmeta.report", "stsmeta.presentation.inputs"],
+}
+
+
+def import_rows() -> None:
+    print("\nper job: start-up and imports (python -X importtime; wall of the whole process)")
+    base = min(
+        measure([sys.executable, "-c", "pass"], REPO)[0] for _ in range(3)
+    )  # interpreter start-up alone
+    for job, modules in JOB_IMPORTS.items():
+        code = "; ".join(f"import {m}" for m in modules)
+        walls, imports = [], []
+        for _ in range(3):
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-X", "importtime", "-c", code],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            walls.append(time.perf_counter() - start)
+            # Top-level imports (no indent): their cumulative microseconds add up to the total.
+            top = re.findall(r"^import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", proc.stderr, re.M)
+            imports.append(sum(int(us) for us, _ in top) / 1e6)
+        wall, imported = sorted(walls)[1], sorted(imports)[1]
+        ok = "meets" if wall <= 0.3 else "MISSES"
+        print(
+            f"  {job:<26} start-up + imports {wall:5.2f} s (imports {imported:5.2f} s, "
+            f"bare interpreter {base:4.2f} s)  target <= 0.3 s: {ok}"
+        )
+
+
+def glmm_row(datasets: int = 200) -> None:
+    import numpy as np
+    from bench_pool import run_r, simulate
+
+    from stsmeta.stats import pool
+
+    x, n = simulate(datasets)
+    m = x.shape[0]
+    pool(x[0], n[0], method="glmm", ci="z", profile=False, study_results=False)  # warm
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for i in range(m):
+            pool(x[i], n[i], method="glmm", ci="z", profile=False, study_results=False)
+        times.append((time.perf_counter() - start) / m)
+    ours = sorted(times)[1]
+    print(f"\none GLMM fit, k = 6, Wald CI, one at a time: {1e3 * ours:7.3f} ms/fit")
+    r = run_r(x, n)
+    if r is None:
+        print("  Rscript with metafor not available: no comparison")
+        return
+    theirs = r["glmm"]["seconds"] / m
+    ok = "meets" if theirs / ours >= 50 else "MISSES"
+    print(
+        f"  metafor rma.glmm, one R process: {1e3 * theirs:7.3f} ms/fit; "
+        f"ours {theirs / ours:5.1f}x faster  target >= 50x: {ok}"
+    )
+    del np
+
+
+# Mirrors the rules of workflow/rules/*.smk, one process, no Snakemake.
+ONE_PROCESS = r"""
+import json, yaml
+from pathlib import Path
+from stsmeta.cli import main
+from stsmeta.config import STAGE_FIELDS, effective_config, load_config
+from stsmeta.coverage.design import design_text
+from stsmeta.coverage.plan import settings_from_config
+from stsmeta.evidence.studyfile import normalise_file, validate_paths
+from stsmeta.pool.extract import extract_text
+
+config, problems = load_config(yaml.safe_load(open("config.yaml")), file="config.yaml")
+assert not problems, problems
+R = Path("results")
+for stage in STAGE_FIELDS:
+    (R / "config").mkdir(parents=True, exist_ok=True)
+    (R / "config" / f"{stage}.json").write_text(effective_config(config, stage))
+raws = sorted(Path(config.get("studies_dir", "data/raw")).glob("*.yaml"))
+assert not validate_paths(raws, config)
+(R / "normalised").mkdir(exist_ok=True)
+(R / "extract").mkdir(exist_ok=True)
+normalised, extracts, records = [], [], []
+for raw in raws:
+    out = R / "normalised" / f"{raw.stem}.json"
+    normalise_file(str(raw), str(out), config)
+    record = json.loads(out.read_text())
+    records.append(json.loads(extract_text(record)))
+    (R / "extract" / f"{raw.stem}.json").write_text(extract_text(record))
+    normalised.append(str(out))
+    extracts.append(str(R / "extract" / f"{raw.stem}.json"))
+cfg = {s: str(R / "config" / f"{s}.json") for s in STAGE_FIELDS}
+assert main(["tables", *normalised, "--outdir", str(R / "tables")]) == 0
+scenarios = sorted(config["scenarios"])
+for outcome in sorted(config["outcomes"]):
+    args = [a for s in scenarios
+            for a in ("--scenario", s, "--out", str(R / "pool" / outcome / f"{s}.json"))]
+    assert main(["pool", "--config", cfg["pool"], "--outcome", outcome, *args, *extracts]) == 0
+cov = settings_from_config(config)
+design = R / "coverage" / "design.json"
+design.parent.mkdir(parents=True, exist_ok=True)
+design.write_text(design_text(records, config, cov.outcome, cov.scenario))
+shards = []
+for family in cov.families():
+    for shard in range(cov.shards):
+        out = R / "coverage" / "shards" / family / f"{shard}.csv"
+        shards.append(str(out))
+        assert main(["coverage-shard", "--config", cfg["coverage"], "--design", str(design),
+                     "--family", family, "--shard", str(shard), "-o", str(out)]) == 0
+summary = R / "coverage" / "summary.json"
+assert main(["coverage-summary", "--config", cfg["coverage"], "--design", str(design),
+             "--csv", str(R / "coverage" / "summary.csv"), "--json", str(summary), *shards]) == 0
+figs = R / "figures"
+heat_map = [str(figs / f"coverage.{e}") for e in ("png", "svg", "pdf")]
+assert main(["coverage-figure", str(summary), "-o", *heat_map]) == 0
+assert main(["figures", "--config", cfg["figures"], "--pool-dir", str(R / "pool"),
+             "--studies", *extracts, "--outdir", str(figs), "--processes", "{cores}"]) == 0
+assert main(["report", "--config", cfg["report"], "--pool-dir", str(R / "pool"),
+             "--studies", *normalised, "--tables", str(R / "tables"),
+             "--figures-dir", str(figs), "--coverage", str(summary),
+             "--html", str(R / "report.html"), "--md", str(R / "report.md")]) == 0
+"""
+
+
+def scale_rows(sizes: list[int], cores: int) -> None:
+    tmpl = templates()
+    snake = ["snakemake", "--cores", str(cores)]
+    print(f"\nsynthetic evidence bases, cold (snakemake --cores {cores})")
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="stsmeta-loop-scale-") as tmp:
+            project = copy_repo(Path(tmp) / "project")
+            raw = project / "data" / "raw"
+            shutil.rmtree(raw)
+            raw.mkdir()
+            for index in range(size):
+                write_synthetic(raw, index, tmpl)
+            floor_project = Path(tmp) / "floor"
+            shutil.copytree(project, floor_project)
+            cold, rss = measure(snake, project)
+            floor, floor_rss = measure([sys.executable, "-c", ONE_PROCESS.replace("{cores}", "1")],
+                                       floor_project)  # fmt: skip
+            print(
+                ratio_line(f"{size:,} studies, cold", cold, floor, "one process", 1.5)
+                + f"  peak memory {rss:.0f} MiB (one process {floor_rss:.0f} MiB)",
+                flush=True,
+            )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--scale", type=int, nargs="*", default=[], metavar="N")
+    parser.add_argument("--skip-loop", action="store_true")
+    parser.add_argument("--skip-imports", action="store_true")
+    parser.add_argument("--skip-glmm", action="store_true")
+    args = parser.parse_args()
+    print(f"issue 16 loop benchmark, snakemake --cores {args.cores}, shipped studies", flush=True)
+    if not args.skip_loop:
+        loop_rows(args.cores)
+    if not args.skip_imports:
+        import_rows()
+    if not args.skip_glmm:
+        glmm_row()
+    if args.scale:
+        scale_rows(args.scale, args.cores)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

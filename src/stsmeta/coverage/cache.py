@@ -1,0 +1,90 @@
+"""Shards of the coverage study cached by what decides their content: a design seen before is
+never simulated twice.
+
+A shard's rows are a pure function of the design's n (in order), the grid, the replicate indices
+it holds, the seed, the confidence level, its family's method settings, ``FIT_BLOCK``, and the
+code and library versions that simulate and fit. The cache key is a SHA-256 over all of them, so
+a hit is the very file a fresh run would write; anything else is a miss. Adding a study and then
+removing it again, or undoing a changed n, reruns the shard jobs but they copy their earlier
+result instead of refitting.
+
+Entries live in ``results/coverage/cache/<family>/<key>.csv`` (on a cluster, a shared file
+system: every node sees the same entries). They are never pruned automatically; deleting the
+folder is always safe (the next run refits).
+
+Pure Python, no numpy: a hit costs a file copy, not the imports of the fitting code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+import stsmeta
+from stsmeta.atomic_write import write_text_atomically
+
+# The code that decides a shard's numbers: the simulation, the fitters, the engine, the format.
+_CODE = ("coverage/*.py", "stats/**/*.py", "cli/coverage.py")
+_LIBRARIES = ("numpy", "scipy")
+
+
+def code_fingerprint() -> str:
+    """SHA-256 over the source of every module that simulates, fits or writes a shard."""
+    package = Path(stsmeta.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted({p for pattern in _CODE for p in package.glob(pattern)}):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": ".".join(map(str, sys.version_info[:3]))}
+    for name in _LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def shard_key(n: Sequence[int], settings_fingerprint: str, family: str, shard: int) -> str:
+    """The cache key of one shard: everything its rows depend on, hashed.
+
+    ``settings_fingerprint`` is ``Settings.fingerprint(family)``: grid, replicates, shards,
+    seed, level, ``FIT_BLOCK`` and the family's methods (with the shard index they fix the
+    replicate indices the shard holds).
+    """
+    document = {
+        "family": family,
+        "shard": int(shard),
+        "n": [int(x) for x in n],
+        "settings": json.loads(settings_fingerprint),
+        "code": code_fingerprint(),
+        "versions": _versions(),
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def entry(cache_dir: str | Path, family: str, key: str) -> Path:
+    return Path(cache_dir) / family / f"{key}.csv"
+
+
+def lookup(cache_dir: str | Path, family: str, key: str) -> str | None:
+    """The cached shard text, or None."""
+    try:
+        return entry(cache_dir, family, key).read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+
+
+def store(cache_dir: str | Path, family: str, key: str, text: str) -> None:
+    """Keep a shard's text (atomically: concurrent shards never see half an entry)."""
+    path = entry(cache_dir, family, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(path, text)

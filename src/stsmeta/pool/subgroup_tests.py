@@ -1,0 +1,86 @@
+"""Test of subgroup differences for the subgroup output of the analysis plan.
+
+Q between the subgroups' pooled estimates on the model scale, each weighted by 1 / se^2 from its
+own fit (separate tau2 per subgroup; Borenstein et al. 2009, ch. 19; R meta's "test for subgroup
+differences"), chi-squared on (subgroups - 1) df: ``stsmeta.stats.metareg.q_between``. It is
+computed only when the subgroups are disjoint (a study in two levels would be counted twice)
+and leaves out the "not reported" level, which is no subgroup of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def subgroup_difference(
+    results: Mapping[str, Mapping[str, Any]],
+    members: Mapping[str, Sequence[Any]],
+    not_reported: str,
+    method: str = "",
+) -> dict[str, Any]:
+    """The test over the levels' results (pooled-result dicts with ``mu`` and ``se``); for the
+    GLMM (``method`` "glmm") also the likelihood-ratio test with a common tau2 (the GLMM with
+    the levels as moderator against the GLMM without), from the members' ``events`` and ``n``."""
+    from stsmeta.stats.metareg import q_between
+
+    test: dict[str, Any] = {
+        "test": "Q between subgroup estimates (separate tau2), chi-squared on levels - 1 df",
+        "statistic": None,
+        "df": None,
+        "p": None,
+        "levels": [],
+    }
+    seen: set[int] = set()
+    for level, rows in members.items():
+        if level == not_reported:
+            continue
+        ids = {id(r) for r in rows}
+        if ids & seen:
+            test["note"] = "not computed: a study belongs to more than one level"
+            return test
+        seen |= ids
+    usable = [
+        level
+        for level, res in sorted(results.items())
+        if level != not_reported
+        and all(isinstance(res.get(f), float) and math.isfinite(res[f]) for f in ("mu", "se"))
+        and res["se"] > 0
+    ]
+    test["levels"] = usable
+    if len(usable) < 2:
+        test["note"] = "not computed: fewer than two levels with an estimate and standard error"
+        return test
+    q = q_between([results[v]["mu"] for v in usable], [results[v]["se"] for v in usable])
+    test.update(statistic=q.statistic, df=q.df, p=q.p)
+    if method == "glmm":
+        test["glmm_lrt"] = _glmm_lrt(members, usable)
+    return test
+
+
+def _glmm_lrt(members: Mapping[str, Sequence[Any]], levels: Sequence[str]) -> dict[str, Any]:
+    """Likelihood-ratio test of subgroup differences with a common tau2 (GLMM)."""
+    from stsmeta.stats.glmm_reg import fit_glmm_regression
+    from stsmeta.stats.metareg import design_from_groups
+
+    rows = [(level, r) for level in levels for r in members[level]]
+    design, names = design_from_groups([level for level, _ in rows])
+    out: dict[str, Any] = {
+        "test": "GLMM likelihood ratio, common tau2, chi-squared on levels - 1 df",
+        "statistic": None,
+        "df": len(levels) - 1,
+        "p": None,
+    }
+    try:
+        fit = fit_glmm_regression(
+            [r.events for _, r in rows], [r.n for _, r in rows], design, names
+        )
+    except (ValueError, ArithmeticError) as exc:  # numpy's LinAlgError is a ValueError
+        out["note"] = f"not computed: {exc}"
+        return out
+    if not fit.finite:
+        out["note"] = "not computed: a level's estimate is infinite (all 0% or all 100%)"
+        return out
+    out.update(statistic=fit.lrt, p=fit.lrt_p)
+    return out
