@@ -401,8 +401,11 @@ def test_archive_command_end_to_end(tmp_path: Path, monkeypatch, capsys) -> None
     given = make_tree(tmp_path)
     monkeypatch.chdir(tmp_path)
     argv = ["archive", "--config", "results/config/archive.json", "--results", "results"]
-    argv += [a for p in given["results"] for a in ("--result", str(p.relative_to(tmp_path)))]
-    argv += [a for p in given["raw"] for a in ("--raw", str(p.relative_to(tmp_path)))]
+    # The study and result files as the workflow passes them: @FILE, one argument a line.
+    listed = [a for p in given["results"] for a in ("--result", str(p.relative_to(tmp_path)))]
+    listed += [a for p in given["raw"] for a in ("--raw", str(p.relative_to(tmp_path)))]
+    (tmp_path / "arguments.txt").write_text("".join(f"{a}\n" for a in listed))
+    argv += ["@arguments.txt"]
     argv += ["--config-file", "config.yaml", "--workflow-base", str(tmp_path)]
     for name in ("Snakefile", "pyproject.toml", "envs/requirements.lock"):
         argv += ["--workflow-file", name]

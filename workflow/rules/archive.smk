@@ -58,9 +58,41 @@ ARCHIVED_RESULTS = [
 SOURCE_VERSION = git_commit(BASE)
 
 
+# The archive command's file arguments, one a line: thousands of study files exceed what one
+# command line holds, so the command reads them as `@FILE` (rule archive_arguments).
+ARCHIVE_ARGUMENTS = "".join(
+    f"{flag}\n{value}\n"
+    for flag, values in (
+        ("--result", ARCHIVED_RESULTS),
+        ("--raw", RAW_FILES),
+        ("--config-file", CONFIG_FILES),
+        ("--workflow-file", REPRODUCTION_FILES),
+        ("--package-file", PACKAGE_FILES),
+    )
+    for value in values
+)
+
+
+localrules:
+    archive_arguments,
+
+
+rule archive_arguments:
+    """Write the archive command's list of files (rewritten when the list changes)."""
+    output:
+        f"{RESULTS}/lists/archive.txt",
+    log:
+        f"{RESULTS}/logs/archive_arguments.log",
+    params:
+        digest=hashlib.sha256(ARCHIVE_ARGUMENTS.encode()).hexdigest(),
+    run:
+        write_effective(output[0], ARCHIVE_ARGUMENTS, log[0])
+
+
 rule archive:
     """Pack the citable, byte-reproducible results archive and publish it."""
     input:
+        arguments=f"{RESULTS}/lists/archive.txt",
         results=ARCHIVED_RESULTS,
         config=stage_config("archive"),
         config_files=CONFIG_FILES,
@@ -77,22 +109,14 @@ rule archive:
         CONDA_ENV
     params:
         results=lambda w, output: parent_dir(output[0], 3),
-        result_args=lambda w, input: " ".join(f"--result {f}" for f in input.results),
-        raw_args=lambda w, input: " ".join(f"--raw {f}" for f in input.raw),
-        config_args=lambda w, input: " ".join(
-            f"--config-file {f}" for f in input.config_files
-        ),
-        workflow_args=" ".join(f"--workflow-file {f}" for f in REPRODUCTION_FILES),
-        package_args=" ".join(f"--package-file {f}" for f in PACKAGE_FILES),
-        package_dir=PACKAGE_DIR,
         base=BASE,
+        package_dir=PACKAGE_DIR,
         lock=ARCHIVE_LOCK,
         source_version=SOURCE_VERSION,
         publish_dir=lambda w, output: parent_dir(output[0], 2),
     shell:
-        "python -m stsmeta archive --config {input.config} --results {params.results}"
-        " {params.result_args} {params.raw_args} {params.config_args}"
-        " --workflow-base {params.base} {params.workflow_args}"
-        " --package-dir {params.package_dir} {params.package_args}"
-        " --source-version {params.source_version:q} --lock {params.lock}"
-        " --staging {output} --publish-dir {params.publish_dir} > {log} 2>&1"
+        "python -m stsmeta archive @{input.arguments} --config {input.config}"
+        " --results {params.results} --workflow-base {params.base}"
+        " --package-dir {params.package_dir} --source-version {params.source_version:q}"
+        " --lock {params.lock} --staging {output} --publish-dir {params.publish_dir}"
+        " > {log} 2>&1"
