@@ -333,4 +333,6 @@ def all_outputs():
         f"{RESULTS}/coverage/summary.csv",
         f"{RESULTS}/report.html",
         f"{RESULTS}/report.md",
+        # Kept current with the studies, so that no file names a removed study (archive.smk).
+        f"{RESULTS}/lists/archive.txt",
     ]
