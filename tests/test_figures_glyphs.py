@@ -1,7 +1,9 @@
-"""Figures at scale: text drawn as glyph outlines, a fixed number of artists, parallel saving.
+"""Figure text: real text in the usual case; glyph outlines, a fixed number of artists and
+parallel saving for very large evidence bases.
 
-The table text of the figures is laid out by ``stsmeta.figures.glyphs`` rather than by a
-matplotlib ``Text`` per cell; these tests hold it to what matplotlib's own text layout gives.
+The table text of the figures is laid out by ``stsmeta.figures.glyphs``; below
+``REAL_TEXT_MAX_CHARS`` it is drawn as text (selectable in SVG and PDF), above it as glyph
+outlines (the speed path), which these tests hold to what matplotlib's own text layout gives.
 Studies are the SYNTHETIC fixtures of tests/fixtures/pooled, copied to many ids where needed.
 """
 
@@ -16,6 +18,7 @@ import pytest
 from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import text_to_path
 
+from stsmeta.figures import glyphs as glyphs_module
 from stsmeta.figures import write_figures
 from stsmeta.figures.forest import forest_plot
 from stsmeta.figures.glyphs import FAMILY, GlyphText, line_width
@@ -63,7 +66,40 @@ def test_a_block_sits_where_a_matplotlib_text_would(ha):
         assert got == pytest.approx(want, abs=0.3 * scale)
 
 
-def test_every_character_is_drawn_once():
+@pytest.fixture
+def speed_path(monkeypatch):
+    """Every figure drawn as glyph outlines, as a very large evidence base is."""
+    monkeypatch.setattr(glyphs_module, "REAL_TEXT_MAX_CHARS", 0)
+
+
+def test_usual_figures_carry_real_text(inputs, tmp_path):
+    import subprocess
+
+    from stsmeta.figures.style import save_figure
+
+    plan, pooled, studies = inputs
+    result = pooled["complete_remission"]["primary"]
+    with figure_style():
+        forest = forest_plot(result, studies, outcome_label="Complete remission", primary_label="M")
+    svg_path, pdf = save_figure(forest.figure, tmp_path, "forest", ("svg", "pdf"))
+    shown = result["studies"][0]["study"]
+    label = studies[shown]["label"]
+    svg = svg_path.read_text()
+    assert "<text" in svg and label in svg
+    assert f'xlink:href="#study-{shown}"' in svg  # the label links to the study's reference
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert label in text and "Events/N" in text
+
+
+def test_very_large_figures_take_the_speed_path():
+    with figure_style():
+        fig = new_figure(4, 2)
+        glyphs = GlyphText(fig)
+        glyphs.add(10, 20, "x" * (glyphs_module.REAL_TEXT_MAX_CHARS + 1))
+    assert not glyphs.real_text and glyphs.lines()
+
+
+def test_every_character_is_drawn_once(speed_path):
     with figure_style():
         fig = new_figure(4, 2)
         glyphs = GlyphText(fig)
@@ -76,7 +112,7 @@ def test_every_character_is_drawn_once():
     assert len(lines) == len(set("abcτ²=1")) + len(set("abc"))
 
 
-def test_thin_glyphs_keep_their_ink_at_low_dpi(tmp_path):
+def test_thin_glyphs_keep_their_ink_at_low_dpi(tmp_path, speed_path):
     # A tall figure's PNG has ~60 dpi: the stems of "l", "i" and "[" are under a pixel wide and
     # must not be snapped away.
     from PIL import Image
@@ -117,7 +153,7 @@ def artist_count(figure) -> int:
     return count
 
 
-def test_artists_do_not_grow_with_the_number_of_studies(inputs):
+def test_artists_do_not_grow_with_the_number_of_studies(inputs, speed_path):
     plan, pooled, studies = inputs
     counts = {}
     for copies in (2, 40):
@@ -159,6 +195,6 @@ def test_parallel_saving_writes_the_same_bytes(inputs, tmp_path):
     serial = write_figures(plan, pooled, studies, tmp_path / "serial", processes=1)
     parallel = write_figures(plan, pooled, studies, tmp_path / "parallel", processes=2)
     assert [p.name for p in serial] == [p.name for p in parallel]
-    assert len(serial) == 3 * (3 * len(plan.outcomes) + 1)
+    assert len(serial) == 3 * (3 * len(plan.outcomes) + 3)
     for a, b in zip(serial, parallel, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name

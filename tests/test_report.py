@@ -199,7 +199,7 @@ def test_tables_are_shown_verbatim(built):
     with open(root / "results/tables/studies.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
-        cells = re.findall(r"<td>(.*?)</td>", html)
+        cells = re.findall(r"<t[dh](?: scope=\"row\")?>(.*?)</t[dh]>", html)
         assert f"{row['events']}/{row['n']}" in cells
         assert row["proportion"] in cells
     with open(root / "results/tables/decisions.csv", newline="") as fh:
@@ -265,7 +265,7 @@ def test_methods_limitations_checksums_and_first_version(built):
     ):
         assert ref in html
     for package in ("numpy", "scipy", "pandas", "matplotlib", "snakemake", "stsmeta"):
-        assert f"<td>{package}</td>" in html
+        assert f'<th scope="row">{package}</th>' in html
     # Limitations counted from the JSON independently of the report code.
     primary = json.loads((root / "results/pool/complete_remission/primary.json").read_text())
     full = sum(1 for s in primary["studies"] if s["events"] == s["n"])
@@ -273,7 +273,7 @@ def test_methods_limitations_checksums_and_first_version(built):
     assert f"{full} of {len(primary['studies'])} studies report 100% and {zero} report 0%" in html
     assert "No comparator" in html
     sha = hashlib.sha256((root / "config.yaml").read_bytes()).hexdigest()
-    assert re.search(rf"<td>[^<]*config.yaml</td><td>{sha}</td>", html)
+    assert re.search(rf'<th scope="row">[^<]*config.yaml</th><td>{sha}</td>', html)
     for path in (root / "results/normalised").glob("*.json"):
         assert json.loads(path.read_text())["source_sha256"] in html
     assert "First version" in html
@@ -395,14 +395,16 @@ def visible_text(html: str) -> str:
 
 
 def section(html: str, anchor: str) -> str:
-    start = html.index(f'<h2 id="{anchor}">')
-    return html[start : html.index("<h2 ", start + 1)]
+    """From the heading with this anchor (h2 or h3) to the next heading of any level 2-3."""
+    start = html.index(f' id="{anchor}">')
+    ends = [html.find(tag, start + 1) for tag in ("<h2 ", "<h3 ")]
+    return html[start : min(e for e in ends if e > 0)]
 
 
 def test_summary_gives_each_outcome_in_words(built):
     root, html, md = built
     summary = section(html, "summary")
-    assert html.index('id="summary"') < html.index('id="question"')
+    assert html.index('id="at-a-glance"') < html.index('id="question"')
     for outcome in OUTCOMES:
         result = json.loads((root / "results/pool" / outcome / "primary.json").read_text())
         src = f"{outcome}/primary.json#"
@@ -425,7 +427,7 @@ def test_summary_gives_each_outcome_in_words(built):
     n_studies = len(list((root / "results/normalised").glob("*.json")))
     assert f"Studies: {n_studies} in the study files" in summary
     assert "Coverage study: for this evidence base, Exact common effect" in summary
-    assert "## Summary" in md
+    assert "### Statistical summary" in md
 
 
 def test_summary_answers_with_the_common_effect_when_the_primary_is_not_estimable(tmp_path):
@@ -488,8 +490,9 @@ def test_labels_years_and_applied_alternatives_read_as_words(built):
                 if "_" in term:
                     assert term not in text, term
     # A study without a year: "n.d." in the characteristics and the cumulative table.
-    assert re.search(r"<td>Synthetic Eta case report \(n\.d\.\)</td><td>n\.d\.</td>", html)
-    assert re.search(r"<td>Synthetic Eta case report \(n\.d\.\)</td><td>n\.d\.</td><td>", html)
+    row_head = r'<th scope="row">Synthetic Eta case report \(n\.d\.\)</th><td>n\.d\.</td>'
+    assert re.search(row_head, html)
+    assert re.search(row_head + "<td>", html)
     assert not re.search(r"\bNone\b(?!: no included study)", text)
     # Applied alternatives in words, not JSON.
     assert (

@@ -1,12 +1,16 @@
-"""The report in a real browser: headless Chromium, no network, every figure rendered.
+"""The report in a real browser: headless Chromium, no network, every section and figure, axe.
 
-Builds figures and report from the SYNTHETIC fixtures (tests/fixtures/pooled) into a temporary
-results directory, opens report.html in headless Chromium driven through the Chrome DevTools
-protocol over ``--remote-debugging-pipe`` (no websocket library needed), and checks that every
-figure (inline <svg>, or <img>) is laid out with a non-zero size and draws something, that the
-page logs no error, runs no script, fetches nothing but file: and data: URLs, and shows a
-hostile study label as text. The coverage heat map is drawn from the synthetic coverage
-summary. A screenshot is saved as ``results/report-screenshot.png`` in the temporary directory.
+Builds figures and report from the SYNTHETIC fixtures (tests/fixtures/pooled, with synthetic
+screening records and certainty judgements) into a temporary results directory, opens
+report.html in headless Chromium driven through the Chrome DevTools protocol over
+``--remote-debugging-pipe`` (no websocket library needed), and checks: every section is there;
+every figure (inline <svg>, or <img>) is laid out with a non-zero size and draws something; the
+page logs no error, runs no script of its own and fetches nothing but file: and data: URLs; a
+hostile study label shows as text; axe-core (npm, tests/node_modules; ``npm ci --prefix tests``)
+finds no violation; at phone width the page does not scroll sideways (wide tables scroll in
+their own box). Screenshots of the first screen at desktop and phone width are saved as
+``results/report-first-screen-desktop.png`` and ``-phone.png`` in the temporary directory. The
+PDF test prints the report with ``stsmeta report-pdf`` and reads it back with pdftotext.
 
 Skipped when no Chromium is installed (``apt-get install chromium``; ``.ci/run`` installs it).
 """
@@ -24,6 +28,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stsmeta.cli import main
 from stsmeta.outputs import figure_stems
@@ -156,129 +161,121 @@ class DevTools:
 def build_results(root: Path) -> Path:
     """Figures and report from the synthetic fixtures, one study labelled with a script tag."""
     shutil.copytree(FIXTURES / "results", root / "results")
-    shutil.copy(FIXTURES / "config.yaml", root / "config.yaml")
+    for name in ("config.yaml", "screening.yaml", "certainty.yaml"):
+        shutil.copy(FIXTURES / name, root / name)
     study = root / "results/normalised/beta-2013.json"
     data = json.loads(study.read_text())
     data["label"] = HOSTILE
     study.write_text(json.dumps(data))
+    common = ["--config", "config.yaml", "--pool-dir", "results/pool"]
     with contextlib.chdir(root):
-        assert (
-            main(
-                [
-                    "coverage-figure",
-                    "results/coverage/summary.json",
-                    "-o",
-                    "results/figures/coverage.png",
-                    "results/figures/coverage.svg",
-                ]
-            )
-            == 0
-        )
-        assert (
-            main(
-                [
-                    "figures",
-                    "--config",
-                    "config.yaml",
-                    "--pool-dir",
-                    "results/pool",
-                    "--studies",
-                    *map(str, sorted(Path("results/normalised").glob("*.json"))),
-                    "--outdir",
-                    "results/figures",
-                ]
-            )
-            == 0
-        )
-        assert (
-            main(
-                [
-                    "report",
-                    "--config",
-                    "config.yaml",
-                    "--pool-dir",
-                    "results/pool",
-                    "--studies",
-                    *map(str, sorted(Path("results/normalised").glob("*.json"))),
-                    "--tables",
-                    "results/tables",
-                    "--figures-dir",
-                    "results/figures",
-                    "--coverage",
-                    "results/coverage/summary.json",
-                    "--html",
-                    "results/report.html",
-                    "--md",
-                    "results/report.md",
-                ]
-            )
-            == 0
-        )
+        common += ["--studies", *map(str, sorted(Path("results/normalised").glob("*.json")))]
+        coverage = ["results/coverage/summary.json", "-o", "results/figures/coverage.png"]
+        assert main(["coverage-figure", *coverage, "results/figures/coverage.svg"]) == 0
+        figures = ["--outdir", "results/figures", "--screening", "screening.yaml"]
+        assert main(["figures", *common, *figures]) == 0
+        report = ["--tables", "results/tables", "--figures-dir", "results/figures"]
+        report += ["--coverage", "results/coverage/summary.json", "--screening", "screening.yaml"]
+        report += ["--certainty", "certainty.yaml"]
+        report += ["--html", "results/report.html", "--md", "results/report.md"]
+        assert main(["report", *common, *report]) == 0
     return root / "results"
 
 
-def test_report_renders_in_headless_chromium(tmp_path):
-    browser = find_browser()
-    if browser is None:
-        pytest.skip("no Chromium on PATH (install Debian's `chromium`; .ci/run does)")
-    results = build_results(tmp_path / "project")
-    report = results / "report.html"
-    devtools = DevTools(browser, tmp_path / "profile")
-    try:
-        targets = devtools.send("Target.getTargets")["targetInfos"]
-        page = next(t for t in targets if t["type"] == "page")
-        session = devtools.send(
-            "Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}
-        )["sessionId"]
-        for domain in ("Runtime", "Log", "Network", "Page"):
-            devtools.send(f"{domain}.enable", session=session)
-        devtools.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 1200, "height": 1600, "deviceScaleFactor": 1, "mobile": False},
-            session=session,
-        )
-        devtools.send("Page.navigate", {"url": report.as_uri()}, session=session)
-        devtools.wait_for("Page.loadEventFired")
-        probe = devtools.send(
-            "Runtime.evaluate",
-            {
-                "expression": "JSON.stringify({"
-                "figures: Array.from(document.querySelectorAll('figure')).map(f => {"
-                "  const d = f.querySelector(':scope > svg, :scope > img');"
-                "  const r = d ? d.getBoundingClientRect() : {width: 0, height: 0};"
-                "  const drawn = !d ? 0 : d.tagName === 'IMG' ? d.naturalWidth * d.complete"
-                "    : d.getBBox().width * d.getBBox().height;"
-                "  return [f.id, d ? d.tagName : null, r.width, r.height, drawn];}),"
-                "images: document.images.length,"
-                "scripts: document.scripts.length,"
-                "text: document.body.innerText})",
-                "returnByValue": True,
-            },
-            session=session,
-        )
-        page_state = json.loads(probe["result"]["value"])
-        shot = devtools.send("Page.captureScreenshot", {"format": "png"}, session=session)
-        screenshot = results / "report-screenshot.png"
-        import base64
+SECTIONS = (
+    "at-a-glance",
+    "summary-of-findings",
+    "harms",
+    "question",
+    "methods",
+    "information-sources",
+    "search",
+    "selection",
+    "data-collection",
+    "reporting-bias-methods",
+    "certainty-methods",
+    "study-selection",
+    "included-studies",
+    "excluded-studies",
+    "results",
+    "subgroups",
+    "sensitivity",
+    "coverage",
+    "risk-of-bias",
+    "discussion",
+    "registration",
+    "funding",
+    "competing-interests",
+    "data-availability",
+    "study-references",
+    "prisma-checklist",
+    "notes",
+    "decisions",
+    "checksums",
+)
+PROBE = (
+    "JSON.stringify({"
+    "figures: Array.from(document.querySelectorAll('figure')).map(f => {"
+    "  const d = f.querySelector(':scope > svg, :scope > img');"
+    "  const r = d ? d.getBoundingClientRect() : {width: 0, height: 0};"
+    "  const drawn = !d ? 0 : d.tagName === 'IMG' ? d.naturalWidth * d.complete"
+    "    : d.getBBox().width * d.getBBox().height;"
+    "  const label = d ? (d.getAttribute('aria-label') || d.getAttribute('alt') || '') : '';"
+    "  return [f.id, d ? d.tagName : null, r.width, r.height, drawn, label];}),"
+    "ids: Array.from(document.querySelectorAll('[id]')).map(e => e.id),"
+    "landmarks: ['header', 'nav', 'main'].map(t => document.querySelectorAll(t).length),"
+    "images: document.images.length,"
+    "scripts: document.scripts.length,"
+    "pageWidth: document.documentElement.scrollWidth, viewWidth: window.innerWidth,"
+    "wideTables: Array.from(document.querySelectorAll('.table-wrap'))"
+    "  .filter(w => w.scrollWidth > w.clientWidth + 1).length,"
+    "text: document.body.innerText})"
+)
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 
-        screenshot.write_bytes(base64.b64decode(shot["data"]))
-    finally:
-        devtools.close()
 
-    figures = page_state["figures"]
-    html = report.read_text()
-    expected = {f"figure-{stem}" for stem in figure_stems(OUTCOMES) + ["coverage"]}
-    assert {f[0] for f in figures} == expected
-    assert html.count("<figure ") == len(figures)
-    assert page_state["images"] == html.count("<img") == 0  # figures are inline SVG
-    for figure_id, tag, width, height, drawn in figures:
-        assert tag == "svg", figure_id
-        assert width > 100 and height > 50 and drawn > 0, f"{figure_id} did not render"
-    assert page_state["scripts"] == 0
-    assert HOSTILE in page_state["text"]  # shown as text, not run
+def open_page(devtools: DevTools, session: str, url: str, width: int, mobile: bool) -> dict:
+    devtools.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile},
+        session=session,
+    )
+    devtools.send("Page.navigate", {"url": url}, session=session)
+    devtools.wait_for("Page.loadEventFired")
+    devtools.events = [e for e in devtools.events if e.get("method") != "Page.loadEventFired"]
+    probe = devtools.send(
+        "Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, session=session
+    )
+    return json.loads(probe["result"]["value"])
 
+
+def screenshot(devtools: DevTools, session: str, path: Path) -> None:
+    import base64
+
+    shot = devtools.send("Page.captureScreenshot", {"format": "png"}, session=session)
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def axe_violations(devtools: DevTools, session: str) -> list:
+    devtools.send("Runtime.evaluate", {"expression": AXE.read_text()}, session=session)
+    run = devtools.send(
+        "Runtime.evaluate",
+        {
+            "expression": "axe.run(document, {resultTypes: ['violations']})"
+            ".then(r => JSON.stringify(r.violations.map(v => [v.id, v.help,"
+            " v.nodes.slice(0, 3).map(n => n.target.join(' '))])))",
+            "awaitPromise": True,
+            "returnByValue": True,
+        },
+        session=session,
+        timeout=120,
+    )
+    return json.loads(run["result"]["value"])
+
+
+def page_errors(events: list) -> list:
     errors = []
-    for event in devtools.events:
+    for event in events:
         method, params = event.get("method"), event.get("params", {})
         console_error = params.get("type") in ("error", "assert")
         if method == "Runtime.exceptionThrown" or (
@@ -289,6 +286,55 @@ def test_report_renders_in_headless_chromium(tmp_path):
             errors.append(params["entry"])
         elif method == "Page.javascriptDialogOpening":
             errors.append(params)
+    return errors
+
+
+@pytest.fixture(scope="module")
+def browser_results(tmp_path_factory):
+    browser = find_browser()
+    if browser is None:
+        pytest.skip("no Chromium on PATH (install Debian's `chromium`; .ci/run does)")
+    tmp = tmp_path_factory.mktemp("browser")
+    return browser, build_results(tmp / "project"), tmp
+
+
+def test_report_renders_in_headless_chromium(browser_results):
+    browser, results, tmp = browser_results
+    if not AXE.is_file():
+        pytest.fail(f"axe-core missing: run `npm ci --prefix tests` (looked for {AXE})")
+    report = results / "report.html"
+    devtools = DevTools(browser, tmp / "profile")
+    try:
+        targets = devtools.send("Target.getTargets")["targetInfos"]
+        page = next(t for t in targets if t["type"] == "page")
+        session = devtools.send(
+            "Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}
+        )["sessionId"]
+        for domain in ("Runtime", "Log", "Network", "Page"):
+            devtools.send(f"{domain}.enable", session=session)
+        phone = open_page(devtools, session, report.as_uri(), 390, mobile=True)
+        screenshot(devtools, session, results / "report-first-screen-phone.png")
+        desktop = open_page(devtools, session, report.as_uri(), 1280, mobile=False)
+        screenshot(devtools, session, results / "report-first-screen-desktop.png")
+        errors = page_errors(devtools.events)  # before axe runs its own script
+        violations = axe_violations(devtools, session)
+    finally:
+        devtools.close()
+
+    html = report.read_text()
+    expected = {f"figure-{stem}" for stem in figure_stems(OUTCOMES) + ["coverage"]}
+    figures = desktop["figures"]
+    assert {f[0] for f in figures} == expected
+    assert html.count("<figure ") == len(figures)
+    assert desktop["images"] == html.count("<img") == 0  # figures are inline SVG
+    for figure_id, tag, width, height, drawn, label in figures:
+        assert tag == "svg", figure_id
+        assert width > 100 and height > 50 and drawn > 0, f"{figure_id} did not render"
+        assert len(label) > 20, f"{figure_id} has no text alternative"
+    assert set(SECTIONS) <= set(desktop["ids"]), set(SECTIONS) - set(desktop["ids"])
+    assert desktop["landmarks"] == [1, 1, 1]
+    assert desktop["scripts"] == 0
+    assert HOSTILE in desktop["text"]  # shown as text, not run
     assert errors == []
     requested = [
         e["params"]["request"]["url"]
@@ -296,4 +342,44 @@ def test_report_renders_in_headless_chromium(tmp_path):
         if e.get("method") == "Network.requestWillBeSent"
     ]
     assert requested and all(url.startswith(("file:", "data:")) for url in requested), requested
-    assert screenshot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert violations == []
+    # Phone width: the page itself never scrolls sideways; wide tables scroll in their box.
+    assert phone["pageWidth"] <= phone["viewWidth"], phone["pageWidth"]
+    assert phone["wideTables"] > 0
+    for name in ("desktop", "phone"):
+        shot = results / f"report-first-screen-{name}.png"
+        assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_report_prints_to_pdf(browser_results):
+    import subprocess
+
+    _, results, _ = browser_results
+    pdf = results / "report.pdf"
+    date = ["--date", "2026-01-01"]
+    assert (
+        main(["report-pdf", "--html", str(results / "report.html"), "--pdf", str(pdf), *date]) == 0
+    )
+    first = pdf.read_bytes()
+    assert first.startswith(b"%PDF") and b"D:20260101000000" in first
+    pages = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout.split("\f")
+    pages = [p for p in pages if p.strip()]
+    assert len(pages) > 5
+    # Page numbers and the running title on every page but the first.
+    for i, text in enumerate(pages, 1):
+        assert f"Page {i} of {len(pages)}" in text
+    title = yaml.safe_load((FIXTURES / "config.yaml").read_text())["report"]["title"]
+    assert all(title[:30] in p for p in pages[1:])
+    whole = "\n".join(pages)
+    for heading in ("At a glance", "Summary of findings", "PRISMA 2020 checklist", "Harms"):
+        assert heading in whole
+    # Figure text is real text: study labels of the forest plot can be found in the PDF.
+    study = json.loads((results / "normalised/alpha-2013.json").read_text())
+    assert whole.count(study["label"]) >= 2  # tables and the forest plot's own text
+    # Printing again gives the same bytes (dates fixed, nothing from the clock).
+    assert (
+        main(["report-pdf", "--html", str(results / "report.html"), "--pdf", str(pdf), *date]) == 0
+    )
+    assert pdf.read_bytes() == first

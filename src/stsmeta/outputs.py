@@ -18,4 +18,5 @@ def figure_stems(outcomes: list[str]) -> list[str]:
     stems = []
     for outcome in outcomes:
         stems += [f"forest_{outcome}", f"sensitivity_{outcome}", f"cumulative_{outcome}"]
-    return stems + ["risk_of_bias"]
+    # summary_forest: the primary outcome's forest plot for the report's first screen.
+    return stems + ["risk_of_bias", "prisma_flow", "summary_forest"]

@@ -1,4 +1,5 @@
 import shlex
+import sys
 
 
 rule report:
@@ -13,6 +14,8 @@ rule report:
         coverage=f"{RESULTS}/coverage/summary.json",
         coverage_figures=coverage_figures(),
         previous=[str(PREVIOUS_ARCHIVE)] if PREVIOUS_ARCHIVE else [],
+        screening=review_file("screening_records"),
+        certainty=review_file("certainty"),
     output:
         html=report(
             f"{RESULTS}/report.html", caption="../report/report.rst", category="Report"
@@ -37,9 +40,51 @@ rule report:
             for arg in ("--unreleased-change", change)
         )
         + (f" --version-label {shlex.quote(RELEASE.label)}" if RELEASE.changes else ""),
+        review=lambda w, input: " ".join(
+            [
+                option("--screening", input.screening),
+                option("--certainty", input.certainty),
+            ]
+        ),
     shell:
         "python -m stsmeta report --config {input.config} --pool-dir {params.pool_dir}"
         " --studies @{input.listed} --tables {params.tables_dir}"
         " --figures-dir {params.figures_dir} --coverage {input.coverage} {params.previous}"
-        " {params.release}"
+        " {params.review} {params.release}"
         " --html {output.html} --md {output.md} > {log} 2>&1"
+
+
+rule report_pdf:
+    """results/report.pdf, printed from the HTML by headless Chromium (print stylesheet)."""
+    input:
+        html=f"{RESULTS}/report.html",
+    output:
+        pdf=report(
+            f"{RESULTS}/report.pdf",
+            caption="../report/report_pdf.rst",
+            category="Report",
+        ),
+    log:
+        f"{RESULTS}/logs/report_pdf.log",
+    params:
+        date=str(config["report"].get("date") or ""),
+    shell:
+        "python -m stsmeta report-pdf --html {input.html} --pdf {output.pdf}"
+        " --date '{params.date}' > {log} 2>&1"
+
+
+def report_pdf_target():
+    """results/report.pdf when a Chromium is installed; else a clear word, and no PDF."""
+    from stsmeta.report.pdf import BROWSERS, find_chromium
+
+    if find_chromium() is None:
+        print(
+            "NOTE: no Chromium found ("
+            + ", ".join(BROWSERS)
+            + ", or $STSMETA_CHROMIUM): "
+            "results/report.pdf will not be made. Install Debian's `chromium` "
+            "(apt-get install chromium) for the PDF; results/report.html is complete.",
+            file=sys.stderr,
+        )
+        return []
+    return [f"{RESULTS}/report.pdf"]

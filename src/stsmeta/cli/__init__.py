@@ -22,7 +22,7 @@ COMMANDS = {
     "tables": "tables",
     "pool": "pool",
     "figures": "figures",
-    "report": "report",
+    "report": "report",  # also registers report-pdf
     "archive": "archive",
     "verify-archive": "verify_archive",
     # One module registers coverage-shard, coverage-summary and coverage-figure.

@@ -17,6 +17,7 @@ Writes, each as .png (300 dpi), .svg and .pdf, byte-identical across runs:
   <outdir>/sensitivity_O.*     one row per scenario and per study left out, against the primary
   <outdir>/cumulative_O.*      the primary method as studies are added by publication year
   <outdir>/risk_of_bias.*      Murad 2018 questions by study
+  <outdir>/prisma_flow.*       PRISMA 2020 flow diagram (from --screening when given)
 """
 
 
@@ -30,6 +31,11 @@ def register(subparsers) -> None:
     add_analysis_inputs(parser)
     parser.add_argument("--outdir", required=True, help="where to write the figures")
     parser.add_argument(
+        "--screening",
+        default=None,
+        help="screening records (data/screening/screening.yaml) for the PRISMA flow diagram",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         default=None,
@@ -42,12 +48,16 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from stsmeta.figures import default_processes, write_figures
     from stsmeta.presentation.inputs import InputFiles, load_normalised, load_plan, load_pooled
+    from stsmeta.presentation.screening import load_screening
 
     files = InputFiles()
     plan = load_plan(args.config, files)
     pooled = load_pooled(args.pool_dir, plan, files)
     studies = load_normalised(args.studies, files)
+    screening = load_screening(args.screening, files)
     processes = args.processes if args.processes is not None else default_processes()
-    for path in write_figures(plan, pooled, studies, args.outdir, processes=max(1, processes)):
+    for path in write_figures(
+        plan, pooled, studies, args.outdir, processes=max(1, processes), screening=screening
+    ):
         print(path)
     return 0

@@ -18,6 +18,10 @@ Reads, for every outcome O and scenario S of --config:
   --coverage SUMMARY.json            optional: the coverage study (stsmeta coverage-summary);
                                      its heat map is <figures-dir>/coverage.svg/.png. Without
                                      it the report says the coverage study was not run.
+  --screening RECORDS.yaml           optional: the screening records (PRISMA flow, information
+                                     sources, excluded and ongoing studies)
+  --certainty CERTAINTY.yaml         optional: GRADE judgements with reasons (schema
+                                     stsmeta/schemas/certainty.schema.yaml); checked, never computed
   --previous ARCHIVE.tar.gz or DIR   optional: the previous version, for "Changes since the
                                      previous version" (stsmeta-results-<version>/pooled/...,
                                      .../normalised/...); without it the report says
@@ -45,6 +49,10 @@ def register(subparsers) -> None:
         default=None,
         help="summary JSON of the coverage study (optional)",
     )
+    parser.add_argument("--screening", default=None, help="screening records YAML (optional)")
+    parser.add_argument(
+        "--certainty", default=None, help="certainty of the evidence (GRADE) YAML (optional)"
+    )
     parser.add_argument(
         "--previous",
         default=None,
@@ -63,6 +71,7 @@ def register(subparsers) -> None:
         help="what differs from the published archive of this version (repeatable)",
     )
     parser.set_defaults(func=run)
+    register_pdf(subparsers)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,8 +87,48 @@ def run(args: argparse.Namespace) -> int:
         md=args.md,
         previous=args.previous,
         coverage=args.coverage,
+        screening=args.screening,
+        certainty=args.certainty,
         version_label=args.version_label,
         unreleased_changes=tuple(args.unreleased_changes),
     ):
         print(path)
+    return 0
+
+
+PDF_HELP = """\
+Print the HTML report to PDF with headless Chromium (Debian's `chromium`, or the binary named by
+$STSMETA_CHROMIUM), using the report's print stylesheet: A4, running title, "Page N of M",
+figures and table rows kept whole. The PDF's dates are set to --date (report.date in
+config.yaml), so that a rebuild gives the same file. Exit status 3, with a message saying how to
+install Chromium, when none is found.
+"""
+
+
+def register_pdf(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report-pdf",
+        help="print results/report.html to results/report.pdf (headless Chromium)",
+        description=PDF_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--html", required=True, help="the HTML report")
+    parser.add_argument("--pdf", required=True, help="the PDF to write")
+    parser.add_argument("--date", default="", help="date written into the PDF (YYYY-MM-DD)")
+    parser.set_defaults(func=run_pdf)
+
+
+def run_pdf(args: argparse.Namespace) -> int:
+    import sys
+
+    from stsmeta.report.pdf import ChromiumMissing, print_pdf
+
+    try:
+        print(print_pdf(args.html, args.pdf, date=args.date))
+    except ChromiumMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0

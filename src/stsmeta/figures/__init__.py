@@ -2,7 +2,9 @@
 
 ``write_figures`` draws every figure of the analysis plan and writes each as PNG (300 dpi),
 SVG and PDF. File names (under the output directory), for each outcome O of config.yaml:
-``forest_O``, ``sensitivity_O``, ``cumulative_O``; and once: ``risk_of_bias``.
+``forest_O``, ``sensitivity_O``, ``cumulative_O``; and once: ``risk_of_bias`` and
+``prisma_flow`` (the PRISMA 2020 flow diagram, from the screening records when given) and
+``summary_forest`` (the primary outcome for the report's first screen, in percent).
 """
 
 from __future__ import annotations
@@ -63,8 +65,39 @@ def save_all(drawn: list[tuple], processes: int = 1) -> list[Path]:
     return [path for task in tasks for path in saved[task]]
 
 
+def flow_figure(plan, pooled: dict, studies: dict, screening: dict | None):
+    """The PRISMA 2020 flow diagram of this evidence base."""
+    from stsmeta.figures.prisma import prisma_flow_plot
+    from stsmeta.presentation.screening import flow_counts
+
+    syntheses = [
+        (plan.outcome_label(o), len(pooled[o]["primary"].get("included") or []))
+        for o in plan.outcomes
+    ]
+    counts = flow_counts(screening) if screening is not None else None
+    return prisma_flow_plot(counts, syntheses, n_studies=len(studies))
+
+
+def summary_figure(plan, pooled: dict, studies: dict):
+    """The first screen's forest plot: the primary outcome, in percent, without statistics."""
+    from stsmeta.figures.summary_forest import summary_forest_plot
+
+    outcome = plan.outcomes[0]
+    result = pooled[outcome]["primary"]
+    units = {str(s.get("unit")) for s in result.get("included_studies") or [] if s.get("unit")}
+    unit = units.pop() if len(units) == 1 else "patients or lesions"
+    return summary_forest_plot(
+        result, studies, outcome_label=plan.outcome_label(outcome), unit=unit
+    )
+
+
 def write_figures(
-    plan, pooled: dict, studies: dict, outdir: Path | str, processes: int = 1
+    plan,
+    pooled: dict,
+    studies: dict,
+    outdir: Path | str,
+    processes: int = 1,
+    screening: dict | None = None,
 ) -> list[Path]:
     """Draw and save every figure; return the paths written, in ``figure_stems`` order.
 
@@ -72,6 +105,8 @@ def write_figures(
     ``pooled`` is ``{outcome: {scenario: JSON}}``
     and ``studies`` ``{study_id: normalised study}`` (as loaded by ``stsmeta.presentation.inputs``).
     ``processes`` > 1 saves figures in that many forked processes (see ``save_all``).
+    ``screening``: the screening records (``stsmeta.presentation.screening``), for the flow
+    diagram; without them the diagram says that identification and screening were not recorded.
     """
     from stsmeta.figures.cumulative import cumulative_plot
     from stsmeta.figures.forest import forest_plot
@@ -117,4 +152,6 @@ def write_figures(
             drawn.append((cumulative.figure, outdir, f"cumulative_{outcome}"))
         rob = risk_of_bias_plot(studies)
         drawn.append((rob.figure, outdir, "risk_of_bias"))
+        drawn.append((flow_figure(plan, pooled, studies, screening).figure, outdir, "prisma_flow"))
+        drawn.append((summary_figure(plan, pooled, studies).figure, outdir, "summary_forest"))
         return save_all(drawn, processes)

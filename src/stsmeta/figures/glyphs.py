@@ -1,4 +1,11 @@
-"""Table text drawn as glyph outlines: one marker line per distinct glyph, not one Text per cell.
+"""Table text of the figures: real text, or for very large figures glyph outlines.
+
+Real text (the usual case): each block is a matplotlib ``Text``, written as text into SVG
+(``svg.fonttype: none``) and PDF (embedded TrueType), so that study names and numbers can be
+selected, searched and read by ``pdftotext`` and screen readers. Figures with more than
+``REAL_TEXT_MAX_CHARS`` characters of table text (hundreds of studies) take the speed path below.
+
+Speed path: one marker line per distinct glyph, not one Text per cell.
 
 A matplotlib ``Text`` is laid out by FreeType and HarfBuzz on every draw, in every output format:
 about 13 µs a character here, so a forest plot of 1,000 studies (some 100,000 characters, drawn
@@ -28,6 +35,9 @@ from matplotlib.transforms import Affine2D, Bbox
 
 FAMILY = "DejaVu Sans"
 FONT_SIZE = 7.0
+# Above this many characters of table text a figure is drawn with glyph outlines (speed path):
+# a forest plot of ~150 studies has about 20,000; 1,000 studies (issue 6) about 100,000.
+REAL_TEXT_MAX_CHARS = 20_000
 
 
 @lru_cache(maxsize=4)
@@ -140,7 +150,13 @@ class GlyphText(Artist):
         self._figure = figure
         # (char, bold, size, colour) -> offsets of each occurrence (points).
         self._uses: dict[tuple[str, bool, float, str], list[tuple[float, float]]] = {}
+        # Symbols centred in markers: always outlines (their ink, not their box, is centred).
+        self._centred: dict[tuple[str, bool, float, str], list[tuple[float, float]]] = {}
+        # Each block as added: (x, y, text, ha, bold, size, colour, url), for real text.
+        self._blocks: list[tuple[float, float, str, str, bool, float, str, str | None]] = []
+        self._chars = 0
         self._lines: list[Line2D] | None = None
+        self._texts: list | None = None
         self.set_zorder(3)
 
     def get_texts(self) -> list[str]:
@@ -149,8 +165,9 @@ class GlyphText(Artist):
     def character_counts(self) -> dict[str, int]:
         """How many times each character is drawn (blocks and centred glyphs)."""
         counts: dict[str, int] = {}
-        for (char, *_), offsets in self._uses.items():
-            counts[char] = counts.get(char, 0) + len(offsets)
+        for uses in (self._uses, self._centred):
+            for (char, *_), offsets in uses.items():
+                counts[char] = counts.get(char, 0) + len(offsets)
         return counts
 
     def add(
@@ -163,8 +180,12 @@ class GlyphText(Artist):
         bold: bool = False,
         size: float = FONT_SIZE,
         colour: str = "black",
+        url: str | None = None,
     ) -> None:
-        """Lines of ``text`` centred vertically on ``y``, aligned on ``x`` (points), as Text."""
+        """Lines of ``text`` centred vertically on ``y``, aligned on ``x`` (points), as Text.
+
+        ``url``: a link target for the block (SVG and PDF, real text only).
+        """
         if not text:
             return
         ascent, descent, gap = line_metrics(bold, size)
@@ -188,7 +209,15 @@ class GlyphText(Artist):
         widest = max(widths)
         x0 = x - {"left": 0.0, "center": widest / 2, "right": widest}[ha]
         self.placed.append(PlacedText(text, Bbox([[x0, top - height], [x0 + widest, top]])))
+        self._blocks.append((x, y, text, ha, bold, size, colour, url))
+        self._chars += len(text)
         self._lines = None
+        self._texts = None
+
+    @property
+    def real_text(self) -> bool:
+        """Whether the blocks are drawn as text (else as glyph outlines, the speed path)."""
+        return self._chars <= REAL_TEXT_MAX_CHARS
 
     def add_centred_glyph(
         self, x: float, y: float, char: str, *, bold: bool, size: float, colour: str
@@ -196,15 +225,46 @@ class GlyphText(Artist):
         """One character whose ink is centred on (x, y) points: a symbol inside a marker."""
         dx, dy = _ink_centre(char, bold, size)
         pen = (x - dx, y - dy)
-        self._uses.setdefault((char, bold, size, colour), []).append(pen)
+        self._centred.setdefault((char, bold, size, colour), []).append(pen)
         self._lines = None
+
+    def texts(self) -> list:
+        """One ``Text`` per block (real-text mode), built once."""
+        from matplotlib.text import Text
+
+        if self._texts is None:
+            points = Affine2D().scale(1 / 72) + self._figure.dpi_scale_trans
+            self._texts = []
+            for x, y, text, ha, bold, size, colour, url in self._blocks:
+                artist = Text(
+                    x,
+                    y,
+                    text,
+                    ha=ha,
+                    va="center",
+                    fontsize=size,
+                    fontfamily=FAMILY,
+                    fontweight="bold" if bold else "normal",
+                    color=colour,
+                    transform=points,
+                    parse_math=False,  # study text is data: "$" is a dollar sign
+                )
+                artist.set_figure(self._figure)
+                if url:
+                    artist.set_url(url)
+                self._texts.append(artist)
+        return self._texts
 
     def lines(self) -> list[Line2D]:
         """One marker-only ``Line2D`` per (glyph, weight, size, colour), built once."""
         if self._lines is None:
             points = Affine2D().scale(1 / 72) + self._figure.dpi_scale_trans
             self._lines = []
-            for (char, bold, size, colour), offsets in sorted(self._uses.items()):
+            uses = dict(self._centred)
+            if not self.real_text:
+                for key, offsets in self._uses.items():
+                    uses.setdefault(key, []).extend(offsets)
+            for (char, bold, size, colour), offsets in sorted(uses.items()):
                 path = glyph_path(char, bold, size)
                 if not len(path.vertices):
                     continue
@@ -242,6 +302,9 @@ class GlyphText(Artist):
             return
         for line in self.lines():
             line.draw(renderer)
+        if self.real_text:
+            for text in self.texts():
+                text.draw(renderer)
         self.stale = False
 
 

@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from stsmeta.figures.glyphs import FONT_SIZE, GlyphText, glyph_text, line_width
+from stsmeta.figures.links import study_anchor
 from stsmeta.figures.style import new_figure
 
 LINE_IN = 0.15  # height of one text line, inches (7 pt type with 1.2 spacing, plus air)
@@ -182,7 +183,9 @@ def table_figure(
     for row, cells, n_lines in zip(rows, wrapped, placed_lines, strict=True):
         y = -(cursor + (n_lines - 1) / 2)
         for col in columns:
-            text.add(col.x * fig_pt, row_pt(y), cells[col.key], ha=col.ha, bold=row.bold)
+            # A study's label links to its reference in the report (#study-<id>).
+            url = f"#{study_anchor(row.study_id)}" if row.study_id and col.key == "study" else None
+            text.add(col.x * fig_pt, row_pt(y), cells[col.key], ha=col.ha, bold=row.bold, url=url)
         placed.append(PlacedRow(row=row, y=y, lines=n_lines))
         cursor += n_lines
 

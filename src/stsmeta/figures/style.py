@@ -59,7 +59,9 @@ RC = {
     "xtick.labelsize": 7,
     "axes.labelsize": 7,
     "svg.hashsalt": "stsmeta",  # fixed ids in SVG output
-    "svg.fonttype": "path",  # text as outlines: renders without the font installed
+    # Text as text: selectable and searchable in SVG (and in the report, which inlines the SVG);
+    # a viewer without DejaVu Sans substitutes a similar sans-serif font.
+    "svg.fonttype": "none",
     "pdf.fonttype": 42,
     "path.simplify": False,
 }

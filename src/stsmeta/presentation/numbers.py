@@ -121,3 +121,31 @@ def events_over_n(events: object, n: object) -> str:
 def is_estimable(result: dict | None) -> bool:
     """Whether a pooled result has a point estimate."""
     return bool(result) and _is_number(result.get("estimate"))
+
+
+# ---------------------------------------------------------------- for readers (first screen)
+
+
+def percent(value: object) -> str:
+    """A proportion as a whole percentage for readers (``0.884`` -> ``88%``).
+
+    Whole percentages: the intervals of these small studies span tens of points, so a decimal
+    would claim a precision the data do not have. Only 0 and 1 print as 0% and 100%: a value
+    that rounds to them without being them is ``<1%`` or ``>99%``.
+    """
+    if not _is_number(value):
+        return NOT_ESTIMABLE
+    p = float(value)
+    shown = math.floor(100 * p + 0.5)
+    if shown == 0 and p > 0:
+        return "<1%"
+    if shown == 100 and p < 1:
+        return ">99%"
+    return f"{shown}%"
+
+
+def in_ten(value: object) -> str:
+    """A proportion as a natural frequency out of 10 (``0.884`` -> ``9``), rounded half up."""
+    if not _is_number(value):
+        return MISSING
+    return str(math.floor(10 * float(value) + 0.5))

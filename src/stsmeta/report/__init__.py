@@ -11,7 +11,8 @@ from pathlib import Path
 
 
 def _label_release(report: dict, label: str | None, changes: tuple[str, ...]) -> None:
-    """Print ``label`` as the version, with what differs from the published archive."""
+    """Print ``label`` as the version, with what differs from the published archive of
+    ``report.version`` (set by the workflow: ``stsmeta.archive.release_status``)."""
     if label is not None:
         report["version"] = label
         report["unreleased_changes"] = list(changes)
@@ -28,17 +29,19 @@ def write_report(
     md: Path | str,
     previous: Path | str | None = None,
     coverage: Path | str | None = None,
+    screening: Path | str | None = None,
+    certainty: Path | str | None = None,
     version_label: str | None = None,
     unreleased_changes: tuple[str, ...] = (),
 ) -> tuple[Path, Path]:
     """Build the report from files; return the paths written.
 
     ``coverage``: the summary JSON of ``stsmeta coverage-summary`` (optional); its heat map is
-    ``<figures_dir>/coverage.{svg,png}``. ``version_label`` and ``unreleased_changes``: set
-    by the workflow when the inputs differ from the published archive of ``report.version``
-    (``stsmeta.archive.release_status``).
+    ``<figures_dir>/coverage.{svg,png}``. ``screening``: the screening records (PRISMA flow,
+    information sources, excluded and ongoing studies); ``certainty``: the GRADE judgements
+    (schema ``stsmeta/schemas/certainty.schema.yaml``). Both optional: without them the report
+    says what is not recorded.
     """
-    from stsmeta.outputs import figure_stems
     from stsmeta.presentation.inputs import (
         InputFiles,
         load_coverage,
@@ -47,6 +50,8 @@ def write_report(
         load_pooled,
         load_tables,
     )
+    from stsmeta.presentation.screening import load_screening
+    from stsmeta.report.certainty import load_certainty
     from stsmeta.report.content import ReportData, build_report
     from stsmeta.report.document import render_html, render_markdown
     from stsmeta.report.previous import load_previous
@@ -63,21 +68,9 @@ def write_report(
         raw = b"" if Path(previous).is_dir() else files.read_bytes(previous)
         previous_data = load_previous(previous, raw)
     coverage_doc = None if coverage is None else load_coverage(coverage, files)
-    # Figures are outputs of this workflow, not inputs of the analysis: not in the checksums.
-    # HTML inlines each figure's SVG (small, sharp); Markdown links the PNG.
-    figures = {}
-    figure_files = InputFiles()
-    stems = figure_stems(plan.outcomes)
-    if coverage_doc is not None and (Path(figures_dir) / "coverage.png").is_file():
-        stems.append("coverage")
-    for stem in stems:
-        path = Path(figures_dir) / f"{stem}.png"
-        svg = path.with_suffix(".svg")
-        figures[stem] = (
-            path,
-            figure_files.read_bytes(path),
-            figure_files.read_bytes(svg) if svg.is_file() else None,
-        )
+    screening_doc = load_screening(screening, files)
+    certainty_doc = load_certainty(certainty, files, plan.outcomes)
+    figures = load_figures(figures_dir, plan.outcomes, with_coverage=coverage_doc is not None)
     data = ReportData(
         plan=plan,
         pooled=pooled,
@@ -88,6 +81,8 @@ def write_report(
         software=software_versions(),
         previous=previous_data,
         coverage=coverage_doc,
+        screening=screening_doc,
+        certainty=certainty_doc,
     )
     blocks = build_report(data)
     title = str(plan.report.get("title") or "stsmeta report")
@@ -97,3 +92,30 @@ def write_report(
     html_path.write_text(render_html(blocks, title), encoding="utf-8", newline="\n")
     md_path.write_text(render_markdown(blocks, md_path), encoding="utf-8", newline="\n")
     return html_path, md_path
+
+
+def load_figures(
+    figures_dir: Path | str, outcomes: list[str], with_coverage: bool
+) -> dict[str, tuple[Path, bytes, bytes | None]]:
+    """Each figure's PNG path, PNG bytes and SVG bytes (when present), by stem.
+
+    Figures are outputs of this workflow, not inputs of the analysis: not in the checksums.
+    HTML inlines each figure's SVG (small, sharp); Markdown links the PNG.
+    """
+    from stsmeta.outputs import figure_stems
+    from stsmeta.presentation.inputs import InputFiles
+
+    figures = {}
+    figure_files = InputFiles()
+    stems = figure_stems(outcomes)
+    if with_coverage and (Path(figures_dir) / "coverage.png").is_file():
+        stems.append("coverage")
+    for stem in stems:
+        path = Path(figures_dir) / f"{stem}.png"
+        svg = path.with_suffix(".svg")
+        figures[stem] = (
+            path,
+            figure_files.read_bytes(path),
+            figure_files.read_bytes(svg) if svg.is_file() else None,
+        )
+    return figures

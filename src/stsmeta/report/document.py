@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from stsmeta.report.css import stylesheet
 from stsmeta.report.inline_svg import inline_svg
 
 
@@ -27,15 +28,26 @@ class Num:
     fmt: str
 
 
-Inline = str | Num
+@dataclass(frozen=True)
+class Link:
+    """A link: ``#anchor`` inside the report, or an ``https:`` address (DOI, PubMed)."""
+
+    text: str
+    href: str
+
+
+Inline = str | Num | Link
 Cell = tuple[Inline, ...]
 
 
 @dataclass(frozen=True)
 class Heading:
+    """A heading; a level-2 heading opens a ``<section>`` (``role``: its CSS class)."""
+
     level: int
     text: str
     anchor: str
+    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,10 +61,22 @@ class Bullets:
 
 
 @dataclass(frozen=True)
+class Numbered:
+    """A numbered list whose items are link targets (the study references)."""
+
+    items: tuple[Cell, ...]
+    ids: tuple[str, ...]
+    start: int = 1
+
+
+@dataclass(frozen=True)
 class Table:
+    """A table; the first cell of each row is the row's header (``<th scope="row">``)."""
+
     header: tuple[str, ...]
     rows: tuple[tuple[Cell, ...], ...]
     caption: str = ""
+    row_headers: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,6 +88,7 @@ class Image:
     caption: str
     stem: str
     svg_bytes: bytes | None = None
+    alt: str = ""  # what the figure shows, for screen readers; the caption when empty
 
 
 @dataclass(frozen=True)
@@ -71,7 +96,7 @@ class Code:
     text: str
 
 
-Block = Heading | Paragraph | Bullets | Table | Image | Code
+Block = Heading | Paragraph | Bullets | Numbered | Table | Image | Code
 
 
 def cell(*parts: Inline) -> Cell:
@@ -79,32 +104,24 @@ def cell(*parts: Inline) -> Cell:
 
 
 def plain(parts: Cell) -> str:
-    return "".join(p.text if isinstance(p, Num) else p for p in parts)
+    return "".join(p if isinstance(p, str) else p.text for p in parts)
 
 
 # ---------------------------------------------------------------- HTML
 
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
-max-width:72rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#111}
-h1{font-size:1.6rem}h2{border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2.2rem}
-table{border-collapse:collapse;margin:.8rem 0;font-size:.88rem;width:100%}
-th,td{border:1px solid #bbb;padding:.25rem .45rem;text-align:left;vertical-align:top;
-overflow-wrap:break-word}
-th{background:#f0f0f0}caption{text-align:left;font-weight:600;padding:.3rem 0}
-figure{margin:1rem 0}figure img,figure svg{max-width:100%;height:auto;border:1px solid #ddd}
-figure svg{width:100%}
-figure svg *{stroke-linejoin:round;stroke-linecap:butt}
-.summary li{margin:.3rem 0}
-figcaption{font-size:.9rem;color:#333}code,pre{font-family:"DejaVu Sans Mono",monospace;
-font-size:.85rem}pre{background:#f6f6f6;padding:.5rem;overflow-x:auto}
-.num{font-variant-numeric:tabular-nums}nav li{margin:0}
-@media print{body{max-width:none}}
-"""
-
 
 def _esc(text: str) -> str:
     return html.escape(str(text), quote=True)
+
+
+_SAFE_HREF = re.compile(r"^(#[A-Za-z0-9_-]+|https://[^\s\"<>]+)$")
+
+
+def _href(link: Link) -> str:
+    """Only in-report anchors and https: addresses are links; anything else is refused."""
+    if not _SAFE_HREF.match(link.href):
+        raise ValueError(f"refusing to link to {link.href!r}")
+    return link.href
 
 
 def _inline_html(parts: Cell) -> str:
@@ -115,61 +132,114 @@ def _inline_html(parts: Cell) -> str:
                 f'<span class="num" data-src="{_esc(part.src)}" data-format="{_esc(part.fmt)}">'
                 f"{_esc(part.text)}</span>"
             )
+        elif isinstance(part, Link):
+            out.append(f'<a href="{_esc(_href(part))}">{_esc(part.text)}</a>')
         else:
             out.append(_esc(part))
     return "".join(out)
 
 
+def _table_html(block: Table) -> str:
+    caption = f"<caption>{_esc(block.caption)}</caption>" if block.caption else ""
+    head = "".join(f'<th scope="col">{_esc(h)}</th>' for h in block.header)
+    rows = []
+    for row in block.rows:
+        cells = []
+        for i, value in enumerate(row):
+            tag = "th" if block.row_headers and i == 0 else "td"
+            scope = ' scope="row"' if tag == "th" else ""
+            cells.append(f"<{tag}{scope}>{_inline_html(value)}</{tag}>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    # A wide table scrolls in its own box (focusable, so that keyboard users can scroll it).
+    # "(table)": a region's name must differ from a section's of the same title (axe).
+    label = _esc(f"{block.caption} (table)" if block.caption else "table")
+    return (
+        f'<div class="table-wrap" role="region" tabindex="0" aria-label="{label}">'
+        f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+        "</table></div>"
+    )
+
+
+def _figure_html(block: Image) -> str:
+    alt = block.alt or block.caption
+    if block.svg_bytes is not None:
+        drawing = inline_svg(block.svg_bytes, f"{block.stem}-", alt)
+    else:
+        data = base64.b64encode(block.png_bytes).decode("ascii")
+        drawing = f'<img src="data:image/png;base64,{data}" alt="{_esc(alt)}">'
+    return (
+        f'<figure id="figure-{_esc(block.stem)}">{drawing}'
+        f"<figcaption>{_esc(block.caption)}</figcaption></figure>"
+    )
+
+
+def _block_html(block: Block) -> str:
+    if isinstance(block, Heading):
+        return f'<h{block.level} id="{_esc(block.anchor)}">{_esc(block.text)}</h{block.level}>'
+    if isinstance(block, Paragraph):
+        return f"<p>{_inline_html(block.parts)}</p>"
+    if isinstance(block, Bullets):
+        return "<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block.items) + "</ul>"
+    if isinstance(block, Numbered):
+        items = "".join(
+            f'<li id="{_esc(i)}">{_inline_html(item)}</li>'
+            for item, i in zip(block.items, block.ids, strict=True)
+        )
+        start = f' start="{block.start}"' if block.start != 1 else ""
+        return f'<ol class="references"{start}>{items}</ol>'
+    if isinstance(block, Table):
+        return _table_html(block)
+    if isinstance(block, Image):
+        return _figure_html(block)
+    return f"<pre><code>{_esc(block.text)}</code></pre>"
+
+
 def render_html(blocks: list[Block], title: str) -> str:
-    """One self-contained HTML file: inline CSS, figures as data: URIs, no script, no link."""
+    """One self-contained HTML file: inline CSS, figures inline, no script, nothing fetched.
+
+    Landmarks: the title block is the ``<header>``, the contents the ``<nav>``, everything else
+    ``<main>``; each level-2 heading opens a ``<section>`` labelled by it. The contents follow
+    the first-screen section (role ``first-screen``), so that the answer is what a reader sees
+    first.
+    """
     toc = [b for b in blocks if isinstance(b, Heading) and b.level == 2]
-    body = []
+    head: list[str] = []
+    body: list[str] = []
+    open_section = False
     for block in blocks:
-        if isinstance(block, Heading):
-            body.append(
-                f'<h{block.level} id="{_esc(block.anchor)}">{_esc(block.text)}</h{block.level}>'
-            )
-            if block.level == 1 and toc:
-                items = "".join(
-                    f'<li><a href="#{_esc(h.anchor)}">{_esc(h.text)}</a></li>' for h in toc
-                )
-                body.append(f"<nav><ol>{items}</ol></nav>")
-        elif isinstance(block, Paragraph):
-            body.append(f"<p>{_inline_html(block.parts)}</p>")
-        elif isinstance(block, Bullets):
-            items = "".join(f"<li>{_inline_html(item)}</li>" for item in block.items)
-            body.append(f"<ul>{items}</ul>")
-        elif isinstance(block, Table):
-            caption = f"<caption>{_esc(block.caption)}</caption>" if block.caption else ""
-            head = "".join(f"<th>{_esc(h)}</th>" for h in block.header)
-            rows = "".join(
-                "<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>"
-                for row in block.rows
-            )
-            body.append(
-                f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-            )
-        elif isinstance(block, Image):
-            if block.svg_bytes is not None:
-                drawing = inline_svg(block.svg_bytes, f"{block.stem}-", block.caption)
-            else:
-                data = base64.b64encode(block.png_bytes).decode("ascii")
-                drawing = f'<img src="data:image/png;base64,{data}" alt="{_esc(block.caption)}">'
-            body.append(
-                f'<figure id="figure-{_esc(block.stem)}">{drawing}'
-                f"<figcaption>{_esc(block.caption)}</figcaption></figure>"
-            )
-        elif isinstance(block, Code):
-            body.append(f"<pre><code>{_esc(block.text)}</code></pre>")
+        if isinstance(block, Heading) and block.level == 1:
+            head.append(_block_html(block))
+            continue
+        if isinstance(block, Heading) and block.level == 2:
+            if open_section:
+                body.append("</section>")
+            role = f' class="{_esc(block.role)}"' if block.role else ""
+            body.append(f'<section{role} aria-labelledby="{_esc(block.anchor)}">')
+            open_section = True
+        (body if open_section or body else head).append(_block_html(block))
+    if open_section:
+        body.append("</section>")
+    items = "".join(f'<li><a href="#{_esc(h.anchor)}">{_esc(h.text)}</a></li>' for h in toc)
+    nav = f'<nav aria-label="Contents"><h2 class="toc">Contents</h2><ol>{items}</ol></nav>'
+    first = next((i for i, part in enumerate(body) if part == "</section>"), -1)
+    if toc and toc[0].role == "first-screen" and first >= 0:
+        # The first screen, then the contents, then the rest (all inside <main>, nav too).
+        body.insert(first + 1, nav)
+        nav = ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         # An empty icon: without it a browser asks for /favicon.ico.
         '<link rel="icon" href="data:,">\n'
-        f"<title>{_esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"<title>{_esc(title)}</title>\n<style>{stylesheet(title)}</style>\n</head>\n<body>\n"
+        + "<header>\n"
+        + "\n".join(head)
+        + "\n</header>\n"
+        + nav
+        + "\n<main>\n"
         + "\n".join(body)
-        + "\n</body>\n</html>\n"
+        + "\n</main>\n</body>\n</html>\n"
     )
 
 
@@ -194,7 +264,13 @@ def md_escape(text: str) -> str:
 
 
 def _inline_md(parts: Cell) -> str:
-    return "".join(md_escape(p.text if isinstance(p, Num) else p) for p in parts)
+    out = []
+    for part in parts:
+        if isinstance(part, Link) and not part.href.startswith("#"):
+            out.append(f"[{md_escape(part.text)}]({_href(part)})")
+        else:
+            out.append(md_escape(part if isinstance(part, str) else part.text))
+    return "".join(out)
 
 
 def render_markdown(blocks: list[Block], md_path: Path | str) -> str:
@@ -208,6 +284,13 @@ def render_markdown(blocks: list[Block], md_path: Path | str) -> str:
             out.append(_inline_md(block.parts))
         elif isinstance(block, Bullets):
             out.append("\n".join(f"- {_inline_md(item)}" for item in block.items))
+        elif isinstance(block, Numbered):
+            # No anchors in Markdown (no raw HTML): "[3]" in a table names reference 3.
+            out.append(
+                "\n".join(
+                    f"{n}. {_inline_md(item)}" for n, item in enumerate(block.items, block.start)
+                )
+            )
         elif isinstance(block, Table):
             lines = []
             if block.caption:
@@ -219,7 +302,8 @@ def render_markdown(blocks: list[Block], md_path: Path | str) -> str:
             out.append("\n".join(lines))
         elif isinstance(block, Image):
             rel = Path(os.path.relpath(Path(block.png).resolve(), base)).as_posix()
-            out.append(f"![{md_escape(block.caption)}]({rel})\n\n*{md_escape(block.caption)}*")
+            alt = md_escape(block.alt or block.caption)
+            out.append(f"![{alt}]({rel})\n\n*{md_escape(block.caption)}*")
         elif isinstance(block, Code):
             fence = "````" if "```" in block.text else "```"
             out.append(f"{fence}\n{block.text}\n{fence}")

@@ -38,6 +38,7 @@ ELEMENTS = frozenset(
         "pattern",
         "mask",
         "symbol",
+        "a",  # only as a link to a reference of the report (see _clean_link)
     }
 )
 _URL = re.compile(r"url\(\s*#([^)\s]+)\s*\)")
@@ -57,6 +58,17 @@ def _local(name: str) -> tuple[str, str]:
 
 _KEPT_TAGS = frozenset(f"{{{SVG_NS}}}{name}" for name in ELEMENTS)
 _HREF = f"{{{XLINK_NS}}}href"
+_LINK_TAG = f"{{{SVG_NS}}}a"
+# A figure's links point at the report's references (a study label -> #study-<id>), nothing else.
+_REFERENCE = re.compile(r"^#(study|record)-[a-z0-9-]+$")
+
+
+def _clean_link(element: ET.Element) -> None:
+    """An <a> keeps its href only when it names a reference of the report; nothing else."""
+    href = element.attrib.get(_HREF) or element.attrib.get("href") or ""
+    element.attrib.clear()
+    if _REFERENCE.match(href):
+        element.set(_HREF, href)
 
 
 def _clean_attributes(element: ET.Element, prefix: str) -> None:
@@ -98,7 +110,9 @@ def _clean(root: ET.Element, prefix: str) -> None:
             else:
                 stack.append(child)
         attrib = element.attrib
-        if attrib:
+        if element.tag == _LINK_TAG:
+            _clean_link(element)
+        elif attrib:
             href = attrib.get(_HREF)
             if (
                 len(attrib) == 3

@@ -1,0 +1,174 @@
+"""The first screen, for the clinician: the question, the answers, how sure we are, the harms.
+
+In plain words: percentages and natural frequencies ("about 9 in 10 patients"), the number of
+studies and patients, the certainty of the evidence in one word with its main reason (from the
+certainty file, never computed here), the forest plot of the primary outcome and the harms in
+one line. The statistics follow in the later sections.
+"""
+
+from __future__ import annotations
+
+from stsmeta.presentation import numbers
+from stsmeta.presentation.harms import harms_of
+from stsmeta.report.base import (
+    ReportData,
+    figure_block,
+    file_src,
+    level_text,
+    num,
+    primary_outcome,
+    unit_word,
+)
+from stsmeta.report.certainty import STALE, judged_on_other_data, level_word
+from stsmeta.report.document import Block, Cell, Heading, Link, Paragraph, cell
+from stsmeta.report.summary import common_effect_name
+
+UNIT_WORDS = {"patients": "patients", "lesions": "lesions", "units": "patients or lesions"}
+
+
+def question_sentence(data: ReportData) -> str:
+    question = data.plan.config.get("question") or {}
+    if question.get("sentence"):
+        return str(question["sentence"]).strip()
+    label = data.plan.outcome_label(primary_outcome(data.plan)).lower()
+    return f"How often does the treatment under review lead to {label}?"
+
+
+def in_ten_interval(result: dict, src: str, unit: str) -> Cell:
+    """``about 9 in 10 patients (95% interval 1 to 10 in 10)``."""
+    return cell(
+        "about ",
+        num(result, src, "estimate", "in_ten"),
+        f" in 10 {unit} (",
+        num(result, src, "estimate", "percent"),
+        f"; {level_text_of(result)} interval ",
+        num(result, src, "ci_low", "percent"),
+        " to ",
+        num(result, src, "ci_high", "percent"),
+        ")",
+    )
+
+
+def level_text_of(result: dict) -> str:
+    level = result.get("confidence_level")
+    return numbers.level(level) if isinstance(level, int | float) else "95%"
+
+
+def certainty_cell(data: ReportData, outcome: str) -> Cell:
+    block = ((data.certainty or {}).get("outcomes") or {}).get(outcome)
+    if not block:
+        return cell(
+            " How sure we are: ",
+            Link("not assessed", "#summary-of-findings"),
+            " (no certainty judgement was recorded for this outcome).",
+        )
+    stale = f" ({STALE})" if judged_on_other_data(block, data.pooled[outcome]["primary"]) else ""
+    return cell(
+        " How sure we are: ",
+        Link(level_word(block["certainty"]).lower(), "#summary-of-findings"),
+        f" certainty{stale}. {str(block['main_reason']).strip().rstrip('.')}.",
+    )
+
+
+def answer(data: ReportData, outcome: str) -> Cell:
+    plan = data.plan
+    result = data.pooled[outcome]["primary"]
+    src = file_src(outcome, "primary")
+    unit = UNIT_WORDS.get(unit_word(result), unit_word(result))
+    role = (plan.config["outcomes"][outcome] or {}).get("role")
+    head = cell(
+        f"{plan.outcome_label(outcome)}" + (" (main outcome)" if role == "primary" else "") + ": "
+    )
+    base = cell(
+        " From ",
+        num(result, src, "k", "count"),
+        " studies with ",
+        num(result, src, "n", "count"),
+        f" {unit}.",
+    )
+    if numbers.is_estimable(result):
+        return head + in_ten_interval(result, src, unit) + cell(".") + base
+    events, n = result.get("events"), result.get("n")
+    if isinstance(n, int) and n > 0 and events in (0, n):
+        why = (
+            f"{'every one' if events == n else 'none'} of the {n} {unit} had this outcome, "
+            "so the main statistical model cannot put limits on the rate."
+        )
+    else:
+        why = "the main statistical model could not be fitted to these studies."
+    parts = head + cell(f"no pooled rate could be estimated: {why}")
+    common = common_effect_name(result)
+    sec = (result.get("secondary") or {}).get(common or "") or {}
+    if common and numbers.is_estimable(sec):
+        csrc = f"{src}/secondary/{common}"
+        parts += (
+            cell(" Counting all their patients together: ")
+            + in_ten_interval(sec, csrc, unit)
+            + cell(".")
+        )
+    return parts + base
+
+
+def short_event(text: str) -> str:
+    """The first clause of an event's description, in lower case."""
+    first = text.split(";")[0].split(". ")[0].strip().rstrip(".")
+    return first[:1].lower() + first[1:]
+
+
+def harms_line(data: ReportData) -> Cell:
+    studies = data.studies
+    adverse = {s: harms_of(studies[s], "adverse_events") for s in studies}
+    deaths = {s: harms_of(studies[s], "deaths") for s in studies}
+    reported = [s for s, h in adverse.items() if h.status == "reported"]
+    none = [s for s, h in adverse.items() if h.status == "none_occurred"]
+    silent = len(studies) - len(reported) - len(none)
+    kinds = sorted({short_event(e.what) for s in reported for e in adverse[s].events})
+    serious = any(e.serious for s in reported for e in adverse[s].events)
+    text = f"Harms: {len(reported)} of {len(studies)} studies reported side effects"
+    if kinds:
+        more = "; …" if len(kinds) > 3 else ""
+        text += f" ({'; '.join(kinds[:3])}{more})"
+        text += ", some serious" if serious else ", none described as serious"
+        if any(e.systemic for s in reported for e in adverse[s].events):
+            text += ", some with intravenous sodium thiosulfate given at the same time"
+    text += f"; {len(none)} said there were none; {silent} did not report on side effects."
+    died = [(s, e) for s, h in deaths.items() for e in h.events]
+    if died:
+        total = sum(e.patients or 1 for _, e in died)
+        linked = [e for _, e in died if e.attributed]
+        text += f" {total} death{'s' if total != 1 else ''} recorded" + (
+            ", none attributed to the treatment by the authors."
+            if not linked
+            else f", {len(linked)} attributed to the treatment by the authors."
+        )
+    else:
+        text += " No deaths were recorded in the study files."
+    return cell(text + " ", Link("Details", "#harms"), ".")
+
+
+def first_screen_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    outcome = primary_outcome(plan)
+    blocks: list[Block] = [
+        Heading(2, "At a glance", "at-a-glance", role="first-screen"),
+        Paragraph(cell(f"Question: {question_sentence(data)}")),
+    ]
+    for name in plan.outcomes:
+        blocks.append(Paragraph(answer(data, name) + certainty_cell(data, name)))
+    blocks.append(Paragraph(harms_line(data)))
+    result = data.pooled[outcome]["primary"]
+    k = numbers.count(result.get("k"))
+    label = plan.outcome_label(outcome).lower()
+    blocks += figure_block(
+        data,
+        "summary_forest",
+        f"{plan.outcome_label(outcome)}: each study (square, with its {level_text(plan)} "
+        "interval) and all studies combined (diamond). The full forest plot, with every "
+        "method, is under Results.",
+        alt=(
+            f"Forest plot of {label}: one row per study ({k} studies) with the percentage of "
+            f"patients and its {level_text(plan)} interval, then all studies combined as a "
+            "diamond."
+        ),
+    )
+    return blocks

@@ -1,0 +1,260 @@
+"""Results: every method side by side, subgroups, sensitivity analyses."""
+
+from __future__ import annotations
+
+from stsmeta.presentation.inputs import study_label
+from stsmeta.presentation.wording import term
+from stsmeta.report.base import (
+    NO_YEAR,
+    RESULT_HEADER,
+    ReportData,
+    anchor,
+    applied_text,
+    estimate_cells,
+    events_cell,
+    figure_block,
+    file_src,
+    level_text,
+    num,
+    pointer,
+    result_row,
+    warnings_cell,
+)
+from stsmeta.report.document import (
+    Block,
+    Heading,
+    Paragraph,
+    Table,
+    cell,
+)
+
+
+def results_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    from stsmeta.report.summary import summary_section
+
+    blocks: list[Block] = [Heading(2, "Results", "results")] + summary_section(data)
+    for outcome in plan.outcomes:
+        label = plan.outcome_label(outcome)
+        primary = data.pooled[outcome]["primary"]
+        src = file_src(outcome, "primary")
+        blocks.append(Heading(3, label, anchor("results", outcome)))
+        rows = [result_row(plan.method_label("primary") + " (primary)", primary, src)]
+        secondary = primary.get("secondary") or {}
+        for name in [m for m in plan.secondary_methods if m in secondary] + [
+            m for m in secondary if m not in plan.secondary_methods
+        ]:
+            rows.append(
+                result_row(
+                    plan.method_label(name), secondary[name], f"{src}{pointer('secondary', name)}"
+                )
+            )
+        blocks.append(
+            Table(
+                RESULT_HEADER,
+                tuple(rows),
+                caption=f"{label}: every method side by side ({level_text(plan)} CI and PI)",
+            )
+        )
+        # Extra statistics of the GLMM, each only when the engine gave a value.
+        if any(primary.get(k) is not None for k in ("profile_ci_low", "lrt_stat", "tau2_ci_low")):
+            parts: list = []
+            if primary.get("profile_ci_low") is not None:
+                parts += [
+                    "Profile-likelihood CI of the primary method: [",
+                    num(primary, src, "profile_ci_low", "bound"),
+                    ", ",
+                    num(primary, src, "profile_ci_high", "bound"),
+                    "]. ",
+                ]
+            if primary.get("tau2_ci_low") is not None:
+                parts += [
+                    "τ² CI: [",
+                    num(primary, src, "tau2_ci_low", "tau2"),
+                    ", ",
+                    num(primary, src, "tau2_ci_high", "tau2"),
+                    "]. ",
+                ]
+            if primary.get("lrt_stat") is not None:
+                test = f" ({primary['lrt_test']})" if primary.get("lrt_test") else ""
+                parts += [
+                    f"Likelihood-ratio test of τ² = 0{test}: statistic ",
+                    num(primary, src, "lrt_stat", "q_statistic"),
+                    ", p = ",
+                    num(primary, src, "lrt_p", "p_value"),
+                    ". ",
+                ]
+            if primary.get("q_test"):
+                parts += [f"Q of the primary method: {primary['q_test']}."]
+            blocks.append(Paragraph(tuple(parts)))
+        blocks += figure_block(
+            data,
+            f"forest_{outcome}",
+            f"Forest plot, {label.lower()}: studies, subgroup and pooled "
+            "estimates of every method, prediction interval, heterogeneity.",
+        )
+    return blocks
+
+
+def subgroups_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    blocks: list[Block] = [Heading(2, "Subgroups", "subgroups")]
+    for outcome in plan.outcomes:
+        primary = data.pooled[outcome]["primary"]
+        for variable, var_label in plan.subgroups.items():
+            levels = (primary.get("subgroups") or {}).get(variable) or {}
+            if not levels:
+                blocks.append(
+                    Paragraph(
+                        cell(f"{plan.outcome_label(outcome)}, {var_label}: no subgroup results.")
+                    )
+                )
+                continue
+            rows = []
+            for level in sorted(levels):
+                result = levels[level] or {}
+                src = f"{file_src(outcome, 'primary')}{pointer('subgroups', variable, level)}"
+                row = result_row(term(level, variable), result, src)
+                rows.append(row)
+            blocks.append(
+                Table(
+                    ("Level",) + RESULT_HEADER[1:],
+                    tuple(rows),
+                    caption=f"{plan.outcome_label(outcome)} by {var_label.lower()} "
+                    f"({plan.method_label('primary')})",
+                )
+            )
+    return blocks
+
+
+def scenario_blocks(data: ReportData, outcome: str) -> list[Block]:
+    plan = data.plan
+    label = plan.outcome_label(outcome)
+    blocks: list[Block] = []
+    rows = []
+    for scenario in plan.scenarios:
+        result = data.pooled[outcome][scenario]
+        src = file_src(outcome, scenario)
+        estimate, ci, pi = estimate_cells(result, src)
+        rows.append(
+            (
+                cell(plan.scenario_label(scenario)),
+                cell(num(result, src, "k", "count")),
+                events_cell(result, src),
+                estimate,
+                ci,
+                pi,
+                cell(applied_text(result.get("applied"), data.studies)),
+                cell(str(len(result.get("excluded") or []))),
+                warnings_cell(result),
+            )
+        )
+    blocks.append(
+        Table(
+            (
+                "Scenario",
+                "k",
+                "Events/N",
+                "Estimate",
+                "CI",
+                "PI",
+                "Applied",
+                "Excluded",
+                "Notes",
+            ),
+            tuple(rows),
+            caption=f"{label}: named scenarios ({plan.method_label('primary')})",
+        )
+    )
+    return blocks
+
+
+def leave_one_out_blocks(data: ReportData, outcome: str) -> list[Block]:
+    plan = data.plan
+    label = plan.outcome_label(outcome)
+    blocks: list[Block] = []
+    primary = data.pooled[outcome]["primary"]
+    loo = primary.get("leave_one_out") or {}
+    if loo:
+        src0 = file_src(outcome, "primary")
+        loo_rows = []
+        for study_id in sorted(loo):
+            src = f"{src0}{pointer('leave_one_out', study_id)}"
+            estimate, ci, _ = estimate_cells(loo[study_id], src)
+            loo_rows.append(
+                (
+                    cell(study_label(study_id, data.studies)),
+                    cell(num(loo[study_id], src, "k", "count")),
+                    events_cell(loo[study_id], src),
+                    estimate,
+                    ci,
+                    warnings_cell(loo[study_id]),
+                )
+            )
+        blocks.append(
+            Table(
+                ("Study left out", "k", "Events/N", "Estimate", "CI", "Notes"),
+                tuple(loo_rows),
+                caption=f"{label}: leave-one-out",
+            )
+        )
+    return blocks
+
+
+def cumulative_blocks(data: ReportData, outcome: str) -> list[Block]:
+    plan = data.plan
+    label = plan.outcome_label(outcome)
+    blocks: list[Block] = []
+    primary = data.pooled[outcome]["primary"]
+    cumulative = primary.get("cumulative") or []
+    if cumulative:
+        src0 = file_src(outcome, "primary")
+        cum_rows = []
+        for i, step in enumerate(cumulative):
+            src = f"{src0}{pointer('cumulative', str(i))}"
+            estimate, ci, _ = estimate_cells(step, src)
+            cum_rows.append(
+                (
+                    cell(study_label(str(step.get("added_study")), data.studies)),
+                    (
+                        cell(num(step, src, "year", "count"))
+                        if step.get("year") is not None
+                        else cell(NO_YEAR)
+                    ),
+                    cell(num(step, src, "k", "count")),
+                    events_cell(step, src),
+                    estimate,
+                    ci,
+                    warnings_cell(step),
+                )
+            )
+        blocks.append(
+            Table(
+                ("Study added", "Year", "k", "Events/N", "Estimate", "CI", "Notes"),
+                tuple(cum_rows),
+                caption=f"{label}: cumulative analysis by publication year",
+            )
+        )
+    return blocks
+
+
+def sensitivity_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    blocks: list[Block] = [Heading(2, "Sensitivity analyses", "sensitivity")]
+    for outcome in plan.outcomes:
+        label = plan.outcome_label(outcome)
+        blocks.append(Heading(3, label, anchor("sensitivity", outcome)))
+        blocks += scenario_blocks(data, outcome) + leave_one_out_blocks(data, outcome)
+        blocks += figure_block(
+            data,
+            f"sensitivity_{outcome}",
+            f"Sensitivity analyses, {label.lower()}: each scenario and each "
+            "study left out against the primary analysis.",
+        )
+        blocks += cumulative_blocks(data, outcome)
+        blocks += figure_block(
+            data,
+            f"cumulative_{outcome}",
+            f"Cumulative analysis by publication year, {label.lower()}.",
+        )
+    return blocks
