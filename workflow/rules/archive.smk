@@ -54,6 +54,8 @@ ARCHIVED_RESULTS = [
     # The previous version the report compared with, so that a rerun from the archive does too.
     *([str(PREVIOUS_ARCHIVE)] if PREVIOUS_ARCHIVE else []),
 ]
+# The other data files the report reads (review.screening_records, review.certainty).
+ARCHIVED_DATA = [*review_file("screening_records"), *review_file("certainty")]
 # A changed commit rebuilds the archive (params are a rerun trigger).
 SOURCE_VERSION = git_commit(BASE)
 
@@ -66,6 +68,7 @@ ARCHIVE_ARGUMENTS = "".join(
         ("--result", ARCHIVED_RESULTS),
         ("--raw", RAW_FILES),
         ("--config-file", CONFIG_FILES),
+        ("--data", ARCHIVED_DATA),
         ("--workflow-file", REPRODUCTION_FILES),
         ("--package-file", PACKAGE_FILES),
     )
@@ -97,6 +100,7 @@ rule archive:
         config=stage_config("archive"),
         config_files=CONFIG_FILES,
         raw=RAW_FILES,
+        data=ARCHIVED_DATA,
         reproduction=[str(BASE / f) for f in REPRODUCTION_FILES],
         package=[str(PACKAGE_DIR / f) for f in PACKAGE_FILES],
         # The previous version's entry is stored with its archive.

@@ -78,6 +78,9 @@ class ArchiveInputs:
     # archives.lock: the entries of the previous archives archived under results/archive/
     # are stored with them, so that a rerun from the archive verifies them as the run did.
     lock_path: Path | None = None
+    # Other data files the run read (screening records, certainty judgements): stored at their
+    # paths relative to the working directory, where the archived config.yaml names them.
+    data_files: tuple[Path, ...] = ()
 
 
 def _check_member_name(name: str, origin: str) -> Problem | None:
@@ -158,6 +161,14 @@ def _collect_files(inputs: ArchiveInputs, studies_dir: str) -> dict[str, bytes]:
         found.problems.append(Problem("command line", "--raw", "give the study files"))
     for path in inputs.raw_files:
         found.add(f"{studies_dir}/{Path(path).name}", path)
+    for path in inputs.data_files:
+        pure = PurePosixPath(Path(path).as_posix())
+        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+            found.problems.append(
+                Problem(str(path), "", "give data files relative to the working directory")
+            )
+        else:
+            found.add(str(pure), Path(path))
     found.add(EFFECTIVE_CONFIG_NAME, Path(inputs.config_path))
     for path in inputs.config_files:
         found.add(Path(path).name, Path(path))
@@ -259,6 +270,9 @@ def collect_inputs(inputs: ArchiveInputs) -> tuple[dict[str, bytes], ResultsMeta
         workflow_files=workflow,
         studies_dir=studies_dir,
         config_files=tuple(sorted(Path(p).name for p in inputs.config_files)),
+        data_files=tuple(
+            sorted(PurePosixPath(Path(p).as_posix()).as_posix() for p in inputs.data_files)
+        ),
     )
     return members, metadata
 

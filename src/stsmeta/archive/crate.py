@@ -204,6 +204,7 @@ def _add_run(crate, meta: ResultsMetadata, workflow, added: dict):
         for n in sorted(added)
         if n.startswith((f"{meta.studies_dir}/", previous))
         or n in meta.config_files
+        or n in meta.data_files
         or n in (EFFECTIVE_CONFIG_NAME, LOCK_NAME)
     ]
     outputs = [

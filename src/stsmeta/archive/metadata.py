@@ -65,6 +65,8 @@ class ResultsMetadata:
     workflow_files: tuple[str, ...]
     studies_dir: str
     config_files: tuple[str, ...]
+    # Other data the run read (screening records, certainty judgements), archive paths.
+    data_files: tuple[str, ...] = ()
 
 
 def config_version(config: Mapping, config_file: str) -> str:

@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _repeatable(parser, "--result", "result_files", "a result file below --results (repeatable)")
     _repeatable(parser, "--raw", "raw_files", "a study file (repeatable)")
     _repeatable(parser, "--config-file", "config_files", "a configuration file the run was given")
+    _repeatable(parser, "--data", "data_files", "another data file the run read (screening)")
     _repeatable(
         parser,
         "--workflow-file",
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             package_dir=args.package_dir,
             package_files=tuple(args.package_files),
             lock_path=args.lock,
+            data_files=tuple(map(Path, args.data_files)),
         )
     )
     write_atomic(args.staging, data)
