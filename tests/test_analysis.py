@@ -24,6 +24,7 @@ from stsmeta.pool.analysis import (
     cumulative_order,
     dumps,
     plan_fingerprint,
+    subgroup_left_out,
     subgroup_members,
 )
 
@@ -288,22 +289,29 @@ def test_unknown_names_are_input_errors(studies, config):
 # ----------------------------------------------------------------------------- subgroups etc.
 
 
-def test_subgroup_membership_overlaps_for_multi_valued_studies(studies, config):
+def test_subgroups_never_count_a_study_twice(studies, config):
+    # The synthetic studies with two levels have no patient rows: they are in no level of that
+    # variable (with the reason), never in both.
     rows = build_dataset(studies, config, CR, "primary").rows
     types = {
         k: [r.study_id for r in v] for k, v in subgroup_members(rows, "calcinosis_type").items()
     }
     assert types == {
         "calciphylaxis": ["syn-alpha-2013"],
-        "dystrophic": ["syn-beta-2013", "syn-gamma-2016", "syn-epsilon-2017", "syn-iota-2021"],
-        "iatrogenic": ["syn-epsilon-2017"],
+        "dystrophic": ["syn-beta-2013", "syn-gamma-2016", "syn-iota-2021"],
     }
+    left_out = subgroup_left_out(rows, "calcinosis_type")
+    assert [e["study_id"] for e in left_out] == ["syn-epsilon-2017"]
+    assert "no patient is counted twice" in left_out[0]["reason"]
     diseases = {k: [r.study_id for r in v] for k, v in subgroup_members(rows, "disease").items()}
-    assert diseases["systemic_sclerosis"] == ["syn-gamma-2016", "syn-iota-2021"]
-    assert diseases["nephrogenic_systemic_fibrosis"] == ["syn-gamma-2016"]
-    # Every study is in at least one level of each variable.
-    for groups in (types, diseases):
-        assert {s for members in groups.values() for s in members} == {r.study_id for r in rows}
+    assert diseases["systemic_sclerosis"] == ["syn-iota-2021"]
+    assert "nephrogenic_systemic_fibrosis" not in diseases
+    assert [e["study_id"] for e in subgroup_left_out(rows, "disease")] == ["syn-gamma-2016"]
+    # Every study is in exactly one level, or left out.
+    for variable, groups in (("calcinosis_type", types), ("disease", diseases)):
+        placed = [s for members in groups.values() for s in members]
+        gone = [e["study_id"] for e in subgroup_left_out(rows, variable)]
+        assert sorted(placed + gone) == sorted(r.study_id for r in rows)
 
 
 def test_study_without_a_level_is_not_reported(studies, config):
@@ -339,9 +347,11 @@ def test_document_structure_with_recording_pool(studies, config):
     assert doc["method_reason"] == config["methods"]["primary"]["reason"]
     # Subgroups: one pool per level, with exactly the members.
     assert set(doc["subgroups"]) == {"calcinosis_type", "disease"}
-    assert [s["study"] for s in doc["subgroups"]["calcinosis_type"]["iatrogenic"]["studies"]] == [
-        "syn-epsilon-2017"
-    ]
+    assert [
+        s["study"] for s in doc["subgroups"]["calcinosis_type"]["calciphylaxis"]["studies"]
+    ] == ["syn-alpha-2013"]
+    left_out = doc["subgroup_left_out"]["calcinosis_type"]
+    assert [e["study_id"] for e in left_out] == ["syn-epsilon-2017"]
     # Leave-one-out: k pools of k-1 studies, each without its own study.
     assert set(doc["leave_one_out"]) == set(doc["included"])
     by_id = {r["study_id"]: r for r in doc["included_studies"]}
@@ -358,7 +368,9 @@ def test_document_structure_with_recording_pool(studies, config):
     assert [c["added_study"] for c in cumulative] == doc["included"]
     assert [c["year"] for c in cumulative] == sorted(c["year"] for c in cumulative)
     assert cumulative[-1]["events"] == doc["events"] and cumulative[-1]["n"] == doc["n"]
-    expected_calls = 1 + len(doc["secondary"]) + 3 + 5 + k + k
+    levels = {variable: sorted(groups) for variable, groups in doc["subgroups"].items()}
+    assert levels["calcinosis_type"] == ["calciphylaxis", "dystrophic"]
+    expected_calls = 1 + len(doc["secondary"]) + sum(map(len, levels.values())) + k + k
     assert len(fake.calls) == expected_calls
     assert doc["input_sha256"] == {"a": "1", "b": "2"}
     assert len(doc["data_sha256"]) == 64
@@ -398,7 +410,7 @@ def test_not_estimable_pools_keep_the_shape(studies, config):
     first = doc["cumulative"][0]
     assert first["k"] == 1 and first["estimate"] is None
     assert first["warnings"] == ["not estimable: too few studies (synthetic stand-in)"]
-    assert doc["subgroups"]["calcinosis_type"]["iatrogenic"]["ci_low"] is None
+    assert doc["subgroups"]["calcinosis_type"]["calciphylaxis"]["ci_low"] is None
     empty = copy.deepcopy(config)
     empty["eligibility"]["routes"] = ["subcutaneous"]
     nothing = analyse(studies, empty, CR, "primary", pool_fn=RecordingPool())
@@ -560,3 +572,29 @@ def test_workflow_start_up_imports_no_numerical_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_condition_and_timepoint_class_restrict_a_scenario(studies, config):
+    # The synthetic outcomes are deposit clearance at week 12; one study is made ulcer healing
+    # assessed later, and each restriction leaves out exactly what it names.
+    changed = copy.deepcopy(studies)
+    beta = next(s for s in changed if s["study_id"] == "syn-beta-2013")
+    for outcome in beta["outcomes"]:
+        outcome["condition"], outcome["timepoint_class"] = "ulcer_healing", "later"
+    plan = copy.deepcopy(config)
+    plan["scenarios"]["deposits_only"] = {
+        "label": "SYNTHETIC deposits only",
+        "exclude_conditions": ["ulcer_healing"],
+    }
+    plan["scenarios"]["by_week_12"] = {
+        "label": "SYNTHETIC by week 12",
+        "exclude_timepoint_classes": ["later", "not_stated"],
+    }
+    config_checked, problems = load_config(plan)
+    assert problems == []
+    primary = {r.study_id for r in build_dataset(changed, config_checked, CR, "primary").rows}
+    for scenario, code in (("deposits_only", "condition"), ("by_week_12", "timepoint_class")):
+        dataset = build_dataset(changed, config_checked, CR, scenario)
+        assert {r.study_id for r in dataset.rows} == primary - {"syn-beta-2013"}
+        excluded = {e.study_id: e for e in dataset.excluded}
+        assert excluded["syn-beta-2013"].criteria == (code,)

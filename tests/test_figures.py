@@ -231,6 +231,29 @@ def test_risk_of_bias_chart_has_every_study_and_question(inputs):
     assert sorted(unwrapped) == sorted(s["label"] for s in studies.values())
 
 
+def test_risk_of_bias_chart_shows_domains_and_overall(inputs):
+    _, _, studies = inputs
+    studies = copy.deepcopy(studies)
+    first = next(iter(studies))
+    studies[first]["risk_of_bias"]["domains"] = {
+        "selection": {"judgement": "high", "reason": "SYNTHETIC"},
+        "causality": {"judgement": "some_concerns", "reason": "SYNTHETIC"},
+    }
+    studies[first]["risk_of_bias"]["overall"] = {"judgement": "high", "reason": "SYNTHETIC"}
+    with figure_style():
+        plot = risk_of_bias_plot(studies)
+    cells = {(s, d): j for s, d, j in plot.domain_cells}
+    assert len(cells) == len(studies) * 5
+    assert cells[(first, "selection")] == "high"
+    assert cells[(first, "causality")] == "some_concerns"
+    assert cells[(first, "ascertainment")] == "not assessed"
+    assert cells[(first, "overall")] == "high"
+    studies[first]["risk_of_bias"]["overall"]["judgement"] = "moderate-ish"
+    with pytest.raises(InputError) as info:
+        risk_of_bias_plot(studies)
+    assert info.value.problems[0].field == "risk_of_bias.overall.judgement"
+
+
 def test_risk_of_bias_rejects_an_unknown_judgement(inputs):
     _, _, studies = inputs
     studies = copy.deepcopy(studies)

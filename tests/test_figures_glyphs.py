@@ -178,16 +178,18 @@ def test_risk_of_bias_draws_a_symbol_per_judged_cell(inputs):
         plot = risk_of_bias_plot(studies)
     [glyphs] = [a for a in plot.figure.artists if isinstance(a, GlyphText)]
     counts = glyphs.character_counts()
-    for symbol in ("+", "×", "?", "–"):
-        judged = sum(1 for cell in plot.cells if judgement_glyph(cell[2]) == symbol)
+    for symbol in ("+", "×", "?", "–", "!"):
+        judged = sum(
+            1 for cell in plot.cells + plot.domain_cells if judgement_glyph(cell[2]) == symbol
+        )
         in_labels = sum(label.count(symbol) for label in plot.labels)
         assert counts.get(symbol, 0) == judged + in_labels, symbol
 
 
 def judgement_glyph(key: str) -> str:
-    from stsmeta.figures.risk_of_bias import JUDGEMENTS
+    from stsmeta.figures.risk_of_bias import DOMAIN_JUDGEMENTS, JUDGEMENTS
 
-    return next(j.glyph for j in JUDGEMENTS if j.key == key)
+    return next(j.glyph for j in JUDGEMENTS + DOMAIN_JUDGEMENTS if j.key == key)
 
 
 def test_parallel_saving_writes_the_same_bytes(inputs, tmp_path):

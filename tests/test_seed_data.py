@@ -24,7 +24,13 @@ from stsmeta.pool.analysis import build_dataset
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "data" / "raw"
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
-SEED_IDS = {"strazzula-2013", "smith-2013", "baumgartner-2016", "goossens-2017", "gunasekera-2017"}
+SEED_IDS = {
+    "strazzula-2013",
+    "smith-2013",
+    "baumgartner-nielsen-2016",
+    "goossens-2017",
+    "gunasekera-2017",
+}
 ALL_IDS = {p.stem for p in discover(RAW)}
 
 
@@ -101,7 +107,8 @@ def test_scenario_alternative_ids_exist(studies):
     }
     assert wanted | {"with_systemic_sts"} <= ids
     literal = [s.study_id for s in studies if s.concentration.alternative("literal")]
-    assert sorted(literal) == ["gunasekera-2017", "smith-2013"]
+    # Gunasekera 2017's literal figure is contradicted by its source: no scenario applies it.
+    assert sorted(literal) == ["smith-2013"]
     low, high = CONFIG["plausible_concentration_mg_per_ml"]
     for study in studies:
         alternative = study.concentration.alternative("literal")
@@ -221,3 +228,106 @@ def test_systemic_studies_return_in_their_scenario(studies):
             assert row.systemic_sts is True
             if entry.systemic_sts:
                 assert (row.reading, row.events, row.n) == ("primary", entry.events, entry.n)
+
+
+def _by_id(studies):
+    return {s.study_id: s for s in studies}
+
+
+def test_baumgartner_nielsen_any_response_counts_the_death_as_a_non_event(studies):
+    # The NSF patient died before week 12: no observed response (issue 14, correction 1).
+    study = _by_id(studies)["baumgartner-nielsen-2016"]
+    complete = study.outcome("complete_remission")
+    response = study.outcome("any_response")
+    assert (complete.events, complete.n) == (3, 6)
+    assert (response.events, response.n) == (5, 6)
+    assert {a.id: (a.events, a.n, a.unit) for a in response.alternatives} == {
+        "evaluable_only": (5, 5, "patients")
+    }
+    assert [p.outcome for p in study.patients if p.disease == "nephrogenic_systemic_fibrosis"] == [
+        "not_evaluable"
+    ]
+    deaths = study.harms["deaths"]
+    assert deaths["status"] == "reported"
+    assert [(e["count"], e["attributed_by_authors"]) for e in deaths["events"]] == [(1, False)]
+
+
+def test_gunasekera_literal_reading_is_unsupported(studies):
+    study = _by_id(studies)["gunasekera-2017"]
+    assert study.concentration.alternatives == ()
+    assert study.concentration.mg_per_ml == 250
+    decision = next(d for d in study.decisions if d.id == "gunasekera-concentration")
+    assert all(not a["id"] for a in decision.alternatives)
+    assert "unsupported" in decision.alternatives[0]["reading"].lower()
+
+
+def test_calciphylaxis_reports_are_typed_and_list_co_interventions(studies):
+    by_id = _by_id(studies)
+    for sid in ("galassi-2019", "sanguankeo-2017", "nishiyama-2021", "strazzula-2013"):
+        assert by_id[sid].calcinosis_types == ("calciphylaxis",), sid
+        for outcome in by_id[sid].outcomes:
+            assert outcome.condition == "ulcer_healing", sid
+    assert set(by_id["sanguankeo-2017"].co_interventions) >= {
+        "intravenous_sts",
+        "supplemental_oxygen",
+        "antibiotics",
+        "surgical_debridement",
+        "systemic_steroids",
+    }
+    assert "multifactorial_management" in by_id["galassi-2019"].co_interventions
+    assert "infection_treatment" in by_id["wounds-calciphylaxis-nd"].co_interventions
+
+
+def test_nishiyama_harms_and_dialysis_status(studies):
+    study = _by_id(studies)["nishiyama-2021"]
+    events = {e["event"]: e for e in study.harms["adverse_events"]["events"]}
+    assert study.harms["adverse_events"]["status"] == "reported"
+    consciousness = events["Disturbance of consciousness"]
+    assert consciousness["patients"] == 2 and consciousness["attributed_by_authors"] is False
+    assert all(e["systemic_sts"] for e in events.values())
+    intralesional = [p for p in study.patients if p.in_outcomes]
+    assert sorted(p.patient_id for p in intralesional) == ["case1", "case3"]
+    assert {p.patient_id: p.disease for p in intralesional} == {
+        "case1": "not_reported",
+        "case3": "chronic_kidney_disease",
+    }
+
+
+def test_harms_status_matches_the_events(studies, tables):
+    for study in studies:
+        for kind in ("adverse_events", "deaths"):
+            block = study.harms[kind]
+            assert (block["status"] == "reported") == bool(block["events"]), (study.study_id, kind)
+    rows = tables["harms.csv"]
+    assert {(r["study_id"], r["kind"]) for r in rows} == {
+        (s.study_id, k) for s in studies for k in ("adverse_event", "death")
+    }
+    statuses = {(r["study_id"], r["kind"]): r["status"] for r in rows}
+    assert statuses[("strazzula-2013", "adverse_event")] == "reported"
+    assert statuses[("smith-2013", "adverse_event")] == "not_reported"
+
+
+def test_sources_read_and_risk_of_bias_domains(studies, tables):
+    by_id = _by_id(studies)
+    secondary_only = {s.study_id for s in studies if s.evidence_basis == "secondary_summary"}
+    assert secondary_only == {
+        "smith-2013",
+        "baumgartner-nielsen-2016",
+        "goossens-2017",
+        "gunasekera-2017",
+    }
+    assert by_id["strazzula-2013"].evidence_basis == "abstract"
+    for study in studies:
+        rob = study.risk_of_bias
+        assert set(rob["domains"]) == {"selection", "ascertainment", "causality", "reporting"}
+        assert rob["overall"]["judgement"] in {"low", "some_concerns", "high"}
+        assert rob["overall"]["reason"]
+        assert rob["q5"]["judgement"] == rob["q6"]["judgement"] == "not_applicable"
+    assert len(tables["risk_of_bias.csv"]) == len(studies)
+
+
+def test_study_in_no_synthesis_is_described(studies):
+    cohort = _by_id(studies)["medresarch-cohort-nd"]
+    assert cohort.outcomes == () and cohort.n_patients == 38
+    assert {o.outcome for o in cohort.outcomes_not_reported} == set(CONFIG["outcomes"])
+    assert cohort.other_outcomes and cohort.other_outcomes[0]["result"]

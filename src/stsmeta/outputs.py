@@ -10,7 +10,7 @@ from __future__ import annotations
 FIGURE_FORMATS = ("png", "svg", "pdf")
 
 # The analysis tables under results/tables/, as <name>.csv.
-TABLE_NAMES = ("studies", "patients", "flags", "decisions")
+TABLE_NAMES = ("studies", "patients", "flags", "decisions", "harms", "risk_of_bias")
 
 
 def figure_stems(outcomes: list[str]) -> list[str]:

@@ -210,6 +210,12 @@ STUDY_LISTS = {
     "extract": f"{RESULTS}/lists/extract.txt",
 }
 STUDY_LIST_PATHS = {"normalised": NORMALISED, "extract": EXTRACTS}
+# Screening records (PRISMA 2020 flow): checked against the study files by rule screening.
+SCREENING_FILE = "data/screening/screening.yaml"
+SCREENING_OUTPUTS = [
+    f"{RESULTS}/tables/prisma_flow.json",
+    f"{RESULTS}/tables/screening.csv",
+]
 TABLES = expand(
     f"{RESULTS}/tables/{{table}}.csv",
     table=TABLE_NAMES,
@@ -328,6 +334,7 @@ def all_outputs():
         *(stage_config(stage) for stage in CONFIG_STAGES),
         *NORMALISED,
         *TABLES,
+        *SCREENING_OUTPUTS,
         *POOLED,
         *FIGURES,
         f"{RESULTS}/coverage/summary.csv",

@@ -72,3 +72,23 @@ rule study_lists:
         studies=lambda w: hashlib.sha256(" ".join(STUDIES).encode()).hexdigest(),
     run:
         write_study_lists(dict(output.items()), log[0])
+
+
+rule screening:
+    """Check the screening records against the study files; write the PRISMA flow and records."""
+    input:
+        screening=SCREENING_FILE,
+        # The extracts say which studies have outcome counts; a typo in a study's free text
+        # changes no extract, so it reruns no screening check.
+        extracts=EXTRACTS,
+        listed=STUDY_LISTS["extract"],
+    output:
+        flow=f"{RESULTS}/tables/prisma_flow.json",
+        records=table_output(f"{RESULTS}/tables/screening.csv"),
+    log:
+        f"{RESULTS}/logs/screening.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m stsmeta screening {input.screening} @{input.listed}"
+        " --flow {output.flow} --records {output.records} 2> {log}"

@@ -20,6 +20,7 @@ COMMANDS = {
     "validate": "validate",
     "normalise": "normalise",
     "tables": "tables",
+    "screening": "screening",
     "pool": "pool",
     "figures": "figures",
     "report": "report",  # also registers report-pdf

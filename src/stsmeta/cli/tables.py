@@ -1,4 +1,4 @@
-"""``stsmeta tables NORMALISED.json... --outdir DIR``: the four analysis tables."""
+"""``stsmeta tables NORMALISED.json... --outdir DIR``: the analysis tables."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "tables",
-        help="write studies.csv, patients.csv, flags.csv and decisions.csv",
+        help="write studies, patients, flags, decisions, harms and risk_of_bias CSV tables",
         description="Build the analysis tables from normalised study JSON files.",
     )
     parser.add_argument("normalised", nargs="+", help="results/normalised/<study>.json files")

@@ -1,4 +1,4 @@
-"""``stsmeta validate [FILES...]``: check study files; list every problem; exit 2 if any."""
+"""``stsmeta validate [FILES...]``: check study files (and, by default, the screening records)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from stsmeta.cli.normalise import read_config
     from stsmeta.errors import InputError, Problem
-    from stsmeta.evidence.studyfile import discover, validate_paths
+    from stsmeta.evidence.screening import SCREENING_FILE, screening_problems
+    from stsmeta.evidence.studyfile import discover, read_study, validate_paths
 
     files = list(args.files) or [str(p) for p in discover("data/raw")]
     if not files:
@@ -33,4 +36,11 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise InputError(problems)
     print(f"{len(files)} study file(s) valid")
+    if not args.files and SCREENING_FILE.exists():
+        # The whole evidence base: the screening records must agree with the study files.
+        studies = {Path(f).stem: bool(read_study(f).outcomes) for f in files}
+        problems = screening_problems(SCREENING_FILE, studies)
+        if problems:
+            raise InputError(problems)
+        print(f"{SCREENING_FILE} valid")
     return 0

@@ -20,6 +20,16 @@ from stsmeta.errors import InputError, Problem
 
 SCHEMA_VERSION = 1
 
+# An outcome assessed at or before this many weeks is in the "le_12_weeks" time-point class.
+TIMEPOINT_CLASS_WEEKS = 12.0
+
+
+def timepoint_class(weeks: float | None) -> str:
+    """The time-point class of an outcome: le_12_weeks, later or not_stated."""
+    if weeks is None:
+        return "not_stated"
+    return "le_12_weeks" if weeks <= TIMEPOINT_CLASS_WEEKS else "later"
+
 
 @dataclass(frozen=True)
 class Flag:
@@ -74,6 +84,10 @@ class Outcome:
     alternatives: tuple[OutcomeAlternative, ...] = ()
     # Whether the primary reading's counts include patients given systemic STS.
     systemic_sts: bool = False
+    # What was measured: "ulcer_healing" (calciphylaxis ulcers, wounds) or "deposit_clearance".
+    condition: str = ""
+    # "le_12_weeks", "later" or "not_stated", from timepoint_weeks (TIMEPOINT_CLASS_WEEKS).
+    timepoint_class: str = "not_stated"
 
     def alternative(self, alternative_id: str) -> OutcomeAlternative | None:
         return next((a for a in self.alternatives if a.id == alternative_id), None)
@@ -131,6 +145,8 @@ class Patient:
     source: str
     locator: str
     note: str | None = None
+    # False for a patient in no outcome count (e.g. given no intralesional STS).
+    in_outcomes: bool = True
 
 
 @dataclass(frozen=True)
@@ -158,8 +174,13 @@ class Study:
     outcomes: tuple[Outcome, ...]
     outcomes_not_reported: tuple[OutcomeNotReported, ...]
     patients: tuple[Patient, ...]
-    adverse_events: tuple[dict[str, Any], ...]
-    deaths: tuple[dict[str, Any], ...]
+    # {"adverse_events": {status, source, locator, note, events: [...]}, "deaths": {...}}
+    harms: dict[str, Any]
+    # Outcomes no pooled analysis uses (e.g. global scores): {outcome, result, timepoint, n, ...}
+    other_outcomes: tuple[dict[str, Any], ...]
+    # What the study is known from: the deepest read of its own report ("full_text",
+    # "partial_text", "abstract"), else "secondary_summary" (a review or news report only).
+    evidence_basis: str
     risk_of_bias: dict[str, Any]
     decisions: tuple[Decision, ...]
     flags: tuple[Flag, ...]
@@ -201,7 +222,7 @@ def study_from_dict(data: dict[str, Any]) -> Study:
     d["flags"] = tuple(Flag(**f) for f in d["flags"])
     for key in ("calcinosis_types", "diseases", "co_interventions"):
         d[key] = tuple(d[key])
-    for key in ("adverse_events", "deaths", "sources"):
+    for key in ("other_outcomes", "sources"):
         d[key] = tuple(d[key])
     return Study(**d)
 

@@ -13,7 +13,7 @@ decimals (so 33% of 3 reads as 1, 33.3% of 3 as 1, 50% of 5 as nothing).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stsmeta.errors import InputError, Problem
@@ -28,6 +28,7 @@ from stsmeta.evidence.model import (
     OutcomeNotReported,
     Patient,
     Study,
+    timepoint_class,
 )
 from stsmeta.evidence.units import UnitProblem, concentration_mg_per_ml, duration_weeks
 
@@ -118,6 +119,7 @@ def _check_references(raw: Mapping[str, Any], c: _Collector) -> dict[str, dict[s
     source_ids: list[str] = [s["id"] for s in raw["sources"]]
     for i, source in enumerate(raw["sources"]):
         c.term(vocab.SOURCE_ROLE, source["role"], f"sources[{i}].role")
+        c.term(vocab.SOURCE_READ, source["read"], f"sources[{i}].read")
         if source_ids.count(source["id"]) > 1:
             c.problem(f"sources[{i}].id", f"duplicate source id {source['id']!r}; each id once")
     decision_ids = [d["id"] for d in raw["decisions"]]
@@ -304,6 +306,115 @@ def _concentration(
     )
 
 
+# Harms: the fields of an adverse event and of a death, as written in the study file.
+_HARM_FIELDS = {
+    "adverse_events": ("event", "patients", "serious", "attributed_by_authors", "systemic_sts"),
+    "deaths": ("cause", "count", "attributed_by_authors", "systemic_sts"),
+}
+_HARM_REQUIRED = {"adverse_events": ("event",), "deaths": ("cause", "count")}
+
+
+def _harms(raw_harms: Mapping[str, Any], n_patients: int, c: _Collector) -> dict[str, Any]:
+    """Adverse events and deaths with a status that tells 'none occurred' from 'not reported'."""
+    harms: dict[str, Any] = {}
+    for kind, fields in _HARM_FIELDS.items():
+        block = raw_harms[kind]
+        where = f"harms.{kind}"
+        status = c.term(vocab.HARM_STATUS, block["status"], f"{where}.status")
+        events = []
+        for i, item in enumerate(block["events"]):
+            at = f"{where}.events[{i}]"
+            foreign = sorted(set(item) - {*fields, "source", "locator", "note"})
+            for key in foreign:
+                c.problem(f"{at}.{key}", f"not a field of {kind}; allowed: {', '.join(fields)}")
+            for key in _HARM_REQUIRED[kind]:
+                if key not in item:
+                    c.problem(f"{at}.{key}", f"missing required field for {kind}")
+            affected = item.get("patients") if kind == "adverse_events" else item.get("count")
+            if isinstance(affected, int) and affected > n_patients:
+                c.problem(
+                    f"{at}.{'patients' if kind == 'adverse_events' else 'count'}",
+                    f"{affected} exceeds the study's n_patients ({n_patients})",
+                )
+            entry = {key: item.get(key) for key in fields}
+            entry["systemic_sts"] = bool(item.get("systemic_sts", False))
+            entry.update(
+                source=item["source"],
+                locator=item["locator"],
+                note=" ".join(item["note"].split()) if item.get("note") else None,
+            )
+            events.append(entry)
+        if status == "reported" and not events:
+            c.problem(f"{where}.events", "status 'reported' needs the events listed")
+        if status != "reported" and events:
+            c.problem(
+                f"{where}.status", f"events are listed, so the status is 'reported', not {status!r}"
+            )
+        if kind == "deaths":
+            total = sum(e["count"] or 0 for e in events)
+            if total > n_patients:
+                c.problem(
+                    f"{where}.events", f"{total} deaths in all, more than {n_patients} patients"
+                )
+        harms[kind] = {
+            "status": status,
+            "source": block.get("source"),
+            "locator": block.get("locator"),
+            "note": " ".join(block["note"].split()) if block.get("note") else None,
+            "events": events,
+        }
+    return harms
+
+
+RISK_OF_BIAS_QUESTIONS = tuple(f"q{k}" for k in range(1, 9))
+RISK_OF_BIAS_DOMAINS = ("selection", "ascertainment", "causality", "reporting")
+
+
+def _risk_of_bias(raw_rob: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
+    """Murad et al. 2018: eight questions, four domain judgements and an overall judgement."""
+    rob: dict[str, Any] = {"tool": raw_rob["tool"]}
+    for q in RISK_OF_BIAS_QUESTIONS:
+        item = raw_rob[q]
+        rob[q] = {
+            "judgement": c.term(vocab.JUDGEMENT, item["judgement"], f"risk_of_bias.{q}.judgement"),
+            "reason": " ".join(item["reason"].split()),
+        }
+    rob["domains"] = {}
+    for domain in RISK_OF_BIAS_DOMAINS:
+        item = raw_rob["domains"][domain]
+        rob["domains"][domain] = {
+            "judgement": c.term(
+                vocab.DOMAIN_JUDGEMENT,
+                item["judgement"],
+                f"risk_of_bias.domains.{domain}.judgement",
+            ),
+            "reason": " ".join(item["reason"].split()),
+        }
+    rob["overall"] = {
+        "judgement": c.term(
+            vocab.DOMAIN_JUDGEMENT,
+            raw_rob["overall"]["judgement"],
+            "risk_of_bias.overall.judgement",
+        ),
+        "reason": " ".join(raw_rob["overall"]["reason"].split()),
+    }
+    return rob
+
+
+# Depth of reading, deepest first; a study's evidence basis is the deepest read of its own report.
+_READ_DEPTH = ("full_text", "partial_text", "abstract")
+
+
+def _evidence_basis(sources: Sequence[Mapping[str, Any]]) -> str:
+    """What the study is known from: its own report as read, or only a secondary summary."""
+    read = {
+        vocab.canonical(vocab.SOURCE_READ, s["read"])
+        for s in sources
+        if vocab.canonical(vocab.SOURCE_ROLE, s["role"]) == "primary_paper"
+    }
+    return next((depth for depth in _READ_DEPTH if depth in read), "secondary_summary")
+
+
 def _duplicates(values: list[str]) -> set[str]:
     return {v for v in values if values.count(v) > 1}
 
@@ -433,6 +544,8 @@ def normalise_study(
                 decision=item.get("decision"),
                 alternatives=tuple(sorted(alternatives, key=lambda a: a.id)),
                 systemic_sts=bool(systemic),
+                condition=c.term(vocab.CONDITION, item["condition"], f"{field}.condition"),
+                timepoint_class=timepoint_class(time.weeks if time else None),
             )
         )
     not_reported = []
@@ -487,33 +600,12 @@ def normalise_study(
                 source=p["source"],
                 locator=p["locator"],
                 note=p.get("note"),
+                in_outcomes=bool(p.get("in_outcomes", True)),
             )
         )
 
-    adverse_events = []
-    for i, ae in enumerate(raw.get("adverse_events", [])):
-        entry = dict(ae)
-        entry["related"] = c.term(
-            vocab.RELATEDNESS, ae.get("related", "unclear"), f"adverse_events[{i}].related"
-        )
-        entry.setdefault("patients", None)
-        entry.setdefault("serious", None)
-        adverse_events.append(entry)
-    deaths = []
-    for i, death in enumerate(raw.get("deaths", [])):
-        entry = dict(death)
-        entry["related"] = c.term(vocab.RELATEDNESS, death["related"], f"deaths[{i}].related")
-        if death["patients"] > n_patients:
-            c.problem(f"deaths[{i}].patients", f"more deaths than patients ({n_patients})")
-        deaths.append(entry)
-
-    rob = {"tool": raw["risk_of_bias"]["tool"]}
-    for q in (f"q{k}" for k in range(1, 9)):
-        item = raw["risk_of_bias"][q]
-        rob[q] = {
-            "judgement": c.term(vocab.JUDGEMENT, item["judgement"], f"risk_of_bias.{q}.judgement"),
-            "reason": item["reason"].strip(),
-        }
+    harms = _harms(raw["harms"], n_patients, c)
+    rob = _risk_of_bias(raw["risk_of_bias"], c)
 
     decision_records = [
         Decision(
@@ -560,8 +652,12 @@ def normalise_study(
         outcomes=tuple(sorted(outcomes, key=lambda o: o.outcome)),
         outcomes_not_reported=tuple(sorted(not_reported, key=lambda o: o.outcome)),
         patients=tuple(patients),
-        adverse_events=tuple(adverse_events),
-        deaths=tuple(deaths),
+        harms=harms,
+        other_outcomes=tuple(
+            {key: (" ".join(v.split()) if isinstance(v, str) else v) for key, v in item.items()}
+            for item in raw.get("other_outcomes", [])
+        ),
+        evidence_basis=_evidence_basis(raw["sources"]),
         risk_of_bias=rob,
         decisions=tuple(sorted(decision_records, key=lambda d: d.id)),
         flags=tuple(sorted(set(c.flags), key=lambda f: (f.field, f.reason))),

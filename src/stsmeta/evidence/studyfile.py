@@ -156,8 +156,10 @@ def _schema_problem(file: str, error: Any) -> Problem:
     instance = error.instance
     value = error.validator_value
     if validator == "required":
+        # jsonschema reports each missing field as its own error, named in the message.
+        named = re.match(r"'(.+?)' is a required property", error.message)
         missing = [name for name in value if name not in instance]
-        name = missing[0] if missing else "?"
+        name = named.group(1) if named else (missing[0] if missing else "?")
         return Problem(
             file,
             field_path([*path, name]),

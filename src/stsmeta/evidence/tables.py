@@ -1,4 +1,5 @@
-"""Analysis tables from normalised studies: studies.csv, patients.csv, flags.csv, decisions.csv.
+"""Analysis tables from normalised studies: studies.csv, patients.csv, flags.csv, decisions.csv,
+harms.csv and risk_of_bias.csv.
 
 Deterministic by construction: rows sorted by study and then by their own key, columns fixed,
 multi-valued cells joined with ``"; "`` in sorted order, floats written with ``format(x, ".6g")``,
@@ -37,6 +38,9 @@ STUDIES_COLUMNS = (
     "proportion",
     "timepoint_weeks",
     "timepoint_text",
+    "timepoint_class",
+    "condition",
+    "evidence_basis",
     "derived_from_percent",
     "alternatives",
     "source",
@@ -54,9 +58,47 @@ PATIENTS_COLUMNS = (
     "lesions",
     "outcome",
     "systemic_sts",
+    "in_outcomes",
     "source",
     "locator",
     "note",
+)
+# One row per adverse event or death; a study without events has one row per kind with its
+# status, so that "none occurred" and "not reported" stay apart.
+HARMS_COLUMNS = (
+    "study_id",
+    "label",
+    "kind",
+    "status",
+    "event",
+    "patients",
+    "serious",
+    "attributed_by_authors",
+    "systemic_sts",
+    "n_patients",
+    "evidence_basis",
+    "source",
+    "locator",
+    "note",
+)
+RISK_OF_BIAS_COLUMNS = (
+    "study_id",
+    "label",
+    "evidence_basis",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "q5",
+    "q6",
+    "q7",
+    "q8",
+    "selection",
+    "ascertainment",
+    "causality",
+    "reporting",
+    "overall",
+    "overall_reason",
 )
 FLAGS_COLUMNS = ("study_id", "field", "reason")
 DECISIONS_COLUMNS = (
@@ -103,6 +145,7 @@ def studies_rows(studies: Iterable[Study]) -> list[dict[str, Any]]:
             "concentration_plausible": study.concentration.plausible,
             "systemic_sts": study.systemic_sts,
             "co_interventions": list(study.co_interventions),
+            "evidence_basis": study.evidence_basis,
         }
         study_flags = [f.reason for f in study.flags if not f.field.startswith("outcomes.")]
         for outcome in study.outcomes:
@@ -118,6 +161,8 @@ def studies_rows(studies: Iterable[Study]) -> list[dict[str, Any]]:
                     "proportion": outcome.events / outcome.n if outcome.n else None,
                     "timepoint_weeks": outcome.timepoint_weeks,
                     "timepoint_text": outcome.timepoint_text,
+                    "timepoint_class": outcome.timepoint_class,
+                    "condition": outcome.condition,
                     "derived_from_percent": outcome.derived_from_percent,
                     "alternatives": [
                         f"{a.id}={a.events}/{a.n} {a.unit}" for a in outcome.alternatives
@@ -157,12 +202,73 @@ def patients_rows(studies: Iterable[Study]) -> list[dict[str, Any]]:
                     "lesions": p.lesions,
                     "outcome": p.outcome,
                     "systemic_sts": p.systemic_sts,
+                    "in_outcomes": p.in_outcomes,
                     "source": p.source,
                     "locator": p.locator,
                     "note": " ".join(p.note.split()) if p.note else None,
                 }
             )
     return sorted(rows, key=lambda r: (r["study_id"], r["patient_id"]))
+
+
+_HARM_KINDS = {"adverse_events": "adverse_event", "deaths": "death"}
+
+
+def harms_rows(studies: Iterable[Study]) -> list[dict[str, Any]]:
+    """Adverse events and deaths; a row with the status alone where a study lists none."""
+    rows = []
+    for study in studies:
+        for key, kind in _HARM_KINDS.items():
+            block = study.harms[key]
+            common = {
+                "study_id": study.study_id,
+                "label": study.label,
+                "kind": kind,
+                "status": block["status"],
+                "n_patients": study.n_patients,
+                "evidence_basis": study.evidence_basis,
+            }
+            if not block["events"]:
+                rows.append(
+                    {
+                        **common,
+                        "source": block.get("source"),
+                        "locator": block.get("locator"),
+                        "note": block.get("note"),
+                    }
+                )
+            for event in block["events"]:
+                rows.append(
+                    {
+                        **common,
+                        "event": event.get("event") or event.get("cause"),
+                        "patients": event.get("patients", event.get("count")),
+                        "serious": event.get("serious"),
+                        "attributed_by_authors": event.get("attributed_by_authors"),
+                        "systemic_sts": event.get("systemic_sts"),
+                        "source": event["source"],
+                        "locator": event["locator"],
+                        "note": event.get("note"),
+                    }
+                )
+    return sorted(rows, key=lambda r: (r["study_id"], r["kind"], r.get("event") or ""))
+
+
+def risk_of_bias_rows(studies: Iterable[Study]) -> list[dict[str, Any]]:
+    """Murad et al. 2018 judgements per study: questions, domains, overall, and what was read."""
+    rows = []
+    for study in studies:
+        rob = study.risk_of_bias
+        row = {"study_id": study.study_id, "label": study.label}
+        row["evidence_basis"] = study.evidence_basis
+        for q in (f"q{k}" for k in range(1, 9)):
+            row[q] = (rob.get(q) or {}).get("judgement")
+        for domain, item in (rob.get("domains") or {}).items():
+            row[domain] = item["judgement"]
+        row["overall"] = (rob.get("overall") or {}).get("judgement")
+        row["overall_reason"] = (rob.get("overall") or {}).get("reason")
+        rows.append(row)
+    return sorted(rows, key=lambda r: r["study_id"])
 
 
 def flags_rows(studies: Iterable[Study]) -> list[dict[str, Any]]:
@@ -212,13 +318,15 @@ def to_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
 
 
 def build_tables(studies: Sequence[Study]) -> dict[str, str]:
-    """File name -> CSV text of the four tables."""
+    """File name -> CSV text of every table."""
     ordered = sorted(studies, key=lambda s: s.study_id)
     return {
         "studies.csv": to_csv(STUDIES_COLUMNS, studies_rows(ordered)),
         "patients.csv": to_csv(PATIENTS_COLUMNS, patients_rows(ordered)),
         "flags.csv": to_csv(FLAGS_COLUMNS, flags_rows(ordered)),
         "decisions.csv": to_csv(DECISIONS_COLUMNS, decisions_rows(ordered)),
+        "harms.csv": to_csv(HARMS_COLUMNS, harms_rows(ordered)),
+        "risk_of_bias.csv": to_csv(RISK_OF_BIAS_COLUMNS, risk_of_bias_rows(ordered)),
     }
 
 

@@ -122,6 +122,19 @@ CO_INTERVENTION = _vocab(
             ["high-flow oxygen", "high flow oxygen", "oxygen therapy"],
         ),
         "bisphosphonate": ("Bisphosphonate", []),
+        "antibiotics": ("Antibiotics", ["antibiotic", "intravenous antibiotics"]),
+        "systemic_steroids": (
+            "Systemic steroids",
+            ["steroids", "systemic corticosteroids", "corticosteroids"],
+        ),
+        # A combined treatment whose parts are not known to us (e.g. "multifactorial
+        # intervention", typically CKD-mineral and bone disorder management in dialysis).
+        "multifactorial_management": (
+            "Multifactorial management",
+            ["multifactorial intervention", "multipronged intervention", "ckd mbd management"],
+        ),
+        # Treatment of an infection of the lesion or elsewhere, recorded even when only inferred.
+        "infection_treatment": ("Infection treatment", ["treatment of infection"]),
     },
 )
 
@@ -175,15 +188,55 @@ SEX = _vocab(
 
 JUDGEMENT = _vocab(
     "risk-of-bias judgement",
-    {"yes": ("Yes", ["y"]), "no": ("No", ["n"]), "unclear": ("Unclear", ["u"])},
+    {
+        "yes": ("Yes", ["y"]),
+        "no": ("No", ["n"]),
+        "unclear": ("Unclear", ["u"]),
+        # Murad q5-q6 (rechallenge, dose-response) concern mostly adverse drug events.
+        "not_applicable": ("Not applicable", ["n/a", "na"]),
+    },
 )
 
-RELATEDNESS = _vocab(
-    "relatedness to treatment",
+# Judgement of a Murad domain (selection, ascertainment, causality, reporting) and overall.
+DOMAIN_JUDGEMENT = _vocab(
+    "risk-of-bias domain judgement",
     {
-        "yes": ("Related", ["related"]),
-        "no": ("Unrelated", ["unrelated"]),
-        "unclear": ("Unclear", []),
+        "low": ("Low", ["low risk"]),
+        "some_concerns": ("Some concerns", ["moderate"]),
+        "high": ("High", ["high risk"]),
+    },
+)
+
+# What an outcome was measured in: healing of (calciphylaxis) ulcers or wounds, or clearance of a
+# calcium deposit; the analysis plan can stratify or restrict by it.
+CONDITION = _vocab(
+    "outcome condition",
+    {
+        "ulcer_healing": ("Ulcer healing", ["wound healing"]),
+        "deposit_clearance": ("Calcium deposit clearance", ["clearance", "deposit reduction"]),
+    },
+)
+
+# Status of a study's adverse events or deaths: tells "none occurred" from "not reported".
+HARM_STATUS = _vocab(
+    "harms status",
+    {
+        "reported": ("Reported", []),
+        "none_occurred": ("None occurred", ["none"]),
+        "not_reported": ("Not reported", []),
+        "not_extracted": ("Reported in a part not read", []),
+    },
+)
+
+# What of a source was read, from the deepest to the shallowest.
+SOURCE_READ = _vocab(
+    "source read",
+    {
+        "full_text": ("Full text", []),
+        "partial_text": ("Part of the full text", []),
+        "abstract": ("Abstract", []),
+        "citation_only": ("Citation only", []),
+        "not_read": ("Not read", []),
     },
 )
 
@@ -192,6 +245,7 @@ SOURCE_ROLE = _vocab(
     {
         "primary_paper": ("Primary paper", []),
         "source_article": ("Source article", []),
+        "secondary_report": ("Secondary report", ["news report"]),
         "evidence_notes": ("Evidence notes", []),
         "other_page": ("Other page", []),
     },
@@ -208,7 +262,10 @@ VOCABULARIES: dict[str, Vocabulary] = {
     "patient_outcome": PATIENT_OUTCOME,
     "sex": SEX,
     "judgement": JUDGEMENT,
-    "relatedness": RELATEDNESS,
+    "domain_judgement": DOMAIN_JUDGEMENT,
+    "condition": CONDITION,
+    "harm_status": HARM_STATUS,
+    "source_read": SOURCE_READ,
     "source_role": SOURCE_ROLE,
 }
 
@@ -228,7 +285,7 @@ def canonical(vocabulary: Vocabulary, value: str) -> str:
         raise UnknownTerm(
             f"unknown {vocabulary.name} {value!r}; allowed: {', '.join(vocabulary.allowed())}"
             " (or a synonym listed in docs/data-dictionary.md; new terms are added in"
-            " workflow/stsmeta/vocabulary.py)"
+            " src/stsmeta/evidence/vocabulary.py)"
         )
     return term
 

@@ -1,9 +1,12 @@
-"""Risk-of-bias chart: studies by the eight questions of Murad et al. (2018).
+"""Risk-of-bias chart: studies by the eight questions of Murad et al. (2018), then the four domain
+judgements and the overall judgement.
 
 Murad MH, Sultan S, Haffar S, Bazerbachi F. Methodological quality and synthesis of case series
 and case reports. BMJ Evid Based Med 2018;23:60-63. Four domains: selection (Q1),
 ascertainment (Q2-Q3), causality (Q4-Q7), reporting (Q8). Each judgement is a colour of the
 Okabe-Ito palette *and* a glyph, so the chart reads in grey scale and for colour-blind readers.
+Domain and overall judgements (low, some concerns, high risk of bias) follow the questions; a study
+file without them shows "not assessed" there.
 """
 
 from __future__ import annotations
@@ -64,6 +67,26 @@ SYNONYMS = {
     "na": "not applicable",
 }
 ALLOWED = "yes, no, unclear, not applicable"
+
+# Domain columns after the questions: (key in risk_of_bias.domains, or "overall"; tick label).
+DOMAIN_COLUMNS = (
+    ("selection", "Sel."),
+    ("ascertainment", "Asc."),
+    ("causality", "Caus."),
+    ("reporting", "Rep."),
+    ("overall", "Overall"),
+)
+DOMAIN_JUDGEMENTS = (
+    Judgement("low", "Low risk", BLUISH_GREEN, "+"),
+    Judgement("some_concerns", "Some concerns", ORANGE, "!"),
+    Judgement("high", "High risk", VERMILLION, "×"),
+)
+DOMAIN_SYNONYMS = {
+    "low": "low",
+    "some_concerns": "some_concerns",
+    "some concerns": "some_concerns",
+    "high": "high",
+}
 # Study labels end this far left of the first column (matplotlib's default tick label pad).
 LABEL_PAD_PT = 3.5
 
@@ -86,12 +109,34 @@ def judgement_of(study: dict, question: str) -> Judgement:
     return next(j for j in JUDGEMENTS if j.key == key)
 
 
+def domain_judgement_of(study: dict, domain: str) -> Judgement:
+    """A domain's (or the overall) judgement, or ``not assessed`` when the file has none."""
+    rob = study.get("risk_of_bias") or {}
+    entry = rob.get("overall") if domain == "overall" else (rob.get("domains") or {}).get(domain)
+    if entry is None:
+        return JUDGEMENTS[-1]
+    raw = entry.get("judgement") if isinstance(entry, dict) else entry
+    key = DOMAIN_SYNONYMS.get(str(raw).strip().lower())
+    if key is None:
+        field = "overall" if domain == "overall" else f"domains.{domain}"
+        raise InputError(
+            Problem(
+                str(study.get("_path") or study.get("study_id")),
+                f"risk_of_bias.{field}.judgement",
+                f"{raw!r} is not a domain judgement; allowed: low, some_concerns, high",
+            )
+        )
+    return next(j for j in DOMAIN_JUDGEMENTS if j.key == key)
+
+
 @dataclass(frozen=True)
 class RiskOfBiasPlot:
     figure: Figure
     axes: Axes
     cells: tuple[tuple[str, str, str], ...]  # (study_id, question, judgement key)
     labels: tuple[str, ...]  # study labels as drawn (wrapped), top to bottom
+    # (study_id, domain or "overall", judgement key), drawn right of the questions.
+    domain_cells: tuple[tuple[str, str, str], ...] = ()
 
 
 def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOfBiasPlot:
@@ -100,25 +145,34 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
     from stsmeta.figures.rows import wrap
     from stsmeta.figures.style import new_figure
 
-    order = sorted(studies, key=lambda s: (studies[s].get("year") or 0, s))
+    # Publication order, as everywhere: year, then id; studies without a year last.
+    order = sorted(
+        studies,
+        key=lambda s: (studies[s].get("year") is None, studies[s].get("year") or 0, s),
+    )
     # Labels sit right-aligned left of the first column: 0.33 of the width is theirs.
     labels = ["\n".join(wrap(str(studies[s].get("label") or s), 0.32 * width * 72)) for s in order]
     lines = [label.count("\n") + 1 for label in labels]
     row_in = 0.2
     rows_in = sum(max(1, n * 0.75) for n in lines) * row_in + 0.1
-    head_in, legend_in = 0.5, 0.45 + 0.15 * len(QUESTIONS)
+    head_in, legend_in = 0.6, 0.7 + 0.15 * len(QUESTIONS)
     height = head_in + rows_in + legend_in
     fig = new_figure(width, height)
     x0, x1 = 0.36, 0.98
     ax = fig.add_axes((x0, legend_in / height, x1 - x0, rows_in / height))
-    ax.set_xlim(0.5, len(QUESTIONS) + 0.5)
+    columns = len(QUESTIONS) + len(DOMAIN_COLUMNS)
+    ax.set_xlim(0.5, columns + 0.5)
     ys, cursor = [], 0.0
     for n in lines:
         span = max(1, n * 0.75)
         ys.append(-(cursor + span / 2))
         cursor += span
     ax.set_ylim(-cursor - 0.25, 0.25)
-    ax.set_xticks(range(1, len(QUESTIONS) + 1), [q.upper() for q in QUESTIONS])
+    ax.set_xticks(
+        range(1, columns + 1),
+        [q.upper() for q in QUESTIONS] + [label for _, label in DOMAIN_COLUMNS],
+        fontsize=6.5,
+    )
     ax.xaxis.tick_top()
     ax.tick_params(axis="x", length=0)
     ax.set_yticks([])
@@ -135,18 +189,23 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
         return axes_bottom_pt + (y - y_low) / (y_high - y_low) * rows_pt
 
     def x_pt(column: int) -> float:
-        return (x0 + (x1 - x0) * (column - 0.5) / len(QUESTIONS)) * fig_pt
+        return (x0 + (x1 - x0) * (column - 0.5) / columns) * fig_pt
 
     label_right = x0 * fig_pt - LABEL_PAD_PT
-    cells = []
-    by_judgement: dict[str, list[tuple[int, float]]] = {j.key: [] for j in JUDGEMENTS}
+    cells, domain_cells = [], []
+    every = (*JUDGEMENTS, *DOMAIN_JUDGEMENTS)
+    by_judgement: dict[str, list[tuple[int, float]]] = {j.key: [] for j in every}
     for study_id, y, label in zip(order, ys, labels, strict=True):
         text.add(label_right, y_pt(y), label, ha="right")
         for i, question in enumerate(QUESTIONS, start=1):
             judgement = judgement_of(studies[study_id], question)
             cells.append((study_id, question, judgement.key))
             by_judgement[judgement.key].append((i, y))
-    for judgement in JUDGEMENTS:
+        for i, (domain, _) in enumerate(DOMAIN_COLUMNS, start=len(QUESTIONS) + 1):
+            judgement = domain_judgement_of(studies[study_id], domain)
+            domain_cells.append((study_id, domain, judgement.key))
+            by_judgement[judgement.key].append((i, y))
+    for judgement in every:
         points = by_judgement[judgement.key]
         if not points:
             continue
@@ -166,17 +225,47 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
                 )
     # Domain names above the question numbers.
     top = 1 - 0.12 / height
-    for name, questions in DOMAINS:
-        first, last = QUESTIONS.index(questions[0]) + 1, QUESTIONS.index(questions[-1]) + 1
-        centre = x0 + (x1 - x0) * ((first + last) / 2 - 0.5) / len(QUESTIONS)
-        fig.text(centre, top, name, ha="center", va="center", fontweight="bold")
+    headings = [
+        (name, QUESTIONS.index(questions[0]) + 1, QUESTIONS.index(questions[-1]) + 1)
+        for name, questions in DOMAINS
+    ]
+    headings.append(("Judgements", len(QUESTIONS) + 1, columns))
+    for i, (name, first, last) in enumerate(headings):
+        centre = x0 + (x1 - x0) * ((first + last) / 2 - 0.5) / columns
+        # Alternate heights: "Selection" over one narrow column would run into "Ascertainment".
+        y = top - (0.13 / height if i % 2 else 0.0)
+        fig.text(centre, y, name, ha="center", va="center", fontweight="bold", fontsize=6.5)
     # Legend: glyph, colour and meaning; then the questions in full.
-    legend_y = (legend_in - 0.2) / height
-    for i, judgement in enumerate(JUDGEMENTS):
-        x = 0.01 + i * 0.19
+    for row, (title, judgements) in enumerate(
+        (("Questions", JUDGEMENTS), ("Judgements", DOMAIN_JUDGEMENTS))
+    ):
+        _legend_row(fig, (legend_in - 0.2 - 0.22 * row) / height, title, judgements)
+    for i, question in enumerate(QUESTIONS):
+        fig.text(
+            0.01,
+            (legend_in - 0.64 - 0.15 * i) / height,
+            f"{question.upper()}: {QUESTION_TEXT[question]}",
+            ha="left",
+            va="center",
+            fontsize=6.5,
+        )
+    return RiskOfBiasPlot(
+        figure=fig,
+        axes=ax,
+        cells=tuple(cells),
+        labels=tuple(labels),
+        domain_cells=tuple(domain_cells),
+    )
+
+
+def _legend_row(fig: Figure, y: float, title: str, judgements: tuple[Judgement, ...]) -> None:
+    """One legend line: a title, then glyph, colour and meaning of each judgement."""
+    fig.text(0.01, y, f"{title}:", ha="left", va="center", fontsize=6.5, fontweight="bold")
+    for i, judgement in enumerate(judgements):
+        x = 0.13 + i * 0.17
         fig.text(
             x,
-            legend_y,
+            y,
             f"{judgement.glyph or ' '}",
             ha="left",
             va="center",
@@ -188,14 +277,4 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
                 "linewidth": 0.5,
             },
         )
-        fig.text(x + 0.03, legend_y, judgement.label, ha="left", va="center")
-    for i, question in enumerate(QUESTIONS):
-        fig.text(
-            0.01,
-            (legend_in - 0.42 - 0.15 * i) / height,
-            f"{question.upper()}: {QUESTION_TEXT[question]}",
-            ha="left",
-            va="center",
-            fontsize=6.5,
-        )
-    return RiskOfBiasPlot(figure=fig, axes=ax, cells=tuple(cells), labels=tuple(labels))
+        fig.text(x + 0.03, y, judgement.label, ha="left", va="center", fontsize=6.5)

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stsmeta.atomic_write import write_text_atomically
@@ -23,12 +23,8 @@ from stsmeta.errors import InputError, Problem
 
 # Plain Python (no numpy): the numeric fields of a pooled result and its JSON form.
 from stsmeta.pool.subgroup_tests import subgroup_difference
+from stsmeta.pool.subgroups import NOT_REPORTED, SUBGROUP_FIELDS, Split, split_counts
 from stsmeta.stats.results import NUMERIC_FIELDS, json_ready
-
-# Subgroup variable (config `subgroups`) -> the study field whose terms are its levels.
-SUBGROUP_FIELDS = {"calcinosis_type": "calcinosis_types", "disease": "diseases"}
-# Level of a study that reports no term for a subgroup variable.
-NOT_REPORTED = "not_reported"
 
 METHOD_KEYS = ("method", "transform", "tau2", "ci", "pi", "cc_add", "cc_to", "common_ci")
 
@@ -40,6 +36,8 @@ SCENARIO_DEFAULTS: dict[str, Any] = {
     "exclude_calcinosis_types": [],
     "exclude_diseases": [],
     "exclude_co_interventions": [],
+    "exclude_conditions": [],
+    "exclude_timepoint_classes": [],
     "exclude_studies": [],
     "include_systemic_sts": False,
 }
@@ -65,6 +63,11 @@ class StudyRow:
     calcinosis_types: tuple[str, ...]
     diseases: tuple[str, ...]
     co_interventions: tuple[str, ...]
+    # (subgroup variable, how the counts divide over its levels), see stsmeta.pool.subgroups.
+    splits: tuple[tuple[str, Split], ...] = ()
+
+    def split(self, variable: str) -> Split:
+        return dict(self.splits)[variable]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +85,14 @@ class StudyRow:
             "calcinosis_types": list(self.calcinosis_types),
             "diseases": list(self.diseases),
             "co_interventions": list(self.co_interventions),
+            "subgroup_counts": {
+                variable: (
+                    {c.level: {"events": c.events, "n": c.n} for c in split.levels}
+                    if split.levels
+                    else {"left_out": split.reason}
+                )
+                for variable, split in self.splits
+            },
         }
 
 
@@ -395,6 +406,17 @@ def build_dataset(
                 "co_interventions", f"co-intervention {', '.join(bad_co)} excluded in this scenario"
             )
 
+        for code, setting in (
+            ("condition", "exclude_conditions"),
+            ("timepoint_class", "exclude_timepoint_classes"),
+        ):
+            value = (entry or {}).get(code)
+            if value and value in settings[setting]:
+                fail(
+                    code,
+                    f"{outcome_label} {code.replace('_', ' ')} {value} excluded in this scenario",
+                )
+
         mg, conc_reading, change = _concentration_reading(study, settings)
         if change is not None:
             study_applied.append(change)
@@ -433,6 +455,22 @@ def build_dataset(
                 calcinosis_types=types,
                 diseases=diseases,
                 co_interventions=co,
+                splits=tuple(
+                    (
+                        variable,
+                        split_counts(
+                            study,
+                            variable,
+                            outcome,
+                            events=int(reading.events),
+                            n=int(reading.n),
+                            unit=reading.unit,
+                            systemic=systemic,
+                            reading=reading.name,
+                        ),
+                    )
+                    for variable in sorted(SUBGROUP_FIELDS)
+                ),
             )
         )
 
@@ -441,17 +479,37 @@ def build_dataset(
         for alt in settings["use_alternatives"]
         if alt not in alternatives_seen
     )
+    units = sorted({r.unit for r in rows if r.unit})
+    if len(units) > 1:
+        # A pooled proportion over patients and lesions at once counts different things.
+        notes += (
+            f"the counts mix units ({', '.join(units)}): a sensitivity check of the reading,"
+            " not a proportion of patients",
+        )
     return Dataset(outcome, scenario, tuple(rows), tuple(excluded), tuple(applied), notes)
 
 
 def subgroup_members(rows: Iterable[StudyRow], variable: str) -> dict[str, tuple[StudyRow, ...]]:
-    """Rows by level of a subgroup variable; a study with several levels is in each of them."""
-    attribute = SUBGROUP_FIELDS[variable]
+    """Rows by level of a subgroup variable, each with the counts of that level's patients.
+
+    A study with one level is in it whole; a study with several levels is in each with the
+    counts of that level's patients, or in none when its patient rows cannot say
+    (:func:`subgroup_left_out`). No patient is counted in two levels.
+    """
     groups: dict[str, list[StudyRow]] = {}
     for row in rows:
-        for level in getattr(row, attribute) or (NOT_REPORTED,):
-            groups.setdefault(level, []).append(row)
+        for count in row.split(variable).levels:
+            groups.setdefault(count.level, []).append(replace(row, events=count.events, n=count.n))
     return {level: tuple(groups[level]) for level in sorted(groups)}
+
+
+def subgroup_left_out(rows: Iterable[StudyRow], variable: str) -> list[dict[str, str]]:
+    """Studies in no level of a subgroup variable, with the reason."""
+    return [
+        {"study_id": r.study_id, "label": r.label, "reason": str(r.split(variable).reason)}
+        for r in rows
+        if not r.split(variable).levels
+    ]
 
 
 def cumulative_order(rows: Iterable[StudyRow]) -> tuple[StudyRow, ...]:
@@ -598,6 +656,8 @@ def analyse(
         "method_reason": primary.get("reason", ""),
         "confidence_level": level,
         "included": [r.study_id for r in rows],
+        "units": sorted({r.unit for r in rows if r.unit}),
+        "mixes_units": len({r.unit for r in rows if r.unit}) > 1,
         "included_studies": [r.to_dict() for r in rows],
         "excluded": [e.to_dict() for e in dataset.excluded],
         "applied": [a.to_dict() for a in dataset.applied],
@@ -614,6 +674,9 @@ def analyse(
                 level_: run(members) for level_, members in subgroup_members(rows, variable).items()
             }
             for variable in sorted(subgroups)
+        }
+        extra["subgroup_left_out"] = {
+            variable: subgroup_left_out(rows, variable) for variable in sorted(subgroups)
         }
         extra["subgroup_differences"] = {
             variable: subgroup_difference(

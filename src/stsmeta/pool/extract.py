@@ -43,7 +43,18 @@ SPEC: dict[str, Any] = {
         "n": True,
         "unit": True,
         "systemic_sts": True,
+        # A scenario can restrict by them (exclude_conditions, exclude_timepoint_classes).
+        "condition": True,
+        "timepoint_class": True,
         "alternatives": _ALTERNATIVE,
+    },
+    # Subgroup counts come from the patient rows (stsmeta.pool.subgroups).
+    "patients": {
+        "disease": True,
+        "calcinosis_type": True,
+        "outcome": True,
+        "systemic_sts": True,
+        "in_outcomes": True,
     },
     # The reason is printed in the pooled result's list of excluded studies.
     "outcomes_not_reported": {"outcome": True, "reason": True},

@@ -1,0 +1,111 @@
+"""Screening records: the PRISMA flow adds up, and every problem names file and field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stsmeta.cli import main
+from stsmeta.evidence.model import study_to_json
+from stsmeta.evidence.screening import computed_flow, screening_problems
+from stsmeta.evidence.studyfile import discover, read_study
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENING = ROOT / "data" / "screening" / "screening.yaml"
+
+
+@pytest.fixture(scope="module")
+def studies():
+    return {p.stem: bool(read_study(p).outcomes) for p in discover(ROOT / "data" / "raw")}
+
+
+@pytest.fixture()
+def data():
+    return yaml.safe_load(SCREENING.read_text(encoding="utf-8"))
+
+
+def _problems(tmp_path, data, studies):
+    path = tmp_path / "screening.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return [(p.field, p.message) for p in screening_problems(path, studies)]
+
+
+def test_shipped_records_are_valid_and_add_up(studies, data):
+    assert screening_problems(SCREENING, studies) == []
+    flow = computed_flow(data)
+    identified = sum(flow["identified"].values())
+    assert identified - flow["duplicates_removed"] == flow["screened"] == len(data["records"])
+    assert flow["screened"] - flow["excluded_at_screening"] == flow["assessed"]
+    after = sum(flow["excluded_after_assessment"].values())
+    rest = flow["awaiting_classification"] + flow["ongoing"] + flow["included_reports"]
+    assert flow["assessed"] == after + rest
+    assert sum(flow["assessed_on"].values()) == flow["assessed"]
+    assert flow["included_studies"] == len(studies)
+
+
+def test_no_database_search_is_claimed(data):
+    kinds = {s["kind"] for s in data["information_sources"]}
+    assert "database" not in kinds
+    for search in data["searches"]:
+        assert search["string"] is None or search["source"] == "stored-pages-2026-11-30"
+
+
+def test_a_wrong_count_is_named(tmp_path, data, studies):
+    data["flow"]["screened"] += 1
+    assert _problems(tmp_path, data, studies) == [
+        (
+            "flow.screened",
+            f"declared {len(data['records']) + 1} but the records give {len(data['records'])};"
+            " correct the number (or the records)",
+        )
+    ]
+
+
+def test_records_must_match_the_study_files(tmp_path, data, studies):
+    changed = copy.deepcopy(data)
+    record = next(r for r in changed["records"] if r.get("study_id") == "smith-2013")
+    record["decision"], record["reason"] = "excluded_after_assessment", "no_outcomes"
+    fields = [f for f, _ in _problems(tmp_path, changed, studies)]
+    assert "records" in fields
+    unknown = copy.deepcopy(data)
+    unknown["records"][0]["identified_via"] = ["pubmed"]
+    problems = _problems(tmp_path, unknown, studies)
+    assert problems[0][0] == "records[0] (r01).identified_via"
+    assert "unknown source 'pubmed'" in problems[0][1]
+    no_synthesis = copy.deepcopy(data)
+    no_synthesis["flow"]["studies_in_no_synthesis"] = ["medresarch-cohort-nd"]
+    assert [f for f, _ in _problems(tmp_path, no_synthesis, studies)] == [
+        "flow.studies_in_no_synthesis"
+    ]
+
+
+def test_cli_writes_the_flow_and_fails_cleanly(tmp_path, capsys):
+    normalised = []
+    for path in discover(ROOT / "data" / "raw"):
+        out = tmp_path / f"{path.stem}.json"
+        out.write_text(study_to_json(read_study(path)), encoding="utf-8")
+        normalised.append(str(out))
+    flow, records = tmp_path / "flow.json", tmp_path / "screening.csv"
+    args = [
+        "screening",
+        str(SCREENING),
+        *normalised,
+        "--flow",
+        str(flow),
+        "--records",
+        str(records),
+    ]
+    assert main(args) == 0
+    document = json.loads(flow.read_text(encoding="utf-8"))
+    assert document["flow"]["included_studies"] == len(normalised)
+    assert [r["id"] for r in document["ongoing"]] == ["r21", "r22"]
+    assert records.read_text(encoding="utf-8").count("\n") == 1 + document["flow"]["screened"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema_version: 1\nrecords: [\n", encoding="utf-8")
+    assert main(["screening", str(bad), *normalised, "--flow", "f", "--records", "r"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad}: line") and "Traceback" not in err
