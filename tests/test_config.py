@@ -106,7 +106,7 @@ def _drop(path):
 
 
 BAD = [
-    (_set(["methods", "primary", "method"], "bayes"), "methods.primary.method", "glmm, ivre"),
+    (_set(["methods", "primary", "method"], "mcmc"), "methods.primary.method", "glmm, ivre"),
     (
         _set(["methods", "secondary", "common_exact", "tau2"], "DL"),
         "methods.secondary.common_exact.tau2",

@@ -474,3 +474,68 @@ def test_design_is_the_top_level_study_list_of_the_pooled_result(tmp_path):
     broken.write_text('{"studies": [', encoding="utf-8")
     with pytest.raises(InputError):
         cli_cov.load_design(str(broken))
+
+
+def test_selection_rule_worst_cell_then_mean_width():
+    """The declared rule: worst cell closest to nominal among methods that do not fail; a tie
+    (within coverage.study.TIE) goes to the narrower method."""
+
+    def row(method, cov, width, fail=0.0):
+        return cov_summary(method, cov, fail, width)
+
+    rows = [
+        row("a", 0.95, 0.30),
+        row("a", 0.90, 0.30),  # worst 0.05 away
+        row("b", 0.94, 0.50),
+        row("b", 0.93, 0.50),  # worst 0.02 away: best
+        row("c", 0.951, 0.20),
+        row("c", 0.932, 0.20),  # worst 0.018 away, ties with b (0.005 steps) and is narrower
+        row("d", 0.95, 0.10, fail=0.05),  # fails too often
+    ]
+    rec = cov.recommend(rows, LEVEL, max_failure_rate=0.01)
+    assert rec.method == "c"
+    assert "tied with b" in rec.reason
+    assert not next(v for v in rec.verdicts if v.method == "d").eligible
+
+
+def cov_summary(method, coverage, failure, width):
+    return cov.CellSummary(
+        method=method,
+        proportion=0.5,
+        tau=float(len(method)),
+        replicates=1000,
+        answered=1000,
+        failure_rate=failure,
+        failure_rate_mcse=0.0,
+        coverage=coverage,
+        coverage_mcse=0.007,
+        median_width=width,
+        median_width_mcse=0.0,
+        bias=0.0,
+        bias_mcse=0.0,
+        mean_width=width,
+    )
+
+
+def test_apply_selection_makes_the_recommended_method_primary():
+    from stsmeta.coverage.selection import CONFIGURED_PRIMARY, apply_selection
+
+    config = {
+        "methods": {
+            "selection": "coverage",
+            "primary": {"label": "GLMM", "method": "glmm", "reason": "planned"},
+            "secondary": {"bayes": {"label": "Bayes", "method": "bayes"}},
+        }
+    }
+    summary = {"recommendation": {"method": "bayes", "reason": "closest to 95%"}}
+    out = apply_selection(config, summary, "summary.json")
+    assert out["methods"]["primary"]["method"] == "bayes"
+    assert "closest to 95%" in out["methods"]["primary"]["reason"]
+    assert out["methods"]["secondary"][CONFIGURED_PRIMARY]["method"] == "glmm"
+    assert out["methods"]["selected"]["method"] == "bayes"
+    assert config["methods"]["primary"]["method"] == "glmm"  # the input is not changed
+    none = apply_selection(config, {"recommendation": {"method": None, "reason": "all fail"}}, "s")
+    assert none["methods"]["primary"]["method"] == "glmm"
+    assert "no method qualified" in none["methods"]["selected"]["reason"]
+    with pytest.raises(InputError, match="--selection"):
+        apply_selection(config, None, "config.yaml")

@@ -144,6 +144,7 @@ def test_one_pool_job_writes_each_scenario_as_its_own_job_would(records, tmp_pat
     from stsmeta.config import effective_config as effective
 
     raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    raw["methods"]["selection"] = "fixed"  # the coverage rule needs a coverage summary
     checked, _ = load_config(raw)
     (tmp_path / "pool.json").write_text(effective(checked, "pool"))
     studies = []

@@ -190,7 +190,7 @@ def test_bad_options_raise():
     with pytest.raises(ValueError, match="ci for method glmm"):
         pool([1, 2], [3, 4], ci="hk")
     with pytest.raises(ValueError, match="method"):
-        pool([1, 2], [3, 4], method="bayes")
+        pool([1, 2], [3, 4], method="mcmc")
 
 
 series = st.lists(

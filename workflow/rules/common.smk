@@ -247,6 +247,13 @@ try:
 except InputError as exc:
     raise WorkflowError(f"The coverage study's design:\n{exc}") from None
 COVERAGE_DESIGN = f"{RESULTS}/coverage/design.json"
+# Pooling depends on the coverage summary when the plan's rule chooses the primary method
+# (config methods.selection: coverage); the study depends only on the design, not on pooling.
+PRIMARY_SELECTION = (
+    [f"{RESULTS}/coverage/summary.json"]
+    if (config.get("methods") or {}).get("selection", "fixed") == "coverage"
+    else []
+)
 COVERAGE_SHARDS = [
     f"{RESULTS}/coverage/shards/{family}/{shard}.csv"
     for family in COVERAGE.families()

@@ -8,6 +8,7 @@ rule pool:
         config=stage_config("pool"),
         studies=EXTRACTS,
         listed=STUDY_LISTS["extract"],
+        selection=PRIMARY_SELECTION,
     output:
         expand(f"{RESULTS}/pool/{{{{outcome}}}}/{{scenario}}.json", scenario=SCENARIOS),
     log:
@@ -18,6 +19,9 @@ rule pool:
         scenarios=lambda w, output: " ".join(
             f"--scenario {s} --out {o}" for s, o in zip(SCENARIOS, output)
         ),
+        selection=lambda w, input: (
+            f"--selection {input.selection}" if input.selection else ""
+        ),
     shell:
         "python -m stsmeta pool --config {input.config} --outcome {wildcards.outcome}"
-        " {params.scenarios} @{input.listed} 2> {log}"
+        " {params.scenarios} {params.selection} @{input.listed} 2> {log}"

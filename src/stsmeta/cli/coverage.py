@@ -47,6 +47,8 @@ SUMMARY_COLUMNS = (
     "median_width_mcse",
     "bias",
     "bias_mcse",
+    "mean_width",
+    "mean_width_mcse",
 )
 
 
@@ -360,6 +362,8 @@ def summary_documents(settings, design, blocks) -> tuple[str, str]:
                 _fmt(s.median_width_mcse),
                 _fmt(s.bias),
                 _fmt(s.bias_mcse),
+                _fmt(s.mean_width),
+                _fmt(s.mean_width_mcse),
             )
         )
         rows.append(
@@ -379,6 +383,8 @@ def summary_documents(settings, design, blocks) -> tuple[str, str]:
                 "median_width_mcse": _num(s.median_width_mcse),
                 "bias": _num(s.bias),
                 "bias_mcse": _num(s.bias_mcse),
+                "mean_width": _num(s.mean_width),
+                "mean_width_mcse": _num(s.mean_width_mcse),
             }
         )
     doc = {
@@ -416,6 +422,8 @@ def summary_documents(settings, design, blocks) -> tuple[str, str]:
                     "max_coverage": _num(v.max_coverage),
                     "max_failure_rate": _num(v.max_failure_rate),
                     "eligible": v.eligible,
+                    "worst_abs_deviation": _num(v.worst_abs_deviation),
+                    "mean_width": _num(v.mean_width),
                 }
                 for v in rec.verdicts
             ],

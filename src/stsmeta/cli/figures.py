@@ -47,12 +47,19 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stsmeta.figures import default_processes, write_figures
-    from stsmeta.presentation.inputs import InputFiles, load_normalised, load_plan, load_pooled
+    from stsmeta.presentation.inputs import (
+        InputFiles,
+        load_normalised,
+        load_plan,
+        load_pooled,
+        with_selected_primary,
+    )
     from stsmeta.presentation.screening import load_screening
 
     files = InputFiles()
     plan = load_plan(args.config, files)
     pooled = load_pooled(args.pool_dir, plan, files)
+    plan = with_selected_primary(plan, pooled)  # labels of the method the rule chose
     studies = load_normalised(args.studies, files)
     screening = load_screening(args.screening, files)
     processes = args.processes if args.processes is not None else default_processes()

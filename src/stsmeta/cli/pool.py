@@ -26,7 +26,28 @@ def register(subparsers) -> None:
         "(other columns are ignored).",
     )
     p.add_argument("--input", metavar="FILE.csv", help="CSV with study,events,n")
-    p.add_argument("--method", choices=("glmm", "ivre", "common"), default="glmm")
+    p.add_argument("--method", choices=("glmm", "ivre", "common", "bayes"), default="glmm")
+    p.add_argument(
+        "--prior-mu",
+        metavar="normal:MEAN:SD|logistic:LOC:SCALE",
+        default=None,
+        help="prior on mu (logit scale) for --method bayes (default logistic:0:1)",
+    )
+    p.add_argument(
+        "--prior-tau",
+        metavar="half-normal:SCALE|half-cauchy:SCALE",
+        default=None,
+        help="prior on tau for --method bayes (default half-normal:1)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="P",
+        help="for --method bayes: report the posterior probability that the proportion exceeds P",
+    )
     p.add_argument(
         "--transform",
         choices=("logit", "ft", "arcsine", "raw", "log"),
@@ -270,6 +291,13 @@ def format_table(result: dict) -> str:
             f"{_fmt(reg.get('qe'), 2)} (p {_fmt(reg.get('qe_p'))})  R2 {_fmt(reg.get('r2'), 1)}%"
             f"  LRT {_fmt(reg.get('lrt'), 2)} (p {_fmt(reg.get('lrt_p'))})"
         )
+    if result.get("tau") is not None:
+        lines.append(
+            f"tau {_fmt(result['tau'])} ({pct}% CrI {_fmt(result['tau_ci_low'])} to "
+            f"{_fmt(result['tau_ci_high'])})"
+        )
+    for p, prob in (result.get("prob_above") or {}).items():
+        lines.append(f"P(proportion > {p}) = {_fmt(prob)}")
     for w in result["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
@@ -363,6 +391,32 @@ def _ivre_extras(args: argparse.Namespace, events: list[int], n: list[int]) -> d
     return out
 
 
+def _bayes_arguments(args: argparse.Namespace) -> dict:
+    """pool() keywords of --method bayes, each prior and threshold checked with a clear error."""
+    from stsmeta.stats.bayes_priors import parse_prior
+
+    given = args.prior_mu is not None or args.prior_tau is not None or args.threshold
+    if args.method != "bayes":
+        if given:
+            raise InputError(
+                Problem("command line", "--prior-mu/--prior-tau/--threshold", "need --method bayes")
+            )
+        return {}
+    priors = (("--prior-mu", args.prior_mu, "mu"), ("--prior-tau", args.prior_tau, "tau"))
+    for flag, text, role in priors:
+        if text is not None:
+            try:
+                parse_prior(text, role)
+            except ValueError as exc:
+                raise InputError(Problem("command line", flag, str(exc))) from None
+    for t in args.threshold:
+        if not 0 < t < 1:
+            raise InputError(
+                Problem("command line", "--threshold", f"{t} must be a proportion between 0 and 1")
+            )
+    return {"prior_mu": args.prior_mu, "prior_tau": args.prior_tau, "thresholds": args.threshold}
+
+
 def run(args: argparse.Namespace) -> int:
     from stsmeta.stats import pool
     from stsmeta.stats.glmm import MAX_NODES
@@ -388,8 +442,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.cc_add is not None and not 0 <= args.cc_add < math.inf:
         raise InputError(Problem("--cc-add", "cc_add", f"{args.cc_add} must be 0 or more"))
+    kwargs = _bayes_arguments(args)
     studies, events, n = read_counts(args.input)
-    kwargs = {}
     if args.nodes is not None:
         if not 1 <= args.nodes <= MAX_NODES:
             raise InputError(

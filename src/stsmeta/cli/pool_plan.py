@@ -34,6 +34,12 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     plan.add_argument(
         "studies", nargs="*", metavar="NORMALISED.json", help="normalised studies (with --outcome)"
     )
+    plan.add_argument(
+        "--selection",
+        metavar="SUMMARY.json",
+        help="coverage summary whose recommendation is the primary method "
+        "(config methods.selection: coverage)",
+    )
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -60,6 +66,19 @@ def run_plan(args: argparse.Namespace) -> int:
             )
         )
     config = read_config(args.config)
+    if (config.get("methods") or {}).get("selection", "fixed") == "coverage":
+        import json
+
+        from stsmeta.coverage.selection import apply_selection
+
+        summary = None
+        if args.selection is not None:
+            try:
+                with open(args.selection, encoding="utf-8") as fh:
+                    summary = json.load(fh)
+            except (OSError, json.JSONDecodeError) as exc:
+                raise InputError(Problem(args.selection, "", f"cannot be read: {exc}")) from None
+        config = apply_selection(config, summary, args.selection or args.config)
     studies, checksums = read_extracts(args.studies)
     documents = [
         analyse(

@@ -26,7 +26,19 @@ from stsmeta.pool.subgroup_tests import subgroup_difference
 from stsmeta.pool.subgroups import NOT_REPORTED, SUBGROUP_FIELDS, Split, split_counts
 from stsmeta.stats.results import NUMERIC_FIELDS, json_ready
 
-METHOD_KEYS = ("method", "transform", "tau2", "ci", "pi", "cc_add", "cc_to", "common_ci")
+METHOD_KEYS = (
+    "method",
+    "transform",
+    "tau2",
+    "ci",
+    "pi",
+    "cc_add",
+    "cc_to",
+    "common_ci",
+    "prior_mu",
+    "prior_tau",
+    "thresholds",
+)
 
 # Scenario fields and their values when absent (the schema's defaults).
 SCENARIO_DEFAULTS: dict[str, Any] = {
@@ -654,6 +666,8 @@ def analyse(
         "scenario_notes": list(dataset.notes),
         "method_label": primary["label"],
         "method_reason": primary.get("reason", ""),
+        # What the plan's selection rule chose and why (config methods.selection).
+        "primary_selection": dict(config["methods"].get("selected") or {"rule": "fixed"}),
         "confidence_level": level,
         "included": [r.study_id for r in rows],
         "units": sorted({r.unit for r in rows if r.unit}),

@@ -228,3 +228,29 @@ def study_label(study_id: str, studies: dict[str, dict]) -> str:
     """The display label of a study ("Strazzula 2013"), or its id when unknown."""
     study = studies.get(study_id) or {}
     return str(study.get("label") or study_id)
+
+
+def with_selected_primary(plan: Plan, pooled: dict[str, dict[str, dict]]) -> Plan:
+    """The plan as the pooled results were computed: when the plan's rule
+    (``methods.selection: coverage``) made another method primary, its methods rearranged the
+    same way (``coverage.selection.apply_selection``), so that every label names the method that
+    actually produced the numbers. The choice is read from the pooled results themselves."""
+    from stsmeta.coverage.selection import apply_selection
+
+    chosen = {
+        (doc.get("primary_selection") or {}).get("method")
+        for by_scenario in pooled.values()
+        for doc in by_scenario.values()
+    }
+    chosen.discard(None)
+    if len(chosen) > 1:
+        raise InputError(
+            Problem("pooled results", "primary_selection", f"differ ({sorted(chosen)}): rerun")
+        )
+    name = chosen.pop() if chosen else "primary"
+    if name == "primary" or (plan.config.get("methods") or {}).get("selection") != "coverage":
+        return plan
+    doc = next(d for s in pooled.values() for d in s.values())
+    reason = doc["primary_selection"].get("reason", "")
+    summary = {"recommendation": {"method": name, "reason": reason}}
+    return Plan(config=apply_selection(plan.config, summary, plan.path), path=plan.path)

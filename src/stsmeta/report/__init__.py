@@ -49,6 +49,7 @@ def write_report(
         load_plan,
         load_pooled,
         load_tables,
+        with_selected_primary,
     )
     from stsmeta.presentation.screening import load_screening
     from stsmeta.report.certainty import load_certainty
@@ -61,6 +62,7 @@ def write_report(
     plan = load_plan(config, files)
     _label_release(plan.report, version_label, unreleased_changes)
     pooled = load_pooled(pool_dir, plan, files)
+    plan = with_selected_primary(plan, pooled)  # labels of the method the rule chose
     studies = load_normalised(normalised, files)
     tables = load_tables(tables_dir, files)
     previous_data = None

@@ -17,7 +17,7 @@ from stsmeta.stats.prediction import PI_METHODS
 from stsmeta.stats.results import PoolResult, StudyResult
 from stsmeta.stats.shared import NAN
 
-METHODS = ("glmm", "ivre", "common")
+METHODS = ("glmm", "ivre", "common", "bayes")
 _STUDY_CI_LABELS = {
     "cp": "Clopper-Pearson",
     "wilson": "Wilson",
@@ -78,6 +78,9 @@ def pool(
     n_nodes: int = glmm_mod.DEFAULT_NODES,
     profile: bool = True,
     study_results: bool = True,
+    prior_mu: str | None = None,
+    prior_tau: str | None = None,
+    thresholds: Sequence[float] = (),
     cc_add: float | None = None,
     cc_to: str = "only0",
     common_ci: str = "cp",
@@ -90,6 +93,8 @@ def pool(
     GLMM's profile-likelihood intervals (the slowest part; they are then NaN).
     ``study_results=False`` leaves ``studies`` empty: the pooled numbers only, for results that
     show no study rows (leave-one-out and cumulative steps, k of them over k studies each).
+    "bayes" (``stats.bayes``) takes ``prior_mu``, ``prior_tau`` (None: the defaults) and
+    ``thresholds`` (proportions for ``prob_above``); its CI is an equal-tailed credible interval.
     ``cc_add``/``cc_to``: continuity correction for "ivre" as metafor escalc's add/to (None:
     the transform's default); ``common_ci``: "cp", "wilson" or "midp" for "common".
     """
@@ -169,6 +174,12 @@ def pool(
             q_p=NAN,
             warnings=(),
             studies=study_rows(),
+        )
+    if method == "bayes":
+        from stsmeta.stats.bayes import pool_bayes
+
+        return pool_bayes(
+            x, m, settings, common, study_rows, level, prior_mu, prior_tau, thresholds, scope
         )
     if method == "ivre":
         return pool_ivre(

@@ -1,0 +1,74 @@
+"""The primary method chosen by the analysis plan's declared rule (config ``methods.selection``).
+
+``selection: coverage`` makes the primary method of every pooled result the one that the
+design-matched coverage study recommends (``coverage.study.recommend``: failing in at most
+``coverage.max_failure_rate`` of replicates in every cell, worst cell's coverage closest to
+nominal, ties by mean width). The study simulates from the design alone (k and each study's n,
+``stsmeta coverage-design``), never from the outcomes, so the choice is made before any outcome is
+seen, and pooling can depend on it without a cycle in the workflow.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from stsmeta.errors import InputError, Problem
+
+#: The name the configured ``methods.primary`` keeps among the secondary methods when the rule
+#: picks another method.
+CONFIGURED_PRIMARY = "configured_primary"
+
+
+def selected_method(summary: Mapping, file: str) -> tuple[str | None, str]:
+    """(method name or None, reason) from a coverage summary document."""
+    rec = summary.get("recommendation") if isinstance(summary, Mapping) else None
+    if not isinstance(rec, Mapping) or "method" not in rec:
+        raise InputError(Problem(file, "recommendation", "missing: rerun stsmeta coverage-summary"))
+    return rec.get("method"), str(rec.get("reason", ""))
+
+
+def apply_selection(config: Mapping, summary: Mapping | None, file: str) -> dict[str, Any]:
+    """A copy of ``config`` whose ``methods.primary`` is the method the rule selects, the
+    configured primary moved among the secondary methods, and ``methods.selected`` saying what
+    was chosen and why (for the pooled result and the report). ``fixed`` selection, or no
+    qualifying method, leaves the methods as configured (and says so)."""
+    out = copy.deepcopy(dict(config))
+    methods = out["methods"]
+    rule = methods.get("selection", "fixed")
+    if rule != "coverage":
+        methods["selected"] = {"rule": "fixed", "method": "primary", "reason": ""}
+        return out
+    if summary is None:
+        raise InputError(
+            Problem(
+                file, "methods.selection", "is coverage: give the coverage summary (--selection)"
+            )
+        )
+    name, reason = selected_method(summary, file)
+    secondary = dict(methods.get("secondary") or {})
+    if name is None or name == "primary":
+        why = (
+            f"the coverage study supports the configured primary method: {reason}"
+            if name
+            else f"no method qualified ({reason}), so the configured primary method is kept"
+        )
+        methods["selected"] = {"rule": "coverage", "method": "primary", "reason": why}
+        return out
+    if name not in secondary:
+        raise InputError(
+            Problem(file, "recommendation.method", f"{name!r} is not a configured method")
+        )
+    chosen = dict(secondary.pop(name))
+    configured = dict(methods["primary"])
+    configured.pop("reason", None)
+    secondary[CONFIGURED_PRIMARY] = configured
+    chosen["reason"] = (
+        f"Chosen by the analysis plan's declared rule, applied to the design-matched coverage "
+        f"study before any outcome was seen: {reason}."
+    )
+    methods["primary"] = chosen
+    methods["secondary"] = dict(sorted(secondary.items()))
+    methods["selected"] = {"rule": "coverage", "method": name, "reason": reason}
+    return out

@@ -1,0 +1,354 @@
+"""Bayesian binomial-normal random-effects model: posterior summaries of one dataset
+(``posterior``), intervals of many (``batch_intervals``, for the coverage study), and the
+``pool(method="bayes")`` result.
+
+Model: events_i ~ Binomial(n_i, expit(theta_i)), theta_i ~ Normal(mu, tau^2), priors on mu
+(normal or logistic, logit scale) and tau (half-normal or half-Cauchy); defaults and why in
+docs/analysis-plan.md. The posterior is integrated numerically (``stats.bayes_grid``), never
+sampled: the same numbers on every run and machine.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from stsmeta.stats import chebyshev as cheb
+from stsmeta.stats.bayes_grid import (
+    _SQRT2,
+    MU_NODES,
+    V_NODES,
+    _Grid,
+    _grid,
+    _mu_cdf,
+    _mu_moments,
+    mu_quantiles,
+)
+from stsmeta.stats.bayes_priors import (
+    DEFAULT_PRIOR_MU,
+    DEFAULT_PRIOR_TAU,
+    Prior,
+    parse_prior,
+    tau_of,
+)
+from stsmeta.stats.glmm import _hermite
+
+
+@dataclass(frozen=True)
+class BayesPosterior:
+    """Posterior summaries of one dataset. Proportions are expit of logit-scale quantities; the
+    fields shared with ``PoolResult`` have its meaning (``estimate``, ``ci_*``, ``pi_*``, ``mu``),
+    with intervals equal-tailed credible intervals at ``level``."""
+
+    k: int
+    events: int
+    n: int
+    level: float
+    prior_mu: str
+    prior_tau: str
+    estimate: float  # posterior median of expit(mu)
+    ci_low: float
+    ci_high: float
+    mu: float  # posterior median of mu
+    mu_mean: float
+    mu_sd: float
+    tau: float  # posterior median of tau
+    tau_ci_low: float
+    tau_ci_high: float
+    pi_low: float  # posterior predictive interval of a new study's true proportion
+    pi_high: float
+    mean_proportion: float  # posterior median of E[expit(mu + tau z)]
+    mean_proportion_ci_low: float
+    mean_proportion_ci_high: float
+    prob_above: dict[str, float] = field(default_factory=dict)
+    log_marginal_likelihood: float = math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+def _tau_quantiles(grid: _Grid, probs) -> np.ndarray:
+    """Posterior quantiles of tau (one dataset) through the Chebyshev series of the density of
+    v over [v_lo, v_hi]."""
+    rule_v = cheb.rule(V_NODES)
+    half = 0.5 * (grid.v_hi[0] - grid.v_lo[0])
+    dens = grid.column[0] / grid.total[0]
+    cdf_coef = rule_v.to_cdf @ dens * half
+    pdf_coef = rule_v.to_coef @ dens
+
+    def cdf_pdf(v):
+        xs = (v - grid.v_lo[0]) / half - 1.0
+        return cheb.evaluate(cdf_coef, xs), cheb.evaluate(pdf_coef, xs)
+
+    targets = np.asarray(probs, dtype=float)
+    v = cheb.invert(
+        cdf_pdf, targets, np.full(targets.shape, grid.v_lo[0]), np.full(targets.shape, grid.v_hi[0])
+    )
+    return v
+
+
+def _predictive_cdf(grid: _Grid, c):
+    """P(theta_new <= c) and its density, theta_new = mu + tau z (one dataset, c of shape (P,)).
+
+    Per tau node: where tau is at least twice the conditional scale of mu, the normal CDF of
+    (c - mu) / tau is smooth on the mu nodes and integrated there; where it is smaller, the
+    conditional CDF of mu at c - tau z is smooth in z and integrated by Gauss-Hermite.
+    """
+    rule_m = cheb.rule(MU_NODES)
+    tau = grid.tau[0]
+    half = 0.5 * (grid.b[0] - grid.a[0])  # (T, 2)
+    mu = grid.a[0][..., None] + half[..., None] * (1 + rule_m.x)  # (T, 2, M)
+    wide = tau >= 2 * grid.scale[0]
+    cdf = np.zeros((c.size, tau.size))
+    pdf = np.zeros((c.size, tau.size))
+    if wide.any():
+        t = tau[wide][None, :, None, None]
+        u = (c[:, None, None, None] - mu[wide][None]) / t
+        w = grid.dens[0][wide][None] * rule_m.w * half[wide][None, ..., None]
+        cdf[:, wide] = (w * special.ndtr(u)).sum(axis=(-1, -2))
+        pdf[:, wide] = (w * np.exp(-0.5 * u * u) / (math.sqrt(2 * math.pi) * t)).sum(axis=(-1, -2))
+    narrow = ~wide
+    if narrow.any():
+        zt, zlw = _hermite(32)
+        zw = np.exp(zlw - zt * zt) / math.sqrt(math.pi)
+        z = _SQRT2 * zt
+        pts = c[:, None, None] - tau[narrow][None, :, None] * z  # (P, Tn, Q)
+        a = grid.a[0][narrow][None, :, None, :]
+        hh = half[narrow][None, :, None, :]
+        xs = (pts[..., None] - a) / hh - 1.0  # (P, Tn, Q, 2)
+        inside = np.abs(xs) <= 1
+        cc = grid.cdf_coef[0][narrow][None, :, None]
+        pc = grid.pdf_coef[0][narrow][None, :, None]
+        mass = grid.panel_mass[0][narrow][None, :, None]
+        col_cdf = np.where(xs > 1, mass, np.where(inside, cheb.evaluate(cc, xs), 0.0)).sum(-1)
+        col_pdf = np.where(inside, cheb.evaluate(pc, xs), 0.0).sum(-1)
+        cdf[:, narrow] = (col_cdf * zw).sum(-1)
+        pdf[:, narrow] = (col_pdf * zw).sum(-1)
+    w = grid.weight[0] / grid.total[0]
+    return cdf @ w, pdf @ w
+
+
+@lru_cache(maxsize=4)
+def _laguerre(q: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.laguerre.laggauss(q)
+
+
+def _mean_proportion(mu, tau):
+    """m = E[expit(mu + tau z)], z standard normal, and dm/dmu, to full accuracy for any tau.
+
+    For tau <= 1 Gauss-Hermite over z. For larger tau the sigmoid is a cliff in z, so write
+    expit(t) = 1[t > 0] - sign(t) expit(-|t|): m = Phi(mu / tau) + int_0^inf expit(-t)
+    (K(-t) - K(t)) dt with K the N(mu, tau^2) density, a smooth integrand for Gauss-Laguerre.
+    """
+    zt, zlw = _hermite(48)
+    zw = np.exp(zlw - zt * zt) / math.sqrt(math.pi)
+    tau_s = np.minimum(tau, 1.0)[..., None]
+    p = special.expit(mu[..., None] + tau_s * _SQRT2 * zt)
+    m_small = (p * zw).sum(-1)
+    d_small = (p * (1 - p) * zw).sum(-1)
+    lt, lw = _laguerre(48)
+    big_tau = np.maximum(tau, 1.0)[..., None]
+    mu_ = mu[..., None]
+    k_minus = np.exp(-0.5 * ((-lt - mu_) / big_tau) ** 2) / (math.sqrt(2 * math.pi) * big_tau)
+    k_plus = np.exp(-0.5 * ((lt - mu_) / big_tau) ** 2) / (math.sqrt(2 * math.pi) * big_tau)
+    g = lw / (1 + np.exp(-lt))
+    m_big = special.ndtr(mu / big_tau[..., 0]) + (g * (k_minus - k_plus)).sum(-1)
+    dk_minus = k_minus * (-lt - mu_) / big_tau**2
+    dk_plus = k_plus * (lt - mu_) / big_tau**2
+    d_big = np.exp(-0.5 * (mu / big_tau[..., 0]) ** 2) / (
+        math.sqrt(2 * math.pi) * big_tau[..., 0]
+    ) + (g * (dk_minus - dk_plus)).sum(-1)
+    small = tau <= 1.0
+    return np.where(small, m_small, m_big), np.where(small, d_small, d_big)
+
+
+class _MeanProportionCdf:
+    """P(logit m(mu, tau) <= y) and its density at y (P,): m increases with mu, so for each tau
+    node it is the conditional CDF of mu at the mu* where logit m(mu*, tau) = y, found by Newton
+    from the previous call's mu* (the quantile search moves y little between calls)."""
+
+    def __init__(self, grid: _Grid):
+        self.grid = grid
+        self.mu = None
+
+    def __call__(self, y):
+        grid = self.grid
+        tau = grid.tau[0][None, :]  # (1, T)
+        yy = y[:, None]
+        mu = yy * np.sqrt(1 + math.pi / 8 * tau * tau) if self.mu is None else self.mu
+        for _ in range(100):
+            m, dm = _mean_proportion(mu, tau)
+            m = np.clip(m, 1e-300, 1 - 1e-16)
+            slope = dm / (m * (1 - m))
+            step = np.clip((special.logit(m) - yy) / slope, -5, 5)
+            mu = mu - step
+            if np.all(np.abs(step) < 1e-10 * (1 + np.abs(mu))):
+                break
+        self.mu = mu
+        half = 0.5 * (grid.b[0] - grid.a[0])
+        xs = (mu[..., None] - grid.a[0][None]) / half[None] - 1.0  # (P, T, 2)
+        inside = np.abs(xs) <= 1
+        within = cheb.evaluate(grid.cdf_coef[0], xs)
+        cdf = np.where(xs > 1, grid.panel_mass[0][None], np.where(inside, within, 0)).sum(-1)
+        pdf = np.where(inside, cheb.evaluate(grid.pdf_coef[0], xs), 0.0).sum(-1) / slope
+        w = grid.weight[0] / grid.total[0]
+        return cdf @ w, pdf @ w
+
+
+def posterior(
+    events,
+    n,
+    prior_mu: str | Prior = DEFAULT_PRIOR_MU,
+    prior_tau: str | Prior = DEFAULT_PRIOR_TAU,
+    level: float = 0.95,
+    thresholds=(),
+) -> BayesPosterior:
+    """The posterior of one dataset (valid whole-number counts, k >= 1; all 0% or all 100%
+    included): medians and equal-tailed intervals at ``level`` of expit(mu), tau, the mean
+    proportion and a new study's true proportion, P(expit(mu) > t) for each threshold, and the
+    log marginal likelihood (binomial coefficients included)."""
+    pm = parse_prior(prior_mu, "mu")
+    pt = parse_prior(prior_tau, "tau")
+    x = np.atleast_1d(np.asarray(events, dtype=float))
+    m = np.atleast_1d(np.asarray(n, dtype=float))
+    grid = _grid(x[None, :], m[None, :], pm, pt)
+    probs = np.array([(1 - level) / 2, 0.5, (1 + level) / 2])
+    mu_q = mu_quantiles(grid, probs)[0]
+    mean, sd = (float(v[0]) for v in _mu_moments(grid))
+    tau_q = tau_of(pt, _tau_quantiles(grid, probs))
+    span = grid.b.max() - grid.a.min() + 40 * grid.tau.max()
+    ends = probs[[0, 2]]
+    tau_mean = float((grid.weight[0] * grid.column[0] * grid.tau[0]).sum() / grid.total[0])
+    pi_q = cheb.invert(
+        lambda c: _predictive_cdf(grid, c),
+        ends,
+        np.full(2, grid.a.min() - span),
+        np.full(2, grid.b.max() + span),
+        mu_q[[0, 2]] + (mu_q[[0, 2]] - mu_q[1]) * tau_mean / max(sd, 1e-3),
+    )
+    mean_q = cheb.invert(
+        _MeanProportionCdf(grid), probs, np.full(3, -40.0), np.full(3, 40.0), mu_q * 0.9
+    )
+    above = {}
+    if len(thresholds):
+        t = np.asarray(thresholds, dtype=float)
+        cdf, _ = _mu_cdf(grid, special.logit(t)[None, :])
+        above = {f"{ti:g}": float(1 - ci) for ti, ci in zip(t, cdf[0], strict=True)}
+    return BayesPosterior(
+        k=int(x.size),
+        events=int(x.sum()),
+        n=int(m.sum()),
+        level=float(level),
+        prior_mu=pm.text(),
+        prior_tau=pt.text(),
+        estimate=float(special.expit(mu_q[1])),
+        ci_low=float(special.expit(mu_q[0])),
+        ci_high=float(special.expit(mu_q[2])),
+        mu=float(mu_q[1]),
+        mu_mean=mean,
+        mu_sd=sd,
+        tau=float(tau_q[1]),
+        tau_ci_low=float(tau_q[0]),
+        tau_ci_high=float(tau_q[2]),
+        pi_low=float(special.expit(pi_q[0])),
+        pi_high=float(special.expit(pi_q[1])),
+        mean_proportion=float(special.expit(mean_q[1])),
+        mean_proportion_ci_low=float(special.expit(mean_q[0])),
+        mean_proportion_ci_high=float(special.expit(mean_q[2])),
+        prob_above=above,
+        log_marginal_likelihood=float(math.log(grid.total[0]) + grid.ref[0]),
+    )
+
+
+def batch_intervals(events, n, prior_mu=DEFAULT_PRIOR_MU, prior_tau=DEFAULT_PRIOR_TAU, level=0.95):
+    """Posterior median and equal-tailed interval of expit(mu) for many datasets at once:
+    events (B, k), n (B, k) or (k,). The same computation as ``posterior`` (so the same numbers
+    up to the last bits), vectorised over datasets, for the coverage study."""
+    pm = parse_prior(prior_mu, "mu")
+    pt = parse_prior(prior_tau, "tau")
+    x = np.atleast_2d(np.asarray(events, dtype=float))
+    m = np.broadcast_to(np.asarray(n, dtype=float), x.shape)
+    grid = _grid(x, m, pm, pt)
+    q = special.expit(mu_quantiles(grid, [(1 - level) / 2, 0.5, (1 + level) / 2]))
+    return q[:, 1], q[:, 0], q[:, 2]
+
+
+def pool_bayes(x, m, settings, common, study_rows, level, prior_mu, prior_tau, thresholds, scope):
+    """``pool(method="bayes")``: the posterior as a ``PoolResult``. ``mu`` is the posterior median
+    of mu and ``se`` its posterior SD; ``tau2`` and its interval are the posterior median and
+    interval of tau^2 (tau squared, as the map is monotone); the rest is in ``extra``."""
+    from stsmeta.stats.glmm import homogeneity_lrt
+    from stsmeta.stats.results import PoolResult
+
+    pm = parse_prior(prior_mu or DEFAULT_PRIOR_MU, "mu")
+    pt = parse_prior(prior_tau or DEFAULT_PRIOR_TAU, "tau")
+    for t in thresholds:
+        if not 0 < float(t) < 1:
+            raise ValueError(f"threshold {t} must be a proportion strictly between 0 and 1")
+    post = posterior(x, m, pm, pt, level, thresholds)
+    pct = f"{level:.0%}"
+    settings.update(
+        ci="equal-tailed credible",
+        pi="posterior predictive",
+        prior_mu=pm.text(),
+        prior_tau=pt.text(),
+        description=(
+            f"Bayesian binomial-normal model (mu ~ {pm.label()} on the logit scale, tau ~ "
+            f"{pt.label()}; posterior by deterministic quadrature), median and {pct} equal-tailed "
+            f"credible interval, {pct} posterior predictive interval, {scope}"
+        ),
+    )
+    warnings = []
+    k, sx, sn = int(x.size), int(np.sum(x)), int(np.sum(m))
+    if k == 1:
+        warnings.append(
+            "k = 1: the data say nothing about heterogeneity; tau and the predictive interval "
+            "follow its prior"
+        )
+    if sx in (0, sn):
+        share, side = ("100%", "upper") if sx == sn else ("0%", "lower")
+        warnings.append(
+            f"every study at {share}: the data set no {side} limit, so the estimate and the "
+            f"{side} end of its interval rest mainly on the prior on mu (see the prior-sensitivity "
+            "analysis)"
+        )
+    q, q_p = homogeneity_lrt(x, m)
+    extra = {
+        "tau": post.tau,
+        "tau_ci_low": post.tau_ci_low,
+        "tau_ci_high": post.tau_ci_high,
+        "prob_above": post.prob_above,
+        "mean_proportion": post.mean_proportion,
+        "mean_proportion_ci_low": post.mean_proportion_ci_low,
+        "mean_proportion_ci_high": post.mean_proportion_ci_high,
+        "mu_mean": post.mu_mean,
+        "log_marginal_likelihood": post.log_marginal_likelihood,
+        "q_test": "likelihood ratio (saturated vs common-effect binomial model)",
+    }
+    return PoolResult(
+        settings=settings,
+        **common,
+        estimate=post.estimate,
+        ci_low=post.ci_low,
+        ci_high=post.ci_high,
+        pi_low=post.pi_low,
+        pi_high=post.pi_high,
+        mu=post.mu,
+        se=post.mu_sd,
+        tau2=post.tau**2,
+        i2=math.nan,
+        q=q,
+        q_p=q_p,
+        q_df=k - 1 if k > 1 else None,
+        warnings=tuple(warnings),
+        studies=study_rows(),
+        converged=True,
+        tau2_ci_low=post.tau_ci_low**2,
+        tau2_ci_high=post.tau_ci_high**2,
+        extra=extra,
+    )

@@ -1,0 +1,324 @@
+"""The quadrature of the Bayesian binomial-normal model (``stsmeta.stats.bayes``), no MCMC.
+
+Model: events_i ~ Binomial(n_i, expit(theta_i)), theta_i ~ Normal(mu, tau^2), with priors on mu
+(normal or logistic, logit scale) and tau (half-normal or half-Cauchy); see
+``stsmeta.stats.bayes_priors`` and docs/analysis-plan.md for the defaults and why.
+
+The posterior of (mu, tau) is integrated numerically, the same bytes on every run:
+
+* Each study's effect is integrated out by adaptive Gauss-Hermite quadrature centred at the mode of
+  its integrand and scaled by its curvature (Liu & Pierce 1994; the code of ``stats.glmm``).
+* tau is replaced by v = asinh(tau / prior scale) (``bayes_priors``): linear near tau = 0, where
+  the posterior density of tau is positive, logarithmic in the tail. The posterior of v is
+  sampled at T first-kind Chebyshev nodes of an interval [v_lo, v_hi], starting from where the
+  prior has fallen below exp(-60) and narrowed by repeated passes that cut away the part where
+  the density is below exp(-32) of its peak. (The prior CDF, an earlier choice, lost its digits
+  when data pushed tau into a half-normal prior's tail.)
+* For each tau node the conditional posterior of mu is log-concave (a log-concave prior times a
+  product of Gaussian convolutions of log-concave binomial likelihoods; Prekopa 1973), so Newton
+  finds its mode, and the range [a, b] around it is chosen so that the mass outside is provably
+  below exp(-32) of the column's: beyond b, log-concavity bounds the density by
+  f(b) exp(g(b) (mu - b)), whose integral is f(b) / |g(b)|. Each side of the mode is a panel
+  of M first-kind Chebyshev nodes.
+* Densities are replaced by their Chebyshev interpolants (``stats.chebyshev``): the marginal
+  likelihood is their integral, CDFs are exact integrals of the interpolants, and quantiles are
+  found by safeguarded Newton on those CDFs.
+
+Accuracy is checked against scipy brute-force integration (tests/reference/bayes_bruteforce.py)
+and JAGS (tests/reference/bayes_jags.R) in tests/test_stats_bayes.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy import special
+
+from stsmeta.stats import chebyshev as cheb
+from stsmeta.stats.bayes_priors import Prior, mu_log_density, tau_log_density, tau_of, u_max
+from stsmeta.stats.glmm import collapse_studies, log_choose
+
+#: Quadrature sizes: nodes per adaptive Gauss-Hermite integral, per mu panel, per v interval.
+GH_NODES = 16
+MU_NODES = 32
+V_NODES = 48
+#: Mass left outside the integration ranges: below exp(-TAIL) of the total.
+TAIL = 32.0
+_SQRT2 = math.sqrt(2.0)
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+# Multiples of a column's curvature scale tried as the distance from its mode to each end.
+_REACH = np.array([5.0, 8.0, 12.0, 18.0, 28.0, 45.0, 80.0, 150.0, 400.0])
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The quadrature of a batch of B datasets: T tau nodes, 2 panels of M mu nodes each."""
+
+    v: np.ndarray  # (B, T) prior-CDF values of tau
+    v_lo: np.ndarray  # (B,)
+    v_hi: np.ndarray
+    tau: np.ndarray  # (B, T)
+    scale: np.ndarray  # (B, T) curvature scale of mu given tau
+    a: np.ndarray  # (B, T, 2) panel ends
+    b: np.ndarray
+    dens: np.ndarray  # (B, T, 2, M) joint density / exp(ref)
+    column: np.ndarray  # (B, T) integral over mu of dens
+    weight: np.ndarray  # (B, T) Fejer weights in v (times the interval's half-length)
+    total: np.ndarray  # (B,) integral of dens over (mu, v)
+    ref: np.ndarray  # (B,) log scale of dens
+    cdf_coef: np.ndarray  # (B, T, 2, M + 1) Chebyshev series of each panel's running integral
+    pdf_coef: np.ndarray  # (B, T, 2, M) and of its density
+    panel_mass: np.ndarray  # (B, T, 2)
+
+
+def _data(events, n):
+    x, m, count = collapse_studies(np.atleast_2d(events), np.atleast_2d(n))
+    return x, m, count, log_choose(x, m)
+
+
+def _integrand_modes(x, n, mu, tau):
+    """Mode z and curvature scale of each study's integrand x eta - n log(1 + e^eta) - z^2 / 2,
+    eta = mu + tau z, by Newton's method on d = eta - mu (so that tiny tau loses no digits):
+    F(d) = x - n expit(mu + d) - d / tau^2 decreases, steps are capped at 3 logit units (the
+    sigmoid saturates beyond), and the start is the data's own logit when tau^2 n is large."""
+    tau2 = tau * tau
+    wide = tau2 * n > 4.0
+    d = np.where(wide, special.logit((x + 0.5) / (n + 1.0)) - mu, 0.0)
+    for _ in range(60):
+        p = special.expit(mu + d)
+        slope = n * p * (1 - p) + 1.0 / tau2
+        step = np.clip((x - n * p - d / tau2) / slope, -3.0, 3.0)
+        d = d + step
+        if np.all(np.abs(step) <= 1e-10 * (1 + np.abs(d))):
+            break
+    p = special.expit(mu + d)
+    return d / tau, 1.0 / np.sqrt(tau2 * n * p * (1 - p) + 1.0)
+
+
+@lru_cache(maxsize=8)
+def _legendre01(q: int) -> tuple[np.ndarray, np.ndarray]:
+    t, w = np.polynomial.legendre.leggauss(q)
+    return 0.5 * (t + 1), 0.5 * w
+
+
+def _stretched_nodes(x, n, mu, tau, zhat, sigma):
+    """Nodes and log weights for the integral over z of a study's integrand h: Gauss-Legendre
+    on each side of the mode in w, z = zhat -/+ sigma (e^w - 1), w in [0, log(1 + E / sigma)].
+
+    h is concave with curvature at least 1 (its -z^2 / 2 term), so it falls by more than 40
+    within E = 9 of the mode. Where it has already fallen by 28 at 8 sigma (a near-normal side,
+    e.g. a large study), concavity bounds the rest by the tangent there and E = 10 sigma. The
+    logarithmic stretch resolves both the mode's own scale and the unit scale of the normal
+    density: with large tau a study at 0% or 100% has a cliff of width ~ 1 / tau on one side of
+    its mode and a normal shoulder on the other, which Gauss-Hermite nodes centred on the mode do
+    not resolve (their error does not fall steadily with more nodes).
+    """
+    u, wu = _legendre01(GH_NODES)
+
+    def h(z):
+        eta = mu + tau * z
+        return x * eta - n * np.logaddexp(0.0, eta) - 0.5 * z * z
+
+    peak = h(zhat)
+    nodes, weights = [], []
+    for sign in (-1.0, 1.0):
+        near = h(zhat + sign * 8 * sigma) <= peak - 28
+        extent = np.where(near, 10 * sigma, 9.0)
+        span = np.log1p(extent / sigma)[..., None]
+        w = span * u
+        nodes.append(zhat[..., None] + sign * sigma[..., None] * np.expm1(w))
+        weights.append(np.log(sigma[..., None] * span * wu) + w)
+    return np.concatenate(nodes, axis=-1), np.concatenate(weights, axis=-1)
+
+
+def _log_post(data, mu, tau, prior_mu: Prior, derivatives: bool = False):
+    """log p(mu) + sum_i log L_i(mu, tau) at mu (B, T, P) and tau (B, T); with ``derivatives``
+    also its first and second derivative in mu (posterior moments on the same nodes)."""
+    x, n, count, lchoose = (d[:, None, None, :] for d in data)
+    mu4 = mu[..., None]
+    tau4 = tau[:, :, None, None]
+    zhat, sigma = _integrand_modes(x, n, mu4, tau4)
+    z, logw = _stretched_nodes(x, n, mu4, tau4, zhat, sigma)
+    eta = mu4[..., None] + tau4[..., None] * z
+    xq, nq = x[..., None], n[..., None]
+    logf = xq * eta - nq * np.logaddexp(0.0, eta) - 0.5 * z * z + logw
+    top = logf.max(axis=-1)
+    e = np.exp(logf - top[..., None])
+    total = e.sum(axis=-1)
+    ll = top + np.log(total) - _HALF_LOG_2PI + lchoose
+    lp0, g0, h0 = mu_log_density(prior_mu, mu)
+    lp = lp0 + (count * ll).sum(axis=-1)
+    if not derivatives:
+        return lp
+    # Derivatives in mu as posterior moments (Louis 1982) of theta = mu + tau z: the score is
+    # E[z] / tau and the curvature (Var z - 1) / tau^2, which is stable for large tau; for small
+    # tau those cancel, and the binomial form E[r], E[r^2 - info] - E[r]^2 (r = x - n p) is used.
+    post = e / total[..., None]
+    ez = (post * z).sum(axis=-1)
+    vz = (post * (z - ez[..., None]) ** 2).sum(axis=-1)
+    g_z = ez / tau4
+    h_z = (vz - 1.0) / (tau4 * tau4)
+    p = special.expit(eta)
+    r = xq - nq * p
+    g_r = (post * r).sum(axis=-1)
+    h_r = (post * (r * r - nq * p * (1 - p))).sum(axis=-1) - g_r * g_r
+    large = tau4 > 0.05
+    g = np.where(large, g_z, g_r)
+    h = np.where(large, h_z, h_r)
+    return lp, g0 + (count * g).sum(axis=-1), h0 + (count * h).sum(axis=-1)
+
+
+def _column_modes(data, tau, prior_mu, start):
+    """Mode of mu given each tau (B, T) and the curvature scale there, by Newton's method kept
+    inside a bracket that the sign of the (decreasing) gradient narrows."""
+    mu = np.broadcast_to(start[:, None], tau.shape).astype(float)
+    lo = np.full(tau.shape, -np.inf)
+    hi = np.full(tau.shape, np.inf)
+    for _ in range(200):
+        _, g, h = _log_post(data, mu[..., None], tau, prior_mu, True)
+        g, h = g[..., 0], h[..., 0]
+        lo = np.where(g > 0, mu, lo)
+        hi = np.where(g < 0, mu, hi)
+        scale = 1.0 / np.sqrt(np.maximum(-h, 1e-300))
+        step = np.clip(-g / np.minimum(h, -1e-300), -4 * scale, 4 * scale)
+        new = mu + step
+        outside = (new <= lo) | (new >= hi)
+        new = np.where(outside & np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi), new)
+        # The mode only places the panels: a thousandth of the scale is plenty.
+        done = np.abs(new - mu) <= 1e-3 * scale
+        mu = new
+        if done.all():
+            break
+    _, _, h = _log_post(data, mu[..., None], tau, prior_mu, True)
+    return mu, 1.0 / np.sqrt(-h[..., 0])
+
+
+def _panel_ends(data, tau, prior_mu, mode, scale):
+    """Each column's ends (a, b): the nearest of mode -/+ _REACH * scale beyond which the
+    log-concave tail holds less than exp(-TAIL) of the column's Laplace mass."""
+    ladder = np.concatenate([-_REACH[::-1], _REACH])
+    points = mode[..., None] + scale[..., None] * ladder
+    lp, g, _ = _log_post(data, points, tau, prior_mu, True)
+    peak = _log_post(data, mode[..., None], tau, prior_mu)[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = lp - np.log(np.abs(g))
+    small = peak[..., None] + np.log(scale)[..., None] - TAIL
+    right_side = ladder > 0
+    # Outer tail bound valid only where the gradient points down the tail.
+    ok = np.where(right_side, g < 0, g > 0) & (bound <= small)
+    nl = _REACH.size
+    left_ok = ok[..., :nl][..., ::-1]  # nearest first
+    right_ok = ok[..., nl:]
+    left = np.where(left_ok.any(-1), _REACH[np.argmax(left_ok, -1)], _REACH[-1])
+    right = np.where(right_ok.any(-1), _REACH[np.argmax(right_ok, -1)], _REACH[-1])
+    return mode - left * scale, mode + right * scale
+
+
+def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
+    rule_v = cheb.rule(V_NODES)
+    rule_m = cheb.rule(MU_NODES)
+    v = v_lo[:, None] + (v_hi - v_lo)[:, None] * 0.5 * (1 + rule_v.x)
+    tau = tau_of(prior_tau, v)
+    prior_v = tau_log_density(prior_tau, v)  # (B, T)
+    mode, scale = _column_modes(data, tau, prior_mu, start)
+    a_end, b_end = _panel_ends(data, tau, prior_mu, mode, scale)
+    a = np.stack([a_end, mode], axis=-1)  # (B, T, 2)
+    b = np.stack([mode, b_end], axis=-1)
+    half = 0.5 * (b - a)
+    mu = a[..., None] + half[..., None] * (1 + rule_m.x)  # (B, T, 2, M)
+    shape = mu.shape
+    lp = _log_post(data, mu.reshape(shape[0], shape[1], -1), tau, prior_mu).reshape(shape)
+    lp = lp + prior_v[..., None, None]
+    ref = lp.max(axis=(1, 2, 3))
+    dens = np.exp(lp - ref[:, None, None, None])
+    cdf_coef = np.einsum("btpm,km->btpk", dens, rule_m.to_cdf) * half[..., None]
+    pdf_coef = np.einsum("btpm,km->btpk", dens, rule_m.to_coef)
+    panel_mass = np.einsum("btpm,m->btp", dens, rule_m.w) * half
+    column = panel_mass.sum(axis=-1)
+    weight = 0.5 * (v_hi - v_lo)[:, None] * rule_v.w
+    total = (weight * column).sum(axis=1)
+    return _Grid(
+        v,
+        v_lo,
+        v_hi,
+        tau,
+        scale,
+        a,
+        b,
+        dens,
+        column,
+        weight,
+        total,
+        ref,
+        cdf_coef,
+        pdf_coef,
+        panel_mass,
+    )
+
+
+def _grid(events, n, prior_mu: Prior, prior_tau: Prior, passes: int = 5) -> _Grid:
+    """The quadrature of a batch, its v interval narrowed pass by pass to where the posterior
+    of v is above exp(-TAIL) of its peak (all datasets in step)."""
+    data = _data(events, n)
+    x, m, count, _ = data
+    start = special.logit(((x * count).sum(1) + 0.5) / ((m * count).sum(1) + 1.0))
+    lo = np.zeros(x.shape[0])
+    hi = np.full(x.shape[0], u_max(prior_tau))
+    for _ in range(passes):
+        grid = _build(data, prior_mu, prior_tau, lo, hi, start)
+        with np.errstate(divide="ignore"):
+            rel = np.log(grid.column) - np.log(grid.column.max(axis=1, keepdims=True))
+        big = rel > -TAIL
+        first = np.argmax(big, axis=1)
+        last = big.shape[1] - 1 - np.argmax(big[:, ::-1], axis=1)
+        rows = np.arange(big.shape[0])
+        new_lo = np.where(first > 0, grid.v[rows, np.maximum(first - 1, 0)], lo)
+        new_hi = np.where(
+            last < big.shape[1] - 1, grid.v[rows, np.minimum(last + 1, big.shape[1] - 1)], hi
+        )
+        shrink = (new_hi - new_lo) < 0.5 * (hi - lo)
+        if not shrink.any():
+            return grid
+        lo = np.where(shrink, new_lo, lo)
+        hi = np.where(shrink, new_hi, hi)
+    return _build(data, prior_mu, prior_tau, lo, hi, start)
+
+
+def _mu_cdf(grid: _Grid, c):
+    """Posterior CDF and density of mu at c (B, P)."""
+    half = 0.5 * (grid.b - grid.a)  # (B, T, 2)
+    xs = (c[:, :, None, None] - grid.a[:, None]) / half[:, None] - 1.0  # (B, P, T, 2)
+    inside = np.abs(xs) <= 1
+    within = cheb.evaluate(grid.cdf_coef[:, None], xs)
+    cdf = np.where(xs > 1, grid.panel_mass[:, None], np.where(inside, within, 0.0))
+    pdf = np.where(inside, cheb.evaluate(grid.pdf_coef[:, None], xs), 0.0)
+    w = grid.weight[:, None, :]
+    return (
+        np.einsum("bpt,bpt->bp", w, cdf.sum(-1)) / grid.total[:, None],
+        np.einsum("bpt,bpt->bp", w, pdf.sum(-1)) / grid.total[:, None],
+    )
+
+
+def mu_quantiles(grid: _Grid, probs) -> np.ndarray:
+    """Posterior quantiles of mu (B, len(probs))."""
+    targets = np.broadcast_to(np.asarray(probs, dtype=float), (grid.total.size, len(probs)))
+    lo = np.broadcast_to(grid.a.min(axis=(1, 2))[:, None], targets.shape)
+    hi = np.broadcast_to(grid.b.max(axis=(1, 2))[:, None], targets.shape)
+    mean, sd = _mu_moments(grid)
+    start = mean[:, None] + sd[:, None] * special.ndtri(targets)
+    return cheb.invert(lambda c: _mu_cdf(grid, c), targets, lo, hi, start)
+
+
+def _mu_moments(grid: _Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and SD of mu (B,) by the panel quadrature."""
+    rule_m = cheb.rule(MU_NODES)
+    half = 0.5 * (grid.b - grid.a)
+    mu = grid.a[..., None] + half[..., None] * (1 + rule_m.x)
+    share = grid.weight / grid.total[:, None]
+    w = grid.dens * rule_m.w * half[..., None] * share[..., None, None]
+    mean = (w * mu).sum(axis=(1, 2, 3))
+    var = (w * (mu - mean[:, None, None, None]) ** 2).sum(axis=(1, 2, 3))
+    return mean, np.sqrt(np.maximum(var, 0.0))

@@ -1,0 +1,172 @@
+"""The Bayesian binomial-normal model (stsmeta.stats.bayes) against independent references.
+
+* tests/reference/bayes_bruteforce.json (tests/reference/bayes_bruteforce.py: scipy adaptive
+  Gauss-Kronrod for each study, dense composite Gauss-Legendre grids for (mu, tau)): posterior
+  quantiles within 1e-4 on the proportion scale.
+* tests/reference/bayes_jags.json (tests/reference/bayes_jags.R: JAGS, 8 chains x 250,000
+  iterations): within 4 Monte Carlo SEs plus 2e-3 (proportions; tau relative 2%). The extra
+  allowance is for the MC SE itself, estimated from only 8 chain means: with every study at
+  100% JAGS's chains make rare long excursions, and its P(p > 0.8) is 1.6e-3 (7 "SEs") below
+  both deterministic integrations, which agree with each other to 2e-5.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stsmeta.stats import pool
+from stsmeta.stats.bayes import batch_intervals, posterior
+from stsmeta.stats.bayes_priors import parse_prior
+
+REFERENCE = Path(__file__).parent / "reference"
+BRUTE = json.loads((REFERENCE / "bayes_bruteforce.json").read_text())["datasets"]
+JAGS = json.loads((REFERENCE / "bayes_jags.json").read_text())["datasets"]
+PROPORTION_FIELDS = (
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "mean_proportion",
+    "mean_proportion_ci_low",
+    "mean_proportion_ci_high",
+)
+
+
+@pytest.mark.parametrize("case", BRUTE, ids=[c["name"] for c in BRUTE])
+def test_matches_bruteforce_integration(case):
+    # The reference's own error (estimated by its difference from a coarser run) is below the
+    # tolerance; mostly far below (up to 8.6e-5 for random_2, whose ranges are wide).
+    assert case["self_check"] < 1e-4
+    ref = case["values"]
+    got = posterior(
+        case["events"],
+        case["n"],
+        case["prior_mu"],
+        case["prior_tau"],
+        case["level"],
+        case["thresholds"],
+    )
+    for name in PROPORTION_FIELDS:
+        assert getattr(got, name) == pytest.approx(ref[name], abs=1e-4), name
+    for threshold, prob in ref["prob_above"].items():
+        assert got.prob_above[f"{float(threshold):g}"] == pytest.approx(prob, abs=1e-4)
+    # tau on its own scale and the log marginal likelihood: looser, as the reference itself is
+    # (its grid is spread over wide ranges; the largest differences, 5e-3 relative in tau and
+    # 1.3e-3 in log ML, are for random_2, whose self-check is also the largest).
+    for name in ("tau", "tau_ci_low", "tau_ci_high"):
+        assert getattr(got, name) == pytest.approx(ref[name], rel=1e-2), name
+    assert got.log_marginal_likelihood == pytest.approx(ref["log_marginal_likelihood"], abs=3e-3)
+
+
+@pytest.mark.parametrize("case", JAGS, ids=[c["name"] for c in JAGS])
+def test_matches_jags_within_monte_carlo_error(case):
+    events, n = np.atleast_1d(case["events"]), np.atleast_1d(case["n"])  # R unboxes k = 1
+    got = posterior(events, n, case["prior_mu"], case["prior_tau"], case["level"], (0.5, 0.8))
+    values = {**got.to_dict(), "prob_above_0.5": got.prob_above["0.5"]}
+    values["prob_above_0.8"] = got.prob_above["0.8"]
+    for name, ref in case["values"].items():
+        slack = 0.02 * ref if name.startswith("tau") else 2e-3
+        allowed = 4 * case["mcse"][name] + slack
+        assert abs(values[name] - ref) <= allowed, (name, values[name], ref, allowed)
+
+
+@pytest.mark.parametrize(
+    ("events", "n"),
+    [([3, 1, 5, 2], [3, 1, 5, 2]), ([0, 0, 0], [4, 2, 7]), ([4], [4]), ([0], [1]), ([7], [10])],
+    ids=["all100", "all0", "k1_all100", "k1_n1_zero", "k1_interior"],
+)
+def test_every_dataset_has_an_answer(events, n):
+    res = pool(events, n, method="bayes", thresholds=[0.5])
+    d = res.to_dict()
+    for name in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "mu", "tau"):
+        assert d[name] is not None and math.isfinite(d[name]), name
+    assert 0 < d["ci_low"] < d["estimate"] < d["ci_high"] < 1
+    assert d["pi_low"] <= d["ci_low"] and d["ci_high"] <= d["pi_high"]
+    assert 0 <= d["tau_ci_low"] < d["tau"] < d["tau_ci_high"]
+    assert d["settings"]["prior_mu"] == "logistic:0:1"
+    assert d["settings"]["prior_tau"] == "half-normal:1"
+    if sum(events) in (0, sum(n)) or len(events) == 1:
+        assert res.warnings  # the prior's influence is stated
+
+
+def test_all_100_percent_estimate_is_high_and_all_0_low():
+    high = pool([3, 1, 5, 2], [3, 1, 5, 2], method="bayes")
+    low = pool([0, 0, 0], [4, 2, 7], method="bayes")
+    assert high.ci_low > 0.5 and low.ci_high < 0.5
+    # Reflection: x -> n - x maps the posterior of expit(mu) to 1 - itself (symmetric priors).
+    mirror = pool([0, 0, 0, 0], [3, 1, 5, 2], method="bayes")
+    assert mirror.estimate == pytest.approx(1 - high.estimate, abs=1e-6)
+    assert mirror.ci_low == pytest.approx(1 - high.ci_high, abs=1e-6)
+
+
+def test_deterministic_and_order_free():
+    a = pool([1, 1, 2, 3, 2, 1], [1, 1, 2, 3, 3, 3], method="bayes").to_dict()
+    b = pool([1, 1, 2, 3, 2, 1], [1, 1, 2, 3, 3, 3], method="bayes").to_dict()
+    c = pool([2, 1, 3, 1, 1, 2], [3, 3, 3, 1, 1, 2], method="bayes")
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    assert c.estimate == a["estimate"] and c.ci_low == a["ci_low"]
+
+
+def test_batch_fitter_gives_the_single_fit_numbers():
+    rng = np.random.default_rng(5)
+    n = np.array([1, 1, 2, 3, 3, 3])
+    events = rng.binomial(n, 0.7, size=(12, n.size))
+    est, lo, hi = batch_intervals(events, n)
+    for i in range(events.shape[0]):
+        one = posterior(events[i], n)
+        assert est[i] == pytest.approx(one.estimate, abs=1e-9)
+        assert lo[i] == pytest.approx(one.ci_low, abs=1e-9)
+        assert hi[i] == pytest.approx(one.ci_high, abs=1e-9)
+
+
+def test_prior_matters_where_data_are_silent():
+    # k = 1: the data hardly inform tau, so its interval is close to its prior's 95% range
+    # (half-normal(0.5): 0.5 * 2.2414 at 97.5%), and a heavier-tailed prior gives a wider one.
+    narrow = posterior([7], [10], prior_tau="half-normal:0.5")
+    wide = posterior([7], [10], prior_tau="half-cauchy:1")
+    assert wide.tau_ci_high > 5 * narrow.tau_ci_high
+    assert narrow.tau_ci_high == pytest.approx(0.5 * 2.2414027, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("normal:0", "mu"),
+        ("normal:0:-1", "mu"),
+        ("cauchy:0:1", "mu"),
+        ("half-normal:0", "tau"),
+        ("half-normal:1:2", "tau"),
+        ("half-t:1", "tau"),
+        ("normal:0:x", "mu"),
+    ],
+)
+def test_bad_priors_are_refused(text, role):
+    with pytest.raises(ValueError, match="give"):
+        parse_prior(text, role)
+
+
+def test_cli_bayes_json(tmp_path):
+    csv = tmp_path / "counts.csv"
+    csv.write_text("study,events,n\nA,1,1\nB,1,1\nC,2,2\nD,3,3\nE,2,3\nF,1,3\n")
+    cmd = [sys.executable, "-m", "stsmeta", "pool", "--input", str(csv), "--method", "bayes"]
+    out = subprocess.run(
+        [*cmd, "--prior-tau", "half-cauchy:0.5", "--threshold", "0.5", "0.8", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    doc = json.loads(out.stdout)
+    for key in ("estimate", "ci_low", "ci_high", "mu", "tau", "tau_ci_low", "tau_ci_high"):
+        assert isinstance(doc[key], float)
+    assert set(doc["prob_above"]) == {"0.5", "0.8"}
+    assert doc["settings"]["prior_tau"] == "half-cauchy:0.5"
+    bad = subprocess.run([*cmd, "--prior-mu", "normal:0"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--prior-mu" in bad.stderr and "Traceback" not in bad.stderr
