@@ -10,12 +10,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
-import io
 import json
 import re
 import shutil
 import struct
-import tarfile
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -330,27 +328,28 @@ def test_changes_since_a_previous_archive(tmp_path):
     root = copy_inputs(tmp_path)
     results = root / "results"
     old_estimate = 0.654321
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+    members: dict[str, bytes] = {}
 
-        def add(name: str, payload: dict) -> None:
-            data = json.dumps(payload).encode()
-            info = tarfile.TarInfo(f"stsmeta-results-0.0.1/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+    def add(name: str, payload: dict) -> None:
+        members[name] = json.dumps(payload).encode()
 
-        old = json.loads((results / "pool/complete_remission/primary.json").read_text())
-        old["estimate"], old["k"] = old_estimate, 3
-        add("pool/complete_remission/primary.json", old)
-        for path in sorted((results / "normalised").glob("*.json")):
-            study = json.loads(path.read_text())
-            if study["study_id"] == "zeta-2021":
-                continue  # added since
-            if study["study_id"] == "beta-2013":
-                study["design"] = "case series"  # changed since
-            add(f"normalised/{path.name}", study)
+    old = json.loads((results / "pool/complete_remission/primary.json").read_text())
+    old["estimate"], old["k"] = old_estimate, 3
+    add("pool/complete_remission/primary.json", old)
+    for path in sorted((results / "normalised").glob("*.json")):
+        study = json.loads(path.read_text())
+        if study["study_id"] == "zeta-2021":
+            continue  # added since
+        if study["study_id"] == "beta-2013":
+            study["design"] = "case series"  # changed since
+        add(f"normalised/{path.name}", study)
+    # With its manifest, as `stsmeta archive` writes it: the report verifies it before use.
+    from stsmeta.archive import tar_gz_bytes
+    from stsmeta.archive.texts import manifest_text
+
+    members["MANIFEST.sha256"] = manifest_text(members).encode()
     previous = tmp_path / "stsmeta-results-0.0.1.tar.gz"
-    previous.write_bytes(buffer.getvalue())
+    previous.write_bytes(tar_gz_bytes("stsmeta-results-0.0.1", members, 0))
     html, md = build(root, "out", previous=previous)
     assert "Compared with version 0.0.1" in html
     assert "Studies added: Synthetic Zeta 2021" in html

@@ -95,6 +95,9 @@ def _node(config: Any, path) -> Any:
 _PATTERN_HINTS = {
     "report.version": "give a version such as 0.1.0",
     "report.date": "give the date as YYYY-MM-DD",
+    "report.license": "give an SPDX licence identifier such as CC-BY-4.0",
+    "report.repository": "give the repository URL starting with https://",
+    "report.doi": "give the DOI without the resolver, such as 10.5281/zenodo.1234567",
 }
 
 

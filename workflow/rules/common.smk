@@ -11,7 +11,7 @@ from snakemake.io import IOFile
 
 import stsmeta
 from stsmeta.atomic_write import write_text_atomically
-from stsmeta.archive import previous_archive
+from stsmeta.archive import release_status
 from stsmeta.config import STAGE_FIELDS, effective_config, load_config, read_config
 from stsmeta.coverage.design import design_text
 from stsmeta.coverage.plan import settings_from_config as coverage_settings
@@ -272,24 +272,26 @@ COVERAGE_SHARDS = [
     for family in COVERAGE.families()
     for shard in range(COVERAGE.shards)
 ]
-# The archive published before this version, if any: the report says what changed since then.
-PREVIOUS_ARCHIVE = previous_archive(Path(RESULTS) / "archive", VERSION)
-# The workflow's own files, from its base directory, so that the archive target works from any
-# working directory.
+# The workflow's own files are found from its base directory, so that every target works from
+# any working directory.
 BASE = Path(workflow.basedir)
-ARCHIVE_ENV_FILES = [
-    str(BASE / "envs" / name) for name in ("requirements.lock", "stsmeta.yaml")
-]
-# Relative to BASE, as the archive stores them.
-WORKFLOW_FILES = sorted(
-    [
-        "Snakefile",
-        *(
-            f"workflow/rules/{p.name}"
-            for p in (BASE / "workflow" / "rules").glob("*.smk")
-        ),
-    ]
-)
+# The published archives the report relies on, from their record (archives.lock, next to
+# config.yaml and data/ in the working directory: commit it), verified before any job runs: a
+# corrupt or missing one stops the run and changes nothing. RELEASE.previous: the version to
+# compare with; RELEASE.label: "<version>" or "<version>+unreleased changes" when the inputs
+# differ from the published <version>.
+ARCHIVE_LOCK = Path("archives.lock")
+try:
+    RELEASE = release_status(
+        ARCHIVE_LOCK,
+        Path(RESULTS) / "archive",
+        VERSION,
+        {Path(p).name: Path(p).read_bytes() for p in RAW_FILES},
+        json.loads(effective_config(config, "archive"))["config"],
+    )
+except InputError as exc:
+    raise WorkflowError(f"Published results archives:\n{exc}") from None
+PREVIOUS_ARCHIVE = RELEASE.previous
 
 
 def figure_output(stem, ext):
@@ -358,6 +360,8 @@ def all_outputs():
         f"{RESULTS}/coverage/summary.csv",
         f"{RESULTS}/report.html",
         f"{RESULTS}/report.md",
+        # Kept current with the studies, so that no file names a removed study (archive.smk).
+        f"{RESULTS}/lists/archive.txt",
     ]
 
 

@@ -1,3 +1,4 @@
+import shlex
 import sys
 
 
@@ -31,6 +32,14 @@ rule report:
         previous=lambda w, input: (
             f"--previous {input.previous}" if input.previous else ""
         ),
+        # "<version>+unreleased changes" and what changed, when the inputs differ from the
+        # published archive of this version (RELEASE, common.smk).
+        release=" ".join(
+            shlex.quote(arg)
+            for change in RELEASE.changes
+            for arg in ("--unreleased-change", change)
+        )
+        + (f" --version-label {shlex.quote(RELEASE.label)}" if RELEASE.changes else ""),
         review=lambda w, input: " ".join(
             [
                 option("--screening", input.screening),
@@ -41,7 +50,7 @@ rule report:
         "python -m stsmeta report --config {input.config} --pool-dir {params.pool_dir}"
         " --studies @{input.listed} --tables {params.tables_dir}"
         " --figures-dir {params.figures_dir} --coverage {input.coverage} {params.previous}"
-        " {params.review}"
+        " {params.review} {params.release}"
         " --html {output.html} --md {output.md} > {log} 2>&1"
 
 

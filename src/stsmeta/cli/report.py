@@ -58,6 +58,18 @@ def register(subparsers) -> None:
         default=None,
         help="previous results archive (.tar.gz) or directory (optional)",
     )
+    parser.add_argument(
+        "--version-label",
+        default=None,
+        help="the version to print when it is not report.version (set by the workflow)",
+    )
+    parser.add_argument(
+        "--unreleased-change",
+        dest="unreleased_changes",
+        action="append",
+        default=[],
+        help="what differs from the published archive of this version (repeatable)",
+    )
     parser.set_defaults(func=run)
     register_pdf(subparsers)
 
@@ -77,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         coverage=args.coverage,
         screening=args.screening,
         certainty=args.certainty,
+        version_label=args.version_label,
+        unreleased_changes=tuple(args.unreleased_changes),
     ):
         print(path)
     return 0

@@ -10,6 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def _label_release(report: dict, label: str | None, changes: tuple[str, ...]) -> None:
+    """Print ``label`` as the version, with what differs from the published archive of
+    ``report.version`` (set by the workflow: ``stsmeta.archive.release_status``)."""
+    if label is not None:
+        report["version"] = label
+        report["unreleased_changes"] = list(changes)
+
+
 def write_report(
     *,
     config: Path | str,
@@ -23,6 +31,8 @@ def write_report(
     coverage: Path | str | None = None,
     screening: Path | str | None = None,
     certainty: Path | str | None = None,
+    version_label: str | None = None,
+    unreleased_changes: tuple[str, ...] = (),
 ) -> tuple[Path, Path]:
     """Build the report from files; return the paths written.
 
@@ -50,6 +60,7 @@ def write_report(
 
     files = InputFiles()
     plan = load_plan(config, files)
+    _label_release(plan.report, version_label, unreleased_changes)
     pooled = load_pooled(pool_dir, plan, files)
     plan = with_selected_primary(plan, pooled)  # labels of the method the rule chose
     studies = load_normalised(normalised, files)

@@ -39,6 +39,23 @@ def header_section(data: ReportData) -> list[Block]:
         Heading(1, title, "top"),
         Paragraph(cell(f"Authors: {joined(authors)}." if authors else "Authors: not given.")),
         Paragraph(cell(f"Version {version}; date: {data_date(plan, data.studies)}.")),
+        *unreleased_section(plan),
+    ]
+
+
+def unreleased_section(plan) -> list[Block]:
+    """What differs from the published archive of this version (set by the workflow)."""
+    changes = plan.report.get("unreleased_changes") or []
+    if not changes:
+        return []
+    return [
+        Paragraph(
+            cell(
+                "These results differ from the published archive of this version ("
+                + "; ".join(changes)
+                + "): bump report.version before publishing them."
+            )
+        )
     ]
 
 

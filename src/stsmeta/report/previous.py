@@ -1,24 +1,17 @@
 """The previous version of the results, for "Changes since the previous version".
 
-Accepts the archive written by ``stsmeta archive`` (``stsmeta-results-<version>.tar.gz`` with
-``stsmeta-results-<version>/pooled/<outcome>/<scenario>.json`` and ``.../normalised/*.json``)
-or an unpacked results directory with ``pooled/`` and ``normalised/`` at its top.
+Accepts the archive written by ``stsmeta archive`` (read and verified through
+``stsmeta.archive``, the one reader of the archive layout) or an unpacked results directory
+with ``pool/`` and ``normalised/`` at its top.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import re
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from stsmeta.errors import InputError, Problem
-
-_TOP = re.compile(r"^stsmeta-results-(?P<version>[^/]+)$")
-_POOLED = re.compile(r"^(?:[^/]+/)?(?:pool|pooled)/(?P<outcome>[^/]+)/(?P<scenario>[^/]+)\.json$")
-_NORMALISED = re.compile(r"^(?:[^/]+/)?normalised/(?P<study>[^/]+)\.json$")
 
 
 @dataclass(frozen=True)
@@ -29,50 +22,66 @@ class Previous:
     studies: dict[str, dict]
 
 
-def _add(name: str, data: bytes, pooled: dict, studies: dict, source: str) -> None:
-    name = name.removeprefix("./")
-    pooled_match, study_match = _POOLED.match(name), _NORMALISED.match(name)
-    if not (pooled_match or study_match):
-        return
+def _json(data: bytes, source: str, name: str):
     try:
-        value = json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(Problem(source, name, f"not valid UTF-8 JSON ({exc})")) from None
-    if pooled_match:
-        pooled.setdefault(pooled_match["outcome"], {})[pooled_match["scenario"]] = value
-    else:
-        studies[str(value.get("study_id") or study_match["study"])] = value
+
+
+def _from_files(pool: dict[str, bytes], normalised: dict[str, bytes], source: str):
+    pooled: dict[str, dict[str, dict]] = {}
+    studies: dict[str, dict] = {}
+    for name, data in sorted(pool.items()):
+        parts = name.split("/")
+        if len(parts) == 2 and parts[1].endswith(".json"):
+            pooled.setdefault(parts[0], {})[parts[1][: -len(".json")]] = _json(data, source, name)
+    for name, data in sorted(normalised.items()):
+        if "/" not in name and name.endswith(".json"):
+            value = _json(data, source, name)
+            studies[str(value.get("study_id") or name[: -len(".json")])] = value
+    return pooled, studies
+
+
+def _read_dir(path: Path) -> dict[str, dict[str, bytes]]:
+    return {
+        folder: {
+            p.relative_to(path / folder).as_posix(): p.read_bytes()
+            for p in sorted((path / folder).rglob("*.json"))
+        }
+        for folder in ("pool", "normalised")
+    }
 
 
 def load_previous(path: Path | str, data: bytes) -> Previous:
-    """Read a previous archive (``data`` are its bytes, already checksummed) or directory."""
+    """Read a previous archive (``data`` are its bytes) or results directory.
+
+    An archive that fails its manifest or whose name and content disagree is an error; nothing
+    is deleted or changed.
+    """
+    from stsmeta.archive import read_archive, result_files, verify_archive
+
     path = Path(path)
-    pooled: dict[str, dict[str, dict]] = {}
-    studies: dict[str, dict] = {}
-    version = ""
     if path.is_dir():
-        top = path.name
-        for file in sorted(path.rglob("*.json")):
-            _add(file.relative_to(path).as_posix(), file.read_bytes(), pooled, studies, str(path))
+        folders = _read_dir(path)
+        version = path.name.removeprefix("stsmeta-results-")
     else:
-        try:
-            archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")  # noqa: SIM115
-        except tarfile.TarError as exc:
+        result = verify_archive(path)
+        if not result.ok:
             raise InputError(
-                Problem(str(path), "", f"not a results archive or directory ({exc})")
-            ) from None
-        top = ""
-        with archive:
-            for member in sorted(archive.getmembers(), key=lambda m: m.name):
-                top = top or member.name.removeprefix("./").split("/")[0]
-                if member.isfile():
-                    fh = archive.extractfile(member)
-                    if fh is not None:
-                        _add(member.name, fh.read(), pooled, studies, str(path))
-    match = _TOP.match(top)
-    version = match["version"] if match else top
+                Problem(
+                    str(path),
+                    "",
+                    f"the previous version's archive failed verification ({result.summary()}); "
+                    "restore the published archive; nothing was changed",
+                )
+            )
+        contents = read_archive(path, data)
+        folders = {f: result_files(contents, f) for f in ("pool", "normalised")}
+        version = contents.version or contents.top
+    pooled, studies = _from_files(folders["pool"], folders["normalised"], str(path))
     if not pooled and not studies:
         raise InputError(
-            Problem(str(path), "", "no pooled/<outcome>/<scenario>.json or normalised/*.json in it")
+            Problem(str(path), "", "no pool/<outcome>/<scenario>.json or normalised/*.json in it")
         )
     return Previous(version=version, source=path.name, pooled=pooled, studies=studies)

@@ -1,0 +1,122 @@
+"""Where the current inputs stand against the published archives (from ``archives.lock``).
+
+Checked once when the workflow starts, before any job runs, so that a corrupt archive stops
+the run with a clear error and changes nothing:
+
+- the previous version (the highest published version below ``report.version``) is verified
+  before the report compares with it;
+- if ``report.version`` is already published and the study files or the effective configuration
+  differ from that archive, the report calls itself ``<version>+unreleased changes`` and says
+  what changed (the archive target then refuses to publish over it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from stsmeta.archive.layout import (
+    EFFECTIVE_CONFIG_NAME,
+    ArchiveContents,
+    archive_name,
+    version_sort_key,
+)
+from stsmeta.archive.lock import entry_for, read_lock
+from stsmeta.archive.verify import require_verified
+from stsmeta.errors import InputError, Problem
+
+UNRELEASED = "unreleased changes"
+
+
+@dataclass(frozen=True)
+class ReleaseStatus:
+    """The previous archive to compare with, and this version's label and changes."""
+
+    previous: Path | None
+    label: str
+    changes: tuple[str, ...]
+
+
+def _archived_config(contents: ArchiveContents) -> dict | None:
+    data = contents.files.get(EFFECTIVE_CONFIG_NAME)
+    try:
+        return json.loads(data)["config"] if data is not None else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _names(items) -> str:
+    return ", ".join(sorted(items))
+
+
+def unreleased_changes(
+    published: ArchiveContents, raw_files: Mapping[str, bytes], config: Mapping
+) -> tuple[str, ...]:
+    """What differs between the current study files and configuration and a published archive.
+
+    ``raw_files``: file name -> bytes of the current study files; ``config``: the effective
+    configuration (as JSON values).
+    """
+    archived_config = _archived_config(published) or {}
+    folder = str(archived_config.get("studies_dir") or "data/raw").rstrip("/") + "/"
+    before = {
+        name[len(folder) :]: data
+        for name, data in published.files.items()
+        if name.startswith(folder) and "/" not in name[len(folder) :]
+    }
+    changes = []
+    if added := set(raw_files) - set(before):
+        changes.append(f"study files added: {_names(added)}")
+    if removed := set(before) - set(raw_files):
+        # Counted, not named: no output names a study that is not in the studies folder.
+        changes.append(f"study files removed: {len(removed)}")
+    if changed := {n for n in set(raw_files) & set(before) if raw_files[n] != before[n]}:
+        changes.append(f"study files changed: {_names(changed)}")
+    if json.loads(json.dumps(dict(config))) != archived_config:
+        keys = set(config) | set(archived_config)
+        differ = {k for k in keys if config.get(k) != archived_config.get(k)}
+        changes.append(f"configuration changed: {_names(differ)}")
+    return tuple(changes)
+
+
+def _previous_version(versions: list[str], version: str) -> str | None:
+    key = version_sort_key(version)
+    earlier = sorted((v for v in versions if version_sort_key(v) < key), key=version_sort_key)
+    return earlier[-1] if earlier else None
+
+
+def release_status(
+    lock_path: Path,
+    publish_dir: Path,
+    version: str,
+    raw_files: Mapping[str, bytes],
+    config: Mapping,
+) -> ReleaseStatus:
+    """Verify the archives the report will rely on, and label this version. InputError if a
+    published archive that is needed is missing or fails verification."""
+    entries = read_lock(lock_path)
+    previous = None
+    previous_version = _previous_version([e.version for e in entries], version)
+    if previous_version is not None:
+        previous = Path(publish_dir) / archive_name(previous_version)
+        if not previous.is_file():
+            raise InputError(
+                Problem(
+                    str(previous),
+                    "",
+                    f"{lock_path} lists version {previous_version} as published, but its archive "
+                    f"is not here; put the published archive at {previous} (the report says "
+                    "what changed since it); nothing was run",
+                )
+            )
+        require_verified(previous, lock_path, "as the previous version")
+    same = entry_for(entries, version)
+    published = Path(publish_dir) / archive_name(version)
+    if same is None or not published.is_file():
+        return ReleaseStatus(previous, version, ())
+    contents = require_verified(published, lock_path, f"to compare with version {version}")
+    changes = unreleased_changes(contents, raw_files, config)
+    label = f"{version}+{UNRELEASED}" if changes else version
+    return ReleaseStatus(previous, label, changes)

@@ -1,0 +1,171 @@
+"""The archive target run by Snakemake on temporary copies of the repository: rerun from the
+archive alone, from another working directory, unreleased changes, a corrupt previous archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from test_workflow import SYNTHETIC_STUDY, _copy_repo, _screening_follows, _snakemake
+
+from stsmeta import archive
+
+pytestmark = pytest.mark.workflow
+
+ARCHIVE = "results/archive/stsmeta-results-0.1.0.tar.gz"
+
+
+def _snakemake_elsewhere(workdir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake on ``workdir``'s workflow, started from another working directory."""
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2"]
+    cmd += ["--snakefile", str(workdir / "Snakefile"), "--directory", str(workdir), *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+
+
+def _tree_hashes(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".snakemake" not in p.parts
+    }
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    """A copy on which the workflow ran and the archive target published 0.1.0, started from
+    another working directory."""
+    work = _copy_repo(tmp_path_factory.mktemp("published"))
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    for target in ([], ["archive"]):
+        proc = _snakemake_elsewhere(work, elsewhere, *target)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not any(elsewhere.iterdir()), "nothing may be written to the working directory"
+    return work
+
+
+def test_archive_is_recorded_and_verifies(published: Path) -> None:
+    lock = archive.read_lock(published / "archives.lock")
+    assert [e.version for e in lock] == ["0.1.0"]
+    done = subprocess.run(
+        [sys.executable, "-m", "stsmeta", "verify-archive", ARCHIVE],
+        cwd=published,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_published_crate_passes_roc_validator_offline(published: Path, tmp_path: Path) -> None:
+    from archive_helpers import validate_crate_offline
+
+    with tarfile.open(published / ARCHIVE) as tar:
+        tar.extractall(tmp_path, filter="data")
+    result = validate_crate_offline(tmp_path / "stsmeta-results-0.1.0", tmp_path / "cache")
+    assert [f"{i.check.identifier}: {i.message}" for i in result.get_issues()] == []
+    assert result.passed()
+
+
+@pytest.fixture(scope="module")
+def second_version(published: Path, tmp_path_factory) -> Path:
+    """The published copy with report.version bumped to 0.2.0, run and archived: its archive
+    holds the previous version that its report compares with."""
+    work = tmp_path_factory.mktemp("second") / "w"
+    shutil.copytree(published, work, symlinks=True)
+    config = work / "config.yaml"
+    config.write_text(re.sub(r'version: "0\.1\.0"', 'version: "0.2.0"', config.read_text()))
+    _snakemake(work)
+    _snakemake(work, "archive")
+    return work
+
+
+def test_results_rebuilt_from_the_archive_alone_are_byte_identical(
+    second_version: Path, tmp_path: Path
+) -> None:
+    """What the archive's README says: unpack, rebuild every result, compare."""
+    name = "results/archive/stsmeta-results-0.2.0.tar.gz"
+    with tarfile.open(second_version / name) as tar:
+        tar.extractall(tmp_path, filter="data")
+    folder = tmp_path / "stsmeta-results-0.2.0"
+    assert "snakemake --cores 4 --forceall" in (folder / "README.md").read_text()
+    archived = {
+        n: b
+        for n, b in archive.read_archive(second_version / name).files.items()
+        if n.startswith("results/")
+    }
+    assert "results/archive/stsmeta-results-0.1.0.tar.gz" in archived
+    assert "Compared with version 0.1.0" in archived["results/report.md"].decode()
+    # Every result rebuilt from scratch: stale copies cannot pass for rebuilt ones.
+    for rel in archived:
+        if not rel.startswith("results/archive/"):
+            (folder / rel).unlink()
+    # The archive's own package source, not the test's: PYTHONPATH points into the archive.
+    env = dict(os.environ, PYTHONPATH=str(folder / "src"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--forceall"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    differing = sorted(n for n, b in archived.items() if (folder / n).read_bytes() != b)
+    assert not differing, f"rebuilt files differ from the archived ones: {differing}"
+    # The README's own check, with the coreutils tool.
+    if shutil.which("sha256sum"):
+        lines = (folder / "MANIFEST.sha256").read_text().splitlines()
+        checked = subprocess.run(
+            ["sha256sum", "-c", "-"],
+            cwd=folder,
+            input="\n".join(line for line in lines if "  results/" in line) + "\n",
+            capture_output=True,
+            text=True,
+        )
+        assert checked.returncode == 0, checked.stdout
+
+
+def test_unreleased_changes_are_labelled_and_refused(published: Path, tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    shutil.copytree(published, work, symlinks=True)
+    before = (work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()
+    shutil.copy(SYNTHETIC_STUDY, work / "data" / "raw" / SYNTHETIC_STUDY.name)
+    _screening_follows(work, added=[SYNTHETIC_STUDY.stem])
+    _snakemake(work)
+    report = (work / "results" / "report.md").read_text()
+    assert "Version 0.1.0+unreleased changes" in report
+    assert f"study files added: {SYNTHETIC_STUDY.name}" in report
+    proc = _snakemake(work, "archive", check=False)
+    assert proc.returncode != 0
+    log = (work / "results" / "logs" / "archive.log").read_text()
+    assert "bump report.version" in log and "Traceback" not in log
+    assert ((work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()) == before
+
+
+def test_corrupt_previous_archive_stops_the_run_and_deletes_nothing(
+    published: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "w"
+    shutil.copytree(published, work, symlinks=True)
+    config = work / "config.yaml"
+    config.write_text(re.sub(r'version: "0\.1\.0"', 'version: "0.2.0"', config.read_text()))
+    good = (work / ARCHIVE).read_bytes()
+    (work / ARCHIVE).write_bytes(good[:-100])
+    hashes = _tree_hashes(work / "results")
+    proc = _snakemake(work, check=False)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "stsmeta-results-0.1.0.tar.gz" in output and "failed verification" in output
+    assert "Traceback" not in output
+    assert _tree_hashes(work / "results") == hashes
+    # Restored, the report compares with the verified previous version.
+    (work / ARCHIVE).write_bytes(good)
+    _snakemake(work)
+    report = (work / "results" / "report.md").read_text()
+    assert "Compared with version 0.1.0 (stsmeta-results-0.1.0.tar.gz)" in report
