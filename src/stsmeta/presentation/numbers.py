@@ -149,3 +149,12 @@ def in_ten(value: object) -> str:
     if not _is_number(value):
         return MISSING
     return str(math.floor(10 * float(value) + 0.5))
+
+
+def interval_kind(result: object) -> tuple[str, str]:
+    """What a pooled result's interval is, as (abbreviation, words): a Bayesian posterior gives a
+    credible interval, every other method a confidence interval."""
+    settings = result.get("settings") if isinstance(result, dict) else None
+    if isinstance(settings, dict) and settings.get("method") == "bayes":
+        return "CrI", "credible interval"
+    return "CI", "confidence interval"

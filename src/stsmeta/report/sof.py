@@ -125,13 +125,14 @@ def domain_rows(data: ReportData) -> list[tuple[Cell, ...]]:
 def sof_section(data: ReportData) -> list[Block]:
     plan = data.plan
     level = level_text(plan)
+    kind = numbers.interval_kind(data.pooled[plan.outcomes[0]]["primary"])
     blocks: list[Block] = [
         Heading(2, "Summary of findings", "summary-of-findings"),
         Paragraph(
             cell(
                 "Sodium thiosulfate injected into or around the lesions, in single-arm studies "
                 "(no comparison group). Proportions by the primary method, "
-                f"{plan.method_label('primary')}, with {level} confidence intervals. GRADE "
+                f"{plan.method_label('primary')}, with {level} {kind[1]}s. GRADE "
                 "certainty: high, moderate, low or very low; the judgements are the review "
                 "team's, recorded with their reasons in the certainty file."
             )
@@ -140,7 +141,7 @@ def sof_section(data: ReportData) -> list[Block]:
             (
                 "Outcome",
                 "Studies (patients)",
-                f"Proportion ({level} CI)",
+                f"Proportion ({level} {kind[0]})",
                 "Per 10 patients",
                 "Certainty (GRADE)",
                 "Reasons for downgrading",

@@ -87,7 +87,7 @@ def outcome_summary(data: ReportData, outcome: str) -> Cell:
             head,
             "pooled proportion ",
             num(result, src, "estimate", "proportion"),
-            f" ({level} CI ",
+            f" ({level} {numbers.interval_kind(result)[0]} ",
             *spelled_interval(result, src, "ci_low", "ci_high"),
         )
         if numbers.is_estimable({"estimate": result.get("pi_low")}) and numbers.is_estimable(
@@ -120,7 +120,7 @@ def outcome_summary(data: ReportData, outcome: str) -> Cell:
         parts += cell(
             f" The answer is the exact common-effect result ({plan.method_label(common)}): ",
             num(sec, csrc, "estimate", "proportion"),
-            f" ({level} CI ",
+            f" ({level} {numbers.interval_kind(sec)[0]} ",
             *spelled_interval(sec, csrc, "ci_low", "ci_high"),
             ").",
         )
