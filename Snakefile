@@ -4,7 +4,6 @@
 # coverage` runs the coverage study alone (see docs/cluster.md for SLURM).
 
 
-import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -29,29 +28,6 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-
-
-# `snakemake --report results/report.html` would overwrite our report with Snakemake's own:
-# refuse, and name the file to use instead (README: results/snakemake-report.zip).
-def snakemake_report_target(argv):
-    for i, arg in enumerate(argv):
-        if arg.startswith("--report="):
-            return arg.split("=", 1)[1]
-        if arg == "--report" and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
-            return argv[i + 1]
-    return None
-
-
-_SNAKEMAKE_REPORT = snakemake_report_target(sys.argv)
-if _SNAKEMAKE_REPORT and Path(_SNAKEMAKE_REPORT).resolve() in {
-    Path(RESULTS, name).resolve() for name in ("report.html", "report.md", "report.pdf")
-}:
-    raise WorkflowError(
-        f"--report {_SNAKEMAKE_REPORT} would overwrite the stsmeta report; write Snakemake's "
-        "report elsewhere: snakemake --report results/snakemake-report.zip"
-    )
-
-
 include: "workflow/rules/config.smk"
 include: "workflow/rules/evidence.smk"
 include: "workflow/rules/pool.smk"

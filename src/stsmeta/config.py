@@ -285,7 +285,7 @@ def _label_problems(config: Mapping, file: str) -> list[Problem]:
     texts = [("report.title", report.get("title"))]
     texts += [(f"report.authors[{i}]", a) for i, a in enumerate(report.get("authors") or [])]
     for field, text in texts:
-        message = isinstance(text, str) and text_problem(text, one_line=True)
+        message = text_problem(text, one_line=True) if isinstance(text, str) else None
         if message:
             problems.append(Problem(file, field, f"text {message}"))
     return problems

@@ -384,3 +384,71 @@ onerror:
             + ", ".join(map(str, _restored[:3])),
             file=sys.stderr,
         )
+
+
+# Files of the review process named in config.yaml (review.screening_records, review.certainty),
+# used by the figures and report rules. Optional: a file that is named but absent is reported at
+# start-up, and the report says in its text what is then not recorded (never a silent gap).
+REVIEW = config.get("review") or {}
+_NOTED = set()  # each missing file is noted once, not once per rule
+
+
+def review_file(key):
+    """[path] of review.<key> in config.yaml; [] (with a note) when unset or absent."""
+    path = REVIEW.get(key)
+    if not path:
+        return []
+    if not Path(path).is_file():
+        if key in _NOTED:
+            return []
+        _NOTED.add(key)
+        print(
+            f"NOTE: config.yaml: review.{key}: {path} not found; the report will say it is "
+            "not recorded (create the file, or remove the key).",
+            file=sys.stderr,
+        )
+        return []
+    return [path]
+
+
+def option(flag, paths):
+    """`--flag path` for an optional input, or nothing."""
+    return f"{flag} {paths[0]}" if paths else ""
+
+
+def report_pdf_target():
+    """results/report.pdf when a Chromium is installed; else a clear word, and no PDF."""
+    from stsmeta.report.pdf import BROWSERS, find_chromium
+
+    if find_chromium() is None:
+        print(
+            "NOTE: no Chromium found ("
+            + ", ".join(BROWSERS)
+            + ", or $STSMETA_CHROMIUM): "
+            "results/report.pdf will not be made. Install Debian's `chromium` "
+            "(apt-get install chromium) for the PDF; results/report.html is complete.",
+            file=sys.stderr,
+        )
+        return []
+    return [f"{RESULTS}/report.pdf"]
+
+
+# `snakemake --report results/report.html` would overwrite our report with Snakemake's own:
+# refuse, and name the file to use instead (README: results/snakemake-report.zip).
+def snakemake_report_target(argv):
+    for i, arg in enumerate(argv):
+        if arg.startswith("--report="):
+            return arg.split("=", 1)[1]
+        if arg == "--report" and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            return argv[i + 1]
+    return None
+
+
+_SNAKEMAKE_REPORT = snakemake_report_target(sys.argv)
+if _SNAKEMAKE_REPORT and Path(_SNAKEMAKE_REPORT).resolve() in {
+    Path(RESULTS, name).resolve() for name in ("report.html", "report.md", "report.pdf")
+}:
+    raise WorkflowError(
+        f"--report {_SNAKEMAKE_REPORT} would overwrite the stsmeta report; write Snakemake's "
+        "report elsewhere: snakemake --report results/snakemake-report.zip"
+    )

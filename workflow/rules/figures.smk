@@ -1,35 +1,3 @@
-import sys
-
-# Files of the review process named in config.yaml (review.screening_records, review.certainty),
-# used by the figures and report rules. Optional: a file that is named but absent is reported at
-# start-up, and the report says in its text what is then not recorded (never a silent gap).
-REVIEW = config.get("review") or {}
-_NOTED = set()  # each missing file is noted once, not once per rule
-
-
-def review_file(key):
-    """[path] of review.<key> in config.yaml; [] (with a note) when unset or absent."""
-    path = REVIEW.get(key)
-    if not path:
-        return []
-    if not Path(path).is_file():
-        if key in _NOTED:
-            return []
-        _NOTED.add(key)
-        print(
-            f"NOTE: config.yaml: review.{key}: {path} not found; the report will say it is "
-            "not recorded (create the file, or remove the key).",
-            file=sys.stderr,
-        )
-        return []
-    return [path]
-
-
-def option(flag, paths):
-    """`--flag path` for an optional input, or nothing."""
-    return f"{flag} {paths[0]}" if paths else ""
-
-
 rule figures:
     """Forest, sensitivity, cumulative and risk-of-bias figures from the pooled results."""
     input:

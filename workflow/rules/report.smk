@@ -66,25 +66,11 @@ rule report_pdf:
         ),
     log:
         f"{RESULTS}/logs/report_pdf.log",
+    # Chromium itself comes from the system (Debian's chromium), not from this environment.
+    conda:
+        CONDA_ENV
     params:
         date=str(config["report"].get("date") or ""),
     shell:
         "python -m stsmeta report-pdf --html {input.html} --pdf {output.pdf}"
         " --date '{params.date}' > {log} 2>&1"
-
-
-def report_pdf_target():
-    """results/report.pdf when a Chromium is installed; else a clear word, and no PDF."""
-    from stsmeta.report.pdf import BROWSERS, find_chromium
-
-    if find_chromium() is None:
-        print(
-            "NOTE: no Chromium found ("
-            + ", ".join(BROWSERS)
-            + ", or $STSMETA_CHROMIUM): "
-            "results/report.pdf will not be made. Install Debian's `chromium` "
-            "(apt-get install chromium) for the PDF; results/report.html is complete.",
-            file=sys.stderr,
-        )
-        return []
-    return [f"{RESULTS}/report.pdf"]
