@@ -587,8 +587,9 @@ def test_release_status_labels_unreleased_changes(built: bytes, tmp_path: Path) 
     with pytest.raises(InputError, match="failed verification"):
         archive.release_status(lock, path.parent, "9.10.0", raw, config)
     path.unlink()
-    with pytest.raises(InputError, match="its archive is not here"):
-        archive.release_status(lock, path.parent, "9.10.0", raw, config)
+    # A fresh clone has no results/: not an error, and the report says what it cannot list.
+    status = archive.release_status(lock, path.parent, "9.10.0", raw, config)
+    assert status.previous is None and status.previous_unavailable == "9.9.9"
 
 
 def test_a_rebuild_from_another_commit_with_the_same_results_keeps_the_published(

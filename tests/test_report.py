@@ -280,6 +280,28 @@ def test_methods_limitations_checksums_and_first_version(built):
     assert "evidence up to 2021" in html
 
 
+def test_a_published_version_whose_archive_is_absent_is_named_not_called_first(tmp_path):
+    """A fresh clone of a review that published 0.0.9 has no results/archive/: the report must not
+    claim to be the first version, and says how to list the changes."""
+    root = copy_inputs(tmp_path)
+    with contextlib.chdir(root):
+        html_path, _ = write_report(
+            config="config.yaml",
+            pool_dir="results/pool",
+            normalised="results/normalised",
+            tables_dir="results/tables",
+            figures_dir="results/figures",
+            html="results/report.html",
+            md="results/report.md",
+            coverage=COVERAGE,
+            previous_unavailable="0.0.9",
+        )
+        html = html_path.read_text(encoding="utf-8")
+    assert "First version" not in html
+    assert "Version 0.0.9 was published before this one" in html
+    assert "stsmeta-results-0.0.9.tar.gz" in html
+
+
 def test_report_is_byte_identical_across_runs(built, tmp_path):
     _, html, md = built
     html2, md2 = build(copy_inputs(tmp_path))  # a second clean tree elsewhere

@@ -292,6 +292,12 @@ try:
 except InputError as exc:
     raise WorkflowError(f"Published results archives:\n{exc}") from None
 PREVIOUS_ARCHIVE = RELEASE.previous
+if RELEASE.previous_unavailable:
+    print(
+        f"NOTE: archives.lock lists version {RELEASE.previous_unavailable} as published, but its "
+        f"archive is not in {RESULTS}/archive/: the report will not list the changes since it.",
+        file=sys.stderr,
+    )
 
 
 def figure_output(stem, ext):

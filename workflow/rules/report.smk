@@ -39,7 +39,12 @@ rule report:
             for change in RELEASE.changes
             for arg in ("--unreleased-change", change)
         )
-        + (f" --version-label {shlex.quote(RELEASE.label)}" if RELEASE.changes else ""),
+        + (f" --version-label {shlex.quote(RELEASE.label)}" if RELEASE.changes else "")
+        + (
+            f" --previous-unavailable {shlex.quote(RELEASE.previous_unavailable)}"
+            if RELEASE.previous_unavailable
+            else ""
+        ),
         review=lambda w, input: " ".join(
             [
                 option("--screening", input.screening),

@@ -25,7 +25,6 @@ from stsmeta.archive.layout import (
 )
 from stsmeta.archive.lock import entry_for, read_lock
 from stsmeta.archive.verify import require_verified
-from stsmeta.errors import InputError, Problem
 
 UNRELEASED = "unreleased changes"
 
@@ -37,6 +36,9 @@ class ReleaseStatus:
     previous: Path | None
     label: str
     changes: tuple[str, ...]
+    # A version archives.lock lists as published before this one, whose archive is not here
+    # (a fresh clone: archives live under results/, which is never committed).
+    previous_unavailable: str | None = None
 
 
 def _archived_config(contents: ArchiveContents) -> dict | None:
@@ -102,15 +104,9 @@ def release_status(
     if previous_version is not None:
         previous = Path(publish_dir) / archive_name(previous_version)
         if not previous.is_file():
-            raise InputError(
-                Problem(
-                    str(previous),
-                    "",
-                    f"{lock_path} lists version {previous_version} as published, but its archive "
-                    f"is not here; put the published archive at {previous} (the report says "
-                    "what changed since it); nothing was run",
-                )
-            )
+            # Not an error: a fresh clone has no results/. The report says that the changes since
+            # that version are not listed, and how to list them.
+            return ReleaseStatus(None, version, (), previous_unavailable=previous_version)
         require_verified(previous, lock_path, "as the previous version")
     same = entry_for(entries, version)
     published = Path(publish_dir) / archive_name(version)

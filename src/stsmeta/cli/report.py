@@ -59,6 +59,12 @@ def register(subparsers) -> None:
         help="previous results archive (.tar.gz) or directory (optional)",
     )
     parser.add_argument(
+        "--previous-unavailable",
+        default=None,
+        metavar="VERSION",
+        help="a version published before this one whose archive is not available (optional)",
+    )
+    parser.add_argument(
         "--version-label",
         default=None,
         help="the version to print when it is not report.version (set by the workflow)",
@@ -91,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         certainty=args.certainty,
         version_label=args.version_label,
         unreleased_changes=tuple(args.unreleased_changes),
+        previous_unavailable=args.previous_unavailable,
     ):
         print(path)
     return 0

@@ -10,12 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _label_release(report: dict, label: str | None, changes: tuple[str, ...]) -> None:
+def _label_release(
+    report: dict, label: str | None, changes: tuple[str, ...], unavailable: str | None = None
+) -> None:
     """Print ``label`` as the version, with what differs from the published archive of
-    ``report.version`` (set by the workflow: ``stsmeta.archive.release_status``)."""
+    ``report.version`` (set by the workflow: ``stsmeta.archive.release_status``), and the
+    previous version whose archive is not available here, if any."""
     if label is not None:
         report["version"] = label
         report["unreleased_changes"] = list(changes)
+    if unavailable is not None:
+        report["previous_unavailable"] = unavailable
 
 
 def write_report(
@@ -33,6 +38,7 @@ def write_report(
     certainty: Path | str | None = None,
     version_label: str | None = None,
     unreleased_changes: tuple[str, ...] = (),
+    previous_unavailable: str | None = None,
 ) -> tuple[Path, Path]:
     """Build the report from files; return the paths written.
 
@@ -60,7 +66,7 @@ def write_report(
 
     files = InputFiles()
     plan = load_plan(config, files)
-    _label_release(plan.report, version_label, unreleased_changes)
+    _label_release(plan.report, version_label, unreleased_changes, previous_unavailable)
     pooled = load_pooled(pool_dir, plan, files)
     plan = with_selected_primary(plan, pooled)  # labels of the method the rule chose
     studies = load_normalised(normalised, files)

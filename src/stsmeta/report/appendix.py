@@ -30,6 +30,19 @@ from stsmeta.report.document import (
 def changes_section(data: ReportData) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Changes since the previous version", "changes")]
     previous = data.previous
+    unavailable = data.plan.report.get("previous_unavailable")
+    if previous is None and unavailable:
+        blocks.append(
+            Paragraph(
+                cell(
+                    f"Version {unavailable} was published before this one (archives.lock), but "
+                    "its archive is not in results/archive/ here, so the changes since it are not "
+                    f"listed. Put stsmeta-results-{unavailable}.tar.gz there and rerun to list "
+                    "them."
+                )
+            )
+        )
+        return blocks
     if previous is None:
         blocks.append(Paragraph(cell("First version: no previous version was given.")))
         return blocks
