@@ -518,7 +518,7 @@ def cov_summary(method, coverage, failure, width):
 
 
 def test_apply_selection_makes_the_recommended_method_primary():
-    from stsmeta.coverage.selection import CONFIGURED_PRIMARY, apply_selection
+    from stsmeta.selection import CONFIGURED_PRIMARY, apply_selection
 
     config = {
         "methods": {

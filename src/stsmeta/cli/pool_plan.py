@@ -69,7 +69,7 @@ def run_plan(args: argparse.Namespace) -> int:
     if (config.get("methods") or {}).get("selection", "fixed") == "coverage":
         import json
 
-        from stsmeta.coverage.selection import apply_selection
+        from stsmeta.selection import apply_selection
 
         summary = None
         if args.selection is not None:

@@ -14,8 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from stsmeta.figures.glyphs import FONT_SIZE, GlyphText, glyph_text, line_width
-from stsmeta.figures.links import study_anchor
 from stsmeta.figures.style import new_figure
+from stsmeta.presentation.links import study_anchor
 
 LINE_IN = 0.15  # height of one text line, inches (7 pt type with 1.2 spacing, plus air)
 TOP_PAD_IN = 0.08

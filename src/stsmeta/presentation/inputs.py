@@ -236,9 +236,9 @@ def study_label(study_id: str, studies: dict[str, dict]) -> str:
 def with_selected_primary(plan: Plan, pooled: dict[str, dict[str, dict]]) -> Plan:
     """The plan as the pooled results were computed: when the plan's rule
     (``methods.selection: coverage``) made another method primary, its methods rearranged the
-    same way (``coverage.selection.apply_selection``), so that every label names the method that
+    same way (``stsmeta.selection.apply_selection``), so that every label names the method that
     actually produced the numbers. The choice is read from the pooled results themselves."""
-    from stsmeta.coverage.selection import apply_selection
+    from stsmeta.selection import apply_selection
 
     chosen = {
         (doc.get("primary_selection") or {}).get("method")

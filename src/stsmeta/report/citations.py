@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from stsmeta.figures.links import study_anchor
 from stsmeta.presentation.inputs import study_label
+from stsmeta.presentation.links import study_anchor
 from stsmeta.presentation.screening import reason_text, records_with
 from stsmeta.report.base import ReportData, publication_order
 from stsmeta.report.document import Block, Cell, Heading, Link, Numbered, Paragraph, cell

@@ -4,8 +4,8 @@
 design-matched coverage study recommends (``coverage.study.recommend``: failing in at most
 ``coverage.max_failure_rate`` of replicates in every cell, worst cell's coverage closest to
 nominal, ties by mean width). The study simulates from the design alone (k and each study's n,
-``stsmeta coverage-design``), never from the outcomes, so the choice is made before any outcome is
-seen, and pooling can depend on it without a cycle in the workflow.
+written at start-up to ``results/coverage/design.json``), never from the outcomes, so the choice
+is made before any outcome is seen, and pooling can depend on it without a cycle in the workflow.
 """
 
 from __future__ import annotations
