@@ -274,7 +274,7 @@ def _labels(config: Mapping) -> list[tuple[str, Any]]:
 
 def _label_problems(config: Mapping, file: str) -> list[Problem]:
     """Labels that the figures could not draw, and text a terminal or table should not show."""
-    from stsmeta.evidence.text import text_problem
+    from stsmeta.text_rules import text_problem
 
     problems = []
     for field, text in _labels(config):
@@ -294,7 +294,7 @@ def _label_problems(config: Mapping, file: str) -> list[Problem]:
 def yaml_text_problems(text: str, file: str) -> list[Problem]:
     """What the study files' limits refuse in a config file too: size, nesting depth, aliases
     and characters YAML does not allow (a hostile file crashed or exhausted the parser)."""
-    from stsmeta.evidence.yamlfile import MAX_FILE_BYTES, YamlPolicyError, check_yaml_text
+    from stsmeta.yaml_limits import MAX_FILE_BYTES, YamlPolicyError, check_yaml_text
 
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         return [Problem(file, "", f"is larger than {MAX_FILE_BYTES:,} bytes; is it the plan?")]

@@ -126,9 +126,14 @@ def normalised_record(raw, config):
 
 
 # The modules whose code decides whether a study file is valid (studyfile.py and its imports).
-VALIDATING_MODULES = (
-    "studyfile yamlfile normalise units vocabulary model text sanity".split()
-)
+VALIDATING_MODULES = [
+    *(
+        f"evidence/{name}"
+        for name in "studyfile normalise units vocabulary model sanity".split()
+    ),
+    "yaml_limits",
+    "text_rules",
+]
 
 
 def discover_studies(studies_dir):
@@ -155,7 +160,7 @@ def discover_studies(studies_dir):
     rules_of_validity = [
         *map(Path, workflow.configfiles),
         schema_path("study"),
-        *(package / "evidence" / f"{name}.py" for name in VALIDATING_MODULES),
+        *(package / f"{name}.py" for name in VALIDATING_MODULES),
     ]
     validity_changed = max(
         (p.stat().st_mtime for p in rules_of_validity if p.exists()),

@@ -3,7 +3,7 @@ studies that are possible at all.
 
 ``value_problems`` runs on the parsed YAML before the schema: numbers that are numbers (no
 ``.nan`` or ``.inf``, which would be written into JSON as bare ``NaN``), counts below
-``MAX_COUNT``, and text that the figures, tables and terminals can show (``stsmeta.evidence.text``).
+``MAX_COUNT``, and text that the figures, tables and terminals can show (``stsmeta.text_rules``).
 
 ``semantic_problems`` runs on the normalised study: counts that contradict each other or the
 patient rows, publication years that cannot be, a study id whose year is not the citation's.
@@ -22,7 +22,7 @@ from typing import Any
 from stsmeta.errors import Problem, field_path
 from stsmeta.evidence import vocabulary as vocab
 from stsmeta.evidence.model import Flag, Study
-from stsmeta.evidence.text import strings, text_problem
+from stsmeta.text_rules import strings, text_problem
 
 # Far above any case series of intralesional STS (the largest has tens of patients), and below
 # what the coverage study's simulations handle; 10**30 passed the schema and failed there.

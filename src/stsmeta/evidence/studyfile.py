@@ -23,16 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from stsmeta.errors import InputError, Problem, field_path
+from stsmeta.schemas import read_schema, schema_path
 
 # The YAML layer (limits, line numbers); load_yaml and the limits are imported from here too.
-from stsmeta.evidence.yamlfile import (  # noqa: F401
+from stsmeta.yaml_limits import (  # noqa: F401
     MAX_DEPTH,
     MAX_FILE_BYTES,
     YamlPolicyError,
     check_yaml_text,
     load_yaml,
 )
-from stsmeta.schemas import read_schema, schema_path
 
 SCHEMA_PATH = schema_path("study")
 

@@ -131,10 +131,10 @@ def glyph_path(char: str, bold: bool = False, size: float = FONT_SIZE) -> Path:
 def drawable_text(text: str) -> str:
     """``text`` with each character the font lacks shown as U+FFFD, the replacement character.
 
-    Validation refuses such characters in every label (stsmeta.evidence.text); this keeps a
+    Validation refuses such characters in every label (stsmeta.text_rules); this keeps a
     figure drawable, with a visible mark, should one reach it by another way.
     """
-    from stsmeta.evidence.text import drawable
+    from stsmeta.text_rules import drawable
 
     if text.isascii() and text.isprintable():
         return text

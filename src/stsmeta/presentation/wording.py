@@ -25,11 +25,9 @@ def term(value: object, kind: str | None = None) -> str:
     ``kind`` (a key of ``KINDS``, e.g. ``"disease"``) names the vocabulary; without it the
     vocabularies are searched in a fixed order.
     """
+    import stsmeta.evidence.vocabulary as vocabulary  # the data model's vocabularies
+
     text = str(value)
-    try:
-        from stsmeta.evidence import vocabulary
-    except ImportError:  # the vocabulary module belongs to the normalise stage
-        return text.replace("_", " ")
     names = (KINDS[kind],) if kind in KINDS else _SEARCH_ORDER
     for name in names:
         vocab = getattr(vocabulary, name, None)

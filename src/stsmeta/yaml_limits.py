@@ -89,7 +89,7 @@ def check_yaml_text(text: str) -> None:
 
     bad = _NOT_YAML.search(text)
     if bad:
-        from stsmeta.evidence.text import describe
+        from stsmeta.text_rules import describe
 
         line = text.count("\n", 0, bad.start()) + 1
         column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
