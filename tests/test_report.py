@@ -547,3 +547,26 @@ def test_inline_svg_drops_anything_active():
     for bad in ("script", "onload", "onclick", "foreignObject", "example.org", "<a ", "<b>"):
         assert bad not in out, bad
     assert out.startswith("<svg ") and "<path" in out
+
+
+def test_subgroup_difference_test_and_left_out_studies_are_reported(tmp_path):
+    """SYNTHETIC values injected into the fixture: the test's numbers are printed and traced to
+    their JSON pointer, and a study left out of a variable is named with its reason."""
+    root = copy_inputs(tmp_path)
+    path = root / "results/pool/complete_remission/primary.json"
+    doc = json.loads(path.read_text())
+    doc["subgroup_differences"] = {
+        "calcinosis_type": {"test": "Q between", "statistic": 2.5, "df": 1, "p": 0.114},
+        "disease": {"test": "Q between", "statistic": None, "df": None, "p": None,
+                    "note": "not computed: fewer than two levels with an estimate"},
+    }  # fmt: skip
+    study = sorted(doc["included"])[0]
+    doc["subgroup_left_out"] = {"disease": [{"study_id": study, "reason": "mixed, no rows"}]}
+    path.write_text(json.dumps(doc))
+    html, md = build(root)
+    assert "Test of subgroup differences: 2.50 on 1 degrees of freedom" in md.replace("\\", "")
+    assert 'data-src="complete_remission/primary.json#/subgroup_differences/calcinosis_type/p"' in (
+        html
+    )
+    assert "Test of subgroup differences: not done (fewer than two levels" in md
+    assert "Left out of these subgroups:" in md and "(mixed, no rows)" in md

@@ -124,6 +124,45 @@ def subgroups_section(data: ReportData) -> list[Block]:
                     f"({plan.method_label('primary')})",
                 )
             )
+            blocks += subgroup_notes(data, outcome, variable)
+    return blocks
+
+
+def subgroup_notes(data: ReportData, outcome: str, variable: str) -> list[Block]:
+    """The test of subgroup differences, and the studies left out of the variable (a study of
+    several levels without patient rows, never counted twice), under a subgroup table."""
+    primary = data.pooled[outcome]["primary"]
+    blocks: list[Block] = []
+    test = (primary.get("subgroup_differences") or {}).get(variable)
+    if isinstance(test, dict) and test.get("statistic") is not None:
+        src = f"{file_src(outcome, 'primary')}{pointer('subgroup_differences', variable)}"
+        blocks.append(
+            Paragraph(
+                cell(
+                    "Test of subgroup differences: ",
+                    num(test, src, "statistic", "q_statistic"),
+                    " on ",
+                    num(test, src, "df", "count"),
+                    " degrees of freedom, p = ",
+                    num(test, src, "p", "p_value"),
+                    f" ({test.get('test', '')}). With so few studies a test like this can miss "
+                    "real differences: its absence of significance is not evidence of no effect.",
+                )
+            )
+        )
+    elif isinstance(test, dict):
+        reason = str(test.get("note") or "fewer than two levels with an estimate")
+        reason = reason.removeprefix("not computed: ")
+        blocks.append(Paragraph(cell(f"Test of subgroup differences: not done ({reason}).")))
+    left_out = (primary.get("subgroup_left_out") or {}).get(variable) or []
+    for entry in left_out:
+        sid = str(entry.get("study_id", "")) if isinstance(entry, dict) else str(entry)
+        why = entry.get("reason", "") if isinstance(entry, dict) else ""
+        blocks.append(
+            Paragraph(
+                cell(f"Left out of these subgroups: {study_label(sid, data.studies)} ({why}).")
+            )
+        )
     return blocks
 
 
