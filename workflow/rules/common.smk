@@ -127,8 +127,9 @@ def normalised_record(raw, config):
 
 # The modules whose code decides whether a study file is valid (studyfile.py and its imports).
 VALIDATING_MODULES = (
-    "studyfile yamlfile normalise units vocabulary model text sanity".split()
-)
+    "studyfile yamlfile normalise normalise_common normalise_concentration normalise_outcomes"
+    " normalise_patients units vocabulary model text sanity"
+).split()
 
 
 def discover_studies(studies_dir):
