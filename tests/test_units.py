@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stsmeta.evidence import vocabulary as vocab
-from stsmeta.evidence.normalise import PercentNotACount, percent_to_count
+from stsmeta.evidence.normalise_outcomes import PercentNotACount, percent_to_count
 from stsmeta.evidence.units import UnitProblem, concentration_mg_per_ml, duration_weeks
 
 # Expected values are written as the arithmetic of the unit definitions (1 g = 1000 mg,

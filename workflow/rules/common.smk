@@ -129,7 +129,10 @@ def normalised_record(raw, config):
 VALIDATING_MODULES = [
     *(
         f"evidence/{name}"
-        for name in "studyfile normalise units vocabulary model sanity".split()
+        for name in (
+            "studyfile normalise normalise_common normalise_concentration normalise_outcomes"
+            " normalise_patients units vocabulary model sanity"
+        ).split()
     ),
     "yaml_limits",
     "text_rules",

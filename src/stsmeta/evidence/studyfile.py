@@ -252,7 +252,8 @@ _CHECKED: dict[tuple[str, str, tuple[float, float]], Any] = {}
 
 
 def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[str, Any] | None):
-    from stsmeta.evidence.normalise import _Collector, normalise_study
+    from stsmeta.evidence.normalise import normalise_study
+    from stsmeta.evidence.normalise_common import Collector
     from stsmeta.evidence.sanity import semantic_problems, value_problems
 
     file = str(path)
@@ -276,7 +277,7 @@ def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[st
         # Vocabulary and unit problems in the same round as the schema's: normalisation
         # collects them as it goes, and stops (KeyError, ...) only where the schema found
         # the file's shape wrong already.
-        collector = _Collector(file)
+        collector = Collector(file)
         try:
             study = normalise_study(
                 data,

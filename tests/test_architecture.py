@@ -1,0 +1,91 @@
+"""Imports run one way (docs/architecture.md): cli -> stages -> shared code -> errors and I/O.
+
+Read from the source with `ast` (imports inside functions included), so that a new import that
+runs back up, or a new dependency between stages, fails here and is either removed or added to
+the documented exceptions below with its reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "stsmeta"
+RULES = Path(__file__).resolve().parents[1] / "workflow" / "rules"
+
+STAGES = {"evidence", "pool", "coverage", "figures", "report", "archive"}
+# The data model: read by every stage and by the shared presentation code.
+DATA_MODEL = {"stsmeta.evidence.model", "stsmeta.evidence.vocabulary"}
+# Stage -> stage imports that are deliberate, each with its reason.
+EXCEPTIONS = {
+    # The coverage study simulates the primary analysis's design: the pooled rows by construction.
+    ("coverage", "stsmeta.pool.analysis"),
+    # The one reader of the archive layout, used to compare with the previous version.
+    ("report", "stsmeta.archive"),
+}
+
+
+def _owner(path: Path) -> str:
+    """'cli', a stage name, or 'shared' for everything else in the package."""
+    first = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+    if first == "cli" or first == "__main__":
+        return "cli"
+    return first if first in STAGES else "shared"
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return {n for n in names if n.startswith("stsmeta.")}
+
+
+def _stage_of(module: str) -> str | None:
+    part = module.split(".")[1]
+    return part if part in STAGES else ("cli" if part == "cli" else None)
+
+
+def _violations() -> list[str]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        owner = _owner(path)
+        for module in sorted(_imports(path)):
+            target = _stage_of(module)
+            if target is None or target == owner or owner == "cli":
+                continue
+            if module in DATA_MODEL or any(module.startswith(m + ".") for m in DATA_MODEL):
+                continue
+            if target != "cli" and any(
+                owner == o and (module == m or module.startswith(m + ".")) for o, m in EXCEPTIONS
+            ):
+                continue
+            found.append(f"{path.relative_to(PACKAGE)} ({owner}) imports {module}")
+    return found
+
+
+def test_no_import_runs_back_up_or_across_stages():
+    assert _violations() == []
+
+
+def test_the_rules_import_no_command_line_module():
+    for rule_file in sorted(RULES.glob("*.smk")):
+        text = rule_file.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(from|import) stsmeta\.cli\b", text, re.M), rule_file.name
+
+
+def test_the_check_sees_a_violation(tmp_path, monkeypatch):
+    # The test could fail: a shared module importing a stage is reported.
+    fake = PACKAGE / "outputs.py"
+    original = _imports
+
+    def with_extra(path):
+        extra = {"stsmeta.report.content"} if path == fake else set()
+        return original(path) | extra
+
+    monkeypatch.setitem(globals(), "_imports", with_extra)
+    assert any("outputs.py (shared) imports stsmeta.report" in v for v in _violations())
