@@ -18,12 +18,10 @@ from stsmeta.cli import main
 from stsmeta.config import load_config
 from stsmeta.errors import InputError
 from stsmeta.evidence.model import read_normalised
-from stsmeta.pool.analysis import (
-    analyse,
+from stsmeta.pool.analysis import analyse, dumps, plan_fingerprint
+from stsmeta.pool.eligibility import (
     build_dataset,
     cumulative_order,
-    dumps,
-    plan_fingerprint,
     subgroup_left_out,
     subgroup_members,
 )

@@ -22,7 +22,8 @@ from stsmeta.coverage import cache
 from stsmeta.coverage.design import design_document, design_sizes
 from stsmeta.evidence.model import study_to_json
 from stsmeta.evidence.studyfile import read_study
-from stsmeta.pool.analysis import build_dataset, read_extracts
+from stsmeta.pool.analysis import read_extracts
+from stsmeta.pool.eligibility import build_dataset
 from stsmeta.pool.extract import analysis_extract, extract_sha256, extract_text
 
 ROOT = Path(__file__).resolve().parents[1]

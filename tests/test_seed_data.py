@@ -19,7 +19,7 @@ import yaml
 from stsmeta.evidence.model import study_to_dict
 from stsmeta.evidence.studyfile import discover, read_study, validate_paths
 from stsmeta.evidence.tables import build_tables
-from stsmeta.pool.analysis import build_dataset
+from stsmeta.pool.eligibility import build_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "data" / "raw"

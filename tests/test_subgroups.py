@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from stsmeta.evidence.model import study_to_dict
 from stsmeta.evidence.studyfile import discover, read_study
-from stsmeta.pool.analysis import build_dataset, subgroup_left_out, subgroup_members
+from stsmeta.pool.eligibility import build_dataset, subgroup_left_out, subgroup_members
 from stsmeta.pool.subgroups import SUBGROUP_FIELDS, check_split, split_counts
 
 ROOT = Path(__file__).resolve().parent.parent

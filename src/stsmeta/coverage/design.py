@@ -26,7 +26,7 @@ def design_document(
     config_file: str = "config.yaml",
 ) -> dict[str, Any]:
     """``{outcome, scenario, k, studies: [{study, n}]}`` of one analysis, in its row order."""
-    from stsmeta.pool.analysis import build_dataset
+    from stsmeta.pool.eligibility import build_dataset
 
     rows = build_dataset(studies, config, outcome, scenario, config_file=config_file).rows
     return {
