@@ -216,6 +216,7 @@ def batch_fits(datasets: int) -> None:
     import numpy as np
 
     from stsmeta.coverage import study as coverage
+    from stsmeta.coverage.simulate import simulate_events
     from stsmeta.stats import glmm_batch
 
     config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
@@ -227,7 +228,7 @@ def batch_fits(datasets: int) -> None:
     else:
         n, source = (4, 1, 6, 2, 1), "a synthetic design (no primary result found)"
     n = np.asarray(n)
-    events = coverage.simulate_events(n, coverage.Cell(0.7, 0.5), range(datasets), settings.seed)
+    events = simulate_events(n, coverage.Cell(0.7, 0.5), range(datasets), settings.seed)
     print(f"\nbatch fits of {datasets:,} synthetic datasets, k={n.size}, n={n.tolist()} ({source})")
     t = time.perf_counter()
     fit = glmm_batch(events, np.broadcast_to(n, events.shape))

@@ -11,7 +11,9 @@ from scipy import stats
 
 from stsmeta.cli import coverage as cli_cov
 from stsmeta.cli import main
+from stsmeta.coverage import simulate as sim
 from stsmeta.coverage import study as cov
+from stsmeta.coverage import summary as summ
 from stsmeta.errors import InputError
 
 LEVEL = 0.95
@@ -56,29 +58,29 @@ def run(shards: int, replicates: int = 60, seed: int = 7, fitters=None):
     fitters = fitters or {"cp": pooled_cp_fitter, "zero": fails_on_zero_fitter}
     blocks = []
     for s in range(shards):
-        reps = cov.shard_replicates(replicates, shards, s)
-        blocks += cov.run_shard(SYNTHETIC_N, cells, fitters, reps, seed)
+        reps = sim.shard_replicates(replicates, shards, s)
+        blocks += sim.run_shard(SYNTHETIC_N, cells, fitters, reps, seed)
     return blocks
 
 
 def test_shards_cover_every_replicate_once():
     for total, shards in [(10, 3), (7, 7), (200, 4), (5, 1), (1000, 4), (250, 3), (50, 4)]:
-        ranges = [cov.shard_replicates(total, shards, s) for s in range(shards)]
+        ranges = [sim.shard_replicates(total, shards, s) for s in range(shards)]
         assert [r for part in ranges for r in part] == list(range(total))
         # Boundaries on whole fitting blocks, so no block is split between shards.
         for part in ranges:
-            assert part.start % cov.FIT_BLOCK == 0 or part.start == total
+            assert part.start % sim.FIT_BLOCK == 0 or part.start == total
     # Fewer blocks than shards: some shards are empty.
-    sizes = [len(cov.shard_replicates(cov.FIT_BLOCK // 2, 4, s)) for s in range(4)]
-    assert sorted(sizes) == [0, 0, 0, cov.FIT_BLOCK // 2]
+    sizes = [len(sim.shard_replicates(sim.FIT_BLOCK // 2, 4, s)) for s in range(4)]
+    assert sorted(sizes) == [0, 0, 0, sim.FIT_BLOCK // 2]
 
 
 def test_fit_blocks_cut_at_global_block_boundaries():
-    b = cov.FIT_BLOCK
+    b = sim.FIT_BLOCK
     reps = np.arange(b - 2, 2 * b + 3)
-    parts = [reps[s] for s in cov.fit_blocks(reps)]
+    parts = [reps[s] for s in sim.fit_blocks(reps)]
     assert [(p[0], p[-1]) for p in parts] == [(b - 2, b - 1), (b, 2 * b - 1), (2 * b, 2 * b + 2)]
-    assert cov.fit_blocks(np.zeros(0, dtype=int)) == []
+    assert sim.fit_blocks(np.zeros(0, dtype=int)) == []
 
 
 def blocks_by_replicate(blocks):
@@ -94,7 +96,7 @@ def blocks_by_replicate(blocks):
 def test_glmm_fits_byte_identical_for_any_shard_count(monkeypatch):
     # The real batched GLMM fitter, with blocks small enough that shards hold several blocks:
     # every replicate's numbers must be the same bits for every number of shards.
-    monkeypatch.setattr(cov, "FIT_BLOCK", 4)
+    monkeypatch.setattr(sim, "FIT_BLOCK", 4)
     spec = {"method": "glmm", "ci": "z"}
     fitters = {
         "glmm": cov.fitter_for(spec, LEVEL),
@@ -107,8 +109,8 @@ def test_glmm_fits_byte_identical_for_any_shard_count(monkeypatch):
     def fitted(shards):
         blocks = []
         for s in range(shards):
-            reps = cov.shard_replicates(replicates, shards, s)
-            blocks += cov.run_shard(n, cells, fitters, reps, seed=5)
+            reps = sim.shard_replicates(replicates, shards, s)
+            blocks += sim.run_shard(n, cells, fitters, reps, seed=5)
         return blocks_by_replicate(blocks)
 
     one = fitted(1)
@@ -119,31 +121,31 @@ def test_glmm_fits_byte_identical_for_any_shard_count(monkeypatch):
 
 
 def test_summary_does_not_depend_on_number_of_shards():
-    one = cov.summarise(run(shards=1))
+    one = summ.summarise(run(shards=1))
     for shards in (2, 3, 7):
-        assert cov.summarise(run(shards=shards)) == one
+        assert summ.summarise(run(shards=shards)) == one
     # and a different seed changes the data (the test could fail)
-    assert cov.summarise(run(shards=1, seed=8)) != one
+    assert summ.summarise(run(shards=1, seed=8)) != one
 
 
 def test_replicate_data_do_not_depend_on_grid_or_neighbours():
     cell = cov.Cell(0.7, 0.5)
-    alone = cov.simulate_events(SYNTHETIC_N, cell, [3, 4, 5], seed=11)
-    block = cov.simulate_events(SYNTHETIC_N, cell, range(10), seed=11)
+    alone = sim.simulate_events(SYNTHETIC_N, cell, [3, 4, 5], seed=11)
+    block = sim.simulate_events(SYNTHETIC_N, cell, range(10), seed=11)
     assert np.array_equal(alone, block[3:6])
-    other = cov.simulate_events(SYNTHETIC_N, cov.Cell(0.7, 0.6), [3, 4, 5], seed=11)
+    other = sim.simulate_events(SYNTHETIC_N, cov.Cell(0.7, 0.6), [3, 4, 5], seed=11)
     assert not np.array_equal(alone, other)
 
 
 def test_simulated_events_follow_binomial_normal_model():
     # tau = 0: each study is Binomial(n_i, p); check the mean and variance of the totals.
     n = np.array([20, 30])
-    events = cov.simulate_events(n, cov.Cell(0.3, 0.0), range(4000), seed=1)
+    events = sim.simulate_events(n, cov.Cell(0.3, 0.0), range(4000), seed=1)
     totals = events.sum(axis=1)
     assert abs(totals.mean() - 50 * 0.3) < 4 * math.sqrt(50 * 0.21 / 4000)
     assert abs(totals.var(ddof=1) / (50 * 0.21) - 1) < 0.1
     # tau > 0 inflates the variance of a study's proportion beyond the binomial (overdispersion).
-    wide = cov.simulate_events(n, cov.Cell(0.3, 1.0), range(4000), seed=1)
+    wide = sim.simulate_events(n, cov.Cell(0.3, 1.0), range(4000), seed=1)
     assert wide[:, 1].var(ddof=1) > 1.5 * 30 * 0.21
 
 
@@ -151,8 +153,8 @@ def test_simulated_events_follow_binomial_normal_model():
 def test_simulated_cp_coverage_matches_exact(p, n):
     exact = exact_cp_coverage(p, n)
     reps = 3000
-    blocks = cov.run_shard((n,), [cov.Cell(p, 0.0)], {"cp": pooled_cp_fitter}, range(reps), 5)
-    (summary,) = cov.summarise(blocks)
+    blocks = sim.run_shard((n,), [cov.Cell(p, 0.0)], {"cp": pooled_cp_fitter}, range(reps), 5)
+    (summary,) = summ.summarise(blocks)
     assert summary.answered == reps
     assert abs(summary.coverage - exact) < 4 * summary.coverage_mcse
     assert exact >= LEVEL  # CP is conservative, which is what a user must learn from the study
@@ -160,7 +162,7 @@ def test_simulated_cp_coverage_matches_exact(p, n):
 
 def test_failures_counted_apart_from_coverage():
     blocks = run(shards=2)
-    summaries = {(s.method, s.proportion, s.tau): s for s in cov.summarise(blocks)}
+    summaries = {(s.method, s.proportion, s.tau): s for s in summ.summarise(blocks)}
     zero = [b for b in blocks if b.method == "zero" and b.cell == cov.Cell(0.3, 0.7)]
     n_fail = sum(sum(1 for f in b.failure if f) for b in zero)
     s = summaries[("zero", 0.3, 0.7)]
@@ -177,10 +179,10 @@ def test_mcse_formulas_match_spread_over_repeated_studies():
     # across repeats is what its Monte Carlo SE must estimate (Morris et al. 2019).
     coverages, biases, medians, cov_se, bias_se, med_se = [], [], [], [], [], []
     for seed in range(300):
-        blocks = cov.run_shard(
+        blocks = sim.run_shard(
             (12,), [cov.Cell(0.4, 0.0)], {"cp": pooled_cp_fitter}, range(150), seed
         )
-        (s,) = cov.summarise(blocks)
+        (s,) = summ.summarise(blocks)
         coverages.append(s.coverage)
         biases.append(s.bias)
         cov_se.append(s.coverage_mcse)
@@ -188,20 +190,20 @@ def test_mcse_formulas_match_spread_over_repeated_studies():
         rng = np.random.default_rng(seed)
         widths = rng.gamma(2.0, 0.1, size=301)  # skewed, like interval widths
         medians.append(np.median(widths))
-        med_se.append(cov.mcse_median(widths))
+        med_se.append(summ.mcse_median(widths))
     assert np.std(coverages, ddof=1) == pytest.approx(np.mean(cov_se), rel=0.15)
     assert np.std(biases, ddof=1) == pytest.approx(np.mean(bias_se), rel=0.15)
     assert np.std(medians, ddof=1) == pytest.approx(np.mean(med_se), rel=0.2)
 
 
 def test_mcse_proportion_formula():
-    assert cov.mcse_proportion(0.95, 1000) == pytest.approx(math.sqrt(0.95 * 0.05 / 1000))
-    assert cov.mcse_proportion(1.0, 50) == 0.0
-    assert math.isnan(cov.mcse_proportion(0.5, 0))
+    assert summ.mcse_proportion(0.95, 1000) == pytest.approx(math.sqrt(0.95 * 0.05 / 1000))
+    assert summ.mcse_proportion(1.0, 50) == 0.0
+    assert math.isnan(summ.mcse_proportion(0.5, 0))
 
 
 def summary(method, p, tau, coverage, failure_rate=0.0):
-    return cov.CellSummary(
+    return summ.CellSummary(
         method, p, tau, 100, 100, failure_rate, 0.0, coverage, 0.02, 0.3, 0.01, 0.0, 0.01
     )
 
@@ -215,12 +217,12 @@ def test_recommend_closest_to_nominal_among_non_failing():
         summary("fails", 0.5, 0.0, 0.95),
         summary("fails", 0.5, 1.0, 0.95, failure_rate=0.2),
     ]
-    rec = cov.recommend(rows, LEVEL, max_failure_rate=0.01)
+    rec = summ.recommend(rows, LEVEL, max_failure_rate=0.01)
     assert rec.method == "conservative"
     verdicts = {v.method: v for v in rec.verdicts}
     assert not verdicts["fails"].eligible
     assert verdicts["liberal"].mean_abs_deviation == pytest.approx(0.125)
-    none = cov.recommend(rows[4:], LEVEL, max_failure_rate=0.01)
+    none = summ.recommend(rows[4:], LEVEL, max_failure_rate=0.01)
     assert none.method is None
 
 
@@ -323,7 +325,7 @@ def run_cli(project, shards: int, tag: str) -> tuple[str, str]:
 
 
 def test_cli_outputs_byte_identical_for_any_shard_count(project, monkeypatch):
-    monkeypatch.setattr(cov, "FIT_BLOCK", 5)  # 12 replicates: blocks of 5, 5 and 2
+    monkeypatch.setattr(sim, "FIT_BLOCK", 5)  # 12 replicates: blocks of 5, 5 and 2
     csv1, json1 = run_cli(project, 1, "one")
     csv3, json3 = run_cli(project, 3, "three")
     assert csv1 == csv3
@@ -339,7 +341,7 @@ def test_cli_outputs_byte_identical_for_any_shard_count(project, monkeypatch):
 
 
 def test_cli_summary_refuses_missing_shard(project, capsys, monkeypatch):
-    monkeypatch.setattr(cov, "FIT_BLOCK", 4)  # 12 replicates: 3 blocks, one per shard
+    monkeypatch.setattr(sim, "FIT_BLOCK", 4)  # 12 replicates: 3 blocks, one per shard
     run_cli(project, 3, "three")
     files = sorted(str(p) for p in (project / "three").glob("*-[01].csv"))
     args = ["coverage-summary", "--config", str(project / "config.json")]
@@ -351,7 +353,7 @@ def test_cli_summary_refuses_missing_shard(project, capsys, monkeypatch):
 def test_cli_empty_shards_are_valid(project):
     # 12 replicates in one block and 3 shards: two shards have no replicates. Their files hold
     # the header alone, and the summary is the one of a single shard.
-    assert cov.FIT_BLOCK > 12
+    assert sim.FIT_BLOCK > 12
     csv1, json1 = run_cli(project, 1, "one")
     csv3, json3 = run_cli(project, 3, "three")
     empty = (project / "three" / "glmm-0.csv").read_text()
@@ -437,7 +439,7 @@ def test_fast_fitters_give_what_pool_gives(spec):
     for k in (1, 2, 5, 40):
         n = rng.choice([1, 2, 3, 6, 10], size=k)
         for cell in (cov.Cell(0.05, 0.0), cov.Cell(0.5, 1.0), cov.Cell(0.95, 2.0)):
-            events = cov.simulate_events(n, cell, range(12), 3)
+            events = sim.simulate_events(n, cell, range(12), 3)
             # A replicate with its studies reordered among equal n: same pairs, same answer.
             same_n = np.flatnonzero(n == n[0])
             events[-1] = events[0]
@@ -478,7 +480,7 @@ def test_design_is_the_top_level_study_list_of_the_pooled_result(tmp_path):
 
 def test_selection_rule_worst_cell_then_mean_width():
     """The declared rule: worst cell closest to nominal among methods that do not fail; a tie
-    (within coverage.study.TIE) goes to the narrower method."""
+    (within coverage.summary.TIE) goes to the narrower method."""
 
     def row(method, cov, width, fail=0.0):
         return cov_summary(method, cov, fail, width)
@@ -492,14 +494,14 @@ def test_selection_rule_worst_cell_then_mean_width():
         row("c", 0.932, 0.20),  # worst 0.018 away, ties with b (0.005 steps) and is narrower
         row("d", 0.95, 0.10, fail=0.05),  # fails too often
     ]
-    rec = cov.recommend(rows, LEVEL, max_failure_rate=0.01)
+    rec = summ.recommend(rows, LEVEL, max_failure_rate=0.01)
     assert rec.method == "c"
     assert "tied with b" in rec.reason
     assert not next(v for v in rec.verdicts if v.method == "d").eligible
 
 
 def cov_summary(method, coverage, failure, width):
-    return cov.CellSummary(
+    return summ.CellSummary(
         method=method,
         proportion=0.5,
         tau=float(len(method)),

@@ -22,6 +22,7 @@ from scipy import integrate, optimize, special, stats
 
 from stsmeta.stats import api, glmm_batch, pool
 from stsmeta.stats import glmm as glmm_mod
+from stsmeta.stats import glmm_fit as glmm_fit_mod
 from stsmeta.stats.glmm import (
     DEFAULT_NODES,
     STATUS_ALL_FULL,
@@ -336,9 +337,11 @@ def test_pool_on_distinct_pairs_keeps_study_rows_in_order(monkeypatch):
     n = _DUPLICATED_N[:13]
     labels = [f"s{i}" for i in range(x.size)]
     fast = pool(x, n, method="glmm", studies=labels)
-    slow_batch = glmm_mod.glmm_batch
+    slow_batch = glmm_fit_mod.glmm_batch
     slow_profile = glmm_mod.profile_intervals
-    monkeypatch.setattr(glmm_mod, "glmm_batch", lambda *a, **k: slow_batch(*a, **k, collapse=False))
+    monkeypatch.setattr(
+        glmm_fit_mod, "glmm_batch", lambda *a, **k: slow_batch(*a, **k, collapse=False)
+    )
     monkeypatch.setattr(
         glmm_mod, "profile_intervals", lambda *a, **k: slow_profile(*a, **k, collapse=False)
     )

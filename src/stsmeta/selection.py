@@ -1,7 +1,7 @@
 """The primary method chosen by the analysis plan's declared rule (config ``methods.selection``).
 
 ``selection: coverage`` makes the primary method of every pooled result the one that the
-design-matched coverage study recommends (``coverage.study.recommend``: failing in at most
+design-matched coverage study recommends (``coverage.summary.recommend``: failing in at most
 ``coverage.max_failure_rate`` of replicates in every cell, worst cell's coverage closest to
 nominal, ties by mean width). The study simulates from the design alone (k and each study's n,
 written at start-up to ``results/coverage/design.json``), never from the outcomes, so the choice

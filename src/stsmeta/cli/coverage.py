@@ -155,7 +155,8 @@ def read_shard(path: str):
     """The blocks (one per method and cell) of a shard CSV."""
     import numpy as np
 
-    from stsmeta.coverage.study import Cell, Replicates
+    from stsmeta.coverage.plan import Cell
+    from stsmeta.coverage.simulate import Replicates
 
     rows: dict[tuple[str, float, float], list[tuple]] = {}
     try:
@@ -284,7 +285,8 @@ def _shard(args: argparse.Namespace) -> int:
 
 def _fit_shard(settings, n, family: str, shard: int, methods) -> tuple[str, int, int]:
     """The shard's CSV text, its number of fits and of fits without an answer."""
-    from stsmeta.coverage.study import fitter_for, run_shard, shard_replicates
+    from stsmeta.coverage.simulate import run_shard, shard_replicates
+    from stsmeta.coverage.study import fitter_for
 
     fitters = {name: fitter_for(spec, settings.level) for name, spec in methods.items()}
     reps = shard_replicates(settings.replicates, settings.shards, shard)
@@ -305,12 +307,54 @@ def _num(x: float):
 
 def summary_documents(settings, design, blocks) -> tuple[str, str]:
     """The summary CSV and JSON texts (deterministic: sorted rows and keys, fixed decimals)."""
-    from stsmeta.coverage.study import family_of, recommend, summarise
+    from stsmeta.coverage.plan import family_of
+    from stsmeta.coverage.summary import recommend, summarise
 
     ids, n = design
     specs = dict(settings.methods)
-    expected = {name: settings.replicates for name in specs}
     summaries = summarise(blocks)
+    _check_complete(settings, specs, summaries)
+    rec = recommend(summaries, settings.level, settings.max_failure_rate)
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(SUMMARY_COLUMNS)
+    rows = []
+    for s in summaries:
+        spec = specs[s.method]
+        label = str(spec.get("label", s.method))
+        writer.writerow(_csv_row(s, label, family_of(spec)))
+        rows.append(_json_row(s, label, family_of(spec)))
+    doc = {
+        "design": {
+            "k": len(n),
+            "studies": [{"study": i, "n": k} for i, k in zip(ids, n, strict=True)],
+        },
+        "settings": {
+            "outcome": settings.outcome,
+            "scenario": settings.scenario,
+            "true_proportions": list(settings.proportions),
+            "taus": list(settings.taus),
+            "replicates": settings.replicates,
+            "seed": settings.seed,
+            "level": settings.level,
+            "max_failure_rate": settings.max_failure_rate,
+            "model": "logit(p_i) ~ N(logit(true_proportion), tau^2); events_i ~ Binomial(n_i, p_i)",
+        },
+        "methods": {
+            name: {"label": str(spec.get("label", name)), "family": family_of(spec)}
+            for name, spec in settings.methods
+        },
+        "summary": rows,
+        "recommendation": _recommendation_doc(rec, specs),
+    }
+    return buf.getvalue(), json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def _check_complete(settings, specs, summaries) -> None:
+    """Raise InputError unless the shards hold every configured replicate of every method and
+    cell, and no other method."""
+    expected = {name: settings.replicates for name in specs}
     for s in summaries:
         if s.method not in specs:
             raise InputError(
@@ -337,100 +381,76 @@ def summary_documents(settings, design, blocks) -> tuple[str, str]:
         raise InputError(
             Problem("coverage shards", f"{m} p={p} tau={t}", "no replicates: a shard is missing")
         )
-    rec = recommend(summaries, settings.level, settings.max_failure_rate)
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(SUMMARY_COLUMNS)
-    rows = []
-    for s in summaries:
-        spec = specs[s.method]
-        label = str(spec.get("label", s.method))
-        writer.writerow(
-            (
-                s.method,
-                safe_cell(label),  # config text: spreadsheet-safe in the CSV only
-                family_of(spec),
-                _fmt(s.proportion),
-                _fmt(s.tau),
-                s.replicates,
-                s.answered,
-                _fmt(s.failure_rate),
-                _fmt(s.failure_rate_mcse),
-                _fmt(s.coverage),
-                _fmt(s.coverage_mcse),
-                _fmt(s.median_width),
-                _fmt(s.median_width_mcse),
-                _fmt(s.bias),
-                _fmt(s.bias_mcse),
-                _fmt(s.mean_width),
-                _fmt(s.mean_width_mcse),
-            )
-        )
-        rows.append(
-            {
-                "method": s.method,
-                "label": label,
-                "family": family_of(spec),
-                "true_proportion": _num(s.proportion),
-                "tau": _num(s.tau),
-                "replicates": s.replicates,
-                "answered": s.answered,
-                "failure_rate": _num(s.failure_rate),
-                "failure_rate_mcse": _num(s.failure_rate_mcse),
-                "coverage": _num(s.coverage),
-                "coverage_mcse": _num(s.coverage_mcse),
-                "median_width": _num(s.median_width),
-                "median_width_mcse": _num(s.median_width_mcse),
-                "bias": _num(s.bias),
-                "bias_mcse": _num(s.bias_mcse),
-                "mean_width": _num(s.mean_width),
-                "mean_width_mcse": _num(s.mean_width_mcse),
-            }
-        )
-    doc = {
-        "design": {
-            "k": len(n),
-            "studies": [{"study": i, "n": k} for i, k in zip(ids, n, strict=True)],
-        },
-        "settings": {
-            "outcome": settings.outcome,
-            "scenario": settings.scenario,
-            "true_proportions": list(settings.proportions),
-            "taus": list(settings.taus),
-            "replicates": settings.replicates,
-            "seed": settings.seed,
-            "level": settings.level,
-            "max_failure_rate": settings.max_failure_rate,
-            "model": "logit(p_i) ~ N(logit(true_proportion), tau^2); events_i ~ Binomial(n_i, p_i)",
-        },
-        "methods": {
-            name: {"label": str(spec.get("label", name)), "family": family_of(spec)}
-            for name, spec in settings.methods
-        },
-        "summary": rows,
-        "recommendation": {
-            "method": rec.method,
-            "label": str(specs[rec.method].get("label", rec.method)) if rec.method else None,
-            "reason": rec.reason,
-            "level": rec.level,
-            "max_failure_rate": rec.max_failure_rate,
-            "verdicts": [
-                {
-                    "method": v.method,
-                    "mean_abs_deviation": _num(v.mean_abs_deviation),
-                    "min_coverage": _num(v.min_coverage),
-                    "max_coverage": _num(v.max_coverage),
-                    "max_failure_rate": _num(v.max_failure_rate),
-                    "eligible": v.eligible,
-                    "worst_abs_deviation": _num(v.worst_abs_deviation),
-                    "mean_width": _num(v.mean_width),
-                }
-                for v in rec.verdicts
-            ],
-        },
+
+def _csv_row(s, label: str, family: str) -> tuple:
+    """One summary CSV row (SUMMARY_COLUMNS) of a CellSummary."""
+    return (
+        s.method,
+        safe_cell(label),  # config text: spreadsheet-safe in the CSV only
+        family,
+        _fmt(s.proportion),
+        _fmt(s.tau),
+        s.replicates,
+        s.answered,
+        _fmt(s.failure_rate),
+        _fmt(s.failure_rate_mcse),
+        _fmt(s.coverage),
+        _fmt(s.coverage_mcse),
+        _fmt(s.median_width),
+        _fmt(s.median_width_mcse),
+        _fmt(s.bias),
+        _fmt(s.bias_mcse),
+        _fmt(s.mean_width),
+        _fmt(s.mean_width_mcse),
+    )
+
+
+def _json_row(s, label: str, family: str) -> dict:
+    """One row of the summary JSON's ``summary`` list."""
+    return {
+        "method": s.method,
+        "label": label,
+        "family": family,
+        "true_proportion": _num(s.proportion),
+        "tau": _num(s.tau),
+        "replicates": s.replicates,
+        "answered": s.answered,
+        "failure_rate": _num(s.failure_rate),
+        "failure_rate_mcse": _num(s.failure_rate_mcse),
+        "coverage": _num(s.coverage),
+        "coverage_mcse": _num(s.coverage_mcse),
+        "median_width": _num(s.median_width),
+        "median_width_mcse": _num(s.median_width_mcse),
+        "bias": _num(s.bias),
+        "bias_mcse": _num(s.bias_mcse),
+        "mean_width": _num(s.mean_width),
+        "mean_width_mcse": _num(s.mean_width_mcse),
     }
-    return buf.getvalue(), json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def _recommendation_doc(rec, specs) -> dict:
+    """The summary JSON's ``recommendation``: the method, why, and every method's verdict."""
+    return {
+        "method": rec.method,
+        "label": str(specs[rec.method].get("label", rec.method)) if rec.method else None,
+        "reason": rec.reason,
+        "level": rec.level,
+        "max_failure_rate": rec.max_failure_rate,
+        "verdicts": [
+            {
+                "method": v.method,
+                "mean_abs_deviation": _num(v.mean_abs_deviation),
+                "min_coverage": _num(v.min_coverage),
+                "max_coverage": _num(v.max_coverage),
+                "max_failure_rate": _num(v.max_failure_rate),
+                "eligible": v.eligible,
+                "worst_abs_deviation": _num(v.worst_abs_deviation),
+                "mean_width": _num(v.mean_width),
+            }
+            for v in rec.verdicts
+        ],
+    }
 
 
 def _summary(args: argparse.Namespace) -> int:

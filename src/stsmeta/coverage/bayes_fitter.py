@@ -23,7 +23,7 @@ def _key(events_row: np.ndarray, n: np.ndarray) -> bytes:
 
 
 def bayes_fitter(spec: Mapping[str, object], level: float):
-    """A ``Fitter`` (see ``coverage.study``) for a configured ``method: bayes``."""
+    """A ``Fitter`` (see ``coverage.simulate``) for a configured ``method: bayes``."""
     from stsmeta.stats.bayes_priors import (
         DEFAULT_PRIOR_MU,
         DEFAULT_PRIOR_TAU,

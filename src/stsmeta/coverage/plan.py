@@ -123,16 +123,9 @@ def _positive_int(value, file, field, problems, minimum=1):
     return value
 
 
-def settings_from_config(config: Mapping, file: str = "config.yaml") -> Settings:
-    """The coverage settings of a parsed config.yaml; every problem names its field.
-
-    Raises ``InputError`` listing each problem as ``file: field: what is wrong and allowed``.
-    """
-    problems: list[Problem] = []
-    section = config.get("coverage")
-    if not isinstance(section, Mapping):
-        raise InputError(Problem(file, "coverage", "missing: add the coverage section"))
-    known = {
+# The settings of the config's coverage section.
+_KNOWN_SETTINGS = frozenset(
+    {
         "outcome",
         "scenario",
         "true_proportions",
@@ -143,12 +136,21 @@ def settings_from_config(config: Mapping, file: str = "config.yaml") -> Settings
         "methods",
         "max_failure_rate",
     }
-    for key in sorted(set(section) - known):
-        problems.append(
-            Problem(
-                file, f"coverage.{key}", f"unknown setting; allowed: {', '.join(sorted(known))}"
-            )
-        )
+)
+
+
+def settings_from_config(config: Mapping, file: str = "config.yaml") -> Settings:
+    """The coverage settings of a parsed config.yaml; every problem names its field.
+
+    Raises ``InputError`` listing each problem as ``file: field: what is wrong and allowed``.
+    """
+    problems: list[Problem] = []
+    section = config.get("coverage")
+    if not isinstance(section, Mapping):
+        raise InputError(Problem(file, "coverage", "missing: add the coverage section"))
+    for key in sorted(set(section) - _KNOWN_SETTINGS):
+        allowed = ", ".join(sorted(_KNOWN_SETTINGS))
+        problems.append(Problem(file, f"coverage.{key}", f"unknown setting; allowed: {allowed}"))
     proportions = _number_list(
         section.get("true_proportions"),
         file,
@@ -182,7 +184,27 @@ def settings_from_config(config: Mapping, file: str = "config.yaml") -> Settings
         problems.append(Problem(file, "confidence_level", f"{level!r} is not a number in (0, 1)"))
         level = 0.95
     configured = _configured_methods(config, file, problems)
-    chosen = section.get("methods")
+    methods = _chosen_methods(section.get("methods"), configured, file, problems)
+    if problems:
+        raise InputError(problems)
+    return Settings(
+        outcome=str(section.get("outcome", "complete_remission")),
+        scenario=str(section.get("scenario", "primary")),
+        proportions=tuple(sorted(proportions)),
+        taus=tuple(sorted(taus)),
+        replicates=replicates,
+        shards=shards,
+        seed=seed,
+        level=float(level),
+        max_failure_rate=float(max_fail),
+        methods=tuple(sorted(methods.items())),
+    )
+
+
+def _chosen_methods(
+    chosen, configured: dict[str, dict], file: str, problems: list[Problem]
+) -> dict[str, dict]:
+    """coverage ``methods``: the configured methods it names (None: all of them)."""
     if chosen is None:
         methods = configured
     elif not isinstance(chosen, list) or not chosen:
@@ -209,20 +231,7 @@ def settings_from_config(config: Mapping, file: str = "config.yaml") -> Settings
                 )
             else:
                 methods[name] = configured[name]
-    if problems:
-        raise InputError(problems)
-    return Settings(
-        outcome=str(section.get("outcome", "complete_remission")),
-        scenario=str(section.get("scenario", "primary")),
-        proportions=tuple(sorted(proportions)),
-        taus=tuple(sorted(taus)),
-        replicates=replicates,
-        shards=shards,
-        seed=seed,
-        level=float(level),
-        max_failure_rate=float(max_fail),
-        methods=tuple(sorted(methods.items())),
-    )
+    return methods
 
 
 def _configured_methods(config: Mapping, file: str, problems: list[Problem]) -> dict[str, dict]:

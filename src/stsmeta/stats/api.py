@@ -98,6 +98,49 @@ def pool(
     ``cc_add``/``cc_to``: continuity correction for "ivre" as metafor escalc's add/to (None:
     the transform's default); ``common_ci``: "cp", "wilson" or "midp" for "common".
     """
+    _check_options(method, pi, ci, study_ci, transform, tau2, level, cc_add, cc_to, common_ci)
+    x, m = _check_counts(events, n)
+    k = int(x.size)
+    labels = [str(s) for s in studies] if studies is not None else [str(i + 1) for i in range(k)]
+    if len(labels) != k:
+        raise ValueError("studies must have one label per study")
+    if study_results:
+        s_low, s_high = study_intervals(x, m, study_ci, level)
+    settings = _settings(method, transform, tau2, ci, pi, level, study_ci, n_nodes, common_ci)
+    # Python-int sums: exact, where int64 could overflow.
+    common = {"k": k, "events": sum(x.tolist()), "n": sum(m.tolist())}
+
+    def study_rows(weights=None):
+        if not study_results:
+            return ()
+        # Python numbers taken from whole arrays at once: with hundreds of studies, refitted in
+        # every leave-one-out and cumulative step, per-element numpy scalars were the cost.
+        w = [None] * k if weights is None else np.asarray(weights, dtype=float).tolist()
+        numbers = (x.tolist(), m.tolist(), (x / m).tolist(), s_low.tolist(), s_high.tolist())
+        columns = zip(labels, *numbers, w, strict=True)
+        return tuple(
+            StudyResult(study=s, events=e, n=nn, proportion=p, ci_low=lo, ci_high=hi, weight=wt)
+            for s, e, nn, p, lo, hi, wt in columns
+        )
+
+    scope = f"{_STUDY_CI_LABELS[study_ci]} study CIs"
+    if method == "common":
+        return _pool_common(x, m, settings, common, study_rows, level, common_ci, scope)
+    if method == "bayes":
+        from stsmeta.stats.bayes import pool_bayes
+
+        return pool_bayes(
+            x, m, settings, common, study_rows, level, prior_mu, prior_tau, thresholds, scope
+        )
+    if method == "ivre":
+        return pool_ivre(
+            x, m, settings, common, study_rows, transform, tau2, ci, pi, level, scope, cc_add, cc_to
+        )
+    return pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope, profile)
+
+
+def _check_options(method, pi, ci, study_ci, transform, tau2, level, cc_add, cc_to, common_ci):
+    """Raise ValueError for an option that ``pool`` does not know."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
     if pi not in PI_METHODS:
@@ -117,14 +160,11 @@ def pool(
         raise ValueError(f"cc_to must be one of {', '.join(ivre_mod.CC_TO)}, cc_add >= 0")
     if common_ci not in COMMON_CI_METHODS:
         raise ValueError(f"common_ci must be one of {', '.join(COMMON_CI_METHODS)}")
-    x, m = _check_counts(events, n)
-    k = int(x.size)
-    labels = [str(s) for s in studies] if studies is not None else [str(i + 1) for i in range(k)]
-    if len(labels) != k:
-        raise ValueError("studies must have one label per study")
-    if study_results:
-        s_low, s_high = study_intervals(x, m, study_ci, level)
-    settings = {
+
+
+def _settings(method, transform, tau2, ci, pi, level, study_ci, n_nodes, common_ci) -> dict:
+    """The settings a result records: those that apply to ``method``."""
+    return {
         "method": method,
         "transform": transform if method == "ivre" else None,
         "tau2": tau2 if method == "ivre" else ("ML" if method == "glmm" else None),
@@ -134,55 +174,30 @@ def pool(
         "study_ci": study_ci,
         "n_nodes": int(n_nodes) if method == "glmm" else None,
     }
-    # Python-int sums: exact, where int64 could overflow.
-    common = {"k": k, "events": sum(x.tolist()), "n": sum(m.tolist())}
 
-    def study_rows(weights=None):
-        if not study_results:
-            return ()
-        # Python numbers taken from whole arrays at once: with hundreds of studies, refitted in
-        # every leave-one-out and cumulative step, per-element numpy scalars were the cost.
-        w = [None] * k if weights is None else np.asarray(weights, dtype=float).tolist()
-        numbers = (x.tolist(), m.tolist(), (x / m).tolist(), s_low.tolist(), s_high.tolist())
-        columns = zip(labels, *numbers, w, strict=True)
-        return tuple(
-            StudyResult(study=s, events=e, n=nn, proportion=p, ci_low=lo, ci_high=hi, weight=wt)
-            for s, e, nn, p, lo, hi, wt in columns
-        )
 
-    scope = f"{_STUDY_CI_LABELS[study_ci]} study CIs"
-    if method == "common":
-        res = common_exact(x, m, level, common_ci)
-        settings["description"] = (
-            f"Exact common effect (Clopper-Pearson on the pooled counts), {scope}"
-            if common_ci == "cp"
-            else f"Common effect ({COMMON_CI_LABELS[common_ci]} CI on the pooled counts), {scope}"
-        )
-        return PoolResult(
-            settings=settings,
-            **common,
-            estimate=res.estimate,
-            ci_low=res.ci_low,
-            ci_high=res.ci_high,
-            pi_low=NAN,
-            pi_high=NAN,
-            mu=NAN,
-            se=NAN,
-            tau2=NAN,
-            i2=NAN,
-            q=NAN,
-            q_p=NAN,
-            warnings=(),
-            studies=study_rows(),
-        )
-    if method == "bayes":
-        from stsmeta.stats.bayes import pool_bayes
-
-        return pool_bayes(
-            x, m, settings, common, study_rows, level, prior_mu, prior_tau, thresholds, scope
-        )
-    if method == "ivre":
-        return pool_ivre(
-            x, m, settings, common, study_rows, transform, tau2, ci, pi, level, scope, cc_add, cc_to
-        )
-    return pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope, profile)
+def _pool_common(x, m, settings, common, study_rows, level, common_ci, scope) -> PoolResult:
+    """The exact (or Wilson, mid-p) common-effect result of ``pool(method="common")``."""
+    res = common_exact(x, m, level, common_ci)
+    settings["description"] = (
+        f"Exact common effect (Clopper-Pearson on the pooled counts), {scope}"
+        if common_ci == "cp"
+        else f"Common effect ({COMMON_CI_LABELS[common_ci]} CI on the pooled counts), {scope}"
+    )
+    return PoolResult(
+        settings=settings,
+        **common,
+        estimate=res.estimate,
+        ci_low=res.ci_low,
+        ci_high=res.ci_high,
+        pi_low=NAN,
+        pi_high=NAN,
+        mu=NAN,
+        se=NAN,
+        tau2=NAN,
+        i2=NAN,
+        q=NAN,
+        q_p=NAN,
+        warnings=(),
+        studies=study_rows(),
+    )

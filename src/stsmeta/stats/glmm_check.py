@@ -12,15 +12,14 @@ from stsmeta.stats.glmm import (
     DEFAULT_NODES,
     MAX_NODES,
     STATUS_OK,
-    GlmmBatchFit,
     ProfileIntervals,
     _can_collapse,
     _evaluate,
     _Profiler,
     collapse_studies,
-    glmm_batch,
     log_choose,
 )
+from stsmeta.stats.glmm_fit import GlmmBatchFit, glmm_batch
 
 # Quadrature check: a fit is accepted when doubling the nodes (2n - 1, so that 0 stays a node)
 # changes mu, se (relative), tau2 (relative above 1) and the log-likelihood by less than this.

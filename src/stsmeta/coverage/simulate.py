@@ -1,0 +1,145 @@
+"""Simulation for the coverage study (``coverage.study``): replicate datasets with the primary
+analysis's design, fitted by every method, one shard of replicates at a time.
+
+Reproducibility: each replicate has its own random stream, ``SeedSequence(seed, spawn_key=(p, tau,
+replicate))`` with p and tau in millionths, so a replicate's data do not depend on how
+replicates are split into shards, on the grid's order, or on which other cells exist. Fits are
+made in fixed blocks of replicate indices, [FIT_BLOCK * j, FIT_BLOCK * (j + 1)), one fitter call
+per block, and shard boundaries fall on block boundaries: a vectorised fit's last bits depend on
+which replicates share its batch, and this way they share it with the same replicates whatever
+the number of shards, so each replicate's fitted numbers do not depend on sharding either.
+
+Pure functions over arrays (no I/O); the command line lives in ``stsmeta.cli.coverage``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from stsmeta.coverage.plan import FIT_BLOCK, Cell
+
+#: A batch fitter: events (m datasets x k studies) and n (k,) -> estimate, ci_low, ci_high and a
+#: failure reason per dataset ("" when the method gave an answer). NaN marks no answer.
+Fitter = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]]
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """The fitted intervals of one method in one cell, for a run of replicate indices."""
+
+    method: str
+    cell: Cell
+    replicate: np.ndarray  # int, replicate indices
+    estimate: np.ndarray  # float, NaN when the method gave no answer
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    failure: tuple[str, ...]  # "" or the reason the method gave no answer
+
+
+def replicate_seed(seed: int, cell: Cell, replicate: int) -> np.random.SeedSequence:
+    """The random stream of one replicate: depends on (seed, cell, replicate index) only."""
+    return np.random.SeedSequence(seed, spawn_key=(*cell.key(), int(replicate)))
+
+
+def shard_replicates(replicates: int, shards: int, shard: int) -> range:
+    """Replicate indices of one shard: contiguous runs of whole fitting blocks covering
+    0..replicates-1.
+
+    Boundaries fall on multiples of ``FIT_BLOCK`` so that every shard fits the same blocks as a
+    single job would (see ``fit_blocks``); shards may therefore be uneven, and empty when there
+    are fewer blocks than shards.
+    """
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
+    blocks = -(-replicates // FIT_BLOCK)
+    start = min(FIT_BLOCK * (blocks * shard // shards), replicates)
+    stop = min(FIT_BLOCK * (blocks * (shard + 1) // shards), replicates)
+    return range(start, stop)
+
+
+def fit_blocks(replicates: np.ndarray) -> list[slice]:
+    """Positions of ``replicates`` split where the global block index ``r // FIT_BLOCK`` changes.
+
+    A fitter sees one block per call. Sorted, block-aligned runs (what ``shard_replicates``
+    gives) are thereby cut into the blocks [FIT_BLOCK * j, FIT_BLOCK * (j + 1)) whatever the
+    number of shards, so every replicate has the same batch companions in every sharding.
+    """
+    block = np.asarray(replicates, dtype=np.int64) // FIT_BLOCK
+    cuts = np.flatnonzero(block[1:] != block[:-1]) + 1
+    edges = [0, *cuts.tolist(), int(block.size)]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def simulate_events(
+    n: Sequence[int], cell: Cell, replicates: Iterable[int], seed: int
+) -> np.ndarray:
+    """Simulated event counts (len(replicates) x k) under the binomial-normal model.
+
+    logit(p_i) = logit(p) + tau * z_i with z_i standard normal, events_i ~ Binomial(n_i, p_i)
+    (the data-generating model of Stijnen, Hamza & Ozdemir 2010, Stat Med 29:3046-3067).
+    """
+    n_arr = np.asarray(n, dtype=np.int64)
+    mu = math.log(cell.proportion / (1.0 - cell.proportion))
+    rows = []
+    for r in replicates:
+        rng = np.random.default_rng(replicate_seed(seed, cell, r))
+        theta = mu + cell.tau * rng.standard_normal(n_arr.size)
+        p_i = 1.0 / (1.0 + np.exp(-theta))
+        rows.append(rng.binomial(n_arr, p_i))
+    if not rows:
+        return np.zeros((0, n_arr.size), dtype=np.int64)
+    return np.vstack(rows).astype(np.int64)
+
+
+def run_shard(
+    n: Sequence[int],
+    cells: Sequence[Cell],
+    fitters: Mapping[str, Fitter],
+    replicates: Sequence[int],
+    seed: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Replicates]:
+    """Fit every method to every replicate of every cell; returns one block per (method, cell).
+
+    Each fitter is called once per fitting block (``fit_blocks``), so its results for a
+    replicate depend on the replicate's block alone, not on the other replicates of the shard.
+
+    ``progress(done, total)`` is called after each cell and method with the number of fits so far.
+    """
+    n_arr = np.asarray(n, dtype=np.int64)
+    reps = np.asarray(list(replicates), dtype=np.int64)
+    blocks_of_reps = fit_blocks(reps)
+    total = len(cells) * len(fitters) * reps.size
+    done = 0
+    blocks: list[Replicates] = []
+    for cell in cells:
+        events = simulate_events(n_arr, cell, reps, seed)
+        for name in sorted(fitters):
+            parts = [fitters[name](events[rows], n_arr) for rows in blocks_of_reps]
+            failure = [f for part in parts for f in part[3]]
+            blocks.append(
+                Replicates(
+                    method=name,
+                    cell=cell,
+                    replicate=reps.copy(),
+                    estimate=_joined(parts, 0),
+                    ci_low=_joined(parts, 1),
+                    ci_high=_joined(parts, 2),
+                    failure=tuple(failure),
+                )
+            )
+            done += reps.size
+            if progress is not None:
+                progress(done, total)
+    return blocks
+
+
+def _joined(parts, column: int) -> np.ndarray:
+    """One output column of a fitter's per-block results, joined in replicate order."""
+    if not parts:
+        return np.zeros(0)
+    return np.concatenate([np.asarray(p[column], dtype=float) for p in parts])
