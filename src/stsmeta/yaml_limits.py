@@ -40,7 +40,7 @@ def _loader(fast: bool = True):
 
     base = yaml.CSafeLoader if fast and yaml.__with_libyaml__ else yaml.SafeLoader
 
-    class UniqueKeyLoader(base):
+    class UniqueKeyLoader(base):  # type: ignore[valid-type,misc]  # chosen at run time
         """SafeLoader that refuses duplicate keys instead of keeping the last one."""
 
     def construct_mapping(loader, node, deep=False):
