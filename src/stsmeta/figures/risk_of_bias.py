@@ -191,15 +191,15 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
     text = glyph_text(fig)
     y_low, y_high = ax.get_ylim()
     grid = _Grid(
-        width,
-        height,
-        legend_in,
-        rows_in,
-        x0,
-        x1,
-        len(QUESTIONS) + len(DOMAIN_COLUMNS),
-        y_low,
-        y_high,
+        width=width,
+        height=height,
+        legend_in=legend_in,
+        rows_in=rows_in,
+        x0=x0,
+        x1=x1,
+        columns=len(QUESTIONS) + len(DOMAIN_COLUMNS),
+        y_low=y_low,
+        y_high=y_high,
     )
     cells, domain_cells = _draw_judgements(ax, text, grid, studies, order, ys, labels)
     _draw_headings(fig, grid)
