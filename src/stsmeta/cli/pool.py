@@ -27,6 +27,17 @@ def register(subparsers) -> None:
     )
     p.add_argument("--input", metavar="FILE.csv", help="CSV with study,events,n")
     p.add_argument("--method", choices=("glmm", "ivre", "common", "bayes"), default="glmm")
+    _add_bayes_options(p)
+    _add_ivre_options(p)
+    _add_interval_options(p)
+    _add_model_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_plan_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _add_bayes_options(p: argparse.ArgumentParser) -> None:
+    """Priors and thresholds of ``--method bayes``."""
     p.add_argument(
         "--prior-mu",
         metavar="normal:MEAN:SD|logistic:LOC:SCALE",
@@ -48,6 +59,10 @@ def register(subparsers) -> None:
         metavar="P",
         help="for --method bayes: report the posterior probability that the proportion exceeds P",
     )
+
+
+def _add_ivre_options(p: argparse.ArgumentParser) -> None:
+    """Model scale, continuity correction and tau² estimator of ``--method ivre``."""
     p.add_argument(
         "--transform",
         choices=("logit", "ft", "arcsine", "raw", "log"),
@@ -74,6 +89,10 @@ def register(subparsers) -> None:
         default="REML",
         help="between-study variance estimator for --method ivre",
     )
+
+
+def _add_interval_options(p: argparse.ArgumentParser) -> None:
+    """Confidence, prediction and study intervals."""
     p.add_argument(
         "--ci",
         choices=("z", "t", "hk", "hk-adhoc"),
@@ -101,6 +120,10 @@ def register(subparsers) -> None:
         help="interval for each study: Clopper-Pearson (default), Wilson, Jeffreys, "
         "Agresti-Coull, Wilson with continuity correction",
     )
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    """GLMM quadrature, meta-regression and influence diagnostics."""
     p.add_argument(
         "--nodes",
         type=int,
@@ -120,9 +143,6 @@ def register(subparsers) -> None:
         action="store_true",
         help="leave-one-out influence diagnostics (--method ivre; metafor influence())",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    add_plan_arguments(p)
-    p.set_defaults(func=run)
 
 
 # Counts above 2**53 are not all representable as floats, in which the engine computes.

@@ -177,54 +177,122 @@ def forest_plot(
     # Publication order; a study without a year (n.d.) last, as in the pooled JSON.
     order = sorted(by_id, key=lambda s: publication_key(studies.get(s, {}).get("year"), s))
     if subgroups:
-        placed: set[str] = set()
-        blocks: list[tuple[str, list[str], dict | None]] = []
-        for level_name in sorted(subgroups):
-            result = subgroups[level_name] or {}
-            in_level = {str(e.get("study")) for e in result.get("studies") or []}
-            members = [s for s in order if s in in_level and s not in placed]
-            placed.update(members)
-            blocks.append((level_name, members, result))
-        # A study in several levels (e.g. two calcinosis types) is drawn once, in its first
-        # level, and counted in each: say so rather than draw it twice.
-        drawn_under = {s: name for name, members, _ in reversed(blocks) for s in members}
-        for level_name in sorted(subgroups):
-            for entry in (subgroups[level_name] or {}).get("studies") or []:
-                study_id = str(entry.get("study"))
-                first = drawn_under.get(study_id)
-                if first is not None and first != level_name:
-                    label = (studies.get(study_id) or {}).get("label") or study_id
-                    notes.add(
-                        f"{label} is drawn under {humanise(first, subgroup_variable)} and also "
-                        f"counted in subgroup {humanise(level_name, subgroup_variable)}."
-                    )
-        rest = [s for s in order if s not in placed]
-        if rest:
-            blocks.append(("not classified", rest, None))
-        for level_name, members, result in blocks:
-            rows.append(
-                Row(
-                    kind="subgroup",
-                    label=humanise(level_name, subgroup_variable),
-                    cells={"study": humanise(level_name, subgroup_variable)},
-                    bold=True,
-                    widths={"study": WIDE_LABEL},
-                )
+        rows.extend(
+            _subgroup_rows(
+                subgroups, order, by_id, studies, notes, subgroup_variable, subgroup_label
             )
-            rows.extend(study_row(by_id[s], studies) for s in members)
-            if result is not None:
-                k = result.get("k")
-                label = (
-                    f"Subgroup {humanise(level_name, subgroup_variable)} (k = {numbers.count(k)})"
-                )
-                rows.append(pooled_row("subgroup_pooled", label, result))
-                notes.not_estimable(
-                    f"{subgroup_label or 'Subgroup'}: {humanise(level_name, subgroup_variable)}",
-                    result,
-                )
+        )
     else:
         rows.extend(study_row(by_id[s], studies) for s in order)
+    rows.extend(_summary_rows(pooled, primary_label, secondary_labels, notes))
 
+    study_ci = (pooled.get("settings") or {}).get("study_ci", "cp")
+    notes.add(
+        f"Study intervals: {STUDY_CI_NAMES.get(study_ci, study_ci)} "
+        f"{level_percent(level)} CI; marker area proportional to n. Diamonds: pooled "
+        f"estimates with {level_percent(level)} CI; bar: prediction interval."
+    )
+
+    weights = any(numbers.weight(e.get("weight")) != numbers.MISSING for e in entries)
+    if entries and not weights:
+        notes.add(f"{primary_label}: no study weights (the model has none).")
+    table = table_figure(
+        columns(level, weights),
+        rows,
+        plot_span=(0.50, 0.74),
+        xlabel=f"Proportion ({outcome_label.lower()})",
+        notes=notes.render(),
+    )
+    ax = table.axes
+    if numbers.is_estimable(pooled):
+        ax.axvline(pooled["estimate"], color=GREY, linestyle=(0, (2, 2)), linewidth=0.6, zorder=0)
+    _draw_studies(ax, table.rows)
+    _draw_summaries(ax, table.rows)
+    return ForestPlot(figure=table.figure, axes=ax, rows=table.rows)
+
+
+def _subgroup_blocks(
+    subgroups: dict, order: list[str]
+) -> tuple[list[tuple[str, list[str], dict | None]], list[str]]:
+    """One block per subgroup level (its studies in publication order), and the studies in none.
+
+    A study in several levels goes in the first of them only.
+    """
+    placed: set[str] = set()
+    blocks: list[tuple[str, list[str], dict | None]] = []
+    for level_name in sorted(subgroups):
+        result = subgroups[level_name] or {}
+        in_level = {str(e.get("study")) for e in result.get("studies") or []}
+        members = [s for s in order if s in in_level and s not in placed]
+        placed.update(members)
+        blocks.append((level_name, members, result))
+    return blocks, [s for s in order if s not in placed]
+
+
+def _note_studies_in_several_levels(
+    subgroups: dict,
+    blocks: list[tuple[str, list[str], dict | None]],
+    studies: dict[str, dict],
+    notes: Notes,
+    subgroup_variable: str | None,
+) -> None:
+    # A study in several levels (e.g. two calcinosis types) is drawn once, in its first
+    # level, and counted in each: say so rather than draw it twice.
+    drawn_under = {s: name for name, members, _ in reversed(blocks) for s in members}
+    for level_name in sorted(subgroups):
+        for entry in (subgroups[level_name] or {}).get("studies") or []:
+            study_id = str(entry.get("study"))
+            first = drawn_under.get(study_id)
+            if first is not None and first != level_name:
+                label = (studies.get(study_id) or {}).get("label") or study_id
+                notes.add(
+                    f"{label} is drawn under {humanise(first, subgroup_variable)} and also "
+                    f"counted in subgroup {humanise(level_name, subgroup_variable)}."
+                )
+
+
+def _subgroup_rows(
+    subgroups: dict,
+    order: list[str],
+    by_id: dict[str, dict],
+    studies: dict[str, dict],
+    notes: Notes,
+    subgroup_variable: str | None,
+    subgroup_label: str,
+) -> list[Row]:
+    """The study rows in subgroup blocks: a heading, the studies, the subgroup's diamond."""
+    rows: list[Row] = []
+    blocks, rest = _subgroup_blocks(subgroups, order)
+    _note_studies_in_several_levels(subgroups, blocks, studies, notes, subgroup_variable)
+    if rest:
+        blocks.append(("not classified", rest, None))
+    for level_name, members, result in blocks:
+        rows.append(
+            Row(
+                kind="subgroup",
+                label=humanise(level_name, subgroup_variable),
+                cells={"study": humanise(level_name, subgroup_variable)},
+                bold=True,
+                widths={"study": WIDE_LABEL},
+            )
+        )
+        rows.extend(study_row(by_id[s], studies) for s in members)
+        if result is not None:
+            k = result.get("k")
+            label = f"Subgroup {humanise(level_name, subgroup_variable)} (k = {numbers.count(k)})"
+            rows.append(pooled_row("subgroup_pooled", label, result))
+            notes.not_estimable(
+                f"{subgroup_label or 'Subgroup'}: {humanise(level_name, subgroup_variable)}",
+                result,
+            )
+    return rows
+
+
+def _summary_rows(
+    pooled: dict, primary_label: str, secondary_labels: dict[str, str], notes: Notes
+) -> list[Row]:
+    """The rows under the studies: primary, secondary methods, prediction, heterogeneity."""
+    rows: list[Row] = []
     k = pooled.get("k")
     primary_text = f"{primary_label} (k = {numbers.count(k)})"
     rows.append(pooled_row("pooled", primary_text, pooled))
@@ -258,29 +326,13 @@ def forest_plot(
             widths={"study": HETEROGENEITY_WIDTH},
         )
     )
+    return rows
 
-    study_ci = (pooled.get("settings") or {}).get("study_ci", "cp")
-    notes.add(
-        f"Study intervals: {STUDY_CI_NAMES.get(study_ci, study_ci)} "
-        f"{level_percent(level)} CI; marker area proportional to n. Diamonds: pooled "
-        f"estimates with {level_percent(level)} CI; bar: prediction interval."
-    )
 
-    weights = any(numbers.weight(e.get("weight")) != numbers.MISSING for e in entries)
-    if entries and not weights:
-        notes.add(f"{primary_label}: no study weights (the model has none).")
-    table = table_figure(
-        columns(level, weights),
-        rows,
-        plot_span=(0.50, 0.74),
-        xlabel=f"Proportion ({outcome_label.lower()})",
-        notes=notes.render(),
-    )
-    ax = table.axes
-    study_rows = [p for p in table.rows if p.row.kind == "study"]
+def _draw_studies(ax: Axes, placed_rows: tuple[PlacedRow, ...]) -> None:
+    """Study intervals and squares (area proportional to n)."""
+    study_rows = [p for p in placed_rows if p.row.kind == "study"]
     max_n = max((p.row.n or 0 for p in study_rows), default=1) or 1
-    if numbers.is_estimable(pooled):
-        ax.axvline(pooled["estimate"], color=GREY, linestyle=(0, (2, 2)), linewidth=0.6, zorder=0)
     # All studies in one line collection and one scatter: per-row artists cost per row.
     drawn = [p for p in study_rows if p.row.estimate is not None]
     draw_intervals(ax, drawn, colors=BLUE, linewidths=0.9)
@@ -294,11 +346,15 @@ def forest_plot(
             edgecolors="none",
             zorder=3,
         )
-    for placed_row in table.rows:
+
+
+def _draw_summaries(ax: Axes, placed_rows: tuple[PlacedRow, ...]) -> None:
+    """Diamonds of the pooled rows and the prediction interval bar."""
+    for placed_row in placed_rows:
         row, y = placed_row.row, placed_row.y
         if row.kind in ("pooled", "subgroup_pooled", "secondary") and row.estimate is not None:
             if row.kind == "secondary":
-                index = [p.row for p in table.rows if p.row.kind == "secondary"].index(row)
+                index = [p.row for p in placed_rows if p.row.kind == "secondary"].index(row)
                 colour = SECONDARY_STYLES[index % len(SECONDARY_STYLES)][0]
                 face, edge = "white", colour
             else:
@@ -315,4 +371,3 @@ def forest_plot(
                 elinewidth=1.6,
                 capsize=2.5,
             )
-    return ForestPlot(figure=table.figure, axes=ax, rows=table.rows)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # drawing needs matplotlib; the report, which reads judgement
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from stsmeta.figures.glyphs import GlyphText
+
 QUESTIONS = ("q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8")
 QUESTION_TEXT = {
     "q1": "Does the patient(s) represent(s) the whole experience of the investigator (centre)?",
@@ -139,6 +141,29 @@ class RiskOfBiasPlot:
     domain_cells: tuple[tuple[str, str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """Where the chart's columns and rows are, in figure fractions, inches and points."""
+
+    width: float  # inches
+    height: float  # inches
+    legend_in: float  # height of the legend under the chart
+    rows_in: float  # height of the rows
+    x0: float  # left and right of the axes, figure fraction
+    x1: float
+    columns: int
+    y_low: float  # the axes' y limits
+    y_high: float
+
+    def y_pt(self, y: float) -> float:
+        return self.legend_in * 72 + (y - self.y_low) / (self.y_high - self.y_low) * (
+            self.rows_in * 72
+        )
+
+    def x_pt(self, column: int) -> float:
+        return (self.x0 + (self.x1 - self.x0) * (column - 0.5) / self.columns) * (self.width * 72)
+
+
 def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOfBiasPlot:
     """Chart ``studies`` ({study_id: normalised study}), one row per study by year and label."""
     from stsmeta.figures.glyphs import glyph_text
@@ -160,6 +185,36 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
     fig = new_figure(width, height)
     x0, x1 = 0.36, 0.98
     ax = fig.add_axes((x0, legend_in / height, x1 - x0, rows_in / height))
+    ys = _set_up_axes(ax, lines)
+    # Labels and glyphs as glyph collections, circles as one scatter per judgement: a Text,
+    # tick or scatter per cell made a chart of 1,000 studies take tens of seconds to save.
+    text = glyph_text(fig)
+    y_low, y_high = ax.get_ylim()
+    grid = _Grid(
+        width=width,
+        height=height,
+        legend_in=legend_in,
+        rows_in=rows_in,
+        x0=x0,
+        x1=x1,
+        columns=len(QUESTIONS) + len(DOMAIN_COLUMNS),
+        y_low=y_low,
+        y_high=y_high,
+    )
+    cells, domain_cells = _draw_judgements(ax, text, grid, studies, order, ys, labels)
+    _draw_headings(fig, grid)
+    _draw_legend(fig, grid)
+    return RiskOfBiasPlot(
+        figure=fig,
+        axes=ax,
+        cells=tuple(cells),
+        labels=tuple(labels),
+        domain_cells=tuple(domain_cells),
+    )
+
+
+def _set_up_axes(ax: Axes, lines: list[int]) -> list[float]:
+    """Limits, column ticks and no frame; returns the centre of each study's row."""
     columns = len(QUESTIONS) + len(DOMAIN_COLUMNS)
     ax.set_xlim(0.5, columns + 0.5)
     ys, cursor = [], 0.0
@@ -178,25 +233,26 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
-    # Labels and glyphs as glyph collections, circles as one scatter per judgement: a Text,
-    # tick or scatter per cell made a chart of 1,000 studies take tens of seconds to save.
-    text = glyph_text(fig)
-    fig_pt = width * 72
-    axes_bottom_pt, rows_pt = legend_in * 72, rows_in * 72
-    y_low, y_high = ax.get_ylim()
+    return ys
 
-    def y_pt(y: float) -> float:
-        return axes_bottom_pt + (y - y_low) / (y_high - y_low) * rows_pt
 
-    def x_pt(column: int) -> float:
-        return (x0 + (x1 - x0) * (column - 0.5) / columns) * fig_pt
-
-    label_right = x0 * fig_pt - LABEL_PAD_PT
+def _draw_judgements(
+    ax: Axes,
+    text: GlyphText,
+    grid: _Grid,
+    studies: dict[str, dict],
+    order: list[str],
+    ys: list[float],
+    labels: list[str],
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """Study labels and one circle and glyph per judgement; returns the question and domain
+    cells drawn."""
+    label_right = grid.x0 * (grid.width * 72) - LABEL_PAD_PT
     cells, domain_cells = [], []
     every = (*JUDGEMENTS, *DOMAIN_JUDGEMENTS)
     by_judgement: dict[str, list[tuple[int, float]]] = {j.key: [] for j in every}
     for study_id, y, label in zip(order, ys, labels, strict=True):
-        text.add(label_right, y_pt(y), label, ha="right")
+        text.add(label_right, grid.y_pt(y), label, ha="right")
         for i, question in enumerate(QUESTIONS, start=1):
             judgement = judgement_of(studies[study_id], question)
             cells.append((study_id, question, judgement.key))
@@ -221,9 +277,14 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
         if judgement.glyph:
             for i, y in points:
                 text.add_centred_glyph(
-                    x_pt(i), y_pt(y), judgement.glyph, bold=True, size=8.0, colour="black"
+                    grid.x_pt(i), grid.y_pt(y), judgement.glyph, bold=True, size=8.0, colour="black"
                 )
-    # Domain names above the question numbers.
+    return cells, domain_cells
+
+
+def _draw_headings(fig: Figure, grid: _Grid) -> None:
+    """Domain names above the question numbers."""
+    x0, x1, columns, height = grid.x0, grid.x1, grid.columns, grid.height
     top = 1 - 0.12 / height
     headings = [
         (name, QUESTIONS.index(questions[0]) + 1, QUESTIONS.index(questions[-1]) + 1)
@@ -235,7 +296,11 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
         # Alternate heights: "Selection" over one narrow column would run into "Ascertainment".
         y = top - (0.13 / height if i % 2 else 0.0)
         fig.text(centre, y, name, ha="center", va="center", fontweight="bold", fontsize=6.5)
-    # Legend: glyph, colour and meaning; then the questions in full.
+
+
+def _draw_legend(fig: Figure, grid: _Grid) -> None:
+    """Legend: glyph, colour and meaning; then the questions in full."""
+    legend_in, height = grid.legend_in, grid.height
     for row, (title, judgements) in enumerate(
         (("Questions", JUDGEMENTS), ("Judgements", DOMAIN_JUDGEMENTS))
     ):
@@ -249,13 +314,6 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
             va="center",
             fontsize=6.5,
         )
-    return RiskOfBiasPlot(
-        figure=fig,
-        axes=ax,
-        cells=tuple(cells),
-        labels=tuple(labels),
-        domain_cells=tuple(domain_cells),
-    )
 
 
 def _legend_row(fig: Figure, y: float, title: str, judgements: tuple[Judgement, ...]) -> None:

@@ -7,10 +7,18 @@ forest plot (every method, subgroups, heterogeneity) is ``forest.py``.
 
 from __future__ import annotations
 
+from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
 from stsmeta.figures.forest import ForestPlot, publication_key
-from stsmeta.figures.rows import Row, TextColumn, draw_diamond, draw_intervals, table_figure
+from stsmeta.figures.rows import (
+    PlacedRow,
+    Row,
+    TextColumn,
+    draw_diamond,
+    draw_intervals,
+    table_figure,
+)
 from stsmeta.figures.style import BLACK, BLUE
 from stsmeta.presentation import numbers
 
@@ -28,6 +36,33 @@ def summary_forest_plot(
     pooled: dict, studies: dict[str, dict], *, outcome_label: str, unit: str = "patients"
 ) -> ForestPlot:
     """Studies and all studies combined (the primary method of ``pooled``), in percent."""
+    rows = _study_rows(pooled, studies)
+    rows.append(_combined_row(pooled))
+    notes = [
+        f"Square: one study (larger for more {unit}); line: its 95% interval. "
+        "Diamond: all studies combined."
+    ]
+    if not numbers.is_estimable(pooled):
+        notes.append("No combined estimate: see the text above the figure.")
+    table = table_figure(
+        [
+            TextColumn("study", "Study", 0.01, 0.30),
+            TextColumn("events", f"{unit.capitalize()} with outcome", 0.47, 0.14, ha="right"),
+            TextColumn("estimate", "Percent (95% interval)", 0.76, 0.23),
+        ],
+        rows,
+        plot_span=(0.50, 0.74),
+        xlabel=f"{outcome_label} (% of {unit})",
+        notes=notes,
+    )
+    ax = table.axes
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    _draw(ax, table.rows)
+    return ForestPlot(figure=table.figure, axes=ax, rows=table.rows)
+
+
+def _study_rows(pooled: dict, studies: dict[str, dict]) -> list[Row]:
+    """One row per study, in publication order."""
     entries = {str(e.get("study")): e for e in pooled.get("studies") or []}
     order = sorted(entries, key=lambda s: publication_key((studies.get(s) or {}).get("year"), s))
     rows = []
@@ -50,45 +85,33 @@ def summary_forest_plot(
                 n=e.get("n"),
             )
         )
+    return rows
+
+
+def _combined_row(pooled: dict) -> Row:
+    """All studies combined by the primary method."""
     combined = f"{numbers.count(pooled.get('events'))} of {numbers.count(pooled.get('n'))}"
-    rows.append(
-        Row(
-            kind="pooled",
-            label="All studies combined",
-            cells={
-                "study": "All studies combined",
-                "events": combined,
-                "estimate": in_words(
-                    pooled.get("estimate"), pooled.get("ci_low"), pooled.get("ci_high")
-                ),
-            },
-            estimate=pooled.get("estimate"),
-            low=pooled.get("ci_low"),
-            high=pooled.get("ci_high"),
-            bold=True,
-            widths={"study": WIDE_LABEL},
-        )
+    return Row(
+        kind="pooled",
+        label="All studies combined",
+        cells={
+            "study": "All studies combined",
+            "events": combined,
+            "estimate": in_words(
+                pooled.get("estimate"), pooled.get("ci_low"), pooled.get("ci_high")
+            ),
+        },
+        estimate=pooled.get("estimate"),
+        low=pooled.get("ci_low"),
+        high=pooled.get("ci_high"),
+        bold=True,
+        widths={"study": WIDE_LABEL},
     )
-    notes = [
-        f"Square: one study (larger for more {unit}); line: its 95% interval. "
-        "Diamond: all studies combined."
-    ]
-    if not numbers.is_estimable(pooled):
-        notes.append("No combined estimate: see the text above the figure.")
-    table = table_figure(
-        [
-            TextColumn("study", "Study", 0.01, 0.30),
-            TextColumn("events", f"{unit.capitalize()} with outcome", 0.47, 0.14, ha="right"),
-            TextColumn("estimate", "Percent (95% interval)", 0.76, 0.23),
-        ],
-        rows,
-        plot_span=(0.50, 0.74),
-        xlabel=f"{outcome_label} (% of {unit})",
-        notes=notes,
-    )
-    ax = table.axes
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    drawn = [p for p in table.rows if p.row.kind == "study" and p.row.estimate is not None]
+
+
+def _draw(ax: Axes, placed_rows: tuple[PlacedRow, ...]) -> None:
+    """Study squares and intervals, and the combined diamond."""
+    drawn = [p for p in placed_rows if p.row.kind == "study" and p.row.estimate is not None]
     draw_intervals(ax, drawn, colors=BLUE, linewidths=0.9)
     max_n = max((p.row.n or 0 for p in drawn), default=1) or 1
     if drawn:
@@ -101,10 +124,9 @@ def summary_forest_plot(
             edgecolors="none",
             zorder=3,
         )
-    for placed in table.rows:
+    for placed in placed_rows:
         row = placed.row
         if row.kind == "pooled" and None not in (row.estimate, row.low, row.high):
             draw_diamond(
                 ax, placed.y, row.estimate, row.low, row.high, facecolor=BLACK, edgecolor=BLACK
             )
-    return ForestPlot(figure=table.figure, axes=ax, rows=table.rows)

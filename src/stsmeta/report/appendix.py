@@ -25,6 +25,7 @@ from stsmeta.report.document import (
     Table,
     cell,
 )
+from stsmeta.report.previous import Previous
 
 
 def changes_section(data: ReportData) -> list[Block]:
@@ -46,37 +47,45 @@ def changes_section(data: ReportData) -> list[Block]:
     if previous is None:
         blocks.append(Paragraph(cell("First version: no previous version was given.")))
         return blocks
-    plan = data.plan
+    blocks.append(Paragraph(cell(f"Compared with version {previous.version} ({previous.source}).")))
+    blocks.append(_study_changes(data, previous))
+    blocks.append(_pooled_changes(data, previous))
+    return blocks
 
-    def comparable(study: dict) -> dict:
-        return {k: v for k, v in study.items() if not k.startswith("_")}
 
+def _comparable(study: dict) -> dict:
+    return {k: v for k, v in study.items() if not k.startswith("_")}
+
+
+def _study_changes(data: ReportData, previous: Previous) -> Bullets:
+    """Studies added, removed and changed since ``previous``."""
     added = sorted(set(data.studies) - set(previous.studies))
     removed = sorted(set(previous.studies) - set(data.studies))
     changed = sorted(
         s
         for s in set(data.studies) & set(previous.studies)
-        if comparable(data.studies[s]) != comparable(previous.studies[s])
+        if _comparable(data.studies[s]) != _comparable(previous.studies[s])
     )
-    blocks.append(Paragraph(cell(f"Compared with version {previous.version} ({previous.source}).")))
-    blocks.append(
-        Bullets(
-            (
-                cell(
-                    "Studies added: "
-                    + (joined(study_label(s, data.studies) for s in added) or "none")
-                ),
-                cell(
-                    "Studies removed: "
-                    + (joined(study_label(s, previous.studies) for s in removed) or "none")
-                ),
-                cell(
-                    "Studies changed: "
-                    + (joined(study_label(s, data.studies) for s in changed) or "none")
-                ),
-            )
+    return Bullets(
+        (
+            cell(
+                "Studies added: " + (joined(study_label(s, data.studies) for s in added) or "none")
+            ),
+            cell(
+                "Studies removed: "
+                + (joined(study_label(s, previous.studies) for s in removed) or "none")
+            ),
+            cell(
+                "Studies changed: "
+                + (joined(study_label(s, data.studies) for s in changed) or "none")
+            ),
         )
     )
+
+
+def _pooled_changes(data: ReportData, previous: Previous) -> Table:
+    """The primary estimate of each outcome and scenario, before and now."""
+    plan = data.plan
     rows = []
     for outcome in plan.outcomes:
         for scenario in plan.scenarios:
@@ -103,14 +112,11 @@ def changes_section(data: ReportData) -> list[Block]:
                     cell("k = ", num(now, src, "k", "count"), "; ") + estimate_with_ci(now, src),
                 )
             )
-    blocks.append(
-        Table(
-            ("Outcome", "Scenario", f"Version {previous.version}", "This version"),
-            tuple(rows),
-            caption=f"Pooled estimates before and after ({plan.method_label('primary')})",
-        )
+    return Table(
+        ("Outcome", "Scenario", f"Version {previous.version}", "This version"),
+        tuple(rows),
+        caption=f"Pooled estimates before and after ({plan.method_label('primary')})",
     )
-    return blocks
 
 
 def fingerprint(data: ReportData) -> str:
