@@ -16,11 +16,12 @@ from stsmeta.errors import InputError
 from stsmeta.figures.cumulative import cumulative_plot
 from stsmeta.figures.forest import forest_plot
 from stsmeta.figures.glyphs import GlyphText
-from stsmeta.figures.risk_of_bias import QUESTIONS, risk_of_bias_plot
+from stsmeta.figures.risk_of_bias import risk_of_bias_plot
 from stsmeta.figures.sensitivity import sensitivity_plot
 from stsmeta.figures.style import figure_style, save_figure
 from stsmeta.outputs import figure_stems
 from stsmeta.presentation import numbers
+from stsmeta.presentation.risk_of_bias import QUESTIONS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
 

@@ -22,8 +22,9 @@ from stsmeta.figures import glyphs as glyphs_module
 from stsmeta.figures import write_figures
 from stsmeta.figures.forest import forest_plot
 from stsmeta.figures.glyphs import FAMILY, GlyphText, line_width
-from stsmeta.figures.risk_of_bias import QUESTIONS, risk_of_bias_plot
+from stsmeta.figures.risk_of_bias import risk_of_bias_plot
 from stsmeta.figures.style import figure_style, new_figure
+from stsmeta.presentation.risk_of_bias import QUESTIONS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
 
@@ -187,7 +188,7 @@ def test_risk_of_bias_draws_a_symbol_per_judged_cell(inputs):
 
 
 def judgement_glyph(key: str) -> str:
-    from stsmeta.figures.risk_of_bias import DOMAIN_JUDGEMENTS, JUDGEMENTS
+    from stsmeta.presentation.risk_of_bias import DOMAIN_JUDGEMENTS, JUDGEMENTS
 
     return next(j.glyph for j in JUDGEMENTS + DOMAIN_JUDGEMENTS if j.key == key)
 

@@ -18,8 +18,10 @@ matplotlib.use("Agg")
 import matplotlib as mpl  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from stsmeta.outputs import FIGURE_FORMATS  # noqa: E402
+
 # Okabe & Ito (2008), "Color universal design".
-from stsmeta.figures.palette import (  # noqa: E402, F401 - the figures' colours, named here too
+from stsmeta.presentation.palette import (  # noqa: E402, F401 - the figures' colours, named here too
     BLACK,
     BLUE,
     BLUISH_GREEN,
@@ -30,7 +32,6 @@ from stsmeta.figures.palette import (  # noqa: E402, F401 - the figures' colours
     VERMILLION,
     YELLOW,
 )
-from stsmeta.outputs import FIGURE_FORMATS  # noqa: E402
 
 # Secondary methods cycle through these (colour, marker) pairs, in config order.
 SECONDARY_STYLES = (

@@ -18,7 +18,7 @@ from stsmeta.report.document import (
 
 
 def risk_of_bias_section(data: ReportData) -> list[Block]:
-    from stsmeta.figures.risk_of_bias import QUESTION_TEXT, QUESTIONS, judgement_of
+    from stsmeta.presentation.risk_of_bias import QUESTION_TEXT, QUESTIONS, judgement_of
 
     order = publication_order(data.studies, data.studies)
     summary = tuple(
