@@ -570,3 +570,15 @@ def test_subgroup_difference_test_and_left_out_studies_are_reported(tmp_path):
     )
     assert "Test of subgroup differences: not done (fewer than two levels" in md
     assert "Left out of these subgroups:" in md and "(mixed, no rows)" in md
+
+
+def test_pdf_structure_ids_are_renumbered_by_rank_keeping_offsets():
+    """Chromium's structure-element ids come from a process-wide counter (a print under load
+    was off by one): they are renumbered by rank, same length, same order."""
+    from stsmeta.report.pdf import fixed_node_ids
+
+    one = b"/ID (node00000230)>> x /ID (node00000235) /Names [(node00000230) 1 0 R]"
+    two = b"/ID (node00000231)>> x /ID (node00000236) /Names [(node00000231) 1 0 R]"
+    assert fixed_node_ids(one) == fixed_node_ids(two)
+    assert len(fixed_node_ids(one)) == len(one)
+    assert b"(node00000000)" in fixed_node_ids(one) and b"(node00000001)" in fixed_node_ids(one)

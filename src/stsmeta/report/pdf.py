@@ -28,6 +28,8 @@ FLAGS = (
     # Nothing is fetched: every host resolves to nothing.
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--no-pdf-header-footer",
+    # Print only once everything is drawn, however loaded the machine.
+    "--run-all-compositor-stages-before-draw",
 )
 MISSING = (
     "no Chromium found (looked for {names} on PATH and $STSMETA_CHROMIUM): results/report.pdf "
@@ -71,6 +73,22 @@ def fixed_dates(pdf: bytes, date: str) -> bytes:
     return _DATES.sub(replace, pdf)
 
 
+_NODE_ID = re.compile(rb"\(node(\d{8})\)")
+
+
+def fixed_node_ids(pdf: bytes) -> bytes:
+    """The PDF with the structure elements' ids (``/ID (node00000231)``) renumbered 0, 1, 2, ...
+    in their own order.
+
+    Chromium takes them from a counter of the browser process, which is offset by whatever it
+    did before printing (a run under load differed from an idle one by 1). The ranks keep the
+    order the ID tree needs, and the same 8 digits keep every cross-reference offset right.
+    """
+    ids = sorted(set(_NODE_ID.findall(pdf)), key=int)
+    rank = {old: b"%08d" % i for i, old in enumerate(ids)}
+    return _NODE_ID.sub(lambda m: b"(node" + rank[m.group(1)] + b")", pdf)
+
+
 def print_pdf(html: Path | str, pdf: Path | str, date: str = "", timeout: float = 300) -> Path:
     """Print ``html`` to ``pdf`` with headless Chromium; raise ChromiumMissing without one."""
     browser = find_chromium()
@@ -101,5 +119,5 @@ def print_pdf(html: Path | str, pdf: Path | str, date: str = "", timeout: float 
         data = out.read_bytes()
     from stsmeta.atomic_write import write_bytes_atomically
 
-    write_bytes_atomically(pdf, fixed_dates(data, date))
+    write_bytes_atomically(pdf, fixed_node_ids(fixed_dates(data, date)))
     return pdf
