@@ -216,6 +216,7 @@ def batch_fits(datasets: int) -> None:
     import numpy as np
 
     from stsmeta.coverage import study as coverage
+    from stsmeta.coverage.design import design_sizes
     from stsmeta.coverage.simulate import simulate_events
     from stsmeta.stats import glmm_batch
 
@@ -223,7 +224,7 @@ def batch_fits(datasets: int) -> None:
     settings = coverage.settings_from_config(config)
     primary = REPO / "results" / "pool" / settings.outcome / f"{settings.scenario}.json"
     if primary.exists():
-        _, n = coverage.design_from_pooled(json.loads(primary.read_text()), str(primary))
+        _, n = design_sizes(json.loads(primary.read_text()), str(primary))
         source = str(primary.relative_to(REPO))
     else:
         n, source = (4, 1, 6, 2, 1), "a synthetic design (no primary result found)"

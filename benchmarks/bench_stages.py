@@ -87,7 +87,7 @@ def bench_figures(sizes: list[int], processes: int | None = None) -> None:
     files = InputFiles()
     plan = load_plan(FIXTURES / "config.yaml", files)
     pooled = load_pooled(FIXTURES / "results" / "pool", plan, files)
-    studies = load_normalised(FIXTURES / "results" / "normalised", files)
+    studies = load_normalised(sorted((FIXTURES / "results" / "normalised").glob("*.json")), files)
     # As `stsmeta figures` does by default: save in as many processes as there are CPUs.
     processes = processes or default_processes()
     for size in sizes:

@@ -18,5 +18,7 @@ def inputs():
     files = InputFiles()
     plan = load_plan(POOLED_FIXTURES / "config.yaml", files)
     pooled = load_pooled(POOLED_FIXTURES / "results" / "pool", plan, files)
-    studies = load_normalised(POOLED_FIXTURES / "results" / "normalised", files)
+    studies = load_normalised(
+        sorted((POOLED_FIXTURES / "results" / "normalised").glob("*.json")), files
+    )
     return plan, pooled, studies

@@ -14,6 +14,7 @@ from stsmeta.cli import main
 from stsmeta.coverage import simulate as sim
 from stsmeta.coverage import study as cov
 from stsmeta.coverage import summary as summ
+from stsmeta.coverage.design import design_sizes
 from stsmeta.errors import InputError
 
 LEVEL = 0.95
@@ -279,9 +280,9 @@ def test_settings_errors_name_the_field(change, field):
 
 def test_design_from_pooled():
     doc = {"studies": [{"study": "a", "events": 1, "n": 4}, {"study": "b", "events": 0, "n": 2}]}
-    assert cov.design_from_pooled(doc, "p.json") == (("a", "b"), (4, 2))
+    assert design_sizes(doc, "p.json") == (("a", "b"), (4, 2))
     with pytest.raises(InputError, match=r"p.json: studies\[1\].n: "):
-        cov.design_from_pooled({"studies": [{"n": 3}, {"n": 0}]}, "p.json")
+        design_sizes({"studies": [{"n": 3}, {"n": 0}]}, "p.json")
 
 
 @pytest.fixture

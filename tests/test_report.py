@@ -91,7 +91,7 @@ def build(
         html_path, md_path = write_report(
             config="config.yaml",
             pool_dir="results/pool",
-            normalised="results/normalised",
+            normalised=sorted(Path("results/normalised").glob("*.json")),
             tables_dir="results/tables",
             figures_dir="results/figures",
             html=f"{out}/report.html",
@@ -288,7 +288,7 @@ def test_a_published_version_whose_archive_is_absent_is_named_not_called_first(t
         html_path, _ = write_report(
             config="config.yaml",
             pool_dir="results/pool",
-            normalised="results/normalised",
+            normalised=sorted(Path("results/normalised").glob("*.json")),
             tables_dir="results/tables",
             figures_dir="results/figures",
             html="results/report.html",

@@ -81,7 +81,7 @@ def build(root: Path, **extra) -> str:
         html, _ = write_report(
             config="config.yaml",
             pool_dir="results/pool",
-            normalised="results/normalised",
+            normalised=sorted(Path("results/normalised").glob("*.json")),
             tables_dir="results/tables",
             figures_dir="results/figures",
             html="results/report.html",

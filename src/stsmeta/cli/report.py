@@ -22,7 +22,7 @@ Reads, for every outcome O and scenario S of --config:
                                      sources, excluded and ongoing studies)
   --certainty CERTAINTY.yaml         optional: GRADE judgements with reasons (schema
                                      stsmeta/schemas/certainty.schema.yaml); checked, never computed
-  --previous ARCHIVE.tar.gz or DIR   optional: the previous version, for "Changes since the
+  --previous ARCHIVE.tar.gz          optional: the previous version, for "Changes since the
                                      previous version" (stsmeta-results-<version>/pooled/...,
                                      .../normalised/...); without it the report says
                                      "First version".
@@ -56,7 +56,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--previous",
         default=None,
-        help="previous results archive (.tar.gz) or directory (optional)",
+        help="previous results archive (.tar.gz, verified before use; optional)",
     )
     parser.add_argument(
         "--previous-unavailable",

@@ -34,7 +34,6 @@ from stsmeta.coverage.plan import (  # noqa: F401 - re-exported: the study's pub
     settings_from_config,
 )
 from stsmeta.coverage.simulate import Fitter
-from stsmeta.errors import InputError, Problem
 
 # Keys of a configured method that describe it rather than being pool() arguments.
 _DESCRIPTIVE_KEYS = ("label", "reason")
@@ -257,21 +256,3 @@ def short_reason(text: str) -> str:
     """The head of a stats warning (up to its first colon or parenthesis), for the shard files."""
     head = text.split(":")[0].split("(")[0].strip()
     return head[:80] or "not estimable"
-
-
-def design_from_pooled(doc: Mapping, file: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Study ids and sizes (n) of a pooled result's ``studies`` list: the design to simulate."""
-    studies = doc.get("studies") if isinstance(doc, Mapping) else None
-    if not isinstance(studies, list) or not studies:
-        raise InputError(Problem(file, "studies", "missing or empty: the design needs >= 1 study"))
-    ids, sizes, problems = [], [], []
-    for i, s in enumerate(studies):
-        n = s.get("n") if isinstance(s, Mapping) else None
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            problems.append(Problem(file, f"studies[{i}].n", f"{n!r} is not a whole number >= 1"))
-            continue
-        ids.append(str(s.get("study", s.get("study_id", f"study {i + 1}"))))
-        sizes.append(n)
-    if problems:
-        raise InputError(problems)
-    return tuple(ids), tuple(sizes)

@@ -164,18 +164,13 @@ def load_pooled(pool_dir: Path | str, plan: Plan, files: InputFiles) -> dict[str
     return pooled
 
 
-def load_normalised(
-    normalised: Path | str | Iterable[Path | str], files: InputFiles
-) -> dict[str, dict]:
+def load_normalised(normalised: Iterable[Path | str], files: InputFiles) -> dict[str, dict]:
     """``{study_id: normalised study}``, sorted by study id.
 
-    ``normalised`` lists the files (what the workflow declares as the job's inputs: a stale file
-    of a removed study is never read), or names a folder of fixtures read whole.
+    ``normalised`` lists the files: what the workflow declares as the job's inputs, so that a
+    stale file of a removed study is never read. No folder is listed here.
     """
-    if isinstance(normalised, str | Path):
-        paths = sorted(Path(normalised).glob("*.json"))
-    else:
-        paths = sorted(Path(p) for p in normalised)
+    paths = sorted(Path(p) for p in normalised)
     if not paths:
         raise InputError(Problem(str(normalised), "", "no normalised studies (*.json) given"))
     from stsmeta.evidence.model import read_normalised

@@ -27,7 +27,7 @@ def write_report(
     *,
     config: Path | str,
     pool_dir: Path | str,
-    normalised: Path | str | list[Path | str],
+    normalised: list[Path | str],
     tables_dir: Path | str,
     figures_dir: Path | str,
     html: Path | str,
@@ -73,8 +73,7 @@ def write_report(
     tables = load_tables(tables_dir, files)
     previous_data = None
     if previous is not None:
-        raw = b"" if Path(previous).is_dir() else files.read_bytes(previous)
-        previous_data = load_previous(previous, raw)
+        previous_data = load_previous(previous, files.read_bytes(previous))
     coverage_doc = None if coverage is None else load_coverage(coverage, files)
     screening_doc = load_screening(screening, files)
     certainty_doc = load_certainty(certainty, files, plan.outcomes)

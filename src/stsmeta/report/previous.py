@@ -1,8 +1,8 @@
 """The previous version of the results, for "Changes since the previous version".
 
-Accepts the archive written by ``stsmeta archive`` (read and verified through
-``stsmeta.archive``, the one reader of the archive layout) or an unpacked results directory
-with ``pool/`` and ``normalised/`` at its top.
+Accepts the archive written by ``stsmeta archive``, read and verified through
+``stsmeta.archive`` (the one reader of the archive layout). An unpacked folder is not accepted:
+it could not be verified, and the report compares only with what was published.
 """
 
 from __future__ import annotations
@@ -43,18 +43,8 @@ def _from_files(pool: dict[str, bytes], normalised: dict[str, bytes], source: st
     return pooled, studies
 
 
-def _read_dir(path: Path) -> dict[str, dict[str, bytes]]:
-    return {
-        folder: {
-            p.relative_to(path / folder).as_posix(): p.read_bytes()
-            for p in sorted((path / folder).rglob("*.json"))
-        }
-        for folder in ("pool", "normalised")
-    }
-
-
 def load_previous(path: Path | str, data: bytes) -> Previous:
-    """Read a previous archive (``data`` are its bytes) or results directory.
+    """Read a previous archive (``data`` are its bytes).
 
     An archive that fails its manifest or whose name and content disagree is an error; nothing
     is deleted or changed.
@@ -62,23 +52,19 @@ def load_previous(path: Path | str, data: bytes) -> Previous:
     from stsmeta.archive import read_archive, result_files, verify_archive
 
     path = Path(path)
-    if path.is_dir():
-        folders = _read_dir(path)
-        version = path.name.removeprefix("stsmeta-results-")
-    else:
-        result = verify_archive(path)
-        if not result.ok:
-            raise InputError(
-                Problem(
-                    str(path),
-                    "",
-                    f"the previous version's archive failed verification ({result.summary()}); "
-                    "restore the published archive; nothing was changed",
-                )
+    result = verify_archive(path)
+    if not result.ok:
+        raise InputError(
+            Problem(
+                str(path),
+                "",
+                f"the previous version's archive failed verification ({result.summary()}); "
+                "restore the published archive; nothing was changed",
             )
-        contents = read_archive(path, data)
-        folders = {f: result_files(contents, f) for f in ("pool", "normalised")}
-        version = contents.version or contents.top
+        )
+    contents = read_archive(path, data)
+    folders = {f: result_files(contents, f) for f in ("pool", "normalised")}
+    version = contents.version or contents.top
     pooled, studies = _from_files(folders["pool"], folders["normalised"], str(path))
     if not pooled and not studies:
         raise InputError(
