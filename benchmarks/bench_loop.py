@@ -43,9 +43,13 @@ from bench_scale import (  # noqa: E402
     baseline_project,
     measure,
     median_wall,
+    slurm_stall,
     templates,
     write_synthetic,
 )
+
+sys.path.insert(0, str(REPO / "tests"))
+from screening_helpers import screening_follows  # noqa: E402
 
 SYNTHETIC_STUDY = REPO / "tests" / "fixtures" / "studies" / "synthetic-2020.yaml"
 TYPO_STUDY = "smith-2013.yaml"
@@ -110,14 +114,17 @@ def loop_rows(cores: int) -> None:
 
         added = project / "data" / "raw" / SYNTHETIC_STUDY.name
         shutil.copy(SYNTHETIC_STUDY, added)
+        screening_follows(project, added=[SYNTHETIC_STUDY.stem])
         jobs = jobs_to_run(project, cores)
         add, _ = measure(snake, project)
         print(ratio_line("add a study (new design, fitted)", add, empty_noop, "own no-op", 4))
         print(f"{'':<44} jobs: {jobs}")
 
         added.unlink()
+        screening_follows(project, removed=[SYNTHETIC_STUDY.stem])
         measure(snake, project)
         shutil.copy(SYNTHETIC_STUDY, added)
+        screening_follows(project, added=[SYNTHETIC_STUDY.stem])
         again, _ = measure(snake, project)
         print(
             ratio_line("add it again (design seen before, cached)", again, empty_noop,
@@ -287,6 +294,10 @@ def main() -> int:
     parser.add_argument("--skip-imports", action="store_true")
     parser.add_argument("--skip-glmm", action="store_true")
     args = parser.parse_args()
+    stall = slurm_stall()
+    if stall and not (args.skip_loop and not args.scale):
+        print(f"not measured: {stall}", file=sys.stderr)
+        return 2
     print(f"issue 16 loop benchmark, snakemake --cores {args.cores}, shipped studies", flush=True)
     if not args.skip_loop:
         loop_rows(args.cores)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from screening_helpers import screening_follows
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a user's checkout holds that the workflow reads.
@@ -54,41 +55,6 @@ def _copy_repo(dest: Path) -> Path:
     assert count == 1, "config.yaml: coverage.replicates not found"
     config.write_text(text)
     return dest
-
-
-def _screening_follows(work: Path, removed=(), renamed=None, added=()) -> None:
-    """Update the screening records as a user must when study files are added, removed, renamed.
-
-    The flow diagram is checked against the study files (rule screening), so a stale record stops
-    the run; the flow numbers are recomputed from the records, as a user would count them.
-    """
-    from stsmeta.evidence.screening import computed_flow
-
-    renamed = renamed or {}
-    path = work / "data" / "screening" / "screening.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    records = [r for r in data["records"] if r.get("study_id") not in removed]
-    for record in records:
-        if record.get("study_id") in renamed:
-            record["study_id"] = renamed[record["study_id"]]
-    source = data["information_sources"][0]["id"]
-    for sid in added:
-        records.append(
-            {
-                "id": f"r-{sid}",
-                "reference": f"SYNTHETIC test study {sid}",
-                "identified_via": [source],
-                "decision": "included",
-                "assessed_on": "full_text",
-                "study_id": sid,
-            }
-        )
-    data["records"] = records
-    no_synthesis = [
-        renamed.get(s, s) for s in data["flow"]["studies_in_no_synthesis"] if s not in removed
-    ]
-    data["flow"] = {**computed_flow(data), "studies_in_no_synthesis": sorted(no_synthesis)}
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -145,7 +111,7 @@ def test_adding_a_study_reruns_only_that_study(built, tmp_path):
         p.name: p.stat().st_mtime_ns for p in (work / "results" / "normalised").glob("*.json")
     }
     shutil.copy(SYNTHETIC_STUDY, work / "data" / "raw" / SYNTHETIC_STUDY.name)
-    _screening_follows(work, added=[SYNTHETIC_STUDY.stem])
+    screening_follows(work, added=[SYNTHETIC_STUDY.stem])
 
     dry = _snakemake(work, "--dry-run", "--quiet", "rules").stdout
     _snakemake(work)
@@ -212,7 +178,7 @@ def test_the_coverage_study_reruns_only_for_a_new_design(built, tmp_path):
     # Given by a route the plan does not pool: the design (and every shard) stays as it is.
     outside = SYNTHETIC_STUDY.read_text().replace("value: intralesional", "value: intravenous")
     (raw / "synthetic-2020.yaml").write_text(outside)
-    _screening_follows(work, added=["synthetic-2020"])
+    screening_follows(work, added=["synthetic-2020"])
     jobs = _job_table(_snakemake(work, "--dry-run", "--quiet", "rules").stdout)
     assert "coverage_shard" not in jobs and "coverage_design" not in jobs, jobs
     assert {"normalise", "extract", "pool", "figures", "report"} <= set(jobs), jobs
@@ -229,11 +195,11 @@ def test_the_coverage_study_reruns_only_for_a_new_design(built, tmp_path):
     fitted = _result_hashes(work)
 
     (raw / "synthetic-2020.yaml").unlink()
-    _screening_follows(work, removed=["synthetic-2020"])
+    screening_follows(work, removed=["synthetic-2020"])
     _snakemake(work)
     assert design.read_text() == first
     shutil.copy(SYNTHETIC_STUDY, raw / "synthetic-2020.yaml")
-    _screening_follows(work, added=["synthetic-2020"])
+    screening_follows(work, added=["synthetic-2020"])
     _snakemake(work)
     logs = sorted((work / "results" / "logs" / "coverage").glob("*/*.log"))
     assert logs and all("fitted before" in log.read_text() for log in logs), logs
@@ -314,7 +280,7 @@ def test_a_removed_and_a_renamed_study_leave_no_trace(built, tmp_path):
     # Renamed as a user would: the id everywhere in its file (it may also name sources).
     (raw / f"{new_id}.yaml").write_text(text.replace(renamed, new_id))
     (raw / f"{renamed}.yaml").unlink()
-    _screening_follows(work, removed=[removed], renamed={renamed: new_id})
+    screening_follows(work, removed=[removed], renamed={renamed: new_id})
 
     _snakemake(work)
     results = work / "results"
