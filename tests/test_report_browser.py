@@ -200,6 +200,7 @@ SECTIONS = (
     "results",
     "subgroups",
     "sensitivity",
+    "prior-sensitivity",
     "coverage",
     "risk-of-bias",
     "discussion",

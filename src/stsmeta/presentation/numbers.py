@@ -55,6 +55,16 @@ def tau2(value: object) -> str:
     return _fixed(value, ".4f")
 
 
+def tau(value: object) -> str:
+    """A between-study SD on the analysis (logit) scale, two decimals."""
+    return _fixed(value, ".2f")
+
+
+def probability(value: object) -> str:
+    """A posterior probability, three decimals."""
+    return _fixed(value, ".3f")
+
+
 def i2(value: object) -> str:
     """I² as a percentage (the pooled JSON gives it in percent, as metafor does)."""
     return _fixed(value, ".1f", suffix="%")

@@ -5,7 +5,8 @@ is a list of blocks (``stsmeta.report.document``) rendered as HTML and Markdown.
 lives in its own module; every number from a pooled result is a ``Num`` naming its JSON value.
 
 Order: the clinician's first screen, the Summary of Findings and the harms; then the question,
-methods, study selection (PRISMA), studies, results, discussion and declarations; references;
+methods, study selection (PRISMA), studies, results (with subgroups, sensitivity analyses and
+the prior sensitivity of the Bayesian model), discussion and declarations; references;
 and the long tables in appendices at the end.
 """
 
@@ -27,6 +28,7 @@ from stsmeta.report.methods import (
     question_section,
 )
 from stsmeta.report.notes import notebook, notes_section
+from stsmeta.report.prior_sensitivity import prior_sensitivity_section
 from stsmeta.report.prisma import checklist_section, study_selection_section
 from stsmeta.report.results import results_section, sensitivity_section, subgroups_section
 from stsmeta.report.review_methods import search_appendix
@@ -51,6 +53,7 @@ def build_report(data: ReportData) -> list[Block]:
             + results_section(data)
             + subgroups_section(data)
             + sensitivity_section(data)
+            + prior_sensitivity_section(data)
             + coverage_section(data)
             + risk_of_bias_section(data)
             + discussion_section(data)

@@ -27,6 +27,7 @@ from stsmeta.report.document import (
     Table,
     cell,
 )
+from stsmeta.report.prior_sensitivity import prior_methods_paragraph
 from stsmeta.report.references import REFERENCES, cite, references_for
 
 
@@ -155,6 +156,7 @@ def synthesis_blocks(data: ReportData) -> list[Block]:
     if items:
         blocks.append(Paragraph(cell("Secondary methods, shown beside the primary one:")))
         blocks.append(Bullets(tuple(items)))
+    blocks += prior_methods_paragraph(data)
     study_ci = str(plan.config.get("study_ci") or settings.get("study_ci") or "cp")
     blocks.append(
         Paragraph(

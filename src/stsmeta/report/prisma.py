@@ -143,6 +143,8 @@ CHECKLIST: tuple[tuple[str, str, str | None, str], ...] = (
     ("26", "Competing interests", "competing-interests", ""),
     ("27", "Availability of data, code and other materials", "data-availability", ""),
 )
+# Items addressed in a second section too: (anchor, link text).
+ALSO_IN = {"20d": ("prior-sensitivity", "prior sensitivity")}
 
 
 def checklist_section(data: ReportData) -> list[Block]:
@@ -152,6 +154,7 @@ def checklist_section(data: ReportData) -> list[Block]:
             where, note = None, "Not done: no screening records"
         location: Cell = (
             cell(Link("see section", f"#{where}"), f" ({note})" if note else "")
+            + (("; ", Link(ALSO_IN[item][1], f"#{ALSO_IN[item][0]}")) if item in ALSO_IN else ())
             if where
             else cell(note or "Not applicable")
         )

@@ -30,6 +30,16 @@ REFERENCES = {
     "J Stat Softw 2010;36(3):1-48.",
     "murad2018": "Murad MH, Sultan S, Haffar S, Bazerbachi F. Methodological quality and synthesis "
     "of case series and case reports. BMJ Evid Based Med 2018;23(2):60-63.",
+    "friede2017a": "Friede T, Röver C, Wandel S, Neuenschwander B. Meta-analysis of two studies in "
+    "the presence of heterogeneity with applications in rare diseases. Biom J "
+    "2017;59(4):658-671.",
+    "friede2017b": "Friede T, Röver C, Wandel S, Neuenschwander B. Meta-analysis of few small "
+    "studies in orphan diseases. Res Synth Methods 2017;8(1):79-91.",
+    "rover2021": "Röver C, Bender R, Dias S, Schmid CH, Schmidli H, Sturtz S, Weber S, Friede T. "
+    "On weakly informative prior distributions for the heterogeneity parameter in Bayesian "
+    "random-effects meta-analysis. Res Synth Methods 2021;12(4):448-474.",
+    "gunhan2020": "Günhan BK, Röver C, Friede T. Random-effects meta-analysis of few studies "
+    "involving rare events. Res Synth Methods 2020;11(1):74-90.",
 }
 
 
@@ -47,6 +57,10 @@ SHORT = {
     "viechtbauer2005": "Viechtbauer 2005",
     "viechtbauer2010": "Viechtbauer 2010",
     "murad2018": "Murad et al. 2018",
+    "friede2017a": "Friede et al. 2017a",
+    "friede2017b": "Friede et al. 2017b",
+    "rover2021": "Röver et al. 2021",
+    "gunhan2020": "Günhan, Röver & Friede 2020",
 }
 
 
@@ -61,6 +75,10 @@ def references_for(settings: dict) -> list[str]:
         keys += ["stijnen2010", "schwarzer2019"]
     elif method == "common":
         keys += ["clopper1934"]
+    elif method == "bayes":
+        # The binomial-normal model with weakly informative priors for few, small studies; the
+        # priors' references are in the methods' paragraph on priors.
+        keys += ["gunhan2020"]
     elif method == "ivre":
         if transform == "ft":
             keys += ["freeman1950", "miller1978"]
