@@ -262,7 +262,7 @@ assert main(["report", "--config", cfg["report"], "--pool-dir", str(R / "pool"),
 """
 
 
-def scale_rows(sizes: list[int], cores: int) -> None:
+def scale_rows(sizes: list[int], cores: int, floor_up_to: int) -> None:
     tmpl = templates()
     snake = ["snakemake", "--cores", str(cores)]
     print(f"\nsynthetic evidence bases, cold (snakemake --cores {cores})")
@@ -277,6 +277,11 @@ def scale_rows(sizes: list[int], cores: int) -> None:
             floor_project = Path(tmp) / "floor"
             shutil.copytree(project, floor_project)
             cold, rss = measure(snake, project)
+            if size > floor_up_to:
+                label = f"{size:,} studies, cold"
+                print(f"{label:<44} {cold:7.2f} s  peak memory {rss:.0f} MiB (one-process floor "
+                      "not measured above --floor-up-to)", flush=True)  # fmt: skip
+                continue
             floor, floor_rss = measure([sys.executable, "-c", ONE_PROCESS.replace("{cores}", "1")],
                                        floor_project)  # fmt: skip
             print(
@@ -293,6 +298,10 @@ def main() -> int:
     parser.add_argument("--skip-loop", action="store_true")
     parser.add_argument("--skip-imports", action="store_true")
     parser.add_argument("--skip-glmm", action="store_true")
+    parser.add_argument(
+        "--floor-up-to", type=int, default=1000, metavar="N",
+        help="measure the one-process floor only up to N studies (it doubles the time)",
+    )  # fmt: skip
     args = parser.parse_args()
     stall = slurm_stall()
     if stall and not (args.skip_loop and not args.scale):
@@ -306,7 +315,7 @@ def main() -> int:
     if not args.skip_glmm:
         glmm_row()
     if args.scale:
-        scale_rows(args.scale, args.cores)
+        scale_rows(args.scale, args.cores, args.floor_up_to)
     return 0
 
 

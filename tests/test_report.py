@@ -582,3 +582,19 @@ def test_pdf_structure_ids_are_renumbered_by_rank_keeping_offsets():
     assert fixed_node_ids(one) == fixed_node_ids(two)
     assert len(fixed_node_ids(one)) == len(one)
     assert b"(node00000000)" in fixed_node_ids(one) and b"(node00000001)" in fixed_node_ids(one)
+
+
+def test_a_pdf_of_an_earlier_report_is_removed_not_left_looking_current(tmp_path):
+    import os
+
+    from stsmeta.report.pdf import settle_pdf
+
+    html, pdf = tmp_path / "report.html", tmp_path / "report.pdf"
+    html.write_text("<p>new</p>")
+    assert "prints the report" in settle_pdf(html, pdf)
+    pdf.write_bytes(b"%PDF printed after the report")
+    os.utime(pdf, ns=(html.stat().st_mtime_ns + 10**9,) * 2)
+    assert "its PDF is" in settle_pdf(html, pdf) and pdf.exists()
+    os.utime(html, ns=(pdf.stat().st_mtime_ns + 10**9,) * 2)  # the report rewritten since
+    assert "removed" in settle_pdf(html, pdf)
+    assert not pdf.exists()

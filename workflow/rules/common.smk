@@ -447,6 +447,15 @@ def report_pdf_target():
     return [f"{RESULTS}/report.pdf"]
 
 
+def print_pdf_state():
+    """After a run: where the PDF is, or how to print it (a stale one is removed)."""
+    from stsmeta.report.pdf import settle_pdf
+
+    print(
+        f"stsmeta: {settle_pdf(Path(RESULTS, 'report.html'), Path(RESULTS, 'report.pdf'))}"
+    )
+
+
 # `snakemake --report results/report.html` would overwrite our report with Snakemake's own:
 # refuse, and name the file to use instead (README: results/snakemake-report.zip).
 def snakemake_report_target(argv):
