@@ -598,3 +598,23 @@ def test_a_pdf_of_an_earlier_report_is_removed_not_left_looking_current(tmp_path
     os.utime(html, ns=(pdf.stat().st_mtime_ns + 10**9,) * 2)  # the report rewritten since
     assert "removed" in settle_pdf(html, pdf)
     assert not pdf.exists()
+
+
+@pytest.mark.parametrize("which", ["certainty", "screening"])
+def test_review_files_refuse_an_alias_bomb(tmp_path, which):
+    # A billion-laughs file (1 KB that expands to 10^9 items under plain yaml.safe_load) is
+    # refused by name, before it is expanded.
+    from stsmeta.errors import InputError
+    from stsmeta.presentation.inputs import InputFiles
+    from stsmeta.presentation.screening import load_screening
+    from stsmeta.report.certainty import load_certainty
+
+    levels = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    bomb = tmp_path / f"{which}.yaml"
+    bomb.write_text("\n".join(levels) + "\nrecords: *a8\n", encoding="utf-8")
+    with pytest.raises(InputError, match="alias"):
+        if which == "certainty":
+            load_certainty(bomb, InputFiles(), ["complete_remission"])
+        else:
+            load_screening(bomb, InputFiles())

@@ -121,6 +121,17 @@ def check_yaml_text(text: str) -> None:
         return  # the parser reports it, with its wording
 
 
+def safe_load_checked(text: str) -> Any:
+    """``yaml.safe_load`` of a data file's text after ``check_yaml_text`` (size of nesting,
+    aliases, characters), with libyaml's parser when present (~8x faster, the same data).
+    Raises YamlPolicyError or yaml.YAMLError."""
+    import yaml
+
+    check_yaml_text(text)
+    loader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+
+
 def load_yaml(path: str | Path) -> tuple[Any, bytes]:
     """Parse a YAML file; malformed YAML raises InputError naming the line and column."""
     import yaml

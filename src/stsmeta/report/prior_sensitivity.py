@@ -25,7 +25,7 @@ from stsmeta.report.base import (
 )
 from stsmeta.report.document import Block, Cell, Heading, Link, Num, Paragraph, Table, cell
 from stsmeta.report.references import cite
-from stsmeta.stats.bayes_priors import DEFAULT_PRIOR_MU, DEFAULT_PRIOR_TAU, Prior, parse_prior
+from stsmeta.stats.prior_spec import DEFAULT_PRIOR_MU, DEFAULT_PRIOR_TAU, Prior, parse_prior
 
 ANCHOR = "prior-sensitivity"
 # The posterior median is "robust to the priors" when no other prior moves it by more than this
