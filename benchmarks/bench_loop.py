@@ -44,8 +44,8 @@ from bench_scale import (  # noqa: E402
     measure,
     median_wall,
     slurm_stall,
+    synthetic_base,
     templates,
-    write_synthetic,
 )
 
 sys.path.insert(0, str(REPO / "tests"))
@@ -269,11 +269,7 @@ def scale_rows(sizes: list[int], cores: int, floor_up_to: int) -> None:
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="stsmeta-loop-scale-") as tmp:
             project = copy_repo(Path(tmp) / "project")
-            raw = project / "data" / "raw"
-            shutil.rmtree(raw)
-            raw.mkdir()
-            for index in range(size):
-                write_synthetic(raw, index, tmpl)
+            synthetic_base(project, size, tmpl)
             floor_project = Path(tmp) / "floor"
             shutil.copytree(project, floor_project)
             cold, rss = measure(snake, project)

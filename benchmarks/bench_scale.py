@@ -131,31 +131,57 @@ def templates() -> list[tuple[str, dict, str]]:
     return out
 
 
-def write_synthetic(raw: Path, index: int, tmpl: list[tuple[str, dict, str]]) -> None:
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def write_synthetic(raw: Path, index: int, tmpl: list[tuple[str, dict, str]]) -> str:
     stem, doc, name = tmpl[index % len(tmpl)]
     # Study ids are 'firstauthor-year': keep the template's year so that checks of it still hold.
-    year = (doc.get("citation") or {}).get("year") or 2020
+    year = (doc.get("citation") or {}).get("year") or "nd"
     study_id = f"synthetic-s{index:05d}-{year}"
-    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    text = yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, allow_unicode=True)
     # Re-key every mention of the template's id (decision ids, locators) to the new id.
     text = text.replace(stem, study_id)
-    doc2 = yaml.safe_load(text)
+    doc2 = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader
     doc2["study_id"] = study_id
     doc2["label"] = f"Synthetic {index:05d} (copy of {doc.get('label', stem)})"
-    body = yaml.safe_dump(doc2, sort_keys=False, allow_unicode=True)
+    body = yaml.dump(doc2, Dumper=_DUMPER, sort_keys=False, allow_unicode=True)
     (raw / f"{study_id}.yaml").write_text(SYNTHETIC_NOTE.format(source=name) + body, "utf-8")
+    return study_id
 
 
 def make_project(root: Path, n_studies: int, tmpl) -> Path:
     project = root / f"studies-{n_studies}"
     shutil.copytree(REPO, project, ignore=IGNORE)
+    synthetic_base(project, n_studies, tmpl)
+    return project
+
+
+def synthetic_base(project: Path, n_studies: int, tmpl) -> None:
+    """Replace the project's studies by ``n_studies`` SYNTHETIC copies, with the screening
+    records a user would keep (one included record each; the flow recounted)."""
     raw = project / "data" / "raw"
+    shipped = sorted(p.stem for p in raw.glob("*.yaml"))
+    screening = yaml.load(
+        (project / "data" / "screening" / "screening.yaml").read_text(encoding="utf-8"),
+        Loader=_LOADER,
+    )  # noqa: S506 - a SafeLoader
+    in_no_synthesis = set(screening["flow"]["studies_in_no_synthesis"])
     shutil.rmtree(raw)
     raw.mkdir(parents=True)
-    (raw / "README.synthetic").write_text("Synthetic benchmark data, not real studies.\n")
-    for i in range(n_studies):
-        write_synthetic(raw, i, tmpl)
-    return project
+    ids = [write_synthetic(raw, i, tmpl) for i in range(n_studies)]
+    sys.path.insert(0, str(REPO / "tests"))
+    from screening_helpers import screening_follows
+
+    screening_follows(
+        project,
+        removed=shipped,
+        added=ids,
+        added_in_no_synthesis=[
+            sid for i, sid in enumerate(ids) if tmpl[i % len(tmpl)][0] in in_no_synthesis
+        ],
+    )
 
 
 def baseline_project(project: Path, root: Path, params: bool = False) -> Path:

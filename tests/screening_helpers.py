@@ -8,7 +8,9 @@ from pathlib import Path
 import yaml
 
 
-def screening_follows(work: Path, removed=(), renamed=None, added=()) -> None:
+def screening_follows(
+    work: Path, removed=(), renamed=None, added=(), added_in_no_synthesis=()
+) -> None:
     """Update the screening records as a user must when study files are added, removed, renamed.
 
     The flow diagram is checked against the study files (rule screening), so a stale record stops
@@ -38,6 +40,6 @@ def screening_follows(work: Path, removed=(), renamed=None, added=()) -> None:
     data["records"] = records
     no_synthesis = [
         renamed.get(s, s) for s in data["flow"]["studies_in_no_synthesis"] if s not in removed
-    ]
+    ] + list(added_in_no_synthesis)
     data["flow"] = {**computed_flow(data), "studies_in_no_synthesis": sorted(no_synthesis)}
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
