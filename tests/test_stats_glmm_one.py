@@ -100,10 +100,12 @@ def test_single_fit_equals_batch_fit_on_edge_cases(x, n):
 
 def test_single_fit_equals_batch_fit_where_the_likelihood_is_flat():
     """100%, 0.03% and 50% of 5000: tau2 ~ 106, 481 nodes, SE 6.4 on the logit scale. Newton
-    stops where the likelihood gains < 1e-13, so rounding moves the stop: the batch path itself
-    gives an SE 1.4e-9 (relative) apart when summing over every study instead of the distinct
-    pairs (``collapse=False``). The single fit is within that."""
-    _assert_same_fit(np.array([5000, 1, 2500]), np.array([5000, 4000, 5000]), rel=2e-9)
+    stops where the likelihood gains < 1e-13, which rounding moves, and the SE there moves by
+    ~1e-9 with rounding: the batch path itself gives an SE 1.4e-9 (relative) apart when it sums
+    over every study instead of the distinct pairs (``collapse=False``), and 5e-10 apart when
+    its own fitted point is evaluated again from other starting modes. At the same (mu, tau)
+    both paths' Hessians agree to 1e-10 (their SEs to 1e-11)."""
+    _assert_same_fit(np.array([5000, 1, 2500]), np.array([5000, 4000, 5000]), rel=1e-8)
 
 
 def test_pool_gives_the_same_result_by_either_path(monkeypatch):

@@ -25,7 +25,6 @@ from collections import Counter
 from functools import lru_cache
 
 import numpy as np
-from scipy import special
 
 from stsmeta.stats.glmm import (
     _HALF_LOG_2PI,
@@ -43,7 +42,7 @@ from stsmeta.stats.glmm import (
     log_choose,
 )
 from stsmeta.stats.glmm_check import QUADRATURE_TOL, QuadratureCheck, glmm_fit_checked
-from stsmeta.stats.glmm_fit import GlmmBatchFit, _binomial_logliks, _initial_status
+from stsmeta.stats.glmm_fit import GlmmBatchFit
 
 _SQRT2 = math.sqrt(2.0)
 # Above this many distinct (events, n) pairs the vectorised mode search is the faster one.
@@ -116,6 +115,7 @@ class _Dataset:
         self.xs, self.ns = x.tolist(), n.tolist()
         self.xq, self.nq = x[:, None], n[:, None]
         self.lchoose = log_choose(x, n)
+        self.ws, self.lchoose_list = counts.tolist(), self.lchoose.tolist()
         self.constant = float(counts @ (self.lchoose - _HALF_LOG_2PI))
         self.scalar = x.size <= _SCALAR_MODES_MAX
         # The modes at the start (z = 0): what ``modes`` moves from.
@@ -138,18 +138,20 @@ class _Dataset:
         quadrature gives the same up to rounding."""
         p = _expit(mu)
         log1pexp = max(mu, 0.0) + math.log1p(math.exp(-abs(mu)))
-        ll = float(self.w @ (self.lchoose + self.x * mu - self.n * log1pexp))
-        r = self.x - self.n * p
-        if self.scalar:
-            state = [(0.0, _SQRT2, 0.0, ri) for ri in r.tolist()]
-        else:
-            state = np.zeros(self.x.size)
+        ll = g_mu = h_mm = h_tt = 0.0
+        residuals = []
+        for a, b, w, lc in zip(self.xs, self.ns, self.ws, self.lchoose_list, strict=True):
+            r = a - b * p
+            info = b * (p * (1 - p))
+            ll += w * (lc + a * mu - b * log1pexp)
+            g_mu += w * r
+            h_mm -= w * info
+            h_tt += w * (r * r - info)
+            residuals.append(r)
+        state = [(0.0, _SQRT2, 0.0, r) for r in residuals] if self.scalar else np.zeros(self.x.size)
         if not derivatives:
             return ll, None, None, (mu, 0.0, state)
-        info = self.n * (p * (1 - p))
-        grad = (float(self.w @ r), 0.0)
-        hess = (-float(self.w @ info), 0.0, float(self.w @ (r * r - info)))
-        return ll, grad, hess, (mu, 0.0, state)
+        return ll, (g_mu, 0.0), (h_mm, 0.0, h_tt), (mu, 0.0, state)
 
     def evaluate(self, mu: float, tau: float, previous, n_nodes: int, derivatives=True):
         """``glmm._evaluate`` for this one dataset: (loglik, (d_mu, d_tau), (h_mm, h_mt, h_tt),
@@ -168,7 +170,8 @@ class _Dataset:
         eta = tau * z
         eta += mu
         logf = self.xq * eta
-        logf -= self.nq * np.logaddexp(0.0, eta)
+        log1pexp = np.logaddexp(0.0, eta)
+        logf -= self.nq * log1pexp
         logf -= 0.5 * (z * z)
         logf += logw
         # Shift for the log-sum-exp: each integrand is at most its value at the mode, so no
@@ -181,9 +184,11 @@ class _Dataset:
         ll = self.constant + float(self.w @ (top + np.log(total * scale)))
         if not derivatives:
             return ll, None, None, (mu, tau, state)
-        # Complete-data score r and information of each node; the posterior over the nodes is
-        # e / total (Louis 1982, as in glmm._evaluate).
-        p = special.expit(eta)
+        # Complete-data score r = x - n p and information n p (1 - p) at each node, weighted by
+        # the posterior over the nodes, e / total (Louis 1982, as in glmm._evaluate). p is
+        # exp(eta - log(1 + e^eta)) from the logarithm at hand: one exp instead of an expit.
+        eta -= log1pexp
+        p = np.exp(eta, out=eta)
         np_ = self.nq * p
         r = self.xq - np_
         terms = np.empty((2,) + e.shape)
@@ -193,11 +198,11 @@ class _Dataset:
         np_ *= e
         terms[1] -= np_
         # Moments in t of both terms, then in z = zhat + scale * t, summed over the studies.
-        m = terms @ powers
+        m = (terms.reshape(-1, e.shape[1]) @ powers).reshape(2, -1, 3)
         m /= total[:, None]
         g_mu = g_tau = h_mm = h_mt = h_tt = 0.0
         for w, zh, sc, (r0, r1, _), (c0, c1, c2) in zip(
-            self.w.tolist(), zhat.tolist(), scale.tolist(), *m.tolist(), strict=True
+            self.ws, zhat.tolist(), scale.tolist(), *m.tolist(), strict=True
         ):
             s_tau = zh * r0 + sc * r1
             cz = zh * c0 + sc * c1
@@ -334,40 +339,62 @@ def _one_row_fit(mu, se, tau2, ll, ll_common, ll_sat, iters, status, n_nodes) ->
     )
 
 
+def _distinct_pairs(x: list[float], n: list[float]):
+    """((n, events), count) of each distinct pair with n > 0, sorted as ``collapse_studies``
+    sorts them; None where the batch path is to take the dataset: counts that are not whole
+    numbers in [0, n] below 2**26 (it raises or fits them uncollapsed), or rows that are not
+    fitted (every study at 0%, at 100%, or at either; every n <= 1)."""
+    if not all(
+        0 <= a <= b < 2**26 and a == int(a) and b == int(b) for a, b in zip(x, n, strict=True)
+    ):
+        return None
+    sx, sn = sum(x), sum(n)
+    if (
+        sx == 0
+        or sx == sn
+        or all(b <= 1 for b in n)
+        or all(a in (0, b) for a, b in zip(x, n, strict=True))
+    ):
+        return None
+    return sorted(Counter((b, a) for a, b in zip(x, n, strict=True) if b > 0).items())
+
+
+def _xlogy(a: float, b: float) -> float:
+    return 0.0 if a == 0 else a * math.log(b)
+
+
+def _binomial(data: _Dataset, sx: float, sn: float) -> tuple[float, float, float]:
+    """``glmm_fit._binomial_logliks`` of one row: (logit of the pooled proportion, its
+    common-effect log-likelihood, the saturated log-likelihood)."""
+    p = sx / sn
+    ll_common = ll_sat = 0.0
+    for a, b, w, lc in zip(data.xs, data.ns, data.ws, data.lchoose_list, strict=True):
+        ll_sat += w * (lc + _xlogy(a, a / b) + _xlogy(b - a, 1 - a / b))
+        ll_common += w * (lc + _xlogy(a, p) + _xlogy(b - a, 1 - p))
+    return math.log(p / (1 - p)), ll_common, ll_sat
+
+
 def glmm_fit_one(
     events, n, *, n_nodes: int = DEFAULT_NODES, tol: float = QUADRATURE_TOL
 ) -> tuple[GlmmBatchFit, QuadratureCheck]:
     """``glmm_check.glmm_fit_checked`` (one dataset, nodes checked by doubling), fast."""
     x = np.asarray(events, dtype=float)
     m = np.asarray(n, dtype=float)
-    x2, m2 = x[None, :], m[None, :]
-    if x.ndim != 1 or x.shape != m.shape or np.any(m < 0) or np.any(x < 0) or np.any(x > m):
+    pairs = None
+    if x.ndim == 1 and x.shape == m.shape:
+        xs, ns = x.tolist(), m.tolist()
+        pairs = _distinct_pairs(xs, ns)
+    if pairs is None:
         return glmm_fit_checked(events, n, n_nodes=n_nodes, tol=tol)
-    sx, sn = x.sum(), m.sum()
-    status0, bernoulli = _initial_status(x2, m2, np.array([sx]), np.array([sn]))
-    whole = bool(np.all(x == np.floor(x)) and np.all(m == np.floor(m)) and np.all(m < 2**26))
-    if status0[0] != STATUS_OK or bernoulli[0] or not whole:
-        return glmm_fit_checked(events, n, n_nodes=n_nodes, tol=tol)
-    # Distinct pairs, sorted by (n, events) as collapse_studies sorts them; n = 0 dropped.
-    pairs = sorted(
-        Counter((b, a) for a, b in zip(x.tolist(), m.tolist(), strict=True) if b > 0).items()
+    data = _Dataset(
+        np.array([a for (_, a), _ in pairs]),
+        np.array([b for (b, _), _ in pairs]),
+        np.array([float(c) for _, c in pairs]),
     )
-    xd = np.array([a for (_, a), _ in pairs])
-    nd = np.array([b for (b, _), _ in pairs])
-    counts = np.array([float(c) for _, c in pairs])
-    data = _Dataset(xd, nd, counts)
-    _, mu_common, ll_sat, ll_common = _binomial_logliks(
-        xd[None, :],
-        nd[None, :],
-        data.lchoose[None, :],
-        counts[None, :],
-        np.array([sx]),
-        np.array([sn]),
-    )
-    binomial = (float(mu_common[0]), float(ll_common[0]))
+    mu_common, ll_common, ll_sat = _binomial(data, sum(xs), sum(ns))
     nodes = n_nodes
     while True:
-        mu, tau, ll, se, iters, status, state = _fit(data, binomial, nodes)
+        mu, tau, ll, se, iters, status, state = _fit(data, (mu_common, ll_common), nodes)
         change = 0.0
         if status == STATUS_OK:
             change = _quadrature_change(data, (mu, tau, ll, se), state, 2 * nodes - 1)
@@ -375,5 +402,5 @@ def glmm_fit_one(
             break
         nodes = 2 * nodes - 1
     # n_nodes of the returned fit is the starting number, as glmm_batch_checked leaves it.
-    fit = _one_row_fit(mu, se, tau * tau, ll, binomial[1], float(ll_sat[0]), iters, status, n_nodes)
+    fit = _one_row_fit(mu, se, tau * tau, ll, ll_common, ll_sat, iters, status, n_nodes)
     return fit, QuadratureCheck(nodes, 2 * nodes - 1, change, change <= tol)
