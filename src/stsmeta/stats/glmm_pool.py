@@ -1,6 +1,7 @@
 """``pool(method="glmm")``: the binomial-normal GLMM result of counts.
 
-The number of quadrature nodes is chosen per dataset (``glmm_check.glmm_fit_checked``):
+The number of quadrature nodes is chosen per dataset (``glmm_check.glmm_fit_checked``, computed
+for one dataset by ``glmm_one.glmm_fit_one``):
 starting from ``n_nodes`` it is raised to 2n - 1 until the fit changes by less than
 ``QUADRATURE_TOL``; the profile-likelihood interval ends are checked the same way
 (``PROFILE_DEVIANCE_TOL``). Where the check fails at ``MAX_NODES`` the result says so in
@@ -16,7 +17,7 @@ import numpy as np
 from scipy import special
 
 from stsmeta.stats import glmm as glmm_mod
-from stsmeta.stats import glmm_check
+from stsmeta.stats import glmm_check, glmm_one
 from stsmeta.stats import ivre as ivre_mod
 from stsmeta.stats.distributions import chi2_sf
 from stsmeta.stats.prediction import PI_LABELS, prediction_interval
@@ -134,7 +135,7 @@ def pool_glmm(x, m, settings, common, study_rows, ci, pi, level, n_nodes, scope,
     )
     if k == 1:
         return _single_study(x, m, empty, ci, level)
-    fit, check = glmm_check.glmm_fit_checked(x, m, n_nodes=n_nodes)
+    fit, check = glmm_one.glmm_fit_one(x, m, n_nodes=n_nodes)
     _quadrature_note(check, settings, warnings)
     status = fit.status[0]
     if status != glmm_mod.STATUS_OK:
