@@ -249,11 +249,9 @@ for raw in raws:
     extracts.append(str(R / "extract" / f"{raw.stem}.json"))
 cfg = {s: str(R / "config" / f"{s}.json") for s in STAGE_FIELDS}
 assert main(["tables", *normalised, "--outdir", str(R / "tables")]) == 0
-scenarios = sorted(config["scenarios"])
-for outcome in sorted(config["outcomes"]):
-    args = [a for s in scenarios
-            for a in ("--scenario", s, "--out", str(R / "pool" / outcome / f"{s}.json"))]
-    assert main(["pool", "--config", cfg["pool"], "--outcome", outcome, *args, *extracts]) == 0
+assert main(["screening", "data/screening/screening.yaml", *extracts,
+             "--flow", str(R / "tables" / "prisma_flow.json"),
+             "--records", str(R / "tables" / "screening.csv")]) == 0
 cov = settings_from_config(config)
 design = R / "coverage" / "design.json"
 design.parent.mkdir(parents=True, exist_ok=True)
@@ -268,6 +266,13 @@ for family in cov.families():
 summary = R / "coverage" / "summary.json"
 assert main(["coverage-summary", "--config", cfg["coverage"], "--design", str(design),
              "--csv", str(R / "coverage" / "summary.csv"), "--json", str(summary), *shards]) == 0
+# The primary method is chosen from the coverage study (methods.selection: coverage).
+scenarios = sorted(config["scenarios"])
+for outcome in sorted(config["outcomes"]):
+    args = [a for s in scenarios
+            for a in ("--scenario", s, "--out", str(R / "pool" / outcome / f"{s}.json"))]
+    assert main(["pool", "--config", cfg["pool"], "--outcome", outcome, *args,
+                 "--selection", str(summary), *extracts]) == 0
 figs = R / "figures"
 heat_map = [str(figs / f"coverage.{e}") for e in ("png", "svg", "pdf")]
 assert main(["coverage-figure", str(summary), "-o", *heat_map]) == 0
@@ -276,6 +281,7 @@ assert main(["figures", "--config", cfg["figures"], "--pool-dir", str(R / "pool"
 assert main(["report", "--config", cfg["report"], "--pool-dir", str(R / "pool"),
              "--studies", *normalised, "--tables", str(R / "tables"),
              "--figures-dir", str(figs), "--coverage", str(summary),
+             "--screening", "data/screening/screening.yaml", "--certainty", "data/certainty.yaml",
              "--html", str(R / "report.html"), "--md", str(R / "report.md")]) == 0
 """
 

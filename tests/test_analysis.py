@@ -598,3 +598,36 @@ def test_condition_and_timepoint_class_restrict_a_scenario(studies, config):
         assert {r.study_id for r in dataset.rows} == primary - {"syn-beta-2013"}
         excluded = {e.study_id: e for e in dataset.excluded}
         assert excluded["syn-beta-2013"].criteria == (code,)
+
+
+def test_leave_one_out_fits_each_distinct_dataset_once():
+    # SYNTHETIC rows: 8 studies of 3 distinct sizes. Leaving out any of the studies with the
+    # same counts leaves the same dataset, so the steps are fitted once per distinct dataset,
+    # with the numbers a direct fit gives.
+    from stsmeta.pool.analysis import _runner
+    from stsmeta.pool.eligibility import StudyRow
+    from stsmeta.stats import pool
+
+    counts = [(1, 1), (1, 1), (1, 1), (2, 3), (2, 3), (5, 6), (5, 6), (0, 1)]
+    rows = [
+        StudyRow(f"s{i}", f"S{i}", 2000 + i, e, n, "patients", "primary", False, None, None,
+                 "primary", (), (), ())
+        for i, (e, n) in enumerate(counts)
+    ]  # fmt: skip
+    calls = []
+
+    def counting_pool(*args, **kwargs):
+        calls.append(1)
+        return pool(*args, **kwargs)
+
+    method = {"method": "glmm", "label": "GLMM"}
+    run = _runner(counting_pool, method, 0.95, "cp")
+    steps = {r.study_id: run([o for o in rows if o is not r], profile=False) for r in rows}
+    assert len(calls) == len(set(counts))  # 4 distinct datasets, not 8 fits
+    fresh = _runner(pool, method, 0.95, "cp")  # its own memory: a direct fit
+    direct = fresh([o for o in rows if o.study_id != "s4"], profile=False)
+    assert steps["s3"] == steps["s4"] == direct
+    assert steps["s0"] != steps["s3"]
+    # A step is a copy: changing one result changes no other.
+    steps["s0"]["estimate"] = -1.0
+    assert steps["s1"]["estimate"] != -1.0

@@ -10,6 +10,7 @@ Studies are the dicts of the normalised-study contract (docs/architecture.md).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -71,9 +72,20 @@ def plan_fingerprint(config: Mapping, outcome: str, scenario: str) -> str:
 def _runner(pool_fn: PoolFunction, primary: Mapping, level: float, study_ci: str) -> Run:
     """Pool selected rows with a method (the primary unless given)."""
 
+    # Steps (profile=False) carry no study rows, so their numbers are those of the multiset of
+    # (events, n) alone: with many studies of a few sizes, leaving out any one of the studies
+    # of one size gives the same dataset, fitted once (k fits become a handful).
+    steps: dict[tuple, dict[str, Any]] = {}
+
     def run(
         selected: Sequence[StudyRow], method: Mapping = primary, profile: bool = True
     ) -> dict[str, Any]:
+        key = None
+        if not profile:
+            counts = tuple(sorted((r.events, r.n) for r in selected))
+            key = (json.dumps(method, sort_keys=True, default=str), counts)
+            if key in steps:
+                return copy.deepcopy(steps[key])
         result = pool_rows(
             selected, method, level=level, study_ci=study_ci, pool_fn=pool_fn, profile=profile
         )
@@ -81,6 +93,7 @@ def _runner(pool_fn: PoolFunction, primary: Mapping, level: float, study_ci: str
             # A leave-one-out or cumulative step is named by the study left out or added; its
             # own study list would repeat the included studies k times (k^2 entries in all).
             result.pop("studies", None)
+            steps[key] = copy.deepcopy(result)
         return result
 
     return run
