@@ -474,7 +474,7 @@ def test_coverage_section_names_the_recommended_method(built, tmp_path):
     doc = json.loads((root / COVERAGE).read_text())
     part = section(html, "coverage")
     rec = doc["recommendation"]
-    assert f"Recommended for this evidence base: {rec['label']}, with {rec['reason']}" in part
+    assert f"Recommended for this evidence base: {rec['label']}, because {rec['reason']}" in part
     assert f"{rec['label']} (recommended)" in part
     assert 'id="figure-coverage"' in part
     for method in doc["methods"].values():

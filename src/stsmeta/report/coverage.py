@@ -58,7 +58,7 @@ def coverage_section(data: ReportData) -> list[Block]:
             Paragraph(
                 cell(
                     f"Recommended for this evidence base: {rec.get('label') or rec['method']}, "
-                    f"with {str(rec.get('reason') or '').strip().rstrip('.')}."
+                    f"because {str(rec.get('reason') or '').strip().rstrip('.')}."
                 )
             )
         )
