@@ -356,3 +356,23 @@ def test_a_study_without_a_year_is_last_and_marked_nd(inputs):
         )
     assert cumulative.rows[-1].row.study_id in undated
     assert "n.d." in cumulative.rows[-1].row.label
+
+
+def test_pdf_font_subsets_carry_no_layout_tables():
+    # The PDF's embedded font is subset without GSUB/GPOS/GDEF/kern (nothing in a PDF reads
+    # them, and parsing them was a fifth of the figures job); glyph outlines stay.
+    import matplotlib.backends._backend_pdf_ps as pdf_ps
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    import stsmeta.figures.style  # noqa: F401 - installs the wrapper
+
+    path = font_manager.findfont("DejaVu Sans")
+    font = FT2Font(path)
+    glyphs = {font.get_char_index(ord(c)) for c in "Study 95% CI"}
+    fontfile = getattr(font_manager, "FontPath", None)
+    arg = fontfile(path, 0) if fontfile is not None else path
+    with pdf_ps.get_glyphs_subset(arg, glyphs) as (subset, *_):
+        tables = set(subset.keys())
+    assert {"glyf", "cmap", "hmtx"} <= tables
+    assert not tables & {"GSUB", "GPOS", "GDEF", "kern"}
