@@ -14,7 +14,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from test_workflow import SYNTHETIC_STUDY, _copy_repo, _screening_follows, _snakemake
+from screening_helpers import screening_follows
+from test_workflow import SYNTHETIC_STUDY, _copy_repo, _snakemake
 
 from stsmeta import archive
 
@@ -136,7 +137,7 @@ def test_unreleased_changes_are_labelled_and_refused(published: Path, tmp_path: 
     shutil.copytree(published, work, symlinks=True)
     before = (work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()
     shutil.copy(SYNTHETIC_STUDY, work / "data" / "raw" / SYNTHETIC_STUDY.name)
-    _screening_follows(work, added=[SYNTHETIC_STUDY.stem])
+    screening_follows(work, added=[SYNTHETIC_STUDY.stem])
     _snakemake(work)
     report = (work / "results" / "report.md").read_text()
     assert "Version 0.1.0+unreleased changes" in report
