@@ -32,17 +32,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy import special
 
+from stsmeta.stats import bayes_study as study
 from stsmeta.stats import chebyshev as cheb
 from stsmeta.stats.bayes_priors import Prior, mu_log_density, tau_log_density, tau_of, u_max
 from stsmeta.stats.glmm import collapse_studies, log_choose
 
-#: Quadrature sizes: nodes per adaptive Gauss-Hermite integral, per mu panel, per v interval.
-GH_NODES = 16
+#: Quadrature sizes: nodes per mu panel, per v interval (per study integral: bayes_study).
 MU_NODES = 32
 V_NODES = 48
 #: Mass left outside the integration ranges: below exp(-TAIL) of the total.
@@ -79,142 +78,77 @@ def _data(events, n):
     return x, m, count, log_choose(x, m)
 
 
-def _integrand_modes(x, n, mu, tau):
-    """Mode z and curvature scale of each study's integrand x eta - n log(1 + e^eta) - z^2 / 2,
-    eta = mu + tau z, by Newton's method on d = eta - mu (so that tiny tau loses no digits):
-    F(d) = x - n expit(mu + d) - d / tau^2 decreases, steps are capped at 3 logit units (the
-    sigmoid saturates beyond), and the start is the data's own logit when tau^2 n is large."""
-    tau2 = tau * tau
-    wide = tau2 * n > 4.0
-    d = np.where(wide, special.logit((x + 0.5) / (n + 1.0)) - mu, 0.0)
-    for _ in range(60):
-        p = special.expit(mu + d)
-        slope = n * p * (1 - p) + 1.0 / tau2
-        step = np.clip((x - n * p - d / tau2) / slope, -3.0, 3.0)
-        d = d + step
-        if np.all(np.abs(step) <= 1e-10 * (1 + np.abs(d))):
-            break
-    p = special.expit(mu + d)
-    return d / tau, 1.0 / np.sqrt(tau2 * n * p * (1 - p) + 1.0)
-
-
-@lru_cache(maxsize=8)
-def _legendre01(q: int) -> tuple[np.ndarray, np.ndarray]:
-    t, w = np.polynomial.legendre.leggauss(q)
-    return 0.5 * (t + 1), 0.5 * w
-
-
-def _stretched_nodes(x, n, mu, tau, zhat, sigma):
-    """Nodes and log weights for the integral over z of a study's integrand h: Gauss-Legendre
-    on each side of the mode in w, z = zhat -/+ sigma (e^w - 1), w in [0, log(1 + E / sigma)].
-
-    h is concave with curvature at least 1 (its -z^2 / 2 term), so it falls by more than 40
-    within E = 9 of the mode. Where it has already fallen by 28 at 8 sigma (a near-normal side,
-    e.g. a large study), concavity bounds the rest by the tangent there and E = 10 sigma. The
-    logarithmic stretch resolves both the mode's own scale and the unit scale of the normal
-    density: with large tau a study at 0% or 100% has a cliff of width ~ 1 / tau on one side of
-    its mode and a normal shoulder on the other, which Gauss-Hermite nodes centred on the mode do
-    not resolve (their error does not fall steadily with more nodes).
-    """
-    u, wu = _legendre01(GH_NODES)
-
-    def h(z):
-        eta = mu + tau * z
-        return x * eta - n * np.logaddexp(0.0, eta) - 0.5 * z * z
-
-    peak = h(zhat)
-    nodes, weights = [], []
-    for sign in (-1.0, 1.0):
-        near = h(zhat + sign * 8 * sigma) <= peak - 28
-        extent = np.where(near, 10 * sigma, 9.0)
-        span = np.log1p(extent / sigma)[..., None]
-        w = span * u
-        nodes.append(zhat[..., None] + sign * sigma[..., None] * np.expm1(w))
-        weights.append(np.log(sigma[..., None] * span * wu) + w)
-    return np.concatenate(nodes, axis=-1), np.concatenate(weights, axis=-1)
-
-
 def _log_post(data, mu, tau, prior_mu: Prior, derivatives: bool = False):
     """log p(mu) + sum_i log L_i(mu, tau) at mu (B, T, P) and tau (B, T); with ``derivatives``
-    also its first and second derivative in mu (posterior moments on the same nodes)."""
+    also its first and second derivative in mu (``bayes_study``)."""
     x, n, count, lchoose = (d[:, None, None, :] for d in data)
     mu4 = mu[..., None]
     tau4 = tau[:, :, None, None]
-    zhat, sigma = _integrand_modes(x, n, mu4, tau4)
-    z, logw = _stretched_nodes(x, n, mu4, tau4, zhat, sigma)
-    eta = mu4[..., None] + tau4[..., None] * z
-    xq, nq = x[..., None], n[..., None]
-    logf = xq * eta - nq * np.logaddexp(0.0, eta) - 0.5 * z * z + logw
-    top = logf.max(axis=-1)
-    e = np.exp(logf - top[..., None])
-    total = e.sum(axis=-1)
-    ll = top + np.log(total) - _HALF_LOG_2PI + lchoose
     lp0, g0, h0 = mu_log_density(prior_mu, mu)
-    lp = lp0 + (count * ll).sum(axis=-1)
     if not derivatives:
-        return lp
-    # Derivatives in mu as posterior moments (Louis 1982) of theta = mu + tau z: the score is
-    # E[z] / tau and the curvature (Var z - 1) / tau^2, which is stable for large tau; for small
-    # tau those cancel, and the binomial form E[r], E[r^2 - info] - E[r]^2 (r = x - n p) is used.
-    post = e / total[..., None]
-    ez = (post * z).sum(axis=-1)
-    vz = (post * (z - ez[..., None]) ** 2).sum(axis=-1)
-    g_z = ez / tau4
-    h_z = (vz - 1.0) / (tau4 * tau4)
-    p = special.expit(eta)
-    r = xq - nq * p
-    g_r = (post * r).sum(axis=-1)
-    h_r = (post * (r * r - nq * p * (1 - p))).sum(axis=-1) - g_r * g_r
-    large = tau4 > 0.05
-    g = np.where(large, g_z, g_r)
-    h = np.where(large, h_z, h_r)
+        ll = study.log_integrals(x, n, mu4, tau4)
+        return lp0 + (count * (ll - _HALF_LOG_2PI + lchoose)).sum(axis=-1)
+    ll, g, h = study.log_integrals_with_derivatives(x, n, mu4, tau4)
+    lp = lp0 + (count * (ll - _HALF_LOG_2PI + lchoose)).sum(axis=-1)
     return lp, g0 + (count * g).sum(axis=-1), h0 + (count * h).sum(axis=-1)
 
 
 def _column_modes(data, tau, prior_mu, start):
-    """Mode of mu given each tau (B, T) and the curvature scale there, by Newton's method kept
-    inside a bracket that the sign of the (decreasing) gradient narrows."""
-    mu = np.broadcast_to(start[:, None], tau.shape).astype(float)
-    lo = np.full(tau.shape, -np.inf)
-    hi = np.full(tau.shape, np.inf)
+    """Mode of mu given each tau (B, T), the curvature scale and the log density there, by
+    Newton's method kept inside a bracket that the sign of the (decreasing) gradient narrows.
+    Each column stops at its own convergence (the rest go on without it)."""
+    shape = tau.shape
+    rows = np.repeat(np.arange(shape[0]), shape[1])
+    taus = tau.ravel()
+    mu = start[rows].astype(float)
+    lo = np.full(mu.shape, -np.inf)
+    hi = np.full(mu.shape, np.inf)
+    active = np.arange(mu.size)
     for _ in range(200):
-        _, g, h = _log_post(data, mu[..., None], tau, prior_mu, True)
-        g, h = g[..., 0], h[..., 0]
-        lo = np.where(g > 0, mu, lo)
-        hi = np.where(g < 0, mu, hi)
+        sub = tuple(d[rows[active]] for d in data)
+        m = mu[active]
+        _, g, h = _log_post(sub, m[:, None, None], taus[active, None], prior_mu, True)
+        g, h = g[:, 0, 0], h[:, 0, 0]
+        lo[active] = np.where(g > 0, m, lo[active])
+        hi[active] = np.where(g < 0, m, hi[active])
         scale = 1.0 / np.sqrt(np.maximum(-h, 1e-300))
         step = np.clip(-g / np.minimum(h, -1e-300), -4 * scale, 4 * scale)
-        new = mu + step
-        outside = (new <= lo) | (new >= hi)
-        new = np.where(outside & np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi), new)
+        new = m + step
+        la, ha = lo[active], hi[active]
+        outside = (new <= la) | (new >= ha)
+        new = np.where(outside & np.isfinite(la) & np.isfinite(ha), 0.5 * (la + ha), new)
         # The mode only places the panels: a thousandth of the scale is plenty.
-        done = np.abs(new - mu) <= 1e-3 * scale
-        mu = new
-        if done.all():
+        mu[active] = new
+        active = active[np.abs(new - m) > 1e-3 * scale]
+        if active.size == 0:
             break
-    _, _, h = _log_post(data, mu[..., None], tau, prior_mu, True)
-    return mu, 1.0 / np.sqrt(-h[..., 0])
+    mu = mu.reshape(shape)
+    lp, _, h = _log_post(data, mu[..., None], tau, prior_mu, True)
+    return mu, 1.0 / np.sqrt(-h[..., 0]), lp[..., 0]
 
 
-def _panel_ends(data, tau, prior_mu, mode, scale):
+def _panel_ends(data, tau, prior_mu, mode, scale, peak):
     """Each column's ends (a, b): the nearest of mode -/+ _REACH * scale beyond which the
-    log-concave tail holds less than exp(-TAIL) of the column's Laplace mass."""
-    ladder = np.concatenate([-_REACH[::-1], _REACH])
-    points = mode[..., None] + scale[..., None] * ladder
-    lp, g, _ = _log_post(data, points, tau, prior_mu, True)
-    peak = _log_post(data, mode[..., None], tau, prior_mu)[..., 0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound = lp - np.log(np.abs(g))
-    small = peak[..., None] + np.log(scale)[..., None] - TAIL
-    right_side = ladder > 0
-    # Outer tail bound valid only where the gradient points down the tail.
-    ok = np.where(right_side, g < 0, g > 0) & (bound <= small)
-    nl = _REACH.size
-    left_ok = ok[..., :nl][..., ::-1]  # nearest first
-    right_ok = ok[..., nl:]
-    left = np.where(left_ok.any(-1), _REACH[np.argmax(left_ok, -1)], _REACH[-1])
-    right = np.where(right_ok.any(-1), _REACH[np.argmax(right_ok, -1)], _REACH[-1])
-    return mode - left * scale, mode + right * scale
+    log-concave tail holds less than exp(-TAIL) of the column's Laplace mass (``peak`` is the
+    log density at the mode). Beyond the mode the bound log f - log|g| falls monotonically
+    (log-concavity), so the nearest rung that satisfies it is found by bisection on the rungs
+    (the outermost if none does)."""
+    side = np.array([-1.0, 1.0])
+    lo = np.zeros(mode.shape + (2,), dtype=int)
+    hi = np.full(mode.shape + (2,), _REACH.size - 1)
+    small = (peak + np.log(scale) - TAIL)[..., None]
+    while (lo < hi).any():
+        mid = (lo + hi) // 2
+        points = mode[..., None] + side * scale[..., None] * _REACH[mid]
+        lp, g, _ = _log_post(data, points, tau, prior_mu, True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = lp - np.log(np.abs(g))
+        # The tail bound holds only where the gradient points down the tail.
+        ok = (side * g < 0) & (bound <= small)
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, np.minimum(mid + 1, hi))
+    reach = _REACH[lo]
+    return mode - reach[..., 0] * scale, mode + reach[..., 1] * scale
 
 
 def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
@@ -223,8 +157,8 @@ def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
     v = v_lo[:, None] + (v_hi - v_lo)[:, None] * 0.5 * (1 + rule_v.x)
     tau = tau_of(prior_tau, v)
     prior_v = tau_log_density(prior_tau, v)  # (B, T)
-    mode, scale = _column_modes(data, tau, prior_mu, start)
-    a_end, b_end = _panel_ends(data, tau, prior_mu, mode, scale)
+    mode, scale, peak = _column_modes(data, tau, prior_mu, start)
+    a_end, b_end = _panel_ends(data, tau, prior_mu, mode, scale, peak)
     a = np.stack([a_end, mode], axis=-1)  # (B, T, 2)
     b = np.stack([mode, b_end], axis=-1)
     half = 0.5 * (b - a)
