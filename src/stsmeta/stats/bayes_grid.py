@@ -115,11 +115,14 @@ def _column_modes(data, tau, prior_mu, start):
         step = np.clip(-g / np.minimum(h, -1e-300), -4 * scale, 4 * scale)
         new = m + step
         la, ha = lo[active], hi[active]
-        outside = (new <= la) | (new >= ha)
-        new = np.where(outside & np.isfinite(la) & np.isfinite(ha), 0.5 * (la + ha), new)
-        # The mode only places the panels: a thousandth of the scale is plenty.
+        bisect = ((new <= la) | (new >= ha)) & np.isfinite(la) & np.isfinite(ha)
+        new = np.where(bisect, 0.5 * (la + ha), new)
         mu[active] = new
-        active = active[np.abs(new - m) > 1e-3 * scale]
+        # The mode only places the panels: a Newton step of a thousandth of the scale is
+        # plenty. Not a bisection step: where the log density is nearly linear (a logistic
+        # prior's tail, with tau so large that the data hardly bend it) the scale is huge and
+        # any step is "small" in it, far from the mode.
+        active = active[bisect | (np.abs(new - m) > 1e-3 * scale)]
         if active.size == 0:
             break
     mu = mu.reshape(shape)
@@ -130,21 +133,25 @@ def _column_modes(data, tau, prior_mu, start):
 def _panel_ends(data, tau, prior_mu, mode, scale, peak):
     """Each column's ends (a, b): the nearest of mode -/+ _REACH * scale beyond which the
     log-concave tail holds less than exp(-TAIL) of the column's Laplace mass (``peak`` is the
-    log density at the mode). Beyond the mode the bound log f - log|g| falls monotonically
-    (log-concavity), so the nearest rung that satisfies it is found by bisection on the rungs
-    (the outermost if none does)."""
+    log density at the mode).
+
+    Beyond a point b right of the mode, log-concavity bounds the density by
+    f(b) exp(g(b) (mu - b)), and g(b) is at most the slope s of the chord from the mode to b
+    (also < 0), so the tail holds at most f(b) / |s|: a bound from two values of log f and no
+    derivative (the same on the left, mirrored). It falls monotonically with the distance, so
+    the nearest rung that satisfies it is found by bisection on the rungs (the outermost if
+    none does)."""
     side = np.array([-1.0, 1.0])
     lo = np.zeros(mode.shape + (2,), dtype=int)
     hi = np.full(mode.shape + (2,), _REACH.size - 1)
     small = (peak + np.log(scale) - TAIL)[..., None]
     while (lo < hi).any():
         mid = (lo + hi) // 2
-        points = mode[..., None] + side * scale[..., None] * _REACH[mid]
-        lp, g, _ = _log_post(data, points, tau, prior_mu, True)
+        reach = _REACH[mid] * scale[..., None]
+        lp = _log_post(data, mode[..., None] + side * reach, tau, prior_mu)
+        drop = peak[..., None] - lp
         with np.errstate(divide="ignore", invalid="ignore"):
-            bound = lp - np.log(np.abs(g))
-        # The tail bound holds only where the gradient points down the tail.
-        ok = (side * g < 0) & (bound <= small)
+            ok = (drop > 0) & (lp - np.log(drop / reach) <= small)
         hi = np.where(ok, mid, hi)
         lo = np.where(ok, lo, np.minimum(mid + 1, hi))
     reach = _REACH[lo]
