@@ -46,6 +46,8 @@ MU_NODES = 32
 V_NODES = 48
 #: Mass left outside the integration ranges: below exp(-TAIL) of the total.
 TAIL = 32.0
+#: Study integrals per block of ``_log_post`` (a whole k = 6 posterior grid is one block).
+ROW_BLOCK = 16384
 _SQRT2 = math.sqrt(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 # Multiples of a column's curvature scale tried as the distance from its mode to each end.
@@ -80,7 +82,34 @@ def _data(events, n):
 
 def _log_post(data, mu, tau, prior_mu: Prior, derivatives: bool = False):
     """log p(mu) + sum_i log L_i(mu, tau) at mu (B, T, P) and tau (B, T); with ``derivatives``
-    also its first and second derivative in mu (``bayes_study``)."""
+    also its first and second derivative in mu (``bayes_study``).
+
+    Batches are taken in blocks of (b, t) rows of about ROW_BLOCK study integrals, so that the
+    arrays stay small (see ``bayes_study``); every row is computed alone, so the blocks never
+    change a number."""
+    rows_b, rows_t, points = mu.shape
+    block = max(1, ROW_BLOCK // (points * data[0].shape[1]))
+    if rows_b * rows_t <= block:
+        return _log_post_rows(data, mu, tau, prior_mu, derivatives)
+    rows = np.repeat(np.arange(rows_b), rows_t)
+    mu_rows = mu.reshape(-1, 1, points)
+    tau_rows = tau.reshape(-1, 1)
+    parts = [
+        _log_post_rows(
+            tuple(d[rows[s : s + block]] for d in data),
+            mu_rows[s : s + block],
+            tau_rows[s : s + block],
+            prior_mu,
+            derivatives,
+        )
+        for s in range(0, rows.size, block)
+    ]
+    if not derivatives:
+        return np.concatenate(parts).reshape(mu.shape)
+    return tuple(np.concatenate(r).reshape(mu.shape) for r in zip(*parts, strict=True))
+
+
+def _log_post_rows(data, mu, tau, prior_mu: Prior, derivatives: bool):
     x, n, count, lchoose = (d[:, None, None, :] for d in data)
     mu4 = mu[..., None]
     tau4 = tau[:, :, None, None]
