@@ -21,8 +21,6 @@ from scipy import special
 from stsmeta.stats import chebyshev as cheb
 from stsmeta.stats.bayes_grid import (
     _SQRT2,
-    MU_NODES,
-    V_NODES,
     _Grid,
     _grid,
     _mu_cdf,
@@ -75,7 +73,7 @@ class BayesPosterior:
 def _tau_quantiles(grid: _Grid, probs) -> np.ndarray:
     """Posterior quantiles of tau (one dataset) through the Chebyshev series of the density of
     v over [v_lo, v_hi]."""
-    rule_v = cheb.rule(V_NODES)
+    rule_v = cheb.rule(grid.v.shape[1])
     half = 0.5 * (grid.v_hi[0] - grid.v_lo[0])
     dens = grid.column[0] / grid.total[0]
     cdf_coef = rule_v.to_cdf @ dens * half
@@ -99,7 +97,7 @@ def _predictive_cdf(grid: _Grid, c):
     (c - mu) / tau is smooth on the mu nodes and integrated there; where it is smaller, the
     conditional CDF of mu at c - tau z is smooth in z and integrated by Gauss-Hermite.
     """
-    rule_m = cheb.rule(MU_NODES)
+    rule_m = cheb.rule(grid.dens.shape[-1])
     tau = grid.tau[0]
     half = 0.5 * (grid.b[0] - grid.a[0])  # (T, 2)
     mu = grid.a[0][..., None] + half[..., None] * (1 + rule_m.x)  # (T, 2, M)

@@ -284,7 +284,7 @@ def mu_quantiles(grid: _Grid, probs) -> np.ndarray:
 
 def _mu_moments(grid: _Grid) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and SD of mu (B,) by the panel quadrature."""
-    rule_m = cheb.rule(MU_NODES)
+    rule_m = cheb.rule(grid.dens.shape[-1])
     half = 0.5 * (grid.b - grid.a)
     mu = grid.a[..., None] + half[..., None] * (1 + rule_m.x)
     share = grid.weight / grid.total[:, None]
