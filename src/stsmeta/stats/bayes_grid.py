@@ -70,8 +70,9 @@ class _Grid:
     weight: np.ndarray  # (B, T) Fejer weights in v (times the interval's half-length)
     total: np.ndarray  # (B,) integral of dens over (mu, v)
     ref: np.ndarray  # (B,) log scale of dens
-    cdf_coef: np.ndarray  # (B, T, 2, M + 1) Chebyshev series of each panel's running integral
-    pdf_coef: np.ndarray  # (B, T, 2, M) and of its density
+    # (2, B, T, 2, M + 1) Chebyshev series of each panel's running integral ([0]) and of its
+    # density ([1], padded with a zero), evaluated together in one Clenshaw pass.
+    series: np.ndarray
     panel_mass: np.ndarray  # (B, T, 2)
 
 
@@ -204,8 +205,9 @@ def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
     lp = lp + prior_v[..., None, None]
     ref = lp.max(axis=(1, 2, 3))
     dens = np.exp(lp - ref[:, None, None, None])
-    cdf_coef = np.einsum("btpm,km->btpk", dens, rule_m.to_cdf) * half[..., None]
-    pdf_coef = np.einsum("btpm,km->btpk", dens, rule_m.to_coef)
+    series = np.zeros((2, *dens.shape[:-1], dens.shape[-1] + 1))
+    series[0] = np.einsum("btpm,km->btpk", dens, rule_m.to_cdf) * half[..., None]
+    series[1, ..., :-1] = np.einsum("btpm,km->btpk", dens, rule_m.to_coef)
     panel_mass = np.einsum("btpm,m->btp", dens, rule_m.w) * half
     column = panel_mass.sum(axis=-1)
     weight = 0.5 * (v_hi - v_lo)[:, None] * rule_v.w
@@ -223,8 +225,7 @@ def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
         weight,
         total,
         ref,
-        cdf_coef,
-        pdf_coef,
+        series,
         panel_mass,
     )
 
@@ -262,9 +263,9 @@ def _mu_cdf(grid: _Grid, c):
     half = 0.5 * (grid.b - grid.a)  # (B, T, 2)
     xs = (c[:, :, None, None] - grid.a[:, None]) / half[:, None] - 1.0  # (B, P, T, 2)
     inside = np.abs(xs) <= 1
-    within = cheb.evaluate(grid.cdf_coef[:, None], xs)
-    cdf = np.where(xs > 1, grid.panel_mass[:, None], np.where(inside, within, 0.0))
-    pdf = np.where(inside, cheb.evaluate(grid.pdf_coef[:, None], xs), 0.0)
+    within = cheb.evaluate(grid.series[:, :, None], xs)
+    cdf = np.where(xs > 1, grid.panel_mass[:, None], np.where(inside, within[0], 0.0))
+    pdf = np.where(inside, within[1], 0.0)
     w = grid.weight[:, None, :]
     return (
         np.einsum("bpt,bpt->bp", w, cdf.sum(-1)) / grid.total[:, None],
