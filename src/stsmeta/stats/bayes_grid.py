@@ -89,7 +89,10 @@ def _log_post(data, mu, tau, prior_mu: Prior, derivatives: bool = False):
     arrays stay small (see ``bayes_study``); every row is computed alone, so the blocks never
     change a number."""
     rows_b, rows_t, points = mu.shape
-    block = max(1, ROW_BLOCK // (points * data[0].shape[1]))
+    # The derivatives are computed on whole node arrays (2 GH_NODES per integral): smaller
+    # blocks keep those arrays near CHUNK too.
+    per_block = ROW_BLOCK // 8 if derivatives else ROW_BLOCK
+    block = max(1, per_block // (points * data[0].shape[1]))
     if rows_b * rows_t <= block:
         return _log_post_rows(data, mu, tau, prior_mu, derivatives)
     rows = np.repeat(np.arange(rows_b), rows_t)
@@ -169,21 +172,26 @@ def _panel_ends(data, tau, prior_mu, mode, scale, peak):
     f(b) exp(g(b) (mu - b)), and g(b) is at most the slope s of the chord from the mode to b
     (also < 0), so the tail holds at most f(b) / |s|: a bound from two values of log f and no
     derivative (the same on the left, mirrored). It falls monotonically with the distance, so
-    the nearest rung that satisfies it is found by bisection on the rungs (the outermost if
-    none does)."""
+    the nearest rung that satisfies it is found by a search that thirds the rungs (the
+    outermost if none does)."""
     side = np.array([-1.0, 1.0])
     lo = np.zeros(mode.shape + (2,), dtype=int)
     hi = np.full(mode.shape + (2,), _REACH.size - 1)
-    small = (peak + np.log(scale) - TAIL)[..., None]
+    small = (peak + np.log(scale) - TAIL)[..., None, None]
     while (lo < hi).any():
-        mid = (lo + hi) // 2
-        reach = _REACH[mid] * scale[..., None]
-        lp = _log_post(data, mode[..., None] + side * reach, tau, prior_mu)
-        drop = peak[..., None] - lp
+        # Two rungs per side and call (the nine rungs take two calls).
+        probe = lo[..., None] + (hi - lo)[..., None] * np.array([1, 2]) // 3  # (B, T, 2, 2)
+        reach = _REACH[probe] * scale[..., None, None]
+        points = mode[..., None, None] + side[:, None] * reach
+        shape = points.shape
+        lp = _log_post(data, points.reshape(*shape[:2], 4), tau, prior_mu).reshape(shape)
+        drop = peak[..., None, None] - lp
         with np.errstate(divide="ignore", invalid="ignore"):
             ok = (drop > 0) & (lp - np.log(drop / reach) <= small)
-        hi = np.where(ok, mid, hi)
-        lo = np.where(ok, lo, np.minimum(mid + 1, hi))
+        first, second = ok[..., 0], ok[..., 1]
+        new_hi = np.where(first, probe[..., 0], np.where(second, probe[..., 1], hi))
+        new_lo = np.where(first, lo, np.where(second, probe[..., 0] + 1, probe[..., 1] + 1))
+        lo, hi = np.minimum(new_lo, new_hi), new_hi
     reach = _REACH[lo]
     return mode - reach[..., 0] * scale, mode + reach[..., 1] * scale
 

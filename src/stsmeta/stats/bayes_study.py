@@ -82,7 +82,7 @@ def _spans(x, n, mu, tau, zhat, sigma):
 
     def h(z):
         eta = mu + tau * z
-        return x * eta - n * np.logaddexp(0.0, eta) - 0.5 * z * z
+        return x * eta - n * softplus(eta) - 0.5 * z * z
 
     peak = h(zhat)
     spans = []
@@ -99,6 +99,12 @@ def _spans(x, n, mu, tau, zhat, sigma):
         extent = np.where(drop >= 28, 10 * sigma, np.minimum(reach, 9.0))
         spans.append(np.log1p(extent / sigma))
     return np.stack(spans, axis=-1), peak + np.log(sigma)
+
+
+def softplus(eta):
+    """log(1 + e^eta) = max(eta, 0) + log1p(e^-|eta|): the same to rounding as
+    np.logaddexp(0, eta), at half its cost (its exponential is vectorised, logaddexp's is not)."""
+    return np.maximum(eta, 0.0) + np.log1p(np.exp(-np.abs(eta)))
 
 
 def _softplus(eta, out, work):
@@ -263,7 +269,7 @@ def log_integrals_with_derivatives(x, n, mu, tau):
     xq, nq = x[..., None], n[..., None]
     # top (the integrand's peak times sigma) is within a few units of the largest term: no
     # overflow, and the terms that matter keep their digits.
-    e = np.exp(xq * eta - nq * np.logaddexp(0.0, eta) - 0.5 * z * z + logw)
+    e = np.exp(xq * eta - nq * softplus(eta) - 0.5 * z * z + logw)
     total = e.sum(axis=-1)
     post = e / total[..., None]
     ez = (post * z).sum(axis=-1)
