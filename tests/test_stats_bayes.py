@@ -212,7 +212,7 @@ def test_quadrature_has_converged(monkeypatch):
     monkeypatch.setattr(bayes_study, "GH_NODES", 32)
     monkeypatch.setattr(bayes_study, "CLIFF_NODES", 48)
     monkeypatch.setattr(bayes_grid, "MU_NODES", 64)
-    monkeypatch.setattr(bayes_grid, "V_NODES", 96)
+    monkeypatch.setattr(bayes_grid, "V_NODES", {"half-normal": 96, "half-cauchy": 96})
     fine = _summaries(datasets)
     diff = np.abs(fast - fine)
     # The lower end of the mean proportion's interval with every study at 100% and a
