@@ -6,26 +6,28 @@ Model: events_i ~ Binomial(n_i, expit(theta_i)), theta_i ~ Normal(mu, tau^2), wi
 
 The posterior of (mu, tau) is integrated numerically, the same bytes on every run:
 
-* Each study's effect is integrated out by adaptive Gauss-Hermite quadrature centred at the mode of
-  its integrand and scaled by its curvature (Liu & Pierce 1994; the code of ``stats.glmm``).
-* tau is replaced by v = asinh(tau / prior scale) (``bayes_priors``): linear near tau = 0, where
-  the posterior density of tau is positive, logarithmic in the tail. The posterior of v is
-  sampled at T first-kind Chebyshev nodes of an interval [v_lo, v_hi], starting from where the
-  prior has fallen below exp(-60) and narrowed by repeated passes that cut away the part where
-  the density is below exp(-32) of its peak. (The prior CDF, an earlier choice, lost its digits
-  when data pushed tau into a half-normal prior's tail.)
+* Each study's effect is integrated out by quadrature adapted to its integrand: Gauss-Legendre
+  on a logarithmic stretch each side of the integrand's mode, and for a study at 0% or 100%
+  with tau >= 1.5 an exact split at the cliff of its likelihood (``stats.bayes_study``).
+* tau is replaced by a variable v linear near tau = 0, where the posterior density of tau is
+  positive (``bayes_priors``: asinh(tau / scale) for the half-normal, its prior CDF for the
+  half-Cauchy). The posterior of v is sampled at T first-kind Chebyshev nodes of an interval
+  [v_lo, v_hi], starting from the whole prior range and narrowed by repeated passes that cut
+  away the part where the density is below exp(-32) of its peak.
 * For each tau node the conditional posterior of mu is log-concave (a log-concave prior times a
   product of Gaussian convolutions of log-concave binomial likelihoods; Prekopa 1973), so Newton
   finds its mode, and the range [a, b] around it is chosen so that the mass outside is provably
   below exp(-32) of the column's: beyond b, log-concavity bounds the density by
-  f(b) exp(g(b) (mu - b)), whose integral is f(b) / |g(b)|. Each side of the mode is a panel
-  of M first-kind Chebyshev nodes.
+  f(b) exp(g(b) (mu - b)), whose integral is f(b) / |g(b)|, and |g(b)| is at least the slope
+  of the chord from the mode. Each side of the mode is a panel of M first-kind Chebyshev nodes.
 * Densities are replaced by their Chebyshev interpolants (``stats.chebyshev``): the marginal
   likelihood is their integral, CDFs are exact integrals of the interpolants, and quantiles are
   found by safeguarded Newton on those CDFs.
 
-Accuracy is checked against scipy brute-force integration (tests/reference/bayes_bruteforce.py)
-and JAGS (tests/reference/bayes_jags.R) in tests/test_stats_bayes.py.
+Accuracy is checked against scipy brute-force integration (tests/reference/bayes_bruteforce.py),
+JAGS (tests/reference/bayes_jags.R) and the same quadrature with every rule doubled, in
+tests/test_stats_bayes.py. Every step is taken per dataset (Newton iterations, range passes,
+blocks of rows), so a dataset's numbers are the same bits alone or in a batch.
 """
 
 from __future__ import annotations
