@@ -1,11 +1,14 @@
 """The coverage study's fitter for ``pool(method="bayes")``: the posterior median and credible
 interval of each replicate, with every distinct dataset fitted once.
 
-Each distinct multiset of (events, n) pairs is fitted alone (``stats.bayes.batch_intervals`` on
-one row, the computation ``pool()`` makes), so its numbers depend on the dataset only, not on the
-other replicates of its block or shard; that is what lets the fits be remembered for the life of
-the process (across blocks and cells: the same data give the same posterior whatever the cell that
-simulated them). With series of a few patients most replicates repeat an earlier dataset.
+The distinct multisets of (events, n) pairs not fitted before are fitted together in one
+vectorised ``stats.bayes.batch_intervals`` call, whose every step is taken per dataset (each
+Newton iteration, range pass and panel stops on its own data, and the arrays are computed row by
+row in blocks), so a dataset's numbers are the same bits whatever else is in the batch, and the
+same as ``pool()`` gives for it alone (tests/test_stats_bayes.py). That is what lets the fits be
+remembered for the life of the process (across blocks and cells: the same data give the same
+posterior whatever the cell that simulated them). With series of a few patients most replicates
+repeat an earlier dataset.
 """
 
 from __future__ import annotations
@@ -38,13 +41,17 @@ def bayes_fitter(spec: Mapping[str, object], level: float):
         from stsmeta.stats.bayes import batch_intervals
 
         m = events.shape[0]
-        out = np.empty((m, 3))
-        for i in range(m):
-            key = (setting, _key(events[i], n))
-            if key not in _CACHE:
-                est, lo, hi = batch_intervals(events[i][None, :], n, prior_mu, prior_tau, level)
-                _CACHE[key] = (float(est[0]), float(lo[0]), float(hi[0]))
-            out[i] = _CACHE[key]
+        keys = [(setting, _key(events[i], n)) for i in range(m)]
+        todo: dict[tuple, int] = {}
+        for i, key in enumerate(keys):
+            if key not in _CACHE and key not in todo:
+                todo[key] = i
+        if todo:
+            rows = list(todo.values())
+            est, lo, hi = batch_intervals(events[rows], n, prior_mu, prior_tau, level)
+            for j, key in enumerate(todo):
+                _CACHE[key] = (float(est[j]), float(lo[j]), float(hi[j]))
+        out = np.array([_CACHE[key] for key in keys]).reshape(m, 3)
         # The posterior exists for every dataset of valid counts: no failures.
         return out[:, 0], out[:, 1], out[:, 2], [""] * m
 

@@ -21,8 +21,6 @@ from scipy import special
 from stsmeta.stats import chebyshev as cheb
 from stsmeta.stats.bayes_grid import (
     _SQRT2,
-    MU_NODES,
-    V_NODES,
     _Grid,
     _grid,
     _mu_cdf,
@@ -75,7 +73,7 @@ class BayesPosterior:
 def _tau_quantiles(grid: _Grid, probs) -> np.ndarray:
     """Posterior quantiles of tau (one dataset) through the Chebyshev series of the density of
     v over [v_lo, v_hi]."""
-    rule_v = cheb.rule(V_NODES)
+    rule_v = cheb.rule(grid.v.shape[1])
     half = 0.5 * (grid.v_hi[0] - grid.v_lo[0])
     dens = grid.column[0] / grid.total[0]
     cdf_coef = rule_v.to_cdf @ dens * half
@@ -99,7 +97,7 @@ def _predictive_cdf(grid: _Grid, c):
     (c - mu) / tau is smooth on the mu nodes and integrated there; where it is smaller, the
     conditional CDF of mu at c - tau z is smooth in z and integrated by Gauss-Hermite.
     """
-    rule_m = cheb.rule(MU_NODES)
+    rule_m = cheb.rule(grid.dens.shape[-1])
     tau = grid.tau[0]
     half = 0.5 * (grid.b[0] - grid.a[0])  # (T, 2)
     mu = grid.a[0][..., None] + half[..., None] * (1 + rule_m.x)  # (T, 2, M)
@@ -122,11 +120,11 @@ def _predictive_cdf(grid: _Grid, c):
         hh = half[narrow][None, :, None, :]
         xs = (pts[..., None] - a) / hh - 1.0  # (P, Tn, Q, 2)
         inside = np.abs(xs) <= 1
-        cc = grid.cdf_coef[0][narrow][None, :, None]
-        pc = grid.pdf_coef[0][narrow][None, :, None]
+        series = grid.series[:, 0][:, narrow][:, None, :, None]
         mass = grid.panel_mass[0][narrow][None, :, None]
-        col_cdf = np.where(xs > 1, mass, np.where(inside, cheb.evaluate(cc, xs), 0.0)).sum(-1)
-        col_pdf = np.where(inside, cheb.evaluate(pc, xs), 0.0).sum(-1)
+        within = cheb.evaluate(series, xs)
+        col_cdf = np.where(xs > 1, mass, np.where(inside, within[0], 0.0)).sum(-1)
+        col_pdf = np.where(inside, within[1], 0.0).sum(-1)
         cdf[:, narrow] = (col_cdf * zw).sum(-1)
         pdf[:, narrow] = (col_pdf * zw).sum(-1)
     w = grid.weight[0] / grid.total[0]
@@ -145,26 +143,29 @@ def _mean_proportion(mu, tau):
     expit(t) = 1[t > 0] - sign(t) expit(-|t|): m = Phi(mu / tau) + int_0^inf expit(-t)
     (K(-t) - K(t)) dt with K the N(mu, tau^2) density, a smooth integrand for Gauss-Laguerre.
     """
+    shape = np.broadcast_shapes(np.shape(mu), np.shape(tau))
+    mu, tau = (np.broadcast_to(a, shape).ravel() for a in (mu, tau))
+    m, d = np.empty(mu.size), np.empty(mu.size)
+    small = tau <= 1.0  # each branch only where it is used
     zt, zlw = _hermite(48)
     zw = np.exp(zlw - zt * zt) / math.sqrt(math.pi)
-    tau_s = np.minimum(tau, 1.0)[..., None]
-    p = special.expit(mu[..., None] + tau_s * _SQRT2 * zt)
-    m_small = (p * zw).sum(-1)
-    d_small = (p * (1 - p) * zw).sum(-1)
+    p = special.expit(mu[small, None] + tau[small, None] * _SQRT2 * zt)
+    m[small] = (p * zw).sum(-1)
+    d[small] = (p * (1 - p) * zw).sum(-1)
+    big = ~small
     lt, lw = _laguerre(48)
-    big_tau = np.maximum(tau, 1.0)[..., None]
-    mu_ = mu[..., None]
+    big_tau = tau[big, None]
+    mu_ = mu[big, None]
     k_minus = np.exp(-0.5 * ((-lt - mu_) / big_tau) ** 2) / (math.sqrt(2 * math.pi) * big_tau)
     k_plus = np.exp(-0.5 * ((lt - mu_) / big_tau) ** 2) / (math.sqrt(2 * math.pi) * big_tau)
     g = lw / (1 + np.exp(-lt))
-    m_big = special.ndtr(mu / big_tau[..., 0]) + (g * (k_minus - k_plus)).sum(-1)
+    m[big] = special.ndtr(mu_[:, 0] / big_tau[:, 0]) + (g * (k_minus - k_plus)).sum(-1)
     dk_minus = k_minus * (-lt - mu_) / big_tau**2
     dk_plus = k_plus * (lt - mu_) / big_tau**2
-    d_big = np.exp(-0.5 * (mu / big_tau[..., 0]) ** 2) / (
-        math.sqrt(2 * math.pi) * big_tau[..., 0]
+    d[big] = np.exp(-0.5 * (mu_[:, 0] / big_tau[:, 0]) ** 2) / (
+        math.sqrt(2 * math.pi) * big_tau[:, 0]
     ) + (g * (dk_minus - dk_plus)).sum(-1)
-    small = tau <= 1.0
-    return np.where(small, m_small, m_big), np.where(small, d_small, d_big)
+    return m.reshape(shape), d.reshape(shape)
 
 
 class _MeanProportionCdf:
@@ -193,9 +194,9 @@ class _MeanProportionCdf:
         half = 0.5 * (grid.b[0] - grid.a[0])
         xs = (mu[..., None] - grid.a[0][None]) / half[None] - 1.0  # (P, T, 2)
         inside = np.abs(xs) <= 1
-        within = cheb.evaluate(grid.cdf_coef[0], xs)
-        cdf = np.where(xs > 1, grid.panel_mass[0][None], np.where(inside, within, 0)).sum(-1)
-        pdf = np.where(inside, cheb.evaluate(grid.pdf_coef[0], xs), 0.0).sum(-1) / slope
+        within = cheb.evaluate(grid.series[:, 0][:, None], xs)
+        cdf = np.where(xs > 1, grid.panel_mass[0][None], np.where(inside, within[0], 0)).sum(-1)
+        pdf = np.where(inside, within[1], 0.0).sum(-1) / slope
         w = grid.weight[0] / grid.total[0]
         return cdf @ w, pdf @ w
 

@@ -6,47 +6,53 @@ Model: events_i ~ Binomial(n_i, expit(theta_i)), theta_i ~ Normal(mu, tau^2), wi
 
 The posterior of (mu, tau) is integrated numerically, the same bytes on every run:
 
-* Each study's effect is integrated out by adaptive Gauss-Hermite quadrature centred at the mode of
-  its integrand and scaled by its curvature (Liu & Pierce 1994; the code of ``stats.glmm``).
-* tau is replaced by v = asinh(tau / prior scale) (``bayes_priors``): linear near tau = 0, where
-  the posterior density of tau is positive, logarithmic in the tail. The posterior of v is
-  sampled at T first-kind Chebyshev nodes of an interval [v_lo, v_hi], starting from where the
-  prior has fallen below exp(-60) and narrowed by repeated passes that cut away the part where
-  the density is below exp(-32) of its peak. (The prior CDF, an earlier choice, lost its digits
-  when data pushed tau into a half-normal prior's tail.)
+* Each study's effect is integrated out by quadrature adapted to its integrand: Gauss-Legendre
+  on a logarithmic stretch each side of the integrand's mode, and for a study at 0% or 100%
+  with tau >= 1.5 an exact split at the cliff of its likelihood (``stats.bayes_study``).
+* tau is replaced by a variable v linear near tau = 0, where the posterior density of tau is
+  positive (``bayes_priors``: asinh(tau / scale) for the half-normal, its prior CDF for the
+  half-Cauchy). The posterior of v is sampled at T first-kind Chebyshev nodes of an interval
+  [v_lo, v_hi], starting from the whole prior range and narrowed by repeated passes that cut
+  away the part where the density is below exp(-32) of its peak.
 * For each tau node the conditional posterior of mu is log-concave (a log-concave prior times a
   product of Gaussian convolutions of log-concave binomial likelihoods; Prekopa 1973), so Newton
   finds its mode, and the range [a, b] around it is chosen so that the mass outside is provably
   below exp(-32) of the column's: beyond b, log-concavity bounds the density by
-  f(b) exp(g(b) (mu - b)), whose integral is f(b) / |g(b)|. Each side of the mode is a panel
-  of M first-kind Chebyshev nodes.
+  f(b) exp(g(b) (mu - b)), whose integral is f(b) / |g(b)|, and |g(b)| is at least the slope
+  of the chord from the mode. Each side of the mode is a panel of M first-kind Chebyshev nodes.
 * Densities are replaced by their Chebyshev interpolants (``stats.chebyshev``): the marginal
   likelihood is their integral, CDFs are exact integrals of the interpolants, and quantiles are
   found by safeguarded Newton on those CDFs.
 
-Accuracy is checked against scipy brute-force integration (tests/reference/bayes_bruteforce.py)
-and JAGS (tests/reference/bayes_jags.R) in tests/test_stats_bayes.py.
+Accuracy is checked against scipy brute-force integration (tests/reference/bayes_bruteforce.py),
+JAGS (tests/reference/bayes_jags.R) and the same quadrature with every rule doubled, in
+tests/test_stats_bayes.py. Every step is taken per dataset (Newton iterations, range passes,
+blocks of rows), so a dataset's numbers are the same bits alone or in a batch.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy import special
 
+from stsmeta.stats import bayes_study as study
 from stsmeta.stats import chebyshev as cheb
 from stsmeta.stats.bayes_priors import Prior, mu_log_density, tau_log_density, tau_of, u_max
 from stsmeta.stats.glmm import collapse_studies, log_choose
 
-#: Quadrature sizes: nodes per adaptive Gauss-Hermite integral, per mu panel, per v interval.
-GH_NODES = 16
+#: Quadrature sizes: nodes per mu panel, per v interval (per study integral: bayes_study).
 MU_NODES = 32
-V_NODES = 48
+#: Per tau prior: doubling from these (tests/test_stats_bayes.py::test_quadrature_has_converged)
+#: moves no proportion by more than 1e-6 for the half-normal (24 nodes: 2e-5); the half-Cauchy's
+#: posteriors have a longer tail in u and keep 48.
+V_NODES = {"half-normal": 32, "half-cauchy": 48}
 #: Mass left outside the integration ranges: below exp(-TAIL) of the total.
 TAIL = 32.0
+#: Study integrals per block of ``_log_post`` (a whole k = 6 posterior grid is one block).
+ROW_BLOCK = 16384
 _SQRT2 = math.sqrt(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 # Multiples of a column's curvature scale tried as the distance from its mode to each end.
@@ -69,8 +75,9 @@ class _Grid:
     weight: np.ndarray  # (B, T) Fejer weights in v (times the interval's half-length)
     total: np.ndarray  # (B,) integral of dens over (mu, v)
     ref: np.ndarray  # (B,) log scale of dens
-    cdf_coef: np.ndarray  # (B, T, 2, M + 1) Chebyshev series of each panel's running integral
-    pdf_coef: np.ndarray  # (B, T, 2, M) and of its density
+    # (2, B, T, 2, M + 1) Chebyshev series of each panel's running integral ([0]) and of its
+    # density ([1], padded with a zero), evaluated together in one Clenshaw pass.
+    series: np.ndarray
     panel_mass: np.ndarray  # (B, T, 2)
 
 
@@ -79,152 +86,130 @@ def _data(events, n):
     return x, m, count, log_choose(x, m)
 
 
-def _integrand_modes(x, n, mu, tau):
-    """Mode z and curvature scale of each study's integrand x eta - n log(1 + e^eta) - z^2 / 2,
-    eta = mu + tau z, by Newton's method on d = eta - mu (so that tiny tau loses no digits):
-    F(d) = x - n expit(mu + d) - d / tau^2 decreases, steps are capped at 3 logit units (the
-    sigmoid saturates beyond), and the start is the data's own logit when tau^2 n is large."""
-    tau2 = tau * tau
-    wide = tau2 * n > 4.0
-    d = np.where(wide, special.logit((x + 0.5) / (n + 1.0)) - mu, 0.0)
-    for _ in range(60):
-        p = special.expit(mu + d)
-        slope = n * p * (1 - p) + 1.0 / tau2
-        step = np.clip((x - n * p - d / tau2) / slope, -3.0, 3.0)
-        d = d + step
-        if np.all(np.abs(step) <= 1e-10 * (1 + np.abs(d))):
-            break
-    p = special.expit(mu + d)
-    return d / tau, 1.0 / np.sqrt(tau2 * n * p * (1 - p) + 1.0)
-
-
-@lru_cache(maxsize=8)
-def _legendre01(q: int) -> tuple[np.ndarray, np.ndarray]:
-    t, w = np.polynomial.legendre.leggauss(q)
-    return 0.5 * (t + 1), 0.5 * w
-
-
-def _stretched_nodes(x, n, mu, tau, zhat, sigma):
-    """Nodes and log weights for the integral over z of a study's integrand h: Gauss-Legendre
-    on each side of the mode in w, z = zhat -/+ sigma (e^w - 1), w in [0, log(1 + E / sigma)].
-
-    h is concave with curvature at least 1 (its -z^2 / 2 term), so it falls by more than 40
-    within E = 9 of the mode. Where it has already fallen by 28 at 8 sigma (a near-normal side,
-    e.g. a large study), concavity bounds the rest by the tangent there and E = 10 sigma. The
-    logarithmic stretch resolves both the mode's own scale and the unit scale of the normal
-    density: with large tau a study at 0% or 100% has a cliff of width ~ 1 / tau on one side of
-    its mode and a normal shoulder on the other, which Gauss-Hermite nodes centred on the mode do
-    not resolve (their error does not fall steadily with more nodes).
-    """
-    u, wu = _legendre01(GH_NODES)
-
-    def h(z):
-        eta = mu + tau * z
-        return x * eta - n * np.logaddexp(0.0, eta) - 0.5 * z * z
-
-    peak = h(zhat)
-    nodes, weights = [], []
-    for sign in (-1.0, 1.0):
-        near = h(zhat + sign * 8 * sigma) <= peak - 28
-        extent = np.where(near, 10 * sigma, 9.0)
-        span = np.log1p(extent / sigma)[..., None]
-        w = span * u
-        nodes.append(zhat[..., None] + sign * sigma[..., None] * np.expm1(w))
-        weights.append(np.log(sigma[..., None] * span * wu) + w)
-    return np.concatenate(nodes, axis=-1), np.concatenate(weights, axis=-1)
-
-
 def _log_post(data, mu, tau, prior_mu: Prior, derivatives: bool = False):
     """log p(mu) + sum_i log L_i(mu, tau) at mu (B, T, P) and tau (B, T); with ``derivatives``
-    also its first and second derivative in mu (posterior moments on the same nodes)."""
+    also its first and second derivative in mu (``bayes_study``).
+
+    Batches are taken in blocks of (b, t) rows of about ROW_BLOCK study integrals, so that the
+    arrays stay small (see ``bayes_study``); every row is computed alone, so the blocks never
+    change a number."""
+    rows_b, rows_t, points = mu.shape
+    # The derivatives are computed on whole node arrays (2 GH_NODES per integral): smaller
+    # blocks keep those arrays near CHUNK too.
+    per_block = ROW_BLOCK // 8 if derivatives else ROW_BLOCK
+    block = max(1, per_block // (points * data[0].shape[1]))
+    if rows_b * rows_t <= block:
+        return _log_post_rows(data, mu, tau, prior_mu, derivatives)
+    rows = np.repeat(np.arange(rows_b), rows_t)
+    mu_rows = mu.reshape(-1, 1, points)
+    tau_rows = tau.reshape(-1, 1)
+    parts = [
+        _log_post_rows(
+            tuple(d[rows[s : s + block]] for d in data),
+            mu_rows[s : s + block],
+            tau_rows[s : s + block],
+            prior_mu,
+            derivatives,
+        )
+        for s in range(0, rows.size, block)
+    ]
+    if not derivatives:
+        return np.concatenate(parts).reshape(mu.shape)
+    return tuple(np.concatenate(r).reshape(mu.shape) for r in zip(*parts, strict=True))
+
+
+def _log_post_rows(data, mu, tau, prior_mu: Prior, derivatives: bool):
     x, n, count, lchoose = (d[:, None, None, :] for d in data)
     mu4 = mu[..., None]
     tau4 = tau[:, :, None, None]
-    zhat, sigma = _integrand_modes(x, n, mu4, tau4)
-    z, logw = _stretched_nodes(x, n, mu4, tau4, zhat, sigma)
-    eta = mu4[..., None] + tau4[..., None] * z
-    xq, nq = x[..., None], n[..., None]
-    logf = xq * eta - nq * np.logaddexp(0.0, eta) - 0.5 * z * z + logw
-    top = logf.max(axis=-1)
-    e = np.exp(logf - top[..., None])
-    total = e.sum(axis=-1)
-    ll = top + np.log(total) - _HALF_LOG_2PI + lchoose
     lp0, g0, h0 = mu_log_density(prior_mu, mu)
-    lp = lp0 + (count * ll).sum(axis=-1)
     if not derivatives:
-        return lp
-    # Derivatives in mu as posterior moments (Louis 1982) of theta = mu + tau z: the score is
-    # E[z] / tau and the curvature (Var z - 1) / tau^2, which is stable for large tau; for small
-    # tau those cancel, and the binomial form E[r], E[r^2 - info] - E[r]^2 (r = x - n p) is used.
-    post = e / total[..., None]
-    ez = (post * z).sum(axis=-1)
-    vz = (post * (z - ez[..., None]) ** 2).sum(axis=-1)
-    g_z = ez / tau4
-    h_z = (vz - 1.0) / (tau4 * tau4)
-    p = special.expit(eta)
-    r = xq - nq * p
-    g_r = (post * r).sum(axis=-1)
-    h_r = (post * (r * r - nq * p * (1 - p))).sum(axis=-1) - g_r * g_r
-    large = tau4 > 0.05
-    g = np.where(large, g_z, g_r)
-    h = np.where(large, h_z, h_r)
+        ll = study.log_integrals(x, n, mu4, tau4)
+        return lp0 + (count * (ll - _HALF_LOG_2PI + lchoose)).sum(axis=-1)
+    ll, g, h = study.log_integrals_with_derivatives(x, n, mu4, tau4)
+    lp = lp0 + (count * (ll - _HALF_LOG_2PI + lchoose)).sum(axis=-1)
     return lp, g0 + (count * g).sum(axis=-1), h0 + (count * h).sum(axis=-1)
 
 
 def _column_modes(data, tau, prior_mu, start):
-    """Mode of mu given each tau (B, T) and the curvature scale there, by Newton's method kept
-    inside a bracket that the sign of the (decreasing) gradient narrows."""
-    mu = np.broadcast_to(start[:, None], tau.shape).astype(float)
-    lo = np.full(tau.shape, -np.inf)
-    hi = np.full(tau.shape, np.inf)
+    """Mode of mu given each tau (B, T), the curvature scale and the log density there, by
+    Newton's method kept inside a bracket that the sign of the (decreasing) gradient narrows.
+    Each column stops at its own convergence (the rest go on without it)."""
+    shape = tau.shape
+    rows = np.repeat(np.arange(shape[0]), shape[1])
+    taus = tau.ravel()
+    mu = start[rows].astype(float)
+    lo = np.full(mu.shape, -np.inf)
+    hi = np.full(mu.shape, np.inf)
+    active = np.arange(mu.size)
     for _ in range(200):
-        _, g, h = _log_post(data, mu[..., None], tau, prior_mu, True)
-        g, h = g[..., 0], h[..., 0]
-        lo = np.where(g > 0, mu, lo)
-        hi = np.where(g < 0, mu, hi)
+        sub = tuple(d[rows[active]] for d in data)
+        m = mu[active]
+        _, g, h = _log_post(sub, m[:, None, None], taus[active, None], prior_mu, True)
+        g, h = g[:, 0, 0], h[:, 0, 0]
+        lo[active] = np.where(g > 0, m, lo[active])
+        hi[active] = np.where(g < 0, m, hi[active])
         scale = 1.0 / np.sqrt(np.maximum(-h, 1e-300))
         step = np.clip(-g / np.minimum(h, -1e-300), -4 * scale, 4 * scale)
-        new = mu + step
-        outside = (new <= lo) | (new >= hi)
-        new = np.where(outside & np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi), new)
-        # The mode only places the panels: a thousandth of the scale is plenty.
-        done = np.abs(new - mu) <= 1e-3 * scale
-        mu = new
-        if done.all():
+        new = m + step
+        la, ha = lo[active], hi[active]
+        bisect = ((new <= la) | (new >= ha)) & np.isfinite(la) & np.isfinite(ha)
+        new = np.where(bisect, 0.5 * (la + ha), new)
+        mu[active] = new
+        # The mode only places the panels: stopping after a Newton step of a hundredth of the
+        # scale leaves it within ~1e-4 of the scale (quadratic convergence). Not a bisection
+        # step: where the log density is nearly linear (a logistic
+        # prior's tail, with tau so large that the data hardly bend it) the scale is huge and
+        # any step is "small" in it, far from the mode.
+        active = active[bisect | (np.abs(new - m) > 1e-2 * scale)]
+        if active.size == 0:
             break
-    _, _, h = _log_post(data, mu[..., None], tau, prior_mu, True)
-    return mu, 1.0 / np.sqrt(-h[..., 0])
+    mu = mu.reshape(shape)
+    lp, _, h = _log_post(data, mu[..., None], tau, prior_mu, True)
+    return mu, 1.0 / np.sqrt(-h[..., 0]), lp[..., 0]
 
 
-def _panel_ends(data, tau, prior_mu, mode, scale):
+def _panel_ends(data, tau, prior_mu, mode, scale, peak):
     """Each column's ends (a, b): the nearest of mode -/+ _REACH * scale beyond which the
-    log-concave tail holds less than exp(-TAIL) of the column's Laplace mass."""
-    ladder = np.concatenate([-_REACH[::-1], _REACH])
-    points = mode[..., None] + scale[..., None] * ladder
-    lp, g, _ = _log_post(data, points, tau, prior_mu, True)
-    peak = _log_post(data, mode[..., None], tau, prior_mu)[..., 0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound = lp - np.log(np.abs(g))
-    small = peak[..., None] + np.log(scale)[..., None] - TAIL
-    right_side = ladder > 0
-    # Outer tail bound valid only where the gradient points down the tail.
-    ok = np.where(right_side, g < 0, g > 0) & (bound <= small)
-    nl = _REACH.size
-    left_ok = ok[..., :nl][..., ::-1]  # nearest first
-    right_ok = ok[..., nl:]
-    left = np.where(left_ok.any(-1), _REACH[np.argmax(left_ok, -1)], _REACH[-1])
-    right = np.where(right_ok.any(-1), _REACH[np.argmax(right_ok, -1)], _REACH[-1])
-    return mode - left * scale, mode + right * scale
+    log-concave tail holds less than exp(-TAIL) of the column's Laplace mass (``peak`` is the
+    log density at the mode).
+
+    Beyond a point b right of the mode, log-concavity bounds the density by
+    f(b) exp(g(b) (mu - b)), and g(b) is at most the slope s of the chord from the mode to b
+    (also < 0), so the tail holds at most f(b) / |s|: a bound from two values of log f and no
+    derivative (the same on the left, mirrored). It falls monotonically with the distance, so
+    the nearest rung that satisfies it is found by a search that thirds the rungs (the
+    outermost if none does)."""
+    side = np.array([-1.0, 1.0])
+    lo = np.zeros(mode.shape + (2,), dtype=int)
+    hi = np.full(mode.shape + (2,), _REACH.size - 1)
+    small = (peak + np.log(scale) - TAIL)[..., None, None]
+    while (lo < hi).any():
+        # Two rungs per side and call (the nine rungs take two calls).
+        probe = lo[..., None] + (hi - lo)[..., None] * np.array([1, 2]) // 3  # (B, T, 2, 2)
+        reach = _REACH[probe] * scale[..., None, None]
+        points = mode[..., None, None] + side[:, None] * reach
+        shape = points.shape
+        lp = _log_post(data, points.reshape(*shape[:2], 4), tau, prior_mu).reshape(shape)
+        drop = peak[..., None, None] - lp
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok = (drop > 0) & (lp - np.log(drop / reach) <= small)
+        first, second = ok[..., 0], ok[..., 1]
+        new_hi = np.where(first, probe[..., 0], np.where(second, probe[..., 1], hi))
+        new_lo = np.where(first, lo, np.where(second, probe[..., 0] + 1, probe[..., 1] + 1))
+        lo, hi = np.minimum(new_lo, new_hi), new_hi
+    reach = _REACH[lo]
+    return mode - reach[..., 0] * scale, mode + reach[..., 1] * scale
 
 
 def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
-    rule_v = cheb.rule(V_NODES)
+    rule_v = cheb.rule(V_NODES[prior_tau.family])
     rule_m = cheb.rule(MU_NODES)
     v = v_lo[:, None] + (v_hi - v_lo)[:, None] * 0.5 * (1 + rule_v.x)
     tau = tau_of(prior_tau, v)
     prior_v = tau_log_density(prior_tau, v)  # (B, T)
-    mode, scale = _column_modes(data, tau, prior_mu, start)
-    a_end, b_end = _panel_ends(data, tau, prior_mu, mode, scale)
+    mode, scale, peak = _column_modes(data, tau, prior_mu, start)
+    a_end, b_end = _panel_ends(data, tau, prior_mu, mode, scale, peak)
     a = np.stack([a_end, mode], axis=-1)  # (B, T, 2)
     b = np.stack([mode, b_end], axis=-1)
     half = 0.5 * (b - a)
@@ -234,8 +219,9 @@ def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
     lp = lp + prior_v[..., None, None]
     ref = lp.max(axis=(1, 2, 3))
     dens = np.exp(lp - ref[:, None, None, None])
-    cdf_coef = np.einsum("btpm,km->btpk", dens, rule_m.to_cdf) * half[..., None]
-    pdf_coef = np.einsum("btpm,km->btpk", dens, rule_m.to_coef)
+    series = np.zeros((2, *dens.shape[:-1], dens.shape[-1] + 1))
+    series[0] = np.einsum("btpm,km->btpk", dens, rule_m.to_cdf) * half[..., None]
+    series[1, ..., :-1] = np.einsum("btpm,km->btpk", dens, rule_m.to_coef)
     panel_mass = np.einsum("btpm,m->btp", dens, rule_m.w) * half
     column = panel_mass.sum(axis=-1)
     weight = 0.5 * (v_hi - v_lo)[:, None] * rule_v.w
@@ -253,8 +239,7 @@ def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
         weight,
         total,
         ref,
-        cdf_coef,
-        pdf_coef,
+        series,
         panel_mass,
     )
 
@@ -292,9 +277,9 @@ def _mu_cdf(grid: _Grid, c):
     half = 0.5 * (grid.b - grid.a)  # (B, T, 2)
     xs = (c[:, :, None, None] - grid.a[:, None]) / half[:, None] - 1.0  # (B, P, T, 2)
     inside = np.abs(xs) <= 1
-    within = cheb.evaluate(grid.cdf_coef[:, None], xs)
-    cdf = np.where(xs > 1, grid.panel_mass[:, None], np.where(inside, within, 0.0))
-    pdf = np.where(inside, cheb.evaluate(grid.pdf_coef[:, None], xs), 0.0)
+    within = cheb.evaluate(grid.series[:, :, None], xs)
+    cdf = np.where(xs > 1, grid.panel_mass[:, None], np.where(inside, within[0], 0.0))
+    pdf = np.where(inside, within[1], 0.0)
     w = grid.weight[:, None, :]
     return (
         np.einsum("bpt,bpt->bp", w, cdf.sum(-1)) / grid.total[:, None],
@@ -314,7 +299,7 @@ def mu_quantiles(grid: _Grid, probs) -> np.ndarray:
 
 def _mu_moments(grid: _Grid) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and SD of mu (B,) by the panel quadrature."""
-    rule_m = cheb.rule(MU_NODES)
+    rule_m = cheb.rule(grid.dens.shape[-1])
     half = 0.5 * (grid.b - grid.a)
     mu = grid.a[..., None] + half[..., None] * (1 + rule_m.x)
     share = grid.weight / grid.total[:, None]

@@ -48,10 +48,21 @@ def rule(m: int) -> Rule:
 
 def evaluate(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
     """sum_k coef[..., k] T_k(x) with x broadcast against coef[..., 0]; x is clipped to [-1, 1]
-    (callers handle the outside themselves)."""
-    theta = np.arccos(np.clip(x, -1.0, 1.0))
-    k = np.arange(coef.shape[-1])
-    return np.sum(coef * np.cos(theta[..., None] * k), axis=-1)
+    (callers handle the outside themselves). Clenshaw's recurrence: a few arithmetic passes per
+    term on arrays of the result's shape (no cosines, no array with a terms axis)."""
+    x = np.clip(x, -1.0, 1.0)
+    shape = np.broadcast_shapes(coef.shape[:-1], x.shape)
+    two_x = 2.0 * x
+    b1 = np.zeros(shape)
+    b2 = np.zeros(shape)
+    tmp = np.empty(shape)
+    for k in range(coef.shape[-1] - 1, 0, -1):
+        # b_k = c_k + 2 x b_{k+1} - b_{k+2}, written over b2 (b_{k+2} is not needed again).
+        np.multiply(two_x, b1, out=tmp)
+        np.subtract(tmp, b2, out=tmp)
+        np.add(tmp, coef[..., k], out=b2)
+        b1, b2 = b2, b1
+    return coef[..., 0] + x * b1 - b2
 
 
 def invert(cdf_pdf, targets, lo, hi, start=None, tol: float = 1e-11):
