@@ -89,3 +89,27 @@ def test_the_check_sees_a_violation(tmp_path, monkeypatch):
 
     monkeypatch.setitem(globals(), "_imports", with_extra)
     assert any("outputs.py (shared) imports stsmeta.report" in v for v in _violations())
+
+
+def test_a_code_change_reruns_the_stages_that_run_it(tmp_path):
+    # The rules take stage_code_digest as a parameter: an engine change must change the pool
+    # and coverage digests (their results are stale), a report change only the report's.
+    import shutil
+
+    from stsmeta.code_digest import STAGE_CODE, stage_code_digest
+
+    copy = tmp_path / "stsmeta"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = {stage: stage_code_digest(copy, stage) for stage in STAGE_CODE}
+    engine = copy / "stats" / "bayes.py"
+    engine.write_text(engine.read_text() + "\n# changed\n")
+    after = {stage: stage_code_digest(copy, stage) for stage in STAGE_CODE}
+    assert {s for s in STAGE_CODE if before[s] != after[s]} == {"pool", "coverage", "report"}
+    report = copy / "report" / "harms.py"
+    report.write_text(report.read_text() + "\n# changed\n")
+    again = {stage: stage_code_digest(copy, stage) for stage in STAGE_CODE}
+    assert {s for s in STAGE_CODE if again[s] != after[s]} == {"report"}
+    shared = copy / "config.py"
+    shared.write_text(shared.read_text() + "\n# changed\n")
+    last = {stage: stage_code_digest(copy, stage) for stage in STAGE_CODE}
+    assert all(last[s] != again[s] for s in STAGE_CODE)

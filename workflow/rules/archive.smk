@@ -30,15 +30,6 @@ REPRODUCTION_FILES = sorted(
         ),
     }
 )
-# The stsmeta package this run imports (a checkout's src/stsmeta or an installed wheel), stored
-# under src/stsmeta/ in the archive; paths relative to it.
-PACKAGE_DIR = Path(stsmeta.__file__).parent
-PACKAGE_FILES = sorted(
-    p.relative_to(PACKAGE_DIR).as_posix()
-    for pattern in ("**/*.py", "py.typed", "schemas/*.yaml")
-    for p in PACKAGE_DIR.glob(pattern)
-    if p.is_file() and "__pycache__" not in p.parts
-)
 # What the archive stores of results/: everything `snakemake` builds but the per-stage configs,
 # shards and logs (the archive has the effective configuration as config.effective.json).
 ARCHIVED_RESULTS = [

@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.io import IOFile
 
 import stsmeta
+from stsmeta.code_digest import STAGE_CODE, package_files, stage_code_digest
 from stsmeta.atomic_write import write_text_atomically
 from stsmeta.archive import release_status
 from stsmeta.config import STAGE_FIELDS, effective_config, load_config, read_config
@@ -42,6 +43,16 @@ CONDA_ENV = "../../envs/stsmeta.yaml"
 STUDIES_DIR = config.get("studies_dir", "data/raw")
 RESULTS = "results"
 CONFIG_STAGES = sorted(STAGE_FIELDS)
+
+
+# The stsmeta package this run imports (a checkout's src/stsmeta or an installed wheel): the
+# archive stores it under src/stsmeta/, and each rule reruns when the code its job runs changes
+# (params `code`; stsmeta/code_digest.py).
+PACKAGE_DIR = Path(stsmeta.__file__).parent
+PACKAGE_FILES = package_files(PACKAGE_DIR)
+CODE = {
+    stage: stage_code_digest(PACKAGE_DIR, stage, PACKAGE_FILES) for stage in STAGE_CODE
+}
 
 
 def stage_config(stage):

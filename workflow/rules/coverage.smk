@@ -51,6 +51,8 @@ rule coverage_shard:
         runtime=30,
         cpus_per_task=1,
     params:
+        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+        code=CODE["coverage"],
         # A shard reruns when its own family's settings change, not another family's.
         settings=lambda w: COVERAGE.fingerprint(w.family),
         # Shards fitted before, keyed by design, settings and code: a design seen before is
@@ -80,6 +82,9 @@ rule coverage_summary:
         mem_mb=1000,
         runtime=10,
         cpus_per_task=1,
+    params:
+        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+        code=CODE["coverage"],
     shell:
         "python -m stsmeta coverage-summary --config {input.config} --design {input.design}"
         " --csv {output.csv} --json {output.json} {input.shards} 2> {log}"
@@ -100,5 +105,8 @@ rule coverage_figure:
         mem_mb=1000,
         runtime=10,
         cpus_per_task=1,
+    params:
+        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+        code=CODE["coverage"],
     shell:
         "python -m stsmeta coverage-figure {input} -o {output} 2> {log}"

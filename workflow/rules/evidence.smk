@@ -16,6 +16,9 @@ rule normalise:
         f"{RESULTS}/normalised/{{study}}.json",
     log:
         f"{RESULTS}/logs/normalise/{{study}}.log",
+    params:
+        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+        code=CODE["evidence"],
     run:
         normalise_in_workflow(input.raw, input.config, output[0], log[0])
 
@@ -32,6 +35,8 @@ rule tables:
     conda:
         CONDA_ENV
     params:
+        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+        code=CODE["evidence"],
         outdir=lambda w, output: parent_dir(output[0]),
     shell:
         "python -m stsmeta tables @{input.listed} --outdir {params.outdir} 2> {log}"
@@ -89,6 +94,9 @@ rule screening:
         f"{RESULTS}/logs/screening.log",
     conda:
         CONDA_ENV
+    params:
+        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+        code=CODE["evidence"],
     shell:
         "python -m stsmeta screening {input.screening} @{input.listed}"
         " --flow {output.flow} --records {output.records} 2> {log}"

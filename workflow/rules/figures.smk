@@ -19,6 +19,8 @@ rule figures:
     resources:
         cpus_per_task=lambda wildcards, threads: threads,
     params:
+        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+        code=CODE["figures"],
         pool_dir=lambda w, input: parent_dir(input.pooled[0], 2),
         outdir=lambda w, output: parent_dir(output[0]),
         screening=lambda w, input: option("--screening", input.screening),

@@ -16,6 +16,8 @@ rule pool:
     conda:
         CONDA_ENV
     params:
+        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+        code=CODE["pool"],
         scenarios=lambda w, output: " ".join(
             f"--scenario {s} --out {o}" for s, o in zip(SCENARIOS, output)
         ),

@@ -26,6 +26,8 @@ rule report:
     conda:
         CONDA_ENV
     params:
+        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+        code=CODE["report"],
         pool_dir=lambda w, input: parent_dir(input.pooled[0], 2),
         tables_dir=lambda w, input: parent_dir(input.tables[0]),
         figures_dir=lambda w, input: parent_dir(input.figures[0]),
@@ -75,6 +77,8 @@ rule report_pdf:
     conda:
         CONDA_ENV
     params:
+        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+        code=CODE["report"],
         date=str(config["report"].get("date") or ""),
     shell:
         "python -m stsmeta report-pdf --html {input.html} --pdf {output.pdf}"
