@@ -103,11 +103,7 @@ def _mode(x, n, mu, tau, previous, d_mu, d_tau) -> tuple[float, float, float, fl
             hi = z
         znew = z + step
         # As in glmm._modes: bisect off the bracket, or onto its end by a saturated step.
-        if (
-            znew < lo
-            or znew > hi
-            or ((znew == lo or znew == hi) and abs(step) > 1e-12 * (1 + abs(znew)))
-        ):
+        if not lo < znew < hi and (znew < lo or znew > hi or abs(step) > 1e-12 * (1 + abs(znew))):
             znew = 0.5 * (lo + hi)
         z = znew
         if abs(step) <= 1e-12 * (1 + abs(z)):
