@@ -26,17 +26,32 @@ class _ScalarProfiler(_Profiler):
     """``glmm._Profiler`` (same ``maximise`` and Brent fallback) over ``_Dataset.evaluate``.
 
     The modes of each evaluation start from those of the previous one, as ``_Profiler`` starts
-    them from its previous modes."""
+    them from its previous modes. ``maximise`` evaluates a candidate without derivatives and,
+    once it is accepted, again with them at the very same point: that second call reuses the
+    first one's nodes and adds only the score and Hessian."""
 
     def __init__(self, data: _Dataset, n_nodes: int):
         self.data = data
         self.n_nodes = n_nodes
         self.state = None
+        # (mu, tau, loglik, node arrays) of the last evaluation without derivatives.
+        self.pending = None
 
     def eval(self, mu, tau, derivatives=True):
-        ll, g, h, self.state = self.data.evaluate(
-            float(mu), float(tau), self.state, self.n_nodes, derivatives
-        )
+        mu, tau = float(mu), float(tau)
+        pending, self.pending = self.pending, None
+        if tau == 0.0:
+            ll, g, h, self.state = self.data.at_zero(mu, derivatives)
+        elif derivatives and pending is not None and pending[:2] == (mu, tau):
+            ll = pending[2]
+            g, h = self.data.score_hessian(pending[3])
+        else:
+            ll, modes, parts = self.data.loglik_parts(mu, tau, self.state, self.n_nodes)
+            self.state = (mu, tau, modes)
+            if not derivatives:
+                self.pending = (mu, tau, ll, parts)
+                return ll, None, None
+            g, h = self.data.score_hessian(parts)
         if g is None:
             return ll, None, None
         return ll, np.array(g), np.array([[h[0], h[1]], [h[1], h[2]]])
