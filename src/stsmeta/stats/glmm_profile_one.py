@@ -8,8 +8,9 @@ the ends; their stopping rules) run unchanged on ``_ScalarProfiler``, which only
 evaluation of the log-likelihood, score and Hessian at (mu, tau): ``glmm_one._Dataset.evaluate``
 (Python floats, scalar mode search warm-started from the previous point, tau = 0 in closed
 form) instead of the batch ``glmm._evaluate`` on a one-row batch. The two evaluations agree to
-rounding, so the interval ends agree to the search's own tolerance (tests/test_stats_glmm_one.py
-compares them on random datasets). Datasets that ``glmm_one`` hands to the batch path (counts
+rounding, so the interval ends agree to the search's own tolerance (1e-9 in the signed root
+deviance; tests/test_stats_glmm_profile_one.py compares both paths on random datasets, to 1e-8).
+Datasets that ``glmm_one`` hands to the batch path (counts
 that cannot be collapsed into distinct pairs, rows that are not fitted) use ``glmm._Profiler``.
 """
 
