@@ -4,7 +4,8 @@ Simulates many SYNTHETIC datasets (k = 6 studies, n from 1 to 10, logit-normal t
 fixed seed), fits them with every method (and the GLMM also at k = 545 series of 1, 3 or 6
 patients, the coverage design of a 1,000-study synthetic evidence base), and, when ``Rscript``
 with metafor is installed, fits the same datasets with ``rma.glmm`` and ``rma`` in one R process.
-Prints the time per fit, the speed ratio and the largest disagreement on the proportion scale.
+Prints the time per fit, the speed ratio and the largest disagreement on the proportion scale;
+and the GLMM with its profile-likelihood CI on the scalar evaluation and on the batch one.
 
     python benchmarks/bench_pool.py [--datasets 300] [--no-r]
 
@@ -116,6 +117,73 @@ def large_k(m: int = 20, k: int = 545) -> None:
     print(f"pool glmm with profile CI, k = {k}, n in 1/3/6: {1e3 * t:8.3f} ms/fit")
 
 
+def profiled_fits(x: np.ndarray, n: np.ndarray, m: int = 60) -> None:
+    """The GLMM with its profile-likelihood CI (``pool(method="glmm")``), one dataset at a time:
+    on the scalar evaluation (``glmm_profile_one``) and on the batch path it replaced
+    (``glmm.profile_intervals``, ``glmm_check.profile_end_error``); CPU and wall per dataset,
+    and the largest difference of the interval ends (logit scale for mu, tau2)."""
+    from stsmeta.stats import glmm as glmm_mod
+    from stsmeta.stats import glmm_check, glmm_profile_one
+
+    def batch_loglik(x_, n_, mu, tau, nodes):
+        return float(glmm_mod.marginal_loglik(x_, n_, mu, tau, nodes)[0])
+
+    fast = (
+        glmm_profile_one.profile_intervals_one,
+        glmm_profile_one.profile_end_error_one,
+        glmm_profile_one.marginal_loglik_one,
+    )
+    paths = {
+        "scalar (glmm_profile_one)": fast,
+        "batch (glmm._Profiler)": (
+            glmm_mod.profile_intervals,
+            glmm_check.profile_end_error,
+            batch_loglik,
+        ),
+    }
+    rows = range(min(m, x.shape[0]))
+    pool(x[0], n[0], method="glmm")  # imports (scipy.optimize for the Brent fallback) first
+    ends = {}
+    try:
+        for label, (intervals, end_error, loglik) in paths.items():
+            glmm_profile_one.profile_intervals_one = intervals
+            glmm_profile_one.profile_end_error_one = end_error
+            glmm_profile_one.marginal_loglik_one = loglik
+            wall, cpu = time.perf_counter(), time.process_time()
+            results = [pool(x[i], n[i], method="glmm") for i in rows]
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            ends[label] = np.array(
+                [
+                    [
+                        special.logit(r.profile_ci_low),
+                        special.logit(r.profile_ci_high),
+                        r.tau2_ci_low,
+                        r.tau2_ci_high,
+                    ]
+                    for r in results
+                ],
+                dtype=float,
+            )
+            print(
+                f"pool glmm with profile CI, {label:<27} {1e3 * cpu / len(rows):8.3f} ms/fit CPU, "
+                f"{1e3 * wall / len(rows):8.3f} ms/fit wall"
+            )
+    finally:
+        (
+            glmm_profile_one.profile_intervals_one,
+            glmm_profile_one.profile_end_error_one,
+            glmm_profile_one.marginal_loglik_one,
+        ) = fast
+    a, b = ends.values()
+    both = np.isfinite(a) & np.isfinite(b)
+    same_missing = bool(np.all(np.isfinite(a) == np.isfinite(b)))
+    print(
+        f"  largest |scalar - batch| of the interval ends (relative above 1): "
+        f"{np.max(np.abs(a[both] - b[both]) / np.maximum(np.abs(a[both]), 1.0)):.1e} over "
+        f"{len(rows)} datasets (ends missing in the same places: {same_missing})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=int, default=300)
@@ -151,6 +219,7 @@ def main() -> None:
     for label, kwargs in rows:
         t = timed(lambda kw=kwargs: [pool(x[i], n[i], **kw) for i in sub]) / len(sub)
         print(f"{label:<44} {1e3 * t:8.3f} ms/fit")
+    profiled_fits(x, n)
     est_reml = np.array([pool(x[i], n[i], method="ivre").estimate for i in range(m)])
     large_k()
 

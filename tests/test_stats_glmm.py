@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import integrate, optimize, special, stats
 
-from stsmeta.stats import api, glmm_batch, pool
+from stsmeta.stats import api, glmm_batch, glmm_profile_one, pool
 from stsmeta.stats import glmm as glmm_mod
 from stsmeta.stats import glmm_fit as glmm_fit_mod
 from stsmeta.stats.glmm import (
@@ -338,12 +338,14 @@ def test_pool_on_distinct_pairs_keeps_study_rows_in_order(monkeypatch):
     labels = [f"s{i}" for i in range(x.size)]
     fast = pool(x, n, method="glmm", studies=labels)
     slow_batch = glmm_fit_mod.glmm_batch
-    slow_profile = glmm_mod.profile_intervals
+    slow_profile = glmm_profile_one.profile_intervals_one
     monkeypatch.setattr(
         glmm_fit_mod, "glmm_batch", lambda *a, **k: slow_batch(*a, **k, collapse=False)
     )
     monkeypatch.setattr(
-        glmm_mod, "profile_intervals", lambda *a, **k: slow_profile(*a, **k, collapse=False)
+        glmm_profile_one,
+        "profile_intervals_one",
+        lambda *a, **k: slow_profile(*a, **k, collapse=False),
     )
     slow = pool(x, n, method="glmm", studies=labels)
     assert api.glmm_mod is glmm_mod

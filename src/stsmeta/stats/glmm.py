@@ -111,7 +111,11 @@ def _modes(x, n, mu, tau, z0):
         hi = np.where(g < 0, z, hi)
         znew = z + step
         # Newton from z always moves into (lo, hi) in exact arithmetic; bisect if it does not.
+        # Landing exactly on an end by a step that is not negligible means p saturated to 0
+        # or 1 in floats (n p (1 - p) = 0): without bisection Newton then jumps between the
+        # two ends until the iterations run out, and the nodes sit far from the mode.
         bad = (znew < lo) | (znew > hi)
+        bad |= ((znew == lo) | (znew == hi)) & (np.abs(step) > 1e-12 * (1 + np.abs(znew)))
         if bad.any():
             znew = np.where(bad, 0.5 * (lo + hi), znew)
         z = znew
@@ -432,9 +436,15 @@ def profile_intervals(
     chi2_1(level)}. ``collapse`` as in ``glmm_batch``."""
     x = np.asarray(events, dtype=float)
     m = np.asarray(n, dtype=float)
+    prof = _Profiler(x, m, n_nodes, collapse)
+    return profile_ends(prof, mu_hat, tau2_hat, loglik_hat, se_hat, level)
+
+
+def profile_ends(prof, mu_hat, tau2_hat, loglik_hat, se_hat, level) -> ProfileIntervals:
+    """``profile_intervals`` on a profiler: ``_Profiler`` or one with the same ``maximise``
+    over a faster evaluation (``glmm_profile_one``)."""
     crit = float(chi2_ppf(level, 1))
     tau_hat = float(np.sqrt(tau2_hat))
-    prof = _Profiler(x, m, n_nodes, collapse)
     state = {"tau": max(tau_hat, 0.3), "mu": mu_hat}
 
     def over_tau(mu):

@@ -141,8 +141,13 @@ def profile_end_error(events, n, ends: ProfileIntervals, mu_hat, tau2_hat, n_nod
     ``n_nodes`` (more than those of the intervals): how far quadrature error moved the ends."""
     x = np.asarray(events, dtype=float)
     m = np.asarray(n, dtype=float)
+    return end_error(_Profiler(x, m, n_nodes), ends, mu_hat, tau2_hat, level)
+
+
+def end_error(prof, ends: ProfileIntervals, mu_hat, tau2_hat, level) -> float:
+    """``profile_end_error`` on a profiler at the finer nodes (``_Profiler`` or one with the
+    same ``maximise`` over a faster evaluation, ``glmm_profile_one``)."""
     crit = float(chi2_ppf(level, 1))
-    prof = _Profiler(x, m, n_nodes)
     tau_hat = float(np.sqrt(tau2_hat))
     loglik_hat = prof.eval(mu_hat, tau_hat, derivatives=False)[0]
     errors = []

@@ -102,7 +102,8 @@ def _mode(x, n, mu, tau, previous, d_mu, d_tau) -> tuple[float, float, float, fl
         elif g < 0:
             hi = z
         znew = z + step
-        if znew < lo or znew > hi:
+        # As in glmm._modes: bisect off the bracket, or onto its end by a saturated step.
+        if not lo < znew < hi and (znew < lo or znew > hi or abs(step) > 1e-12 * (1 + abs(znew))):
             znew = 0.5 * (lo + hi)
         z = znew
         if abs(step) <= 1e-12 * (1 + abs(z)):
@@ -163,6 +164,15 @@ class _Dataset:
         are searched from those of ``previous``, the state of an earlier call (None: z = 0)."""
         if tau == 0.0:
             return self.at_zero(mu, derivatives)
+        ll, state, parts = self.loglik_parts(mu, tau, previous, n_nodes)
+        if not derivatives:
+            return ll, None, None, (mu, tau, state)
+        grad, hess = self.score_hessian(parts)
+        return ll, grad, hess, (mu, tau, state)
+
+    def loglik_parts(self, mu: float, tau: float, previous, n_nodes: int):
+        """``evaluate`` at tau != 0 without the derivatives: (loglik, the modes' state, the
+        node arrays for ``score_hessian``, which works in them in place: use them once)."""
         if previous is None:
             zhat, scale, state = self.modes(mu, tau, self.start, 0.0, 0.0)
         else:
@@ -186,8 +196,11 @@ class _Dataset:
         e = np.exp(logf, out=logf)
         total = e.sum(axis=1)
         ll = self.constant + float(self.w @ (top + np.log(total * scale)))
-        if not derivatives:
-            return ll, None, None, (mu, tau, state)
+        return ll, state, (eta, log1pexp, e, total, zhat, scale, powers)
+
+    def score_hessian(self, parts):
+        """The score and Hessian of ``evaluate`` from the node arrays of ``loglik_parts``."""
+        eta, log1pexp, e, total, zhat, scale, powers = parts
         # Complete-data score r = x - n p and information n p (1 - p) at each node, weighted by
         # the posterior over the nodes, e / total (Louis 1982, as in glmm._evaluate). p is
         # exp(eta - log(1 + e^eta)) from the logarithm at hand: one exp instead of an expit.
@@ -215,7 +228,7 @@ class _Dataset:
             h_mm += w * (c0 - r0 * r0)
             h_mt += w * (cz - r0 * s_tau)
             h_tt += w * (zh * (cz + sc * c1) + sc * sc * c2 - s_tau * s_tau)
-        return ll, (g_mu, g_tau), (h_mm, h_mt, h_tt), (mu, tau, state)
+        return (g_mu, g_tau), (h_mm, h_mt, h_tt)
 
 
 def _newton_step(grad, hess, tau: float) -> tuple[float, float]:

@@ -3,7 +3,8 @@
 The number of quadrature nodes is chosen per dataset (``glmm_check.glmm_fit_checked``, computed
 for one dataset by ``glmm_one.glmm_fit_one``):
 starting from ``n_nodes`` it is raised to 2n - 1 until the fit changes by less than
-``QUADRATURE_TOL``; the profile-likelihood interval ends are checked the same way
+``QUADRATURE_TOL``; the profile-likelihood interval ends (``glmm_profile_one``, the algorithm
+of ``glmm.profile_intervals`` on the same fast evaluation) are checked the same way
 (``PROFILE_DEVIANCE_TOL``). Where the check fails at ``MAX_NODES`` the result says so in
 ``warnings``.
 """
@@ -17,7 +18,7 @@ import numpy as np
 from scipy import special
 
 from stsmeta.stats import glmm as glmm_mod
-from stsmeta.stats import glmm_check, glmm_one
+from stsmeta.stats import glmm_check, glmm_one, glmm_profile_one
 from stsmeta.stats import ivre as ivre_mod
 from stsmeta.stats.distributions import chi2_sf
 from stsmeta.stats.prediction import PI_LABELS, prediction_interval
@@ -71,9 +72,11 @@ def _profile(x, m, mu, tau2, se, level, n_nodes, warnings):
     """Profile-likelihood intervals with their ends checked against twice the nodes."""
     nodes = n_nodes
     while True:
-        loglik = float(glmm_mod.marginal_loglik(x, m, mu, math.sqrt(tau2), nodes)[0])
-        prof = glmm_mod.profile_intervals(x, m, mu, tau2, loglik, se, level=level, n_nodes=nodes)
-        error = glmm_check.profile_end_error(x, m, prof, mu, tau2, 2 * nodes - 1, level)
+        loglik = glmm_profile_one.marginal_loglik_one(x, m, mu, math.sqrt(tau2), nodes)
+        prof = glmm_profile_one.profile_intervals_one(
+            x, m, mu, tau2, loglik, se, level=level, n_nodes=nodes
+        )
+        error = glmm_profile_one.profile_end_error_one(x, m, prof, mu, tau2, 2 * nodes - 1, level)
         if error <= glmm_check.PROFILE_DEVIANCE_TOL:
             break
         if 2 * nodes - 1 > glmm_mod.MAX_NODES:
