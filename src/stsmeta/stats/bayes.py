@@ -25,6 +25,7 @@ from stsmeta.stats.bayes_grid import (
     _grid,
     _mu_cdf,
     _mu_moments,
+    column_cdf,
     mu_quantiles,
 )
 from stsmeta.stats.bayes_priors import (
@@ -116,15 +117,13 @@ def _predictive_cdf(grid: _Grid, c):
         zw = np.exp(zlw - zt * zt) / math.sqrt(math.pi)
         z = _SQRT2 * zt
         pts = c[:, None, None] - tau[narrow][None, :, None] * z  # (P, Tn, Q)
-        a = grid.a[0][narrow][None, :, None, :]
-        hh = half[narrow][None, :, None, :]
-        xs = (pts[..., None] - a) / hh - 1.0  # (P, Tn, Q, 2)
-        inside = np.abs(xs) <= 1
-        series = grid.series[:, 0][:, narrow][:, None, :, None]
-        mass = grid.panel_mass[0][narrow][None, :, None]
-        within = cheb.evaluate(series, xs)
-        col_cdf = np.where(xs > 1, mass, np.where(inside, within[0], 0.0)).sum(-1)
-        col_pdf = np.where(inside, within[1], 0.0).sum(-1)
+        col_cdf, col_pdf = column_cdf(
+            grid.a[0][narrow][None, :, None],
+            half[narrow][None, :, None],
+            grid.series[:, 0][:, narrow][:, None, :, None],
+            grid.panel_mass[0][narrow][None, :, None],
+            pts,
+        )
         cdf[:, narrow] = (col_cdf * zw).sum(-1)
         pdf[:, narrow] = (col_pdf * zw).sum(-1)
     w = grid.weight[0] / grid.total[0]
@@ -192,11 +191,10 @@ class _MeanProportionCdf:
                 break
         self.mu = mu
         half = 0.5 * (grid.b[0] - grid.a[0])
-        xs = (mu[..., None] - grid.a[0][None]) / half[None] - 1.0  # (P, T, 2)
-        inside = np.abs(xs) <= 1
-        within = cheb.evaluate(grid.series[:, 0][:, None], xs)
-        cdf = np.where(xs > 1, grid.panel_mass[0][None], np.where(inside, within[0], 0)).sum(-1)
-        pdf = np.where(inside, within[1], 0.0).sum(-1) / slope
+        cdf, pdf = column_cdf(
+            grid.a[0][None], half[None], grid.series[:, 0][:, None], grid.panel_mass[0][None], mu
+        )
+        pdf = pdf / slope
         w = grid.weight[0] / grid.total[0]
         return cdf @ w, pdf @ w
 
