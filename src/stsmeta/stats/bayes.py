@@ -85,10 +85,11 @@ def _tau_quantiles(grid: _Grid, probs) -> np.ndarray:
         return cheb.evaluate(cdf_coef, xs), cheb.evaluate(pdf_coef, xs)
 
     targets = np.asarray(probs, dtype=float)
-    v = cheb.invert(
-        cdf_pdf, targets, np.full(targets.shape, grid.v_lo[0]), np.full(targets.shape, grid.v_hi[0])
-    )
-    return v
+    # Start from the CDF at the nodes (running sums of the node masses), interpolated.
+    share = grid.weight[0] * grid.column[0] / grid.total[0]
+    start = np.interp(targets, np.cumsum(share) - 0.5 * share, grid.v[0])
+    lo, hi = np.full(targets.shape, grid.v_lo[0]), np.full(targets.shape, grid.v_hi[0])
+    return cheb.invert(cdf_pdf, targets, lo, hi, start)
 
 
 def _predictive_cdf(grid: _Grid, c):
