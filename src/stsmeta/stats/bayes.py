@@ -25,6 +25,7 @@ from stsmeta.stats.bayes_grid import (
     _grid,
     _mu_cdf,
     _mu_moments,
+    column_cdf,
     mu_quantiles,
 )
 from stsmeta.stats.bayes_priors import (
@@ -84,10 +85,11 @@ def _tau_quantiles(grid: _Grid, probs) -> np.ndarray:
         return cheb.evaluate(cdf_coef, xs), cheb.evaluate(pdf_coef, xs)
 
     targets = np.asarray(probs, dtype=float)
-    v = cheb.invert(
-        cdf_pdf, targets, np.full(targets.shape, grid.v_lo[0]), np.full(targets.shape, grid.v_hi[0])
-    )
-    return v
+    # Start from the CDF at the nodes (running sums of the node masses), interpolated.
+    share = grid.weight[0] * grid.column[0] / grid.total[0]
+    start = np.interp(targets, np.cumsum(share) - 0.5 * share, grid.v[0])
+    lo, hi = np.full(targets.shape, grid.v_lo[0]), np.full(targets.shape, grid.v_hi[0])
+    return cheb.invert(cdf_pdf, targets, lo, hi, start)
 
 
 def _predictive_cdf(grid: _Grid, c):
@@ -116,19 +118,44 @@ def _predictive_cdf(grid: _Grid, c):
         zw = np.exp(zlw - zt * zt) / math.sqrt(math.pi)
         z = _SQRT2 * zt
         pts = c[:, None, None] - tau[narrow][None, :, None] * z  # (P, Tn, Q)
-        a = grid.a[0][narrow][None, :, None, :]
-        hh = half[narrow][None, :, None, :]
-        xs = (pts[..., None] - a) / hh - 1.0  # (P, Tn, Q, 2)
-        inside = np.abs(xs) <= 1
-        series = grid.series[:, 0][:, narrow][:, None, :, None]
-        mass = grid.panel_mass[0][narrow][None, :, None]
-        within = cheb.evaluate(series, xs)
-        col_cdf = np.where(xs > 1, mass, np.where(inside, within[0], 0.0)).sum(-1)
-        col_pdf = np.where(inside, within[1], 0.0).sum(-1)
+        col_cdf, col_pdf = column_cdf(
+            grid.a[0][narrow][None, :, None],
+            half[narrow][None, :, None],
+            grid.series[:, 0][:, narrow][:, None, :, None],
+            grid.panel_mass[0][narrow][None, :, None],
+            pts,
+        )
         cdf[:, narrow] = (col_cdf * zw).sum(-1)
         pdf[:, narrow] = (col_pdf * zw).sum(-1)
     w = grid.weight[0] / grid.total[0]
     return cdf @ w, pdf @ w
+
+
+def _predictive_start(grid: _Grid, targets) -> np.ndarray:
+    """First guesses for the predictive quantiles: those of the mixture over tau nodes of
+    N(m_t, s_t^2 + tau_t^2), m_t and s_t the conditional mean and SD of mu (cheap to invert;
+    within about 1e-3 of the predictive CDF, which saves Newton steps on the costly one)."""
+    rule_m = cheb.rule(grid.dens.shape[-1])
+    half = 0.5 * (grid.b[0] - grid.a[0])  # (T, 2)
+    mu = grid.a[0][..., None] + half[..., None] * (1 + rule_m.x)  # (T, 2, M)
+    w = grid.dens[0] * rule_m.w * half[..., None]
+    col = np.maximum(w.sum(axis=(1, 2)), 1e-300)
+    mean = (w * mu).sum(axis=(1, 2)) / col
+    var = (w * (mu - mean[:, None, None]) ** 2).sum(axis=(1, 2)) / col
+    sd = np.sqrt(var + grid.tau[0] ** 2)
+    share = grid.weight[0] * grid.column[0] / grid.total[0]
+
+    def cdf_pdf(c):
+        u = (c[:, None] - mean) / sd
+        return special.ndtr(u) @ share, (np.exp(-0.5 * u * u) / sd) @ share / math.sqrt(2 * math.pi)
+
+    span = float(np.abs(mean).max() + 40 * sd.max())
+    lo, hi = np.full(targets.shape, -span), np.full(targets.shape, span)
+    total_mean = float(mean @ share)
+    total_sd = math.sqrt(float((sd**2 + (mean - total_mean) ** 2) @ share))
+    return cheb.invert(
+        cdf_pdf, targets, lo, hi, total_mean + total_sd * special.ndtri(targets), 1e-6
+    )
 
 
 @lru_cache(maxsize=4)
@@ -171,7 +198,8 @@ def _mean_proportion(mu, tau):
 class _MeanProportionCdf:
     """P(logit m(mu, tau) <= y) and its density at y (P,): m increases with mu, so for each tau
     node it is the conditional CDF of mu at the mu* where logit m(mu*, tau) = y, found by Newton
-    from the previous call's mu* (the quantile search moves y little between calls)."""
+    from the previous call's mu* moved to first order (the quantile search moves y little
+    between calls, so one or two steps finish it)."""
 
     def __init__(self, grid: _Grid):
         self.grid = grid
@@ -181,22 +209,29 @@ class _MeanProportionCdf:
         grid = self.grid
         tau = grid.tau[0][None, :]  # (1, T)
         yy = y[:, None]
-        mu = yy * np.sqrt(1 + math.pi / 8 * tau * tau) if self.mu is None else self.mu
+        if self.mu is None:
+            mu = yy * np.sqrt(1 + math.pi / 8 * tau * tau)
+        else:
+            moved = np.divide(
+                yy - self.y, self.slope, out=np.zeros(self.mu.shape), where=self.slope > 0
+            )
+            mu = self.mu + np.clip(moved, -5, 5)
         for _ in range(100):
             m, dm = _mean_proportion(mu, tau)
             m = np.clip(m, 1e-300, 1 - 1e-16)
             slope = dm / (m * (1 - m))
             step = np.clip((special.logit(m) - yy) / slope, -5, 5)
             mu = mu - step
-            if np.all(np.abs(step) < 1e-10 * (1 + np.abs(mu))):
+            # Newton converges quadratically and logit m is nearly linear in mu: after a step
+            # below 1e-7 the root is within ~1e-14, without evaluating m again.
+            if np.all(np.abs(step) < 1e-7 * (1 + np.abs(mu))):
                 break
-        self.mu = mu
+        self.mu, self.y, self.slope = mu, yy, slope
         half = 0.5 * (grid.b[0] - grid.a[0])
-        xs = (mu[..., None] - grid.a[0][None]) / half[None] - 1.0  # (P, T, 2)
-        inside = np.abs(xs) <= 1
-        within = cheb.evaluate(grid.series[:, 0][:, None], xs)
-        cdf = np.where(xs > 1, grid.panel_mass[0][None], np.where(inside, within[0], 0)).sum(-1)
-        pdf = np.where(inside, within[1], 0.0).sum(-1) / slope
+        cdf, pdf = column_cdf(
+            grid.a[0][None], half[None], grid.series[:, 0][:, None], grid.panel_mass[0][None], mu
+        )
+        pdf = pdf / slope
         w = grid.weight[0] / grid.total[0]
         return cdf @ w, pdf @ w
 
@@ -224,13 +259,12 @@ def posterior(
     tau_q = tau_of(pt, _tau_quantiles(grid, probs))
     span = grid.b.max() - grid.a.min() + 40 * grid.tau.max()
     ends = probs[[0, 2]]
-    tau_mean = float((grid.weight[0] * grid.column[0] * grid.tau[0]).sum() / grid.total[0])
     pi_q = cheb.invert(
         lambda c: _predictive_cdf(grid, c),
         ends,
         np.full(2, grid.a.min() - span),
         np.full(2, grid.b.max() + span),
-        mu_q[[0, 2]] + (mu_q[[0, 2]] - mu_q[1]) * tau_mean / max(sd, 1e-3),
+        _predictive_start(grid, ends),
     )
     mean_q = cheb.invert(
         _MeanProportionCdf(grid), probs, np.full(3, -40.0), np.full(3, 40.0), mu_q * 0.9

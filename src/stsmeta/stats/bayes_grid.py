@@ -132,7 +132,8 @@ def _log_post_rows(data, mu, tau, prior_mu: Prior, derivatives: bool):
 
 
 def _column_modes(data, tau, prior_mu, start):
-    """Mode of mu given each tau (B, T), the curvature scale and the log density there, by
+    """Mode of mu given each tau (B, T) (the last point Newton evaluated, within ~1e-2 of the
+    scale from it), the curvature scale and the log density there, by
     Newton's method kept inside a bracket that the sign of the (decreasing) gradient narrows.
     Each column stops at its own convergence (the rest go on without it)."""
     shape = tau.shape
@@ -142,11 +143,14 @@ def _column_modes(data, tau, prior_mu, start):
     lo = np.full(mu.shape, -np.inf)
     hi = np.full(mu.shape, np.inf)
     active = np.arange(mu.size)
+    # The last point where each column was evaluated, with its log density and curvature.
+    at, lp_at, h_at = mu.copy(), np.empty(mu.size), np.empty(mu.size)
     for _ in range(200):
         sub = tuple(d[rows[active]] for d in data)
         m = mu[active]
-        _, g, h = _log_post(sub, m[:, None, None], taus[active, None], prior_mu, True)
+        lp, g, h = _log_post(sub, m[:, None, None], taus[active, None], prior_mu, True)
         g, h = g[:, 0, 0], h[:, 0, 0]
+        at[active], lp_at[active], h_at[active] = m, lp[:, 0, 0], h
         lo[active] = np.where(g > 0, m, lo[active])
         hi[active] = np.where(g < 0, m, hi[active])
         scale = 1.0 / np.sqrt(np.maximum(-h, 1e-300))
@@ -164,9 +168,11 @@ def _column_modes(data, tau, prior_mu, start):
         active = active[bisect | (np.abs(new - m) > 1e-2 * scale)]
         if active.size == 0:
             break
-    mu = mu.reshape(shape)
-    lp, _, h = _log_post(data, mu[..., None], tau, prior_mu, True)
-    return mu, 1.0 / np.sqrt(-h[..., 0]), lp[..., 0]
+    # The last evaluated point is within ~1e-2 of the scale from the mode: it serves as the
+    # panels' split (any point does; the chord bound of ``_panel_ends`` holds from any point
+    # left or right of the end, and a peak a little low only makes it stricter).
+    scale = 1.0 / np.sqrt(np.maximum(-h_at, 1e-300))
+    return at.reshape(shape), scale.reshape(shape), lp_at.reshape(shape)
 
 
 def _panel_ends(data, tau, prior_mu, mode, scale, peak):
@@ -272,18 +278,39 @@ def _grid(events, n, prior_mu: Prior, prior_tau: Prior, passes: int = 5) -> _Gri
     return _build(data, prior_mu, prior_tau, lo, hi, start)
 
 
+def column_cdf(a, half, series, mass, c):
+    """Conditional CDF (in the column's mass units) and density of mu at points c, for columns
+    whose panels are given by ``a``, ``half`` (..., 2), ``series`` (2, ..., 2, M + 1) and
+    ``mass`` (..., 2), broadcast against c (...). Each point is evaluated in the one panel that
+    holds it (left of the mode or right), with the left panel's mass added on the right: the
+    same sums as over both panels, at half the Clenshaw work."""
+    right = c > a[..., 1]
+    a_sel = np.where(right, a[..., 1], a[..., 0])
+    half_sel = np.where(right, half[..., 1], half[..., 0])
+    coef = np.where(right[..., None], series[..., 1, :], series[..., 0, :])
+    xs = (c - a_sel) / half_sel - 1.0
+    inside = np.abs(xs) <= 1
+    within = cheb.evaluate(coef, xs)
+    end = np.where(right, mass[..., 1], mass[..., 0])
+    cdf = np.where(xs > 1, end, np.where(inside, within[0], 0.0))
+    cdf = np.where(right, mass[..., 0] + cdf, cdf)
+    return cdf, np.where(inside, within[1], 0.0)
+
+
 def _mu_cdf(grid: _Grid, c):
     """Posterior CDF and density of mu at c (B, P)."""
     half = 0.5 * (grid.b - grid.a)  # (B, T, 2)
-    xs = (c[:, :, None, None] - grid.a[:, None]) / half[:, None] - 1.0  # (B, P, T, 2)
-    inside = np.abs(xs) <= 1
-    within = cheb.evaluate(grid.series[:, :, None], xs)
-    cdf = np.where(xs > 1, grid.panel_mass[:, None], np.where(inside, within[0], 0.0))
-    pdf = np.where(inside, within[1], 0.0)
+    cdf, pdf = column_cdf(
+        grid.a[:, None],
+        half[:, None],
+        grid.series[:, :, None],
+        grid.panel_mass[:, None],
+        c[:, :, None],
+    )  # (B, P, T)
     w = grid.weight[:, None, :]
     return (
-        np.einsum("bpt,bpt->bp", w, cdf.sum(-1)) / grid.total[:, None],
-        np.einsum("bpt,bpt->bp", w, pdf.sum(-1)) / grid.total[:, None],
+        np.einsum("bpt,bpt->bp", w, cdf) / grid.total[:, None],
+        np.einsum("bpt,bpt->bp", w, pdf) / grid.total[:, None],
     )
 
 
