@@ -161,3 +161,19 @@ def test_one_pool_job_writes_each_scenario_as_its_own_job_would(records, tmp_pat
                  *studies]) == 0  # fmt: skip
     assert (tmp_path / "one.json").read_bytes() == (tmp_path / "both-per_lesion.json").read_bytes()
     assert main([*base, "--scenario", "primary", *together[4:], *studies]) == 2
+
+
+def test_normalisation_is_chunked_only_for_thousands_of_studies_and_chunks_are_stable():
+    # SYNTHETIC ids. Up to PER_STUDY_JOBS_UP_TO studies: one job each. Above: chunks of about
+    # CHUNK_SIZE, and adding a study changes one chunk only (until the count doubles).
+    from stsmeta.outputs import CHUNK_SIZE, PER_STUDY_JOBS_UP_TO, normalise_chunks
+
+    few = [f"synthetic-s{i:05d}-2020" for i in range(PER_STUDY_JOBS_UP_TO)]
+    assert normalise_chunks(few) == {}
+    many = [f"synthetic-s{i:05d}-2020" for i in range(1000)]
+    chunks = normalise_chunks(many)
+    assert sorted(s for ids in chunks.values() for s in ids) == sorted(many)
+    assert len(chunks) == 16 and max(map(len, chunks.values())) < 2 * CHUNK_SIZE
+    added = normalise_chunks([*many, "synthetic-new-2021"])
+    changed = [c for c in added if added[c] != chunks.get(c)]
+    assert len(changed) == 1 and "synthetic-new-2021" in added[changed[0]]

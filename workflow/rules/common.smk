@@ -22,7 +22,7 @@ from stsmeta.evidence.studyfile import normalise_file, read_study
 from stsmeta.evidence.studyfile import unread_files, validate_paths
 from stsmeta.keep_previous import restore_missing, take_snapshot
 from stsmeta.pool.extract import extract_text
-from stsmeta.outputs import FIGURE_FORMATS, TABLE_NAMES, figure_stems
+from stsmeta.outputs import FIGURE_FORMATS, TABLE_NAMES, figure_stems, normalise_chunks
 from stsmeta.schemas import schema_path
 
 # The configuration Snakemake merged (config.yaml, then every --configfile and --config) is checked
@@ -88,18 +88,23 @@ def validated_before(raw, normalised, validity_changed):
     return None
 
 
-def normalise_in_workflow(raw, config_file, output, log):
-    """The normalise rule's one call: `stsmeta normalise`, run in Snakemake's own process.
+def normalise_in_workflow(raws, config_file, outputs, log):
+    """The normalise rules' one call: `stsmeta normalise` of each study file (one, or a chunk),
+    run in Snakemake's own process.
 
     An invalid file (caught at start-up already, unless it changed since) fails the job with
     the same `file: field: fix` lines, also written to the log.
     """
+    config = read_config(config_file)
     try:
-        normalise_file(raw, output, read_config(config_file))
+        for raw, output in zip(raws, outputs, strict=True):
+            normalise_file(raw, output, config)
     except InputError as exc:
         Path(log).write_text(f"{exc}\n", encoding="utf-8")
         raise WorkflowError(str(exc)) from None
     Path(log).write_text("", encoding="utf-8")
+
+
 
 
 def write_effective(output, content, log):
@@ -234,6 +239,8 @@ EXTRACT_TEXTS = {study: extract_text(_RECORDS[study]) for study in STUDIES}
 del _RECORDS
 RAW_FILES = expand(f"{STUDIES_DIR}/{{study}}.yaml", study=STUDIES)
 NORMALISED = expand(f"{RESULTS}/normalised/{{study}}.json", study=STUDIES)
+# With thousands of studies, one normalise job per chunk of studies (stsmeta.outputs).
+NORMALISE_CHUNKS = normalise_chunks(STUDIES)
 EXTRACTS = expand(f"{RESULTS}/extract/{{study}}.json", study=STUDIES)
 # The same lists as files, one path a line, for the commands that read every study: `stsmeta
 # ... @FILE` reads its arguments from FILE, as 10,000 paths exceed a shell command's 128 KiB.

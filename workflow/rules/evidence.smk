@@ -1,26 +1,47 @@
-# Normalising a study takes milliseconds: never worth a cluster job.
-localrules:
-    normalise,
+# Normalising a study takes milliseconds: never worth a cluster job. One job per study (adding
+# a study normalises only that study), or, with thousands of studies, one per chunk (common.smk).
+if not NORMALISE_CHUNKS:
 
+    localrules:
+        normalise,
 
-rule normalise:
-    """Validate one study file and normalise it into analysis records.
+    rule normalise:
+        """Validate one study file and normalise it into analysis records.
 
-    Runs in Snakemake's own process (threads, see profiles/default): a Python process per study
-    cost ~0.2 s of CPU, minutes at 1,000 studies, against ~5 ms for the normalisation itself.
-    """
-    input:
-        raw=f"{STUDIES_DIR}/{{study}}.yaml",
-        config=stage_config("normalise"),
-    output:
-        f"{RESULTS}/normalised/{{study}}.json",
-    log:
-        f"{RESULTS}/logs/normalise/{{study}}.log",
-    params:
-        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
-        code=CODE["evidence"],
-    run:
-        normalise_in_workflow(input.raw, input.config, output[0], log[0])
+        Runs in Snakemake's own process (threads, see profiles/default): a Python process per
+        study cost ~0.2 s of CPU, minutes at 1,000 studies, against ~5 ms for the work itself.
+        """
+        input:
+            raw=f"{STUDIES_DIR}/{{study}}.yaml",
+            config=stage_config("normalise"),
+        output:
+            f"{RESULTS}/normalised/{{study}}.json",
+        log:
+            f"{RESULTS}/logs/normalise/{{study}}.log",
+        params:
+            # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+            code=CODE["evidence"],
+        run:
+            normalise_in_workflow([input.raw], input.config, output, log[0])
+
+else:
+    for _chunk, _ids in NORMALISE_CHUNKS.items():
+
+        rule:
+            name:
+                f"normalise_chunk_{_chunk}"
+            input:
+                raw=[f"{STUDIES_DIR}/{s}.yaml" for s in _ids],
+                config=stage_config("normalise"),
+            output:
+                [f"{RESULTS}/normalised/{s}.json" for s in _ids],
+            log:
+                f"{RESULTS}/logs/normalise/chunk-{_chunk}.log",
+            localrule: True
+            params:
+                code=CODE["evidence"],
+            run:
+                normalise_in_workflow(input.raw, input.config, output, log[0])
 
 
 rule tables:
