@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from stsmeta.stats import bayes_conv as conv
 from stsmeta.stats import bayes_study as study
 from stsmeta.stats import chebyshev as cheb
 from stsmeta.stats.bayes_priors import Prior, mu_log_density, tau_log_density, tau_of, u_max
@@ -131,6 +132,27 @@ def _log_post_rows(data, mu, tau, prior_mu: Prior, derivatives: bool):
     return lp, g0 + (count * g).sum(axis=-1), h0 + (count * h).sum(axis=-1)
 
 
+def _column_log_post(data, mu, tau, prior_mu: Prior, a, b):
+    """``_log_post`` at the panel nodes mu (B, T, P) of columns with panels a, b (B, T, 2):
+    by the shared-grid convolution (``bayes_conv``) where it applies, per study integral
+    (``bayes_study``) in the other columns. Decided per column of each dataset."""
+    out = np.empty(mu.shape)
+    todo = []
+    for row in range(mu.shape[0]):
+        one = tuple(d[row] for d in data)
+        sums, done = conv.column_log_likelihoods(one, mu[row], tau[row], a[row, :, 0], b[row, :, 1])
+        out[row] = sums
+        todo.append(np.flatnonzero(~done))
+    out += mu_log_density(prior_mu, mu)[0]
+    rows = np.repeat(np.arange(mu.shape[0]), [t.size for t in todo])
+    cols = np.concatenate(todo)
+    if rows.size:
+        sub = tuple(d[rows] for d in data)
+        lp = _log_post(sub, mu[rows, cols][:, None], tau[rows, cols][:, None], prior_mu)
+        out[rows, cols] = lp[:, 0]
+    return out
+
+
 def _column_modes(data, tau, prior_mu, start):
     """Mode of mu given each tau (B, T) (the last point Newton evaluated, within ~1e-2 of the
     scale from it), the curvature scale and the log density there, by
@@ -221,8 +243,8 @@ def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
     half = 0.5 * (b - a)
     mu = a[..., None] + half[..., None] * (1 + rule_m.x)  # (B, T, 2, M)
     shape = mu.shape
-    lp = _log_post(data, mu.reshape(shape[0], shape[1], -1), tau, prior_mu).reshape(shape)
-    lp = lp + prior_v[..., None, None]
+    lp = _column_log_post(data, mu.reshape(shape[0], shape[1], -1), tau, prior_mu, a, b)
+    lp = lp.reshape(shape) + prior_v[..., None, None]
     ref = lp.max(axis=(1, 2, 3))
     dens = np.exp(lp - ref[:, None, None, None])
     series = np.zeros((2, *dens.shape[:-1], dens.shape[-1] + 1))
