@@ -212,6 +212,7 @@ def test_quadrature_has_converged(monkeypatch):
     monkeypatch.setattr(bayes_conv, "SPACING", 0.3)
     monkeypatch.setattr(bayes_conv, "MAX_SPACING", 0.35)
     monkeypatch.setattr(bayes_conv, "REACH", 12.0)
+    monkeypatch.setattr(bayes_conv, "HERMITE_NODES", 32)
     monkeypatch.setattr(bayes_study, "GH_NODES", 32)
     monkeypatch.setattr(bayes_study, "CLIFF_NODES", 48)
     monkeypatch.setattr(bayes_grid, "MU_NODES", 64)
