@@ -301,7 +301,7 @@ def test_shared_grid_integrals_match_adaptive_quadrature():
     # The panel nodes' study integrals by the shared theta grid (bayes_conv), on the
     # convergence datasets' own grids (all 0% and 100%, k = 1, n to 5,000, half-Cauchy), against
     # scipy's quad: within 1e-9 in log L (found: 3e-10; the per-integral rule it replaces is off
-    # by up to 3e-4 at some of these nodes), and it takes most columns of small studies.
+    # by up to 3e-4 at some of these nodes). Gauss-Hermite columns (tau n <= 1) included.
     from stsmeta.stats import bayes_conv, bayes_grid, chebyshev
     from stsmeta.stats.bayes_priors import parse_prior
 
@@ -315,8 +315,9 @@ def test_shared_grid_integrals_match_adaptive_quadrature():
         a, b, tau = grid.a[0], grid.b[0], grid.tau[0]
         mu = (a[..., None] + (b - a)[..., None] * 0.5 * (1 + rule.x)).reshape(tau.size, -1)
         ll, done = bayes_conv.log_integrals(data, mu, tau, a[:, 0], b[:, 1])
-        taken += done.sum()
-        columns += done.size
+        if n.max() <= 30:
+            taken += done.sum()
+            columns += done.size
         cols = np.flatnonzero(done)
         for t in cols[:: max(1, cols.size // 4)]:
             for p in (0, 20, 45, 63):
@@ -324,4 +325,6 @@ def test_shared_grid_integrals_match_adaptive_quadrature():
                     ref = _scaled_quad(data[0][k], data[1][k], mu[t, p], tau[t])
                     worst = max(worst, abs(ll[t, p, k] - ref))
     assert worst < 1e-9, worst
-    assert taken > 0.5 * columns
+    # Small studies (the design of the data): most columns go this way (the rest: tau tiny, or
+    # k = 1 and large tau, where a grid costs more than the 64 integrals).
+    assert taken > 0.5 * columns, (taken, columns)

@@ -132,15 +132,16 @@ def _log_post_rows(data, mu, tau, prior_mu: Prior, derivatives: bool):
     return lp, g0 + (count * g).sum(axis=-1), h0 + (count * h).sum(axis=-1)
 
 
-def _column_log_post(data, mu, tau, prior_mu: Prior, a, b):
-    """``_log_post`` at the panel nodes mu (B, T, P) of columns with panels a, b (B, T, 2):
-    by the shared-grid convolution (``bayes_conv``) where it applies, per study integral
-    (``bayes_study``) in the other columns. Decided per column of each dataset."""
+def _column_log_post(data, mu, tau, prior_mu: Prior):
+    """``_log_post`` at points mu (B, T, P) of each column: by the shared theta grid or
+    Gauss-Hermite (``bayes_conv``) where that is cheaper, per study integral (``bayes_study``)
+    in the other columns. Decided per column of each dataset alone."""
     out = np.empty(mu.shape)
+    lo, hi = mu.min(axis=-1), mu.max(axis=-1)
     todo = []
     for row in range(mu.shape[0]):
         one = tuple(d[row] for d in data)
-        sums, done = conv.column_log_likelihoods(one, mu[row], tau[row], a[row, :, 0], b[row, :, 1])
+        sums, done = conv.column_log_likelihoods(one, mu[row], tau[row], lo[row], hi[row])
         out[row] = sums
         todo.append(np.flatnonzero(~done))
     out += mu_log_density(prior_mu, mu)[0]
@@ -243,7 +244,7 @@ def _build(data, prior_mu, prior_tau, v_lo, v_hi, start):
     half = 0.5 * (b - a)
     mu = a[..., None] + half[..., None] * (1 + rule_m.x)  # (B, T, 2, M)
     shape = mu.shape
-    lp = _column_log_post(data, mu.reshape(shape[0], shape[1], -1), tau, prior_mu, a, b)
+    lp = _column_log_post(data, mu.reshape(shape[0], shape[1], -1), tau, prior_mu)
     lp = lp.reshape(shape) + prior_v[..., None, None]
     ref = lp.max(axis=(1, 2, 3))
     dens = np.exp(lp - ref[:, None, None, None])
