@@ -6,9 +6,12 @@ Model: events_i ~ Binomial(n_i, expit(theta_i)), theta_i ~ Normal(mu, tau^2), wi
 
 The posterior of (mu, tau) is integrated numerically, the same bytes on every run:
 
-* Each study's effect is integrated out by quadrature adapted to its integrand: Gauss-Legendre
-  on a logarithmic stretch each side of the integrand's mode, and for a study at 0% or 100%
-  with tau >= 1.5 an exact split at the cliff of its likelihood (``stats.bayes_study``).
+* Each study's effect is integrated out. At a column's panel nodes, where it is cheaper, all
+  studies at once by a Gaussian convolution on a shared theta grid, or Gauss-Hermite for tau
+  near 0 (``stats.bayes_conv``); elsewhere (column modes, panel ends, large studies) by
+  quadrature adapted to each integrand: Gauss-Legendre on a logarithmic stretch each side of
+  its mode, and for a study at 0% or 100% with tau >= 1.5 an exact split at the cliff of its
+  likelihood (``stats.bayes_study``).
 * tau is replaced by a variable v linear near tau = 0, where the posterior density of tau is
   positive (``bayes_priors``: asinh(tau / scale) for the half-normal, its prior CDF for the
   half-Cauchy). The posterior of v is sampled at T first-kind Chebyshev nodes of an interval
