@@ -51,21 +51,28 @@ def rule(m: int) -> Rule:
 
 def evaluate(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
     """sum_k coef[..., k] T_k(x) with x broadcast against coef[..., 0]; x is clipped to [-1, 1]
-    (callers handle the outside themselves). Clenshaw's recurrence: a few arithmetic passes per
-    term on arrays of the result's shape (no cosines, no array with a terms axis)."""
+    (callers handle the outside themselves).
+
+    The values T_k(x) are built for all k at once by doubling, T_{m + j} = 2 T_m T_j - T_{m - j}
+    (the cosine addition formula: stable on [-1, 1], errors ~ k eps like the recurrence's),
+    in about log2(K) steps of a few array passes each, with k the leading (contiguous) axis;
+    then one contraction with the coefficients. A posterior evaluates small arrays (100 to
+    2,000 points) about 20 times, where Clenshaw's K steps of per-call overhead cost 2 to 3
+    times more; every point is still computed on its own (same bits alone or in a batch)."""
     x = np.clip(x, -1.0, 1.0)
-    shape = np.broadcast_shapes(coef.shape[:-1], x.shape)
-    two_x = 2.0 * x
-    b1 = np.zeros(shape)
-    b2 = np.zeros(shape)
-    tmp = np.empty(shape)
-    for k in range(coef.shape[-1] - 1, 0, -1):
-        # b_k = c_k + 2 x b_{k+1} - b_{k+2}, written over b2 (b_{k+2} is not needed again).
-        np.multiply(two_x, b1, out=tmp)
-        np.subtract(tmp, b2, out=tmp)
-        np.add(tmp, coef[..., k], out=b2)
-        b1, b2 = b2, b1
-    return coef[..., 0] + x * b1 - b2
+    terms = coef.shape[-1]
+    basis = np.empty((terms, *x.shape))
+    basis[0] = 1.0
+    if terms > 1:
+        basis[1] = x
+    m = 1
+    while m + 1 < terms:
+        j = min(m, terms - 1 - m)
+        block = basis[m + 1 : m + j + 1]
+        np.multiply(2.0 * basis[m], basis[1 : j + 1], out=block)
+        block -= basis[m - j : m][::-1]
+        m += j
+    return np.einsum("...k,k...->...", coef, basis)
 
 
 def invert(cdf_pdf, targets, lo, hi, start=None, tol: float = 1e-11):
