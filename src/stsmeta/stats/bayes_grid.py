@@ -55,6 +55,9 @@ MU_NODES = 32
 V_NODES = {"half-normal": 32, "half-cauchy": 48}
 #: Mass left outside the integration ranges: below exp(-TAIL) of the total.
 TAIL = 32.0
+#: A column's mode search stops after a Newton step below this many curvature scales (the
+#: mode only splits the column into its two panels; see ``_column_modes``).
+MODE_TOL = 0.5
 #: Study integrals per block of ``_log_post`` (a whole k = 6 posterior grid is one block).
 ROW_BLOCK = 16384
 _SQRT2 = math.sqrt(2.0)
@@ -158,8 +161,8 @@ def _column_log_post(data, mu, tau, prior_mu: Prior):
 
 
 def _column_modes(data, tau, prior_mu, start):
-    """Mode of mu given each tau (B, T) (the last point Newton evaluated, within ~0.1 of the
-    scale from it), the curvature scale and the log density there, by
+    """Mode of mu given each tau (B, T) (the last point Newton evaluated, within about
+    MODE_TOL scales of it), the curvature scale and the log density there, by
     Newton's method kept inside a bracket that the sign of the (decreasing) gradient narrows.
     Each column stops at its own convergence (the rest go on without it)."""
     shape = tau.shape
@@ -186,16 +189,18 @@ def _column_modes(data, tau, prior_mu, start):
         bisect = ((new <= la) | (new >= ha)) & np.isfinite(la) & np.isfinite(ha)
         new = np.where(bisect, 0.5 * (la + ha), new)
         mu[active] = new
-        # The mode only places the panels: stopping after a Newton step of a tenth of the
-        # scale leaves it within ~1e-2 of the scale (quadratic convergence). A hundredth took a
-        # third derivative pass; a tenth moves results by up to 7e-7 and leaves them as near to
-        # doubled rules (1.4e-6) as before. Not a bisection step: where the log density is
-        # nearly linear (a logistic prior's tail, with tau so large that the data hardly bend
-        # it) the scale is huge and any step is "small" in it, far from the mode.
-        active = active[bisect | (np.abs(new - m) > 0.1 * scale)]
+        # The mode only places the panels: the evaluated point m is about |step| from it, so
+        # stopping when the step is below MODE_TOL scales keeps the split within half a scale
+        # of the mode. From the first guess (the pooled logit) that takes one derivative pass
+        # for most columns, where a tenth took two: results move by up to 1.2e-6 and stay as
+        # near to doubled rules (1.6e-6; 1.4e-6 with a tenth). Not a bisection step: where the
+        # log density is nearly linear (a logistic prior's tail, with tau so large that the
+        # data hardly bend it) the scale is huge and any step is "small" in it, far from the
+        # mode.
+        active = active[bisect | (np.abs(new - m) > MODE_TOL * scale)]
         if active.size == 0:
             break
-    # The last evaluated point is within ~0.1 of the scale from the mode: it serves as the
+    # The last evaluated point is within about MODE_TOL scales of the mode: it serves as the
     # panels' split (any point does; the chord bound of ``_panel_ends`` holds from any point
     # left or right of the end, and a peak a little low only makes it stricter).
     scale = 1.0 / np.sqrt(np.maximum(-h_at, 1e-300))
