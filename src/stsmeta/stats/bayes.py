@@ -77,12 +77,13 @@ def _tau_quantiles(grid: _Grid, probs) -> np.ndarray:
     rule_v = cheb.rule(grid.v.shape[1])
     half = 0.5 * (grid.v_hi[0] - grid.v_lo[0])
     dens = grid.column[0] / grid.total[0]
-    cdf_coef = rule_v.to_cdf @ dens * half
-    pdf_coef = rule_v.to_coef @ dens
+    # The CDF's series and the density's (padded with a zero), evaluated in one pass.
+    coef = np.zeros((2, 1, rule_v.to_cdf.shape[0]))
+    coef[0, 0] = rule_v.to_cdf @ dens * half
+    coef[1, 0, :-1] = rule_v.to_coef @ dens
 
     def cdf_pdf(v):
-        xs = (v - grid.v_lo[0]) / half - 1.0
-        return cheb.evaluate(cdf_coef, xs), cheb.evaluate(pdf_coef, xs)
+        return cheb.evaluate(coef, (v - grid.v_lo[0]) / half - 1.0)
 
     targets = np.asarray(probs, dtype=float)
     # Start from the CDF at the nodes (running sums of the node masses), interpolated.
