@@ -15,6 +15,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from robust_mutations import mutated_studies, write_study
+from screening_helpers import screening_follows
 from test_workflow import _copy_repo, _result_hashes, _snakemake
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -97,17 +98,42 @@ def test_a_failed_job_leaves_the_previous_outputs_and_the_next_run_rebuilds(buil
 @given(data=mutated_studies())
 def test_mutated_study_is_refused_or_the_pipeline_completes(built, data):
     before = _result_hashes(built)
+    screening = built / "data" / "screening" / "screening.yaml"
+    kept = screening.read_text(encoding="utf-8")
     study = write_study(data, built / STUDY)
+    # A user adding the study records how it was found: without that, a valid study is stopped
+    # at start-up by the screening check, and the test would never see a mutation run through.
+    screening_follows(built, added=["synthetic-2020"])
     try:
         proc = _snakemake(built, check=False)
     finally:
         study.unlink()
+        screening.write_text(kept, encoding="utf-8")
     assert "Traceback" not in _output(proc)
     if proc.returncode != 0:
         assert f"{STUDY}: " in _output(proc)
         assert _result_hashes(built) == before
     else:
         _snakemake(built)  # back to the shipped studies for the next example
+
+
+def test_a_study_without_a_screening_record_stops_the_run_before_any_job(built):
+    # Found at start-up, not by rule screening after the study was normalised.
+    before = _result_hashes(built)
+    study = built / STUDY
+    shutil.copy(CORPUS.parent / "fixtures" / "studies" / "synthetic-2020.yaml", study)
+    try:
+        proc = _snakemake(built, check=False)
+    finally:
+        study.unlink()
+    assert proc.returncode != 0
+    assert "Traceback" not in _output(proc)
+    assert "nothing was run and no result was changed" in _output(proc)
+    assert (
+        "data/screening/screening.yaml: records: study file 'synthetic-2020' has no included "
+        "screening record"
+    ) in _output(proc)
+    assert _result_hashes(built) == before
 
 
 def test_a_hostile_config_file_stops_the_run(built):

@@ -109,3 +109,26 @@ def test_cli_writes_the_flow_and_fails_cleanly(tmp_path, capsys):
     assert main(["screening", str(bad), *normalised, "--flow", "f", "--records", "r"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {bad}: line") and "Traceback" not in err
+
+
+def test_a_large_review_screening_thousands_of_references_is_accepted(tmp_path, studies, data):
+    # The records grow with the review (one per reference screened): a file over the 1 MB limit
+    # of a study file must still be read (10,000 synthetic studies stopped at rule screening).
+    template = next(r for r in data["records"] if r["decision"] == "excluded_at_screening")
+    extra = [
+        {
+            **copy.deepcopy(template),
+            "id": f"synthetic-r{i:05d}",
+            "reference": f"SYNTHETIC reference {i:05d} " * 4,
+        }
+        for i in range(8000)
+    ]
+    data["records"] = data["records"] + extra
+    data["flow"] = {
+        **computed_flow(data),
+        **{"studies_in_no_synthesis": data["flow"]["studies_in_no_synthesis"]},
+    }
+    path = tmp_path / "screening.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    assert path.stat().st_size > 1_000_000
+    assert screening_problems(path, studies) == []

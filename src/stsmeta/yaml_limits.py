@@ -20,6 +20,9 @@ from stsmeta.errors import InputError, Problem
 # (100,000 nested brackets crashed the process), and aliases expand a 1 KB file into billions
 # of nodes ("billion laughs") when the tree is walked.
 MAX_FILE_BYTES = 1_000_000
+# The screening records grow with the review: one record per reference screened (~250 bytes), so
+# a review of 100,000 screened references fits.
+MAX_SCREENING_BYTES = 32_000_000
 MAX_DEPTH = 40
 # Characters YAML itself refuses (PyYAML reports them by position only): found first, by line.
 _NOT_YAML = re.compile(r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
@@ -132,20 +135,24 @@ def safe_load_checked(text: str) -> Any:
     return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
 
 
-def load_yaml(path: str | Path) -> tuple[Any, bytes]:
-    """Parse a YAML file; malformed YAML raises InputError naming the line and column."""
+def load_yaml(
+    path: str | Path, max_bytes: int = MAX_FILE_BYTES, what: str = "a study file"
+) -> tuple[Any, bytes]:
+    """Parse a YAML file (``what``, at most ``max_bytes``); malformed YAML raises InputError
+    naming the line and column."""
     import yaml
 
     file = str(path)
     try:
         size = Path(path).stat().st_size
-        if size > MAX_FILE_BYTES:
+        if size > max_bytes:
+            usual = " (a few KB is usual)" if max_bytes == MAX_FILE_BYTES else ""
             raise InputError(
                 Problem(
                     file,
                     "",
-                    f"file is {size:,} bytes; a study file is at most {MAX_FILE_BYTES:,}"
-                    " (a few KB is usual): is this the right file?",
+                    f"file is {size:,} bytes; {what} is at most {max_bytes:,}{usual}: is this "
+                    "the right file?",
                 )
             )
         raw = Path(path).read_bytes()

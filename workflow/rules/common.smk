@@ -105,8 +105,6 @@ def normalise_in_workflow(raws, config_file, outputs, log):
     Path(log).write_text("", encoding="utf-8")
 
 
-
-
 def write_effective(output, content, log):
     """The config rule's one call: write one stage's effective configuration."""
     write_text_atomically(output, content)
@@ -255,6 +253,45 @@ SCREENING_OUTPUTS = [
     f"{RESULTS}/tables/prisma_flow.json",
     f"{RESULTS}/tables/screening.csv",
 ]
+
+
+def check_screening_at_start():
+    """The screening records against the study files, before any job runs: a study without a
+    record, or a flow that does not add up, stops the run here rather than at rule screening
+    after the studies were normalised (anything the start-up accepts must run to the end).
+    Skipped when the last screening job checked the same records against the same extracts.
+    """
+    from stsmeta.evidence.screening import screening_problems
+
+    screening, flow = Path(SCREENING_FILE), Path(SCREENING_OUTPUTS[0])
+    if not screening.is_file():
+        return  # rule screening names the missing input
+    listed = Path(STUDY_LISTS["extract"])
+    current = "".join(f"{p}\n" for p in EXTRACTS)
+    if (
+        flow.is_file()
+        and flow.stat().st_mtime >= screening.stat().st_mtime
+        and listed.is_file()
+        and listed.read_text(encoding="utf-8") == current
+        and all(
+            Path(path).is_file()
+            and Path(path).read_text(encoding="utf-8") == EXTRACT_TEXTS[study]
+            for study, path in zip(STUDIES, EXTRACTS, strict=True)
+        )
+    ):
+        return
+    with_counts = {
+        s: bool(json.loads(EXTRACT_TEXTS[s]).get("outcomes")) for s in STUDIES
+    }
+    problems = screening_problems(screening, with_counts)
+    if problems:
+        raise WorkflowError(
+            "The screening records do not match the study files; nothing was run and no "
+            "result was changed:\n" + "\n".join(f"  {p}" for p in problems)
+        )
+
+
+check_screening_at_start()
 TABLES = expand(
     f"{RESULTS}/tables/{{table}}.csv",
     table=TABLE_NAMES,

@@ -176,11 +176,11 @@ def screening_problems(
     ``studies`` maps each study id of data/raw to whether it has outcome counts (is in some
     synthesis); given, the records are checked against the study files too.
     """
-    from stsmeta.evidence.studyfile import _schema_problem, load_yaml
+    from stsmeta.evidence.studyfile import _schema_problem
 
     file = str(path)
     try:
-        data, _ = load_yaml(path)
+        data = _load(path)
     except InputError as exc:
         return list(exc.problems)
     errors = sorted(
@@ -193,12 +193,16 @@ def screening_problems(
 
 def read_screening(path: str | Path, studies: Mapping[str, bool] | None = None) -> dict[str, Any]:
     """The checked screening records; InputError with every problem otherwise."""
-    from stsmeta.evidence.studyfile import load_yaml
-
     problems = screening_problems(path, studies)
     if problems:
         raise InputError(problems)
-    return load_yaml(path)[0]
+    return _load(path)
+
+
+def _load(path: str | Path) -> Any:
+    from stsmeta.yaml_limits import MAX_SCREENING_BYTES, load_yaml
+
+    return load_yaml(path, MAX_SCREENING_BYTES, "the screening records file")[0]
 
 
 RECORD_COLUMNS = (
