@@ -212,6 +212,7 @@ def test_without_the_params_trigger_nothing_runs(built, tmp_path):
     work = tmp_path / "run-triggers"
     shutil.copytree(built, work, symlinks=True)
     shutil.copy(SYNTHETIC_STUDY, work / "data" / "raw" / SYNTHETIC_STUDY.name)
+    screening_follows(work, added=[SYNTHETIC_STUDY.stem])
     before = _result_hashes(work)
     proc = _snakemake(work, "--rerun-triggers", "mtime", check=False)
     assert proc.returncode != 0
