@@ -85,6 +85,7 @@ def build(
     out: str = "results",
     previous: Path | None = None,
     coverage: str | None = COVERAGE,
+    **options,
 ) -> tuple[str, str]:
     """Build as the workflow does: from the project directory, with relative paths."""
     with contextlib.chdir(root):
@@ -98,6 +99,7 @@ def build(
             md=f"{out}/report.md",
             previous=previous,
             coverage=coverage,
+            **options,
         )
         return html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
 
@@ -284,19 +286,7 @@ def test_a_published_version_whose_archive_is_absent_is_named_not_called_first(t
     """A fresh clone of a review that published 0.0.9 has no results/archive/: the report must not
     claim to be the first version, and says how to list the changes."""
     root = copy_inputs(tmp_path)
-    with contextlib.chdir(root):
-        html_path, _ = write_report(
-            config="config.yaml",
-            pool_dir="results/pool",
-            normalised=sorted(Path("results/normalised").glob("*.json")),
-            tables_dir="results/tables",
-            figures_dir="results/figures",
-            html="results/report.html",
-            md="results/report.md",
-            coverage=COVERAGE,
-            previous_unavailable="0.0.9",
-        )
-        html = html_path.read_text(encoding="utf-8")
+    html, _ = build(root, previous_unavailable="0.0.9")
     assert "First version" not in html
     assert "Version 0.0.9 was published before this one" in html
     assert "stsmeta-results-0.0.9.tar.gz" in html

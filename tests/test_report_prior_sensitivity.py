@@ -7,7 +7,6 @@ numbers made up); the section only displays and compares them. No Snakemake.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
@@ -17,11 +16,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_report import build
 
 from stsmeta.outputs import figure_stems
 from stsmeta.presentation import numbers
 from stsmeta.presentation.inputs import Plan
-from stsmeta.report import write_report
 from stsmeta.report.base import ReportData
 from stsmeta.report.document import Heading, Num, Paragraph, Table, plain
 from stsmeta.report.methods import methods_references, synthesis_blocks
@@ -330,18 +329,7 @@ def test_the_report_shows_the_section_in_html_and_markdown(tmp_path):
     figures.mkdir()
     for stem in figure_stems(OUTCOMES):
         (figures / f"{stem}.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    with contextlib.chdir(root):
-        html_path, md_path = write_report(
-            config="config.yaml",
-            pool_dir="results/pool",
-            normalised=sorted(Path("results/normalised").glob("*.json")),
-            tables_dir="results/tables",
-            figures_dir="results/figures",
-            html="out/report.html",
-            md="out/report.md",
-        )
-        html = html_path.read_text(encoding="utf-8")
-        md = md_path.read_text(encoding="utf-8")
+    html, md = build(root, out="out", coverage=None)
     assert '<h2 id="prior-sensitivity">Prior sensitivity</h2>' in html
     assert '<a href="#prior-sensitivity">Prior sensitivity</a>' in html  # contents
     section = html.split('id="prior-sensitivity"', 1)[1].split("<h2 ", 1)[0]

@@ -337,9 +337,11 @@ def load_config(
         hostile = yaml_text_problems(text, name)
         if hostile:
             return {}, hostile
+        from stsmeta.yaml_limits import fast_safe_loader
+
         try:
-            # Checked above (yaml_text_problems): libyaml's parser, the same data, ~8x faster.
-            raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+            # Checked above (yaml_text_problems).
+            raw = yaml.load(text, Loader=fast_safe_loader())  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             at = f" at line {where.line + 1}" if where is not None else ""

@@ -221,10 +221,12 @@ def require_params_trigger():
         )
 
 
-# (The rerun triggers are known only once the DAG is built, not while this file is read.) Then the
-# snapshot that keeps the previous outputs if a job fails (Snakemake keeps one onstart handler).
+# (The rerun triggers and the jobs to run are known only once the DAG is built, not while this
+# file is read.) Then the snapshot that keeps the previous outputs if a job fails (Snakemake
+# keeps one onstart handler).
 onstart:
     require_params_trigger()
+    check_screening_before_jobs()
     take_snapshot(outputs_of_jobs_to_run(), RESULTS)
 
 
@@ -255,35 +257,20 @@ SCREENING_OUTPUTS = [
 ]
 
 
-def check_screening_at_start():
-    """The screening records against the study files, before any job runs: a study without a
+def check_screening_before_jobs():
+    """The screening records against the study files, before any job runs, when rule screening
+    is to run (a study added, removed or gaining counts; the records edited): a study without a
     record, or a flow that does not add up, stops the run here rather than at rule screening
-    after the studies were normalised (anything the start-up accepts must run to the end).
-    Skipped when the last screening job checked the same records against the same extracts.
-    """
+    after the studies were normalised. Snakemake's own rerun decision says when, so an
+    unchanged evidence base costs nothing at start-up."""
     from stsmeta.evidence.screening import screening_problems
 
-    screening, flow = Path(SCREENING_FILE), Path(SCREENING_OUTPUTS[0])
-    if not screening.is_file():
-        return  # rule screening names the missing input
-    listed = Path(STUDY_LISTS["extract"])
-    current = "".join(f"{p}\n" for p in EXTRACTS)
-    if (
-        flow.is_file()
-        and flow.stat().st_mtime >= screening.stat().st_mtime
-        and listed.is_file()
-        and listed.read_text(encoding="utf-8") == current
-        and all(
-            Path(path).is_file()
-            and Path(path).read_text(encoding="utf-8") == EXTRACT_TEXTS[study]
-            for study, path in zip(STUDIES, EXTRACTS, strict=True)
-        )
-    ):
+    if not any(job.rule.name == "screening" for job in workflow.dag.needrun_jobs()):
         return
     with_counts = {
         s: bool(json.loads(EXTRACT_TEXTS[s]).get("outcomes")) for s in STUDIES
     }
-    problems = screening_problems(screening, with_counts)
+    problems = screening_problems(SCREENING_FILE, with_counts)
     if problems:
         raise WorkflowError(
             "The screening records do not match the study files; nothing was run and no "
@@ -291,7 +278,6 @@ def check_screening_at_start():
         )
 
 
-check_screening_at_start()
 TABLES = expand(
     f"{RESULTS}/tables/{{table}}.csv",
     table=TABLE_NAMES,

@@ -26,4 +26,6 @@ def read_schema(name: str) -> dict[str, Any]:
     Parsed by libyaml where present: the pure-Python parser took 0.15 s for each of the study and
     config schemas, a tenth of every Snakemake start (same data either way)."""
     text = (files(__name__) / f"{name}.schema.yaml").read_text(encoding="utf-8")
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    from stsmeta.yaml_limits import fast_safe_loader
+
+    return yaml.load(text, Loader=fast_safe_loader())  # noqa: S506 - a SafeLoader
