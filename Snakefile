@@ -52,6 +52,8 @@ rule pdf:
 
 
 onsuccess:
+    # Up to 1 s sooner at exit (stsmeta.scheduler_timers).
+    cancel_rate_limit_timers()
     # Where to look; Snakemake's own report is another file (README: results/snakemake-report.zip).
     if Path(RESULTS, "report.html").is_file():
         print(f"stsmeta: the report is {Path(RESULTS, 'report.html').resolve()}")

@@ -21,6 +21,7 @@ from stsmeta.evidence.model import study_to_json
 from stsmeta.evidence.studyfile import normalise_file, read_study
 from stsmeta.evidence.studyfile import unread_files, validate_paths
 from stsmeta.keep_previous import restore_missing, take_snapshot
+from stsmeta.scheduler_timers import cancel_rate_limit_timers
 from stsmeta.pool.extract import extract_text
 from stsmeta.outputs import FIGURE_FORMATS, TABLE_NAMES, figure_stems, normalise_chunks
 from stsmeta.schemas import schema_path
@@ -428,6 +429,7 @@ def outputs_of_jobs_to_run():
 
 
 onerror:
+    cancel_rate_limit_timers()
     _restored = restore_missing()
     for _path in _restored:
         # Snakemake recorded the failed job as made from the current inputs: forget it.
