@@ -2,7 +2,8 @@
 
     python benchmarks/bench_loop.py [--cores 2] [--scale 1000 10000] [--skip-glmm]
 
-Prints, for the shipped studies, in a temporary copy of the repository:
+Prints, for the shipped studies, in a temporary copy of the repository, the median of --runs
+runs of each measure (and each run):
 
 - cold run of the default target, against a Snakemake DAG of the same shape whose jobs only
   `touch` their outputs (cold too);
@@ -72,10 +73,10 @@ def jobs_to_run(project: Path, cores: int) -> str:
     return ", ".join(f"{rule} {n}" for rule, n in rows if rule != "all") or "none"
 
 
-def fix_typo(raw: Path) -> None:
+def fix_typo(raw: Path, mark: str) -> None:
     """Change the first locator's text (free text no analysis reads)."""
     text = raw.read_text(encoding="utf-8")
-    new, count = re.subn(r"(?m)^(\s*locator: )(.+)$", r"\1\2 (checked)", text, count=1)
+    new, count = re.subn(r"(?m)^(\s*locator: )(.+)$", rf"\1\2 ({mark})", text, count=1)
     assert count == 1, f"{raw}: no locator"
     raw.write_text(new, encoding="utf-8")
 
@@ -88,48 +89,85 @@ def ratio_line(label: str, value: float, floor: float, floor_label: str, target:
     )
 
 
-def loop_rows(cores: int) -> None:
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def spread(values: list[float]) -> str:
+    return f"{'':<44} runs: " + ", ".join(f"{v:.2f}" for v in values) + " s"
+
+
+def cold_runs(snake: list[str], project: Path, runs: int) -> tuple[list[float], float]:
+    """``runs`` cold runs (results and Snakemake's records removed before each); the largest
+    peak memory."""
+    walls, peak = [], 0.0
+    for _ in range(runs):
+        for made in ("results", ".snakemake", "f"):
+            shutil.rmtree(project / made, ignore_errors=True)
+        wall, rss = measure(snake, project)
+        walls.append(wall)
+        peak = max(peak, rss)
+    return walls, peak
+
+
+def loop_rows(cores: int, runs: int) -> None:
     snake = ["snakemake", "--cores", str(cores)]
     with tempfile.TemporaryDirectory(prefix="stsmeta-loop-") as tmp:
         root = Path(tmp)
         project = copy_repo(root / "project")
-        cold, cold_rss = measure(snake, project)
         # The yardstick: the same DAG, jobs that only touch their outputs.
         empty = baseline_project(project, root, params=True)
-        shutil.rmtree(empty / "f")
-        shutil.rmtree(empty / ".snakemake")
-        empty_cold, _ = measure(snake, empty)
-        empty_noop, _ = median_wall(snake, empty)
-        print(ratio_line("cold run, default target", cold, empty_cold, "empty-job DAG, cold", 2))
+        empty_cold, _ = cold_runs(snake, empty, runs)
+        colds, cold_rss = cold_runs(snake, project, runs)
+        print(ratio_line("cold run, default target", median(colds), median(empty_cold),
+                         "empty-job DAG, cold", 2))  # fmt: skip
+        print(spread(colds) + "; floor " + ", ".join(f"{v:.2f}" for v in empty_cold))
         print(f"{'':<44} peak memory of the largest process {cold_rss:.0f} MiB")
 
-        noop, _ = median_wall(snake, project)
+        empty_noop, _ = median_wall(snake, empty, runs)
+        noop, _ = median_wall(snake, project, runs)
         print(ratio_line("no-op", noop, empty_noop, "Snakemake's own no-op", 1.5))
 
-        fix_typo(project / "data" / "raw" / TYPO_STUDY)
-        jobs = jobs_to_run(project, cores)
-        typo, _ = measure(snake, project)
-        print(ratio_line("typo in one study's locator", typo, empty_noop, "own no-op", 2))
+        typos = []
+        for run in range(runs):
+            fix_typo(project / "data" / "raw" / TYPO_STUDY, f"checked {run}")
+            jobs = jobs_to_run(project, cores)
+            typos.append(measure(snake, project)[0])
+        print(ratio_line("typo in one study's locator", median(typos), empty_noop, "own no-op", 2))
+        print(spread(typos))
         print(f"{'':<44} jobs: {jobs}")
 
         added = project / "data" / "raw" / SYNTHETIC_STUDY.name
-        shutil.copy(SYNTHETIC_STUDY, added)
-        screening_follows(project, added=[SYNTHETIC_STUDY.stem])
-        jobs = jobs_to_run(project, cores)
-        add, _ = measure(snake, project)
-        print(ratio_line("add a study (new design, fitted)", add, empty_noop, "own no-op", 4))
-        print(f"{'':<44} jobs: {jobs}")
 
-        added.unlink()
-        screening_follows(project, removed=[SYNTHETIC_STUDY.stem])
-        measure(snake, project)
-        shutil.copy(SYNTHETIC_STUDY, added)
-        screening_follows(project, added=[SYNTHETIC_STUDY.stem])
-        again, _ = measure(snake, project)
-        print(
-            ratio_line("add it again (design seen before, cached)", again, empty_noop,
-                       "own no-op", 4)
-        )  # fmt: skip
+        def add() -> str:
+            shutil.copy(SYNTHETIC_STUDY, added)
+            screening_follows(project, added=[SYNTHETIC_STUDY.stem])
+            return jobs_to_run(project, cores)
+
+        def remove() -> None:
+            added.unlink()
+            screening_follows(project, removed=[SYNTHETIC_STUDY.stem])
+            measure(snake, project)
+
+        adds, agains = [], []
+        for _ in range(runs):
+            # A design never seen: the coverage study's cache of fitted designs emptied first.
+            shutil.rmtree(project / "results" / "coverage" / "cache", ignore_errors=True)
+            jobs = add()
+            adds.append(measure(snake, project)[0])
+            remove()
+        print(ratio_line("add a study (new design, fitted)", median(adds), empty_noop,
+                         "own no-op", 4))  # fmt: skip
+        print(spread(adds))
+        print(f"{'':<44} jobs: {jobs}")
+        for _ in range(runs):
+            jobs = add()
+            agains.append(measure(snake, project)[0])
+            remove()
+        print(ratio_line("add it again (design seen before, cached)", median(agains),
+                         empty_noop, "own no-op", 4))  # fmt: skip
+        print(spread(agains))
+        print(f"{'':<44} jobs: {jobs}")
 
 
 # The modules each kind of job imports before it does its work (see stsmeta.cli).
@@ -315,6 +353,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--scale", type=int, nargs="*", default=[], metavar="N")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measure (median printed)")
     parser.add_argument("--skip-loop", action="store_true")
     parser.add_argument("--skip-imports", action="store_true")
     parser.add_argument("--skip-glmm", action="store_true")
@@ -329,7 +368,7 @@ def main() -> int:
         return 2
     print(f"issue 16 loop benchmark, snakemake --cores {args.cores}, shipped studies", flush=True)
     if not args.skip_loop:
-        loop_rows(args.cores)
+        loop_rows(args.cores, args.runs)
     if not args.skip_imports:
         import_rows()
     if not args.skip_glmm:
