@@ -298,7 +298,7 @@ def project(tmp_path, monkeypatch):
         ]
     }
     (tmp_path / "primary.json").write_text(json.dumps(design), encoding="utf-8")
-    monkeypatch.setattr(cov, "fitter_for", lambda spec, level: fails_on_zero_fitter)
+    monkeypatch.setattr(cov, "fitter_for", lambda spec, level, n=None: fails_on_zero_fitter)
     return tmp_path
 
 

@@ -288,7 +288,7 @@ def _fit_shard(settings, n, family: str, shard: int, methods) -> tuple[str, int,
     from stsmeta.coverage.simulate import run_shard, shard_replicates
     from stsmeta.coverage.study import fitter_for
 
-    fitters = {name: fitter_for(spec, settings.level) for name, spec in methods.items()}
+    fitters = {name: fitter_for(spec, settings.level, n) for name, spec in methods.items()}
     reps = shard_replicates(settings.replicates, settings.shards, shard)
     progress = Progress(f"coverage {family} shard {shard}")
     blocks = run_shard(n, settings.cells(), fitters, reps, settings.seed, progress)

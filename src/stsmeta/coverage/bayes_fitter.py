@@ -17,6 +17,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from stsmeta.coverage.simulate import per_dataset
+
 _CACHE: dict[tuple, tuple[float, float, float]] = {}
 
 
@@ -55,4 +57,4 @@ def bayes_fitter(spec: Mapping[str, object], level: float):
         # The posterior exists for every dataset of valid counts: no failures.
         return out[:, 0], out[:, 1], out[:, 2], [""] * m
 
-    return fit
+    return per_dataset(fit)

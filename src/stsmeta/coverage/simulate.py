@@ -27,6 +27,14 @@ from stsmeta.coverage.plan import FIT_BLOCK, Cell
 Fitter = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]]
 
 
+def per_dataset(fit: Fitter) -> Fitter:
+    """Mark a fitter whose numbers for a dataset are the same bits whatever else is in its call:
+    ``run_shard`` then hands it each cell whole, its distinct datasets in one call, instead of
+    one call per fitting block."""
+    fit.per_dataset = True  # type: ignore[attr-defined]
+    return fit
+
+
 @dataclass(frozen=True)
 class Replicates:
     """The fitted intervals of one method in one cell, for a run of replicate indices."""
@@ -106,7 +114,9 @@ def run_shard(
     """Fit every method to every replicate of every cell; returns one block per (method, cell).
 
     Each fitter is called once per fitting block (``fit_blocks``), so its results for a
-    replicate depend on the replicate's block alone, not on the other replicates of the shard.
+    replicate depend on the replicate's block alone, not on the other replicates of the shard;
+    a fitter marked ``per_dataset`` (its numbers for a dataset do not depend on its call) once
+    per cell.
 
     ``progress(done, total)`` is called after each cell and method with the number of fits so far.
     """
@@ -119,7 +129,11 @@ def run_shard(
     for cell in cells:
         events = simulate_events(n_arr, cell, reps, seed)
         for name in sorted(fitters):
-            parts = [fit_distinct(fitters[name], events[rows], n_arr) for rows in blocks_of_reps]
+            fitter = fitters[name]
+            if getattr(fitter, "per_dataset", False):
+                parts = [fit_distinct(fitter, events, n_arr)]
+            else:
+                parts = [fit_distinct(fitter, events[rows], n_arr) for rows in blocks_of_reps]
             failure = [f for part in parts for f in part[3]]
             blocks.append(
                 Replicates(

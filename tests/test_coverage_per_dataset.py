@@ -1,0 +1,85 @@
+"""Fitters whose numbers for a dataset do not depend on their call (``simulate.per_dataset``):
+each cell handed over whole, each distinct dataset fitted once per process (issue 16).
+
+Designs and data here are SYNTHETIC.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from stsmeta.coverage import simulate as sim
+from stsmeta.coverage import study as cov
+
+LEVEL = 0.95
+GLMM = {"label": "GLMM", "method": "glmm", "ci": "z", "pi": "t-k1"}
+
+
+@pytest.mark.parametrize("n", [(1, 1, 1, 1, 3, 6), (2, 2, 5), (4,), (1, 3, 1, 3, 1)])
+def test_possible_datasets_counts_every_canonical_dataset(n):
+    n = np.array(n)
+    every = np.array(list(itertools.product(*[range(size + 1) for size in n])))
+    distinct = np.unique(sim.canonical_rows(every, n), axis=0)
+    assert cov.possible_datasets(n) == len(distinct)
+
+
+def test_possible_datasets_is_capped():
+    assert cov.possible_datasets(np.full(400, 50), cap=10**6) == 10**6
+
+
+def test_small_designs_fit_the_glmm_by_pools_own_fit_once_per_dataset():
+    n = np.array([1, 1, 1, 1, 3, 6])  # 140 possible datasets
+    fitter = cov.fitter_for(GLMM, LEVEL, n)
+    assert getattr(fitter, "per_dataset", False)
+    events = sim.simulate_events(n, cov.Cell(0.5, 1.0), range(60), 2)
+    events = np.vstack([events, [0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 3, 6]])  # 0% and 100%
+    fast = fitter(events, n)
+    slow = cov.pool_fitter(GLMM, LEVEL)(events, n)
+    for a, b in zip(fast[:3], slow[:3], strict=True):
+        assert np.array_equal(a, b, equal_nan=True)  # the very same numbers as pool()
+    assert fast[3] == slow[3] and fast[3][-1] and fast[3][-2] and not all(fast[3])
+
+
+def test_large_designs_keep_the_vectorised_glmm():
+    n = np.array([30, 25, 40, 12, 18, 60])
+    assert cov.possible_datasets(n) > cov.SCALAR_GLMM_DESIGNS_MAX
+    assert not getattr(cov.fitter_for(GLMM, LEVEL, n), "per_dataset", False)
+    assert not getattr(cov.fitter_for(GLMM, LEVEL), "per_dataset", False)  # design unknown
+
+
+def test_per_dataset_fitters_get_one_call_per_cell_and_any_sharding_gives_the_same_bits():
+    n = (1, 1, 3, 6, 2)
+    cells = cov.grid([0.3, 0.8], [0.0, 1.0])
+    calls = []
+
+    def counted(fitter):
+        def fit(events, n):
+            calls.append(len(events))
+            return fitter(events, n)
+
+        return sim.per_dataset(fit)
+
+    fitters = {
+        "glmm": counted(cov.fitter_for(GLMM, LEVEL, np.array(n))),
+        "common": cov.fitter_for({"method": "common"}, LEVEL, np.array(n)),
+    }
+    replicates = 3 * sim.FIT_BLOCK + 17
+
+    def fitted(shards):
+        out = {}
+        for s in range(shards):
+            reps = sim.shard_replicates(replicates, shards, s)
+            for b in sim.run_shard(n, cells, fitters, reps, seed=9):
+                for i, r in enumerate(b.replicate):
+                    values = np.array([b.estimate[i], b.ci_low[i], b.ci_high[i]])
+                    out[(b.method, b.cell, int(r))] = (values.tobytes(), b.failure[i])
+        return out
+
+    one = fitted(1)
+    assert len(calls) == len(cells)  # one call per cell, not one per block of 100
+    assert len(one) == 2 * len(cells) * replicates
+    for shards in (2, 3):
+        assert fitted(shards) == one
