@@ -141,6 +141,53 @@ def test_a_cached_shard_is_the_file_a_fit_writes(tmp_path, config, capsys):
     assert len(list((tmp_path / "cache" / "common").glob("*.csv"))) == 1
 
 
+def test_one_shard_job_for_every_family_writes_what_one_job_per_family_writes(
+    tmp_path, config, capsys
+):
+    # Issue 16: the families share a job (the replicates are simulated once); each family's file
+    # is the one a job fitting it alone writes, and a family cached before is copied, not refitted.
+    coverage = {**config, "coverage": {**config["coverage"], "replicates": 30, "shards": 1}}
+    (tmp_path / "coverage.json").write_text(effective_config(coverage, "coverage"))
+    design = {"k": 3, "studies": [{"study": f"s{i}", "n": n} for i, n in enumerate((4, 1, 6))]}
+    (tmp_path / "design.json").write_text(json.dumps(design))
+    args = ["coverage-shard", "--config", str(tmp_path / "coverage.json"), "--design",
+            str(tmp_path / "design.json"), "--shard", "0"]  # fmt: skip
+    families = ("common", "glmm", "ivre")
+    alone = {}
+    for family in families:
+        alone[family] = tmp_path / f"alone-{family}.csv"
+        assert main([*args, "--family", family, "-o", str(alone[family])]) == 0
+    together = []
+    for family in families:
+        together += ["--family", family, "-o", str(tmp_path / f"together-{family}.csv")]
+    cache_dir = str(tmp_path / "cache")
+    # glmm cached beforehand: the shared job copies it and fits the other two.
+    assert (
+        main([*args, "--family", "glmm", "-o", str(tmp_path / "g.csv"), "--cache", cache_dir]) == 0
+    )
+    capsys.readouterr()
+    assert main([*args, *together, "--cache", cache_dir]) == 0
+    err = capsys.readouterr().err
+    assert "glmm shard 0: this design and these settings were fitted before" in err
+    assert "common shard 0: 360 fits" in err and "ivre shard 0: 720 fits" in err
+    for family in families:
+        assert (tmp_path / f"together-{family}.csv").read_bytes() == alone[family].read_bytes()
+        assert len(list((tmp_path / "cache" / family).glob("*.csv"))) == 1
+
+
+def test_a_shard_job_needs_one_output_per_family(tmp_path, config, capsys):
+    (tmp_path / "coverage.json").write_text(effective_config(config, "coverage"))
+    design = {"k": 2, "studies": [{"study": "a", "n": 3}, {"study": "b", "n": 5}]}
+    (tmp_path / "design.json").write_text(json.dumps(design))
+    code = main(["coverage-shard", "--config", str(tmp_path / "coverage.json"), "--design",
+                 str(tmp_path / "design.json"), "--shard", "0", "--family", "common",
+                 "--family", "glmm", "-o", str(tmp_path / "only-one.csv")])  # fmt: skip
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "--family/-o" in err and "give one -o" in err and "Traceback" not in err
+    assert not (tmp_path / "only-one.csv").exists()
+
+
 def test_one_pool_job_writes_each_scenario_as_its_own_job_would(records, tmp_path):
     from stsmeta.config import effective_config as effective
 

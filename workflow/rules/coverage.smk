@@ -1,9 +1,11 @@
 # The coverage study (issue 6): simulate datasets with the primary analysis's design, fit every
-# configured method, and measure how each interval behaves. One job per shard of replicates and
-# method family, so that the study fans out over a cluster (profiles/slurm); the summary and the
-# heat map gather them. A shard reruns when its coverage settings or its family's methods change
-# (params) or when the design changes: results/coverage/design.json holds only the studies' ids
-# and n of the analysis it simulates, and is rewritten only when they change.
+# configured method, and measure how each interval behaves. One job per shard of replicates (it
+# fits every method family, simulating the replicates once, and writes one file per family), so
+# that the study fans out over the cores or a cluster (profiles/slurm); the summary and the heat
+# map gather them. A shard reruns when the coverage settings change (params; the families whose
+# settings did not change are copied from the cache) or when the design changes:
+# results/coverage/design.json holds only the studies' ids and n of the analysis it simulates,
+# and is rewritten only when they change.
 
 
 localrules:
@@ -32,16 +34,18 @@ rule coverage:
 
 
 rule coverage_shard:
-    """Fit one method family's methods to one shard of replicates in every grid cell."""
+    """Fit every method family to one shard of replicates in every grid cell."""
     input:
         config=stage_config("coverage"),
         design=COVERAGE_DESIGN,
     output:
-        f"{RESULTS}/coverage/shards/{{family}}/{{shard}}.csv",
+        [
+            f"{RESULTS}/coverage/shards/{family}/{{shard}}.csv"
+            for family in COVERAGE.families()
+        ],
     log:
-        f"{RESULTS}/logs/coverage/{{family}}/{{shard}}.log",
+        f"{RESULTS}/logs/coverage/shard-{{shard}}.log",
     wildcard_constraints:
-        family="[a-z0-9_]+",
         shard="[0-9]+",
     conda:
         CONDA_ENV
@@ -53,15 +57,17 @@ rule coverage_shard:
     params:
         # Rerun when the code this job runs changes (stsmeta/code_digest.py).
         code=CODE["coverage"],
-        # A shard reruns when its own family's settings change, not another family's.
-        settings=lambda w: COVERAGE.fingerprint(w.family),
-        # Shards fitted before, keyed by design, settings and code: a design seen before is
-        # copied, never simulated twice (stsmeta.coverage.cache).
+        settings=COVERAGE.fingerprint(),
+        # Shards fitted before, keyed by design, settings and code, one entry per family: a
+        # design seen before is copied, never simulated twice, and a rerun for one family's
+        # changed settings refits that family only (stsmeta.coverage.cache).
         cache=f"{RESULTS}/coverage/cache",
+        families=lambda w, output: " ".join(
+            f"--family {Path(out).parent.name} -o {out}" for out in output
+        ),
     shell:
         "python -m stsmeta coverage-shard --config {input.config} --design {input.design}"
-        " --family {wildcards.family} --shard {wildcards.shard} --cache {params.cache}"
-        " -o {output} 2> {log}"
+        " --shard {wildcards.shard} {params.families} --cache {params.cache} 2> {log}"
 
 
 rule coverage_summary:

@@ -1,10 +1,11 @@
 """``stsmeta coverage-shard``, ``coverage-summary`` and ``coverage-figure``: the coverage study.
 
-A shard fits one method family's configured methods to one run of replicates of every grid cell
-(whole fitting blocks, ``coverage.shard_replicates``; possibly none, which gives a header-only
-file) and writes one row per (method, cell, replicate); the summary merges the shards into
-per-method, per-cell coverage, width, bias and failure rates; the figure draws the coverage heat
-map.
+A shard fits the configured methods of one or more method families to one run of replicates of
+every grid cell (whole fitting blocks, ``coverage.shard_replicates``; possibly none, which gives a
+header-only file), simulating the replicates once, and writes one CSV per family, one row per
+(method, cell, replicate), each the same file whichever families share the job; the summary
+merges the shards into per-method, per-cell coverage, width, bias and failure rates; the figure
+draws the coverage heat map.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ SUMMARY_COLUMNS = (
 def register(subparsers) -> None:
     shard = subparsers.add_parser(
         "coverage-shard",
-        help="fit one method family to one shard of the coverage study's replicates",
+        help="fit method families to one shard of the coverage study's replicates",
     )
     shard.add_argument("--config", required=True, help="config.yaml (its coverage section)")
     shard.add_argument(
@@ -64,9 +65,16 @@ def register(subparsers) -> None:
         required=True,
         help="design JSON (results/coverage/design.json, or a pooled result): the studies' n",
     )
-    shard.add_argument("--family", required=True, help="method family (pool() method): glmm, ...")
+    shard.add_argument(
+        "--family",
+        required=True,
+        action="append",
+        help="method family (pool() method): glmm, ...; repeat it, each followed by its -o",
+    )
     shard.add_argument("--shard", required=True, type=int, help="shard index, 0-based")
-    shard.add_argument("-o", "--out", required=True, help="shard CSV to write")
+    shard.add_argument(
+        "-o", "--out", required=True, action="append", help="the family's shard CSV to write"
+    )
     shard.add_argument(
         "--cache",
         metavar="DIR",
@@ -240,16 +248,67 @@ def _shard(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     _, n = load_design(args.design)
-    families = settings.families()
-    if args.family not in families:
+    _check_shard_request(args, settings)
+    todo = []
+    for family, out in zip(args.family, args.out, strict=True):
+        key = cache.shard_key(n, settings.fingerprint(family), family, args.shard)
+        cached = cache.lookup(args.cache, family, key) if args.cache else None
+        if cached is None:
+            todo.append((family, out, key))
+            continue
+        _write(out, cached)
+        print(
+            f"coverage-shard: {family} shard {args.shard}: this design and these settings "
+            f"were fitted before; copied {cache.entry(args.cache, family, key)}",
+            file=sys.stderr,
+        )
+    if not todo:
+        return 0
+    # The families not cached are fitted together: the replicates are simulated once.
+    methods = {name: spec for f, _, _ in todo for name, spec in settings.methods_of(f).items()}
+    label = f"coverage shard {args.shard} ({', '.join(f for f, _, _ in todo)})"
+    blocks = _fit_shard(settings, n, args.shard, methods, label)
+    for family, out, key in todo:
+        names = set(settings.methods_of(family))
+        # The family's blocks in run order (cell, then method name): the very file a job
+        # fitting this family alone writes.
+        own = [b for b in blocks if b.method in names]
+        text = shard_text(own)
+        _write(out, text)
+        if args.cache:
+            cache.store(args.cache, family, key, text)
+        failed = sum(sum(1 for f in b.failure if f) for b in own)
+        fits = sum(len(b.failure) for b in own)
+        print(
+            f"coverage-shard: {family} shard {args.shard}: {fits} fits of "
+            f"{', '.join(sorted(names))}, {failed} without an answer",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _check_shard_request(args: argparse.Namespace, settings) -> None:
+    """Each --family configured and paired with its -o; the shard index in range."""
+    if len(args.family) != len(args.out):
         raise InputError(
             Problem(
-                args.config,
-                "methods",
-                f"no configured method of family {args.family!r}; "
-                f"families configured: {', '.join(families)}",
+                "(command line)",
+                "--family/-o",
+                f"{len(args.family)} --family but {len(args.out)} -o: give one -o (the shard "
+                "CSV to write) after each --family",
             )
         )
+    families = settings.families()
+    for family in args.family:
+        if family not in families:
+            raise InputError(
+                Problem(
+                    args.config,
+                    "methods",
+                    f"no configured method of family {family!r}; "
+                    f"families configured: {', '.join(families)}",
+                )
+            )
     if not 0 <= args.shard < settings.shards:
         raise InputError(
             Problem(
@@ -259,42 +318,16 @@ def _shard(args: argparse.Namespace) -> int:
                 f"{settings.shards} (0..{settings.shards - 1})",
             )
         )
-    methods = settings.methods_of(args.family)
-    key = cache.shard_key(n, settings.fingerprint(args.family), args.family, args.shard)
-    cache_dir = args.cache
-    cached = cache.lookup(cache_dir, args.family, key) if cache_dir else None
-    if cached is not None:
-        _write(args.out, cached)
-        print(
-            f"coverage-shard: {args.family} shard {args.shard}: this design and these settings "
-            f"were fitted before; copied {cache.entry(cache_dir, args.family, key)}",
-            file=sys.stderr,
-        )
-        return 0
-    text, fits, failed = _fit_shard(settings, n, args.family, args.shard, methods)
-    _write(args.out, text)
-    if cache_dir:
-        cache.store(cache_dir, args.family, key, text)
-    print(
-        f"coverage-shard: {args.family} shard {args.shard}: {fits} fits of "
-        f"{', '.join(sorted(methods))}, {failed} without an answer",
-        file=sys.stderr,
-    )
-    return 0
 
 
-def _fit_shard(settings, n, family: str, shard: int, methods) -> tuple[str, int, int]:
-    """The shard's CSV text, its number of fits and of fits without an answer."""
+def _fit_shard(settings, n, shard: int, methods, label: str):
+    """The shard's fitted blocks (one per method and cell, in run order) for ``methods``."""
     from stsmeta.coverage.simulate import run_shard, shard_replicates
     from stsmeta.coverage.study import fitter_for
 
     fitters = {name: fitter_for(spec, settings.level, n) for name, spec in methods.items()}
     reps = shard_replicates(settings.replicates, settings.shards, shard)
-    progress = Progress(f"coverage {family} shard {shard}")
-    blocks = run_shard(n, settings.cells(), fitters, reps, settings.seed, progress)
-    failed = sum(sum(1 for f in b.failure if f) for b in blocks)
-    fits = sum(len(b.failure) for b in blocks)
-    return shard_text(blocks), fits, failed
+    return run_shard(n, settings.cells(), fitters, reps, settings.seed, Progress(label))
 
 
 def _fmt(x: float) -> str:
