@@ -363,6 +363,22 @@ def test_cli_empty_shards_are_valid(project):
     assert (csv3, json3) == (csv1, json1)
 
 
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ("glmm,0.5,0.0,1,0.4,0.1,0.9", "line 2"),  # a column short
+        ("glmm,0.5,0.0,one,0.4,0.1,0.9,", "line 2"),
+        ("glmm,half,0.0,1,0.4,0.1,0.9,", "true_proportion, tau"),
+    ],
+)
+def test_a_malformed_shard_row_names_the_file_and_place(tmp_path, row, field):
+    shard = tmp_path / "glmm-0.csv"
+    shard.write_text(",".join(cli_cov.SHARD_COLUMNS) + "\n" + row + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        cli_cov.read_shard(str(shard))
+    assert str(shard) in str(caught.value) and field in str(caught.value)
+
+
 def test_progress_is_silent_off_a_terminal(capsys):
     import io
 

@@ -166,25 +166,20 @@ def read_shard(path: str):
     from stsmeta.coverage.plan import Cell
     from stsmeta.coverage.simulate import Replicates
 
-    rows: dict[tuple[str, float, float], list[tuple]] = {}
+    rows: dict[tuple[str, str, str], list[tuple]] = {}
     try:
         with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            if tuple(reader.fieldnames or ()) != SHARD_COLUMNS:
+            reader = csv.reader(fh)
+            if tuple(next(reader, ())) != SHARD_COLUMNS:
                 raise InputError(
                     Problem(path, "(header)", f"expected columns {', '.join(SHARD_COLUMNS)}")
                 )
             for line, r in enumerate(reader, start=2):
                 try:
-                    key = (r["method"], float(r["true_proportion"]), float(r["tau"]))
-                    rows.setdefault(key, []).append(
-                        (
-                            int(r["replicate"]),
-                            _parse(r["estimate"]),
-                            _parse(r["ci_low"]),
-                            _parse(r["ci_high"]),
-                            r["failure"],
-                        )
+                    method, p, tau, rep, est, lo, hi, failure = r
+                    # Grouped by the cell's text; parsed once per cell below.
+                    rows.setdefault((method, p, tau), []).append(
+                        (int(rep), _parse(est), _parse(lo), _parse(hi), failure)
                     )
                 except ValueError as exc:
                     raise InputError(Problem(path, f"line {line}", str(exc))) from None
@@ -193,10 +188,14 @@ def read_shard(path: str):
     blocks = []
     for (method, p, tau), items in rows.items():
         rep, est, lo, hi, fail = zip(*items, strict=True)
+        try:
+            cell = Cell(float(p), float(tau))
+        except ValueError as exc:
+            raise InputError(Problem(path, "true_proportion, tau", str(exc))) from None
         blocks.append(
             Replicates(
                 method=method,
-                cell=Cell(p, tau),
+                cell=cell,
                 replicate=np.array(rep, dtype=np.int64),
                 estimate=np.array(est, dtype=float),
                 ci_low=np.array(lo, dtype=float),
