@@ -39,6 +39,8 @@ _MAXITER = 500
 # tau2._likelihood_max quadruples its search bound while the score there is >= 0 (a guard that
 # should never act); rows that need it more often than this go to the single path.
 _MAX_BOUND_STEPS = 60
+# Elements of one (rows, grid, k) temporary of the likelihood scan (16 MB of floats).
+_CHUNK_ELEMENTS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,22 @@ def score(yi, vi, t2, reml: bool) -> np.ndarray:
 
 
 def log_likelihood(yi, vi, t2, reml: bool) -> np.ndarray:
-    """Row-wise ``tau2.log_likelihood`` at several tau2 per row (``t2`` (m, g)): (m, g)."""
+    """Row-wise ``tau2.log_likelihood`` at several tau2 per row (``t2`` (m, g)): (m, g).
+
+    In chunks of rows whose (rows, g, k) temporaries stay near _CHUNK_ELEMENTS, so that large k
+    (thousands of studies) costs no more memory than the single path's (g, k)."""
+    m, g = t2.shape
+    rows = max(1, _CHUNK_ELEMENTS // max(1, g * yi.shape[1]))
+    if m <= rows:
+        return _log_likelihood(yi, vi, t2, reml)
+    parts = [
+        _log_likelihood(yi[a : a + rows], vi[a : a + rows], t2[a : a + rows], reml)
+        for a in range(0, m, rows)
+    ]
+    return np.concatenate(parts, axis=0)
+
+
+def _log_likelihood(yi, vi, t2, reml: bool) -> np.ndarray:
     v = vi[:, None, :] + t2[:, :, None]
     w = 1 / v
     sw = w.sum(2)
