@@ -187,3 +187,24 @@ def test_coverage_fitter_reports_pools_numbers_and_reasons(spec):
     assert fast[3] == slow[3]
     if spec["transform"] == "raw":
         assert any(fast[3])
+
+
+@pytest.mark.parametrize("tau2", ["REML", "DL", "PM"])
+def test_a_rows_numbers_do_not_depend_on_the_other_rows_of_its_call(tau2, monkeypatch):
+    # What lets the coverage study give the fitter each cell whole (simulate.per_dataset): every
+    # row alone, and the rows in small chunks, give the same bits as all rows in one call.
+    spec = {"method": "ivre", "transform": "logit", "tau2": tau2, "ci": "hk"}
+    fitter = cov.ivre_fitter(spec, LEVEL)
+    assert getattr(fitter, "per_dataset", False)
+    rng = np.random.default_rng(23)
+    n = rng.integers(1, 15, size=9)
+    events = random_events(rng, n, 60)
+    together = fitter(events, n)
+    alone = [fitter(events[i : i + 1], n) for i in range(events.shape[0])]
+    monkeypatch.setattr(ivre_batch, "_CHUNK_ELEMENTS", 8 * 9 * 7)
+    chunked = fitter(events, n)
+    for column in range(3):
+        by_row = np.concatenate([a[column] for a in alone])
+        assert np.array_equal(together[column], by_row, equal_nan=True)
+        assert np.array_equal(together[column], chunked[column], equal_nan=True)
+    assert together[3] == [f for a in alone for f in a[3]] == chunked[3]

@@ -283,7 +283,9 @@ def ivre_fitter(spec: Mapping[str, object], level: float) -> Fitter:
     the rows it leaves to the single path (data it refuses or treats apart, PM and EB, a
     likelihood search off its usual course, no answer) go one at a time through ``ivre_values``,
     the part of pool() that computes the pooled numbers, so their numbers and reasons are pool()'s
-    own. tests/test_stats_ivre_batch.py checks the two paths agree to 1e-12."""
+    own. tests/test_stats_ivre_batch.py checks the two paths agree to 1e-12. Both compute each
+    dataset row by row, so a dataset's numbers do not depend on its call: ``per_dataset``, each
+    cell's distinct datasets in one call."""
     kwargs = pool_arguments(spec, level)
     transform = str(kwargs.get("transform", "logit"))
     tau2 = str(kwargs.get("tau2", "REML"))
@@ -323,7 +325,7 @@ def ivre_fitter(spec: Mapping[str, object], level: float) -> Fitter:
                 est[i], lo[i], hi[i] = row
         return est, lo, hi, failure
 
-    return fit
+    return per_dataset(fit)
 
 
 def fitter_for(spec: Mapping[str, object], level: float, n=None) -> Fitter:

@@ -52,6 +52,8 @@ class IvreBatch:
     ci_high: np.ndarray
     followed: np.ndarray  # bool: False where the single path must fit the row
 
+    FIELDS = ("estimate", "ci_low", "ci_high", "followed")
+
 
 def transform_batch(events, n, transform: str, add: float, to: str):
     """``ivre.transform_proportions`` of every row of ``events`` (m x k) with study sizes ``n``:
@@ -261,7 +263,10 @@ def fit_ivre_batch(
 ) -> IvreBatch:
     """The estimate and CI of ``ivre_values`` (so of pool(method="ivre")) for every row of
     ``events`` (m x k, valid counts) with study sizes ``n`` (k,). See the module docstring for
-    the rows left to the single path (``followed`` False)."""
+    the rows left to the single path (``followed`` False).
+
+    Every step is row by row, so a row's numbers do not depend on the other rows of the call;
+    rows are fitted in chunks of about _CHUNK_ELEMENTS / k, which bounds the memory at large k."""
     events = np.asarray(events)
     m, k = events.shape
     if ci not in ivre_mod.CI_METHODS:
@@ -270,6 +275,17 @@ def fit_ivre_batch(
     if k < 2 or tau2 not in BATCH_TAU2 or m == 0:
         return IvreBatch(nan, nan.copy(), nan.copy(), np.zeros(m, dtype=bool))
     add = ivre_mod.DEFAULT_CC[transform] if cc_add is None else float(cc_add)
+    step = max(1, _CHUNK_ELEMENTS // (8 * k))
+    parts = [
+        _fit_rows(events[a : a + step], n, transform, tau2, ci, level, add, cc_to)
+        for a in range(0, m, step)
+    ]
+    return IvreBatch(*(np.concatenate([getattr(p, f) for p in parts]) for f in IvreBatch.FIELDS))
+
+
+def _fit_rows(events, n, transform, tau2, ci, level, add, cc_to) -> IvreBatch:
+    """``fit_ivre_batch`` of one chunk of rows."""
+    m = events.shape[0]
     with np.errstate(all="ignore"):
         yi, vi = transform_batch(events, n, transform, add, cc_to)
         vi = np.broadcast_to(vi, yi.shape).astype(float)
