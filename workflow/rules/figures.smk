@@ -1,5 +1,6 @@
 rule figures:
-    """Forest, sensitivity, cumulative and risk-of-bias figures from the pooled results."""
+    """Forest, sensitivity, cumulative and risk-of-bias figures from the pooled results, and the
+    coverage study's heat map."""
     input:
         config=stage_config("figures"),
         pooled=POOLED,
@@ -8,8 +9,10 @@ rule figures:
         studies=EXTRACTS,
         listed=STUDY_LISTS["extract"],
         screening=review_file("screening_records"),
+        coverage=f"{RESULTS}/coverage/summary.json",
     output:
         [figure_output(stem, ext) for stem in FIGURE_STEMS for ext in FIGURE_FORMATS],
+        coverage_figures(),
     log:
         f"{RESULTS}/logs/figures.log",
     conda:
@@ -27,4 +30,4 @@ rule figures:
     shell:
         "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
         " --studies @{input.listed} --outdir {params.outdir}"
-        " {params.screening} --processes {threads} > {log} 2>&1"
+        " {params.screening} --coverage {input.coverage} --processes {threads} > {log} 2>&1"
