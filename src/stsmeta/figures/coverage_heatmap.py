@@ -105,9 +105,7 @@ def save_heatmap_file(fig, path: Path | str) -> Path:
     return path
 
 
-def save_heatmap(
-    fig, outdir: Path | str, stem: str, formats: tuple[str, ...]
-) -> list[Path]:
+def save_heatmap(fig, outdir: Path | str, stem: str, formats: tuple[str, ...]) -> list[Path]:
     """``save_figure``'s signature for ``figures.save_all``: ``<outdir>/<stem>.<fmt>``."""
     return [save_heatmap_file(fig, Path(outdir) / f"{stem}.{fmt}") for fmt in formats]
 
