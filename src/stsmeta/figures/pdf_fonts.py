@@ -58,6 +58,8 @@ def install() -> None:
             return load_font(fontfile, options, *args, **kwargs)
         return _prepared_copy(load_font, fontfile, options)
 
+    # Swaps fontTools' module attributes for the duration of matplotlib's call: not for
+    # threads saving PDFs at once (stsmeta saves figures in processes).
     def get_glyphs_subset(fontfile, glyphs):
         plain_options, plain_load = subset.Options, subset.load_font
         subset.Options, subset.load_font = Options, cached_load_font
