@@ -312,10 +312,9 @@ for outcome in sorted(config["outcomes"]):
     assert main(["pool", "--config", cfg["pool"], "--outcome", outcome, *args,
                  "--selection", str(summary), *extracts]) == 0
 figs = R / "figures"
-heat_map = [str(figs / f"coverage.{e}") for e in ("png", "svg", "pdf")]
-assert main(["coverage-figure", str(summary), "-o", *heat_map]) == 0
 assert main(["figures", "--config", cfg["figures"], "--pool-dir", str(R / "pool"),
-             "--studies", *extracts, "--outdir", str(figs), "--processes", "{cores}"]) == 0
+             "--studies", *extracts, "--outdir", str(figs), "--coverage", str(summary),
+             "--processes", "{cores}"]) == 0
 assert main(["report", "--config", cfg["report"], "--pool-dir", str(R / "pool"),
              "--studies", *normalised, "--tables", str(R / "tables"),
              "--figures-dir", str(figs), "--coverage", str(summary),

@@ -392,7 +392,7 @@ def test_heatmap_is_deterministic(project, tmp_path):
     pytest.importorskip("matplotlib")
     _, json1 = run_cli(project, 1, "fig")
     doc = json.loads(json1)
-    from stsmeta.coverage.figure import save_coverage_heatmap
+    from stsmeta.figures.coverage_heatmap import save_coverage_heatmap
 
     a, b = tmp_path / "a.svg", tmp_path / "b.svg"
     save_coverage_heatmap(doc, [str(a), str(tmp_path / "a.pdf")])

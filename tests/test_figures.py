@@ -291,6 +291,7 @@ def test_cli_writes_every_figure(tmp_path, monkeypatch):
     from stsmeta.cli import main
 
     out = tmp_path / "figures"
+    summary = str(FIXTURES / "results" / "coverage" / "summary.json")
     code = main(
         [
             "figures",
@@ -298,15 +299,22 @@ def test_cli_writes_every_figure(tmp_path, monkeypatch):
             "--pool-dir", str(FIXTURES / "results" / "pool"),
             "--studies", *map(str, sorted((FIXTURES / "results" / "normalised").glob("*.json"))),
             "--outdir", str(out),
+            "--coverage", summary,
+            "--processes", "2",
         ]
     )  # fmt: skip
     assert code == 0
     expected = {
         f"{stem}.{fmt}"
-        for stem in figure_stems(["complete_remission", "any_response"])
+        for stem in [*figure_stems(["complete_remission", "any_response"]), "coverage"]
         for fmt in ("png", "svg", "pdf")
     }
     assert {p.name for p in out.iterdir()} == expected
+    # The heat map saved by the figures job's workers is the one `coverage-figure` writes.
+    alone = [str(tmp_path / "alone" / f"coverage.{fmt}") for fmt in ("png", "svg", "pdf")]
+    assert main(["coverage-figure", summary, "-o", *alone]) == 0
+    for path in map(Path, alone):
+        assert path.read_bytes() == (out / path.name).read_bytes(), path.name
 
 
 def test_cli_names_a_missing_pooled_file(tmp_path, capsys):

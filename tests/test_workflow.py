@@ -189,6 +189,13 @@ def test_the_coverage_study_reruns_only_for_a_new_design(built, tmp_path):
     shutil.copy(SYNTHETIC_STUDY, raw / "synthetic-2020.yaml")
     jobs = _job_table(_snakemake(work, "--dry-run", "--quiet", "rules").stdout)
     assert jobs.get("coverage_shard") and jobs.get("coverage_design") == 1, jobs
+    # The heat map is redrawn by the figures job (one job fewer on the path to the report).
+    jobs.pop("report_pdf", None)
+    assert set(jobs) == {
+        *("normalise", "extract", "screening", "tables", "pool", "figures", "report"),
+        *("coverage_design", "coverage_shard", "coverage_summary"),
+    }, jobs
+    assert jobs["figures"] == 1, jobs
     _snakemake(work)
     grown = json.loads(design.read_text())
     assert grown["k"] == json.loads(first)["k"] + 1

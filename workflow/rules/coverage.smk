@@ -1,9 +1,11 @@
 # The coverage study (issue 6): simulate datasets with the primary analysis's design, fit every
 # configured method, and measure how each interval behaves. One job per shard of replicates (it
 # fits every method family, simulating the replicates once, and writes one file per family), so
-# that the study fans out over the cores or a cluster (profiles/slurm); the summary and the heat
-# map gather them. A shard reruns when the coverage settings change (params; the families whose
-# settings did not change are copied from the cache) or when the design changes:
+# that the study fans out over the cores or a cluster (profiles/slurm); the summary gathers them.
+# The heat map is drawn by rule figures (figures.smk), with the other figures: one job fewer on
+# the path from a new study to the report. A shard reruns when the coverage settings change
+# (params; the families whose settings did not change are copied from the cache) or when the
+# design changes:
 # results/coverage/design.json holds only the studies' ids and n of the analysis it simulates,
 # and is rewritten only when they change.
 
@@ -26,11 +28,11 @@ rule coverage_design:
 
 
 rule coverage:
-    """The coverage study: summary table and JSON, and the heat map."""
+    """The coverage study alone: summary table and JSON (the heat map comes with the figures of
+    the default target: drawing it here would pool every outcome first)."""
     input:
         f"{RESULTS}/coverage/summary.csv",
         f"{RESULTS}/coverage/summary.json",
-        coverage_figures(),
 
 
 rule coverage_shard:
@@ -94,25 +96,3 @@ rule coverage_summary:
     shell:
         "python -m stsmeta coverage-summary --config {input.config} --design {input.design}"
         " --csv {output.csv} --json {output.json} {input.shards} 2> {log}"
-
-
-rule coverage_figure:
-    """The coverage heat map (one row per method, one column per grid cell)."""
-    input:
-        f"{RESULTS}/coverage/summary.json",
-    output:
-        coverage_figures(),
-    log:
-        f"{RESULTS}/logs/coverage/figure.log",
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-        cpus_per_task=1,
-    params:
-        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
-        code=CODE["coverage"],
-    shell:
-        "python -m stsmeta coverage-figure {input} -o {output} 2> {log}"

@@ -1,5 +1,15 @@
+# The figures job (a few seconds) runs on the submitting host under a cluster executor: it asks
+# for several CPUs (its pool of processes), which a small cluster node may not have (the CI's
+# single-node Slurm has 2: a 4-CPU job stayed pending), and a queue wait would cost more than the
+# job. It is in the `coverage` target too (the heat map), so the cluster runs of the coverage study
+# reach it. Locally nothing changes; its threads are capped by --local-cores there.
+localrules:
+    figures,
+
+
 rule figures:
-    """Forest, sensitivity, cumulative and risk-of-bias figures from the pooled results."""
+    """Forest, sensitivity, cumulative and risk-of-bias figures from the pooled results, and the
+    coverage study's heat map."""
     input:
         config=stage_config("figures"),
         pooled=POOLED,
@@ -8,8 +18,10 @@ rule figures:
         studies=EXTRACTS,
         listed=STUDY_LISTS["extract"],
         screening=review_file("screening_records"),
+        coverage=f"{RESULTS}/coverage/summary.json",
     output:
         [figure_output(stem, ext) for stem in FIGURE_STEMS for ext in FIGURE_FORMATS],
+        coverage_figures(),
     log:
         f"{RESULTS}/logs/figures.log",
     conda:
@@ -27,4 +39,4 @@ rule figures:
     shell:
         "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
         " --studies @{input.listed} --outdir {params.outdir}"
-        " {params.screening} --processes {threads} > {log} 2>&1"
+        " {params.screening} --coverage {input.coverage} --processes {threads} > {log} 2>&1"

@@ -5,7 +5,8 @@ every grid cell (whole fitting blocks, ``coverage.shard_replicates``; possibly n
 header-only file), simulating the replicates once, and writes one CSV per family, one row per
 (method, cell, replicate), each the same file whichever families share the job; the summary
 merges the shards into per-method, per-cell coverage, width, bias and failure rates; the figure
-draws the coverage heat map.
+draws the coverage heat map (the workflow draws it in the figures job, ``stsmeta figures
+--coverage``: the same bytes).
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def register(subparsers) -> None:
 # --- reading inputs ------------------------------------------------------------------------------
 
 
-def _read_json(path: str):
+def read_json(path: str):
+    """A JSON file; a missing or malformed one is an InputError naming it."""
     try:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
@@ -127,7 +129,7 @@ def load_settings(config_path: str):
 def load_design(path: str):
     from stsmeta.coverage.design import design_sizes
 
-    return design_sizes(_read_json(path), path)
+    return design_sizes(read_json(path), path)
 
 
 # --- shard files ---------------------------------------------------------------------------------
@@ -498,9 +500,9 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _figure(args: argparse.Namespace) -> int:
-    from stsmeta.coverage.figure import save_coverage_heatmap
+    from stsmeta.figures.coverage_heatmap import save_coverage_heatmap
 
-    doc = _read_json(args.summary)
+    doc = read_json(args.summary)
     for out in args.out:
         suffix = Path(out).suffix.lower()
         if suffix not in (".png", ".svg", ".pdf"):

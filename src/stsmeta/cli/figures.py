@@ -18,6 +18,9 @@ Writes, each as .png (300 dpi), .svg and .pdf, byte-identical across runs:
   <outdir>/cumulative_O.*      the primary method as studies are added by publication year
   <outdir>/risk_of_bias.*      Murad 2018 questions by study
   <outdir>/prisma_flow.*       PRISMA 2020 flow diagram (from --screening when given)
+  <outdir>/summary_forest.*    the primary outcome in percent, for the report's first screen
+  <outdir>/coverage.*          with --coverage: the coverage study's heat map (150 dpi), the same
+                               bytes as `stsmeta coverage-figure`
 """
 
 
@@ -36,6 +39,13 @@ def register(subparsers) -> None:
         help="screening records (data/screening/screening.yaml) for the PRISMA flow diagram",
     )
     parser.add_argument(
+        "--coverage",
+        default=None,
+        metavar="SUMMARY.json",
+        help="the coverage study's summary JSON (stsmeta coverage-summary): also draw its heat "
+        "map, <outdir>/coverage.{png,svg,pdf}",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         default=None,
@@ -46,6 +56,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stsmeta.cli.coverage import read_json
     from stsmeta.figures import default_processes, write_figures
     from stsmeta.presentation.inputs import (
         InputFiles,
@@ -62,9 +73,16 @@ def run(args: argparse.Namespace) -> int:
     plan = with_selected_primary(plan, pooled)  # labels of the method the rule chose
     studies = load_normalised(args.studies, files)
     screening = load_screening(args.screening, files)
+    coverage = read_json(args.coverage) if args.coverage else None
     processes = args.processes if args.processes is not None else default_processes()
     for path in write_figures(
-        plan, pooled, studies, args.outdir, processes=max(1, processes), screening=screening
+        plan,
+        pooled,
+        studies,
+        args.outdir,
+        processes=max(1, processes),
+        screening=screening,
+        coverage=coverage,
     ):
         print(path)
     return 0

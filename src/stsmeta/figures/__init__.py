@@ -4,7 +4,8 @@
 SVG and PDF. File names (under the output directory), for each outcome O of config.yaml:
 ``forest_O``, ``sensitivity_O``, ``cumulative_O``; and once: ``risk_of_bias`` and
 ``prisma_flow`` (the PRISMA 2020 flow diagram, from the screening records when given) and
-``summary_forest`` (the primary outcome for the report's first screen, in percent).
+``summary_forest`` (the primary outcome for the report's first screen, in percent); and, given a
+coverage summary, ``coverage`` (the coverage study's heat map, ``figures.coverage_heatmap``).
 """
 
 from __future__ import annotations
@@ -26,16 +27,23 @@ def default_processes() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _save_task(task: tuple[int, str]) -> list[Path]:
+def _save(entry: tuple, formats: tuple[str, ...] = FIGURE_FORMATS) -> list[Path]:
+    """Save one drawn entry: ``(figure, outdir, stem)``, or with a 4th item, the function that
+    saves it in place of ``style.save_figure`` (same signature)."""
     from stsmeta.figures.style import save_figure
 
+    figure, outdir, stem, *saver = entry
+    return (saver[0] if saver else save_figure)(figure, outdir, stem, formats)
+
+
+def _save_task(task: tuple[int, str]) -> list[Path]:
     index, fmt = task
-    figure, outdir, stem = _DRAWN[index]
-    return save_figure(figure, outdir, stem, (fmt,))
+    return _save(_DRAWN[index], (fmt,))
 
 
 def save_all(drawn: list[tuple], processes: int = 1) -> list[Path]:
-    """Save each ``(figure, outdir, stem)`` in every format; ``processes`` > 1: in forked workers.
+    """Save each ``(figure, outdir, stem[, saver])`` in every format; ``processes`` > 1: in
+    forked workers.
 
     Saving (rendering PNG, SVG and PDF) is most of the cost and each file depends only on its
     figure, so figures are drawn here and each (figure, format) saved in parallel: the same
@@ -44,14 +52,10 @@ def save_all(drawn: list[tuple], processes: int = 1) -> list[Path]:
     """
     import multiprocessing
 
-    from stsmeta.figures.style import save_figure
-
     tasks = [(i, fmt) for i in range(len(drawn)) for fmt in FIGURE_FORMATS]
     processes = min(processes, len(tasks))
     if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [
-            path for figure, outdir, stem in drawn for path in save_figure(figure, outdir, stem)
-        ]
+        return [path for entry in drawn for path in _save(entry)]
     # The tallest figures first, PDF (the slowest format) before PNG and SVG, so that no worker
     # is left with a big one at the end.
     cost = {"pdf": 0, "png": 1, "svg": 2}
@@ -98,8 +102,10 @@ def write_figures(
     outdir: Path | str,
     processes: int = 1,
     screening: dict | None = None,
+    coverage: dict | None = None,
 ) -> list[Path]:
-    """Draw and save every figure; return the paths written, in ``figure_stems`` order.
+    """Draw and save every figure; return the paths written, in ``figure_stems`` order (then the
+    coverage heat map's).
 
     ``plan`` is a ``stsmeta.presentation.inputs.Plan``;
     ``pooled`` is ``{outcome: {scenario: JSON}}``
@@ -107,6 +113,8 @@ def write_figures(
     ``processes`` > 1 saves figures in that many forked processes (see ``save_all``).
     ``screening``: the screening records (``stsmeta.presentation.screening``), for the flow
     diagram; without them the diagram says that identification and screening were not recorded.
+    ``coverage``: the coverage study's summary JSON (``stsmeta coverage-summary``), for its heat
+    map ``coverage.*``; none without it.
     """
     from stsmeta.figures.cumulative import cumulative_plot
     from stsmeta.figures.forest import forest_plot
@@ -154,4 +162,10 @@ def write_figures(
         drawn.append((rob.figure, outdir, "risk_of_bias"))
         drawn.append((flow_figure(plan, pooled, studies, screening).figure, outdir, "prisma_flow"))
         drawn.append((summary_figure(plan, pooled, studies).figure, outdir, "summary_forest"))
-        return save_all(drawn, processes)
+    if coverage is not None:
+        # Its own look (coverage_heatmap._RC), outside figure_style: the bytes that
+        # `stsmeta coverage-figure` writes.
+        from stsmeta.figures.coverage_heatmap import coverage_heatmap, save_heatmap
+
+        drawn.append((coverage_heatmap(coverage), outdir, "coverage", save_heatmap))
+    return save_all(drawn, processes)

@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib as mpl  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from stsmeta.figures.pdf_fonts import install as install_pdf_fonts  # noqa: E402
 from stsmeta.outputs import FIGURE_FORMATS  # noqa: E402
 
 # Okabe & Ito (2008), "Color universal design".
@@ -101,44 +102,9 @@ def png_dpi(fig: Figure) -> float:
     return min(PNG_DPI, PNG_MAX_PIXELS_TALL // max(height, 1e-9))
 
 
-# PDF text is embedded TrueType (pdf.fonttype 42), subset by fontTools for every file. Parsing
-# DejaVu Sans's OpenType layout tables (GSUB, GPOS, GDEF) and its kern table was a fifth of the
-# figures job (benchmarks/NOTES.md), yet a PDF viewer never reads them: matplotlib has placed
-# every glyph before subsetting. Dropping them leaves the rendered pages pixel-identical (and
-# the text extractable), with smaller files. Done by wrapping matplotlib's subsetting helper and
-# handing fontTools an Options that drops these tables too; if a later matplotlib builds its
-# options another way, the wrapper changes nothing.
-_LAYOUT_TABLES = ("GSUB", "GPOS", "GDEF", "kern")
-
-
-def _subset_without_layout_tables() -> None:
-    try:
-        from fontTools import subset
-        from matplotlib.backends import _backend_pdf_ps
-    except ImportError:  # pragma: no cover - both ship with matplotlib
-        return
-    original = getattr(_backend_pdf_ps, "get_glyphs_subset", None)
-    if original is None or getattr(original, "_stsmeta", False):
-        return
-
-    class Options(subset.Options):  # type: ignore[misc,name-defined]
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.drop_tables += [t for t in _LAYOUT_TABLES if t not in self.drop_tables]
-
-    def get_glyphs_subset(fontfile, glyphs):
-        plain = subset.Options
-        subset.Options = Options
-        try:
-            return original(fontfile, glyphs)
-        finally:
-            subset.Options = plain
-
-    get_glyphs_subset._stsmeta = True  # type: ignore[attr-defined]
-    _backend_pdf_ps.get_glyphs_subset = get_glyphs_subset
-
-
-_subset_without_layout_tables()
+# PDF text is embedded TrueType (pdf.fonttype 42), subset by fontTools for every file: without
+# the OpenType layout tables, from a font parsed once per process (figures/pdf_fonts.py).
+install_pdf_fonts()
 
 
 def save_figure(

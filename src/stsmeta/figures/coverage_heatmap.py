@@ -1,7 +1,10 @@
 """The coverage heat map: one row per method, one column per grid cell, colour = coverage.
 
-Deterministic output: the Agg backend, a fixed SVG hash salt and no dates in SVG or PDF metadata,
-so that the same summary gives byte-identical files.
+Drawn by the figures job (``write_figures(coverage=...)``, saved in its pool of processes like
+every other figure) and by ``stsmeta coverage-figure``; both give the same bytes. Its look is its
+own, not ``style.RC``: 9 pt text, 150 dpi, its own SVG hash salt and metadata, as the heat map
+has always been drawn. Deterministic output: the Agg backend, a fixed SVG hash salt and no dates
+in SVG or PDF metadata, so that the same summary gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -13,6 +16,15 @@ _METADATA = {
     ".svg": {"Date": None, "Creator": "stsmeta"},
     ".pdf": {"CreationDate": None, "ModDate": None, "Creator": "stsmeta", "Producer": "stsmeta"},
     ".png": {"Software": "stsmeta"},
+}
+_DPI = 150
+# Method labels are the user's text: mathtext off, so '$' is a dollar sign.
+_RC = {
+    "svg.hashsalt": "stsmeta-coverage",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "text.parse_math": False,
+    "text.usetex": False,
 }
 
 
@@ -33,28 +45,21 @@ def coverage_matrix(doc: Mapping):
     return rows, cols, cov, fail
 
 
-def save_coverage_heatmap(doc: Mapping, outputs: Sequence[str]) -> None:
-    """Draw the heat map of a coverage summary JSON document and save it to each output file."""
+def coverage_heatmap(doc: Mapping):
+    """The heat map of a coverage summary JSON document, drawn (a matplotlib Figure)."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.figure import Figure
 
     rows, cols, cov, fail = coverage_matrix(doc)
     level = float(doc["settings"]["level"])
     recommended = doc.get("recommendation", {}).get("method")
-    # Method labels are the user's text: mathtext off, so '$' is a dollar sign.
-    with matplotlib.rc_context(
-        {
-            "svg.hashsalt": "stsmeta-coverage",
-            "font.family": "DejaVu Sans",
-            "font.size": 9,
-            "text.parse_math": False,
-            "text.usetex": False,
-        }
-    ):
-        fig, ax = plt.subplots(figsize=(1.4 + 0.75 * len(cols), 1.2 + 0.55 * len(rows)))
+    with matplotlib.rc_context(_RC):
+        # Not registered with pyplot (nothing to close, no pyplot import).
+        fig = Figure(figsize=(1.4 + 0.75 * len(cols), 1.2 + 0.55 * len(rows)))
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
         low = min(0.5, float(min(v for v in cov.flat if v == v)) if (cov == cov).any() else 0.5)
         norm = TwoSlopeNorm(vmin=low, vcenter=level, vmax=1.0)
         image = ax.imshow(cov, cmap="RdBu", norm=norm, aspect="auto")
@@ -86,8 +91,27 @@ def save_coverage_heatmap(doc: Mapping, outputs: Sequence[str]) -> None:
         bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
         bar.set_label("coverage")
         fig.tight_layout()
-        for out in outputs:
-            path = Path(out)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, dpi=150, metadata=_METADATA[path.suffix.lower()])
-        plt.close(fig)
+    return fig
+
+
+def save_heatmap_file(fig, path: Path | str) -> Path:
+    """Write the drawn heat map to ``path`` (.png, .svg or .pdf, by its suffix)."""
+    import matplotlib
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context(_RC):
+        fig.savefig(path, dpi=_DPI, metadata=_METADATA[path.suffix.lower()])
+    return path
+
+
+def save_heatmap(fig, outdir: Path | str, stem: str, formats: tuple[str, ...]) -> list[Path]:
+    """``save_figure``'s signature for ``figures.save_all``: ``<outdir>/<stem>.<fmt>``."""
+    return [save_heatmap_file(fig, Path(outdir) / f"{stem}.{fmt}") for fmt in formats]
+
+
+def save_coverage_heatmap(doc: Mapping, outputs: Sequence[str]) -> None:
+    """Draw the heat map of a coverage summary JSON document and save it to each output file."""
+    fig = coverage_heatmap(doc)
+    for out in outputs:
+        save_heatmap_file(fig, out)
