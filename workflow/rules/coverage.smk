@@ -59,7 +59,8 @@ rule coverage_shard:
     params:
         # Rerun when the code this job runs changes (stsmeta/code_digest.py).
         code=CODE["coverage"],
-        settings=COVERAGE.fingerprint(),
+        # A function: labels may hold braces, which Snakemake would read as wildcards.
+        settings=lambda w: COVERAGE.fingerprint(),
         # Shards fitted before, keyed by design, settings and code, one entry per family: a
         # design seen before is copied, never simulated twice, and a rerun for one family's
         # changed settings refits that family only (stsmeta.coverage.cache).
