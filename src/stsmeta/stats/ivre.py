@@ -70,6 +70,12 @@ def transform_proportions(
         raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}")
     add = DEFAULT_CC[transform] if add is None else float(add)
     x, m = corrected_counts(events, n, add, to)
+    return transformed(x, m, transform)
+
+
+def transformed(x: np.ndarray, m: np.ndarray, transform: str) -> tuple[np.ndarray, np.ndarray]:
+    """(yi, vi) of corrected counts ``x`` out of ``m`` (arrays of any shape, element by element:
+    the batch fitter, ``ivre_batch``, calls it on datasets x studies)."""
     if transform == "logit":
         return np.log(x / (m - x)), 1 / x + 1 / (m - x)
     if transform == "log":
@@ -79,8 +85,10 @@ def transform_proportions(
         return yi, 1 / (4 * m + 2)
     if transform == "arcsine":
         return np.arcsin(np.sqrt(x / m)), 1 / (4 * m)
-    p = x / m
-    return p, p * (1 - p) / m
+    if transform == "raw":
+        p = x / m
+        return p, p * (1 - p) / m
+    raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}")
 
 
 def ft_to_proportion(t, n_harmonic: float):

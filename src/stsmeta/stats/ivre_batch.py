@@ -72,19 +72,7 @@ def transform_batch(events, n, transform: str, add: float, to: str):
     else:
         chosen = np.zeros_like(extreme)
     x, m = np.where(chosen, x + add, x), np.where(chosen, m + 2 * add, m)
-    if transform == "logit":
-        return np.log(x / (m - x)), 1 / x + 1 / (m - x)
-    if transform == "log":
-        return np.log(x / m), 1 / x - 1 / m
-    if transform == "ft":
-        yi = 0.5 * (np.arcsin(np.sqrt(x / (m + 1))) + np.arcsin(np.sqrt((x + 1) / (m + 1))))
-        return yi, 1 / (4 * m + 2)
-    if transform == "arcsine":
-        return np.arcsin(np.sqrt(x / m)), 1 / (4 * m)
-    if transform == "raw":
-        p = x / m
-        return p, p * (1 - p) / m
-    raise ValueError(f"transform must be one of {', '.join(ivre_mod.TRANSFORMS)}")
+    return ivre_mod.transformed(x, m, transform)
 
 
 def _fixed(yi, wi):
