@@ -37,15 +37,20 @@ def _output(proc) -> str:
     return proc.stdout + proc.stderr
 
 
+def _run_with_study(built, source):
+    """Snakemake run with ``source`` as the study file STUDY, which is removed afterwards."""
+    study = built / STUDY
+    shutil.copy(source, study)
+    try:
+        return _snakemake(built, check=False)
+    finally:
+        study.unlink()
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_corpus_file_stops_the_run_and_changes_no_result(built, case):
     before = _result_hashes(built)
-    study = built / STUDY
-    shutil.copy(CORPUS / case / "synthetic-2020.yaml", study)
-    try:
-        proc = _snakemake(built, check=False)
-    finally:
-        study.unlink()
+    proc = _run_with_study(built, CORPUS / case / "synthetic-2020.yaml")
     assert proc.returncode != 0
     assert "Traceback" not in _output(proc)
     assert f"{STUDY}: {CASES[case]['field']}: " in _output(proc)
@@ -120,12 +125,7 @@ def test_mutated_study_is_refused_or_the_pipeline_completes(built, data):
 def test_a_study_without_a_screening_record_stops_the_run_before_any_job(built):
     # Found at start-up, not by rule screening after the study was normalised.
     before = _result_hashes(built)
-    study = built / STUDY
-    shutil.copy(CORPUS.parent / "fixtures" / "studies" / "synthetic-2020.yaml", study)
-    try:
-        proc = _snakemake(built, check=False)
-    finally:
-        study.unlink()
+    proc = _run_with_study(built, CORPUS.parent / "fixtures" / "studies" / "synthetic-2020.yaml")
     assert proc.returncode != 0
     assert "Traceback" not in _output(proc)
     assert "nothing was run and no result was changed" in _output(proc)

@@ -5,9 +5,8 @@
 # The heat map is drawn by rule figures (figures.smk), with the other figures: one job fewer on
 # the path from a new study to the report. A shard reruns when the coverage settings change
 # (params; the families whose settings did not change are copied from the cache) or when the
-# design changes:
-# results/coverage/design.json holds only the studies' ids and n of the analysis it simulates,
-# and is rewritten only when they change.
+# design changes: results/coverage/design.json holds only the studies' ids and n of the analysis
+# it simulates, and is rewritten only when they change.
 
 
 localrules:

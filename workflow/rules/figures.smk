@@ -1,8 +1,7 @@
 # The figures job (a few seconds) runs on the submitting host under a cluster executor: it asks
 # for several CPUs (its pool of processes), which a small cluster node may not have (the CI's
 # single-node Slurm has 2: a 4-CPU job stayed pending), and a queue wait would cost more than the
-# job. It is in the `coverage` target too (the heat map), so the cluster runs of the coverage study
-# reach it. Locally nothing changes; its threads are capped by --local-cores there.
+# job. Locally nothing changes; its threads are capped by --local-cores there.
 localrules:
     figures,
 

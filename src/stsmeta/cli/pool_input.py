@@ -62,24 +62,30 @@ def _read_text(path: str) -> str:
         ) from None
 
 
+def _rows_with_columns(path: str, needed, message) -> csv.DictReader:
+    """The CSV's rows by header name (names stripped of spaces); InputError with
+    ``message(missing, header)`` when a needed column is absent."""
+    reader = csv.DictReader(_read_text(path).splitlines())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in needed if c not in header]
+    if missing:
+        raise InputError(Problem(str(path), "header", message(missing, header)))
+    reader.fieldnames = header
+    return reader
+
+
 def read_counts(path: str) -> tuple[list[str], list[int], list[int]]:
     """Read study,events,n; raise InputError naming the file, row and fix for every problem."""
     file = str(path)
-    text = _read_text(path)
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise InputError(
-            Problem(
-                file,
-                "header",
-                f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-                f"the CSV needs a header with columns {', '.join(REQUIRED)} "
-                "(other columns are ignored)",
-            )
-        )
-    reader.fieldnames = header
+    reader = _rows_with_columns(
+        path,
+        REQUIRED,
+        lambda missing, header: (
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+            f"the CSV needs a header with columns {', '.join(REQUIRED)} "
+            "(other columns are ignored)"
+        ),
+    )
     problems: list[Problem] = []
     studies: list[str] = []
     events: list[int] = []
@@ -119,19 +125,14 @@ def read_counts(path: str) -> tuple[list[str], list[int], list[int]]:
 def read_moderators(path: str, names: list[str]) -> dict[str, list[str]]:
     """The named extra columns of the CSV (same rows as ``read_counts``), as text."""
     file = str(path)
-    reader = csv.DictReader(_read_text(path).splitlines())
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in names if c not in header]
-    if missing:
-        raise InputError(
-            Problem(
-                file,
-                "header",
-                f"no column {', '.join(missing)} for --mods; add it or fix "
-                f"the name (columns: {', '.join(header)})",
-            )
-        )
-    reader.fieldnames = header
+    reader = _rows_with_columns(
+        path,
+        names,
+        lambda missing, header: (
+            f"no column {', '.join(missing)} for --mods; add it or fix "
+            f"the name (columns: {', '.join(header)})"
+        ),
+    )
     columns: dict[str, list[str]] = {c: [] for c in names}
     problems = []
     for row_number, row in enumerate(reader, start=1):

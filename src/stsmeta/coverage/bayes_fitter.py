@@ -17,14 +17,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from stsmeta.coverage.simulate import per_dataset
+from stsmeta.coverage.simulate import multiset_key, per_dataset
 
 _CACHE: dict[tuple, tuple[float, float, float]] = {}
-
-
-def _key(events_row: np.ndarray, n: np.ndarray) -> bytes:
-    pair = (np.asarray(n, dtype=np.int64) << 32) + np.asarray(events_row, dtype=np.int64)
-    return np.sort(pair).tobytes()
 
 
 def bayes_fitter(spec: Mapping[str, object], level: float):
@@ -43,7 +38,7 @@ def bayes_fitter(spec: Mapping[str, object], level: float):
         from stsmeta.stats.bayes import batch_intervals
 
         m = events.shape[0]
-        keys = [(setting, _key(events[i], n)) for i in range(m)]
+        keys = [(setting, multiset_key(events[i], n)) for i in range(m)]
         todo: dict[tuple, int] = {}
         for i, key in enumerate(keys):
             if key not in _CACHE and key not in todo:

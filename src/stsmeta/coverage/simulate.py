@@ -163,6 +163,13 @@ def canonical_rows(events: np.ndarray, n: np.ndarray) -> np.ndarray:
     return out
 
 
+def multiset_key(events_row: np.ndarray, n: np.ndarray) -> bytes:
+    """The sorted (events, n) pairs of one dataset, as bytes: equal exactly for datasets that
+    differ only in the order of their studies (events and n below 2**31)."""
+    pair = (np.asarray(n, dtype=np.int64) << 32) + np.asarray(events_row, dtype=np.int64)
+    return np.sort(pair).tobytes()
+
+
 def fit_distinct(fitter: Fitter, events: np.ndarray, n: np.ndarray):
     """``fitter`` on each distinct dataset of a block once, its answers copied to the repeats.
 

@@ -34,7 +34,7 @@ from stsmeta.coverage.plan import (  # noqa: F401 - re-exported: the study's pub
     grid,
     settings_from_config,
 )
-from stsmeta.coverage.simulate import Fitter, per_dataset
+from stsmeta.coverage.simulate import Fitter, multiset_key, per_dataset
 
 # Keys of a configured method that describe it rather than being pool() arguments.
 _DESCRIPTIVE_KEYS = ("label", "reason")
@@ -82,11 +82,20 @@ def pool_fitter(spec: Mapping[str, object], level: float) -> Fitter:
     return fit
 
 
-def _multiset_key(events_row: np.ndarray, n: np.ndarray) -> bytes:
-    """The sorted (events, n) pairs of one dataset, as bytes: equal exactly for datasets that
-    differ only in the order of their studies (events and n below 2**31)."""
-    pair = (n.astype(np.int64) << 32) + events_row.astype(np.int64)
-    return np.sort(pair).tobytes()
+def _wald_crit(ci: str, level: float, k: int) -> float:
+    """The critical value of the GLMM's Wald interval: normal for ci "z", t on k - 1 df for "t"."""
+    from stsmeta.stats.distributions import norm_ppf, t_ppf
+
+    q = 0.5 + level / 2
+    return float(norm_ppf(q) if ci == "z" else t_ppf(q, k - 1))
+
+
+def _wald_interval(mu: np.ndarray, se: np.ndarray, crit: float):
+    """expit of mu and of mu -/+ crit * se (NaN where the fit gave no answer)."""
+    from scipy import special
+
+    with np.errstate(all="ignore"):
+        return special.expit(mu), special.expit(mu - crit * se), special.expit(mu + crit * se)
 
 
 def glmm_batch_fitter(spec: Mapping[str, object], level: float) -> Fitter:
@@ -109,9 +118,7 @@ def glmm_batch_fitter(spec: Mapping[str, object], level: float) -> Fitter:
     extra = {} if kwargs.get("n_nodes") is None else {"n_nodes": int(kwargs["n_nodes"])}
 
     def fit(events: np.ndarray, n: np.ndarray):
-        from scipy import special
 
-        from stsmeta.stats.distributions import norm_ppf, t_ppf
         from stsmeta.stats.glmm_check import glmm_batch_checked
 
         k = n.size
@@ -120,12 +127,11 @@ def glmm_batch_fitter(spec: Mapping[str, object], level: float) -> Fitter:
         m = events.shape[0]
         if m == 0:
             return np.zeros(0), np.zeros(0), np.zeros(0), []
-        q = 0.5 + level / 2
-        crit = float(norm_ppf(q) if ci == "z" else t_ppf(q, k - 1))
+        crit = _wald_crit(ci, level, k)
         # Each distinct multiset of pairs once, in order of first occurrence (deterministic).
         slot_of: dict[bytes, int] = {}
         slot = np.array(
-            [slot_of.setdefault(_multiset_key(events[i], n), len(slot_of)) for i in range(m)]
+            [slot_of.setdefault(multiset_key(events[i], n), len(slot_of)) for i in range(m)]
         )
         first = np.unique(slot, return_index=True)[1]
         distinct = events[first]
@@ -140,13 +146,7 @@ def glmm_batch_fitter(spec: Mapping[str, object], level: float) -> Fitter:
         reasons = [
             "" if good else short_reason(str(st)) for good, st in zip(ok, status, strict=True)
         ]
-        with np.errstate(all="ignore"):
-            return (
-                special.expit(mu),
-                special.expit(mu - crit * se),
-                special.expit(mu + crit * se),
-                [reasons[j] for j in slot],
-            )
+        return (*_wald_interval(mu, se, crit), [reasons[j] for j in slot])
 
     return fit
 
@@ -190,9 +190,7 @@ def glmm_one_fitter(spec: Mapping[str, object], level: float) -> Fitter:
     nodes = int(kwargs["n_nodes"]) if kwargs.get("n_nodes") is not None else None
 
     def fit(events: np.ndarray, n: np.ndarray):
-        from scipy import special
 
-        from stsmeta.stats.distributions import norm_ppf, t_ppf
         from stsmeta.stats.glmm import DEFAULT_NODES
         from stsmeta.stats.glmm_one import glmm_fit_one
 
@@ -201,13 +199,12 @@ def glmm_one_fitter(spec: Mapping[str, object], level: float) -> Fitter:
             return pool_fitter(spec, level)(events, n)
         m = events.shape[0]
         n_nodes = DEFAULT_NODES if nodes is None else nodes
-        q = 0.5 + level / 2
-        crit = float(norm_ppf(q) if ci == "z" else t_ppf(q, k - 1))
+        crit = _wald_crit(ci, level, k)
         mu = np.full(m, np.nan)
         se = np.full(m, np.nan)
         reasons = [""] * m
         for i in range(m):
-            key = (n_nodes, _multiset_key(events[i], n))
+            key = (n_nodes, multiset_key(events[i], n))
             known = _GLMM_ONE_FITS.get(key)
             if known is None:
                 with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -218,13 +215,7 @@ def glmm_one_fitter(spec: Mapping[str, object], level: float) -> Fitter:
                 known = (f_mu, f_se, "") if good else (math.nan, math.nan, short_reason(status))
                 _GLMM_ONE_FITS[key] = known
             mu[i], se[i], reasons[i] = known
-        with np.errstate(all="ignore"):
-            return (
-                special.expit(mu),
-                special.expit(mu - crit * se),
-                special.expit(mu + crit * se),
-                reasons,
-            )
+        return (*_wald_interval(mu, se, crit), reasons)
 
     return per_dataset(fit)
 
