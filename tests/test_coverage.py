@@ -59,8 +59,7 @@ def run(shards: int, replicates: int = 60, seed: int = 7, fitters=None):
     fitters = fitters or {"cp": pooled_cp_fitter, "zero": fails_on_zero_fitter}
     blocks = []
     for s in range(shards):
-        reps = sim.shard_replicates(replicates, shards, s)
-        blocks += sim.run_shard(SYNTHETIC_N, cells, fitters, reps, seed)
+        blocks += sim.run_shard(SYNTHETIC_N, cells, fitters, sim.Share(s, shards, replicates), seed)
     return blocks
 
 
@@ -110,8 +109,7 @@ def test_glmm_fits_byte_identical_for_any_shard_count(monkeypatch):
     def fitted(shards):
         blocks = []
         for s in range(shards):
-            reps = sim.shard_replicates(replicates, shards, s)
-            blocks += sim.run_shard(n, cells, fitters, reps, seed=5)
+            blocks += sim.run_shard(n, cells, fitters, sim.Share(s, shards, replicates), seed=5)
         return blocks_by_replicate(blocks)
 
     one = fitted(1)
@@ -154,7 +152,9 @@ def test_simulated_events_follow_binomial_normal_model():
 def test_simulated_cp_coverage_matches_exact(p, n):
     exact = exact_cp_coverage(p, n)
     reps = 3000
-    blocks = sim.run_shard((n,), [cov.Cell(p, 0.0)], {"cp": pooled_cp_fitter}, range(reps), 5)
+    blocks = sim.run_shard(
+        (n,), [cov.Cell(p, 0.0)], {"cp": pooled_cp_fitter}, sim.Share(0, 1, reps), 5
+    )
     (summary,) = summ.summarise(blocks)
     assert summary.answered == reps
     assert abs(summary.coverage - exact) < 4 * summary.coverage_mcse
@@ -181,7 +181,7 @@ def test_mcse_formulas_match_spread_over_repeated_studies():
     coverages, biases, medians, cov_se, bias_se, med_se = [], [], [], [], [], []
     for seed in range(300):
         blocks = sim.run_shard(
-            (12,), [cov.Cell(0.4, 0.0)], {"cp": pooled_cp_fitter}, range(150), seed
+            (12,), [cov.Cell(0.4, 0.0)], {"cp": pooled_cp_fitter}, sim.Share(0, 1, 150), seed
         )
         (s,) = summ.summarise(blocks)
         coverages.append(s.coverage)

@@ -71,8 +71,7 @@ def test_per_dataset_fitters_get_one_call_per_cell_and_any_sharding_gives_the_sa
     def fitted(shards):
         out = {}
         for s in range(shards):
-            reps = sim.shard_replicates(replicates, shards, s)
-            for b in sim.run_shard(n, cells, fitters, reps, seed=9):
+            for b in sim.run_shard(n, cells, fitters, sim.Share(s, shards, replicates), seed=9):
                 for i, r in enumerate(b.replicate):
                     values = np.array([b.estimate[i], b.ci_low[i], b.ci_high[i]])
                     out[(b.method, b.cell, int(r))] = (values.tobytes(), b.failure[i])
@@ -83,3 +82,62 @@ def test_per_dataset_fitters_get_one_call_per_cell_and_any_sharding_gives_the_sa
     assert len(one) == 2 * len(cells) * replicates
     for shards in (2, 3):
         assert fitted(shards) == one
+
+
+def test_shards_split_per_dataset_fits_by_dataset_each_fitted_by_one_shard():
+    # With tiny series every shard's replicates reach nearly every distinct dataset: split by
+    # replicate, each shard refitted nearly all of them. Split by dataset, each is fitted once.
+    n = np.array([1, 1, 1, 3, 6])
+    cells = cov.grid([0.3, 0.7], [0.0, 1.0])
+    replicates, shards = 2 * sim.FIT_BLOCK + 30, 3
+    seen: dict[int, list[bytes]] = {}
+
+    def recording(shard):
+        def fit(events, n):
+            seen.setdefault(shard, []).extend(sim.multiset_key(row, n) for row in events)
+            m = events.shape[0]
+            return np.zeros(m), np.zeros(m), np.ones(m), [""] * m
+
+        return sim.per_dataset(fit)
+
+    def batch(events, n):
+        m = events.shape[0]
+        return np.zeros(m), np.zeros(m), np.ones(m), [""] * m
+
+    rows = {}
+    for s in range(shards):
+        fitters = {"whole": recording(s), "batch": batch}
+        for b in sim.run_shard(n, cells, fitters, sim.Share(s, shards, replicates), seed=4):
+            for r in b.replicate:
+                rows.setdefault((b.method, b.cell), []).append(int(r))
+            if b.method == "batch":  # batch fitters keep the shard's run of whole blocks
+                assert list(b.replicate) == list(sim.shard_replicates(replicates, shards, s))
+    for replicate_lists in rows.values():  # every replicate fitted exactly once
+        assert sorted(replicate_lists) == list(range(replicates))
+    fitted = [set(keys) for keys in seen.values()]
+    assert len(fitted) == shards and all(fitted)
+    for a, b in itertools.combinations(fitted, 2):
+        assert not a & b  # no dataset fitted by two shards
+    # Within a process a distinct dataset reaches the fitter once per cell at most.
+    calls = sum(len(keys) for keys in seen.values())
+    assert calls <= len(cells) * len(set().union(*fitted))
+
+
+def test_dataset_shard_is_a_fixed_function_of_the_multiset():
+    import struct
+    import zlib
+
+    n = np.array([1, 1, 3, 3, 6])
+    events = np.array([[1, 0, 3, 2, 4], [0, 1, 2, 3, 4], [0, 0, 0, 0, 0]])
+    owner = sim.dataset_shards(events, n, 7)
+    assert owner[0] == owner[1]  # the same multiset, studies in another order
+    # Independently: CRC-32 of the canonical row as little-endian int64, modulo the shards.
+    expected = zlib.crc32(struct.pack("<5q", 0, 1, 2, 3, 4)) % 7
+    assert owner[0] == expected
+    assert owner[2] == zlib.crc32(struct.pack("<5q", 0, 0, 0, 0, 0)) % 7
+    assert list(sim.dataset_shards(events, n, 1)) == [0, 0, 0]
+
+
+def test_share_refuses_a_shard_out_of_range():
+    with pytest.raises(ValueError, match="not in 0..1"):
+        sim.Share(2, 2, 10)

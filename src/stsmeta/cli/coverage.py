@@ -1,7 +1,8 @@
 """``stsmeta coverage-shard``, ``coverage-summary`` and ``coverage-figure``: the coverage study.
 
-A shard fits the configured methods of one or more method families to one run of replicates of
-every grid cell (whole fitting blocks, ``coverage.shard_replicates``; possibly none, which gives a
+A shard fits the configured methods of one or more method families to its part of every grid
+cell (``coverage.simulate.Share``: a run of whole fitting blocks for batch fitters, the
+replicates of the datasets it owns for per-dataset fitters; possibly none, which gives a
 header-only file), simulating the replicates once, and writes one CSV per family, one row per
 (method, cell, replicate), each the same file whichever families share the job; the summary
 merges the shards into per-method, per-cell coverage, width, bias and failure rates; the figure
@@ -300,12 +301,12 @@ def _check_shard_request(args: argparse.Namespace, settings) -> None:
 
 def _fit_shard(settings, n, shard: int, methods, label: str):
     """The shard's fitted blocks (one per method and cell, in run order) for ``methods``."""
-    from stsmeta.coverage.simulate import run_shard, shard_replicates
+    from stsmeta.coverage.simulate import Share, run_shard
     from stsmeta.coverage.study import fitter_for
 
     fitters = {name: fitter_for(spec, settings.level, n) for name, spec in methods.items()}
-    reps = shard_replicates(settings.replicates, settings.shards, shard)
-    return run_shard(n, settings.cells(), fitters, reps, settings.seed, Progress(label))
+    share = Share(shard, settings.shards, settings.replicates)
+    return run_shard(n, settings.cells(), fitters, share, settings.seed, Progress(label))
 
 
 def _fmt(x: float) -> str:

@@ -8,6 +8,8 @@ made in fixed blocks of replicate indices, [FIT_BLOCK * j, FIT_BLOCK * (j + 1)),
 per block, and shard boundaries fall on block boundaries: a vectorised fit's last bits depend on
 which replicates share its batch, and this way they share it with the same replicates whatever
 the number of shards, so each replicate's fitted numbers do not depend on sharding either.
+Fitters whose numbers for a dataset do not depend on their call (``per_dataset``) are split
+between shards by dataset, not by replicate (``Share``): each distinct dataset is fitted once.
 
 Pure functions over arrays (no I/O); the command line lives in ``stsmeta.cli.coverage``.
 """
@@ -15,6 +17,7 @@ Pure functions over arrays (no I/O); the command line lives in ``stsmeta.cli.cov
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -103,37 +106,96 @@ def simulate_events(
     return np.vstack(rows).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class Share:
+    """One shard's part of the coverage study: shard ``shard`` of ``shards``, with
+    ``replicates`` replicates per cell in all.
+
+    Batch fitters get the shard's run of whole fitting blocks (``shard_replicates``). A fitter
+    marked ``per_dataset`` costs one fit per distinct dataset, and with series of a few
+    patients every shard's replicates reach nearly all of a cell's distinct datasets: split by
+    replicate, every shard would refit nearly all of them. Such fitters get instead every
+    replicate of the cell whose dataset this shard owns (``dataset_shards``), so that each
+    distinct dataset is fitted by one shard only.
+    """
+
+    shard: int
+    shards: int
+    replicates: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.shard < self.shards:
+            raise ValueError(f"shard {self.shard} is not in 0..{self.shards - 1}")
+        if self.replicates < 0:
+            raise ValueError(f"replicates must be >= 0, got {self.replicates}")
+
+    def replicate_run(self) -> range:
+        """The replicates of this shard for batch fitters (``shard_replicates``)."""
+        return shard_replicates(self.replicates, self.shards, self.shard)
+
+
+def dataset_shards(events: np.ndarray, n: np.ndarray, shards: int) -> np.ndarray:
+    """The shard that fits each row's dataset for per-dataset fitters (int array, one per row).
+
+    CRC-32 of the dataset's canonical row (``canonical_rows``, little-endian int64) modulo
+    ``shards``: the same for the same multiset of (events, n) pairs in every cell, process and
+    machine (unlike ``hash()``, which is salted per process), and close to even over the
+    hundreds of distinct datasets of a design.
+    """
+    if shards == 1 or events.shape[0] == 0:
+        return np.zeros(events.shape[0], dtype=np.int64)
+    distinct, inverse = np.unique(canonical_rows(events, n), axis=0, return_inverse=True)
+    owner = np.array(
+        [zlib.crc32(row.astype("<i8").tobytes()) % shards for row in distinct], dtype=np.int64
+    )
+    return owner[inverse.reshape(-1)]
+
+
 def run_shard(
     n: Sequence[int],
     cells: Sequence[Cell],
     fitters: Mapping[str, Fitter],
-    replicates: Sequence[int],
+    share: Share,
     seed: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Replicates]:
-    """Fit every method to every replicate of every cell; returns one block per (method, cell).
+    """Fit every method to this shard's replicates of every cell; one block per (method, cell).
 
-    Each fitter is called once per fitting block (``fit_blocks``), so its results for a
-    replicate depend on the replicate's block alone, not on the other replicates of the shard;
-    a fitter marked ``per_dataset`` (its numbers for a dataset do not depend on its call) once
-    per cell.
+    A batch fitter is called once per fitting block (``fit_blocks``) of the shard's replicate
+    run, so its results for a replicate depend on the replicate's block alone, not on the other
+    replicates of the shard. A fitter marked ``per_dataset`` (its numbers for a dataset do not
+    depend on its call) is called once per cell, on the replicates whose dataset the shard owns
+    (``Share``). Either way every replicate of every cell is fitted by exactly one shard, with
+    the same bits whatever the number of shards.
 
-    ``progress(done, total)`` is called after each cell and method with the number of fits so far.
+    ``progress(done, total)`` is called after each cell and method with the number of fits so
+    far (for per-dataset fitters, ``total`` counts an even share of replicates).
     """
     n_arr = np.asarray(n, dtype=np.int64)
-    reps = np.asarray(list(replicates), dtype=np.int64)
-    blocks_of_reps = fit_blocks(reps)
-    total = len(cells) * len(fitters) * reps.size
+    run = np.asarray(share.replicate_run(), dtype=np.int64)
+    blocks_of_run = fit_blocks(run)
+    names = sorted(fitters)
+    whole = {name for name in names if getattr(fitters[name], "per_dataset", False)}
+    # Per-dataset fitters need every replicate of the cell simulated (each replicate's data
+    # depend on its own seed only, so the run's rows are the same numbers either way).
+    simulated_reps = np.arange(share.replicates, dtype=np.int64) if whole else run
+    even_share = -(-share.replicates // share.shards)
+    total = len(cells) * ((len(names) - len(whole)) * run.size + len(whole) * even_share)
     done = 0
     blocks: list[Replicates] = []
     for cell in cells:
-        events = simulate_events(n_arr, cell, reps, seed)
-        for name in sorted(fitters):
+        simulated = simulate_events(n_arr, cell, simulated_reps, seed)
+        events_run = simulated[run] if whole else simulated
+        if whole:
+            mine = dataset_shards(simulated, n_arr, share.shards) == share.shard
+            owned, events_owned = simulated_reps[mine], simulated[mine]
+        for name in names:
             fitter = fitters[name]
-            if getattr(fitter, "per_dataset", False):
-                parts = [fit_distinct(fitter, events, n_arr)]
+            if name in whole:
+                reps, parts = owned, [fit_distinct(fitter, events_owned, n_arr)]
             else:
-                parts = [fit_distinct(fitter, events[rows], n_arr) for rows in blocks_of_reps]
+                reps = run
+                parts = [fit_distinct(fitter, events_run[rows], n_arr) for rows in blocks_of_run]
             failure = [f for part in parts for f in part[3]]
             blocks.append(
                 Replicates(
@@ -146,9 +208,9 @@ def run_shard(
                     failure=tuple(failure),
                 )
             )
-            done += reps.size
+            done += even_share if name in whole else run.size
             if progress is not None:
-                progress(done, total)
+                progress(min(done, total), total)
     return blocks
 
 
