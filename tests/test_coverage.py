@@ -351,6 +351,23 @@ def test_cli_summary_refuses_missing_shard(project, capsys, monkeypatch):
     assert "a shard is missing or stale" in capsys.readouterr().err
 
 
+def test_cli_summary_refuses_shards_of_different_runs(project, capsys, monkeypatch):
+    # A replicate found in two shard files (shards left from another design or version, mixed
+    # by hand): a clean error naming the files and the fix, no traceback, nothing written.
+    monkeypatch.setattr(sim, "FIT_BLOCK", 4)
+    run_cli(project, 3, "three")
+    files = sorted(str(p) for p in (project / "three").glob("*-[012].csv"))
+    again = project / "three" / "glmm-copy.csv"
+    again.write_text((project / "three" / "glmm-0.csv").read_text())
+    args = ["coverage-summary", "--config", str(project / "config.json")]
+    args += ["--design", str(project / "primary.json"), "--csv", str(project / "x.csv")]
+    assert main([*args, "--json", str(project / "x.json"), *files, str(again)]) == 2
+    err = capsys.readouterr().err
+    assert "occurs twice" in err and "different runs" in err and "glmm-copy.csv" in err
+    assert "Traceback" not in err
+    assert not (project / "x.csv").exists() and not (project / "x.json").exists()
+
+
 def test_cli_empty_shards_are_valid(project):
     # 12 replicates in one block and 3 shards: two shards have no replicates. Their files hold
     # the header alone, and the summary is the one of a single shard.

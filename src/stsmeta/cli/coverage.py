@@ -469,7 +469,18 @@ def _summary(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     design = load_design(args.design)
     blocks = [b for path in sorted(args.shards) for b in read_shard(path)]
-    csv_text, json_text = summary_documents(settings, design, blocks)
+    try:
+        csv_text, json_text = summary_documents(settings, design, blocks)
+    except ValueError as exc:  # a replicate in two shard files: shards of different runs
+        raise InputError(
+            Problem(
+                "coverage shards",
+                ", ".join(sorted(args.shards)),
+                f"{exc}: the shard files come from different runs (another design, settings or "
+                "stsmeta version); rerun them all (`snakemake coverage`, or delete "
+                "results/coverage/shards and run again)",
+            )
+        ) from None
     _write(args.csv, csv_text)
     _write(args.json, json_text)
     rec = json.loads(json_text)["recommendation"]
