@@ -469,9 +469,11 @@ def _summary(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     design = load_design(args.design)
     blocks = [b for path in sorted(args.shards) for b in read_shard(path)]
+    from stsmeta.coverage.summary import RepeatedReplicate
+
     try:
         csv_text, json_text = summary_documents(settings, design, blocks)
-    except ValueError as exc:  # a replicate in two shard files: shards of different runs
+    except RepeatedReplicate as exc:  # a replicate in two shard files: shards of other runs
         raise InputError(
             Problem(
                 "coverage shards",

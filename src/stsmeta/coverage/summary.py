@@ -18,6 +18,10 @@ from stsmeta.coverage.plan import Cell
 from stsmeta.coverage.simulate import Replicates
 
 
+class RepeatedReplicate(ValueError):
+    """A replicate index found twice for one method and cell: blocks of different runs."""
+
+
 @dataclass(frozen=True)
 class CellSummary:
     """How one method's interval behaved in one grid cell, with Monte Carlo SEs."""
@@ -118,7 +122,7 @@ def summarise(blocks: Iterable[Replicates]) -> list[CellSummary]:
         rep = np.concatenate([b.replicate for b in parts])
         order = np.argsort(rep, kind="stable")
         if np.unique(rep).size != rep.size:
-            raise ValueError(f"{method} at {cell}: a replicate index occurs twice")
+            raise RepeatedReplicate(f"{method} at {cell}: a replicate index occurs twice")
         est = np.concatenate([b.estimate for b in parts])[order]
         lo = np.concatenate([b.ci_low for b in parts])[order]
         hi = np.concatenate([b.ci_high for b in parts])[order]
