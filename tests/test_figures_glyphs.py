@@ -13,6 +13,7 @@ import copy
 import random
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pytest
 from matplotlib.font_manager import FontProperties
@@ -21,7 +22,7 @@ from matplotlib.textpath import text_to_path
 from stsmeta.figures import glyphs as glyphs_module
 from stsmeta.figures import write_figures
 from stsmeta.figures.forest import forest_plot
-from stsmeta.figures.glyphs import FAMILY, GlyphText, line_width
+from stsmeta.figures.glyphs import FAMILY, FONT_SIZE, GlyphText, line_width
 from stsmeta.figures.risk_of_bias import risk_of_bias_plot
 from stsmeta.figures.style import figure_style, new_figure
 from stsmeta.presentation.risk_of_bias import QUESTIONS
@@ -111,6 +112,59 @@ def test_every_character_is_drawn_once(speed_path):
     assert drawn == len("abcaabτ²=1") + len("abc")
     # One marker line per (glyph, weight, size, colour): "a" bold black and "a" regular orange.
     assert len(lines) == len(set("abcτ²=1")) + len(set("abc"))
+
+
+def _ink(path: Path) -> tuple[np.ndarray, int]:
+    from PIL import Image
+
+    dark = np.asarray(Image.open(path).convert("L")) < 128
+    rows, cols = np.nonzero(dark)
+    return np.array([cols.min(), rows.min(), cols.max(), rows.max()]), int(dark.sum())
+
+
+def test_png_stamps_real_text_as_outlines_where_the_text_would_be(tmp_path):
+    # A PNG has no text to select: its table text is stamped glyph outlines (each rasterised
+    # once), even below REAL_TEXT_MAX_CHARS, while SVG and PDF keep real text. The ink must be
+    # where and what matplotlib's own text rendering gives.
+    from matplotlib.text import Text
+
+    text = "Baumgartner-Nielsen 2016   3/4   0.75 [0.19, 0.99]   AVWTo fi"
+    drawn = []
+    real_draw = Text.draw
+
+    def counting_draw(self, renderer):
+        drawn.append(self.get_text())
+        return real_draw(self, renderer)
+
+    with figure_style():
+        fig = new_figure(4, 1)
+        glyphs = GlyphText(fig)
+        fig.add_artist(glyphs)
+        glyphs.add(20, 36, text)
+        assert glyphs.real_text
+        Text.draw = counting_draw
+        try:
+            fig.savefig(tmp_path / "stamped.png", dpi=300, facecolor="white")
+            assert text not in drawn  # stamped, not laid out by FreeType
+            fig.savefig(tmp_path / "stamped.svg")
+            assert text in drawn  # vector formats: real text
+        finally:
+            Text.draw = real_draw
+        # The reference unhinted, as SVG and PDF viewers draw the text: FreeType's hinting in
+        # matplotlib's own rasterising makes this line ~2% narrower at 300 dpi.
+        with matplotlib.rc_context({"text.hinting": "no_hinting"}):
+            reference = new_figure(4, 1)
+            reference.text(
+                20 / 288, 36 / 72, text, va="center", fontsize=FONT_SIZE, fontfamily=FAMILY,
+                parse_math=False,
+            )  # fmt: skip
+            reference.savefig(tmp_path / "text.png", dpi=300, facecolor="white")
+    assert "<text" in (tmp_path / "stamped.svg").read_text()
+    box, ink = _ink(tmp_path / "stamped.png")
+    want_box, want_ink = _ink(tmp_path / "text.png")
+    # Same extent to within 2 pixels at 300 dpi, and about the same amount of ink.
+    assert np.abs(box - want_box).max() <= 2, (box, want_box)
+    assert ink == pytest.approx(want_ink, rel=0.1)
 
 
 def test_thin_glyphs_keep_their_ink_at_low_dpi(tmp_path, speed_path):

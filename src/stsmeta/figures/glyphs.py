@@ -3,7 +3,11 @@
 Real text (the usual case): each block is a matplotlib ``Text``, written as text into SVG
 (``svg.fonttype: none``) and PDF (embedded TrueType), so that study names and numbers can be
 selected, searched and read by ``pdftotext`` and screen readers. Figures with more than
-``REAL_TEXT_MAX_CHARS`` characters of table text (hundreds of studies) take the speed path below.
+``REAL_TEXT_MAX_CHARS`` characters of table text (hundreds of studies) take the speed path below,
+and so does every PNG: a raster has no text to select, and stamping each glyph rasterised once
+took the PNGs of the shipped figures from 1.8 to 1.2 s (benchmarks/NOTES.md). The glyphs are the
+same outlines at the same positions; only FreeType's hinting, which matplotlib applies to the
+text it rasterises itself, is absent (at 300 dpi it moves an edge by a fraction of a pixel).
 
 Speed path: one marker line per distinct glyph, not one Text per cell.
 
@@ -174,7 +178,8 @@ class GlyphText(Artist):
         # Each block as added: (x, y, text, ha, bold, size, colour, url), for real text.
         self._blocks: list[tuple[float, float, str, str, bool, float, str, str | None]] = []
         self._chars = 0
-        self._lines: list[Line2D] | None = None
+        # Built once for each way of drawing: {outlines of every block?: marker lines}.
+        self._lines: dict[bool, list[Line2D]] = {}
         self._texts: list | None = None
         self.set_zorder(3)
 
@@ -231,7 +236,7 @@ class GlyphText(Artist):
         self.placed.append(PlacedText(text, Bbox([[x0, top - height], [x0 + widest, top]])))
         self._blocks.append((x, y, text, ha, bold, size, colour, url))
         self._chars += len(text)
-        self._lines = None
+        self._lines = {}
         self._texts = None
 
     @property
@@ -246,7 +251,7 @@ class GlyphText(Artist):
         dx, dy = _ink_centre(char, bold, size)
         pen = (x - dx, y - dy)
         self._centred.setdefault((char, bold, size, colour), []).append(pen)
-        self._lines = None
+        self._lines = {}
 
     def texts(self) -> list:
         """One ``Text`` per block (real-text mode), built once."""
@@ -275,13 +280,19 @@ class GlyphText(Artist):
                 self._texts.append(artist)
         return self._texts
 
-    def lines(self) -> list[Line2D]:
-        """One marker-only ``Line2D`` per (glyph, weight, size, colour), built once."""
-        if self._lines is None:
+    def lines(self, outlines: bool | None = None) -> list[Line2D]:
+        """One marker-only ``Line2D`` per (glyph, weight, size, colour), built once.
+
+        ``outlines``: whether the blocks are drawn as outlines too, not only the centred glyphs
+        (default: the speed path's choice, ``not real_text``).
+        """
+        if outlines is None:
+            outlines = not self.real_text
+        if outlines not in self._lines:
             points = Affine2D().scale(1 / 72) + self._figure.dpi_scale_trans
-            self._lines = []
+            lines = self._lines[outlines] = []
             uses = dict(self._centred)
-            if not self.real_text:
+            if outlines:
                 for key, offsets in self._uses.items():
                     uses.setdefault(key, []).extend(offsets)
             for (char, bold, size, colour), offsets in sorted(uses.items()):
@@ -309,8 +320,8 @@ class GlyphText(Artist):
                     transform=points,
                 )
                 line.set_figure(self._figure)
-                self._lines.append(line)
-        return self._lines
+                lines.append(line)
+        return self._lines[outlines]
 
     def window_extents(self) -> list[tuple[str, Bbox]]:
         """Each block's text and box in display pixels (for overlap checks)."""
@@ -320,12 +331,20 @@ class GlyphText(Artist):
     def draw(self, renderer) -> None:
         if not self.get_visible():
             return
-        for line in self.lines():
+        outlines = not self.real_text or _is_raster(renderer)
+        for line in self.lines(outlines):
             line.draw(renderer)
-        if self.real_text:
+        if not outlines:
             for text in self.texts():
                 text.draw(renderer)
         self.stale = False
+
+
+def _is_raster(renderer) -> bool:
+    """Whether ``renderer`` paints pixels (PNG), where text cannot be selected anyway."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    return isinstance(renderer, RendererAgg)
 
 
 def glyph_text(figure: Figure) -> GlyphText:
