@@ -374,8 +374,17 @@ def test_document_structure_with_recording_pool(studies, config):
     step_sets = {tuple(sorted(v for s, v in rows.items() if s != out)) for out in rows}
     step_sets |= {tuple(sorted(rows[s] for s in doc["included"][: i + 1])) for i in range(k)}
     assert len(step_sets) < 2 * k
-    expected_calls = 1 + len(doc["secondary"]) + sum(map(len, levels.values())) + len(step_sets)
+    # Subgroups that select the same studies (here calciphylaxis, by calcinosis type and by
+    # disease) are pooled once: the same rows with the same method (stsmeta.pool.pooling).
+    subgroup_sets = {
+        json.dumps(g["studies"], sort_keys=True)
+        for groups in doc["subgroups"].values()
+        for g in groups.values()
+    }
+    assert len(subgroup_sets) < sum(map(len, levels.values()))
+    expected_calls = 1 + len(doc["secondary"]) + len(subgroup_sets) + len(step_sets)
     assert len(fake.calls) == expected_calls
+    assert len({json.dumps(c, sort_keys=True) for c in fake.calls}) == len(fake.calls)
     assert doc["input_sha256"] == {"a": "1", "b": "2"}
     assert len(doc["data_sha256"]) == 64
 
@@ -637,3 +646,34 @@ def test_leave_one_out_fits_each_distinct_dataset_once():
     # A step is a copy: changing one result changes no other.
     steps["s0"]["estimate"] = -1.0
     assert steps["s1"]["estimate"] != -1.0
+
+
+def test_the_same_pooling_is_computed_once_and_returned_as_a_copy():
+    from stsmeta.pool.eligibility import StudyRow
+    from stsmeta.pool.pooling import pool_rows
+
+    def row(sid, e, n):
+        return StudyRow(sid, sid.upper(), 2000, e, n, "patients", "primary", False, None, None,
+                        "primary", (), (), ())  # fmt: skip
+
+    rows = [row("s1", 1, 2), row("s2", 3, 4), row("s3", 0, 5)]
+    fake = RecordingPool()
+    method = {"method": "glmm", "label": "GLMM"}
+    kwargs = {"level": 0.95, "study_ci": "cp", "pool_fn": fake}
+    first = pool_rows(rows, method, **kwargs)
+    again = pool_rows(list(rows), dict(method), **kwargs)
+    assert len(fake.calls) == 1 and again == first
+    again["estimate"] = -1.0  # a copy: changing one result changes no other
+    assert pool_rows(rows, method, **kwargs)["estimate"] != -1.0
+    # Anything that changes the numbers is a new pooling: the counts, the order of the rows
+    # (the study list follows it), the method, the level, profile intervals or not.
+    pool_rows([row("s1", 1, 2), row("s2", 3, 5), row("s3", 0, 5)], method, **kwargs)
+    pool_rows(rows[::-1], method, **kwargs)
+    pool_rows(rows, {"method": "common", "label": "GLMM"}, **kwargs)
+    pool_rows(rows, method, **{**kwargs, "level": 0.9})
+    pool_rows(rows, method, profile=False, **kwargs)
+    assert len(fake.calls) == 6
+    # Another engine never sees this one's results.
+    other = RecordingPool()
+    pool_rows(rows, method, **{**kwargs, "pool_fn": other})
+    assert len(other.calls) == 1
