@@ -44,6 +44,10 @@ CONDA_ENV = "../../envs/stsmeta.yaml"
 STUDIES_DIR = config.get("studies_dir", "data/raw")
 RESULTS = "results"
 CONFIG_STAGES = sorted(STAGE_FIELDS)
+# Scheduling priority of the jobs on the path from the study files to the report (the coverage
+# design, shards and summary, pooling, figures): when more jobs are ready than cores, these go
+# first, so that jobs off that path (tables, the screening check) do not hold it up.
+CRITICAL_PATH = 10
 
 
 # The stsmeta package this run imports (a checkout's src/stsmeta or an installed wheel): the

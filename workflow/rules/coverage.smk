@@ -20,6 +20,7 @@ rule coverage_design:
         COVERAGE_DESIGN,
     log:
         f"{RESULTS}/logs/coverage/design.log",
+    priority: CRITICAL_PATH
     params:
         design=COVERAGE_DESIGN_TEXT,
     run:
@@ -48,6 +49,7 @@ rule coverage_shard:
         f"{RESULTS}/logs/coverage/shard-{{shard}}.log",
     wildcard_constraints:
         shard="[0-9]+",
+    priority: CRITICAL_PATH
     conda:
         CONDA_ENV
     threads: 1
@@ -83,6 +85,7 @@ rule coverage_summary:
         json=f"{RESULTS}/coverage/summary.json",
     log:
         f"{RESULTS}/logs/coverage/summary.log",
+    priority: CRITICAL_PATH
     conda:
         CONDA_ENV
     threads: 1

@@ -23,6 +23,7 @@ rule figures:
         coverage_figures(),
     log:
         f"{RESULTS}/logs/figures.log",
+    priority: CRITICAL_PATH
     conda:
         CONDA_ENV
     # Figures are saved by parallel processes; Snakemake lowers this to the cores it was given.

@@ -13,6 +13,7 @@ rule pool:
         expand(f"{RESULTS}/pool/{{{{outcome}}}}/{{scenario}}.json", scenario=SCENARIOS),
     log:
         f"{RESULTS}/logs/pool/{{outcome}}.log",
+    priority: CRITICAL_PATH
     conda:
         CONDA_ENV
     params:
