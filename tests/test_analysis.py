@@ -673,7 +673,42 @@ def test_the_same_pooling_is_computed_once_and_returned_as_a_copy():
     pool_rows(rows, method, **{**kwargs, "level": 0.9})
     pool_rows(rows, method, profile=False, **kwargs)
     assert len(fake.calls) == 6
+    # Steps (no profile intervals) are left to the analysis's step memory, by counts.
+    pool_rows(rows, method, profile=False, **kwargs)
+    assert len(fake.calls) == 7
     # Another engine never sees this one's results.
     other = RecordingPool()
     pool_rows(rows, method, **{**kwargs, "pool_fn": other})
     assert len(other.calls) == 1
+
+
+def test_the_pooling_memory_holds_a_bounded_number_of_study_rows(monkeypatch):
+    from stsmeta.pool import pooling
+    from stsmeta.pool.eligibility import StudyRow
+
+    def rows(prefix, k):
+        return [
+            StudyRow(f"{prefix}{i}", f"S{i}", 2000, 1, 2, "patients", "primary", False, None,
+                     None, "primary", (), (), ())
+            for i in range(k)
+        ]  # fmt: skip
+
+    monkeypatch.setattr(pooling, "_MEMO", pooling._Memo(entries=512, rows=5))
+    fake = RecordingPool()
+
+    def pool(selected):
+        pooling.pool_rows(selected, {"method": "glmm"}, level=0.95, study_ci="cp", pool_fn=fake)
+
+    a, b, big = rows("a", 3), rows("b", 2), rows("c", 6)
+    for selected in (a, b, a, b):  # both held (5 rows): computed once each
+        pool(selected)
+    assert len(fake.calls) == 2
+    pool(big)
+    pool(big)  # over the bound: never kept
+    assert len(fake.calls) == 4
+    pool(rows("d", 1))  # one row over the bound: the least recently used ("a") goes
+    assert len(fake.calls) == 5
+    pool(b)
+    assert len(fake.calls) == 5
+    pool(a)
+    assert len(fake.calls) == 6

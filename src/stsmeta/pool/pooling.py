@@ -30,12 +30,40 @@ METHOD_KEYS = (
 
 PoolFunction = Callable[..., Any]
 
-# Scenarios that select the same studies, and a subgroup or step that is the whole dataset, pool
-# the same rows with the same method: each such result is computed once per process (9 of the
-# 74 pooling calls of a shipped outcome, a GLMM with profile intervals among them). Bounded, so
-# that the steps of a 10,000-study run do not accumulate.
-_MEMO: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
-_MEMO_SIZE = 512
+
+class _Memo:
+    """Full pooled results by call, bounded in entries and in the study rows they hold.
+
+    Scenarios that select the same studies, and subgroup levels that select the same studies,
+    pool the same rows with the same method: each such result is computed once per process (9 of
+    the 74 pooling calls of a shipped outcome, a GLMM with profile intervals among them). Full
+    results only: leave-one-out and cumulative steps are kept by the analysis's own step memory
+    (by counts; pool/analysis.py), and a key costs a pass over the rows, which thousands of steps
+    of thousands of studies would pay. The row bound keeps a 10,000-study run from holding its
+    results (a row per study) twice.
+    """
+
+    def __init__(self, entries: int = 512, rows: int = 20_000) -> None:
+        self.entries, self.rows = entries, rows
+        self._held: OrderedDict[tuple, tuple[int, dict[str, Any]]] = OrderedDict()
+        self._rows_held = 0
+
+    def get(self, key: tuple) -> dict[str, Any] | None:
+        if key not in self._held:
+            return None
+        self._held.move_to_end(key)
+        return copy.deepcopy(self._held[key][1])  # a copy: callers add to their results
+
+    def put(self, key: tuple, n_rows: int, result: Mapping[str, Any]) -> None:
+        if n_rows > self.rows:
+            return
+        self._held[key] = (n_rows, copy.deepcopy(dict(result)))
+        self._rows_held += n_rows
+        while len(self._held) > self.entries or self._rows_held > self.rows:
+            self._rows_held -= self._held.popitem(last=False)[1][0]
+
+
+_MEMO = _Memo()
 
 
 def _method_kwargs(settings: Mapping) -> dict[str, Any]:
@@ -77,25 +105,22 @@ def pool_rows(
     """
     if not rows:
         return not_estimable(rows, settings, level=level, study_ci=study_ci, reason="no study")
+    if not profile:
+        return _pool_rows(rows, settings, level, study_ci, pool_fn, profile=False)
     call = [[(r.study_id, r.events, r.n) for r in rows], _method_kwargs(settings)]
-    call += [level, study_ci, profile]
+    call += [level, study_ci]
     digest = hashlib.sha256(json.dumps(call, sort_keys=True, default=repr).encode()).digest()
     key = (pool_fn, digest)
-    if key in _MEMO:
-        _MEMO.move_to_end(key)
-    else:
-        _MEMO[key] = _pool_rows(rows, settings, level=level, study_ci=study_ci, pool_fn=pool_fn,
-                                profile=profile)  # fmt: skip
-        if len(_MEMO) > _MEMO_SIZE:
-            _MEMO.popitem(last=False)
-    # A copy: callers add to their results.
-    return copy.deepcopy(_MEMO[key])
+    result = _MEMO.get(key)
+    if result is None:
+        result = _pool_rows(rows, settings, level, study_ci, pool_fn, profile=True)
+        _MEMO.put(key, len(rows), result)
+    return result
 
 
 def _pool_rows(
     rows: Sequence[StudyRow],
     settings: Mapping,
-    *,
     level: float,
     study_ci: str,
     pool_fn: PoolFunction,
