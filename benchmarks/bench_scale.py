@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -47,8 +48,19 @@ import resource, subprocess, sys, time
 t = time.perf_counter()
 rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
 wall = time.perf_counter() - t
-print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, rc)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, rc)
 """
+
+
+class Measured(NamedTuple):
+    """One run: wall seconds, the peak memory of its largest process (MiB), and the CPU seconds
+    (user and system) of every process it ran and waited for (Snakemake, its jobs, their
+    workers)."""
+
+    wall: float
+    rss: float
+    cpu: float
 
 
 def slurm_stall() -> str | None:
@@ -102,15 +114,22 @@ def compile_package() -> str:
 
 
 def measure(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak memory (MiB) of one run of ``cmd`` in ``cwd``."""
+    run = measure_all(cmd, cwd)
+    return run.wall, run.rss
+
+
+def measure_all(cmd: list[str], cwd: Path) -> Measured:
+    """One run of ``cmd`` in ``cwd``: wall, peak memory and CPU (``Measured``)."""
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, capture_output=True, text=True
     )
-    wall, rss, rc = out.stdout.split()
+    wall, rss, cpu, rc = out.stdout.split()
     if int(rc) != 0:
         log = sorted((cwd / ".snakemake" / "log").glob("*.log"))
         tail = log[-1].read_text()[-3000:] if log else out.stderr[-3000:]
         raise RuntimeError(f"{' '.join(cmd)} failed in {cwd}:\n{tail}")
-    return float(wall), float(rss)
+    return Measured(float(wall), float(rss), float(cpu))
 
 
 _START = re.compile(r"^\[(.+?)\]\n(?:local)?rule (\w+):\n(?:    .*\n)*?    jobid: (\d+)", re.M)

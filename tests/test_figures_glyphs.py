@@ -25,6 +25,7 @@ from stsmeta.figures.forest import forest_plot
 from stsmeta.figures.glyphs import FAMILY, FONT_SIZE, GlyphText, line_width
 from stsmeta.figures.risk_of_bias import risk_of_bias_plot
 from stsmeta.figures.style import figure_style, new_figure
+from stsmeta.outputs import FIGURE_FORMATS, figure_stems
 from stsmeta.presentation.risk_of_bias import QUESTIONS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
@@ -247,11 +248,54 @@ def judgement_glyph(key: str) -> str:
     return next(j.glyph for j in JUDGEMENTS + DOMAIN_JUDGEMENTS if j.key == key)
 
 
+# A SYNTHETIC coverage summary (two methods, two cells), for the heat map.
+SYNTHETIC_COVERAGE = {
+    "settings": {"level": 0.95, "replicates": 10},
+    "design": {"k": 3},
+    "recommendation": {"method": "b"},
+    "summary": [
+        {"method": m, "label": m.upper(), "true_proportion": p, "tau": 0.5,
+         "coverage": c, "failure_rate": f}
+        for m, p, c, f in [("a", 0.3, 0.9, 0.0), ("a", 0.7, 0.8, 0.1), ("b", 0.3, 0.95, 0.0),
+                           ("b", 0.7, None, 1.0)]
+    ],
+}  # fmt: skip
+
+
 def test_parallel_saving_writes_the_same_bytes(inputs, tmp_path):
+    # Three processes: two workers forked while the figures are drawn claim files side by side.
+    processes = 3
     plan, pooled, studies = inputs
-    serial = write_figures(plan, pooled, studies, tmp_path / "serial", processes=1)
-    parallel = write_figures(plan, pooled, studies, tmp_path / "parallel", processes=2)
-    assert [p.name for p in serial] == [p.name for p in parallel]
-    assert len(serial) == 3 * (3 * len(plan.outcomes) + 3)
+    kwargs = {"coverage": SYNTHETIC_COVERAGE}
+    serial = write_figures(plan, pooled, studies, tmp_path / "serial", processes=1, **kwargs)
+    parallel = write_figures(plan, pooled, studies, tmp_path / "par", processes=processes, **kwargs)
+    # The documented order (figure_stems, then the heat map), whatever order they were drawn in.
+    stems = [*figure_stems(plan.outcomes), "coverage"]
+    assert [p.name for p in serial] == [f"{s}.{fmt}" for s in stems for fmt in FIGURE_FORMATS]
+    assert [p.name for p in parallel] == [p.name for p in serial]
+    assert sorted(p.name for p in (tmp_path / "par").iterdir()) == sorted(p.name for p in serial)
     for a, b in zip(serial, parallel, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def _failing_saver(figure, outdir, stem, formats):
+    raise OSError(f"no space left on device writing {stem}.{formats[0]}")
+
+
+def test_an_error_in_a_saving_process_reaches_the_caller(tmp_path):
+    import time
+
+    from stsmeta.figures import draw_and_save
+
+    def slow(stem):
+        def step():
+            time.sleep(0.2)  # still drawing while the first worker saves the first figure
+            return (new_figure(1, 1), tmp_path, stem)
+
+        return step
+
+    # The first figure is drawn at once and its files are claimed by the forked worker.
+    steps = [lambda: (new_figure(1, 1), tmp_path, "broken", _failing_saver)]
+    steps += [slow(f"fine{i}") for i in range(3)]
+    with pytest.raises(OSError, match="no space left on device writing broken"):
+        draw_and_save(steps, processes=2)

@@ -17,6 +17,10 @@ from stsmeta.outputs import FIGURE_FORMATS
 
 # Figures drawn in this process, saved by forked workers (inherited, never pickled).
 _DRAWN: list = []
+# Each (figure, format) to save, in the order drawn: (index into _DRAWN, format).
+_TASKS: list[tuple[int, str]] = []
+# Within a figure, the slowest format first, so that no worker is left with a big file at the end.
+_FORMAT_ORDER = {"pdf": 0, "png": 1, "svg": 2}
 
 
 def default_processes() -> int:
@@ -36,37 +40,96 @@ def _save(entry: tuple, formats: tuple[str, ...] = FIGURE_FORMATS) -> list[Path]
     return (saver[0] if saver else save_figure)(figure, outdir, stem, formats)
 
 
-def _save_task(task: tuple[int, str]) -> list[Path]:
-    index, fmt = task
-    return _save(_DRAWN[index], (fmt,))
+def _paths(entry: tuple) -> list[Path]:
+    """The files ``_save(entry)`` writes, in ``FIGURE_FORMATS`` order."""
+    _, outdir, stem, *_ = entry
+    return [Path(outdir) / f"{stem}.{fmt}" for fmt in FIGURE_FORMATS]
 
 
-def save_all(drawn: list[tuple], processes: int = 1) -> list[Path]:
-    """Save each ``(figure, outdir, stem[, saver])`` in every format; ``processes`` > 1: in
-    forked workers.
+def draw_and_save(steps: list, processes: int = 1) -> list[Path]:
+    """Call each step (it draws one figure and returns its ``(figure, outdir, stem[, saver])``)
+    and save every figure in every format; return the paths written, in step order.
 
     Saving (rendering PNG, SVG and PDF) is most of the cost and each file depends only on its
-    figure, so figures are drawn here and each (figure, format) saved in parallel: the same
-    bytes, in less wall time. Workers are forked so that they inherit the drawn figures (nothing
-    is pickled); where fork is not available, saving is serial.
+    figure. With ``processes`` > 1, workers are forked while the figures are still being drawn:
+    a worker inherits every figure drawn before its fork (nothing is pickled) and saves, one
+    (figure, format) at a time, what no other process has claimed among those. The drawing
+    process saves too once it has drawn the last figure, and forks a new worker whenever one has
+    run out of the figures it can see. The same bytes as saving serially
+    (tests/test_figures_glyphs.py), with the drawing and the first saves overlapping. Where
+    fork is not available, saving is serial.
     """
     import multiprocessing
 
-    tasks = [(i, fmt) for i in range(len(drawn)) for fmt in FIGURE_FORMATS]
-    processes = min(processes, len(tasks))
     if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        drawn = [step() for step in steps]
         return [path for entry in drawn for path in _save(entry)]
-    # The tallest figures first, PDF (the slowest format) before PNG and SVG, so that no worker
-    # is left with a big one at the end.
-    cost = {"pdf": 0, "png": 1, "svg": 2}
-    order = sorted(tasks, key=lambda t: (-drawn[t[0]][0].get_size_inches()[1], cost.get(t[1], 3)))
-    _DRAWN[:] = drawn
+    context = multiprocessing.get_context("fork")
+    claimed = context.Value("i", 0)  # how many of _TASKS have been taken, in order
+    errors = context.SimpleQueue()
+    workers: list = []
+
+    def fork_workers() -> None:
+        # Keep the other CPUs busy with what has been drawn so far.
+        alive = sum(worker.exitcode is None for worker in workers)
+        for _ in range(processes - 1 - alive):
+            if claimed.value >= len(_TASKS):
+                return
+            worker = context.Process(target=_save_visible, args=(len(_TASKS), claimed, errors))
+            worker.start()
+            workers.append(worker)
+
+    formats = sorted(FIGURE_FORMATS, key=lambda fmt: _FORMAT_ORDER.get(fmt, len(_FORMAT_ORDER)))
+    _DRAWN.clear()
+    _TASKS.clear()
     try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            saved = dict(zip(order, pool.map(_save_task, order, chunksize=1), strict=True))
+        for step in steps:
+            _DRAWN.append(step())
+            _TASKS.extend((len(_DRAWN) - 1, fmt) for fmt in formats)
+            fork_workers()
+        while (task := _claim(claimed, len(_TASKS))) is not None:
+            _save(_DRAWN[task[0]], (task[1],))
+            fork_workers()
+        for worker in workers:
+            worker.join()
+        drawn = list(_DRAWN)
     finally:
+        for worker in workers:
+            if worker.exitcode is None:
+                worker.terminate()
+                worker.join()
         _DRAWN.clear()
-    return [path for task in tasks for path in saved[task]]
+        _TASKS.clear()
+    if not errors.empty():
+        raise errors.get()
+    failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"a process saving figures ended with exit status {failed[0]}")
+    return [path for entry in drawn for path in _paths(entry)]
+
+
+def _claim(claimed, visible: int) -> tuple[int, str] | None:
+    """The next task not yet taken among the first ``visible``, now taken; or None."""
+    with claimed.get_lock():
+        index = claimed.value
+        if index >= visible:
+            return None
+        claimed.value = index + 1
+    return _TASKS[index]
+
+
+def _save_visible(visible: int, claimed, errors) -> None:
+    """A worker's loop: save tasks until none of the first ``visible`` is left; an error is
+    sent to the drawing process (which raises it) and ends the worker."""
+    try:
+        while (task := _claim(claimed, visible)) is not None:
+            _save(_DRAWN[task[0]], (task[1],))
+    except Exception as exc:  # raised again, with its message, by the drawing process
+        try:
+            errors.put(exc)
+        except Exception:  # not picklable: its message
+            errors.put(RuntimeError(f"{type(exc).__name__}: {exc}"))
+        raise SystemExit(1) from None
 
 
 def flow_figure(plan, pooled: dict, studies: dict, screening: dict | None):
@@ -95,6 +158,20 @@ def summary_figure(plan, pooled: dict, studies: dict):
     )
 
 
+# Figure kinds by the time their files take to save, costliest first (benchmarks/NOTES.md).
+_SAVE_COST_RANK = {
+    "coverage": 0,
+    "forest": 1,
+    "sensitivity": 2,
+    "risk_of_bias": 3,
+    "prisma_flow": 4,
+    "cumulative": 5,
+    "summary_forest": 6,
+}
+# Stems ``<kind>_<outcome>``; the other figures' stems are their kinds.
+_PER_OUTCOME = ("forest_", "sensitivity_", "cumulative_")
+
+
 def write_figures(
     plan,
     pooled: dict,
@@ -110,7 +187,7 @@ def write_figures(
     ``plan`` is a ``stsmeta.presentation.inputs.Plan``;
     ``pooled`` is ``{outcome: {scenario: JSON}}``
     and ``studies`` ``{study_id: normalised study}`` (as loaded by ``stsmeta.presentation.inputs``).
-    ``processes`` > 1 saves figures in that many forked processes (see ``save_all``).
+    ``processes`` > 1 saves figures in that many processes (see ``draw_and_save``).
     ``screening``: the screening records (``stsmeta.presentation.screening``), for the flow
     diagram; without them the diagram says that identification and screening were not recorded.
     ``coverage``: the coverage study's summary JSON (``stsmeta coverage-summary``), for its heat
@@ -125,47 +202,72 @@ def write_figures(
     level = plan.confidence_level
     primary_label = plan.method_label("primary")
     subgroup_variable = next(iter(plan.subgroups), None)
-    drawn: list[tuple] = []  # (figure, outdir, stem)
-    with figure_style():
-        for outcome in plan.outcomes:
-            label = plan.outcome_label(outcome)
-            primary = pooled[outcome]["primary"]
-            forest = forest_plot(
-                primary,
-                studies,
-                outcome_label=label,
-                primary_label=primary_label,
-                secondary_labels={m: plan.method_label(m) for m in plan.secondary_methods},
-                subgroup_variable=subgroup_variable,
-                subgroup_label=plan.subgroups.get(subgroup_variable or "", ""),
-                level=level,
-            )
-            drawn.append((forest.figure, outdir, f"forest_{outcome}"))
-            sensitivity = sensitivity_plot(
-                {s: pooled[outcome][s] for s in plan.scenarios},
-                scenario_labels={s: plan.scenario_label(s) for s in plan.scenarios},
-                studies=studies,
-                outcome_label=label,
-                primary_label=primary_label,
-                level=level,
-            )
-            drawn.append((sensitivity.figure, outdir, f"sensitivity_{outcome}"))
-            cumulative = cumulative_plot(
-                primary,
-                studies=studies,
-                outcome_label=label,
-                primary_label=primary_label,
-                level=level,
-            )
-            drawn.append((cumulative.figure, outdir, f"cumulative_{outcome}"))
-        rob = risk_of_bias_plot(studies)
-        drawn.append((rob.figure, outdir, "risk_of_bias"))
-        drawn.append((flow_figure(plan, pooled, studies, screening).figure, outdir, "prisma_flow"))
-        drawn.append((summary_figure(plan, pooled, studies).figure, outdir, "summary_forest"))
+
+    def styled(stem: str, draw) -> tuple[str, object]:
+        # (kind, step): the step of draw_and_save draws the figure in stsmeta's style.
+        def step() -> tuple:
+            with figure_style():
+                return (draw().figure, outdir, stem)
+
+        return stem.split("_")[0] if stem.startswith(_PER_OUTCOME) else stem, step
+
+    steps = []
+    for outcome in plan.outcomes:
+        label = plan.outcome_label(outcome)
+        primary = pooled[outcome]["primary"]
+        steps += [
+            styled(
+                f"forest_{outcome}",
+                lambda label=label, primary=primary: forest_plot(
+                    primary,
+                    studies,
+                    outcome_label=label,
+                    primary_label=primary_label,
+                    secondary_labels={m: plan.method_label(m) for m in plan.secondary_methods},
+                    subgroup_variable=subgroup_variable,
+                    subgroup_label=plan.subgroups.get(subgroup_variable or "", ""),
+                    level=level,
+                ),
+            ),
+            styled(
+                f"sensitivity_{outcome}",
+                lambda label=label, outcome=outcome: sensitivity_plot(
+                    {s: pooled[outcome][s] for s in plan.scenarios},
+                    scenario_labels={s: plan.scenario_label(s) for s in plan.scenarios},
+                    studies=studies,
+                    outcome_label=label,
+                    primary_label=primary_label,
+                    level=level,
+                ),
+            ),
+            styled(
+                f"cumulative_{outcome}",
+                lambda label=label, primary=primary: cumulative_plot(
+                    primary,
+                    studies=studies,
+                    outcome_label=label,
+                    primary_label=primary_label,
+                    level=level,
+                ),
+            ),
+        ]
+    steps += [
+        styled("risk_of_bias", lambda: risk_of_bias_plot(studies)),
+        styled("prisma_flow", lambda: flow_figure(plan, pooled, studies, screening)),
+        styled("summary_forest", lambda: summary_figure(plan, pooled, studies)),
+    ]
     if coverage is not None:
         # Its own look (coverage_heatmap._RC), outside figure_style: the bytes that
         # `stsmeta coverage-figure` writes.
         from stsmeta.figures.coverage_heatmap import coverage_heatmap, save_heatmap
 
-        drawn.append((coverage_heatmap(coverage), outdir, "coverage", save_heatmap))
-    return save_all(drawn, processes)
+        steps.append(
+            ("coverage", lambda: (coverage_heatmap(coverage), outdir, "coverage", save_heatmap))
+        )
+    # Drawn and saved the costliest first (the heat map's many cells, the tall forest plots), so
+    # that the last files saved are small ones and no process is left alone with a big one;
+    # returned in the documented order.
+    order = sorted(range(len(steps)), key=lambda i: _SAVE_COST_RANK[steps[i][0]])
+    saved = draw_and_save([steps[i][1] for i in order], processes)
+    by_step = {i: saved[3 * rank : 3 * rank + 3] for rank, i in enumerate(order)}
+    return [path for i in range(len(steps)) for path in by_step[i]]

@@ -1,6 +1,6 @@
 """The coverage heat map: one row per method, one column per grid cell, colour = coverage.
 
-Drawn by the figures job (``write_figures(coverage=...)``, saved in its pool of processes like
+Drawn by the figures job (``write_figures(coverage=...)``, saved by its processes like
 every other figure) and by ``stsmeta coverage-figure``; both give the same bytes. Its look is its
 own, not ``style.RC``: 9 pt text, 150 dpi, its own SVG hash salt and metadata, as the heat map
 has always been drawn. Deterministic output: the Agg backend, a fixed SVG hash salt and no dates
@@ -106,7 +106,7 @@ def save_heatmap_file(fig, path: Path | str) -> Path:
 
 
 def save_heatmap(fig, outdir: Path | str, stem: str, formats: tuple[str, ...]) -> list[Path]:
-    """``save_figure``'s signature for ``figures.save_all``: ``<outdir>/<stem>.<fmt>``."""
+    """``save_figure``'s signature for ``figures.draw_and_save``: ``<outdir>/<stem>.<fmt>``."""
     return [save_heatmap_file(fig, Path(outdir) / f"{stem}.{fmt}") for fmt in formats]
 
 
