@@ -72,9 +72,8 @@ def draw_and_save(steps: list, processes: int = 1) -> list[Path]:
     def fork_workers() -> None:
         # Keep the other CPUs busy with what has been drawn so far.
         alive = sum(worker.exitcode is None for worker in workers)
-        for _ in range(processes - 1 - alive):
-            if claimed.value >= len(_TASKS):
-                return
+        # No more workers than files left to claim: one with nothing to do would only exit.
+        for _ in range(min(processes - 1 - alive, len(_TASKS) - claimed.value)):
             worker = context.Process(target=_save_visible, args=(len(_TASKS), claimed, errors))
             worker.start()
             workers.append(worker)
