@@ -648,15 +648,18 @@ def test_leave_one_out_fits_each_distinct_dataset_once():
     assert steps["s1"]["estimate"] != -1.0
 
 
-def test_the_same_pooling_is_computed_once_and_returned_as_a_copy():
+def _row(sid, e, n):
+    """A SYNTHETIC study row of the primary analysis."""
     from stsmeta.pool.eligibility import StudyRow
+
+    return StudyRow(sid, sid.upper(), 2000, e, n, "patients", "primary", False, None, None,
+                    "primary", (), (), ())  # fmt: skip
+
+
+def test_the_same_pooling_is_computed_once_and_returned_as_a_copy():
     from stsmeta.pool.pooling import pool_rows
 
-    def row(sid, e, n):
-        return StudyRow(sid, sid.upper(), 2000, e, n, "patients", "primary", False, None, None,
-                        "primary", (), (), ())  # fmt: skip
-
-    rows = [row("s1", 1, 2), row("s2", 3, 4), row("s3", 0, 5)]
+    rows = [_row("s1", 1, 2), _row("s2", 3, 4), _row("s3", 0, 5)]
     fake = RecordingPool()
     method = {"method": "glmm", "label": "GLMM"}
     kwargs = {"level": 0.95, "study_ci": "cp", "pool_fn": fake}
@@ -667,7 +670,7 @@ def test_the_same_pooling_is_computed_once_and_returned_as_a_copy():
     assert pool_rows(rows, method, **kwargs)["estimate"] != -1.0
     # Anything that changes the numbers is a new pooling: the counts, the order of the rows
     # (the study list follows it), the method, the level, profile intervals or not.
-    pool_rows([row("s1", 1, 2), row("s2", 3, 5), row("s3", 0, 5)], method, **kwargs)
+    pool_rows([_row("s1", 1, 2), _row("s2", 3, 5), _row("s3", 0, 5)], method, **kwargs)
     pool_rows(rows[::-1], method, **kwargs)
     pool_rows(rows, {"method": "common", "label": "GLMM"}, **kwargs)
     pool_rows(rows, method, **{**kwargs, "level": 0.9})
@@ -684,14 +687,9 @@ def test_the_same_pooling_is_computed_once_and_returned_as_a_copy():
 
 def test_the_pooling_memory_holds_a_bounded_number_of_study_rows(monkeypatch):
     from stsmeta.pool import pooling
-    from stsmeta.pool.eligibility import StudyRow
 
     def rows(prefix, k):
-        return [
-            StudyRow(f"{prefix}{i}", f"S{i}", 2000, 1, 2, "patients", "primary", False, None,
-                     None, "primary", (), (), ())
-            for i in range(k)
-        ]  # fmt: skip
+        return [_row(f"{prefix}{i}", 1, 2) for i in range(k)]
 
     monkeypatch.setattr(pooling, "_MEMO", pooling._Memo(entries=512, rows=5))
     fake = RecordingPool()

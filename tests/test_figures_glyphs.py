@@ -10,6 +10,7 @@ Studies are the SYNTHETIC fixtures of tests/fixtures/pooled, copied to many ids 
 from __future__ import annotations
 
 import copy
+import os
 import random
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def _ink(path: Path) -> tuple[np.ndarray, int]:
     return np.array([cols.min(), rows.min(), cols.max(), rows.max()]), int(dark.sum())
 
 
-def test_png_stamps_real_text_as_outlines_where_the_text_would_be(tmp_path):
+def test_png_stamps_real_text_as_outlines_where_the_text_would_be(tmp_path, monkeypatch):
     # A PNG has no text to select: its table text is stamped glyph outlines (each rasterised
     # once), even below REAL_TEXT_MAX_CHARS, while SVG and PDF keep real text. The ink must be
     # where and what matplotlib's own text rendering gives.
@@ -143,14 +144,12 @@ def test_png_stamps_real_text_as_outlines_where_the_text_would_be(tmp_path):
         fig.add_artist(glyphs)
         glyphs.add(20, 36, text)
         assert glyphs.real_text
-        Text.draw = counting_draw
-        try:
-            fig.savefig(tmp_path / "stamped.png", dpi=300, facecolor="white")
-            assert text not in drawn  # stamped, not laid out by FreeType
-            fig.savefig(tmp_path / "stamped.svg")
-            assert text in drawn  # vector formats: real text
-        finally:
-            Text.draw = real_draw
+        monkeypatch.setattr(Text, "draw", counting_draw)
+        fig.savefig(tmp_path / "stamped.png", dpi=300, facecolor="white")
+        assert text not in drawn  # stamped, not laid out by FreeType
+        fig.savefig(tmp_path / "stamped.svg")
+        assert text in drawn  # vector formats: real text
+        monkeypatch.undo()
         # The reference unhinted, as SVG and PDF viewers draw the text: FreeType's hinting in
         # matplotlib's own rasterising makes this line ~2% narrower at 300 dpi.
         with matplotlib.rc_context({"text.hinting": "no_hinting"}):
@@ -279,7 +278,7 @@ def test_parallel_saving_writes_the_same_bytes(inputs, tmp_path):
 
 
 def _failing_saver(figure, outdir, stem, formats):
-    raise OSError(f"no space left on device writing {stem}.{formats[0]}")
+    raise OSError(f"no space left on device writing {stem}.{formats[0]} in process {os.getpid()}")
 
 
 def test_an_error_in_a_saving_process_reaches_the_caller(tmp_path):
@@ -297,5 +296,7 @@ def test_an_error_in_a_saving_process_reaches_the_caller(tmp_path):
     # The first figure is drawn at once and its files are claimed by the forked worker.
     steps = [lambda: (new_figure(1, 1), tmp_path, "broken", _failing_saver)]
     steps += [slow(f"fine{i}") for i in range(3)]
-    with pytest.raises(OSError, match="no space left on device writing broken"):
+    with pytest.raises(OSError, match="no space left on device writing broken") as caught:
         draw_and_save(steps, processes=2)
+    # Raised in a worker, not in this process, and carried back with its type and message.
+    assert not str(caught.value).endswith(f"in process {os.getpid()}")

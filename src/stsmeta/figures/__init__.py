@@ -20,7 +20,8 @@ _DRAWN: list = []
 # Each (figure, format) to save, in the order drawn: (index into _DRAWN, format).
 _TASKS: list[tuple[int, str]] = []
 # Within a figure, the slowest format first, so that no worker is left with a big file at the end.
-_FORMAT_ORDER = {"pdf": 0, "png": 1, "svg": 2}
+_FORMAT_COST_RANK = {"pdf": 0, "png": 1, "svg": 2}
+_SAVE_ORDER = tuple(sorted(FIGURE_FORMATS, key=lambda fmt: _FORMAT_COST_RANK.get(fmt, 3)))
 
 
 def default_processes() -> int:
@@ -46,9 +47,9 @@ def _paths(entry: tuple) -> list[Path]:
     return [Path(outdir) / f"{stem}.{fmt}" for fmt in FIGURE_FORMATS]
 
 
-def draw_and_save(steps: list, processes: int = 1) -> list[Path]:
+def draw_and_save(steps: list, processes: int = 1) -> list[list[Path]]:
     """Call each step (it draws one figure and returns its ``(figure, outdir, stem[, saver])``)
-    and save every figure in every format; return the paths written, in step order.
+    and save every figure in every format; return each step's paths, in step order.
 
     Saving (rendering PNG, SVG and PDF) is most of the cost and each file depends only on its
     figure. With ``processes`` > 1, workers are forked while the figures are still being drawn:
@@ -62,8 +63,7 @@ def draw_and_save(steps: list, processes: int = 1) -> list[Path]:
     import multiprocessing
 
     if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        drawn = [step() for step in steps]
-        return [path for entry in drawn for path in _save(entry)]
+        return [_save(step()) for step in steps]
     context = multiprocessing.get_context("fork")
     claimed = context.Value("i", 0)  # how many of _TASKS have been taken, in order
     errors = context.SimpleQueue()
@@ -78,13 +78,12 @@ def draw_and_save(steps: list, processes: int = 1) -> list[Path]:
             worker.start()
             workers.append(worker)
 
-    formats = sorted(FIGURE_FORMATS, key=lambda fmt: _FORMAT_ORDER.get(fmt, len(_FORMAT_ORDER)))
     _DRAWN.clear()
     _TASKS.clear()
     try:
         for step in steps:
             _DRAWN.append(step())
-            _TASKS.extend((len(_DRAWN) - 1, fmt) for fmt in formats)
+            _TASKS.extend((len(_DRAWN) - 1, fmt) for fmt in _SAVE_ORDER)
             fork_workers()
         while (task := _claim(claimed, len(_TASKS))) is not None:
             _save(_DRAWN[task[0]], (task[1],))
@@ -104,7 +103,7 @@ def draw_and_save(steps: list, processes: int = 1) -> list[Path]:
     failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
     if failed:
         raise RuntimeError(f"a process saving figures ended with exit status {failed[0]}")
-    return [path for entry in drawn for path in _paths(entry)]
+    return [_paths(entry) for entry in drawn]
 
 
 def _claim(claimed, visible: int) -> tuple[int, str] | None:
@@ -167,8 +166,6 @@ _SAVE_COST_RANK = {
     "cumulative": 5,
     "summary_forest": 6,
 }
-# Stems ``<kind>_<outcome>``; the other figures' stems are their kinds.
-_PER_OUTCOME = ("forest_", "sensitivity_", "cumulative_")
 
 
 def write_figures(
@@ -202,13 +199,16 @@ def write_figures(
     primary_label = plan.method_label("primary")
     subgroup_variable = next(iter(plan.subgroups), None)
 
-    def styled(stem: str, draw) -> tuple[str, object]:
-        # (kind, step): the step of draw_and_save draws the figure in stsmeta's style.
+    def styled(kind: str, outcome: str | None, draw) -> tuple[str, object]:
+        # (kind, step): the step of draw_and_save draws the figure in stsmeta's style; its stem
+        # is <kind>_<outcome>, or the kind for a figure of the whole review.
+        stem = f"{kind}_{outcome}" if outcome else kind
+
         def step() -> tuple:
             with figure_style():
                 return (draw().figure, outdir, stem)
 
-        return stem.split("_")[0] if stem.startswith(_PER_OUTCOME) else stem, step
+        return kind, step
 
     steps = []
     for outcome in plan.outcomes:
@@ -216,7 +216,8 @@ def write_figures(
         primary = pooled[outcome]["primary"]
         steps += [
             styled(
-                f"forest_{outcome}",
+                "forest",
+                outcome,
                 lambda label=label, primary=primary: forest_plot(
                     primary,
                     studies,
@@ -229,7 +230,8 @@ def write_figures(
                 ),
             ),
             styled(
-                f"sensitivity_{outcome}",
+                "sensitivity",
+                outcome,
                 lambda label=label, outcome=outcome: sensitivity_plot(
                     {s: pooled[outcome][s] for s in plan.scenarios},
                     scenario_labels={s: plan.scenario_label(s) for s in plan.scenarios},
@@ -240,7 +242,8 @@ def write_figures(
                 ),
             ),
             styled(
-                f"cumulative_{outcome}",
+                "cumulative",
+                outcome,
                 lambda label=label, primary=primary: cumulative_plot(
                     primary,
                     studies=studies,
@@ -251,9 +254,9 @@ def write_figures(
             ),
         ]
     steps += [
-        styled("risk_of_bias", lambda: risk_of_bias_plot(studies)),
-        styled("prisma_flow", lambda: flow_figure(plan, pooled, studies, screening)),
-        styled("summary_forest", lambda: summary_figure(plan, pooled, studies)),
+        styled("risk_of_bias", None, lambda: risk_of_bias_plot(studies)),
+        styled("prisma_flow", None, lambda: flow_figure(plan, pooled, studies, screening)),
+        styled("summary_forest", None, lambda: summary_figure(plan, pooled, studies)),
     ]
     if coverage is not None:
         # Its own look (coverage_heatmap._RC), outside figure_style: the bytes that
@@ -267,6 +270,5 @@ def write_figures(
     # that the last files saved are small ones and no process is left alone with a big one;
     # returned in the documented order.
     order = sorted(range(len(steps)), key=lambda i: _SAVE_COST_RANK[steps[i][0]])
-    saved = draw_and_save([steps[i][1] for i in order], processes)
-    by_step = {i: saved[3 * rank : 3 * rank + 3] for rank, i in enumerate(order)}
-    return [path for i in range(len(steps)) for path in by_step[i]]
+    saved = dict(zip(order, draw_and_save([steps[i][1] for i in order], processes), strict=True))
+    return [path for i in range(len(steps)) for path in saved[i]]
