@@ -48,9 +48,10 @@ def coverage_matrix(doc: Mapping):
 def coverage_heatmap(doc: Mapping):
     """The heat map of a coverage summary JSON document, drawn (a matplotlib Figure)."""
     import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.figure import Figure
+
+    from stsmeta.figures.canvas import FigureCanvas
 
     rows, cols, cov, fail = coverage_matrix(doc)
     level = float(doc["settings"]["level"])
@@ -58,7 +59,7 @@ def coverage_heatmap(doc: Mapping):
     with matplotlib.rc_context(_RC):
         # Not registered with pyplot (nothing to close, no pyplot import).
         fig = Figure(figsize=(1.4 + 0.75 * len(cols), 1.2 + 0.55 * len(rows)))
-        FigureCanvasAgg(fig)
+        FigureCanvas(fig)
         ax = fig.subplots()
         low = min(0.5, float(min(v for v in cov.flat if v == v)) if (cov == cov).any() else 0.5)
         norm = TwoSlopeNorm(vmin=low, vcenter=level, vmax=1.0)

@@ -177,6 +177,8 @@ class GlyphText(Artist):
         self._centred: dict[tuple[str, bool, float, str], list[tuple[float, float]]] = {}
         # Each block as added: (x, y, text, ha, bold, size, colour, url), for real text.
         self._blocks: list[tuple[float, float, str, str, bool, float, str, str | None]] = []
+        # Each block's lines as laid out: (line, left, baseline) in points, for real text.
+        self._runs: list[list[tuple[str, float, float]]] = []
         self._chars = 0
         # Built once for each way of drawing: {outlines of every block?: marker lines}.
         self._lines: dict[bool, list[Line2D]] = {}
@@ -221,12 +223,14 @@ class GlyphText(Artist):
         height = len(lines) * pitch
         top = y + height / 2
         widths = []
+        runs = []
         for i, line in enumerate(lines):
             pens = advances(line, bold, size)
             width = pens[-1]
             widths.append(width)
             left = x - {"left": 0.0, "center": width / 2, "right": width}[ha]
             baseline = top - gap / 2 - ascent - i * pitch
+            runs.append((line, left, baseline))
             for char, pen in zip(line, pens, strict=False):
                 if not char.isspace():
                     key = (char, bold, size, colour)
@@ -235,6 +239,7 @@ class GlyphText(Artist):
         x0 = x - {"left": 0.0, "center": widest / 2, "right": widest}[ha]
         self.placed.append(PlacedText(text, Bbox([[x0, top - height], [x0 + widest, top]])))
         self._blocks.append((x, y, text, ha, bold, size, colour, url))
+        self._runs.append(runs)
         self._chars += len(text)
         self._lines = {}
         self._texts = None
@@ -335,9 +340,41 @@ class GlyphText(Artist):
         for line in self.lines(outlines):
             line.draw(renderer)
         if not outlines:
-            for text in self.texts():
-                text.draw(renderer)
+            self._draw_text(renderer)
         self.stale = False
+
+    def _draw_text(self, renderer) -> None:
+        """Each block's lines drawn as text where ``add`` laid them out.
+
+        What ``Text.draw`` does for a block, less its layout: it measures every line again with
+        FreeType, in every format, to find positions ``add`` already has (to within 0.04 pt,
+        tests/test_figures_glyphs.py); that was about a third of saving an SVG and a sixth of a
+        PDF (benchmarks/NOTES.md). As in ``Text.draw``, a one-line block passes its ``Text`` to
+        the renderer, so that SVG anchors it (``text-anchor``) and a viewer that substitutes
+        another font keeps the column aligned.
+        """
+        from matplotlib.colors import to_rgba
+
+        scale = self._figure.dpi / 72  # display units a point
+        height = renderer.get_canvas_width_height()[1]
+        for text, runs in zip(self.texts(), self._runs, strict=True):
+            renderer.open_group("text", text.get_gid())
+            gc = renderer.new_gc()
+            gc.set_foreground(to_rgba(text.get_color()), isRGBA=True)
+            gc.set_alpha(text.get_alpha())
+            gc.set_url(text.get_url())
+            gc.set_antialiased(text.get_antialiased())
+            gc.set_snap(text.get_snap())
+            anchor = text if len(runs) == 1 else None
+            for line, left, baseline in runs:
+                y = baseline * scale
+                if renderer.flipy():
+                    y = height - y
+                renderer.draw_text(
+                    gc, left * scale, y, line, text.get_fontproperties(), 0.0, mtext=anchor
+                )
+            gc.restore()
+            renderer.close_group("text")
 
 
 def _is_raster(renderer) -> bool:

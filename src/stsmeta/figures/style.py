@@ -89,10 +89,10 @@ def figure_style() -> Iterator[None]:
 
 def new_figure(width: float, height: float) -> Figure:
     """A figure not registered with pyplot (no global state, nothing to close)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from stsmeta.figures.canvas import FigureCanvas
 
     fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
+    FigureCanvas(fig)
     return fig
 
 
