@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from stsmeta.cli import main
 
@@ -40,3 +41,21 @@ def test_a_refused_input_keeps_its_status_and_message(tmp_path):
     )
     assert proc.returncode == 2
     assert str(csv) in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_error_of_the_machine_names_the_file_without_a_traceback(tmp_path):
+    # The output's folder is a file: the operating system refuses, the command says where and
+    # what to check, exits 1, and leaves that file as it was.
+    study = Path(__file__).parent / "fixtures" / "studies" / "synthetic-2020.yaml"
+    blocker = tmp_path / "normalised"
+    blocker.write_text("not a folder\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "stsmeta", "normalise", str(study), "-o", str(blocker / "s.json")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(blocker) in proc.stderr, proc.stderr
+    assert "a file stands where a folder is needed" in proc.stderr
+    assert "check that the path is right" in proc.stderr
+    assert blocker.read_text() == "not a folder\n"

@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from stsmeta import __version__
-from stsmeta.errors import InputError
+from stsmeta.errors import InputError, Problem
 
 # Subcommand name -> module under stsmeta.cli that registers it.
 COMMANDS = {
@@ -64,3 +64,22 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # The machine, not the evidence: a full disk, a file where a folder should be, no
+        # permission. Said as a problem with the file and what to check, not as a traceback.
+        print(f"error: {os_problem(exc)}", file=sys.stderr)
+        return 1
+
+
+def os_problem(exc: OSError) -> Problem:
+    """An operating-system error as a ``Problem``: the file, what happened, what to check."""
+    files = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+    what = exc.strerror or str(exc)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        what += " (a file stands where a folder is needed)"
+    return Problem(
+        " -> ".join(files) or "(no file named)",
+        "",
+        f"{what}: check that the path is right, the folder exists and is writable, and the disk "
+        "has room",
+    )
