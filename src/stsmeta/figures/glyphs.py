@@ -347,8 +347,9 @@ class GlyphText(Artist):
         """Each block's lines drawn as text where ``add`` laid them out.
 
         What ``Text.draw`` does for a block, less its layout: it measures every line again with
-        FreeType, in every format, to find positions ``add`` already has (to within 0.04 pt,
-        tests/test_figures_glyphs.py); that was about a third of saving an SVG and a sixth of a
+        FreeType, in every format, to find positions ``add`` already has (to a few hundredths
+        of a point; a right-aligned "fi" or "fl", which HarfBuzz joins, up to ~0.26 pt:
+        tests/test_figures_glyphs.py). That was about a third of saving an SVG and a tenth of a
         PDF (benchmarks/NOTES.md). As in ``Text.draw``, a one-line block passes its ``Text`` to
         the renderer, so that SVG anchors it (``text-anchor``) and a viewer that substitutes
         another font keeps the column aligned.
