@@ -45,6 +45,26 @@ def coverage_matrix(doc: Mapping):
     return rows, cols, cov, fail
 
 
+# Geometry in inches. Each cell is wide enough for its two-line tick label at 9 pt and
+# "27% fail" at 7 pt; the margins are measured from the labels themselves (DejaVu Sans metrics,
+# figures/glyphs.py), so a long method label or title is never cut off, whatever the grid.
+_CELL_WIDTH, _CELL_HEIGHT = 0.62, 0.5
+# Method labels wrap at this width, so that a long label leaves the cells their room in a report
+# column; a row grows with its label's lines.
+_LABEL_WIDTH = 3.2
+_LINE_HEIGHT = 0.16
+_EDGE = 0.15  # free space at the figure's edges
+_TICKS = 0.12  # tick and the gap to its label
+_TITLE_HEIGHT = 0.45
+_BOTTOM = 0.9  # two-line tick labels and the axis label under them
+_BAR_GAP, _BAR_WIDTH = 0.12, 0.15
+_BAR_LABELS = 0.75  # the colour bar's tick labels and its own label
+_X_LABEL = "True pooled proportion p and between-study SD \u03c4 (logit scale)"
+# Text widths are measured unhinted (as PDF and SVG draw them); FreeType's hinting in the PNG
+# widens a line by up to ~4% at 150 dpi.
+_HINTING = 1.06
+
+
 def coverage_heatmap(doc: Mapping):
     """The heat map of a coverage summary JSON document, drawn (a matplotlib Figure)."""
     import matplotlib
@@ -52,15 +72,53 @@ def coverage_heatmap(doc: Mapping):
     from matplotlib.figure import Figure
 
     from stsmeta.figures.canvas import FigureCanvas
+    from stsmeta.figures.glyphs import line_width
+    from stsmeta.figures.rows import wrap
 
     rows, cols, cov, fail = coverage_matrix(doc)
     level = float(doc["settings"]["level"])
     recommended = doc.get("recommendation", {}).get("method")
+    labels = [
+        "\n".join(wrap(f"{label} \u2605" if method == recommended else label, _LABEL_WIDTH * 72,
+                       size=float(_RC["font.size"])))
+        for method, label in rows
+    ]  # fmt: skip
+    k = doc["design"]["k"]
+    reps = doc["settings"]["replicates"]
+    title = (
+        f"Coverage of nominal {level:.0%} intervals, design of k={k} studies, "
+        f"{reps} replicates per cell (\u2605 recommended)"
+    )
+    size = float(_RC["font.size"])
+
+    def inches(text: str) -> float:
+        return line_width(text, size=size) * _HINTING / 72
+
+    cells = _CELL_WIDTH * len(cols)
+    # The axis label is centred under the cells: room for each half of it beside them.
+    overhang = max(0.0, inches(_X_LABEL) / 2 - cells / 2)
+    longest = max((inches(line) for label in labels for line in label.split("\n")), default=0.0)
+    left = _EDGE + max(longest + _TICKS, overhang)
+    width = max(
+        left + cells + max(_BAR_GAP + _BAR_WIDTH + _BAR_LABELS, overhang + _EDGE),
+        2 * _EDGE + inches(title),
+    )
+    lines = max((label.count("\n") + 1 for label in labels), default=1)
+    grid = max(_CELL_HEIGHT, _LINE_HEIGHT * lines + 0.12) * len(rows)
+    height = _TITLE_HEIGHT + grid + _BOTTOM
     with matplotlib.rc_context(_RC):
         # Not registered with pyplot (nothing to close, no pyplot import).
-        fig = Figure(figsize=(1.4 + 0.75 * len(cols), 1.2 + 0.55 * len(rows)))
+        fig = Figure(figsize=(width, height))
         FigureCanvas(fig)
-        ax = fig.subplots()
+        ax = fig.add_axes((left / width, _BOTTOM / height, cells / width, grid / height))
+        bar_axes = fig.add_axes(
+            (
+                (left + cells + _BAR_GAP) / width,
+                _BOTTOM / height,
+                _BAR_WIDTH / width,
+                grid / height,
+            )
+        )
         low = min(0.5, float(min(v for v in cov.flat if v == v)) if (cov == cov).any() else 0.5)
         norm = TwoSlopeNorm(vmin=low, vcenter=level, vmax=1.0)
         image = ax.imshow(cov, cmap="RdBu", norm=norm, aspect="auto")
@@ -78,20 +136,14 @@ def coverage_heatmap(doc: Mapping):
         ax.set_xticks(range(len(cols)))
         ax.set_xticklabels([f"p={p:g}\n\u03c4={t:g}" for p, t in cols])
         ax.set_yticks(range(len(rows)))
-        ax.set_yticklabels(
-            [f"{label} \u2605" if method == recommended else label for method, label in rows]
-        )
-        ax.set_xlabel("True pooled proportion p and between-study SD \u03c4 (logit scale)")
-        k = doc["design"]["k"]
-        reps = doc["settings"]["replicates"]
-        ax.set_title(
-            f"Coverage of nominal {level:.0%} intervals, design of k={k} studies, "
-            f"{reps} replicates per cell (\u2605 recommended)",
+        ax.set_yticklabels(labels)
+        ax.set_xlabel(_X_LABEL)
+        fig.text(
+            _EDGE / width, 1 - _TITLE_HEIGHT / 2 / height, title, ha="left", va="center",
             fontsize=9,
-        )
-        bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+        )  # fmt: skip
+        bar = fig.colorbar(image, cax=bar_axes)
         bar.set_label("coverage")
-        fig.tight_layout()
     return fig
 
 

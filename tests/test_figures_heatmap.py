@@ -1,0 +1,72 @@
+"""The coverage study's heat map fits its labels: nothing cut off, nothing overlapping, for any
+grid and any method label. Coverage values here are SYNTHETIC."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def _summary(proportions, taus, labels) -> dict:
+    """A SYNTHETIC coverage summary: every method in every cell, some failing."""
+    rows = [
+        {
+            "method": f"m{i}",
+            "label": label,
+            "true_proportion": p,
+            "tau": t,
+            "coverage": 0.9 + 0.01 * ((i + j) % 9),
+            "failure_rate": 0.27 if (i + j) % 3 else 0,
+        }  # fmt: skip
+        for i, label in enumerate(labels)
+        for j, (p, t) in enumerate((p, t) for p in proportions for t in taus)
+    ]
+    return {
+        "summary": rows,
+        "settings": {"level": 0.95, "replicates": 1000},
+        "design": {"k": 7},
+        "recommendation": {"method": "m0"},
+    }
+
+
+LONG = "Bayesian binomial-normal (uniform median proportion, half-normal(1) tau)"
+
+
+@pytest.mark.parametrize(
+    ("proportions", "taus", "labels"),
+    [
+        ([0.3, 0.5, 0.7, 0.9], [0.0, 0.5, 1.0], [LONG, "Exact common effect", "GLMM"]),
+        ([0.5, 0.9], [0.0, 1.0], [LONG, "Logit, REML, Hartung-Knapp"]),
+        ([0.5], [0.0], ["A"]),  # one cell, a one-letter label: the axis label is the widest
+    ],
+)
+def test_the_coverage_heat_map_fits_every_label(proportions, taus, labels):
+    # Nothing cut off at the figure's edges, tick labels side by side without touching, and
+    # each cell's text inside its cell, however few cells and however long the labels.
+    import matplotlib
+    from matplotlib.text import Text
+
+    from stsmeta.figures import coverage_heatmap as heatmap
+
+    fig = heatmap.coverage_heatmap(_summary(proportions, taus, labels))
+    with matplotlib.rc_context(heatmap._RC):
+        fig.set_dpi(heatmap._DPI)  # as saved: hinted text is widest at the PNG's dpi
+        fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+    # Every label is drawn whole (wrapped onto lines at spaces or after hyphens).
+    drawn = {"".join(t.get_text().split()) for t in texts}
+    assert all(any("".join(label.split()) in d for d in drawn) for label in labels)
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        if not np.isfinite(box.extents).all():
+            continue  # a colour-bar tick outside its range: not drawn
+        assert page.x0 <= box.x0 and box.x1 <= page.x1, text.get_text()
+        assert page.y0 <= box.y0 and box.y1 <= page.y1, text.get_text()
+    ax = fig.axes[0]
+    ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
+    assert all(a.x1 < b.x0 for a, b in zip(ticks, ticks[1:], strict=False))
+    cell = ax.bbox.width / len(proportions) / len(taus)
+    for text in ax.texts:
+        assert text.get_window_extent(renderer).width < cell, text.get_text()
