@@ -141,6 +141,25 @@ def _box(fig: Figure, x: tuple[float, float], top: float, lines: list[str], heig
     )
 
 
+# Continuation lines of a "– reason" item start under its text: no-break spaces, which SVG
+# viewers keep (they collapse ordinary leading spaces).
+_HANG = "\u00a0\u00a0\u00a0"
+
+
+def _fit(lines: list[str], column: tuple[float, float]) -> list[str]:
+    """Each line wrapped to the box's inner width: reasons and labels are the user's text (a
+    screening record's reason, an outcome's label) and may be of any length."""
+    from stsmeta.figures.rows import text_width_pt, wrap
+
+    room = (column[1] - column[0] - 2 * PAD) * 72
+    out: list[str] = []
+    for line in lines:
+        hang = _HANG if line.startswith("– ") else ""
+        first, *rest = wrap(line, room - text_width_pt(hang, size=7), size=7) or [""]
+        out += [first, *(hang + more for more in rest)]
+    return out
+
+
 def _arrow(fig: Figure, start: tuple[float, float], end: tuple[float, float]) -> None:
     fig.add_artist(
         FancyArrowPatch(
@@ -164,6 +183,7 @@ def prisma_flow_plot(
     and says that identification and screening were not recorded.
     """
     rows = _boxes(counts, syntheses) if counts is not None else _unrecorded(n_studies, syntheses)
+    rows = [(stage, _fit(main, LEFT), _fit(side, RIGHT)) for stage, main, side in rows]
     heights = [max(len(main), len(side)) * LINE + 2 * PAD for _, main, side in rows]
     total = sum(heights) + GAP * (len(rows) - 1) + 0.5
     fig = new_figure(WIDTH, total)

@@ -1,5 +1,5 @@
-"""The coverage study's heat map fits its labels: nothing cut off, nothing overlapping, for any
-grid and any method label. Coverage values here are SYNTHETIC."""
+"""Figures whose text is the user's (method labels, screening reasons) fit it: nothing cut off at
+the figure's edge or out of its box, nothing overlapping. Values here are SYNTHETIC."""
 
 from __future__ import annotations
 
@@ -70,3 +70,56 @@ def test_the_coverage_heat_map_fits_every_label(proportions, taus, labels):
     cell = ax.bbox.width / len(proportions) / len(taus)
     for text in ax.texts:
         assert text.get_window_extent(renderer).width < cell, text.get_text()
+
+
+LONG_REASON = (
+    "Review of intravenous and topical sodium thiosulfate, not a primary report; its reference "
+    "list was hand-searched separately"
+)
+
+
+@pytest.mark.parametrize("reasons", [{LONG_REASON: 6, "Topical STS only": 3}, {"x" * 150: 1}])
+def test_every_line_of_the_flow_diagram_stays_in_its_box(reasons):
+    # A screening record's reason is free text of any length: each box's lines wrap to it.
+    from collections import Counter
+
+    from matplotlib.patches import Rectangle
+
+    from stsmeta.figures import prisma
+    from stsmeta.figures.style import figure_style
+    from stsmeta.presentation.screening import FlowCounts
+
+    excluded = sum(reasons.values())
+    counts = FlowCounts(
+        by_source=(("Outside check", "outside_check", 40),),
+        identified=40, duplicates=2, screened=38, excluded_screening=Counter(reasons),
+        excluded_assessment=Counter({LONG_REASON: 1}), included_reports=38 - excluded - 1,
+        included_studies=("a",),
+    )  # fmt: skip
+    with figure_style():
+        flow = prisma.prisma_flow_plot(counts, [("Complete remission " + "long " * 20, 1)])
+        fig = flow.figure
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+    boxes = [
+        patch for patch in fig.artists
+        if isinstance(patch, Rectangle) and patch.get_x() in (prisma.LEFT[0], prisma.RIGHT[0])
+    ]  # fmt: skip
+    inside = 0
+    for text in fig.texts:
+        x, y = text.get_position()
+        if x not in (prisma.LEFT[0] + prisma.PAD, prisma.RIGHT[0] + prisma.PAD):
+            continue
+        [box] = [
+            b for b in boxes
+            if abs(b.get_x() + prisma.PAD - x) < 1e-9 and b.get_y() < y < b.get_y() + b.get_height()
+        ]  # fmt: skip
+        want = box.get_window_extent(renderer)
+        got = text.get_window_extent(renderer)
+        assert want.x0 < got.x0 and got.x1 < want.x1, text.get_text()
+        assert want.y0 < got.y0 and got.y1 < want.y1, text.get_text()
+        inside += 1
+    assert inside == 2 * 5  # every box of the five rows checked
+    shown = "".join("".join(flow.texts).split()).replace("\u00a0", "")
+    for reason in reasons:
+        assert "".join(reason.split()) in shown  # wrapped, not cut
