@@ -362,26 +362,36 @@ def test_parallel_saving_writes_the_same_bytes(inputs, tmp_path):
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
-def _failing_saver(figure, outdir, stem, formats):
-    raise OSError(f"no space left on device writing {stem}.{formats[0]} in process {os.getpid()}")
-
-
 def test_an_error_in_a_saving_process_reaches_the_caller(tmp_path):
     import time
 
     from stsmeta.figures import draw_and_save
 
-    def slow(stem):
+    drawing = os.getpid()
+    claimed = tmp_path / "claimed"
+
+    def failing_saver(figure, outdir, stem, formats):
+        # Fails in a worker only: this test is about an error crossing from a worker.
+        if os.getpid() == drawing:
+            return []
+        claimed.touch()
+        raise OSError(f"no space left on device writing {stem}.{formats[0]} in {os.getpid()}")
+
+    def after_a_worker_failed(stem):
         def step():
-            time.sleep(0.2)  # still drawing while the first worker saves the first figure
+            # Still drawing until a forked worker has claimed a file of the first figure and
+            # failed (waiting at most a minute on a loaded machine).
+            deadline = time.monotonic() + 60
+            while not claimed.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
             return (new_figure(1, 1), tmp_path, stem)
 
         return step
 
-    # The first figure is drawn at once and its files are claimed by the forked worker.
-    steps = [lambda: (new_figure(1, 1), tmp_path, "broken", _failing_saver)]
-    steps += [slow(f"fine{i}") for i in range(3)]
+    steps = [lambda: (new_figure(1, 1), tmp_path, "broken", failing_saver)]
+    steps += [after_a_worker_failed(f"fine{i}") for i in range(3)]
     with pytest.raises(OSError, match="no space left on device writing broken") as caught:
         draw_and_save(steps, processes=2)
     # Raised in a worker, not in this process, and carried back with its type and message.
-    assert not str(caught.value).endswith(f"in process {os.getpid()}")
+    assert claimed.exists()
+    assert not str(caught.value).endswith(f"in {drawing}")

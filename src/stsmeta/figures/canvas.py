@@ -26,17 +26,10 @@ class FigureCanvas(FigureCanvasAgg):
 
         FigureCanvasAgg.draw(self)
         rgba = self.buffer_rgba()
-        if np.asarray(rgba)[..., 3].min(initial=255) < 255:
-            matplotlib.image.imsave(
-                filename_or_obj,
-                rgba,
-                format="png",
-                origin="upper",
-                dpi=self.figure.dpi,
-                metadata=metadata,
-                pil_kwargs=pil_kwargs,
-            )
-            return
+        pixels = np.asarray(rgba)
+        if pixels[..., 3].min(initial=255) < 255:
+            # Not flattened: matplotlib's own RGBA PNG (it draws the figure again).
+            return super().print_png(filename_or_obj, metadata=metadata, pil_kwargs=pil_kwargs)
         options = dict(pil_kwargs or {})
         if "pnginfo" not in options:
             # The text chunks matplotlib.image.imsave writes: its Software line unless the
@@ -48,6 +41,6 @@ class FigureCanvas(FigureCanvasAgg):
                     info.add_text(key, value)
             options["pnginfo"] = info
         options.setdefault("dpi", (self.figure.dpi, self.figure.dpi))
-        height, width = np.asarray(rgba).shape[:2]
+        height, width = pixels.shape[:2]
         image = Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1)
         image.convert("RGB").save(filename_or_obj, format="png", **options)

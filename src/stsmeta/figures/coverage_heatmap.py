@@ -47,7 +47,7 @@ def coverage_matrix(doc: Mapping):
 
 # Geometry in inches. Each cell is wide enough for its two-line tick label at 9 pt and
 # "27% fail" at 7 pt; the margins are measured from the labels themselves (DejaVu Sans metrics,
-# figures/glyphs.py), so a long method label or title is never cut off, whatever the grid.
+# figures/rows.py), so a long method label or title is never cut off, whatever the grid.
 _CELL_WIDTH, _CELL_HEIGHT = 0.62, 0.5
 # Method labels wrap at this width, so that a long label leaves the cells their room in a report
 # column; a row grows with its label's lines.
@@ -72,15 +72,15 @@ def coverage_heatmap(doc: Mapping):
     from matplotlib.figure import Figure
 
     from stsmeta.figures.canvas import FigureCanvas
-    from stsmeta.figures.glyphs import line_width
-    from stsmeta.figures.rows import wrap
+    from stsmeta.figures.rows import text_width_pt, wrap
 
     rows, cols, cov, fail = coverage_matrix(doc)
     level = float(doc["settings"]["level"])
     recommended = doc.get("recommendation", {}).get("method")
+    size = float(_RC["font.size"])
     labels = [
         "\n".join(wrap(f"{label} \u2605" if method == recommended else label, _LABEL_WIDTH * 72,
-                       size=float(_RC["font.size"])))
+                       size=size))
         for method, label in rows
     ]  # fmt: skip
     k = doc["design"]["k"]
@@ -89,10 +89,9 @@ def coverage_heatmap(doc: Mapping):
         f"Coverage of nominal {level:.0%} intervals, design of k={k} studies, "
         f"{reps} replicates per cell (\u2605 recommended)"
     )
-    size = float(_RC["font.size"])
 
     def inches(text: str) -> float:
-        return line_width(text, size=size) * _HINTING / 72
+        return text_width_pt(text, size=size) * _HINTING / 72
 
     cells = _CELL_WIDTH * len(cols)
     # The axis label is centred under the cells: room for each half of it beside them.

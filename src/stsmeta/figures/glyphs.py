@@ -357,7 +357,8 @@ class GlyphText(Artist):
         from matplotlib.colors import to_rgba
 
         scale = self._figure.dpi / 72  # display units a point
-        height = renderer.get_canvas_width_height()[1]
+        # y from the top (SVG) or from the bottom (PDF), in display units.
+        top = renderer.get_canvas_width_height()[1] if renderer.flipy() else None
         for text, runs in zip(self.texts(), self._runs, strict=True):
             renderer.open_group("text", text.get_gid())
             gc = renderer.new_gc()
@@ -368,9 +369,7 @@ class GlyphText(Artist):
             gc.set_snap(text.get_snap())
             anchor = text if len(runs) == 1 else None
             for line, left, baseline in runs:
-                y = baseline * scale
-                if renderer.flipy():
-                    y = height - y
+                y = baseline * scale if top is None else top - baseline * scale
                 renderer.draw_text(
                     gc, left * scale, y, line, text.get_fontproperties(), 0.0, mtext=anchor
                 )
