@@ -136,6 +136,37 @@ def test_replicate_data_do_not_depend_on_grid_or_neighbours():
     assert not np.array_equal(alone, other)
 
 
+def reference_events(n, cell, replicates, seed):
+    """The simulation as its definition states it: a fresh numpy generator per replicate."""
+    n_arr = np.asarray(n, dtype=np.int64)
+    mu = math.log(cell.proportion / (1.0 - cell.proportion))
+    rows = []
+    for r in replicates:
+        rng = np.random.default_rng(sim.replicate_seed(seed, cell, r))
+        theta = mu + cell.tau * rng.standard_normal(n_arr.size)
+        rows.append(rng.binomial(n_arr, 1.0 / (1.0 + np.exp(-theta))))
+    return np.vstack(rows)
+
+
+@pytest.mark.parametrize("seed", [0, 11, 2**32 - 1, 2**32, 2**70 + 3])
+def test_generator_states_are_numpys_own(seed):
+    # Cells whose key takes one 32-bit word and two (tau = 5000: 5e9 millionths), indices at
+    # the edges of a word, and an index past it (numpy's own path).
+    reps = [0, 1, 99, 100, 12345, 2**31, 2**32 - 1]
+    for cell in (cov.Cell(0.5, 0.0), cov.Cell(0.05, 1.0), cov.Cell(0.3, 5000.0)):
+        for indices in (reps, [2**32, 7]):
+            expected = [np.random.PCG64(sim.replicate_seed(seed, cell, r)).state for r in indices]
+            assert sim.pcg64_states(seed, cell, indices) == expected
+
+
+@pytest.mark.parametrize("k", [1, 6, sim._SCALAR_DRAWS_MAX_K, sim._SCALAR_DRAWS_MAX_K + 1, 40])
+def test_simulated_events_are_those_of_a_generator_per_replicate(k):
+    n = [1 + (3 * i) % 17 for i in range(k)]  # sizes 1 to 17, repeated
+    for cell in (cov.Cell(0.7, 0.5), cov.Cell(0.1, 2.0), cov.Cell(0.95, 0.0)):
+        got = sim.simulate_events(n, cell, range(40, 340), seed=23)
+        assert np.array_equal(got, reference_events(n, cell, range(40, 340), 23))
+
+
 def test_simulated_events_follow_binomial_normal_model():
     # tau = 0: each study is Binomial(n_i, p); check the mean and variance of the totals.
     n = np.array([20, 30])

@@ -3,9 +3,11 @@
 import os
 import sys
 
+from stsmeta import lazy_imports
 from stsmeta.cli import main
 
 if __name__ == "__main__":
+    lazy_imports.install()
     code = main()
     # A job's files are written and closed when main returns (no command leaves a file, pool or
     # temporary folder to a finaliser), so the process leaves at once: tearing the interpreter

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import itertools
 import json
 import math
 import sys
@@ -141,24 +142,30 @@ def _exact(x: float) -> str:
     return "" if not math.isfinite(x) else repr(float(x))
 
 
+def _exact_column(values) -> list[str]:
+    """``_exact`` of every value of a float array (its Python floats taken at once)."""
+    return ["" if not math.isfinite(x) else repr(x) for x in values.tolist()]
+
+
 def shard_text(blocks) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(SHARD_COLUMNS)
     for b in blocks:
-        for i, rep in enumerate(b.replicate):
-            writer.writerow(
-                (
-                    b.method,
-                    _exact(b.cell.proportion),
-                    _exact(b.cell.tau),
-                    int(rep),
-                    _exact(b.estimate[i]),
-                    _exact(b.ci_low[i]),
-                    _exact(b.ci_high[i]),
-                    b.failure[i],
-                )
+        size = len(b.replicate)
+        writer.writerows(
+            zip(
+                itertools.repeat(b.method, size),
+                itertools.repeat(_exact(b.cell.proportion), size),
+                itertools.repeat(_exact(b.cell.tau), size),
+                [int(rep) for rep in b.replicate],
+                _exact_column(b.estimate),
+                _exact_column(b.ci_low),
+                _exact_column(b.ci_high),
+                b.failure,
+                strict=True,
             )
+        )
     return buf.getvalue()
 
 

@@ -92,18 +92,115 @@ def simulate_events(
 
     logit(p_i) = logit(p) + tau * z_i with z_i standard normal, events_i ~ Binomial(n_i, p_i)
     (the data-generating model of Stijnen, Hamza & Ozdemir 2010, Stat Med 29:3046-3067).
+    Each replicate's numbers come from ``default_rng(replicate_seed(seed, cell, r))``; the
+    generator's starting states are computed for all replicates at once (``pcg64_states``)
+    and one generator is reset to each, which gives the same numbers ~3x faster.
     """
     n_arr = np.asarray(n, dtype=np.int64)
+    n_list = n_arr.tolist()
+    reps = [int(r) for r in replicates]
     mu = math.log(cell.proportion / (1.0 - cell.proportion))
-    rows = []
-    for r in replicates:
-        rng = np.random.default_rng(replicate_seed(seed, cell, r))
+    out = np.zeros((len(reps), n_arr.size), dtype=np.int64)
+    bits = np.random.PCG64(0)  # its state is replaced before every draw
+    rng = np.random.Generator(bits)
+    binomial = rng.binomial
+    # Drawn study by study, the same numbers in the same order as one call with arrays, which
+    # checks its arrays' bounds with numpy reductions: faster below ~14 studies.
+    one_by_one = n_arr.size <= _SCALAR_DRAWS_MAX_K
+    for row, state in enumerate(pcg64_states(seed, cell, reps)):
+        bits.state = state
         theta = mu + cell.tau * rng.standard_normal(n_arr.size)
         p_i = 1.0 / (1.0 + np.exp(-theta))
-        rows.append(rng.binomial(n_arr, p_i))
-    if not rows:
-        return np.zeros((0, n_arr.size), dtype=np.int64)
-    return np.vstack(rows).astype(np.int64)
+        if one_by_one:
+            out[row] = [binomial(size, p) for size, p in zip(n_list, p_i.tolist(), strict=True)]
+        else:
+            out[row] = binomial(n_arr, p_i)
+    return out
+
+
+_SCALAR_DRAWS_MAX_K = 12
+
+
+# numpy's SeedSequence (numpy/random/bit_generator.pyx, after M. E. O'Neill's seed_seq_fe) and
+# PCG64's seeding (pcg64.h, pcg_setseq_128_srandom_r), done for many spawn keys at once. Creating
+# a SeedSequence and a Generator per replicate cost ~37 of the ~51 us a replicate took, most of
+# the simulation. numpy guarantees these streams stay the same across its releases (NEP 19), and
+# tests/test_coverage.py checks the states against numpy's own for many seeds, cells and indices.
+_MASK32 = 0xFFFFFFFF
+_MASK128 = (1 << 128) - 1
+_POOL_SIZE = 4
+_INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
+_INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
+_MIX_MULT_L, _MIX_MULT_R = 0xCA01F9DD, 0x4973F715
+_PCG64_MULT = 0x2360ED051FC65DA44385DF649FCCF645
+
+
+def _uint32_words(value: int) -> list[int]:
+    """An integer as SeedSequence reads it: little-endian 32-bit words, [0] for zero."""
+    words = []
+    while value:
+        words.append(value & _MASK32)
+        value >>= 32
+    return words or [0]
+
+
+def pcg64_states(seed: int, cell: Cell, replicates: Sequence[int]) -> list[dict]:
+    """``PCG64(replicate_seed(seed, cell, r)).state`` for each replicate index r, in order."""
+    if not replicates:
+        return []
+    if seed < 0 or min(replicates) < 0 or max(replicates) > _MASK32:
+        # Outside what the vectorised path assumes (one word per index): numpy's own way.
+        return [np.random.PCG64(replicate_seed(seed, cell, r)).state for r in replicates]
+    run = _uint32_words(seed)
+    run += [0] * (_POOL_SIZE - len(run))
+    fixed = run + [w for part in cell.key() for w in _uint32_words(part)]
+    # Every word as a column over the replicates; uint64 holds a 32-bit product exactly.
+    index = np.asarray(replicates, dtype=np.uint64)
+    entropy = [np.full(index.size, w, dtype=np.uint64) for w in fixed] + [index]
+    hash_const = _INIT_A
+
+    def hashmix(value: np.ndarray) -> np.ndarray:
+        nonlocal hash_const
+        value = value ^ hash_const
+        hash_const = (hash_const * _MULT_A) & _MASK32
+        value = (value * hash_const) & _MASK32
+        return value ^ (value >> 16)
+
+    def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        result = (_MIX_MULT_L * x - _MIX_MULT_R * y) & _MASK32
+        return result ^ (result >> 16)
+
+    pool = [hashmix(entropy[i]) for i in range(_POOL_SIZE)]
+    for src in range(_POOL_SIZE):
+        for dst in range(_POOL_SIZE):
+            if src != dst:
+                pool[dst] = mix(pool[dst], hashmix(pool[src]))
+    for src in range(_POOL_SIZE, len(entropy)):
+        for dst in range(_POOL_SIZE):
+            pool[dst] = mix(pool[dst], hashmix(entropy[src]))
+    # generate_state(4, np.uint64): eight 32-bit words, read as four little-endian uint64.
+    hash_const = _INIT_B
+    words = []
+    for i in range(8):
+        value = pool[i % _POOL_SIZE] ^ hash_const
+        hash_const = (hash_const * _MULT_B) & _MASK32
+        value = (value * hash_const) & _MASK32
+        words.append((value ^ (value >> 16)).tolist())
+    states = []
+    for w in zip(*words, strict=True):
+        init_state = (w[0] | w[1] << 32) << 64 | w[2] | w[3] << 32
+        init_seq = (w[4] | w[5] << 32) << 64 | w[6] | w[7] << 32
+        inc = (init_seq << 1 | 1) & _MASK128
+        state = ((inc + init_state) * _PCG64_MULT + inc) & _MASK128
+        states.append(
+            {
+                "bit_generator": "PCG64",
+                "state": {"state": state, "inc": inc},
+                "has_uint32": 0,
+                "uinteger": 0,
+            }
+        )
+    return states
 
 
 @dataclass(frozen=True)
