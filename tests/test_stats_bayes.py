@@ -328,3 +328,22 @@ def test_shared_grid_integrals_match_adaptive_quadrature():
     # Small studies (the design of the data): most columns go this way (the rest: tau tiny, or
     # k = 1 and large tau, where a grid costs more than the 64 integrals).
     assert taken > 0.5 * columns, (taken, columns)
+
+
+@pytest.mark.parametrize("prior_tau", ["half-cauchy:0.5", "half-cauchy:1", "half-normal:1"])
+def test_mean_proportion_roots_converge_at_the_first_call(prior_tau):
+    # The mean proportion's quantiles solve logit m(mu*, tau) = y in every tau column. A
+    # half-Cauchy prior puts columns at tau ~ 1,000, where mu* is in the thousands: Newton's steps
+    # must scale with tau, or a column stops at the iteration cap far from its root (it did,
+    # by up to ~500 units of mu, with steps clipped at 5).
+    from stsmeta.stats import bayes, bayes_grid
+
+    x = np.array([[1.0, 3, 5, 2, 1, 2, 1]])
+    m = np.array([[1.0, 3, 6, 2, 1, 2, 1]])
+    grid = bayes_grid._grid(x, m, parse_prior("logistic:0:1", "mu"), parse_prior(prior_tau, "tau"))
+    cdf = bayes._MeanProportionCdf(grid)
+    y = np.array([0.77, 2.07, 3.99])
+    cdf(y)
+    mean, _ = bayes._mean_proportion(cdf.mu, grid.tau[0][None, :])
+    logit = np.log(mean) - np.log1p(-mean)
+    assert np.max(np.abs(logit - y[:, None])) < 1e-9

@@ -216,18 +216,24 @@ class _MeanProportionCdf:
         grid = self.grid
         tau = grid.tau[0][None, :]  # (1, T)
         yy = y[:, None]
+        # logit m(mu, tau) is close to mu / s (the probit approximation): a step is kept within
+        # 5 logit units, 5 s in mu. Clipped at 5 in mu, a column of large tau (half-Cauchy
+        # priors reach tau ~ 1,000, s ~ 700) took up to the 100-step cap to cross the few
+        # hundred units its first guess was off by, and could stop short of its root.
+        s = np.sqrt(1 + math.pi / 8 * tau * tau)
+        reach = 5 * s
         if self.mu is None:
-            mu = yy * np.sqrt(1 + math.pi / 8 * tau * tau)
+            mu = yy * s
         else:
             moved = np.divide(
                 yy - self.y, self.slope, out=np.zeros(self.mu.shape), where=self.slope > 0
             )
-            mu = self.mu + np.clip(moved, -5, 5)
+            mu = self.mu + np.clip(moved, -reach, reach)
         for _ in range(100):
             m, dm = _mean_proportion(mu, tau)
             m = np.clip(m, 1e-300, 1 - 1e-16)
             slope = dm / (m * (1 - m))
-            step = np.clip((special.logit(m) - yy) / slope, -5, 5)
+            step = np.clip((special.logit(m) - yy) / slope, -reach, reach)
             mu = mu - step
             # Newton converges quadratically and logit m is nearly linear in mu: after a step
             # below 1e-7 the root is within ~1e-14, without evaluating m again.
