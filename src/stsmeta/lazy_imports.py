@@ -42,8 +42,8 @@ class LazyFinder(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
-    """Load ``LAZY_MODULES`` lazily in this process from now on (once; a no-op when one of
-    them is already imported, which would then be the real module anyway)."""
+    """Load ``LAZY_MODULES`` lazily in this process from now on (installed once; a module
+    imported before stays the real module it is)."""
     if any(isinstance(f, LazyFinder) for f in sys.meta_path):
         return
     sys.meta_path.insert(0, LazyFinder())
