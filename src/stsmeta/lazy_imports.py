@@ -11,7 +11,9 @@ once and its code runs on the first access to one of its attributes, so a job th
 ``numpy.ma`` (matplotlib does) gets the real module, only later.
 
 Installed by ``python -m stsmeta`` (``stsmeta.__main__``), the processes the workflow starts;
-importing stsmeta as a library changes nothing in the importing process.
+importing stsmeta as a library changes nothing in the importing process (Snakemake's own, which
+normalises studies in threads, included: Python 3.11's ``LazyLoader`` is not safe when two threads
+first touch a lazy module at once, and these jobs run their code in one thread).
 """
 
 from __future__ import annotations
