@@ -30,11 +30,8 @@ LAZY_MODULES = frozenset({"numpy.f2py", "numpy.testing", "numpy.ma"})
 class LazyFinder(importlib.abc.MetaPathFinder):
     """Finds the modules of ``LAZY_MODULES`` where Python would, and loads them lazily."""
 
-    def __init__(self, names: frozenset[str] = LAZY_MODULES):
-        self.names = names
-
     def find_spec(self, fullname, path, target=None):
-        if fullname not in self.names:
+        if fullname not in LAZY_MODULES:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or not hasattr(spec.loader, "exec_module"):

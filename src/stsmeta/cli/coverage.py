@@ -144,7 +144,7 @@ def _exact(x: float) -> str:
 
 def _exact_column(values) -> list[str]:
     """``_exact`` of every value of a float array (its Python floats taken at once)."""
-    return ["" if not math.isfinite(x) else repr(x) for x in values.tolist()]
+    return [_exact(x) for x in values.tolist()]
 
 
 def shard_text(blocks) -> str:

@@ -85,6 +85,10 @@ def fit_blocks(replicates: np.ndarray) -> list[slice]:
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
+#: Up to this many studies a replicate's binomial draws are made one study at a time.
+_SCALAR_DRAWS_MAX_K = 12
+
+
 def simulate_events(
     n: Sequence[int], cell: Cell, replicates: Iterable[int], seed: int
 ) -> np.ndarray:
@@ -116,9 +120,6 @@ def simulate_events(
         else:
             out[row] = binomial(n_arr, p_i)
     return out
-
-
-_SCALAR_DRAWS_MAX_K = 12
 
 
 # numpy's SeedSequence (numpy/random/bit_generator.pyx, after M. E. O'Neill's seed_seq_fe) and

@@ -61,7 +61,7 @@ _BAR_GAP, _BAR_WIDTH = 0.12, 0.15
 _BAR_LABELS = 0.75  # the colour bar's tick labels and its own label
 _X_LABEL = "True pooled proportion p and between-study SD \u03c4 (logit scale)"
 # Text widths are measured unhinted (as PDF and SVG draw them); FreeType's hinting in the PNG
-# widens a line by up to ~4% at 150 dpi.
+# widens a line by up to ~4% at 150 dpi: 6% leaves the margins a little to spare.
 _HINTING = 1.06
 
 
@@ -139,7 +139,7 @@ def coverage_heatmap(doc: Mapping):
         ax.set_xlabel(_X_LABEL)
         fig.text(
             _EDGE / width, 1 - _TITLE_HEIGHT / 2 / height, title, ha="left", va="center",
-            fontsize=9,
+            fontsize=size,
         )  # fmt: skip
         bar = fig.colorbar(image, cax=bar_axes)
         bar.set_label("coverage")

@@ -17,7 +17,8 @@ from stsmeta.figures.style import BLACK, BLUE, new_figure
 from stsmeta.presentation.screening import FlowCounts
 
 WIDTH = 7.2  # inches
-LINE = 0.15  # inches per line of 7 pt text
+TEXT_SIZE = 7  # points, the boxes' text
+LINE = 0.15  # inches per line of TEXT_SIZE text
 PAD = 0.08
 GAP = 0.28  # between rows
 LEFT = (0.45, 3.55)  # x0, x1 of the main column (inches)
@@ -136,7 +137,7 @@ def _box(fig: Figure, x: tuple[float, float], top: float, lines: list[str], heig
         transform=fig.dpi_scale_trans,
         ha="left",
         va="top",
-        fontsize=7,
+        fontsize=TEXT_SIZE,
         linespacing=1.35,
     )
 
@@ -155,7 +156,8 @@ def _fit(lines: list[str], column: tuple[float, float]) -> list[str]:
     out: list[str] = []
     for line in lines:
         hang = _HANG if line.startswith("– ") else ""
-        first, *rest = wrap(line, room - text_width_pt(hang, size=7), size=7) or [""]
+        width = room - text_width_pt(hang, size=TEXT_SIZE)
+        first, *rest = wrap(line, width, size=TEXT_SIZE) or [""]
         out += [first, *(hang + more for more in rest)]
     return out
 
