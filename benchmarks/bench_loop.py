@@ -9,12 +9,14 @@ runs of each measure (and each run):
   `touch` their outputs (cold too);
 - a typo fixed in one study's free text (a locator), against Snakemake's own no-op on that
   DAG, with the jobs that reran;
-- one study added that enters the primary analysis (a SYNTHETIC study of the tests), the same,
-  then removed and added again: the coverage study's design was seen before, its shards are
-  copied from the cache, not refitted;
+- one study added that enters the primary analysis (a SYNTHETIC study of the tests), every
+  cache emptied first (the coverage study's shards, the pooled results and figures: all
+  computed), then removed and added again: seen before, the shards, pooled results and
+  figures are copied from their caches, not computed;
 - the no-op itself;
 - per job kind, interpreter start-up and every import of the job, run as the workflow runs it
-  in the finished project (``python -X importtime``);
+  in the finished project (``python -X importtime``): pooling, coverage shards and figures
+  without ``--cache`` (computing), and with it (a hit, as in the finished project);
 - one GLMM fit (k = 6, Wald CI), one at a time, against metafor's ``rma.glmm`` per fit in one
   R process (skipped without Rscript).
 
@@ -167,8 +169,10 @@ def loop_rows(cores: int, runs: int, imports: bool = True) -> None:
 
         adds, agains, add_cpus, again_cpus = [], [], [], []
         for _ in range(runs):
-            # A design never seen: the coverage study's cache of fitted designs emptied first.
+            # Inputs never seen: the coverage study's cache of fitted designs and the pooling
+            # and figures jobs' result cache emptied first.
             shutil.rmtree(project / "results" / "coverage" / "cache", ignore_errors=True)
+            shutil.rmtree(project / "results" / "cache", ignore_errors=True)
             jobs = add()
             run = measure_all(snake, project)
             adds.append(run.wall)
@@ -185,7 +189,7 @@ def loop_rows(cores: int, runs: int, imports: bool = True) -> None:
             agains.append(run.wall)
             again_cpus.append(run.cpu)
             remove()
-        print(ratio_line("add it again (design seen before, cached)", median(agains),
+        print(ratio_line("add it again (seen before, copied)", median(agains),
                          empty_noop, "own no-op", 4))  # fmt: skip
         print(spread(agains))
         print(cpu_line(median(again_cpus), None, cores))
@@ -230,13 +234,22 @@ def import_rows(project: Path) -> None:
     own = median_imports(f"{sys.executable} -X importtime -c pass", REPO, None)
     commands = job_commands(project)
     shard = commands.get("coverage-shard", "")
+    pool = commands.get("pool", "")
+    figures = commands.get("figures", "")
+
+    def computing(command: str) -> str | None:
+        # Without --cache: the job computes (in the finished project its cache would hit).
+        return re.sub(r" --cache \S+", "", command) or None
+
     kinds = {
-        "pool": commands.get("pool"),
-        "coverage-shard (fit)": re.sub(r" --cache \S+", "", shard) or None,
+        "pool": computing(pool),
+        "pool (cached)": pool or None,
+        "coverage-shard (fit)": computing(shard),
         "coverage-shard (cached)": shard or None,
         "coverage-summary": commands.get("coverage-summary"),
         "tables": commands.get("tables"),
-        "figures": commands.get("figures"),
+        "figures": computing(figures),
+        "figures (cached)": figures or None,
         "report": commands.get("report"),
     }
     import stsmeta

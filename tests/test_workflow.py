@@ -66,14 +66,13 @@ def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Comp
 
 
 def _result_hashes(workdir: Path) -> dict[str, str]:
-    """sha256 of every result file, logs left out (they hold timings and paths)."""
+    """sha256 of every result file, logs (they hold timings and paths) and caches (they keep
+    what earlier runs made) left out."""
     results = workdir / "results"
     return {
         str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(results.rglob("*"))
-        if p.is_file()
-        and "logs" not in p.relative_to(results).parts
-        and "staging" not in p.relative_to(results).parts
+        if p.is_file() and not {"logs", "staging", "cache"} & set(p.relative_to(results).parts)
     }
 
 
@@ -168,7 +167,8 @@ def test_a_typo_in_free_text_reruns_only_what_prints_it(built, tmp_path):
 
 def test_the_coverage_study_reruns_only_for_a_new_design(built, tmp_path):
     """Issue 16: a study outside the primary analysis changes no design and reruns no shard; one
-    inside does; removing it and adding it again copies the shards fitted the first time."""
+    inside does; removing it and adding it again copies the shards fitted the first time, and
+    the pooled results and figures made the first time (stsmeta.result_cache)."""
     work = tmp_path / "run-design"
     shutil.copytree(built, work, symlinks=True)
     raw = work / "data" / "raw"
@@ -215,6 +215,9 @@ def test_the_coverage_study_reruns_only_for_a_new_design(built, tmp_path):
     for log in logs:
         text = log.read_text()
         assert text.count("fitted before") == len(families) and "fits of" not in text, text
+    logs = work / "results" / "logs"
+    for log in [*sorted((logs / "pool").glob("*.log")), logs / "figures.log"]:
+        assert "copied from the result cache" in log.read_text(), log
     assert _result_hashes(work) == fitted
 
 
@@ -298,9 +301,11 @@ def test_a_removed_and_a_renamed_study_leave_no_trace(built, tmp_path):
     _snakemake(work)
     results = work / "results"
     for old in (removed, renamed):
-        # Only the stale normalised file and analysis extract, which no job reads, still name
-        # the old study.
-        assert _mentions(results, old) == [f"extract/{old}.json", f"normalised/{old}.json"], old
+        # Only the stale normalised file and analysis extract, which no job reads, and the
+        # result cache's entries of the earlier state (read only by a job given those very
+        # inputs again) still name the old study.
+        stale = [m for m in _mentions(results, old) if not m.startswith("cache/")]
+        assert stale == [f"extract/{old}.json", f"normalised/{old}.json"], old
     assert _mentions(results, new_id)
     _snakemake(work, "clean_stale")
     for old in (removed, renamed):

@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 
-def _umask() -> int:
-    # os.umask can only be read by setting it; set it straight back.
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: set straight back)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -30,7 +30,7 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes, *, fsync: bool 
             if fsync:
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

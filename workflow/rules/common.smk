@@ -3,6 +3,7 @@
 
 import hashlib
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -293,6 +294,8 @@ POOLED = expand(
     scenario=SCENARIOS,
 )
 FIGURE_STEMS = figure_stems(OUTCOMES)
+# Jobs whose outputs are kept by what decides them (stsmeta.result_cache; safe to delete).
+RESULT_CACHE = {stage: f"{RESULTS}/cache/{stage}" for stage in ("pool", "figures")}
 FIGURES = expand(
     f"{RESULTS}/figures/{{stem}}.{{ext}}", stem=FIGURE_STEMS, ext=FIGURE_FORMATS
 )
@@ -381,7 +384,8 @@ def table_output(path):
 
 
 def remove_stale_results(log):
-    """Delete normalised studies, pooled results and figures that no current input produces."""
+    """Delete normalised studies, pooled results and figures that no current input produces,
+    and the result cache."""
     current = {
         *map(str, map(Path, NORMALISED + EXTRACTS + POOLED + FIGURES)),
         *(str(Path(f)) for f in COVERAGE_SHARDS),
@@ -401,6 +405,12 @@ def remove_stale_results(log):
     ]
     for path in removed:
         path.unlink()
+    # The result cache keeps earlier states' pooled results and figures, which name studies no
+    # longer in the review: emptied too (the next run computes).
+    for folder in RESULT_CACHE.values():
+        if Path(folder).is_dir():
+            shutil.rmtree(folder)
+            removed.append(Path(folder))
     Path(log).write_text("".join(f"removed {p}\n" for p in removed), encoding="utf-8")
 
 

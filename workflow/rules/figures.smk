@@ -36,7 +36,10 @@ rule figures:
         pool_dir=lambda w, input: parent_dir(input.pooled[0], 2),
         outdir=lambda w, output: parent_dir(output[0]),
         screening=lambda w, input: option("--screening", input.screening),
+        # Figures kept by inputs' bytes, code and versions: inputs seen before are copied, not
+        # drawn again (stsmeta.result_cache).
+        cache=RESULT_CACHE["figures"],
     shell:
         "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
-        " --studies @{input.listed} --outdir {params.outdir}"
-        " {params.screening} --coverage {input.coverage} --processes {threads} > {log} 2>&1"
+        " --studies @{input.listed} --outdir {params.outdir} {params.screening}"
+        " --coverage {input.coverage} --processes {threads} --cache {params.cache} > {log} 2>&1"

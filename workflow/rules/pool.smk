@@ -25,6 +25,9 @@ rule pool:
         selection=lambda w, input: (
             f"--selection {input.selection}" if input.selection else ""
         ),
+        # Outputs kept by inputs' bytes, code and versions: studies seen before (one added,
+        # removed, added back) are copied, not pooled again (stsmeta.result_cache).
+        cache=RESULT_CACHE["pool"],
     shell:
         "python -m stsmeta pool --config {input.config} --outcome {wildcards.outcome}"
-        " {params.scenarios} {params.selection} @{input.listed} 2> {log}"
+        " {params.scenarios} {params.selection} --cache {params.cache} @{input.listed} 2> {log}"

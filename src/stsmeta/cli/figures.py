@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from stsmeta.cli.arguments import add_analysis_inputs
 
@@ -52,12 +53,45 @@ def register(subparsers) -> None:
         help="processes that save figures in parallel (default: the CPUs available); "
         "the files are the same for any number",
     )
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="keep the figures in DIR by what decides them (inputs' bytes, options, code, "
+        "library versions) and copy them from there when the same inputs come again "
+        "(stsmeta.result_cache; the workflow: results/cache/figures)",
+    )
     parser.set_defaults(func=run)
 
 
+# The distributions whose versions can change a figure's bytes (matplotlib ships the fonts and
+# FreeType it draws with; fontTools subsets the PDF fonts; Pillow writes the PNGs).
+FIGURE_LIBRARIES = ("matplotlib", "numpy", "pillow", "fonttools")
+
+
+def _cache_key(args: argparse.Namespace, files, coverage_sha256: str | None) -> str:
+    """The result cache's key of this figures job: every file it read and every option but
+    ``--processes`` (the files are the same for any number)."""
+    from stsmeta.result_cache import job_key
+
+    read = list(files.checksums.items())
+    if coverage_sha256 is not None:
+        read.append((str(args.coverage), coverage_sha256))
+    options = {
+        "config": str(args.config),
+        "pool_dir": str(args.pool_dir),
+        "studies": [str(s) for s in args.studies],
+        "screening": args.screening,
+        "coverage": args.coverage,
+        "outdir": str(args.outdir),
+    }
+    return job_key("figures", options, read, FIGURE_LIBRARIES)
+
+
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from stsmeta.cli.coverage import read_json
-    from stsmeta.figures import default_processes, write_figures
+    from stsmeta.outputs import FIGURE_FORMATS, figure_stems
     from stsmeta.presentation.inputs import (
         InputFiles,
         load_normalised,
@@ -74,8 +108,23 @@ def run(args: argparse.Namespace) -> int:
     studies = load_normalised(args.studies, files)
     screening = load_screening(args.screening, files)
     coverage = read_json(args.coverage) if args.coverage else None
+    stems = figure_stems(plan.outcomes) + (["coverage"] if coverage is not None else [])
+    expected = [Path(args.outdir) / f"{stem}.{fmt}" for stem in stems for fmt in FIGURE_FORMATS]
+    key = None
+    if args.cache:
+        from stsmeta.result_cache import copied_note, file_sha256, restore
+
+        key = _cache_key(args, files, file_sha256(args.coverage) if args.coverage else None)
+        if restore(args.cache, key, expected):
+            print(copied_note(args.cache, key), file=sys.stderr)
+            for path in expected:
+                print(path)
+            return 0
+    # Imported only now: matplotlib's import is most of a cached job's time.
+    from stsmeta.figures import default_processes, write_figures
+
     processes = args.processes if args.processes is not None else default_processes()
-    for path in write_figures(
+    written = write_figures(
         plan,
         pooled,
         studies,
@@ -83,6 +132,13 @@ def run(args: argparse.Namespace) -> int:
         processes=max(1, processes),
         screening=screening,
         coverage=coverage,
-    ):
+    )
+    if key is not None:
+        from stsmeta.result_cache import store
+
+        # Kept only when the job wrote what the cache will give back, in the same order.
+        if [Path(p) for p in written] == expected:
+            store(args.cache, key, written)
+    for path in written:
         print(path)
     return 0

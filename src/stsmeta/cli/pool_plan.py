@@ -9,6 +9,7 @@ spends most of its time starting Python and importing scipy)."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,12 +41,19 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         help="coverage summary whose recommendation is the primary method "
         "(config methods.selection: coverage)",
     )
+    plan.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="keep the outputs in DIR by what decides them (inputs' bytes, options, code, "
+        "library versions) and copy them from there when the same inputs come again "
+        "(stsmeta.result_cache; the workflow: results/cache/pool)",
+    )
 
 
 def run_plan(args: argparse.Namespace) -> int:
     from stsmeta.config import read_config
     from stsmeta.errors import InputError, Problem
-    from stsmeta.pool.analysis import analyse, read_extracts, write_json
+    from stsmeta.result_cache import copied_note, restore, store
 
     given = (("--config", args.config), ("--out", args.out))
     missing = [flag for flag, value in given if not value]
@@ -65,6 +73,10 @@ def run_plan(args: argparse.Namespace) -> int:
                 "per --scenario, in the same order",
             )
         )
+    key = _cache_key(args, scenarios) if args.cache else None
+    if key is not None and restore(args.cache, key, args.out):
+        print(copied_note(args.cache, key), file=sys.stderr)
+        return 0
     config = read_config(args.config)
     if (config.get("methods") or {}).get("selection", "fixed") == "coverage":
         import json
@@ -79,6 +91,8 @@ def run_plan(args: argparse.Namespace) -> int:
             except (OSError, json.JSONDecodeError) as exc:
                 raise InputError(Problem(args.selection, "", f"cannot be read: {exc}")) from None
         config = apply_selection(config, summary, args.selection or args.config)
+    from stsmeta.pool.analysis import analyse, read_extracts, write_json
+
     studies, checksums = read_extracts(args.studies)
     documents = [
         analyse(
@@ -94,4 +108,30 @@ def run_plan(args: argparse.Namespace) -> int:
     # Written only once every scenario is pooled: a bad scenario leaves no half-written set.
     for out, document in zip(args.out, documents, strict=True):
         write_json(out, document)
+    if key is not None:
+        store(args.cache, key, args.out)
     return 0
+
+
+# The distributions whose versions can change a pooled number.
+POOL_LIBRARIES = ("numpy", "scipy")
+
+
+def _cache_key(args: argparse.Namespace, scenarios: list[str]) -> str | None:
+    """The result cache's key of this pooling job: every file it reads and every option; None
+    when a file cannot be read (the job then reports it as it would without a cache)."""
+    from stsmeta.result_cache import file_sha256, job_key
+
+    paths = [args.config, *([args.selection] if args.selection else []), *args.studies]
+    try:
+        files = [(str(path), file_sha256(path)) for path in paths]
+    except OSError:
+        return None
+    options = {
+        "outcome": args.outcome,
+        "scenarios": scenarios,
+        "outputs": [str(out) for out in args.out],
+        "config": str(args.config),
+        "selection": args.selection,
+    }
+    return job_key("pool", options, files, POOL_LIBRARIES)

@@ -67,12 +67,12 @@ _HINTING = 1.06
 
 def coverage_heatmap(doc: Mapping):
     """The heat map of a coverage summary JSON document, drawn (a matplotlib Figure)."""
-    import matplotlib
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.figure import Figure
 
     from stsmeta.figures.canvas import FigureCanvas
     from stsmeta.figures.rows import text_width_pt, wrap
+    from stsmeta.figures.style import rc_from_defaults
 
     rows, cols, cov, fail = coverage_matrix(doc)
     level = float(doc["settings"]["level"])
@@ -105,7 +105,7 @@ def coverage_heatmap(doc: Mapping):
     lines = max((label.count("\n") + 1 for label in labels), default=1)
     grid = max(_CELL_HEIGHT, _LINE_HEIGHT * lines + 0.12) * len(rows)
     height = _TITLE_HEIGHT + grid + _BOTTOM
-    with matplotlib.rc_context(_RC):
+    with rc_from_defaults(_RC):
         # Not registered with pyplot (nothing to close, no pyplot import).
         fig = Figure(figsize=(width, height))
         FigureCanvas(fig)
@@ -148,11 +148,11 @@ def coverage_heatmap(doc: Mapping):
 
 def save_heatmap_file(fig, path: Path | str) -> Path:
     """Write the drawn heat map to ``path`` (.png, .svg or .pdf, by its suffix)."""
-    import matplotlib
+    from stsmeta.figures.style import rc_from_defaults
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with matplotlib.rc_context(_RC):
+    with rc_from_defaults(_RC):
         fig.savefig(path, dpi=_DPI, metadata=_METADATA[path.suffix.lower()])
     return path
 

@@ -81,9 +81,19 @@ METADATA = {
 
 
 @contextmanager
+def rc_from_defaults(rc: dict) -> Iterator[None]:
+    """matplotlib's own defaults updated with ``rc``, whatever a matplotlibrc or a caller set:
+    the same figure on every machine (and the result cache's key need not read the user's rc)."""
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        mpl.rcParams.update(rc)
+        yield
+
+
+@contextmanager
 def figure_style() -> Iterator[None]:
     """The rcParams every stsmeta figure is drawn and saved with."""
-    with mpl.rc_context(RC):
+    with rc_from_defaults(RC):
         yield
 
 

@@ -1,0 +1,175 @@
+"""A job's output files kept by what decides them: inputs seen before are never computed twice.
+
+The living review's commonest reruns give a job inputs it has had before: a study added, removed
+and added back, an exclusion undone, a branch switched. A pooling job's JSON and the figures
+job's files are pure functions of the bytes the job reads, its options, the code that runs and
+the library versions, so each such job (with ``--cache DIR``) hashes exactly those into a key
+(``job_key``) before it imports its heavy code, and on a hit copies the entry's files into
+place instead of computing them (``restore``); on a miss it computes, writes its outputs, and
+keeps a copy (``store``). A hit is therefore the very bytes a fresh run on this machine would
+write; anything else is a miss.
+
+What the key covers: the stage's code (``code_digest.stage_code_digest``, the same checksum that
+reruns the job when the code changes), the Python and library versions and the machine
+architecture, the command's options, and every file the job reads, by path and SHA-256 content.
+Anything else an output depends on must be named in the options.
+
+Entries live in ``<DIR>/<key>/`` (the workflow: ``results/cache/<stage>/``): the output files,
+numbered in output order, and ``manifest.json`` with each one's name and SHA-256, which are checked
+before anything is written: a damaged entry is a miss, never a wrong file. An entry appears whole
+or not at all (it is built in a temporary folder and renamed). Each store keeps the
+``KEEP_ENTRIES`` entries used last (a hit marks its entry used) and deletes the rest; deleting
+the folder is always safe (the next run computes). Pure Python: a hit imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+
+import stsmeta
+from stsmeta.atomic_write import current_umask, write_bytes_atomically
+
+MANIFEST = "manifest.json"
+# Entries kept per cache folder: the figures of a 12-study review are ~3 MB an entry. Enough for
+# the states a living review goes back to (a study removed and added back, a branch switched).
+KEEP_ENTRIES = 16
+# A staging folder older than this was left by a killed job.
+_STAGING_ABANDONED_S = 86_400.0
+
+
+def library_versions(libraries: Iterable[str]) -> dict[str, str]:
+    """Python's version, the machine's architecture and each distribution's version."""
+    out = {"python": sys.version, "machine": platform.machine()}
+    for name in libraries:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def job_key(
+    stage: str,
+    options: Mapping[str, object],
+    files: Sequence[tuple[str, str]],
+    libraries: Iterable[str],
+) -> str:
+    """The key of one job's outputs.
+
+    ``stage`` names the code (``code_digest.STAGE_CODE``); ``options`` every setting the outputs
+    depend on besides the files (JSON-serialisable); ``files`` each file read, in the order the
+    job reads it, as ``(path as given, SHA-256 of its bytes)``; ``libraries`` the distributions
+    whose versions can change an output.
+    """
+    from stsmeta.code_digest import stage_code_digest
+
+    document = {
+        "stage": stage,
+        "code": stage_code_digest(Path(stsmeta.__file__).parent, stage),
+        "versions": library_versions(libraries),
+        "options": options,
+        "files": [list(item) for item in files],
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _entry(cache_dir: str | Path, key: str) -> Path:
+    return Path(cache_dir) / key
+
+
+def restore(cache_dir: str | Path, key: str, outputs: Sequence[str | Path]) -> bool:
+    """Write the entry ``key``'s files to ``outputs`` (same names, same order) and return True;
+    return False, writing nothing, when there is no such entry or it does not match."""
+    entry = _entry(cache_dir, key)
+    try:
+        manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
+        listed = manifest["outputs"]
+        if [item["name"] for item in listed] != [Path(p).name for p in outputs]:
+            return False
+        contents = []
+        for index, item in enumerate(listed):
+            data = (entry / str(index)).read_bytes()
+            if hashlib.sha256(data).hexdigest() != item["sha256"]:
+                return False
+            contents.append(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    for path, data in zip(outputs, contents, strict=True):
+        write_bytes_atomically(path, data)
+    with contextlib.suppress(OSError):
+        os.utime(entry)  # used now: the last to be pruned
+    return True
+
+
+def copied_note(cache_dir: str | Path, key: str) -> str:
+    """What a job's log says when its outputs came from the cache."""
+    return (
+        f"copied from the result cache, {_entry(cache_dir, key)}: the same input bytes, "
+        "options, code and library versions as a run before"
+    )
+
+
+def store(
+    cache_dir: str | Path, key: str, outputs: Sequence[str | Path], keep: int = KEEP_ENTRIES
+) -> None:
+    """Keep copies of ``outputs`` as the entry ``key`` (whole or not at all; an entry that
+    exists already is left as it is), then delete all but the ``keep`` entries used last."""
+    entry = _entry(cache_dir, key)
+    if entry.exists():
+        return
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=entry.parent))
+    try:
+        listed = []
+        for index, path in enumerate(outputs):
+            data = Path(path).read_bytes()
+            (staging / str(index)).write_bytes(data)
+            listed.append({"name": Path(path).name, "sha256": hashlib.sha256(data).hexdigest()})
+        (staging / MANIFEST).write_text(json.dumps({"outputs": listed}, indent=1) + "\n")
+        os.chmod(staging, 0o777 & ~current_umask())
+        # Fails when another job stored the same key first: its entry is kept.
+        with contextlib.suppress(OSError):
+            os.rename(staging, entry)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    prune(cache_dir, keep)
+
+
+def prune(cache_dir: str | Path, keep: int = KEEP_ENTRIES) -> list[Path]:
+    """Delete all but the ``keep`` entries used last, and staging folders of killed jobs;
+    return what was deleted. A job restoring an entry deleted meanwhile finds it incomplete:
+    a miss, never a wrong file."""
+    import time
+
+    entries, abandoned = [], []
+    now = time.time()
+    for path in Path(cache_dir).iterdir():
+        try:
+            modified = path.stat().st_mtime
+        except OSError:
+            continue
+        if path.name.startswith("."):
+            if now - modified > _STAGING_ABANDONED_S:
+                abandoned.append(path)
+        elif path.is_dir():
+            entries.append((modified, path.name, path))
+    entries.sort(reverse=True)
+    removed = [path for _, _, path in entries[keep:]] + abandoned
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
