@@ -290,11 +290,12 @@ def _bayes_arguments(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.outcome is not None:
+        # Before the engine's imports: a result copied from the cache needs none of them.
+        return run_plan(args)
     from stsmeta.stats import pool
     from stsmeta.stats.glmm import MAX_NODES
 
-    if args.outcome is not None:
-        return run_plan(args)
     if args.input is None:
         raise InputError(
             Problem(

@@ -51,7 +51,6 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from stsmeta.config import read_config
     from stsmeta.errors import InputError, Problem
     from stsmeta.result_cache import copied_note, restore, store
 
@@ -77,6 +76,8 @@ def run_plan(args: argparse.Namespace) -> int:
     if key is not None and restore(args.cache, key, args.out):
         print(copied_note(args.cache, key), file=sys.stderr)
         return 0
+    from stsmeta.config import read_config
+
     config = read_config(args.config)
     if (config.get("methods") or {}).get("selection", "fixed") == "coverage":
         import json
