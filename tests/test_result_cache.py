@@ -235,3 +235,26 @@ def test_the_entries_used_last_are_kept(tmp_path):
     result_cache.store(cache, "k4", outputs, keep=3)
     assert sorted(p.name for p in cache.iterdir()) == ["k1", "k3", "k4"]
     assert result_cache.restore(cache, "k3", target)
+
+
+def test_a_cache_that_cannot_be_written_costs_the_copy_not_the_job(tmp_path, capsys):
+    outputs = _outputs(tmp_path / "run", {"a.json": b"a\n"})
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be\n")
+    warning = result_cache.store(blocked, "k", outputs)
+    assert warning and str(blocked) in warning and "not kept" in warning
+    assert outputs[0].read_bytes() == b"a\n"
+
+    raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    raw["leave_one_out"] = False
+    raw["cumulative_by_year"] = False
+    raw["subgroups"] = {}
+    raw["methods"]["selection"] = "fixed"
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "pool" / "primary.json"
+    paths = sorted(str(p) for p in NORMALISED.glob("*.json"))
+    capsys.readouterr()
+    assert main(_pool_args(config, paths, out, blocked)) == 0
+    assert json.loads(out.read_text())["included"]
+    assert "could not be written" in capsys.readouterr().err

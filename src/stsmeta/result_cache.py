@@ -126,9 +126,24 @@ def copied_note(cache_dir: str | Path, key: str) -> str:
 
 def store(
     cache_dir: str | Path, key: str, outputs: Sequence[str | Path], keep: int = KEEP_ENTRIES
-) -> None:
+) -> str | None:
     """Keep copies of ``outputs`` as the entry ``key`` (whole or not at all; an entry that
-    exists already is left as it is), then delete all but the ``keep`` entries used last."""
+    exists already is left as it is), then delete all but the ``keep`` entries used last.
+
+    Returns None, or, when the cache cannot be written (no permission, a full disk), a warning
+    for the job's log: the job's outputs are written already and stay; a later run computes."""
+    try:
+        _store(Path(cache_dir), key, outputs, keep)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return (
+            f"warning: the result cache {cache_dir} could not be written{where}: "
+            f"{exc.strerror or exc}; the outputs are written, only not kept for a later run"
+        )
+    return None
+
+
+def _store(cache_dir: Path, key: str, outputs: Sequence[str | Path], keep: int) -> None:
     entry = _entry(cache_dir, key)
     if entry.exists():
         return

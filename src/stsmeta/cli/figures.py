@@ -137,8 +137,8 @@ def run(args: argparse.Namespace) -> int:
         from stsmeta.result_cache import store
 
         # Kept only when the job wrote what the cache will give back, in the same order.
-        if [Path(p) for p in written] == expected:
-            store(args.cache, key, written)
+        if [Path(p) for p in written] == expected and (warning := store(args.cache, key, written)):
+            print(warning, file=sys.stderr)
     for path in written:
         print(path)
     return 0

@@ -109,8 +109,8 @@ def run_plan(args: argparse.Namespace) -> int:
     # Written only once every scenario is pooled: a bad scenario leaves no half-written set.
     for out, document in zip(args.out, documents, strict=True):
         write_json(out, document)
-    if key is not None:
-        store(args.cache, key, args.out)
+    if key is not None and (warning := store(args.cache, key, args.out)):
+        print(warning, file=sys.stderr)
     return 0
 
 
