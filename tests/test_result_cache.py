@@ -102,6 +102,19 @@ def test_a_damaged_entry_is_a_miss_that_writes_nothing(tmp_path):
     assert not result_cache.restore(cache, "k", targets)
 
 
+def _small_plan(tmp_path: Path) -> Path:
+    """config.yaml without leave-one-out, cumulative steps or subgroups, its primary method
+    fixed (the coverage rule would need a coverage summary): a quick pooling job."""
+    raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    raw["leave_one_out"] = False
+    raw["cumulative_by_year"] = False
+    raw["subgroups"] = {}
+    raw["methods"]["selection"] = "fixed"
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    return config
+
+
 def _pool_args(config: Path, studies: list[str], out: Path, cache: Path) -> list[str]:
     return [
         "pool", "--config", str(config), "--outcome", "complete_remission",
@@ -110,13 +123,7 @@ def _pool_args(config: Path, studies: list[str], out: Path, cache: Path) -> list
 
 
 def test_pool_copies_a_result_seen_before_and_pools_anything_new(tmp_path, monkeypatch):
-    raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
-    raw["leave_one_out"] = False
-    raw["cumulative_by_year"] = False
-    raw["subgroups"] = {}
-    raw["methods"]["selection"] = "fixed"
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(raw))
+    config = _small_plan(tmp_path)
     studies = tmp_path / "studies"
     shutil.copytree(NORMALISED, studies)
     paths = sorted(str(p) for p in studies.glob("*.json"))
@@ -245,13 +252,7 @@ def test_a_cache_that_cannot_be_written_costs_the_copy_not_the_job(tmp_path, cap
     assert warning and str(blocked) in warning and "not kept" in warning
     assert outputs[0].read_bytes() == b"a\n"
 
-    raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
-    raw["leave_one_out"] = False
-    raw["cumulative_by_year"] = False
-    raw["subgroups"] = {}
-    raw["methods"]["selection"] = "fixed"
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(raw))
+    config = _small_plan(tmp_path)
     out = tmp_path / "pool" / "primary.json"
     paths = sorted(str(p) for p in NORMALISED.glob("*.json"))
     capsys.readouterr()

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 
 import stsmeta
 from stsmeta.atomic_write import write_text_atomically
+from stsmeta.result_cache import library_versions
 
 # The code that decides a shard's numbers: the simulation, the fitters, the engine, the format.
 _CODE = ("coverage/*.py", "stats/**/*.py", "cli/coverage.py")
@@ -42,16 +41,6 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": ".".join(map(str, sys.version_info[:3]))}
-    for name in _LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
-
-
 def shard_key(n: Sequence[int], settings_fingerprint: str, family: str, shard: int) -> str:
     """The cache key of one shard: everything its rows depend on, hashed.
 
@@ -65,7 +54,7 @@ def shard_key(n: Sequence[int], settings_fingerprint: str, family: str, shard: i
         "n": [int(x) for x in n],
         "settings": json.loads(settings_fingerprint),
         "code": code_fingerprint(),
-        "versions": _versions(),
+        "versions": library_versions(_LIBRARIES),
     }
     text = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
