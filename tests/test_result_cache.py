@@ -244,6 +244,22 @@ def test_the_entries_used_last_are_kept(tmp_path):
     assert result_cache.restore(cache, "k3", target)
 
 
+def test_the_cache_keeps_within_its_bytes_and_always_the_newest(tmp_path):
+    import os
+
+    cache = tmp_path / "cache"
+    big = _outputs(tmp_path / "big", {"a.png": b"x" * 1000})
+    for age, key in enumerate(["k3", "k2", "k1"]):
+        result_cache.store(cache, key, big, keep=10, keep_bytes=10**6)
+        os.utime(cache / key, (1e9 - age * 100, 1e9 - age * 100))  # k1 the oldest
+    # Entries of ~1,100 bytes (file and manifest) within 2,500: the two used last stay.
+    assert result_cache.prune(cache, keep=10, keep_bytes=2500) == [cache / "k1"]
+    assert sorted(p.name for p in cache.iterdir()) == ["k2", "k3"]
+    # An entry larger than the whole budget: the newest is kept all the same.
+    result_cache.store(cache, "k4", big, keep=10, keep_bytes=10)
+    assert sorted(p.name for p in cache.iterdir()) == ["k4"]
+
+
 def test_a_cache_that_cannot_be_written_costs_the_copy_not_the_job(tmp_path, capsys):
     outputs = _outputs(tmp_path / "run", {"a.json": b"a\n"})
     blocked = tmp_path / "not-a-folder"

@@ -18,7 +18,8 @@ Entries live in ``<DIR>/<key>/`` (the workflow: ``results/cache/<stage>/``): the
 numbered in output order, and ``manifest.json`` with each one's name and SHA-256, which are checked
 before anything is written: a damaged entry is a miss, never a wrong file. An entry appears whole
 or not at all (it is built in a temporary folder and renamed). Each store keeps the
-``KEEP_ENTRIES`` entries used last (a hit marks its entry used) and deletes the rest; deleting
+``KEEP_ENTRIES`` entries used last, within ``KEEP_BYTES`` (a hit marks its entry used; the newest
+is always kept) and deletes the rest; deleting
 the folder is always safe (the next run computes). Pure Python: a hit imports nothing heavy.
 """
 
@@ -43,6 +44,8 @@ MANIFEST = "manifest.json"
 # Entries kept per cache folder: the figures of a 12-study review are ~3 MB an entry. Enough for
 # the states a living review goes back to (a study removed and added back, a branch switched).
 KEEP_ENTRIES = 16
+# ... and no more bytes than this in all: the figures of a 10,000-study review run to tens of MB.
+KEEP_BYTES = 512 * 2**20
 # A staging folder older than this was left by a killed job.
 _STAGING_ABANDONED_S = 86_400.0
 
@@ -125,15 +128,19 @@ def copied_note(cache_dir: str | Path, key: str) -> str:
 
 
 def store(
-    cache_dir: str | Path, key: str, outputs: Sequence[str | Path], keep: int = KEEP_ENTRIES
+    cache_dir: str | Path,
+    key: str,
+    outputs: Sequence[str | Path],
+    keep: int = KEEP_ENTRIES,
+    keep_bytes: int = KEEP_BYTES,
 ) -> str | None:
     """Keep copies of ``outputs`` as the entry ``key`` (whole or not at all; an entry that
-    exists already is left as it is), then delete all but the ``keep`` entries used last.
+    exists already is left as it is), then prune (``prune(cache_dir, keep, keep_bytes)``).
 
     Returns None, or, when the cache cannot be written (no permission, a full disk), a warning
     for the job's log: the job's outputs are written already and stay; a later run computes."""
     try:
-        _store(Path(cache_dir), key, outputs, keep)
+        _store(Path(cache_dir), key, outputs, keep, keep_bytes)
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         return (
@@ -143,7 +150,9 @@ def store(
     return None
 
 
-def _store(cache_dir: Path, key: str, outputs: Sequence[str | Path], keep: int) -> None:
+def _store(
+    cache_dir: Path, key: str, outputs: Sequence[str | Path], keep: int, keep_bytes: int
+) -> None:
     entry = _entry(cache_dir, key)
     if entry.exists():
         return
@@ -162,13 +171,16 @@ def _store(cache_dir: Path, key: str, outputs: Sequence[str | Path], keep: int) 
             os.rename(staging, entry)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    prune(cache_dir, keep)
+    prune(cache_dir, keep, keep_bytes)
 
 
-def prune(cache_dir: str | Path, keep: int = KEEP_ENTRIES) -> list[Path]:
-    """Delete all but the ``keep`` entries used last, and staging folders of killed jobs;
-    return what was deleted. A job restoring an entry deleted meanwhile finds it incomplete:
-    a miss, never a wrong file."""
+def prune(
+    cache_dir: str | Path, keep: int = KEEP_ENTRIES, keep_bytes: int = KEEP_BYTES
+) -> list[Path]:
+    """Delete all but the ``keep`` entries used last (fewer where they would pass
+    ``keep_bytes``; the newest always stays), and staging folders of killed jobs; return what
+    was deleted. A job restoring an entry deleted meanwhile finds it incomplete: a miss, never
+    a wrong file."""
     import time
 
     entries, abandoned = [], []
@@ -184,7 +196,21 @@ def prune(cache_dir: str | Path, keep: int = KEEP_ENTRIES) -> list[Path]:
         elif path.is_dir():
             entries.append((modified, path.name, path))
     entries.sort(reverse=True)
-    removed = [path for _, _, path in entries[keep:]] + abandoned
+    kept, total = 0, 0
+    for _, _, path in entries[:keep]:
+        total += _size(path)
+        if kept and total > keep_bytes:
+            break
+        kept += 1
+    removed = [path for _, _, path in entries[kept:]] + abandoned
     for path in removed:
         shutil.rmtree(path, ignore_errors=True)
     return removed
+
+
+def _size(entry: Path) -> int:
+    total = 0
+    for path in entry.iterdir():
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
