@@ -19,8 +19,8 @@ numbered in output order, and ``manifest.json`` with each one's name and SHA-256
 before anything is written: a damaged entry is a miss, never a wrong file. An entry appears whole
 or not at all (it is built in a temporary folder and renamed). Each store keeps the
 ``KEEP_ENTRIES`` entries used last, within ``KEEP_BYTES`` (a hit marks its entry used; the newest
-is always kept) and deletes the rest; deleting
-the folder is always safe (the next run computes). Pure Python: a hit imports nothing heavy.
+is always kept), and deletes the rest. Deleting the folder is always safe (the next run
+computes). Pure Python: a hit imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -209,8 +209,10 @@ def prune(
 
 
 def _size(entry: Path) -> int:
+    """The bytes of an entry's files (0 for an entry another job is deleting)."""
     total = 0
-    for path in entry.iterdir():
-        with contextlib.suppress(OSError):
-            total += path.stat().st_size
+    with contextlib.suppress(OSError):
+        for path in entry.iterdir():
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
     return total
