@@ -227,6 +227,23 @@ def test_a_users_matplotlib_settings_change_no_figure(tmp_path, inputs):
         assert draw(tmp_path / "hostile") == plain
 
 
+def test_an_output_rewritten_in_place_after_it_was_kept_is_a_miss(tmp_path):
+    # Entries hard-link the outputs where they can: writing into an output (not replacing it)
+    # reaches the kept file, and the manifest's checksum must then refuse it.
+    cache = tmp_path / "cache"
+    outputs = _outputs(tmp_path / "run1", {"a.svg": b"<svg/>\n"})
+    result_cache.store(cache, "k", outputs)
+    with open(outputs[0], "r+b") as fh:  # in place: the same inode
+        fh.write(b"<SVG")
+    target = [tmp_path / "run2" / "a.svg"]
+    if (cache / "k" / "0").read_bytes() == b"<SVG/>\n":  # linked (else copied: untouched)
+        assert not result_cache.restore(cache, "k", target)
+        assert not target[0].exists()
+    else:
+        assert result_cache.restore(cache, "k", target)
+        assert target[0].read_bytes() == b"<svg/>\n"
+
+
 def test_the_entries_used_last_are_kept(tmp_path):
     import os
 

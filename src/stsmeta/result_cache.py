@@ -14,13 +14,13 @@ reruns the job when the code changes), the Python and library versions and the m
 architecture, the command's options, and every file the job reads, by path and SHA-256 content.
 Anything else an output depends on must be named in the options.
 
-Entries live in ``<DIR>/<key>/`` (the workflow: ``results/cache/<stage>/``): the output files,
-numbered in output order, and ``manifest.json`` with each one's name and SHA-256, which are checked
-before anything is written: a damaged entry is a miss, never a wrong file. An entry appears whole
-or not at all (it is built in a temporary folder and renamed). Each store keeps the
-``KEEP_ENTRIES`` entries used last, within ``KEEP_BYTES`` (a hit marks its entry used; the newest
-is always kept), and deletes the rest. Deleting the folder is always safe (the next run
-computes). Pure Python: a hit imports nothing heavy.
+Entries live in ``<DIR>/<key>/`` (the workflow: ``results/cache/<stage>/``): the output files
+(hard links where possible, else copies), numbered in output order, and ``manifest.json`` with
+each one's name and SHA-256, which are checked before anything is written: a damaged entry is a
+miss, never a wrong file. An entry appears whole or not at all (it is built in a temporary folder
+and renamed). Each store keeps the ``KEEP_ENTRIES`` entries used last, within ``KEEP_BYTES`` (a
+hit marks its entry used; the newest is always kept), and deletes the rest. Deleting the folder
+is always safe (the next run computes). Pure Python: a hit imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ MANIFEST = "manifest.json"
 # Entries kept per cache folder: the figures of a 12-study review are ~3 MB an entry. Enough for
 # the states a living review goes back to (a study removed and added back, a branch switched).
 KEEP_ENTRIES = 16
-# ... and no more bytes than this in all: the figures of a 10,000-study review run to tens of MB.
+# ... and no more bytes than this in all: the figures of a 10,000-study review take ~240 MB.
 KEEP_BYTES = 512 * 2**20
 # A staging folder older than this was left by a killed job.
 _STAGING_ABANDONED_S = 86_400.0
@@ -161,9 +161,16 @@ def _store(
     try:
         listed = []
         for index, path in enumerate(outputs):
-            data = Path(path).read_bytes()
-            (staging / str(index)).write_bytes(data)
-            listed.append({"name": Path(path).name, "sha256": hashlib.sha256(data).hexdigest()})
+            kept = staging / str(index)
+            # A hard link where the file system allows: no second copy of the current results
+            # (those of 10,000 studies are ~500 MB), and jobs replace their outputs by rename,
+            # so the kept file stays as it is. Whatever writes into an output in place changes
+            # the kept file too, and the manifest's SHA-256 then makes the entry a miss.
+            try:
+                os.link(path, kept)
+            except OSError:
+                shutil.copyfile(path, kept)
+            listed.append({"name": Path(path).name, "sha256": file_sha256(kept)})
         (staging / MANIFEST).write_text(json.dumps({"outputs": listed}, indent=1) + "\n")
         os.chmod(staging, 0o777 & ~current_umask())
         # Fails when another job stored the same key first: its entry is kept.
