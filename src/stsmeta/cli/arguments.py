@@ -20,3 +20,15 @@ def add_analysis_inputs(parser: argparse.ArgumentParser) -> None:
         metavar="NORMALISED.json",
         help="the normalised studies (each file named: a removed study's stale file is not read)",
     )
+
+
+def add_cache_argument(parser, folder: str) -> None:
+    """--cache DIR (stsmeta.result_cache) on a parser or argument group; ``folder`` is where the
+    workflow keeps it."""
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="keep the outputs in DIR by what decides them (inputs' bytes, options, code, "
+        "library versions) and copy them from there when the same inputs come again "
+        f"(stsmeta.result_cache; the workflow: {folder})",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stsmeta.cli.arguments import add_analysis_inputs
+from stsmeta.cli.arguments import add_analysis_inputs, add_cache_argument
 
 HELP = """\
 Draw the figures of the analysis plan from the pooled results and the normalised studies.
@@ -53,13 +53,7 @@ def register(subparsers) -> None:
         help="processes that save figures in parallel (default: the CPUs available); "
         "the files are the same for any number",
     )
-    parser.add_argument(
-        "--cache",
-        metavar="DIR",
-        help="keep the figures in DIR by what decides them (inputs' bytes, options, code, "
-        "library versions) and copy them from there when the same inputs come again "
-        "(stsmeta.result_cache; the workflow: results/cache/figures)",
-    )
+    add_cache_argument(parser, "results/cache/figures")
     parser.set_defaults(func=run)
 
 
@@ -68,14 +62,12 @@ def register(subparsers) -> None:
 FIGURE_LIBRARIES = ("matplotlib", "numpy", "pillow", "fonttools")
 
 
-def _cache_key(args: argparse.Namespace, files, coverage_sha256: str | None) -> str:
-    """The result cache's key of this figures job: every file it read and every option but
-    ``--processes`` (the files are the same for any number)."""
+def _cache_key(args: argparse.Namespace, files) -> str:
+    """The result cache's key of this figures job: every file it read (``files``, an
+    ``InputFiles``) and every option but ``--processes`` (the files are the same for any
+    number)."""
     from stsmeta.result_cache import job_key
 
-    read = list(files.checksums.items())
-    if coverage_sha256 is not None:
-        read.append((str(args.coverage), coverage_sha256))
     options = {
         "config": str(args.config),
         "pool_dir": str(args.pool_dir),
@@ -84,13 +76,12 @@ def _cache_key(args: argparse.Namespace, files, coverage_sha256: str | None) -> 
         "coverage": args.coverage,
         "outdir": str(args.outdir),
     }
-    return job_key("figures", options, read, FIGURE_LIBRARIES)
+    return job_key("figures", options, list(files.checksums.items()), FIGURE_LIBRARIES)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from stsmeta.cli.coverage import read_json
     from stsmeta.outputs import FIGURE_FORMATS, figure_stems
     from stsmeta.presentation.inputs import (
         InputFiles,
@@ -107,14 +98,14 @@ def run(args: argparse.Namespace) -> int:
     plan = with_selected_primary(plan, pooled)  # labels of the method the rule chose
     studies = load_normalised(args.studies, files)
     screening = load_screening(args.screening, files)
-    coverage = read_json(args.coverage) if args.coverage else None
+    coverage = files.read_json(args.coverage) if args.coverage else None
     stems = figure_stems(plan.outcomes) + (["coverage"] if coverage is not None else [])
     expected = [Path(args.outdir) / f"{stem}.{fmt}" for stem in stems for fmt in FIGURE_FORMATS]
     key = None
     if args.cache:
-        from stsmeta.result_cache import copied_note, file_sha256, restore
+        from stsmeta.result_cache import copied_note, restore
 
-        key = _cache_key(args, files, file_sha256(args.coverage) if args.coverage else None)
+        key = _cache_key(args, files)
         if restore(args.cache, key, expected):
             print(copied_note(args.cache, key), file=sys.stderr)
             for path in expected:

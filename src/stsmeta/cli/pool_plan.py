@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from stsmeta.cli.arguments import add_cache_argument
+
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     plan = parser.add_argument_group(
@@ -41,13 +43,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         help="coverage summary whose recommendation is the primary method "
         "(config methods.selection: coverage)",
     )
-    plan.add_argument(
-        "--cache",
-        metavar="DIR",
-        help="keep the outputs in DIR by what decides them (inputs' bytes, options, code, "
-        "library versions) and copy them from there when the same inputs come again "
-        "(stsmeta.result_cache; the workflow: results/cache/pool)",
-    )
+    add_cache_argument(plan, "results/cache/pool")
 
 
 def run_plan(args: argparse.Namespace) -> int:
