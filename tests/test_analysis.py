@@ -445,14 +445,6 @@ def test_read_normalised_rejects_duplicate_ids(tmp_path):
 # ----------------------------------------------------------------------------- real engine
 
 
-def _real_pool():
-    try:
-        from stsmeta.stats import pool
-    except ImportError as exc:  # the engine is built in parallel
-        pytest.skip(f"stsmeta.stats.pool not available yet: {exc}")
-    return pool
-
-
 # Counts of the primary analysis of complete remission, written out by hand from the fixtures.
 PRIMARY_CR = [
     ("syn-alpha-2013", 3, 3),
@@ -481,7 +473,8 @@ def _numbers_equal(ours, theirs):
 
 
 def test_numbers_equal_the_engine_for_the_same_data(studies, config):
-    pool = _real_pool()
+    from stsmeta.stats import pool
+
     config = {**config, "subgroups": {}, "cumulative_by_year": False}  # fewer fits: faster
     doc = json.loads(dumps(analyse(studies, config, CR, "primary", pool_fn=pool)))
     ids = [s for s, _, _ in PRIMARY_CR]
@@ -512,7 +505,6 @@ def test_numbers_equal_the_engine_for_the_same_data(studies, config):
 
 
 def test_cli_writes_byte_identical_json(tmp_path):
-    _real_pool()
     config_path = tmp_path / "config.yaml"
     raw = _repo_config()
     raw["scenarios"] = {"primary": {"label": "Primary analysis"}}

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stsmeta.errors import InputError
 from stsmeta.evidence import units
 from stsmeta.evidence.studyfile import load_yaml
 from stsmeta.figures import rows
@@ -116,8 +117,14 @@ def test_fast_yaml_parse_equals_pure_python_safe_loader(path):
     text = path.read_text(encoding="utf-8")
     try:
         expected = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506
-    except yaml.YAMLError:
-        pytest.skip("malformed on purpose; its message is tested in test_validate.py")
+    except yaml.YAMLError as exc:
+        # Malformed on purpose: the fast loader refuses it too, at the same line (its whole
+        # message is tested in test_validate.py).
+        with pytest.raises(InputError) as caught:
+            load_yaml(path)
+        assert f"line {exc.problem_mark.line + 1}" in str(caught.value)
+        assert "malformed YAML" in str(caught.value)
+        return
     try:
         data, raw = load_yaml(path)
     except Exception as exc:  # duplicate keys are refused by both loaders of load_yaml

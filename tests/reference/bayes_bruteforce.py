@@ -1,6 +1,7 @@
 """Brute-force reference for the Bayesian binomial-normal model (stsmeta.stats.bayes).
 
-Run from the repository root (takes a few minutes; numpy and scipy only, nothing from stsmeta):
+Run from the repository root (about 15 minutes on 2 cores; numpy and scipy only, nothing from
+stsmeta):
     python tests/reference/bayes_bruteforce.py [NAME ...]
 (with names, only those datasets are recomputed and replaced in an existing JSON)
 Writes tests/reference/bayes_bruteforce.json, which tests/test_stats_bayes.py compares against.
