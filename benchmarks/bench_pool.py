@@ -44,7 +44,7 @@ fit_reml <- function(x, n) one({
 })
 run <- function(f) {
   out <- matrix(NA_real_, length(ids), 3)
-  # Warm, as the Python side is: the first call loads lme4 (rma.glmm) and compiles nothing else.
+  # Warm, as the Python side is: the first rma.glmm call loads lme4.
   s <- d[d$dataset == ids[1], ]
   invisible(suppressWarnings(f(s$events, s$n)))
   t0 <- proc.time()

@@ -33,6 +33,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -62,7 +63,12 @@ def library_versions(libraries: Iterable[str]) -> dict[str, str]:
 
 
 def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """SHA-256 of a file, read in blocks (outputs of 10,000 studies reach tens of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def job_key(
@@ -188,8 +194,6 @@ def prune(
     ``keep_bytes``; the newest always stays), and staging folders of killed jobs; return what
     was deleted. A job restoring an entry deleted meanwhile finds it incomplete: a miss, never
     a wrong file."""
-    import time
-
     entries, abandoned = [], []
     now = time.time()
     for path in Path(cache_dir).iterdir():

@@ -11,7 +11,6 @@ manifest recomputed) or renamed to another version is caught.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,15 +37,6 @@ class LockEntry:
 
     def line(self) -> str:
         return f"{self.version}  {self.file}  {self.sha256}  {self.date}\n"
-
-
-def sha256_of(path: Path) -> str:
-    """SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_lock(path: Path | str) -> list[LockEntry]:
