@@ -409,3 +409,55 @@ def test_first_screen_forest_plot_speaks_in_percent_without_jargon(inputs):
     text = " ".join(glyphs.get_texts())
     for jargon in ("GLMM", "τ", "I²", "Clopper", "CI", "heterogeneity", "estimate of mu"):
         assert jargon not in text, jargon
+
+
+def _text(parts) -> str:
+    return "".join(p if isinstance(p, str) else getattr(p, "text", "") for p in parts)
+
+
+def test_harms_line_counts_unread_studies_apart_and_names_intralesional_events_first():
+    """A study whose harms were not read says nothing about harms: it is not counted as silent.
+    Events with intralesional STS come before those with intravenous STS, and an event whose
+    seriousness is not stated is not summed up as 'none described as serious'."""
+    from types import SimpleNamespace
+
+    from stsmeta.report.first_screen import harms_line
+
+    def study(status, events=()):
+        return {
+            "harms": {
+                "adverse_events": {"status": status, "events": list(events)},
+                "deaths": {"status": "not_reported", "events": []},
+            }
+        }
+
+    studies = {
+        "a": study("reported", [{"event": "Zeta effect", "serious": None, "systemic_sts": True}]),
+        "b": study("reported", [{"event": "Alpha pain", "serious": False}]),
+        "c": study("not_extracted"),
+        "d": study("not_reported"),
+        "e": study("not_reported"),
+    }
+    text = _text(harms_line(SimpleNamespace(studies=studies)))
+    assert "2 of 5 studies reported side effects" in text
+    local = text.index("With intralesional STS: alpha pain")
+    assert local < text.index("With intravenous STS given at the same time (1 study): zeta effect")
+    assert "Seriousness was not stated for some" in text
+    assert "none described as serious" not in text.lower()
+    assert "No study said there were none; 2 did not report on side effects" in text
+    assert "in 1 the part of the study that reports harms was not read" in text
+
+
+def test_a_scenarios_own_notes_reach_its_row(tmp_path):
+    """What a scenario's dataset is (e.g. counts that mix lesions and patients) is printed in
+    the scenario's row, not only kept in the pooled JSON."""
+    root = copy_inputs(tmp_path)
+    path = root / "results/pool/complete_remission/baumgartner_per_lesion.json"
+    doc = json.loads(path.read_text())
+    doc["scenario_notes"] = ["SYNTHETIC counts mix units"]
+    path.write_text(json.dumps(doc))
+    html = build(root)
+    notes = section(html, "notes")
+    number = re.search(r'id="note-(\d+)">SYNTHETIC counts mix units', notes)
+    assert number, notes[:2000]
+    assert f'href="#note-{number.group(1)}"' in section(html, "sensitivity")

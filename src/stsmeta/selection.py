@@ -4,8 +4,10 @@
 design-matched coverage study recommends (``coverage.summary.recommend``: failing in at most
 ``coverage.max_failure_rate`` of replicates in every cell, worst cell's coverage closest to
 nominal, ties by mean width). The study simulates from the design alone (k and each study's n,
-written at start-up to ``results/coverage/design.json``), never from the outcomes, so the choice
-is made before any outcome is seen, and pooling can depend on it without a cycle in the workflow.
+written at start-up to ``results/coverage/design.json``), never from the outcomes, so the rule
+does not look at the outcomes, and pooling can depend on it without a cycle in the workflow. (The
+rule itself was adopted after the first results of this review were seen: config.yaml,
+``review.registration``, says so, and the report prints it.)
 """
 
 from __future__ import annotations
@@ -65,8 +67,8 @@ def apply_selection(config: Mapping, summary: Mapping | None, file: str) -> dict
     configured.pop("reason", None)
     secondary[CONFIGURED_PRIMARY] = configured
     chosen["reason"] = (
-        f"Chosen by the analysis plan's declared rule, applied to the design-matched coverage "
-        f"study before any outcome was seen: {reason}."
+        f"Chosen by the analysis plan's rule, applied to the design-matched coverage study, "
+        f"which simulates from the studies' sizes, never their outcomes: {reason}."
     )
     methods["primary"] = chosen
     methods["secondary"] = dict(sorted(secondary.items()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from stsmeta.figures.forest import ForestPlot, Notes, level_percent
 from stsmeta.figures.rows import table_figure
 from stsmeta.figures.sensitivity import draw_rows, interval_columns, result_row
+from stsmeta.presentation import numbers
 
 
 def cumulative_plot(
@@ -33,10 +34,11 @@ def cumulative_plot(
         notes.add("The pooled results carry no cumulative analysis (cumulative_by_year off).")
     notes.add(
         f"Each row: {primary_label} on all studies up to and including the one added. "
-        f"Shaded band: {level_percent(level)} CI of the primary analysis."
+        f"Shaded band: {level_percent(level)} {numbers.interval_kind(pooled)[0]} of the primary "
+        "analysis."
     )
     plot = table_figure(
-        interval_columns(level, "Study added (by year)"),
+        interval_columns(level, "Study added (by year)", numbers.interval_kind(pooled)[0]),
         rows,
         plot_span=(0.50, 0.74),
         xlabel=f"Proportion ({outcome_label.lower()})",

@@ -52,7 +52,9 @@ def columns(level: float, weights: bool = True) -> list[TextColumn]:
         TextColumn("study", "Study", 0.01, 0.245),
         TextColumn("type", "Calcinosis type", 0.27, 0.115),
         TextColumn("events", "Events/N", 0.47, 0.08, ha="right"),
-        TextColumn("estimate", f"Proportion [{level_percent(level)} CI]", 0.76, 0.17),
+        # Study rows have confidence intervals, a Bayesian pooled row a credible one: the notes
+        # under the plot say which is which.
+        TextColumn("estimate", f"Proportion [{level_percent(level)} interval]", 0.76, 0.17),
     ]
     if weights:
         cols.append(TextColumn("weight", "Weight", 0.995, 0.06, ha="right"))
@@ -187,10 +189,14 @@ def forest_plot(
     rows.extend(_summary_rows(pooled, primary_label, secondary_labels, notes))
 
     study_ci = (pooled.get("settings") or {}).get("study_ci", "cp")
+    pooled_results = [pooled, *(pooled.get("secondary") or {}).values()]
+    bayes = any(numbers.interval_kind(r)[0] == "CrI" for r in pooled_results)
     notes.add(
         f"Study intervals: {STUDY_CI_NAMES.get(study_ci, study_ci)} "
-        f"{level_percent(level)} CI; marker area proportional to n. Diamonds: pooled "
-        f"estimates with {level_percent(level)} CI; bar: prediction interval."
+        f"{level_percent(level)} CI; marker size grows with n. Diamonds: pooled "
+        f"estimates with {level_percent(level)} "
+        + ("intervals (credible intervals for Bayesian methods, CI otherwise)" if bayes else "CI")
+        + "; bar: prediction interval."
     )
 
     weights = any(numbers.weight(e.get("weight")) != numbers.MISSING for e in entries)
@@ -330,7 +336,7 @@ def _summary_rows(
 
 
 def _draw_studies(ax: Axes, placed_rows: tuple[PlacedRow, ...]) -> None:
-    """Study intervals and squares (area proportional to n)."""
+    """Study intervals and squares (size growing with n)."""
     study_rows = [p for p in placed_rows if p.row.kind == "study"]
     max_n = max((p.row.n or 0 for p in study_rows), default=1) or 1
     # All studies in one line collection and one scatter: per-row artists cost per row.

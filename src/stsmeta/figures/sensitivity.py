@@ -33,12 +33,13 @@ def result_row(kind: str, label: str, result: dict, study_id: str | None = None)
     )
 
 
-def interval_columns(level: float, label_header: str) -> list[TextColumn]:
+def interval_columns(level: float, label_header: str, kind: str = "CI") -> list[TextColumn]:
+    """The columns of a plot whose rows are all one method's; ``kind``: CI or CrI."""
     return [
         TextColumn("label", label_header, 0.01, 0.33),
         TextColumn("k", "k", 0.385, 0.03, ha="right"),
         TextColumn("events", "Events/N", 0.48, 0.08, ha="right"),
-        TextColumn("estimate", f"Proportion [{level_percent(level)} CI]", 0.76, 0.2),
+        TextColumn("estimate", f"Proportion [{level_percent(level)} {kind}]", 0.76, 0.2),
     ]
 
 
@@ -101,11 +102,12 @@ def sensitivity_plot(
         rows.append(result_row("leave_one_out", label, result, study_id=study_id))
         notes.not_estimable(label, result)
     notes.add(
-        f"All rows: {primary_label}. Shaded band: {level_percent(level)} CI of the primary "
+        f"All rows: {primary_label}. Shaded band: {level_percent(level)} "
+        f"{numbers.interval_kind(primary)[0]} of the primary "
         "analysis. Circles: named scenarios; triangles: leave-one-out."
     )
     plot = table_figure(
-        interval_columns(level, "Scenario"),
+        interval_columns(level, "Scenario", numbers.interval_kind(primary)[0]),
         rows,
         plot_span=(0.50, 0.74),
         xlabel=f"Proportion ({outcome_label.lower()})",

@@ -115,31 +115,61 @@ def short_event(text: str) -> str:
     return first[:1].lower() + first[1:]
 
 
+def _event_list(kinds: list[str]) -> str:
+    more = "; …" if len(kinds) > 3 else ""
+    return "; ".join(kinds[:3]) + more
+
+
 def harms_line(data: ReportData) -> Cell:
+    """The harms in one sentence: what was reported, by which route of STS, how serious, and how
+    many studies were silent (not reported) or not read for harms (not extracted): a study not
+    read says nothing about whether it had harms, so the two are counted apart."""
     studies = data.studies
     adverse = {s: harms_of(studies[s], "adverse_events") for s in studies}
     deaths = {s: harms_of(studies[s], "deaths") for s in studies}
     reported = [s for s, h in adverse.items() if h.status == "reported"]
     none = [s for s, h in adverse.items() if h.status == "none_occurred"]
-    silent = len(studies) - len(reported) - len(none)
-    kinds = sorted({short_event(e.what) for s in reported for e in adverse[s].events})
-    serious = any(e.serious for s in reported for e in adverse[s].events)
+    not_extracted = [s for s, h in adverse.items() if h.status == "not_extracted"]
+    silent = len(studies) - len(reported) - len(none) - len(not_extracted)
+    events = [e for s in reported for e in adverse[s].events]
+    # Events with intralesional STS alone first: that is the intervention of this review.
+    local = sorted({short_event(e.what) for e in events if not e.systemic})
+    systemic = sorted({short_event(e.what) for e in events if e.systemic} - set(local))
     text = f"Harms: {len(reported)} of {len(studies)} studies reported side effects"
-    if kinds:
-        more = "; …" if len(kinds) > 3 else ""
-        text += f" ({'; '.join(kinds[:3])}{more})"
-        text += ", some serious" if serious else ", none described as serious"
-        if any(e.systemic for s in reported for e in adverse[s].events):
-            text += ", some with intravenous sodium thiosulfate given at the same time"
-    text += f"; {len(none)} said there were none; {silent} did not report on side effects."
+    groups = []
+    if local:
+        groups.append(f"With intralesional STS: {_event_list(local)}")
+    if systemic:
+        n_systemic = sum(any(e.systemic for e in adverse[s].events) for s in reported)
+        groups.append(
+            f"With intravenous STS given at the same time ({n_systemic} "
+            f"stud{'y' if n_systemic == 1 else 'ies'}): {_event_list(systemic)}"
+        )
+    if groups:
+        text += ". " + ". ".join(groups)
+        seriousness = {e.serious for e in events}
+        if True in seriousness:
+            text += ". Some were serious"
+        elif None in seriousness:
+            text += ". Seriousness was not stated for some"
+        else:
+            text += ". None was described as serious"
+    said_none = f"{len(none)} said there were none" if none else "No study said there were none"
+    text += f". {said_none}; {silent} did not report on side effects"
+    if not_extracted:
+        text += (
+            f"; in {len(not_extracted)} the part of the study that reports harms was not read "
+            "(not extracted)"
+        )
+    text += "."
     died = [(s, e) for s, h in deaths.items() for e in h.events]
     if died:
         total = sum(e.patients or 1 for _, e in died)
         linked = [e for _, e in died if e.attributed]
         text += f" {total} death{'s' if total != 1 else ''} recorded" + (
-            ", none attributed to the treatment by the authors."
+            ", none attributed to the treatment in the sources read."
             if not linked
-            else f", {len(linked)} attributed to the treatment by the authors."
+            else f", {len(linked)} attributed to the treatment in the sources read."
         )
     else:
         text += " No deaths were recorded in the study files."

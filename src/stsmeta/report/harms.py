@@ -34,7 +34,7 @@ def events_cell(harms: Harms) -> Cell:
         systemic = "; with intravenous STS at the same time" if event.systemic else ""
         parts.append(
             f"{event.what.strip().rstrip('.')} ({count}; {serious}; "
-            f"{attribution(event.attributed)} to the treatment by the authors{systemic})"
+            f"{attribution(event.attributed)} to the treatment in the source{systemic})"
         )
     return cell("Reported: " + "; ".join(parts) + ".")
 
@@ -58,7 +58,9 @@ def harms_section(data: ReportData) -> list[Block]:
             cell(
                 "Status per study: reported (the events are listed), none occurred (the study "
                 "says so), not reported (the sources read are silent), not extracted (reported "
-                "in a part of the study not read). Attribution is the study authors' own."
+                "in a part of the study not read). Attribution is as the source read gives it: the "
+                "study authors' own, or a review's account of it (the study file names the "
+                "source of each event)."
             )
         ),
         Table(

@@ -164,7 +164,9 @@ def synthesis_blocks(data: ReportData) -> list[Block]:
                 f"Confidence level {level_text(plan)}. Study intervals: "
                 f"{'Clopper-Pearson exact' if study_ci == 'cp' else study_ci} "
                 "(Clopper & Pearson 1934). Prediction intervals for a new study are shown "
-                "where the method gives one (Higgins et al. 2009). Heterogeneity: τ² "
+                "where the method gives one (Higgins et al. 2009); a t(k-1) interval uses k-1 "
+                "degrees of freedom, as metafor's predict() does after a t or Hartung-Knapp "
+                "test, where Higgins et al. proposed k-2 (t-k2 in the plan). Heterogeneity: τ² "
                 "(between-study variance on the analysis scale), I² and Cochran's Q with its "
                 "p-value. Results can be checked against R metafor (Viechtbauer 2010)."
             )

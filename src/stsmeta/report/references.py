@@ -40,6 +40,14 @@ REFERENCES = {
     "random-effects meta-analysis. Res Synth Methods 2021;12(4):448-474.",
     "gunhan2020": "Günhan BK, Röver C, Friede T. Random-effects meta-analysis of few studies "
     "involving rare events. Res Synth Methods 2020;11(1):74-90.",
+    "rover2015": "Röver C, Knapp G, Friede T. Hartung-Knapp-Sidik-Jonkman approach and its "
+    "modification for random-effects meta-analysis with few studies. BMC Med Res Methodol "
+    "2015;15:99.",
+    "iorio2015": "Iorio A, Spencer FA, Falavigna M, et al. Use of GRADE for assessment of evidence "
+    "about prognosis: rating confidence in estimates of event rates in broad categories of "
+    "patients. BMJ 2015;350:h870.",
+    "page2021": "Page MJ, McKenzie JE, Bossuyt PM, et al. The PRISMA 2020 statement: an updated "
+    "guideline for reporting systematic reviews. BMJ 2021;372:n71.",
 }
 
 
@@ -61,6 +69,9 @@ SHORT = {
     "friede2017b": "Friede et al. 2017b",
     "rover2021": "Röver et al. 2021",
     "gunhan2020": "Günhan, Röver & Friede 2020",
+    "rover2015": "Röver, Knapp & Friede 2015",
+    "iorio2015": "Iorio et al. 2015",
+    "page2021": "Page et al. 2021",
 }
 
 
@@ -81,13 +92,16 @@ def references_for(settings: dict) -> list[str]:
         keys += ["gunhan2020"]
     elif method == "ivre":
         if transform == "ft":
-            keys += ["freeman1950", "miller1978"]
+            # Schwarzer et al.: the back-transformation can mislead with small, unequal n.
+            keys += ["freeman1950", "miller1978", "schwarzer2019"]
         if tau2 == "DL":
             keys += ["dersimonian1986"]
         elif tau2 == "REML":
             keys += ["viechtbauer2005"]
     if ci == "hk":
         keys += ["hartung2001", "inthout2014"]
+    elif ci == "hk-adhoc":
+        keys += ["hartung2001", "rover2015"]
     if settings.get("pi") and method != "common":
         keys += ["higgins2009"]
     return keys

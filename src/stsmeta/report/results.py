@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stsmeta.presentation import numbers
 from stsmeta.presentation.inputs import study_label
 from stsmeta.presentation.wording import term
 from stsmeta.report.base import (
@@ -27,6 +28,7 @@ from stsmeta.report.document import (
     Table,
     cell,
 )
+from stsmeta.report.notes import notes_cell
 
 
 def results_section(data: ReportData) -> list[Block]:
@@ -49,11 +51,16 @@ def results_section(data: ReportData) -> list[Block]:
                     plan.method_label(name), secondary[name], f"{src}{pointer('secondary', name)}"
                 )
             )
+        any_bayes = any(
+            numbers.interval_kind(r)[0] == "CrI" for r in [primary, *secondary.values()]
+        )
         blocks.append(
             Table(
                 RESULT_HEADER,
                 tuple(rows),
-                caption=f"{label}: every method side by side ({level_text(plan)} CI and PI)",
+                caption=f"{label}: every method side by side ({level_text(plan)} "
+                + ("CI, CrI for the Bayesian methods," if any_bayes else "CI")
+                + " and PI)",
             )
         )
         # Extra statistics of the GLMM, each only when the engine gave a value.
@@ -185,7 +192,11 @@ def scenario_blocks(data: ReportData, outcome: str) -> list[Block]:
                 pi,
                 cell(applied_text(result.get("applied"), data.studies)),
                 cell(str(len(result.get("excluded") or []))),
-                warnings_cell(result),
+                # What the scenario's dataset is (e.g. counts that mix lesions and patients),
+                # then the engine's warnings.
+                notes_cell(
+                    [*(result.get("scenario_notes") or []), *(result.get("warnings") or [])]
+                ),
             )
         )
     blocks.append(
@@ -195,7 +206,7 @@ def scenario_blocks(data: ReportData, outcome: str) -> list[Block]:
                 "k",
                 "Events/N",
                 "Estimate",
-                "CI",
+                numbers.interval_kind(data.pooled[outcome]["primary"])[0],
                 "PI",
                 "Applied",
                 "Excluded",
@@ -232,7 +243,8 @@ def leave_one_out_blocks(data: ReportData, outcome: str) -> list[Block]:
             )
         blocks.append(
             Table(
-                ("Study left out", "k", "Events/N", "Estimate", "CI", "Notes"),
+                ("Study left out", "k", "Events/N", "Estimate", numbers.interval_kind(primary)[0])
+                + ("Notes",),
                 tuple(loo_rows),
                 caption=f"{label}: leave-one-out",
             )
@@ -269,7 +281,8 @@ def cumulative_blocks(data: ReportData, outcome: str) -> list[Block]:
             )
         blocks.append(
             Table(
-                ("Study added", "Year", "k", "Events/N", "Estimate", "CI", "Notes"),
+                ("Study added", "Year", "k", "Events/N", "Estimate")
+                + (numbers.interval_kind(primary)[0], "Notes"),
                 tuple(cum_rows),
                 caption=f"{label}: cumulative analysis by publication year",
             )

@@ -4,7 +4,8 @@ Per outcome: the pooled proportion of the primary method with its interval and a
 frequency, the studies and patients, the certainty declared in the certainty file with the reason
 for each downgrade, and beside it what the pipeline proposes from the data
 (``stsmeta.report.certainty.propose``), so that a reader sees where judgement and data differ.
-Approach: Iorio et al. 2015 (BMJ 350:h870) and the GRADE guidance for non-comparative evidence.
+Approach: GRADE for estimates of event rates (Iorio et al. 2015, BMJ 350:h870), adapted to case
+series (data/certainty.yaml, ``approach``).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from stsmeta.report.document import (
     Heading,
     cell,
 )
+from stsmeta.stats.results import MISLEADING_WARNINGS
 
 
 def common_effect_name(result: dict) -> str | None:
@@ -35,12 +36,26 @@ def common_effect_name(result: dict) -> str | None:
 def secondary_range(plan: Plan, result: dict, src: str) -> Cell:
     """The spread of the secondary methods' estimates, in words."""
     secondary = result.get("secondary") or {}
-    found = [
-        (float(sec["estimate"]), name)
-        for name, sec in sorted(secondary.items())
-        if numbers.is_estimable(sec)
+    estimable = [name for name, sec in sorted(secondary.items()) if numbers.is_estimable(sec)]
+    # A method whose estimate or interval is known to mislead with these data is named apart,
+    # not quoted as part of the methods' spread.
+    misleading = [
+        name
+        for name in estimable
+        if any(w in MISLEADING_WARNINGS for w in secondary[name].get("warnings") or [])
     ]
+    found = [(float(secondary[n]["estimate"]), n) for n in estimable if n not in misleading]
+    apart = (
+        " Left out of this range, as known to mislead with studies like these (see the notes "
+        "to the table): "
+        + "; ".join(plan.method_label(n) for n in misleading)
+        + "."
+        if misleading
+        else ""
+    )
     if not found:
+        if misleading:
+            return cell("No other secondary method gives an estimate." + apart)
         return cell("No secondary method gives an estimate.") if secondary else cell()
     (_, low), (_, high) = min(found), max(found)
     tag = {n: f"{src}{pointer('secondary', n)}" for n in (low, high)}
@@ -48,14 +63,14 @@ def secondary_range(plan: Plan, result: dict, src: str) -> Cell:
         return cell(
             f"The only secondary method with an estimate ({plan.method_label(low)}) gives ",
             num(secondary[low], tag[low], "estimate", "proportion"),
-            ".",
+            "." + apart,
         )
     return cell(
         f"The {len(found)} secondary methods with an estimate range from ",
         num(secondary[low], tag[low], "estimate", "proportion"),
         f" ({plan.method_label(low)}) to ",
         num(secondary[high], tag[high], "estimate", "proportion"),
-        f" ({plan.method_label(high)}).",
+        f" ({plan.method_label(high)})." + apart,
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from stsmeta.stats import ivre as ivre_mod
 from stsmeta.stats.prediction import PI_LABELS, prediction_interval
-from stsmeta.stats.results import PoolResult, ci_fields
+from stsmeta.stats.results import FT_UNEQUAL_N, HK_BELOW_ONE, PoolResult, ci_fields
 from stsmeta.stats.shared import CI_LABELS, NAN, NO_ESTIMATE, TRANSFORM_LABELS, crit
 from stsmeta.stats.tau2 import q_profile_interval
 
@@ -98,6 +98,12 @@ def _single_study(yi, vi, x, m, transform, ci, level, cc_add, cc_to):
     return values, tuple(warnings), np.array([100.0]), True
 
 
+def _hk_factor(yi: np.ndarray, vi: np.ndarray, mu: float, tau2: float) -> float:
+    """Hartung-Knapp's variance factor, sum w (y - mu)^2 / (k - 1), with w = 1 / (v + tau2)."""
+    wi = 1 / (vi + tau2)
+    return float(np.sum(wi * (yi - mu) ** 2) / (yi.size - 1))
+
+
 def ivre_values(
     x: np.ndarray,
     m: np.ndarray,
@@ -138,6 +144,10 @@ def ivre_values(
         warnings.append(f"tau2 estimated at the boundary 0 ({tau2})")
     if ci in ("hk", "hk-adhoc") and fit.se == 0:
         warnings.append("Hartung-Knapp standard error is 0 (all study estimates equal)")
+    elif ci == "hk" and _hk_factor(yi, vi, fit.mu, fit.tau2) < 1:
+        warnings.append(HK_BELOW_ONE)
+    if transform == "ft" and np.unique(m).size > 1:
+        warnings.append(FT_UNEQUAL_N)
     pi_lo, pi_hi, pi_problem = prediction_interval(
         fit.mu, fit.se, fit.tau2, k, method=pi, level=level
     )

@@ -7,6 +7,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+# Warnings that say a method's estimate or interval is known to mislead with these data (not
+# only that a statistic sits at a boundary): the report leaves such methods out of the range it
+# quotes for the secondary methods, and says so.
+HK_BELOW_ONE = (
+    "Hartung-Knapp variance factor below 1: the interval is narrower than the z-based one, which "
+    "with few studies is too narrow (Röver, Knapp & Friede 2015); ci hk-adhoc keeps the factor "
+    "at least 1"
+)
+FT_UNEQUAL_N = (
+    "Freeman-Tukey back-transformation with the harmonic mean n of studies of unequal size: it "
+    "can be seriously misleading (Schwarzer et al. 2019)"
+)
+MISLEADING_WARNINGS = (HK_BELOW_ONE, FT_UNEQUAL_N)
+
 
 def json_ready(value: Any) -> Any:
     """JSON-ready: NaN/inf -> None, numpy scalars -> Python, tuples -> lists."""
