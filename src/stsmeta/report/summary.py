@@ -47,9 +47,7 @@ def secondary_range(plan: Plan, result: dict, src: str) -> Cell:
     found = [(float(secondary[n]["estimate"]), n) for n in estimable if n not in misleading]
     apart = (
         " Left out of this range, as known to mislead with studies like these (see the notes "
-        "to the table): "
-        + "; ".join(plan.method_label(n) for n in misleading)
-        + "."
+        "to the table): " + "; ".join(plan.method_label(n) for n in misleading) + "."
         if misleading
         else ""
     )
