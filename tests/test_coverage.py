@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -606,3 +607,21 @@ def test_apply_selection_makes_the_recommended_method_primary():
     assert "no method qualified" in none["methods"]["selected"]["reason"]
     with pytest.raises(InputError, match="--selection"):
         apply_selection(config, None, "config.yaml")
+
+
+def test_an_analysis_without_a_study_is_refused_at_the_design_naming_the_setting():
+    """No study in the simulated analysis: refused when the design is written (at start-up),
+    naming coverage.outcome and the fix, not left to fail in a shard job."""
+    import yaml
+
+    from stsmeta.config import load_config
+    from stsmeta.coverage.design import design_text
+
+    shipped = Path(__file__).parent.parent / "config.yaml"
+    config, problems = load_config(yaml.safe_load(shipped.read_text()), file="config.yaml")
+    assert not problems
+    with pytest.raises(InputError) as caught:
+        design_text([], config, "complete_remission", "primary")
+    text = str(caught.value)
+    assert "config.yaml: coverage.outcome: no study enters the analysis" in text
+    assert "add a study with complete_remission counts" in text

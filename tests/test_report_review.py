@@ -461,3 +461,13 @@ def test_a_scenarios_own_notes_reach_its_row(tmp_path):
     number = re.search(r'id="note-(\d+)">SYNTHETIC counts mix units', notes)
     assert number, notes[:2000]
     assert f'href="#note-{number.group(1)}"' in section(html, "sensitivity")
+
+
+def test_counts_agree_with_their_nouns():
+    from stsmeta.presentation.wording import noun, plural, unit_noun
+
+    assert plural(1, "study", "studies") == "1 study"
+    assert plural(2, "study", "studies") == "2 studies"
+    assert noun(0, "event") == "events"
+    assert unit_noun(1, "patients or lesions") == "patient or lesion"
+    assert unit_noun(3, "patients") == "patients"

@@ -224,3 +224,48 @@ def test_failing_study_writes_nothing_and_keeps_earlier_result(tmp_path):
     fresh = tmp_path / "results" / "never.json"
     assert main(["normalise", str(bad), "-o", str(fresh)]) == 2
     assert not fresh.exists()
+
+
+def test_duplicate_label_across_files(tmp_path):
+    """Two studies named alike could not be told apart in a forest plot: the second is refused,
+    naming the first file and the fix; case and spacing do not make labels differ."""
+    first_data = _valid()
+    second_data = _valid()
+    second_data["study_id"] = f"{first_data['study_id']}b"
+    second_data["label"] = f"  {first_data['label'].upper()} "
+    first = _write(tmp_path, first_data)
+    second = _write(tmp_path, second_data)
+    problems = [str(p) for p in validate_paths([first, second])]
+    _assert_reported(problems, second, "label", "is also the label of", str(first), "must differ")
+    assert not [p for p in problems if p.startswith(f"{first}: ")]
+    second_data["label"] = f"{first_data['label']}b"
+    _write(tmp_path, second_data)
+    assert validate_paths([first, second]) == []
+
+
+@pytest.mark.parametrize(
+    ("patients", "words"),
+    [(0, ("no patient had", "remove the entry")), (50, ("50 exceeds the study's n_patients",))],
+)
+def test_co_intervention_patients_within_the_study(tmp_path, patients, words):
+    data = _valid()
+    data["intervention"]["co_interventions"] = [
+        {"value": "intravenous STS", "patients": patients, "source": "x", "locator": "p. 1"}
+    ]
+    data["intervention"]["co_interventions"][0]["source"] = data["sources"][0]["id"]
+    path = _write(tmp_path, data)
+    _assert_reported(
+        _problems(path), path, "intervention.co_interventions[0].patients", *words
+    )
+
+
+def test_an_outcome_neither_given_nor_listed_is_named(tmp_path):
+    """Each harmonised outcome is either counted or listed as not reported, with a reason: one
+    left out without a word would vanish from the tables and the report."""
+    data = _valid()
+    data["outcomes"] = [o for o in data["outcomes"] if o["outcome"] == "complete_remission"]
+    data.pop("outcomes_not_reported", None)
+    path = _write(tmp_path, data)
+    _assert_reported(
+        _problems(path), path, "outcomes_not_reported", "any_response is neither", "the reason"
+    )

@@ -20,7 +20,7 @@ from stsmeta.coverage.plan import settings_from_config as coverage_settings
 from stsmeta.errors import InputError
 from stsmeta.evidence.model import study_to_json
 from stsmeta.evidence.studyfile import normalise_file, read_study
-from stsmeta.evidence.studyfile import unread_files, validate_paths
+from stsmeta.evidence.studyfile import duplicate_labels, unread_files, validate_paths
 from stsmeta.keep_previous import restore_missing, take_snapshot
 from stsmeta.scheduler_timers import cancel_rate_limit_timers
 from stsmeta.pool.extract import extract_text
@@ -208,6 +208,15 @@ def discover_studies(studies_dir):
     # Checked just now: normalising them again is a lookup (stsmeta.evidence.studyfile).
     for raw in to_check:
         records[Path(raw).stem] = normalised_record(raw, config)
+    # Labels across every study, the skipped ones too: a new file may reuse an old one's.
+    problems = duplicate_labels(
+        {str(p): records[p.stem].get("label") or p.stem for p in paths}
+    )
+    if problems:
+        raise WorkflowError(
+            "Invalid study files; nothing was run and no result was changed:\n"
+            + "\n".join(f"  {p}" for p in problems)
+        )
     return [p.stem for p in paths], records
 
 

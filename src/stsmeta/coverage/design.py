@@ -44,8 +44,23 @@ def design_text(
     scenario: str,
     config_file: str = "config.yaml",
 ) -> str:
-    """The design file's text (sorted keys, trailing newline)."""
+    """The design file's text (sorted keys, trailing newline).
+
+    An analysis without a study has no design to simulate (and the report needs the coverage
+    study): refused here, at start-up, before any job runs, rather than by a shard job later.
+    """
     document = design_document(studies, config, outcome, scenario, config_file)
+    if not document["studies"]:
+        raise InputError(
+            Problem(
+                config_file,
+                "coverage.outcome",
+                f"no study enters the analysis the coverage study simulates ({outcome}, "
+                f"scenario {scenario}), so it has no design and the report cannot be built; add "
+                f"a study with {outcome} counts to data/raw, or set coverage.outcome (and "
+                "coverage.scenario) to an analysis that has studies",
+            )
+        )
     return json.dumps(document, indent=1, sort_keys=True) + "\n"
 
 

@@ -85,6 +85,30 @@ def _terms(
     )
 
 
+def _check_co_intervention_counts(
+    items: Sequence[Mapping[str, Any]], n_patients: Any, c: Collector
+) -> None:
+    """How many patients had each co-intervention, when given: at least 1 (a co-intervention
+    no patient had would still mark the study's counts as confounded) and at most n_patients."""
+    for i, item in enumerate(items):
+        given = item.get("patients")
+        if not isinstance(given, int) or isinstance(given, bool):
+            continue
+        where = f"intervention.co_interventions[{i}].patients"
+        if given < 1:
+            c.problem(
+                where,
+                f"{given}: a co-intervention no patient had is not one; remove the entry, or "
+                "give how many patients had it (1 or more)",
+            )
+        elif isinstance(n_patients, int) and given > n_patients:
+            c.problem(
+                where,
+                f"{given} exceeds the study's n_patients ({n_patients}); give how many of the "
+                "study's patients had it",
+            )
+
+
 def _decisions(raw_decisions: Sequence[Mapping[str, Any]]) -> list[Decision]:
     return [
         Decision(
@@ -155,6 +179,7 @@ def normalise_study(
     )
     n_patients = raw["n_patients"]["value"]
     n_lesions = fact(raw, "n_lesions")
+    _check_co_intervention_counts(intervention.get("co_interventions", []), n_patients, c)
 
     # Systemic STS given alongside confounds the local effect: an outcome counts as including it
     # unless the file says otherwise for that outcome.

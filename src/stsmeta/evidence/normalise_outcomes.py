@@ -263,4 +263,13 @@ def read_outcomes(
         )
     for dup in sorted(duplicates(given)):
         c.problem("outcomes", f"outcome {dup!r} given more than once; one entry per outcome")
+    if raw["outcomes"] or not_reported:
+        # A harmonised outcome neither given nor listed would be left out without a reason.
+        for missing in sorted(set(vocab.OUTCOME.allowed()) - set(given)):
+            c.problem(
+                "outcomes_not_reported",
+                f"{missing} is neither in 'outcomes' nor listed here; give its counts, or list "
+                "it here with the reason the sources do not report it (it is then left out of "
+                "that outcome, never counted as 0)",
+            )
     return outcomes, not_reported

@@ -318,12 +318,14 @@ def validate_paths(
     """All problems across the given study files, including duplicate study ids across files."""
     problems: list[Problem] = []
     seen: dict[str, str] = {}
+    loaded_files: dict[str, Any] = {}
     for path in sorted(str(p) for p in paths):
         try:
             loaded = load_yaml(path)  # parsed once, for the checks and the study id
         except InputError as exc:
             problems.extend(exc.problems)
             continue
+        loaded_files[path] = loaded
         try:
             _read_parsed(path, loaded, config)
         except InputError as exc:
@@ -344,6 +346,36 @@ def validate_paths(
             )
         else:
             seen[study_id] = path
+    labels = {
+        path: data["label"]
+        for path, (data, *_) in loaded_files.items()
+        if isinstance(data, dict) and isinstance(data.get("label"), str)
+    }
+    return problems + duplicate_labels(labels)
+
+
+def duplicate_labels(labels: Mapping[str, str]) -> list[Problem]:
+    """A problem for each study file whose label another file already uses (file -> label).
+
+    The label is how a study is named in every table and figure: two alike could not be told
+    apart in a forest plot or a leave-one-out table.
+    """
+    problems = []
+    first: dict[str, str] = {}
+    for path in sorted(labels):
+        key = " ".join(labels[path].split()).casefold()
+        if key in first:
+            problems.append(
+                Problem(
+                    path,
+                    "label",
+                    f"{labels[path]!r} is also the label of {first[key]}; labels name the "
+                    "studies in tables and figures and must differ (e.g. add a letter: "
+                    f"'{labels[path].strip()}b')",
+                )
+            )
+        else:
+            first[key] = path
     return problems
 
 

@@ -30,13 +30,17 @@ def cumulative_plot(
         label = f"+ {name}" + (f" ({shown})" if shown not in name else "")
         rows.append(result_row("cumulative", label, step, study_id=study_id))
         notes.not_estimable(label, step)
-    if not rows:
+    if not rows and not pooled.get("k"):
+        notes.add("No study in the review gives counts for this outcome.")
+    elif not rows:
         notes.add("The pooled results carry no cumulative analysis (cumulative_by_year off).")
-    notes.add(
-        f"Each row: {primary_label} on all studies up to and including the one added. "
-        f"Shaded band: {level_percent(level)} {numbers.interval_kind(pooled)[0]} of the primary "
-        "analysis."
+    band = (
+        f" Shaded band: {level_percent(level)} {numbers.interval_kind(pooled)[0]} of the "
+        "primary analysis."
+        if numbers.is_estimable(pooled)
+        else ""
     )
+    notes.add(f"Each row: {primary_label} on all studies up to and including the one added.{band}")
     plot = table_figure(
         interval_columns(level, "Study added (by year)", numbers.interval_kind(pooled)[0]),
         rows,

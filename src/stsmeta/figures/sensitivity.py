@@ -101,10 +101,14 @@ def sensitivity_plot(
         label = f"Without {(studies.get(study_id) or {}).get('label') or study_id}"
         rows.append(result_row("leave_one_out", label, result, study_id=study_id))
         notes.not_estimable(label, result)
+    band = (
+        f" Shaded band: {level_percent(level)} {numbers.interval_kind(primary)[0]} of the "
+        "primary analysis."
+        if numbers.is_estimable(primary)
+        else ""
+    )
     notes.add(
-        f"All rows: {primary_label}. Shaded band: {level_percent(level)} "
-        f"{numbers.interval_kind(primary)[0]} of the primary "
-        "analysis. Circles: named scenarios; triangles: leave-one-out."
+        f"All rows: {primary_label}.{band} Circles: named scenarios; triangles: leave-one-out."
     )
     plot = table_figure(
         interval_columns(level, "Scenario", numbers.interval_kind(primary)[0]),

@@ -19,6 +19,27 @@ KINDS = {
 _SEARCH_ORDER = ("CALCINOSIS_TYPE", "DISEASE", "DESIGN", "ROUTE", "CO_INTERVENTION")
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 study``, ``2 studies``: the count and the noun that agrees with it."""
+    return f"{n} {noun(n, one, many)}"
+
+
+def noun(n: object, one: str, many: str | None = None) -> str:
+    """The noun alone, singular for exactly 1 (``many`` defaults to ``one`` + s)."""
+    return one if n == 1 else many or one + "s"
+
+
+def unit_noun(n: object, units: str) -> str:
+    """A plural unit word (``patients``, ``lesions``, ``patients or lesions``) made singular
+    for exactly 1."""
+    if n != 1:
+        return units
+    return " ".join(
+        w.removesuffix("s") if w in ("patients", "lesions", "units") else w
+        for w in units.split(" ")
+    )
+
+
 def term(value: object, kind: str | None = None) -> str:
     """The label of a vocabulary id, else the id with spaces for '_'.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from stsmeta.presentation import numbers
 from stsmeta.presentation.harms import harms_of
+from stsmeta.presentation.wording import noun, unit_noun
 from stsmeta.report.base import (
     ReportData,
     figure_block,
@@ -82,13 +83,15 @@ def answer(data: ReportData, outcome: str) -> Cell:
     base = cell(
         " From ",
         num(result, src, "k", "count"),
-        " studies with ",
+        f" {noun(result.get('k'), 'study', 'studies')} with ",
         num(result, src, "n", "count"),
-        f" {unit}.",
+        f" {unit_noun(result.get('n'), unit)}.",
     )
     if numbers.is_estimable(result):
         return head + in_ten_interval(result, src, unit) + cell(".") + base
     events, n = result.get("events"), result.get("n")
+    if not result.get("k"):
+        return head + cell("no study in the review gives counts for this outcome.")
     if isinstance(n, int) and n > 0 and events in (0, n):
         why = (
             f"{'every one' if events == n else 'none'} of the {n} {unit} had this outcome, "

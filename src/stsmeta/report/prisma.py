@@ -8,12 +8,9 @@ same); the checklist points each item to the section that addresses it, or says 
 from __future__ import annotations
 
 from stsmeta.presentation.screening import declared_differences, flow_counts
+from stsmeta.presentation.wording import plural
 from stsmeta.report.base import ReportData, figure_block
 from stsmeta.report.document import Block, Cell, Heading, Link, Paragraph, Table, cell
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def synthesis_counts(data: ReportData) -> list[tuple[str, int]]:
@@ -56,8 +53,11 @@ def study_selection_section(data: ReportData) -> list[Block]:
     syntheses = synthesis_counts(data)
     review = len(data.studies)
     text = (
-        f"{review} studies are included in the review (one study file each); in the primary "
-        "analyses, " + "; ".join(f"{label.lower()}: {k} studies" for label, k in syntheses) + "."
+        f"{plural(review, 'study', 'studies')} {'is' if review == 1 else 'are'} included in "
+        "the review (one study file each); in "
+        "the primary analyses, "
+        + "; ".join(f"{label.lower()}: {plural(k, 'study', 'studies')}" for label, k in syntheses)
+        + "."
     )
     outside = in_no_synthesis(data)
     if outside:
@@ -102,8 +102,10 @@ def study_selection_section(data: ReportData) -> list[Block]:
         "PRISMA 2020 flow diagram: records identified and screened, reports assessed, studies "
         "included in the review and in each synthesis.",
         alt="Flow diagram from identification through screening to inclusion: "
-        + ("; ".join(f"{label}: {k} studies in the synthesis" for label, k in syntheses))
-        + f"; {review} studies in the review.",
+        + "; ".join(
+            f"{label}: {plural(k, 'study', 'studies')} in the synthesis" for label, k in syntheses
+        )
+        + f"; {plural(review, 'study', 'studies')} in the review.",
     )
     return blocks
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from stsmeta.presentation.wording import plural
 from stsmeta.report.base import ReportData, publication_order
 from stsmeta.report.certainty import rules_of
 from stsmeta.report.citations import reference_numbers, study_link
@@ -199,7 +200,10 @@ def appraisal_blocks(data: ReportData) -> list[Block]:
         Paragraph(
             cell(
                 "Small-study effects (funnel plots, Egger-type tests) were not assessed: "
-                + "; ".join(f"{label.lower()} has {k} studies" for label, k in ks.items())
+                + "; ".join(
+                    f"{label.lower()} has {plural(k, 'study', 'studies')}"
+                    for label, k in ks.items()
+                )
                 + f", fewer than the {rules['small_study_tests_min_k']} such tests need. "
                 "Selective outcome reporting within studies is recorded per study as outcomes "
                 "not reported (left out, never counted as zero)."

@@ -154,17 +154,21 @@ def sof_section(data: ReportData) -> list[Block]:
     not_estimable = [
         o for o in plan.outcomes if not numbers.is_estimable(data.pooled[o]["primary"])
     ]
-    if not_estimable:
-        names = ", ".join(plan.outcome_label(o).lower() for o in not_estimable)
-        blocks.append(
-            Paragraph(
-                cell(
-                    f"Not estimable ({names}): when every patient of every study has the "
-                    "outcome (or none has), the primary method has no finite estimate; the "
-                    "statistical summary under Results gives the exact result on the pooled "
-                    "counts instead. This is said once here rather than in every table cell."
-                )
+    for outcome in not_estimable:
+        result = data.pooled[outcome]["primary"]
+        events, n = result.get("events"), result.get("n")
+        if not result.get("k"):
+            why = "no study in the review gives counts for this outcome"
+        elif isinstance(n, int) and n > 0 and events in (0, n):
+            why = (
+                "every patient of every study has the outcome (or none has), so the primary "
+                "method has no finite estimate; the statistical summary under Results gives the "
+                "exact result on the pooled counts instead"
             )
+        else:
+            why = "the primary method gave no estimate (the notes to the tables say why)"
+        blocks.append(
+            Paragraph(cell(f"Not estimable ({plan.outcome_label(outcome).lower()}): {why}."))
         )
     if data.certainty is None:
         blocks.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from stsmeta.presentation import numbers
 from stsmeta.presentation.inputs import Plan
+from stsmeta.presentation.wording import noun, unit_noun
 from stsmeta.report.base import (
     ReportData,
     file_src,
@@ -89,11 +90,11 @@ def outcome_summary(data: ReportData, outcome: str) -> Cell:
     base = cell(
         " from ",
         num(result, src, "k", "count"),
-        " studies with ",
+        f" {noun(result.get('k'), 'study', 'studies')} with ",
         num(result, src, "events", "count"),
-        " events in ",
+        f" {noun(result.get('events'), 'event')} in ",
         num(result, src, "n", "count"),
-        f" {units}.",
+        f" {unit_noun(result.get('n'), units)}.",
     )
     if numbers.is_estimable(result):
         parts = cell(
