@@ -471,3 +471,24 @@ def test_counts_agree_with_their_nouns():
     assert noun(0, "event") == "events"
     assert unit_noun(1, "patients or lesions") == "patient or lesion"
     assert unit_noun(3, "patients") == "patients"
+
+
+def test_a_level_the_subgroup_test_leaves_out_is_named(tmp_path):
+    """The degrees of freedom must add up for a reader: a level shown in the table but not in
+    the test (e.g. 'not reported') is named under the table."""
+    root = copy_inputs(tmp_path)
+    path = root / "results/pool/complete_remission/primary.json"
+    doc = json.loads(path.read_text())
+    variable = "disease"
+    shown = sorted(doc["subgroups"][variable])
+    assert len(shown) >= 3, shown
+    doc.setdefault("subgroup_differences", {})[variable] = {
+        "statistic": 1.5,
+        "df": len(shown) - 2,
+        "p": 0.47,
+        "levels": shown[1:],
+        "test": "SYNTHETIC test",
+    }
+    path.write_text(json.dumps(doc))
+    html = build(root)
+    assert f"The test compares {len(shown) - 1} of the {len(shown)} levels in the table" in html

@@ -254,9 +254,7 @@ def test_co_intervention_patients_within_the_study(tmp_path, patients, words):
     ]
     data["intervention"]["co_interventions"][0]["source"] = data["sources"][0]["id"]
     path = _write(tmp_path, data)
-    _assert_reported(
-        _problems(path), path, "intervention.co_interventions[0].patients", *words
-    )
+    _assert_reported(_problems(path), path, "intervention.co_interventions[0].patients", *words)
 
 
 def test_an_outcome_neither_given_nor_listed_is_named(tmp_path):

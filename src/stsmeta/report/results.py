@@ -157,6 +157,22 @@ def subgroup_notes(data: ReportData, outcome: str, variable: str) -> list[Block]
                 )
             )
         )
+        # Levels in the table that the test does not compare (a "not reported" level is not a
+        # value of the variable): named, so that the degrees of freedom add up for the reader.
+        shown = sorted(((primary.get("subgroups") or {}).get(variable) or {}).keys())
+        tested = set(test.get("levels") or [])
+        untested = [level for level in shown if level not in tested]
+        if untested and tested:
+            names = ", ".join(term(level, variable) for level in untested)
+            blocks.append(
+                Paragraph(
+                    cell(
+                        f"The test compares {len(tested)} of the {len(shown)} levels in the "
+                        f"table; left out: {names} (not a value of the variable, or without an "
+                        "estimate)."
+                    )
+                )
+            )
     elif isinstance(test, dict):
         reason = str(test.get("note") or "fewer than two levels with an estimate")
         reason = reason.removeprefix("not computed: ")
