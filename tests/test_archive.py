@@ -614,3 +614,24 @@ def test_a_rebuild_from_another_commit_with_the_same_results_keeps_the_published
         archive.publish(
             write(tmp_path, other_result, "s2.tgz"), path.parent, "9.9.9", "c.yaml", lock, "x"
         )
+
+
+def test_this_versions_label_is_checked_when_the_previous_archive_is_absent(
+    built: bytes, tmp_path: Path
+) -> None:
+    """The previous version's archive missing (a fresh clone of an older release) must not drop
+    this version's '+unreleased changes' label when this version's archive is here."""
+    path, lock = published(tmp_path, built)
+    earlier = archive.archive_name("9.9.8")
+    lock.write_text(
+        f"9.9.8 {earlier} {'0' * 64} 2018-01-01\n" + lock.read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    contents = archive.read_archive(path)
+    config = json.loads(contents.files["config.effective.json"])["config"]
+    raw = {n.split("/")[-1]: b for n, b in contents.files.items() if n.startswith("data/raw/")}
+    raw["synthetic_c_2020.yaml"] = b"# SYNTHETIC\n"
+    status = archive.release_status(lock, path.parent, "9.9.9", raw, config)
+    assert status.previous is None and status.previous_unavailable == "9.9.8"
+    assert status.label == "9.9.9+unreleased changes"
+    assert status.changes == ("study files added: synthetic_c_2020.yaml",)

@@ -253,6 +253,13 @@ STUDIES, _RECORDS = discover_studies(STUDIES_DIR)
 EXTRACT_TEXTS = {study: extract_text(_RECORDS[study]) for study in STUDIES}
 del _RECORDS
 RAW_FILES = expand(f"{STUDIES_DIR}/{{study}}.yaml", study=STUDIES)
+# Each study file's SHA-256: the normalise rules' parameter, so that a file put back with an
+# older time stamp (a backup restored with cp -p, tar, rsync -a) is normalised again; Snakemake's
+# time stamps alone would keep the record of the content it replaced.
+RAW_SHA256 = {
+    study: hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    for study, path in zip(STUDIES, RAW_FILES, strict=True)
+}
 NORMALISED = expand(f"{RESULTS}/normalised/{{study}}.json", study=STUDIES)
 # With thousands of studies, one normalise job per chunk of studies (stsmeta.outputs).
 NORMALISE_CHUNKS = normalise_chunks(STUDIES)
@@ -464,6 +471,10 @@ onerror:
             + ", ".join(map(str, _restored[:3])),
             file=sys.stderr,
         )
+    # The report may have been rebuilt before the failure (e.g. an archive that refuses):
+    # a PDF of the earlier report must not stay beside it.
+    if Path(RESULTS, "report.html").is_file():
+        print_pdf_state()
 
 
 # Files of the review process named in config.yaml (review.screening_records, review.certainty),

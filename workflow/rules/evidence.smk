@@ -19,8 +19,10 @@ if not NORMALISE_CHUNKS:
         log:
             f"{RESULTS}/logs/normalise/{{study}}.log",
         params:
-            # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+            # Rerun when the code this job runs changes (stsmeta/code_digest.py), or the file's
+            # content does, whatever its time stamp (common.smk, RAW_SHA256).
             code=CODE["evidence"],
+            source=lambda w: RAW_SHA256[w.study],
         run:
             normalise_in_workflow([input.raw], input.config, output, log[0])
 
@@ -40,6 +42,9 @@ else:
             localrule: True
             params:
                 code=CODE["evidence"],
+                source=hashlib.sha256(
+                    "".join(RAW_SHA256[s] for s in _ids).encode()
+                ).hexdigest(),
             run:
                 normalise_in_workflow(input.raw, input.config, output, log[0])
 

@@ -100,19 +100,22 @@ def release_status(
     published archive that is needed is missing or fails verification."""
     entries = read_lock(lock_path)
     previous = None
+    unavailable = None
     previous_version = _previous_version([e.version for e in entries], version)
     if previous_version is not None:
         previous = Path(publish_dir) / archive_name(previous_version)
         if not previous.is_file():
             # Not an error: a fresh clone has no results/. The report says that the changes since
-            # that version are not listed, and how to list them.
-            return ReleaseStatus(None, version, (), previous_unavailable=previous_version)
-        require_verified(previous, lock_path, "as the previous version")
+            # that version are not listed, and how to list them. This version's own label is
+            # still checked below: its archive may be here even when the previous one is not.
+            previous, unavailable = None, previous_version
+        else:
+            require_verified(previous, lock_path, "as the previous version")
     same = entry_for(entries, version)
     published = Path(publish_dir) / archive_name(version)
     if same is None or not published.is_file():
-        return ReleaseStatus(previous, version, ())
+        return ReleaseStatus(previous, version, (), previous_unavailable=unavailable)
     contents = require_verified(published, lock_path, f"to compare with version {version}")
     changes = unreleased_changes(contents, raw_files, config)
     label = f"{version}+{UNRELEASED}" if changes else version
-    return ReleaseStatus(previous, label, changes)
+    return ReleaseStatus(previous, label, changes, previous_unavailable=unavailable)
