@@ -702,3 +702,25 @@ def test_the_pooling_memory_holds_a_bounded_number_of_study_rows(monkeypatch):
     assert len(fake.calls) == 5
     pool(a)
     assert len(fake.calls) == 6
+
+
+def test_a_study_counting_lesions_is_left_out_of_an_analysis_of_patients(studies, config):
+    """A study whose own reading counts lesions would turn a proportion of patients into a mix:
+    it is left out with the reason, and taken in by a scenario that admits lesions."""
+    changed = copy.deepcopy(studies)
+    beta = next(s for s in changed if s["study_id"] == "syn-beta-2013")
+    for outcome in beta["outcomes"]:
+        outcome["unit"] = "lesions"
+    data = build_dataset(changed, config, CR, "primary")
+    assert _excluded(data)["syn-beta-2013"] == ("count_unit",)
+    reason = {e.study_id: e.reason for e in data.excluded}["syn-beta-2013"]
+    assert "counted in lesions" in reason and "counts patients" in reason
+    assert not any("mix units" in note for note in data.notes)
+    admitting = copy.deepcopy(config)
+    admitting["scenarios"]["lesions_too"] = {
+        **admitting["scenarios"]["per_lesion"],
+        "count_units": ["patients", "lesions"],
+    }
+    data = build_dataset(changed, admitting, CR, "lesions_too")
+    assert "syn-beta-2013" in _rows(data)
+    assert any("mix units" in note for note in data.notes)

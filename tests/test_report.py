@@ -608,3 +608,9 @@ def test_review_files_refuse_an_alias_bomb(tmp_path, which):
             load_certainty(bomb, InputFiles(), ["complete_remission"])
         else:
             load_screening(bomb, InputFiles())
+
+
+def test_markdown_escapes_dollars_so_text_is_not_read_as_mathematics():
+    from stsmeta.report.document import md_escape
+
+    assert md_escape("costs $x$ and $5") == r"costs \$x\$ and \$5"

@@ -267,3 +267,14 @@ def test_an_outcome_neither_given_nor_listed_is_named(tmp_path):
     _assert_reported(
         _problems(path), path, "outcomes_not_reported", "any_response is neither", "the reason"
     )
+
+
+@pytest.mark.parametrize(
+    ("epub", "words"),
+    [("2020-02-30", ("not a date of the calendar",)), ("2999-01-01", ("is in the future",))],
+)
+def test_epub_date_is_a_real_past_day(tmp_path, epub, words):
+    data = _valid()
+    data.setdefault("citation", {})["epub_date"] = epub
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "citation.epub_date", *words)

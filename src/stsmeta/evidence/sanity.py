@@ -217,11 +217,33 @@ def _years(study: Study, raw: Mapping[str, Any], file: str, today: dt.date) -> l
         problems.append(
             Problem(file, "citation.year", f"publication year {year} is before {EARLIEST_YEAR}")
         )
+    epub = str((raw.get("citation") or {}).get("epub_date") or "")
+    if epub:
+        # The schema checks the YYYY-MM-DD shape; a real calendar day, not after today.
+        try:
+            day = dt.date.fromisoformat(epub)
+        except ValueError:
+            problems.append(
+                Problem(
+                    file,
+                    "citation.epub_date",
+                    f"{epub!r} is not a date of the calendar; give it as YYYY-MM-DD",
+                )
+            )
+        else:
+            if day > today:
+                problems.append(
+                    Problem(
+                        file,
+                        "citation.epub_date",
+                        f"{epub} is in the future (today is {today.isoformat()}); give the "
+                        "date the study was first published online",
+                    )
+                )
     match = _ID_YEAR.search(study.study_id)
     if not match:
         return problems
     id_year = match.group(1)
-    epub = str((raw.get("citation") or {}).get("epub_date") or "")
     if id_year == "nd" and year is not None:
         problems.append(
             Problem(

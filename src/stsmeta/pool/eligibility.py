@@ -242,6 +242,15 @@ def _check_outcome(
             "outcome_not_reported",
             f"{label}: counts {reading.events}/{reading.n} are not usable",
         )
+    units = rules.settings["count_units"]
+    # A proportion of patients with a study's lesions in it would count different things. An
+    # alternative reading the scenario asked for by name is taken as asked (the pooled result
+    # notes mixed units); the unit rule is for a study's own main reading.
+    if reading.unit and reading.unit not in units and reading.name == "primary":
+        failures.add(
+            "count_unit",
+            f"{label} counted in {reading.unit}, and this analysis counts {' and '.join(units)}",
+        )
     return reading, [] if change is None else [change]
 
 

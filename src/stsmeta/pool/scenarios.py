@@ -16,6 +16,7 @@ from stsmeta.errors import InputError, Problem
 # Scenario fields and their values when absent (the schema's defaults).
 SCENARIO_DEFAULTS: dict[str, Any] = {
     "use_alternatives": [],
+    "count_units": ["patients"],
     "concentration_reading": None,
     "exclude_implausible_concentration": False,
     "exclude_calcinosis_types": [],

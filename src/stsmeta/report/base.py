@@ -221,6 +221,9 @@ def describe_scenario(spec: dict) -> str:
             parts.append("includes patients and studies given systemic STS at the same time")
         elif key == "exclude_studies":
             parts.append(f"excludes studies {joined(value)}")
+        elif key == "count_units":
+            if value != ["patients"]:  # the default: an analysis of patients
+                parts.append(f"admits counts of {' and '.join(map(str, value))}")
         else:
             parts.append(f"{key}: {json.dumps(value, sort_keys=True, ensure_ascii=False)}")
     return "; ".join(parts) if parts else "the analysis plan as configured"

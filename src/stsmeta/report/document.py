@@ -248,7 +248,8 @@ def render_html(blocks: list[Block], title: str) -> str:
 # Markdown gets its own escaping (backslashes; CommonMark and pandoc show ``\<`` as ``<``):
 # enough to stop emphasis, links, code, tables and raw HTML. '#', '-' and '+' only act at the
 # start of a line, and every line here starts with text the report itself writes.
-_MD_SPECIAL = re.compile(r"([\\`*\[\]|~<>])")
+# '$' too: pandoc and other readers take $...$ for mathematics.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|~<>$])")
 # '_' only opens emphasis at a word boundary: snake_case ids stay readable.
 _MD_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
 # '&' only matters where it would start an entity (``&amp;``, ``&#60;``).

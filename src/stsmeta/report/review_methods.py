@@ -145,7 +145,10 @@ def sources_read_cell(study: dict) -> Cell:
             continue
         role = str(source.get("role") or "source").replace("_", " ")
         read = READ_WORDS.get(str(source.get("read")), "extent read not recorded")
-        parts.append(f"{role}: {read}")
+        # The source's id too: two sources of one role (a paper's abstract page and a copy of
+        # its first page) read as one repeated line without it.
+        named = f" ({source['id']})" if source.get("id") else ""
+        parts.append(f"{role}{named}: {read}")
     return cell("; ".join(parts) or NOT_RECORDED)
 
 

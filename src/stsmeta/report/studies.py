@@ -90,7 +90,7 @@ def characteristics_table(data: ReportData, first: dict[str, dict[str, str]]) ->
             "Disease",
             "Route",
             "Concentration (mg/mL)",
-            "Systemic STS",
+            "Primary counts include systemic STS",
             "Co-interventions",
             "In primary analysis of",
         ),
