@@ -348,3 +348,19 @@ def test_the_report_shows_the_section_in_html_and_markdown(tmp_path):
         assert text == getattr(numbers, fmt)(resolve(pooled, src.replace("&#x27;", "'")))
     assert "\n## Prior sensitivity\n" in md and "Judgement: robust to the priors" in md
     assert "— default priors" in md
+
+
+def test_tau_against_its_prior_and_the_predictive_intervals_range():
+    """With few small studies tau's posterior follows its prior: the section says so, with each
+    prior's median beside the posterior's, and how far the predictive interval's end moves."""
+    data = make_data()
+    text = text_of(outcome_blocks(prior_sensitivity_section(data), "complete_remission"))
+    assert "The posterior median of τ against its prior's median: " in text
+    assert " against 0.67 (half-normal(1))" in text and " against 0.50 (half-Cauchy(0.5))" in text
+    assert "stays close to the prior" in text
+    assert "The lower end of the predictive interval ranges from " in text
+    # A posterior far from its prior: no such claim.
+    primary = data.pooled["complete_remission"]["primary"]
+    primary["tau"] = 2.5
+    text = text_of(outcome_blocks(prior_sensitivity_section(data), "complete_remission"))
+    assert "stays close to the prior" not in text

@@ -9,8 +9,12 @@ removing it again, or undoing a changed n, reruns the shard jobs but they copy t
 result instead of refitting.
 
 Entries live in ``results/coverage/cache/<family>/<key>.csv`` (on a cluster, a shared file
-system: every node sees the same entries). They are never pruned automatically; deleting the
-folder is always safe (the next run refits).
+system: every node sees the same entries), each with ``<key>.csv.sha256``, its SHA-256 in
+``sha256sum`` format, checked before the entry is used: an entry without it, unreadable, cut
+short or changed in any byte is a miss, and the refit rewrites it (the damaged file is never
+copied into the shards, where the summary would find replicates missing and Snakemake would see
+nothing to rerun). They are never pruned automatically; deleting the folder is always safe (the
+next run refits).
 
 Pure Python, no numpy: a hit costs a file copy, not the imports of the fitting code.
 """
@@ -23,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import stsmeta
-from stsmeta.atomic_write import write_text_atomically
+from stsmeta.atomic_write import write_bytes_atomically, write_text_atomically
 from stsmeta.result_cache import library_versions
 
 # The code that decides a shard's numbers: the simulation, the fitters, the engine, the format.
@@ -64,16 +68,34 @@ def entry(cache_dir: str | Path, family: str, key: str) -> Path:
     return Path(cache_dir) / family / f"{key}.csv"
 
 
+def _checksum_file(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _checksum_line(path: Path, data: bytes) -> str:
+    # sha256sum's format, so that `sha256sum -c` checks an entry by hand.
+    return f"{hashlib.sha256(data).hexdigest()}  {path.name}\n"
+
+
 def lookup(cache_dir: str | Path, family: str, key: str) -> str | None:
-    """The cached shard text, or None."""
+    """The cached shard text, or None: no entry, or one that fails its SHA-256 (a miss)."""
+    path = entry(cache_dir, family, key)
     try:
-        return entry(cache_dir, family, key).read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
+        data = path.read_bytes()
+        recorded = _checksum_file(path).read_text(encoding="ascii")
+        if recorded != _checksum_line(path, data):
+            return None
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
 
 
 def store(cache_dir: str | Path, family: str, key: str, text: str) -> None:
-    """Keep a shard's text (atomically: concurrent shards never see half an entry)."""
+    """Keep a shard's text and its SHA-256, each file atomically: concurrent shards never see
+    half a file, and a reader between the two writes (or after a job killed there) finds either
+    the bytes the checksum is of or a mismatch, a miss."""
     path = entry(cache_dir, family, key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(path, text)
+    data = text.encode("utf-8")
+    write_bytes_atomically(path, data)
+    write_text_atomically(_checksum_file(path), _checksum_line(path, data))

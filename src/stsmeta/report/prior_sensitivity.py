@@ -260,8 +260,56 @@ def judgement_blocks(data: ReportData, shown: list) -> list[Block]:
                 )
             )
         )
+    blocks += tau_blocks(shown)
     blocks += boundary_blocks(default, result, shown)
     return blocks
+
+
+# Posterior median of tau within this share of its prior's median under every prior: the data
+# say little about the spread (what rests on tau rests on the prior).
+TAU_CLOSE_TO_PRIOR = 0.25
+
+
+def tau_blocks(shown: list) -> list[Block]:
+    """Each prior's median tau against its posterior's, and the predictive interval's range:
+    with few small studies tau is barely identified, and a reader must see that."""
+    rows = [
+        (row, res, s)
+        for row, res, s in shown
+        if numbers.is_estimable(res) and isinstance(res.get("tau"), (int, float))
+    ]
+    if not rows:
+        return []
+    parts: list = ["The posterior median of τ against its prior's median: "]
+    close = True
+    for i, (row, res, src) in enumerate(rows):
+        prior = tau_quantile(row.prior_tau, 0.5)
+        close = close and abs(float(res["tau"]) - prior) <= TAU_CLOSE_TO_PRIOR * prior
+        parts += (["; "] if i else []) + [
+            num(res, src, "tau", "tau"),
+            f" against {prior:.2f} ({short_prior(row.prior_tau)})",
+        ]
+    parts.append(". ")
+    with_pi = [(res, s) for _, res, s in rows if res.get("pi_low") is not None]
+    if close:
+        parts.append(
+            "Under every prior the posterior of τ stays close to the prior: these studies carry "
+            "little information about the between-study spread, so what rests on τ (the "
+            "predictive interval, a judgement of inconsistency) rests largely on the prior. "
+        )
+    if len(with_pi) > 1:
+        low = min(with_pi, key=lambda rs: float(rs[0]["pi_low"]))
+        high = max(with_pi, key=lambda rs: float(rs[0]["pi_low"]))
+        parts += [
+            "The lower end of the predictive interval ranges from ",
+            num(low[0], low[1], "pi_low", "bound"),
+            " to ",
+            num(high[0], high[1], "pi_low", "bound"),
+            " across the priors.",
+        ]
+    if isinstance(parts[-1], str):
+        parts[-1] = parts[-1].rstrip()
+    return [Paragraph(cell(*parts))]
 
 
 def shift_points(value: float, reference: float) -> float:
