@@ -492,3 +492,27 @@ def test_a_level_the_subgroup_test_leaves_out_is_named(tmp_path):
     path.write_text(json.dumps(doc))
     html = build(root)
     assert f"The test compares {len(shown) - 1} of the {len(shown)} levels in the table" in html
+
+
+def test_rationale_other_reviews_hand_search_and_undeclared_items(tmp_path):
+    """PRISMA 2020 items 3, 23a and 25-26 and the limits of the search, each from its record."""
+    root = copy_inputs(tmp_path)
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    config.setdefault("question", {})["rationale"] = "SYNTHETIC rationale."
+    config.setdefault("review", {})["other_reviews"] = "SYNTHETIC other reviews."
+    config["review"]["funding"] = "Not yet declared by the review's authors."
+    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    screening = yaml.safe_load((root / "screening.yaml").read_text())
+    words = screening.setdefault("reasons", {})
+    for record in screening["records"]:
+        if record.get("reason"):
+            words.setdefault(record["reason"], f"SYNTHETIC {record['reason']}")
+    words["review"] = "Review; its reference list was not hand-searched"
+    (root / "screening.yaml").write_text(yaml.safe_dump(screening, sort_keys=False))
+    html = build(root)
+    assert "Rationale: SYNTHETIC rationale." in section(html, "question")
+    assert "SYNTHETIC other reviews." in section(html, "discussion")
+    assert "1 review found by the search" in section(html, "discussion")
+    checklist = section(html, "prisma-checklist")
+    funding_row = checklist[checklist.index(">25<") :].split("</tr>")[0]
+    assert "not yet declared" in funding_row

@@ -163,6 +163,21 @@ def review_limitations(data: ReportData) -> list[Cell]:
                 "summaries in other articles."
             )
         )
+    unsearched = not_hand_searched(data.screening)
+    if len(unsearched) == 1:
+        items.append(
+            cell(
+                "1 review found by the search was screened out without its reference list "
+                "being hand-searched: studies it cites may have been missed."
+            )
+        )
+    elif unsearched:
+        items.append(
+            cell(
+                f"{len(unsearched)} reviews found by the search were screened out without their "
+                "reference lists being hand-searched: studies they cite may have been missed."
+            )
+        )
     items.append(
         cell(
             "Selection and extraction: "
@@ -173,6 +188,21 @@ def review_limitations(data: ReportData) -> list[Cell]:
         )
     )
     return items
+
+
+def not_hand_searched(screening: dict | None) -> list[str]:
+    """Records screened out for a reason that says their reference list was not hand-searched
+    (the screening file's own wording of its reasons)."""
+    if not isinstance(screening, dict):
+        return []
+    words = screening.get("reasons") or {}
+    return [
+        str(r.get("id"))
+        for r in screening.get("records") or []
+        if isinstance(r, dict)
+        and str(r.get("decision", "")).startswith("excluded")
+        and "not hand-searched" in str(words.get(r.get("reason"), ""))
+    ]
 
 
 def interpretation(data: ReportData) -> Cell:
@@ -193,10 +223,15 @@ def discussion_section(data: ReportData) -> list[Block]:
     implications = str(
         review.get("implications") or "Not stated in the configuration (review.implications)."
     ).strip()
+    other = str(
+        review.get("other_reviews") or "Not stated in the configuration (review.other_reviews)."
+    ).strip()
     return [
         Heading(2, "Discussion", "discussion"),
         Heading(3, "Interpretation", "interpretation"),
         Paragraph(interpretation(data)),
+        Heading(3, "Other reviews", "other-reviews"),
+        Paragraph(cell(other)),
         Heading(3, "Limitations of the evidence", "limitations"),
         Bullets(tuple(evidence_limitations(data))),
         Heading(3, "Limitations of the review process", "review-limitations"),

@@ -95,7 +95,12 @@ def question_section(data: ReportData) -> list[Block]:
                 f"{str(spec.get('definition') or 'no definition given').strip()}"
             )
         )
-    return [Heading(2, "Question", "question"), Bullets(tuple(items))]
+    blocks: list[Block] = [Heading(2, "Question", "question")]
+    # PRISMA 2020 items 3 and 4: why the review, and what it asks, before the PICO bullets.
+    for key, lead in (("rationale", "Rationale"), ("sentence", "Question")):
+        if question.get(key):
+            blocks.append(Paragraph(cell(f"{lead}: {str(question[key]).strip()}")))
+    return blocks + [Bullets(tuple(items))]
 
 
 def eligibility_blocks(data: ReportData) -> list[Block]:

@@ -145,6 +145,20 @@ CHECKLIST: tuple[tuple[str, str, str | None, str], ...] = (
     ("26", "Competing interests", "competing-interests", ""),
     ("27", "Availability of data, code and other materials", "data-availability", ""),
 )
+# Declarations (config review.<key>) an item rests on: the checklist says when one is missing.
+DECLARED_IN = {
+    "24a-24c": "registration",
+    "25": "funding",
+    "26": "competing_interests",
+    "27": "data_availability",
+}
+
+
+def not_declared(data: ReportData, key: str) -> bool:
+    text = str((data.plan.config.get("review") or {}).get(key) or "").strip()
+    return not text or text.lower().startswith("not yet declared")
+
+
 # Items addressed in a second section too: (anchor, link text).
 ALSO_IN = {"20d": ("prior-sensitivity", "prior sensitivity")}
 
@@ -154,6 +168,9 @@ def checklist_section(data: ReportData) -> list[Block]:
     for item, topic, where, note in CHECKLIST:
         if item == "16a" and data.screening is None:
             where, note = None, "Not done: no screening records"
+        declared = DECLARED_IN.get(item)
+        if declared and not_declared(data, declared):
+            note = "not yet declared by the review's authors"
         location: Cell = (
             cell(Link("see section", f"#{where}"), f" ({note})" if note else "")
             + (("; ", Link(ALSO_IN[item][1], f"#{ALSO_IN[item][0]}")) if item in ALSO_IN else ())
