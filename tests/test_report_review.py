@@ -516,3 +516,17 @@ def test_rationale_other_reviews_hand_search_and_undeclared_items(tmp_path):
     checklist = section(html, "prisma-checklist")
     funding_row = checklist[checklist.index(">25<") :].split("</tr>")[0]
     assert "not yet declared" in funding_row
+
+
+def test_a_structured_abstract_built_from_the_results(built):
+    """PRISMA 2020 for Abstracts: each heading present, and the results are the pooled ones."""
+    root, html = built
+    abstract = section(html, "abstract")
+    for heading in ("Background:", "Objectives:", "Methods:", "Results:", "Limitations:"):
+        assert heading in abstract, heading
+    assert "Interpretation:" in abstract and "Registration:" in abstract
+    primary = json.loads((root / "results/pool/complete_remission/primary.json").read_text())
+    shown = numbers.proportion(primary["estimate"])
+    assert "Complete remission: <span" in abstract or f"Complete remission: {shown}" in abstract
+    assert shown in abstract
+    assert 'href="#abstract"' in section(html, "prisma-checklist")

@@ -12,6 +12,7 @@ and the long tables in appendices at the end.
 
 from __future__ import annotations
 
+from stsmeta.report.abstract import abstract_section
 from stsmeta.report.appendix import changes_section, checksums_section, citation_section
 from stsmeta.report.appraisal import risk_of_bias_section
 from stsmeta.report.base import ReportData
@@ -44,6 +45,7 @@ def build_report(data: ReportData) -> list[Block]:
         main = (
             header_section(data)
             + first_screen_section(data)
+            + abstract_section(data)
             + sof_section(data)
             + harms_section(data)
             + question_section(data)

@@ -113,7 +113,7 @@ def study_selection_section(data: ReportData) -> list[Block]:
 # (item, topic, anchor of the section that addresses it, or None with what is said instead)
 CHECKLIST: tuple[tuple[str, str, str | None, str], ...] = (
     ("1", "Title", "top", ""),
-    ("2", "Abstract", "at-a-glance", "Structured first screen; not a PRISMA abstract"),
+    ("2", "Abstract", "abstract", "PRISMA 2020 for Abstracts headings"),
     ("3", "Rationale", "question", ""),
     ("4", "Objectives", "question", ""),
     ("5", "Eligibility criteria", "eligibility", ""),

@@ -1,0 +1,148 @@
+"""The structured abstract (PRISMA 2020 for Abstracts, Page et al. 2021, Table 2).
+
+Every sentence is built from what the report shows elsewhere (the plan, the screening records,
+the pooled results, the certainty file, the declarations), so that the abstract of a living
+review never says what its sections no longer do. Pooled numbers carry their JSON source like
+every other number of the report.
+"""
+
+from __future__ import annotations
+
+from stsmeta.presentation import numbers
+from stsmeta.presentation.wording import noun, plural, term
+from stsmeta.report.base import ReportData, file_src, level_text, num
+from stsmeta.report.discussion import interpretation
+from stsmeta.report.document import Block, Cell, Heading, Paragraph, cell
+
+
+def _review(data: ReportData, key: str, absent: str) -> str:
+    value = (data.plan.config.get("review") or {}).get(key)
+    return str(value).strip() if value else absent
+
+
+def _first_sentence(text: str) -> str:
+    head = text.split(". ")[0].strip()
+    return head if head.endswith(".") else head + "."
+
+
+def _sources_text(data: ReportData) -> str:
+    screening = data.screening or {}
+    sources = [s for s in screening.get("information_sources") or [] if isinstance(s, dict)]
+    if not sources:
+        return "Information sources: not recorded."
+    kinds = sorted({str(s.get("kind") or "source").replace("_", " ") for s in sources})
+    dates = sorted(
+        str(s.get("date"))
+        for s in screening.get("searches") or []
+        if isinstance(s, dict) and s.get("date")
+    )
+    last = f"; last searched {dates[-1]}" if dates else ""
+    return (
+        f"Information sources: {plural(len(sources), 'source')} ({', '.join(kinds)}){last}; "
+        "no bibliographic database was searched."
+        if not any(str(s.get("kind")) in ("database", "register") for s in sources)
+        else f"Information sources: {plural(len(sources), 'source')} ({', '.join(kinds)}){last}."
+    )
+
+
+def _methods(data: ReportData) -> Cell:
+    plan = data.plan
+    eligibility = plan.config.get("eligibility") or {}
+    routes = " or ".join(term(r, "route").lower() for r in eligibility.get("routes") or [])
+    tools = sorted(
+        {
+            str((s.get("risk_of_bias") or {}).get("tool"))
+            for s in data.studies.values()
+            if (s.get("risk_of_bias") or {}).get("tool")
+        }
+    )
+    tool = "Murad et al. 2018" if tools == ["murad-2018"] else (", ".join(tools) or "none")
+    secondary = (plan.config.get("methods") or {}).get("secondary") or {}
+    scenarios = [s for s in plan.scenarios if s != "primary"]
+    selected = (plan.config.get("methods") or {}).get("selection") == "coverage"
+    return cell(
+        f"Eligibility: reports of patients with calcinosis cutis or calciphylaxis treated with "
+        f"sodium thiosulfate ({routes or 'any route'}), with remission counts. "
+        + _sources_text(data)
+        + f" Risk of bias: {tool}. Synthesis: proportions pooled by "
+        f"{plan.method_label('primary')}"
+        + (
+            " (the method the analysis plan's rule chose from a coverage study of this design)"
+            if selected
+            else ""
+        )
+        + f", beside {plural(len(secondary), 'other method')}; "
+        f"{plural(len(scenarios), 'sensitivity scenario')}; certainty of evidence by GRADE "
+        "adapted to single-arm evidence."
+    )
+
+
+def _result_cell(data: ReportData, outcome: str) -> Cell:
+    plan = data.plan
+    result = data.pooled[outcome]["primary"]
+    src = file_src(outcome, "primary")
+    label = plan.outcome_label(outcome)
+    certainty = (((data.certainty or {}).get("outcomes") or {}).get(outcome) or {}).get("certainty")
+    grade = (
+        f"; {str(certainty).replace('_', ' ')} certainty"
+        if certainty
+        else "; certainty not assessed"
+    )
+    k, n = result.get("k"), result.get("n")
+    size = cell(
+        num(result, src, "k", "count"),
+        f" {noun(k, 'study', 'studies')}, ",
+        num(result, src, "n", "count"),
+        f" {noun(n, 'patient')}",
+    )
+    if not numbers.is_estimable(result):
+        return cell(f"{label}: not estimable (", *size, f"{grade}).")
+    kind = numbers.interval_kind(result)[0]
+    return cell(
+        f"{label}: ",
+        num(result, src, "estimate", "proportion"),
+        f" ({level_text(plan)} {kind} ",
+        num(result, src, "ci_low", "bound"),
+        " to ",
+        num(result, src, "ci_high", "bound"),
+        "; ",
+        *size,
+        f"{grade}).",
+    )
+
+
+def abstract_section(data: ReportData) -> list[Block]:
+    plan = data.plan
+    question = plan.config.get("question") or {}
+    included = sorted(
+        {str(s) for o in plan.outcomes for s in data.pooled[o]["primary"].get("included") or []}
+    )
+    results = cell(
+        f"{plural(len(data.studies), 'study', 'studies')} in the review, "
+        f"{plural(len(included), 'study', 'studies')} in a primary analysis. "
+    )
+    for i, outcome in enumerate(plan.outcomes):
+        results += cell(" " if i else "") + _result_cell(data, outcome)
+    background = str(question.get("rationale") or "Not stated (question.rationale).").strip()
+    objective = str(question.get("sentence") or "Not stated (question.sentence).").strip()
+    block = ((data.certainty or {}).get("outcomes") or {}).get(plan.outcomes[0]) or {}
+    limitations = str(
+        block.get("main_reason") or "Not stated (the certainty file's main_reason)."
+    ).strip()
+    return [
+        Heading(2, "Abstract", "abstract"),
+        Paragraph(cell(f"Background: {_first_sentence(background)}")),
+        Paragraph(cell(f"Objectives: {objective}")),
+        Paragraph(cell("Methods: ") + _methods(data)),
+        Paragraph(cell("Results: ") + results),
+        Paragraph(cell(f"Limitations: {_first_sentence(limitations)}")),
+        Paragraph(cell("Interpretation: ") + interpretation(data)),
+        Paragraph(
+            cell(
+                "Funding: "
+                + _first_sentence(_review(data, "funding", "Not stated."))
+                + " Registration: "
+                + _review(data, "registration", "Not stated.")
+            )
+        ),
+    ]
