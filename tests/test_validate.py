@@ -278,3 +278,19 @@ def test_epub_date_is_a_real_past_day(tmp_path, epub, words):
     data.setdefault("citation", {})["epub_date"] = epub
     path = _write(tmp_path, data)
     _assert_reported(_problems(path), path, "citation.epub_date", *words)
+
+
+@pytest.mark.parametrize("timepoint", ["0 weeks", "1000 years"])
+def test_an_implausible_time_point_is_flagged_not_changed(tmp_path, timepoint):
+    from stsmeta.evidence.studyfile import read_study
+
+    data = _valid()
+    data["outcomes"][0]["timepoint"] = timepoint
+    path = _write(tmp_path, data)
+    study = read_study(str(path))
+    assert any(
+        "implausible for an outcome" in f.reason and f.field.endswith(".timepoint")
+        for f in study.flags
+    )
+    changed = data["outcomes"][0]["outcome"]
+    assert [o.timepoint_text for o in study.outcomes if o.outcome == changed] == [timepoint]

@@ -167,7 +167,20 @@ def _timepoint(item: Mapping[str, Any], field: str, named: str, c: Collector) ->
             if time.status == "vague"
             else "time point not reported; unknown",
         )
+    elif time is not None and not 0 < time.weeks <= LONGEST_PLAUSIBLE_WEEKS:
+        # Kept as read (never "corrected"), but a reader of the tables is told: a remission at
+        # week 0, or decades after the injections, is more likely a typing slip.
+        c.flag(
+            f"{named}.timepoint",
+            f"time point {time.text!r} read as {time.weeks:g} weeks: implausible for an outcome "
+            f"of injections (expected above 0 and at most {LONGEST_PLAUSIBLE_WEEKS // 52} years); "
+            "check the source",
+        )
     return time
+
+
+# Ten years: a follow-up beyond this is more likely a typing slip than a reported time point.
+LONGEST_PLAUSIBLE_WEEKS = 520
 
 
 def _outcome(
