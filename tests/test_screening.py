@@ -132,3 +132,17 @@ def test_a_large_review_screening_thousands_of_references_is_accepted(tmp_path, 
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     assert path.stat().st_size > 1_000_000
     assert screening_problems(path, studies) == []
+
+
+def test_a_source_listed_twice_in_a_record_is_named_not_counted(tmp_path, data, studies):
+    """A doubled identified_via would be counted twice and the flow check would advise changing
+    the flow numbers: it is refused for what it is."""
+    record = data["records"][0]
+    record["identified_via"] = [record["identified_via"][0]] * 2
+    problems = _problems(tmp_path, data, studies)
+    assert problems == [
+        (
+            "records[0].identified_via",
+            f"{record['identified_via'][0]!r} is listed more than once; list each only once",
+        )
+    ]

@@ -172,6 +172,16 @@ def _schema_problem(file: str, error: Any) -> Problem:
         return Problem(file, field_path(path), f"must be {value!r}, got {instance!r}")
     if validator in {"minItems", "minLength"}:
         return Problem(file, field_path(path), "must not be empty")
+    if validator == "uniqueItems" and isinstance(instance, list):
+        seen: list = []
+        twice = [v for v in instance if v in seen or seen.append(v)]
+        return Problem(
+            file,
+            field_path(path),
+            f"{twice[0]!r} is listed more than once; list each only once"
+            if twice
+            else "an entry is listed more than once; list each only once",
+        )
     return Problem(file, field_path(path), error.message)
 
 
