@@ -607,6 +607,13 @@ def test_apply_selection_makes_the_recommended_method_primary():
     assert "no method qualified" in none["methods"]["selected"]["reason"]
     with pytest.raises(InputError, match="--selection"):
         apply_selection(config, None, "config.yaml")
+    # The reason names the one design the study simulated, and says the choice holds for all.
+    config["outcomes"] = {"complete_remission": {"label": "Complete remission"}}
+    summary["design"] = {"studies": [{"study": "a", "n": 1}, {"study": "b", "n": 3}]}
+    summary["settings"] = {"outcome": "complete_remission", "scenario": "primary"}
+    reason = apply_selection(config, summary, "summary.json")["methods"]["primary"]["reason"]
+    assert "(complete remission, primary analysis: k = 2 studies of n = 1, 3)" in reason
+    assert "used for every outcome" in reason
 
 
 def test_an_analysis_without_a_study_is_refused_at_the_design_naming_the_setting():

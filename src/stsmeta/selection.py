@@ -31,6 +31,20 @@ def selected_method(summary: Mapping, file: str) -> tuple[str | None, str]:
     return rec.get("method"), str(rec.get("reason", ""))
 
 
+def _design_words(config: Mapping, summary: Mapping) -> str:
+    """`` (complete remission, primary analysis: k = 6 studies of n = 1, 3, 6)``, or nothing."""
+    design = summary.get("design") if isinstance(summary, Mapping) else None
+    settings = summary.get("settings") if isinstance(summary, Mapping) else None
+    if not isinstance(design, Mapping) or not isinstance(settings, Mapping):
+        return ""
+    sizes = [s.get("n") for s in design.get("studies") or [] if isinstance(s, Mapping)]
+    outcome = str(settings.get("outcome") or "")
+    label = ((config.get("outcomes") or {}).get(outcome) or {}).get("label") or outcome
+    scenario = str(settings.get("scenario") or "primary")
+    where = f"{str(label).lower()}, {scenario.replace('_', ' ')} analysis: " if label else ""
+    return f" ({where}k = {len(sizes)} studies of n = {', '.join(map(str, sizes))})"
+
+
 def apply_selection(config: Mapping, summary: Mapping | None, file: str) -> dict[str, Any]:
     """A copy of ``config`` whose ``methods.primary`` is the method the rule selects, the
     configured primary moved among the secondary methods, and ``methods.selected`` saying what
@@ -67,8 +81,9 @@ def apply_selection(config: Mapping, summary: Mapping | None, file: str) -> dict
     configured.pop("reason", None)
     secondary[CONFIGURED_PRIMARY] = configured
     chosen["reason"] = (
-        f"Chosen by the analysis plan's rule, applied to the design-matched coverage study, "
-        f"which simulates from the studies' sizes, never their outcomes: {reason}."
+        f"Chosen by the analysis plan's rule, applied to the coverage study of one design"
+        f"{_design_words(out, summary)}, which simulates from the studies' sizes, never their "
+        f"outcomes, and used for every outcome: {reason}."
     )
     methods["primary"] = chosen
     methods["secondary"] = dict(sorted(secondary.items()))
