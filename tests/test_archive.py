@@ -6,6 +6,7 @@ that only exercise packing, publishing and verifying.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import hashlib
@@ -635,3 +636,97 @@ def test_this_versions_label_is_checked_when_the_previous_archive_is_absent(
     assert status.previous is None and status.previous_unavailable == "9.9.8"
     assert status.label == "9.9.9+unreleased changes"
     assert status.changes == ("study files added: synthetic_c_2020.yaml",)
+
+
+# ---------------------------------------------------------------------------- rerun command
+
+
+def _rerun_config(folder: Path) -> str:
+    """The effective configuration Snakemake would give the README's rerun command in
+    ``folder`` (an unpacked archive): config.yaml, then each --configfile in order, merged as
+    Snakemake merges them, then checked and filled as the workflow does (common.smk)."""
+    from snakemake.common.configfile import load_configfile
+    from snakemake.utils import update_config
+
+    from stsmeta.config import effective_config, load_config
+
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    (command,) = [line for line in readme.splitlines() if line.startswith("snakemake ")]
+    words = command.split()
+    given = [words[i + 1] for i, w in enumerate(words) if w == "--configfile"]
+    config = load_configfile(folder / "config.yaml")
+    overwrite: dict = {}
+    for name in given:
+        update_config(overwrite, load_configfile(folder / name))
+    update_config(config, overwrite)
+    checked, problems = load_config(config)
+    assert problems == []
+    config.update(checked)
+    return effective_config(config, "archive")
+
+
+def _archive_with(root: Path, given: dict, effective: dict, config_files=None) -> bytes:
+    """The archive of the SYNTHETIC tree under ``root``, its run having computed with
+    ``effective`` (as the workflow writes results/config/archive.json)."""
+    from stsmeta.config import effective_config
+
+    (root / "results" / "config" / "archive.json").write_text(
+        effective_config(effective, "archive")
+    )
+    inputs = inputs_for(root, given)
+    if config_files is not None:
+        inputs = dataclasses.replace(inputs, config_files=tuple(config_files))
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        return archive.build_archive(inputs)[0]
+    finally:
+        os.chdir(cwd)
+
+
+def test_the_rerun_command_computes_with_the_runs_command_line_overrides(tmp_path: Path) -> None:
+    """A run given `--config confidence_level=0.9`: the README's rerun command must compute
+    with 0.9 too, or 42 of its results differ from the archived ones."""
+    from stsmeta.config import load_config
+
+    root = tmp_path / "repo"
+    given = make_tree(root)
+    config, _ = load_config(root / "config.yaml")
+    assert config["confidence_level"] != 0.9
+    data = _archive_with(root, given, dict(config, confidence_level=0.9))
+    assert data == _archive_with(root, given, dict(config, confidence_level=0.9))
+    folder = unpack(data, tmp_path / "unpacked")
+    overrides = yaml.safe_load((folder / "config.overrides.yaml").read_text(encoding="utf-8"))
+    assert overrides == {"confidence_level": 0.9}
+    assert _rerun_config(folder) == (folder / "config.effective.json").read_text()
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert "--forceall --configfile config.overrides.yaml\n" in readme
+    assert "command-line overrides (`snakemake --config`) of `confidence_level`" in readme
+    crate = json.loads((folder / "ro-crate-metadata.json").read_text(encoding="utf-8"))
+    run = next(e for e in crate["@graph"] if e.get("@type") == "CreateAction")
+    assert {"@id": "config.overrides.yaml"} in run["object"]
+    # Without overrides, no such file and no such note.
+    plain = unpack(_archive_with(root, given, config), tmp_path / "plain")
+    assert not (plain / "config.overrides.yaml").exists()
+    assert "overrides" not in (plain / "README.md").read_text(encoding="utf-8")
+    assert _rerun_config(plain) == (plain / "config.effective.json").read_text()
+
+
+def test_the_rerun_command_passes_the_config_files_in_the_runs_order(tmp_path: Path) -> None:
+    """`--configfile b.yaml --configfile a.yaml`: a later file wins, so the order is kept; what
+    the files give is not mistaken for a command-line override."""
+    from stsmeta.config import load_config
+
+    root = tmp_path / "repo"
+    given = make_tree(root)
+    (root / "b.yaml").write_text("confidence_level: 0.8\n")
+    (root / "a.yaml").write_text("confidence_level: 0.9\n")
+    config, _ = load_config(root / "config.yaml")
+    files = [root / "b.yaml", root / "a.yaml", root / "config.yaml"]
+    data = _archive_with(root, given, dict(config, confidence_level=0.9), files)
+    folder = unpack(data, tmp_path / "unpacked")
+    assert "--forceall --configfile b.yaml --configfile a.yaml\n" in (
+        folder / "README.md"
+    ).read_text(encoding="utf-8")
+    assert not (folder / "config.overrides.yaml").exists()
+    assert _rerun_config(folder) == (folder / "config.effective.json").read_text()

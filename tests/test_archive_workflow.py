@@ -170,3 +170,40 @@ def test_corrupt_previous_archive_stops_the_run_and_deletes_nothing(
     _snakemake(work)
     report = (work / "results" / "report.md").read_text()
     assert "Compared with version 0.1.0 (stsmeta-results-0.1.0.tar.gz)" in report
+
+
+def test_an_archive_made_with_config_overrides_reruns_from_its_readme(
+    published: Path, tmp_path: Path
+) -> None:
+    """`snakemake archive --config confidence_level=0.9`: the README's own rerun command, run in
+    the unpacked archive, rebuilds every result byte for byte (it computed with 0.95 before)."""
+    work = tmp_path / "w"
+    shutil.copytree(published, work, symlinks=True)
+    config = work / "config.yaml"
+    config.write_text(re.sub(r'version: "0\.1\.0"', 'version: "0.2.0"', config.read_text()))
+    _snakemake(work, "archive", "--config", "confidence_level=0.9")
+    name = "results/archive/stsmeta-results-0.2.0.tar.gz"
+    with tarfile.open(work / name) as tar:
+        tar.extractall(tmp_path, filter="data")
+    folder = tmp_path / "stsmeta-results-0.2.0"
+    readme = (folder / "README.md").read_text()
+    (command,) = [line for line in readme.splitlines() if line.startswith("snakemake ")]
+    archived = {
+        n: b for n, b in archive.read_archive(work / name).files.items() if n.startswith("results/")
+    }
+    for rel in archived:
+        if not rel.startswith("results/archive/"):
+            (folder / rel).unlink()
+    env = dict(os.environ, PYTHONPATH=str(folder / "src"))
+    args = command.split()[1:]
+    args[args.index("--cores") + 1] = "2"
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    differing = sorted(n for n, b in archived.items() if (folder / n).read_bytes() != b)
+    assert not differing, f"rebuilt files differ from the archived ones: {differing}"

@@ -614,3 +614,84 @@ def test_markdown_escapes_dollars_so_text_is_not_read_as_mathematics():
     from stsmeta.report.document import md_escape
 
     assert md_escape("costs $x$ and $5") == r"costs \$x\$ and \$5"
+
+
+def _previous_archive(tmp_path: Path, pooled: dict, studies: list[dict]) -> Path:
+    """A SYNTHETIC previous version 0.0.1 with these pooled results and normalised studies,
+    with its manifest as `stsmeta archive` writes it (the report verifies it before use)."""
+    from stsmeta.archive import tar_gz_bytes
+    from stsmeta.archive.texts import manifest_text
+
+    members = {f"pool/{name}.json": json.dumps(doc).encode() for name, doc in pooled.items()}
+    for study in studies:
+        members[f"normalised/{study['study_id']}.json"] = json.dumps(study).encode()
+    members["MANIFEST.sha256"] = manifest_text(members).encode()
+    path = tmp_path / "stsmeta-results-0.0.1.tar.gz"
+    path.write_bytes(tar_gz_bytes("stsmeta-results-0.0.1", members, 0))
+    return path
+
+
+def test_changes_compare_the_same_method_when_the_primary_method_changed(tmp_path):
+    """Version 0.0.1's rule chose the Bayesian model; this version's primary is the GLMM. The
+    "before" column gives 0.0.1's GLMM result, or says it was not computed, and the caption
+    says that the primary method changed; the Bayesian number is never shown as the GLMM's."""
+    root = copy_inputs(tmp_path)
+    results = root / "results"
+    glmm = "Binomial-normal GLMM (ML)"
+    bayes = "Bayesian binomial-normal (SYNTHETIC)"
+    pooled = {}
+    for name in ("complete_remission/primary", "any_response/primary"):
+        doc = json.loads((results / f"pool/{name}.json").read_text())
+        doc.update(estimate=0.111111, k=2, method_label=bayes)
+        doc["primary_selection"] = {"rule": "coverage", "method": "bayes", "reason": "SYNTHETIC"}
+        pooled[name] = doc
+    # 0.0.1 kept the configured primary among its secondary methods for one outcome only.
+    configured = {k: v for k, v in pooled["complete_remission/primary"].items() if k != "secondary"}
+    configured.update(estimate=0.222222, k=4, label=glmm)
+    pooled["complete_remission/primary"]["secondary"]["configured_primary"] = configured
+    studies = [json.loads(p.read_text()) for p in sorted((results / "normalised").glob("*.json"))]
+    html, md = build(root, "out", previous=_previous_archive(tmp_path, pooled, studies))
+    changes = visible_text(section(html, "changes"))
+    assert (
+        f"Pooled estimates before and after, both by {glmm}: the primary method changed from "
+        f"{bayes} in version 0.0.1 to {glmm} in this version"
+    ) in changes
+    assert f"k = 4; {numbers.proportion(0.222222)}" in changes
+    assert "not computed in version 0.0.1" in changes
+    assert numbers.proportion(0.111111) not in changes
+    assert "primary method changed" in md
+
+
+def test_study_changes_tell_a_changed_file_from_a_record_a_setting_changed(tmp_path):
+    """A study file byte-identical to the previous version's is not called a changed study
+    file when only its normalised record differs (a setting such as the plausible
+    concentration range changes its flags)."""
+    root = copy_inputs(tmp_path)
+    results = root / "results"
+    studies = []
+    for path in sorted((results / "normalised").glob("*.json")):
+        study = json.loads(path.read_text())
+        if study["study_id"] == "beta-2013":
+            study["flags"] = [*study.get("flags", []), "SYNTHETIC flag of another setting"]
+        if study["study_id"] == "gamma-2016":
+            study["source_sha256"] = "f" * 64  # the study file itself was corrected since
+        studies.append(study)
+    pooled = {
+        "complete_remission/primary": json.loads(
+            (results / "pool/complete_remission/primary.json").read_text()
+        )
+    }
+    html, _ = build(root, "out", previous=_previous_archive(tmp_path, pooled, studies))
+    changes = visible_text(section(html, "changes"))
+    gamma = next(s["label"] for s in studies if s["study_id"] == "gamma-2016")
+    assert (
+        f"Studies changed: {gamma} (study file changed); Synthetic Beta 2013 (study file "
+        "unchanged; its normalised record differs through a setting or the software)"
+    ) in changes
+    unchanged = {s["study_id"]: s for s in studies}
+    unchanged["beta-2013"] = json.loads((results / "normalised/beta-2013.json").read_text())
+    unchanged["gamma-2016"] = json.loads((results / "normalised/gamma-2016.json").read_text())
+    html, _ = build(
+        root, "again", previous=_previous_archive(tmp_path, pooled, list(unchanged.values()))
+    )
+    assert "Studies changed: none" in visible_text(section(html, "changes"))

@@ -18,7 +18,7 @@ import io
 import json
 import re
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -31,6 +31,7 @@ from stsmeta.archive.layout import (
     EFFECTIVE_CONFIG_NAME,
     GENERATED,
     MANIFEST_NAME,
+    OVERRIDES_NAME,
     README_NAME,
     RESULTS_FOLDER,
 )
@@ -43,7 +44,7 @@ from stsmeta.archive.metadata import (
     pinned_software,
     release_date,
 )
-from stsmeta.archive.texts import citation_cff, manifest_text, readme_text
+from stsmeta.archive.texts import citation_cff, manifest_text, overrides_text, readme_text
 from stsmeta.errors import InputError, Problem
 
 # Files without which the archive cannot be rerun.
@@ -232,6 +233,74 @@ def _check_sources(normalised: list[tuple[str, dict]], raw: Mapping[str, bytes])
         raise InputError(problems)
 
 
+def _read_config_file(path: Path) -> dict:
+    """A configuration file as written, before any merging or defaults."""
+    import yaml
+
+    from stsmeta.config import yaml_text_problems
+    from stsmeta.yaml_limits import fast_safe_loader
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(str(path), "", f"cannot be read ({exc})")) from None
+    hostile = yaml_text_problems(text, str(path))
+    if hostile:
+        raise InputError(hostile)
+    try:
+        # Checked above (yaml_text_problems); JSON is read as YAML too, as Snakemake reads it.
+        data = yaml.load(text, Loader=fast_safe_loader())  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as exc:
+        raise InputError(Problem(str(path), "", f"is not valid YAML or JSON: {exc}")) from None
+    if not isinstance(data, dict):
+        raise InputError(Problem(str(path), "", "a configuration file is a mapping of fields"))
+    return data
+
+
+def _update(into: dict, update: Mapping) -> None:
+    # As Snakemake's update_config merges configurations: mappings key by key, else replaced.
+    for key, value in update.items():
+        if isinstance(value, Mapping):
+            if not isinstance(into.get(key), dict):
+                into[key] = {}
+            _update(into[key], value)
+        else:
+            into[key] = value
+
+
+def command_line_overrides(config: Mapping, config_files: Sequence[Path]) -> dict[str, object]:
+    """The top-level fields of the effective ``config`` that ``config_files`` do not give, with
+    their effective values: what the run's command line set (``snakemake --config``).
+
+    Snakemake merges config.yaml (the Snakefile's ``configfile:``), then each ``--configfile``
+    in the order given, then ``--config``; the workflow fills the schema's defaults. Doing the
+    same with the files alone and comparing says what ``--config`` changed, so that a rerun
+    from the archive can pass exactly that. Empty when no configuration file is given.
+    """
+    import json
+
+    from stsmeta.config import effective_config, load_config
+
+    if not config_files:
+        return {}
+    merged: dict = {}
+    # A stable sort: config.yaml first, the --configfile files in their order after it.
+    for path in sorted(config_files, key=lambda p: Path(p).name != "config.yaml"):
+        _update(merged, _read_config_file(Path(path)))
+    # Problems are not this function's business: an override may be what completes the plan.
+    from_files, _ = load_config(merged, file=", ".join(map(str, config_files)))
+
+    def plain(c: Mapping) -> dict:
+        return json.loads(effective_config(c, "archive"))["config"]
+
+    expected, actual = plain(from_files), plain(config)
+    return {
+        key: value
+        for key, value in actual.items()
+        if key not in expected or json.dumps(expected[key]) != json.dumps(value)
+    }
+
+
 def collect_inputs(inputs: ArchiveInputs) -> tuple[dict[str, bytes], ResultsMetadata]:
     """Read every input file: archive-relative path -> bytes, and the results' metadata."""
     from stsmeta.config import read_config
@@ -250,6 +319,17 @@ def collect_inputs(inputs: ArchiveInputs) -> tuple[dict[str, bytes], ResultsMeta
         )
     studies_dir = _studies_folder(config)
     members = _collect_files(inputs, studies_dir)
+    overrides = command_line_overrides(config, inputs.config_files)
+    if overrides and OVERRIDES_NAME in members:
+        raise InputError(
+            Problem(
+                OVERRIDES_NAME,
+                "",
+                "the archive stores the run's command-line overrides (--config) under this name, "
+                "but an input has it too: give those overrides in that file instead of --config, "
+                "or rename it",
+            )
+        )
     normalised = _normalised_studies(members)
     raw = {k: v for k, v in members.items() if k.startswith(f"{studies_dir}/")}
     _check_sources(normalised, raw)
@@ -269,17 +349,21 @@ def collect_inputs(inputs: ArchiveInputs) -> tuple[dict[str, bytes], ResultsMeta
         software=pinned_software(members.get("pyproject.toml")),
         workflow_files=workflow,
         studies_dir=studies_dir,
-        config_files=tuple(sorted(Path(p).name for p in inputs.config_files)),
+        # The run's order, which the rerun command keeps: a later file overrides an earlier one.
+        config_files=tuple(dict.fromkeys(Path(p).name for p in inputs.config_files)),
         data_files=tuple(
             sorted(PurePosixPath(Path(p).as_posix()).as_posix() for p in inputs.data_files)
         ),
+        overrides=overrides,
     )
     return members, metadata
 
 
 def archive_members(files: Mapping[str, bytes], meta: ResultsMetadata) -> dict[str, bytes]:
-    """The inputs plus the generated citation, README, crate and manifest."""
+    """The inputs plus the generated overrides (if any), citation, README, crate and manifest."""
     members = dict(files)
+    if meta.overrides:
+        members[OVERRIDES_NAME] = overrides_text(meta).encode("utf-8")
     members[CITATION_NAME] = citation_cff(meta).encode("utf-8")
     members[README_NAME] = readme_text(meta, files).encode("utf-8")
     members[CRATE_NAME] = ro_crate_metadata(meta, members).encode("utf-8")

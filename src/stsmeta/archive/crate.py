@@ -21,6 +21,7 @@ from stsmeta.archive.layout import (
     CRATE_NAME,
     EFFECTIVE_CONFIG_NAME,
     MANIFEST_NAME,
+    OVERRIDES_NAME,
     README_NAME,
     RESULTS_FOLDER,
 )
@@ -134,6 +135,7 @@ _DESCRIPTIONS = (
     ("envs/", "The exact software versions of the run."),
     ("profiles/", "Snakemake profile of the workflow."),
     (EFFECTIVE_CONFIG_NAME, "The configuration the run computed with, after every override."),
+    (OVERRIDES_NAME, "The run's command-line overrides (snakemake --config), for the rerun."),
     (README_NAME, "What this archive holds, and how to verify and rerun it."),
     (f"{RESULTS_FOLDER}/archive/", "The published archive of the previous version."),
     (LOCK_NAME, "The record of the previous published archives stored here."),
@@ -205,7 +207,7 @@ def _add_run(crate, meta: ResultsMetadata, workflow, added: dict):
         if n.startswith((f"{meta.studies_dir}/", previous))
         or n in meta.config_files
         or n in meta.data_files
-        or n in (EFFECTIVE_CONFIG_NAME, LOCK_NAME)
+        or n in (EFFECTIVE_CONFIG_NAME, OVERRIDES_NAME, LOCK_NAME)
     ]
     outputs = [
         added[n]

@@ -29,6 +29,9 @@ GENERATED = (CITATION_NAME, CRATE_NAME, README_NAME, MANIFEST_NAME)
 RESULTS_FOLDER = "results"
 # The effective configuration of the archive stage, as the run computed with it.
 EFFECTIVE_CONFIG_NAME = "config.effective.json"
+# The run's command-line overrides (snakemake --config), written only when there were any: the
+# README's rerun command passes it with --configfile so that the rerun computes with them too.
+OVERRIDES_NAME = "config.overrides.yaml"
 
 # A version becomes part of a file name: keep it to characters safe on every file system.
 VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]*$")

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import subprocess
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stsmeta.archive.layout import VERSION_RE
@@ -64,9 +64,13 @@ class ResultsMetadata:
     software: tuple[Software, ...]
     workflow_files: tuple[str, ...]
     studies_dir: str
+    # In the order the run was given them: a later file overrides an earlier one.
     config_files: tuple[str, ...]
     # Other data the run read (screening records, certainty judgements), archive paths.
     data_files: tuple[str, ...] = ()
+    # Top-level fields the run's command line (snakemake --config) set, with the values the run
+    # computed with: the archive holds them in OVERRIDES_NAME for the README's rerun command.
+    overrides: Mapping[str, object] = field(default_factory=dict)
 
 
 def config_version(config: Mapping, config_file: str) -> str:

@@ -1,4 +1,5 @@
-"""The archive's text files: CITATION.cff, README.md and MANIFEST.sha256."""
+"""The archive's text files: CITATION.cff, README.md, MANIFEST.sha256 and, when the run had
+command-line overrides, config.overrides.yaml."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from collections.abc import Mapping
 
 import yaml
 
-from stsmeta.archive.layout import ARCHIVE_PREFIX, RESULTS_FOLDER, archive_name
+from stsmeta.archive.layout import (
+    ARCHIVE_PREFIX,
+    EFFECTIVE_CONFIG_NAME,
+    OVERRIDES_NAME,
+    RESULTS_FOLDER,
+    archive_name,
+)
 from stsmeta.archive.metadata import NOT_A_GIT_CHECKOUT, ResultsMetadata
 
 DOI_PLACEHOLDER = (
@@ -63,6 +70,20 @@ def citation_cff(meta: ResultsMetadata) -> str:
     return placeholders + _yaml(cff)
 
 
+def overrides_text(meta: ResultsMetadata) -> str:
+    """config.overrides.yaml: the run's command-line overrides, as a file Snakemake reads."""
+    header = (
+        f"# The command-line overrides (snakemake --config) of the run that computed results "
+        f"{meta.version},\n"
+        f"# with the values that run computed with, as {EFFECTIVE_CONFIG_NAME} records them. "
+        "The rerun\n"
+        "# command in README.md passes this file with --configfile, after the other "
+        "configuration files,\n"
+        "# as --config came after them.\n"
+    )
+    return header + _yaml(dict(meta.overrides))
+
+
 def markdown_text(text: str) -> str:
     """Untrusted text as inert Markdown: HTML escaped, Markdown punctuation backslashed."""
     flat = " ".join(str(text).split())
@@ -82,8 +103,16 @@ def _contents_table(meta: ResultsMetadata, files: Mapping[str, bytes]) -> list[s
         f"| `{RESULTS_FOLDER}/pool/` | pooled estimates, one JSON per outcome and scenario |",
         f"| `{RESULTS_FOLDER}/normalised/` | the normalised study files the analysis read |",
         f"| `{meta.studies_dir}/` | the study files as extracted from the publications |",
-        f"| {configs}, `config.effective.json` | the analysis plan, and what the run computed "
+        f"| {configs}, `{EFFECTIVE_CONFIG_NAME}` | the analysis plan, and what the run computed "
         "with after every override |",
+        *(
+            [
+                f"| `{OVERRIDES_NAME}` | the run's command-line overrides (`snakemake --config`), "
+                "for the rerun |"
+            ]
+            if meta.overrides
+            else []
+        ),
         "| `Snakefile`, `workflow/`, `profiles/` | the Snakemake workflow |",
         "| `src/`, `pyproject.toml` | the stsmeta package that computed the results |",
         "| " + ", ".join(f"`{e}`" for e in envs) + " | the exact software versions |",
@@ -102,7 +131,10 @@ def readme_text(meta: ResultsMetadata, files: Mapping[str, bytes]) -> str:
         if meta.source_version == NOT_A_GIT_CHECKOUT
         else f"git commit `{markdown_text(meta.source_version)}`"
     )
+    # Snakemake reads config.yaml itself (the Snakefile's configfile), then each --configfile in
+    # order: the run's other files in its order, then its --config overrides, which came last.
     extra_configs = [c for c in meta.config_files if c != "config.yaml"]
+    extra_configs += [OVERRIDES_NAME] if meta.overrides else []
     configfile = "".join(f" --configfile {c}" for c in extra_configs)
     authors = "; ".join(
         markdown_text(a.get("name") or f"{a.get('given-names', '')} {a['family-names']}")
@@ -154,8 +186,27 @@ def readme_text(meta: ResultsMetadata, files: Mapping[str, bytes]) -> str:
         f"checks that every rebuilt file in `{RESULTS_FOLDER}/` is byte-identical to the "
         "archived one.",
         "",
+        *_overrides_note(meta),
     ]
     return "\n".join(lines)
+
+
+def _overrides_note(meta: ResultsMetadata) -> list[str]:
+    if not meta.overrides:
+        return []
+    # A field name as code when it is a plain name; anything else as inert text.
+    fields = ", ".join(
+        f"`{k}`" if re.fullmatch(r"[A-Za-z0-9_.-]+", k) else markdown_text(k)
+        for k in meta.overrides
+    )
+    return [
+        "The run that computed these results was given command-line overrides "
+        f"(`snakemake --config`) of {fields}. `{OVERRIDES_NAME}` holds the values it computed "
+        f"with (as `{EFFECTIVE_CONFIG_NAME}` records them), and the rerun command passes it; "
+        "without it, the rerun computes with the configuration files alone and its results "
+        "do not match these.",
+        "",
+    ]
 
 
 def manifest_text(files: Mapping[str, bytes]) -> str:
