@@ -107,18 +107,7 @@ def test_results_rebuilt_from_the_archive_alone_are_byte_identical(
     for rel in archived:
         if not rel.startswith("results/archive/"):
             (folder / rel).unlink()
-    # The archive's own package source, not the test's: PYTHONPATH points into the archive.
-    env = dict(os.environ, PYTHONPATH=str(folder / "src"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "--forceall"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    differing = sorted(n for n, b in archived.items() if (folder / n).read_bytes() != b)
-    assert not differing, f"rebuilt files differ from the archived ones: {differing}"
+    _rebuild_and_compare(folder, ["--cores", "2", "--forceall"], archived)
     # The README's own check, with the coreutils tool.
     if shutil.which("sha256sum"):
         lines = (folder / "MANIFEST.sha256").read_text().splitlines()
@@ -194,9 +183,15 @@ def test_an_archive_made_with_config_overrides_reruns_from_its_readme(
     for rel in archived:
         if not rel.startswith("results/archive/"):
             (folder / rel).unlink()
-    env = dict(os.environ, PYTHONPATH=str(folder / "src"))
     args = command.split()[1:]
     args[args.index("--cores") + 1] = "2"
+    _rebuild_and_compare(folder, args, archived)
+
+
+def _rebuild_and_compare(folder: Path, args: list[str], archived: dict[str, bytes]) -> None:
+    """Run Snakemake with ``args`` in an unpacked archive, with the archive's own package
+    source (PYTHONPATH points into it, not at the test's), and compare every archived result."""
+    env = dict(os.environ, PYTHONPATH=str(folder / "src"))
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=folder,
