@@ -527,6 +527,32 @@ def test_a_structured_abstract_built_from_the_results(built):
     assert "Interpretation:" in abstract and "Registration:" in abstract
     primary = json.loads((root / "results/pool/complete_remission/primary.json").read_text())
     shown = numbers.proportion(primary["estimate"])
-    assert "Complete remission: <span" in abstract or f"Complete remission: {shown}" in abstract
+    assert "Complete remission, proportion in a typical study: " in abstract
     assert shown in abstract
     assert 'href="#abstract"' in section(html, "prisma-checklist")
+
+
+def test_other_outcomes_and_the_number_of_patients_are_shown(tmp_path):
+    """A study in no synthesis is still reported with what it found (its other outcomes), and
+    every study's number of patients is in the characteristics table."""
+    root = copy_inputs(tmp_path)
+    path = root / "results/normalised/gamma-2016.json"
+    study = json.loads(path.read_text())
+    study["other_outcomes"] = [
+        {
+            "outcome": "SYNTHETIC global score",
+            "result": "SYNTHETIC mean fell 2.7 points",
+            "timepoint": "week 3",
+            "n": None,
+            "source": "x",
+            "locator": "p. 1",
+            "note": "SYNTHETIC note",
+        }
+    ]
+    path.write_text(json.dumps(study))
+    html = build(root)
+    included = section(html, "included-studies")
+    assert "Other outcomes reported by the studies" in included
+    assert "SYNTHETIC mean fell 2.7 points" in included and "not given" in included
+    assert "<th>Patients</th>" in included or ">Patients<" in included
+    assert f">{study['n_patients']}<" in included

@@ -58,11 +58,22 @@ def _methods(data: ReportData) -> Cell:
     )
     tool = "Murad et al. 2018" if tools == ["murad-2018"] else (", ".join(tools) or "none")
     secondary = (plan.config.get("methods") or {}).get("secondary") or {}
+    # The Bayesian model under other priors is a prior-sensitivity variant, not another method.
+    primary_spec = (plan.config.get("methods") or {}).get("primary") or {}
+    priors = [n for n, m in secondary.items() if (m or {}).get("method") == "bayes"]
+    if primary_spec.get("method") != "bayes" and priors:
+        priors = priors[1:]  # the first Bayesian method is the model itself
+    others = len(secondary) - len(priors)
     scenarios = [s for s in plan.scenarios if s != "primary"]
     selected = (plan.config.get("methods") or {}).get("selection") == "coverage"
     return cell(
-        f"Eligibility: reports of patients with calcinosis cutis or calciphylaxis treated with "
-        f"sodium thiosulfate ({routes or 'any route'}), with remission counts. "
+        f"Eligibility: reports of any design of patients with calcinosis cutis or "
+        f"calciphylaxis treated with sodium thiosulfate ({routes or 'any route'})"
+        + (
+            ", patients given systemic sodium thiosulfate left out of the primary analyses. "
+            if eligibility.get("exclude_systemic_sts")
+            else ". "
+        )
         + _sources_text(data)
         + f" Risk of bias: {tool}. Synthesis: proportions pooled by "
         f"{plan.method_label('primary')}"
@@ -71,10 +82,28 @@ def _methods(data: ReportData) -> Cell:
             if selected
             else ""
         )
-        + f", beside {plural(len(secondary), 'other method')}; "
+        + f", beside {plural(others, 'other method')}"
+        + (f" and {plural(len(priors), 'alternative prior')}" if priors else "")
+        + "; "
         f"{plural(len(scenarios), 'sensitivity scenario')}; certainty of evidence by GRADE "
         "adapted to single-arm evidence."
     )
+
+
+def _bias_and_harms(data: ReportData) -> Cell:
+    """Overall risk of bias in counts, then the harms line of the first screen (its sentence
+    without the link)."""
+    from stsmeta.report.first_screen import harms_line
+
+    overall = [
+        str(((s.get("risk_of_bias") or {}).get("overall") or {}).get("judgement") or "")
+        for s in data.studies.values()
+    ]
+    high = sum(j == "high" for j in overall)
+    parts = cell(f"Risk of bias: high in {high} of {len(overall)} studies. ")
+    # The first screen's sentence without its link to the Harms section.
+    harms = [p for p in harms_line(data)[:-2] if isinstance(p, str)]
+    return parts + cell("".join(harms).strip())
 
 
 def _result_cell(data: ReportData, outcome: str) -> Cell:
@@ -99,7 +128,7 @@ def _result_cell(data: ReportData, outcome: str) -> Cell:
         return cell(f"{label}: not estimable (", *size, f"{grade}).")
     kind = numbers.interval_kind(result)[0]
     return cell(
-        f"{label}: ",
+        f"{label}, proportion in a typical study: ",
         num(result, src, "estimate", "proportion"),
         f" ({level_text(plan)} {kind} ",
         num(result, src, "ci_low", "bound"),
@@ -117,9 +146,15 @@ def abstract_section(data: ReportData) -> list[Block]:
     included = sorted(
         {str(s) for o in plan.outcomes for s in data.pooled[o]["primary"].get("included") or []}
     )
+    patients = sum(
+        int(s.get("n_patients"))
+        for s in data.studies.values()
+        if isinstance(s.get("n_patients"), int) and not isinstance(s.get("n_patients"), bool)
+    )
     results = cell(
-        f"{plural(len(data.studies), 'study', 'studies')} in the review, "
-        f"{plural(len(included), 'study', 'studies')} in a primary analysis. "
+        f"{plural(len(data.studies), 'study', 'studies')} ({plural(patients, 'patient')}) in "
+        f"the review, {plural(len(included), 'study', 'studies')} in at least one primary "
+        "analysis. "
     )
     for i, outcome in enumerate(plan.outcomes):
         results += cell(" " if i else "") + _result_cell(data, outcome)
@@ -131,10 +166,10 @@ def abstract_section(data: ReportData) -> list[Block]:
     ).strip()
     return [
         Heading(2, "Abstract", "abstract"),
-        Paragraph(cell(f"Background: {_first_sentence(background)}")),
+        Paragraph(cell(f"Background: {background}")),
         Paragraph(cell(f"Objectives: {objective}")),
         Paragraph(cell("Methods: ") + _methods(data)),
-        Paragraph(cell("Results: ") + results),
+        Paragraph(cell("Results: ") + results + cell(" ") + _bias_and_harms(data)),
         Paragraph(cell(f"Limitations: {_first_sentence(limitations)}")),
         Paragraph(cell("Interpretation: ") + interpretation(data)),
         Paragraph(

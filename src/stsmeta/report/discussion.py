@@ -18,6 +18,7 @@ from stsmeta.report.base import (
     joined,
     num,
     primary_outcome,
+    unit_word,
 )
 from stsmeta.report.document import (
     Block,
@@ -48,7 +49,7 @@ def evidence_limitations(data: ReportData) -> list[Cell]:
             num(primary, src, "k", "count"),
             " studies with ",
             num(primary, src, "n", "count"),
-            f" units in all; the largest has n = {largest}.",
+            f" {unit_word(primary)} in all; the largest has n = {largest}.",
         ),
         cell(
             f"{full} of {len(entries)} studies report 100% and {zero} report 0% for this "
@@ -122,10 +123,26 @@ def design_limitations(data: ReportData, ids: list[str], primary: dict) -> list[
         len(data.tables.get("flags") or []),
         len(data.tables.get("decisions") or []),
     )
+    # Only a decision with an alternative reading that a scenario puts in force is tested.
+    testing = [
+        plan.scenario_label(name)
+        for name in plan.scenarios
+        if any(
+            ((plan.config.get("scenarios") or {}).get(name) or {}).get(key)
+            for key in ("use_alternatives", "concentration_reading", "include_systemic_sts")
+        )
+    ]
+    tested = (
+        "the sensitivity scenarios test only the decisions that record an alternative reading ("
+        + "; ".join(testing)
+        + "); the others, and the flags, are not tested"
+        if testing
+        else "no sensitivity scenario tests them"
+    )
     items.append(
         cell(
             f"{n_decisions} extraction decisions and {n_flags} data-quality flags "
-            "(appendix) rest on judgement; the sensitivity scenarios show their effect."
+            f"(appendix) record judgements and gaps in the sources: {tested}."
         )
     )
     return items
@@ -210,10 +227,13 @@ def interpretation(data: ReportData) -> Cell:
     outcome = primary_outcome(plan)
     block = ((data.certainty or {}).get("outcomes") or {}).get(outcome) or {}
     level = str(block.get("certainty") or "not assessed").replace("_", " ")
+    named = [plan.outcome_label(o).lower() for o in plan.outcomes]
+    outcomes = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
     return cell(
-        f"The proportions describe how often {plan.outcome_label(outcome).lower()} and the "
-        "other outcomes were reported after intralesional sodium thiosulfate in small, "
-        "uncontrolled studies; they are not effects against a comparison. The certainty of the "
+        f"The proportions describe how often {outcomes} "
+        f"{'were' if len(named) > 1 else 'was'} reported after intralesional "
+        "sodium thiosulfate in small, uncontrolled studies; they are not effects against a "
+        "comparison. The certainty of the "
         f"evidence for the main outcome is {level}: the true rate may differ substantially."
     )
 

@@ -88,7 +88,11 @@ def answer(data: ReportData, outcome: str) -> Cell:
         f" {unit_noun(result.get('n'), unit)}.",
     )
     if numbers.is_estimable(result):
-        return head + in_ten_interval(result, src, unit) + cell(".") + base
+        # The pooled proportion is the rate in a typical study (the median of the studies'
+        # proportions for the binomial-normal models), not a share of all patients counted.
+        return (
+            head + cell("in a typical study, ") + in_ten_interval(result, src, unit) + cell(".")
+        ) + base
     events, n = result.get("events"), result.get("n")
     if not result.get("k"):
         return head + cell("no study in the review gives counts for this outcome.")

@@ -149,6 +149,17 @@ def synthesis_blocks(data: ReportData) -> list[Block]:
     reason = primary_reason(data)
     if reason:
         blocks.append(Paragraph(cell(f"Why this primary method: {reason}")))
+    if settings.get("method") in ("bayes", "glmm"):
+        blocks.append(
+            Paragraph(
+                cell(
+                    "What the pooled proportion is: expit(μ), the median of the studies' true "
+                    "proportions, that is the rate in a typical study; the report's 'N in 10 "
+                    "patients' reads it so. When rates vary between studies, the average over "
+                    "studies (mean_proportion in the pooled results) lies closer to 50%."
+                )
+            )
+        )
     items = []
     for name in plan.secondary_methods:
         s = method_settings(data, name)
@@ -172,8 +183,13 @@ def synthesis_blocks(data: ReportData) -> list[Block]:
                 "where the method gives one (Higgins et al. 2009); a t(k-1) interval uses k-1 "
                 "degrees of freedom, as metafor's predict() does after a t or Hartung-Knapp "
                 "test, where Higgins et al. proposed k-2 (t-k2 in the plan). Heterogeneity: τ² "
-                "(between-study variance on the analysis scale), I² and Cochran's Q with its "
-                "p-value. Results can be checked against R metafor (Viechtbauer 2010)."
+                "(between-study variance on the analysis scale; for the Bayesian model the "
+                "square of τ's posterior median), I², and Q with its p-value: Cochran's Q for "
+                "the inverse-variance methods, a likelihood-ratio statistic (saturated against "
+                "common-effect binomial model) for the GLMM and the Bayesian model. With studies "
+                "of one or a few patients the chi-squared p-values are rough, and a test of no "
+                "spread has almost no power: not finding spread is not evidence of none. Results "
+                "can be checked against R metafor (Viechtbauer 2010)."
             )
         )
     )
@@ -206,7 +222,8 @@ def scenario_blocks(data: ReportData) -> list[Block]:
         scenario_items.append(
             cell(
                 "Cumulative analysis: the primary method as studies are added in "
-                "order of publication year."
+                "order of publication year (within a year by study id); studies without a "
+                "known year come last, which says nothing about when they were published."
             )
         )
     return [Paragraph(cell("Sensitivity scenarios:")), Bullets(tuple(scenario_items))]

@@ -365,7 +365,7 @@ def shift_sentence(default: PriorRow, result: dict, others: list, shown: list, l
 
 
 def boundary_blocks(default: PriorRow, result: dict, shown: list) -> list[Block]:
-    """All 100% (or all 0%): the data set no upper (lower) limit; the prior on mu does."""
+    """All 100% (or all 0%): the data give no upper (lower) limit; the prior on mu does."""
     events, n = result.get("events"), result.get("n")
     if not isinstance(events, int) or not isinstance(n, int) or n == 0 or 0 < events < n:
         return []
@@ -379,7 +379,7 @@ def boundary_blocks(default: PriorRow, result: dict, shown: list) -> list[Block]
     return [
         Paragraph(
             cell(
-                f"Every study reports {share}: the data set no {end} limit, so the {end} end of "
+                f"Every study reports {share}: the data give no {end} limit, so the {end} end of "
                 f"the credible interval, and the median's distance from {share}, rest on the "
                 f"prior on μ; {compare}."
             )

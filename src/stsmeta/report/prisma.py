@@ -154,6 +154,12 @@ DECLARED_IN = {
 }
 
 
+def searched_a_database(data: ReportData) -> bool:
+    sources = (data.screening or {}).get("information_sources") or []
+    kinds = {str(s.get("kind")) for s in sources if isinstance(s, dict)}
+    return bool(kinds & {"database", "register"})
+
+
 def not_declared(data: ReportData, key: str) -> bool:
     text = str((data.plan.config.get("review") or {}).get(key) or "").strip()
     return not text or text.lower().startswith("not yet declared")
@@ -168,6 +174,9 @@ def checklist_section(data: ReportData) -> list[Block]:
     for item, topic, where, note in CHECKLIST:
         if item == "16a" and data.screening is None:
             where, note = None, "Not done: no screening records"
+        if item == "1" and not searched_a_database(data):
+            note = "partly: no bibliographic database was searched, so the title does not say "
+            note += "systematic review"
         declared = DECLARED_IN.get(item)
         if declared and not_declared(data, declared):
             note = "not yet declared by the review's authors"

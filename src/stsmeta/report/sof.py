@@ -143,7 +143,7 @@ def sof_section(data: ReportData) -> list[Block]:
                 "Outcome",
                 "Studies (patients)",
                 f"Proportion ({level} {kind[0]})",
-                "Per 10 patients",
+                "Per 10 patients (typical study)",
                 "Certainty (GRADE)",
                 "Reasons for downgrading",
             ),

@@ -56,12 +56,56 @@ def in_syntheses(data: ReportData, study_id: str) -> str:
     return joined(outcomes) or "none"
 
 
+def patients_text(study: dict) -> str:
+    """The study's number of patients as recorded, or a dash."""
+    n = study.get("n_patients")
+    return str(n) if isinstance(n, int) and not isinstance(n, bool) else "–"
+
+
+def other_outcomes_blocks(data: ReportData) -> list[Block]:
+    """Outcomes no pooled analysis uses (global scores, pain), as each study file records them:
+    a study in no synthesis is still reported, with what it found."""
+    refs = reference_numbers(data)
+    rows = []
+    for s in publication_order(data.studies, data.studies):
+        for item in data.studies[s].get("other_outcomes") or []:
+            if not isinstance(item, dict):
+                continue
+            n = item.get("n")
+            rows.append(
+                (
+                    study_link(data, s, refs),
+                    cell(str(item.get("outcome") or "–")),
+                    cell(str(item.get("result") or "–").strip()),
+                    cell(str(item.get("timepoint") or "not stated")),
+                    cell(str(n) if isinstance(n, int) else "not given"),
+                    cell(" ".join(str(item.get("note") or "").split()) or "–"),
+                )
+            )
+    if not rows:
+        return []
+    return [
+        Paragraph(
+            cell(
+                "Outcomes that no pooled analysis uses, as the studies report them (no "
+                "harmonised counts): these are the results of studies that are in no synthesis."
+            )
+        ),
+        Table(
+            ("Study", "Outcome", "Result", "Time point", "Patients", "Note"),
+            tuple(rows),
+            caption="Other outcomes reported by the studies",
+        ),
+    ]
+
+
 def characteristics_table(data: ReportData, first: dict[str, dict[str, str]]) -> Table:
     refs = reference_numbers(data)
     rows = [
         (
             study_link(data, s, refs),
             cell(year_text(r.get("year"))),
+            cell(patients_text(data.studies.get(s) or {})),
             cell(joined_terms(r.get("design"), "design")),
             cell(joined_terms(r.get("calcinosis_type"), "calcinosis_type")),
             cell(joined_terms(r.get("disease"), "disease")),
@@ -77,7 +121,11 @@ def characteristics_table(data: ReportData, first: dict[str, dict[str, str]]) ->
     for s in publication_order(set(data.studies) - set(first), data.studies):
         study = data.studies[s]
         rows.append(
-            (study_link(data, s, refs), cell(year_text(study.get("year"))))
+            (
+                study_link(data, s, refs),
+                cell(year_text(study.get("year"))),
+                cell(patients_text(study)),
+            )
             + tuple(cell("–") for _ in range(7))
             + (cell("none (no harmonised outcome reported)"),)
         )
@@ -85,6 +133,7 @@ def characteristics_table(data: ReportData, first: dict[str, dict[str, str]]) ->
         (
             "Study",
             "Year",
+            "Patients",
             "Design",
             "Calcinosis type",
             "Disease",
@@ -155,6 +204,7 @@ def studies_section(data: ReportData) -> list[Block]:
         ),
         characteristics_table(data, first),
         outcome_table(data, rows),
+        *other_outcomes_blocks(data),
     ] + excluded_section(data)
 
 

@@ -65,7 +65,7 @@ def secondary_range(plan: Plan, result: dict, src: str) -> Cell:
             "." + apart,
         )
     return cell(
-        f"The {len(found)} secondary methods with an estimate range from ",
+        f"The other {len(found)} methods' estimates range from ",
         num(secondary[low], tag[low], "estimate", "proportion"),
         f" ({plan.method_label(low)}) to ",
         num(secondary[high], tag[high], "estimate", "proportion"),

@@ -356,12 +356,12 @@ def pool_bayes(x, m, settings, common, study_rows, level, prior_mu, prior_tau, t
     if k == 1:
         warnings.append(
             "k = 1: the data say nothing about heterogeneity; tau and the predictive interval "
-            "follow its prior"
+            "follow the prior on tau"
         )
     if sx in (0, sn):
         share, side = ("100%", "upper") if sx == sn else ("0%", "lower")
         warnings.append(
-            f"every study at {share}: the data set no {side} limit, so the estimate and the "
+            f"every study at {share}: the data give no {side} limit, so the estimate and the "
             f"{side} end of its interval rest mainly on the prior on mu (see the prior-sensitivity "
             "analysis)"
         )

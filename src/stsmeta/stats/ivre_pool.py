@@ -23,7 +23,12 @@ def _cc_label(transform: str, cc_add: float | None, cc_to: str) -> str:
     add = ivre_mod.DEFAULT_CC[transform] if cc_add is None else float(cc_add)
     if add == 0 or cc_to == "none":
         return "no continuity correction"
-    return f"{add:g} added to events and non-events ({cc_to})"
+    which = {
+        "only0": "of studies at 0% or 100%",
+        "all": "of every study",
+        "if0all": "of every study when any is at 0% or 100%",
+    }.get(cc_to, f"({cc_to})")
+    return f"{add:g} added to events and non-events {which}"
 
 
 def pool_ivre(
