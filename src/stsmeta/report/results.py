@@ -76,7 +76,7 @@ def results_section(data: ReportData) -> list[Block]:
                 ]
             if primary.get("tau2_ci_low") is not None:
                 parts += [
-                    "τ² CI: [",
+                    f"τ² {numbers.interval_kind(primary)[0]} of the primary method: [",
                     num(primary, src, "tau2_ci_low", "tau2"),
                     ", ",
                     num(primary, src, "tau2_ci_high", "tau2"),
