@@ -70,6 +70,15 @@ def test_the_coverage_heat_map_fits_every_label(proportions, taus, labels):
     cell = ax.bbox.width / len(proportions) / len(taus)
     for text in ax.texts:
         assert text.get_window_extent(renderer).width < cell, text.get_text()
+    # The colour bar marks the nominal level (the midpoint of its two slopes), and its tick
+    # labels do not touch one another.
+    bar = fig.axes[1]
+    assert 0.95 in [round(t, 6) for t in bar.get_yticks()]
+    labels_drawn = sorted(
+        (t.get_window_extent(renderer) for t in bar.get_yticklabels() if t.get_text()),
+        key=lambda b: b.y0,
+    )
+    assert all(a.y1 <= b.y0 for a, b in zip(labels_drawn, labels_drawn[1:], strict=False))
 
 
 LONG_REASON = (

@@ -142,8 +142,21 @@ def coverage_heatmap(doc: Mapping):
             fontsize=size,
         )  # fmt: skip
         bar = fig.colorbar(image, cax=bar_axes)
+        bar.set_ticks(bar_ticks(norm, low, level, grid * 72))
+        bar.set_ticklabels([f"{t:g}" for t in bar.get_ticks()])
         bar.set_label("coverage")
     return fig
+
+
+def bar_ticks(norm, low: float, level: float, bar_points: float) -> list[float]:
+    """The colour bar's ticks: 1, the nominal level (where the two colour slopes meet, as the
+    caption says) and as many tenths below it as fit with a label's height between ticks."""
+    gap = 11 / bar_points  # a tick label's height (7-8 pt text) as a share of the bar
+    ticks = [1.0, level]
+    for tenth in (t / 10 for t in range(9, -1, -1)):
+        if low <= tenth < level and all(abs(norm(tenth) - norm(t)) >= gap for t in ticks):
+            ticks.append(tenth)
+    return sorted(ticks)
 
 
 def save_heatmap_file(fig, path: Path | str) -> Path:
