@@ -384,3 +384,21 @@ def test_pdf_font_subsets_carry_no_layout_tables():
         tables = set(subset.keys())
     assert {"glyf", "cmap", "hmtx"} <= tables
     assert not tables & {"GSUB", "GPOS", "GDEF", "kern"}
+
+
+def test_a_method_known_to_mislead_is_marked_in_the_forest_plot(inputs):
+    """The report leaves such a method out of the quoted range; the plot marks it and says why."""
+    import copy
+
+    from stsmeta.stats.results import HK_BELOW_ONE
+
+    plan, pooled, studies = inputs
+    result = copy.deepcopy(pooled["complete_remission"]["primary"])
+    name = plan.secondary_methods[0]
+    result["secondary"][name]["warnings"] = [HK_BELOW_ONE]
+    plot = draw_forest(plan, result, studies)
+    labels = [r.row.label for r in plot.rows_of("secondary")]
+    assert labels[0] == f"{plan.method_label(name)} \u2020"
+    assert all(not label.endswith("\u2020") for label in labels[1:])
+    text = " ".join(all_texts(plot.figure)).replace("\n", " ")
+    assert text.count("\u2020 Known to mislead") == 1
