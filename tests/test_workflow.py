@@ -165,6 +165,30 @@ def test_a_typo_in_free_text_reruns_only_what_prints_it(built, tmp_path):
     assert "(checked)" in json.dumps(normalised)
 
 
+def test_a_study_file_restored_with_its_older_time_stamp_is_normalised_again(built, tmp_path):
+    """A backup put back with cp -p (tar, rsync -a) is older than the record made from the edit
+    it undoes: time stamps alone would keep that record; its SHA-256 reruns the normalisation."""
+    work = tmp_path / "run-restore"
+    shutil.copytree(built, work, symlinks=True)
+    raw = sorted((work / "data" / "raw").glob("*.yaml"))[0]
+    backup = tmp_path / raw.name
+    shutil.copy2(raw, backup)  # keeps the time stamp
+    text, count = re.subn(r"(?m)^(\s*locator: )(.+)$", r"\1\2 (edited)", raw.read_text(), count=1)
+    assert count == 1
+    raw.write_text(text)
+    _snakemake(work)
+    record = work / "results" / "normalised" / f"{raw.stem}.json"
+    assert "(edited)" in record.read_text()
+    shutil.copy2(backup, raw)  # put back, with its older time stamp
+    assert raw.stat().st_mtime < record.stat().st_mtime
+    jobs = _job_table(_snakemake(work, "--dry-run", "--quiet", "rules").stdout)
+    assert jobs.get("normalise") == 1, jobs
+    _snakemake(work)
+    restored = json.loads(record.read_text())
+    assert "(edited)" not in json.dumps(restored)
+    assert restored["source_sha256"] == hashlib.sha256(backup.read_bytes()).hexdigest()
+
+
 def test_the_coverage_study_reruns_only_for_a_new_design(built, tmp_path):
     """Issue 16: a study outside the primary analysis changes no design and reruns no shard; one
     inside does; removing it and adding it again copies the shards fitted the first time, and

@@ -251,15 +251,13 @@ STUDIES, _RECORDS = discover_studies(STUDIES_DIR)
 # rewrites the extracts only when one of them changes (params): a typo in a locator reruns the
 # study's normalisation, the tables and the report, and nothing that reads only the extracts.
 EXTRACT_TEXTS = {study: extract_text(_RECORDS[study]) for study in STUDIES}
+# Each study file's SHA-256, as its record holds it (checked against the file's bytes, or
+# computed from them, by discover_studies): the normalise rules' parameter, so that a file put
+# back with an older time stamp (a backup restored with cp -p, tar, rsync -a) is normalised
+# again; Snakemake's time stamps alone would keep the record of the content it replaced.
+RAW_SHA256 = {study: _RECORDS[study]["source_sha256"] for study in STUDIES}
 del _RECORDS
 RAW_FILES = expand(f"{STUDIES_DIR}/{{study}}.yaml", study=STUDIES)
-# Each study file's SHA-256: the normalise rules' parameter, so that a file put back with an
-# older time stamp (a backup restored with cp -p, tar, rsync -a) is normalised again; Snakemake's
-# time stamps alone would keep the record of the content it replaced.
-RAW_SHA256 = {
-    study: hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    for study, path in zip(STUDIES, RAW_FILES, strict=True)
-}
 NORMALISED = expand(f"{RESULTS}/normalised/{{study}}.json", study=STUDIES)
 # With thousands of studies, one normalise job per chunk of studies (stsmeta.outputs).
 NORMALISE_CHUNKS = normalise_chunks(STUDIES)

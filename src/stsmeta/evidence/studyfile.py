@@ -173,14 +173,10 @@ def _schema_problem(file: str, error: Any) -> Problem:
     if validator in {"minItems", "minLength"}:
         return Problem(file, field_path(path), "must not be empty")
     if validator == "uniqueItems" and isinstance(instance, list):
-        seen: list = []
-        twice = [v for v in instance if v in seen or seen.append(v)]
+        twice = next((v for i, v in enumerate(instance) if v in instance[:i]), None)
+        what = "an entry" if twice is None else repr(twice)
         return Problem(
-            file,
-            field_path(path),
-            f"{twice[0]!r} is listed more than once; list each only once"
-            if twice
-            else "an entry is listed more than once; list each only once",
+            file, field_path(path), f"{what} is listed more than once; list each only once"
         )
     return Problem(file, field_path(path), error.message)
 

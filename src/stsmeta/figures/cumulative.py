@@ -6,9 +6,9 @@ named (the ``cumulative`` list of the primary pooled JSON, in the order given th
 
 from __future__ import annotations
 
-from stsmeta.figures.forest import ForestPlot, Notes, level_percent
+from stsmeta.figures.forest import ForestPlot, Notes
 from stsmeta.figures.rows import table_figure
-from stsmeta.figures.sensitivity import draw_rows, interval_columns, result_row
+from stsmeta.figures.sensitivity import band_note, draw_rows, interval_columns, result_row
 from stsmeta.presentation import numbers
 
 
@@ -34,12 +34,7 @@ def cumulative_plot(
         notes.add("No study in the review gives counts for this outcome.")
     elif not rows:
         notes.add("The pooled results carry no cumulative analysis (cumulative_by_year off).")
-    band = (
-        f" Shaded band: {level_percent(level)} {numbers.interval_kind(pooled)[0]} of the "
-        "primary analysis."
-        if numbers.is_estimable(pooled)
-        else ""
-    )
+    band = band_note(pooled, level)
     notes.add(f"Each row: {primary_label} on all studies up to and including the one added.{band}")
     plot = table_figure(
         interval_columns(level, "Study added (by year)", numbers.interval_kind(pooled)[0]),

@@ -43,6 +43,15 @@ def interval_columns(level: float, label_header: str, kind: str = "CI") -> list[
     ]
 
 
+def band_note(primary: dict, level: float) -> str:
+    """`` Shaded band: 95% CrI of the primary analysis.`` when the band is drawn (draw_rows),
+    else nothing."""
+    if not numbers.is_estimable(primary):
+        return ""
+    kind = numbers.interval_kind(primary)[0]
+    return f" Shaded band: {level_percent(level)} {kind} of the primary analysis."
+
+
 def draw_rows(plot, primary: dict) -> None:
     """Primary band and line, then a marker and interval per estimable row."""
     ax = plot.axes
@@ -101,12 +110,7 @@ def sensitivity_plot(
         label = f"Without {(studies.get(study_id) or {}).get('label') or study_id}"
         rows.append(result_row("leave_one_out", label, result, study_id=study_id))
         notes.not_estimable(label, result)
-    band = (
-        f" Shaded band: {level_percent(level)} {numbers.interval_kind(primary)[0]} of the "
-        "primary analysis."
-        if numbers.is_estimable(primary)
-        else ""
-    )
+    band = band_note(primary, level)
     notes.add(
         f"All rows: {primary_label}.{band} Circles: named scenarios; triangles: leave-one-out."
     )

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from stsmeta.presentation import numbers
 from stsmeta.presentation.wording import noun, plural, term
-from stsmeta.report.base import ReportData, file_src, level_text, num
+from stsmeta.report.base import (
+    ReportData,
+    file_src,
+    included_ids,
+    level_text,
+    num,
+    searched_a_database,
+)
 from stsmeta.report.discussion import interpretation
 from stsmeta.report.document import Block, Cell, Heading, Paragraph, cell
-
-
-def _review(data: ReportData, key: str, absent: str) -> str:
-    value = (data.plan.config.get("review") or {}).get(key)
-    return str(value).strip() if value else absent
+from stsmeta.report.first_screen import harms_line
+from stsmeta.report.review_methods import review_text
 
 
 def _first_sentence(text: str) -> str:
@@ -37,11 +41,9 @@ def _sources_text(data: ReportData) -> str:
         if isinstance(s, dict) and s.get("date")
     )
     last = f"; last searched {dates[-1]}" if dates else ""
+    none = "" if searched_a_database(data) else "; no bibliographic database was searched"
     return (
-        f"Information sources: {plural(len(sources), 'source')} ({', '.join(kinds)}){last}; "
-        "no bibliographic database was searched."
-        if not any(str(s.get("kind")) in ("database", "register") for s in sources)
-        else f"Information sources: {plural(len(sources), 'source')} ({', '.join(kinds)}){last}."
+        f"Information sources: {plural(len(sources), 'source')} ({', '.join(kinds)}){last}{none}."
     )
 
 
@@ -93,8 +95,6 @@ def _methods(data: ReportData) -> Cell:
 def _bias_and_harms(data: ReportData) -> Cell:
     """Overall risk of bias in counts, then the harms line of the first screen (its sentence
     without the link)."""
-    from stsmeta.report.first_screen import harms_line
-
     overall = [
         str(((s.get("risk_of_bias") or {}).get("overall") or {}).get("judgement") or "")
         for s in data.studies.values()
@@ -143,9 +143,7 @@ def _result_cell(data: ReportData, outcome: str) -> Cell:
 def abstract_section(data: ReportData) -> list[Block]:
     plan = data.plan
     question = plan.config.get("question") or {}
-    included = sorted(
-        {str(s) for o in plan.outcomes for s in data.pooled[o]["primary"].get("included") or []}
-    )
+    included = included_ids(data)
     patients = sum(
         int(s.get("n_patients"))
         for s in data.studies.values()
@@ -175,9 +173,9 @@ def abstract_section(data: ReportData) -> list[Block]:
         Paragraph(
             cell(
                 "Funding: "
-                + _first_sentence(_review(data, "funding", "Not stated."))
+                + _first_sentence(review_text(data, "funding", "Not stated."))
                 + " Registration: "
-                + _review(data, "registration", "Not stated.")
+                + review_text(data, "registration", "Not stated.")
             )
         ),
     ]

@@ -182,6 +182,13 @@ def primary_outcome(plan: Plan) -> str:
     return plan.outcomes[0]
 
 
+def searched_a_database(data: ReportData) -> bool:
+    """Whether the screening records name a bibliographic database or a trial register."""
+    sources = (data.screening or {}).get("information_sources") or []
+    kinds = {str(s.get("kind")) for s in sources if isinstance(s, dict)}
+    return bool(kinds & {"database", "register"})
+
+
 def included_ids(data: ReportData) -> list[str]:
     """Studies in the primary analysis of any outcome, sorted."""
     ids = set()

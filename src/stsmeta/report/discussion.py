@@ -18,6 +18,7 @@ from stsmeta.report.base import (
     joined,
     num,
     primary_outcome,
+    searched_a_database,
     unit_word,
 )
 from stsmeta.report.document import (
@@ -151,10 +152,9 @@ def design_limitations(data: ReportData, ids: list[str], primary: dict) -> list[
 def review_limitations(data: ReportData) -> list[Cell]:
     """Limitations of the review process, from the screening records and the study files."""
     items: list[Cell] = []
-    sources = (data.screening or {}).get("information_sources") or []
     if data.screening is None:
         items.append(cell("The search and screening were not recorded (no screening records)."))
-    elif not any(str(s.get("kind")) in ("database", "register") for s in sources):
+    elif not searched_a_database(data):
         items.append(
             cell(
                 "No bibliographic database or trial register was searched: eligible studies "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from stsmeta.presentation.screening import declared_differences, flow_counts
 from stsmeta.presentation.wording import plural
-from stsmeta.report.base import ReportData, figure_block
+from stsmeta.report.base import ReportData, figure_block, searched_a_database
 from stsmeta.report.document import Block, Cell, Heading, Link, Paragraph, Table, cell
 
 
@@ -152,12 +152,6 @@ DECLARED_IN = {
     "26": "competing_interests",
     "27": "data_availability",
 }
-
-
-def searched_a_database(data: ReportData) -> bool:
-    sources = (data.screening or {}).get("information_sources") or []
-    kinds = {str(s.get("kind")) for s in sources if isinstance(s, dict)}
-    return bool(kinds & {"database", "register"})
 
 
 def not_declared(data: ReportData, key: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from stsmeta.presentation.wording import plural
-from stsmeta.report.base import ReportData, publication_order
+from stsmeta.report.base import ReportData, publication_order, searched_a_database
 from stsmeta.report.certainty import rules_of
 from stsmeta.report.citations import reference_numbers, study_link
 from stsmeta.report.document import Block, Bullets, Cell, Heading, Paragraph, Table, cell
@@ -47,8 +47,7 @@ def information_sources(data: ReportData) -> list[Block]:
         for s in sources
         if isinstance(s, dict)
     )
-    databases = any(str(s.get("kind")) in ("database", "register") for s in sources)
-    if not databases:
+    if not searched_a_database(data):
         blocks.append(
             Paragraph(
                 cell(

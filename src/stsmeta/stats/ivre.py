@@ -144,6 +144,9 @@ class IvreFit:
     yi: np.ndarray
     vi: np.ndarray
     tau2_converged: bool
+    # Hartung-Knapp's variance factor before any ad hoc floor (nan for other CI methods): below
+    # 1 the interval is narrower than the z-based one.
+    hk_factor: float = float("nan")
 
 
 def fit_ivre(yi, vi, *, tau2_method: str = "REML", ci: str = "z", level: float = 0.95) -> IvreFit:
@@ -168,12 +171,14 @@ def fit_ivre(yi, vi, *, tau2_method: str = "REML", ci: str = "z", level: float =
     mu = float(np.sum(wi * yi) / np.sum(wi))
     se = float(np.sqrt(1 / np.sum(wi)))
     df = np.inf
+    hk_factor = float("nan")
     if ci in ("hk", "hk-adhoc"):
         df = k - 1
         # Hartung-Knapp: the z variance times sum w (y - mu)^2 / (k - 1); the ad hoc correction
         # (Knapp & Hartung 2003, Stat Med 22:2693-2710; metafor test="adhoc") keeps that factor
         # at least 1, so the interval is never narrower than the z-based one's variance.
         factor = float(np.sum(wi * (yi - mu) ** 2) / (k - 1)) if k > 1 else np.nan
+        hk_factor = factor
         if ci == "hk-adhoc":
             factor = max(factor, 1.0)
         se = float(np.sqrt(factor / np.sum(wi)))
@@ -195,6 +200,7 @@ def fit_ivre(yi, vi, *, tau2_method: str = "REML", ci: str = "z", level: float =
         yi=yi,
         vi=vi,
         tau2_converged=converged,
+        hk_factor=hk_factor,
     )
 
 

@@ -103,12 +103,6 @@ def _single_study(yi, vi, x, m, transform, ci, level, cc_add, cc_to):
     return values, tuple(warnings), np.array([100.0]), True
 
 
-def _hk_factor(yi: np.ndarray, vi: np.ndarray, mu: float, tau2: float) -> float:
-    """Hartung-Knapp's variance factor, sum w (y - mu)^2 / (k - 1), with w = 1 / (v + tau2)."""
-    wi = 1 / (vi + tau2)
-    return float(np.sum(wi * (yi - mu) ** 2) / (yi.size - 1))
-
-
 def ivre_values(
     x: np.ndarray,
     m: np.ndarray,
@@ -149,7 +143,7 @@ def ivre_values(
         warnings.append(f"tau2 estimated at the boundary 0 ({tau2})")
     if ci in ("hk", "hk-adhoc") and fit.se == 0:
         warnings.append("Hartung-Knapp standard error is 0 (all study estimates equal)")
-    elif ci == "hk" and _hk_factor(yi, vi, fit.mu, fit.tau2) < 1:
+    elif ci == "hk" and fit.hk_factor < 1:
         warnings.append(HK_BELOW_ONE)
     if transform == "ft" and np.unique(m).size > 1:
         warnings.append(FT_UNEQUAL_N)
