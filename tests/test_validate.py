@@ -294,3 +294,32 @@ def test_an_implausible_time_point_is_flagged_not_changed(tmp_path, timepoint):
     )
     changed = data["outcomes"][0]["outcome"]
     assert [o.timepoint_text for o in study.outcomes if o.outcome == changed] == [timepoint]
+
+
+def test_a_file_checked_before_is_not_parsed_again_until_its_bytes_change(tmp_path, monkeypatch):
+    # The workflow checks every new study file at start-up, then reads it again for its record
+    # and its normalise job: those reads find the checked study by the bytes' SHA-256.
+    from stsmeta.evidence import studyfile
+
+    path = _write(tmp_path, _valid())
+    first = studyfile.read_study(path)
+    parsed: list[str] = []
+    real_load = studyfile.load_yaml
+
+    def counting_load(p, *args, **kwargs):
+        parsed.append(str(p))
+        return real_load(p, *args, **kwargs)
+
+    monkeypatch.setattr(studyfile, "load_yaml", counting_load)
+    assert studyfile.read_study(path) is first
+    assert parsed == []
+    data = _valid()
+    data["n_patients"]["locator"] = "line 3"  # other bytes: parsed and checked again
+    _write(tmp_path, data)
+    again = studyfile.read_study(path)
+    assert parsed == [str(path)]
+    assert again is not first and again.source_sha256 != first.source_sha256
+    data["n_patients"]["value"] = -1  # invalid bytes are never found: checked, and refused
+    _write(tmp_path, data)
+    with pytest.raises(studyfile.InputError):
+        studyfile.read_study(path)

@@ -247,6 +247,9 @@ def plausible_range(config: Mapping[str, Any] | None) -> tuple[float, float]:
 
 def read_study(path: str | Path, config: Mapping[str, Any] | None = None):
     """Read, validate and normalise one study file; raise InputError with every problem."""
+    checked = _checked_before(path, config)
+    if checked is not None:
+        return checked
     return _read_parsed(path, load_yaml(path), config)
 
 
@@ -255,6 +258,21 @@ def read_study(path: str | Path, config: Mapping[str, Any] | None = None):
 # in the same process (the normalise rule runs in Snakemake's threads): the second time is a
 # lookup. The result depends on nothing else, and Study is immutable.
 _CHECKED: dict[tuple[str, str, tuple[float, float]], Any] = {}
+
+
+def _checked_before(path: str | Path, config: Mapping[str, Any] | None):
+    """The study this process checked already from the file's current bytes, or None: found by
+    the bytes' SHA-256 before parsing them (the workflow's start-up check, then the normalise
+    rules and its own record of each new file, read each file more than once)."""
+    if not _CHECKED:
+        return None
+    try:
+        if Path(path).stat().st_size > MAX_FILE_BYTES:
+            return None  # never checked: load_yaml says why
+        raw = Path(path).read_bytes()
+    except OSError:
+        return None
+    return _CHECKED.get((str(path), hashlib.sha256(raw).hexdigest(), plausible_range(config)))
 
 
 def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[str, Any] | None):
