@@ -562,6 +562,39 @@ def test_subgroup_difference_test_and_left_out_studies_are_reported(tmp_path):
     assert "Left out of these subgroups:" in md and "(mixed, no rows)" in md
 
 
+def test_common_tau2_test_and_single_study_levels_are_reported(tmp_path):
+    """SYNTHETIC values injected into the fixture: the likelihood-ratio test with a common tau2
+    is printed and traced to its JSON pointer (or why it was not computed), the levels of one
+    study are named, and a Bayesian primary's subgroup table heads its interval CrI."""
+    root = copy_inputs(tmp_path)
+    path = root / "results/pool/complete_remission/primary.json"
+    doc = json.loads(path.read_text())
+    levels = sorted(doc["subgroups"]["calcinosis_type"])
+    doc["subgroup_differences"] = {
+        "calcinosis_type": {"test": "Q between", "statistic": 2.5, "df": 1, "p": 0.114,
+                            "levels": levels, "single_study_levels": levels[:1],
+                            "glmm_lrt": {"test": "GLMM LR", "statistic": 3.75, "df": 1,
+                                         "p": 0.0528}},
+        "disease": {"test": "Q between", "statistic": 1.5, "df": 1, "p": 0.221, "levels": [],
+                    "glmm_lrt": {"test": "GLMM LR", "statistic": None, "df": 1, "p": None,
+                                 "note": "not computed: synthetic reason"}},
+    }  # fmt: skip
+    doc.setdefault("settings", {})["method"] = "bayes"
+    path.write_text(json.dumps(doc))
+    html, md = build(root)
+    text = md.replace("\\", "")
+    assert "(GLMM with the levels as moderator, likelihood-ratio test): 3.75 on 1 degrees" in text
+    assert "p = 0.053" in text
+    assert (
+        'data-src="complete_remission/primary.json#/subgroup_differences/calcinosis_type/glmm_lrt/p"'
+        in html
+    )  # noqa: E501
+    assert "(GLMM) was not computed (synthetic reason)" in text
+    assert "One level has a single study (" in text
+    header = next(line for line in md.splitlines() if line.startswith("| Level |"))
+    assert "| CrI |" in header and "| CI |" not in header
+
+
 def test_pdf_structure_ids_are_renumbered_by_rank_keeping_offsets():
     """Chromium's structure-element ids come from a process-wide counter (a print under load
     was off by one): they are renumbered by rank, same length, same order."""

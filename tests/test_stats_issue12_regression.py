@@ -150,9 +150,11 @@ def test_cli_mods_and_influence_equal_metafor(tmp_path, capsys):
 def test_subgroup_difference_of_the_analysis_plan():
     """The plan's test uses each level's own fit (separate tau2), skips 'not reported', and is
     not computed when a study sits in two levels."""
+    from types import SimpleNamespace
+
     from stsmeta.pool.subgroup_tests import subgroup_difference
 
-    a, b, c, d = object(), object(), object(), object()
+    a, b, c, d = (SimpleNamespace(events=e, n=m) for e, m in ((1, 3), (2, 4), (3, 3), (0, 2)))
     results = {
         "x": {"mu": 0.2, "se": 0.3},
         "y": {"mu": 1.1, "se": 0.4},
@@ -163,6 +165,9 @@ def test_subgroup_difference_of_the_analysis_plan():
     expected = q_between([0.2, 1.1], [0.3, 0.4])
     assert test["statistic"] == pytest.approx(expected.statistic, rel=1e-12)
     assert test["df"] == 1 and test["levels"] == ["x", "y"]
+    assert test["single_study_levels"] == ["y"]
+    # y is 3/3: the common-tau2 test has no finite estimate for it, and says why.
+    assert test["glmm_lrt"]["statistic"] is None and "0% or all 100%" in test["glmm_lrt"]["note"]
     overlapping = subgroup_difference(results, {"x": [a, b], "y": [b, c]}, "not_reported")
     assert overlapping["statistic"] is None and "more than one level" in overlapping["note"]
 
@@ -216,6 +221,36 @@ def stats_chi2_sf(x, df):
     from scipy import stats
 
     return stats.chi2.sf(x, df)
+
+
+def test_common_tau2_test_whatever_the_primary_method():
+    """The GLMM likelihood-ratio test with a common tau2 is given beside the Q of the primary
+    method's subgroup fits for every method (a level of one study has no tau2 of its own), and
+    the Q of a Bayesian primary says that it treats the posteriors as normal."""
+    from types import SimpleNamespace
+
+    from stsmeta.pool.subgroup_tests import subgroup_difference
+    from stsmeta.stats.glmm_reg import fit_glmm_regression
+
+    counts = {"x": [(2, 5), (3, 4)], "y": [(1, 6)], "z": [(4, 9), (2, 7)]}
+    members = {
+        level: [SimpleNamespace(events=e, n=m) for e, m in rows] for level, rows in counts.items()
+    }
+    results = {
+        "x": {"mu": 0.3, "se": 0.5},
+        "y": {"mu": -1.2, "se": 1.1},
+        "z": {"mu": -0.4, "se": 0.6},
+    }
+    order = [level for level in sorted(counts) for _ in counts[level]]
+    design, names = design_from_groups(order)
+    flat = [c for level in sorted(counts) for c in counts[level]]
+    fit = fit_glmm_regression([c[0] for c in flat], [c[1] for c in flat], design, names)
+    assert fit.finite
+    for method in ("bayes", "ivre", "common", "glmm"):
+        test = subgroup_difference(results, members, "not_reported", method)
+        assert test["glmm_lrt"]["statistic"] == pytest.approx(fit.lrt, rel=1e-9), method
+        assert test["glmm_lrt"]["df"] == 2 and test["single_study_levels"] == ["y"]
+        assert ("posteriors taken as normal" in test["test"]) == (method == "bayes")
 
 
 def test_glmm_subgroup_lrt_in_the_plan_output():

@@ -5,6 +5,12 @@ own fit (separate tau2 per subgroup; Borenstein et al. 2009, ch. 19; R meta's "t
 differences"), chi-squared on (subgroups - 1) df: ``stsmeta.stats.metareg.q_between``. It is
 computed only when the subgroups are disjoint (a study in two levels would be counted twice)
 and leaves out the "not reported" level, which is no subgroup of its own.
+
+Beside it, whatever the primary method, the GLMM likelihood-ratio test with a common tau2 (the
+levels as moderator against the model without): a level of one study has no tau2 of its own (0
+for a frequentist fit, the prior's for the Bayesian model) and one of two barely has one; a
+common tau2 is the usual remedy (Borenstein et al. 2009, ch. 19).
+Levels of a single study are listed, so that the report can say which estimates lean on that.
 """
 
 from __future__ import annotations
@@ -20,13 +26,18 @@ def subgroup_difference(
     not_reported: str,
     method: str = "",
 ) -> dict[str, Any]:
-    """The test over the levels' results (pooled-result dicts with ``mu`` and ``se``); for the
-    GLMM (``method`` "glmm") also the likelihood-ratio test with a common tau2 (the GLMM with
-    the levels as moderator against the GLMM without), from the members' ``events`` and ``n``."""
+    """The test over the levels' results (pooled-result dicts with ``mu`` and ``se``, from the
+    primary ``method``), and the likelihood-ratio test with a common tau2 (the GLMM with the
+    levels as moderator against the GLMM without) from the members' ``events`` and ``n``."""
     from stsmeta.stats.metareg import q_between
 
     test: dict[str, Any] = {
-        "test": "Q between subgroup estimates (separate tau2), chi-squared on levels - 1 df",
+        "test": (
+            "Q between subgroup posterior means, each weighted by 1 / posterior SD^2 (posteriors "
+            "taken as normal; separate tau per subgroup), chi-squared on levels - 1 df"
+            if method == "bayes"
+            else "Q between subgroup estimates (separate tau2), chi-squared on levels - 1 df"
+        ),
         "statistic": None,
         "df": None,
         "p": None,
@@ -49,13 +60,13 @@ def subgroup_difference(
         and res["se"] > 0
     ]
     test["levels"] = usable
+    test["single_study_levels"] = [level for level in usable if len(members[level]) == 1]
     if len(usable) < 2:
         test["note"] = "not computed: fewer than two levels with an estimate and standard error"
         return test
     q = q_between([results[v]["mu"] for v in usable], [results[v]["se"] for v in usable])
     test.update(statistic=q.statistic, df=q.df, p=q.p)
-    if method == "glmm":
-        test["glmm_lrt"] = _glmm_lrt(members, usable)
+    test["glmm_lrt"] = _glmm_lrt(members, usable)
     return test
 
 
@@ -80,7 +91,9 @@ def _glmm_lrt(members: Mapping[str, Sequence[Any]], levels: Sequence[str]) -> di
         out["note"] = f"not computed: {exc}"
         return out
     if not fit.finite:
-        out["note"] = "not computed: a level's estimate is infinite (all 0% or all 100%)"
+        out["note"] = (
+            "not computed: a level whose events are all 0% or all 100% has an infinite estimate"
+        )
         return out
     out.update(statistic=fit.lrt, p=fit.lrt_p)
     return out

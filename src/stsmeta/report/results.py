@@ -123,9 +123,13 @@ def subgroups_section(data: ReportData) -> list[Block]:
                 src = f"{file_src(outcome, 'primary')}{pointer('subgroups', variable, level)}"
                 row = result_row(term(level, variable), result, src)
                 rows.append(row)
+            # The levels are fitted by the primary method: its interval's name heads the column.
+            header = tuple(
+                numbers.interval_kind(primary)[0] if h == "CI" else h for h in RESULT_HEADER[1:]
+            )
             blocks.append(
                 Table(
-                    ("Level",) + RESULT_HEADER[1:],
+                    ("Level",) + header,
                     tuple(rows),
                     caption=f"{plan.outcome_label(outcome)} by {var_label.lower()} "
                     f"({plan.method_label('primary')})",
@@ -157,6 +161,7 @@ def subgroup_notes(data: ReportData, outcome: str, variable: str) -> list[Block]
                 )
             )
         )
+        blocks += _common_tau_test(test, src, variable)
         # Levels in the table that the test does not compare (a "not reported" level is not a
         # value of the variable): named, so that the degrees of freedom add up for the reader.
         shown = sorted(((primary.get("subgroups") or {}).get(variable) or {}).keys())
@@ -184,6 +189,54 @@ def subgroup_notes(data: ReportData, outcome: str, variable: str) -> list[Block]
         blocks.append(
             Paragraph(
                 cell(f"Left out of these subgroups: {study_label(sid, data.studies)} ({why}).")
+            )
+        )
+    return blocks
+
+
+def _common_tau_test(test: dict, src: str, variable: str) -> list[Block]:
+    """The likelihood-ratio test with a common between-study variance, and the levels of a
+    single study, whose own estimates say little on their between-study variation."""
+    blocks: list[Block] = []
+    lrt = test.get("glmm_lrt")
+    lrt_src = f"{src}{pointer('glmm_lrt')}"
+    if isinstance(lrt, dict) and lrt.get("statistic") is not None:
+        blocks.append(
+            Paragraph(
+                cell(
+                    "With one between-study variance shared by the levels (GLMM with the levels "
+                    "as moderator, likelihood-ratio test): ",
+                    num(lrt, lrt_src, "statistic", "q_statistic"),
+                    " on ",
+                    num(lrt, lrt_src, "df", "count"),
+                    " degrees of freedom, p = ",
+                    num(lrt, lrt_src, "p", "p_value"),
+                    ".",
+                )
+            )
+        )
+    elif isinstance(lrt, dict):
+        reason = str(lrt.get("note") or "no estimate").removeprefix("not computed: ")
+        blocks.append(
+            Paragraph(
+                cell(
+                    "The likelihood-ratio test with one between-study variance shared by the "
+                    f"levels (GLMM) was not computed ({reason})."
+                )
+            )
+        )
+    single = test.get("single_study_levels") or []
+    if single:
+        names = ", ".join(term(level, variable) for level in single)
+        blocks.append(
+            Paragraph(
+                cell(
+                    f"{'One level has' if len(single) == 1 else f'{len(single)} levels have'} a "
+                    f"single study ({names}): a single study cannot show how much studies of its "
+                    "level vary, so its estimate and interval in this test lean on the model's "
+                    "assumptions (the prior on tau for the Bayesian model, no variation for the "
+                    "others)."
+                )
             )
         )
     return blocks
