@@ -565,7 +565,16 @@ def test_release_status_labels_unreleased_changes(built: bytes, tmp_path: Path) 
     config = json.loads(contents.files["config.effective.json"])["config"]
     raw = {n.split("/")[-1]: b for n, b in contents.files.items() if n.startswith("data/raw/")}
     same = archive.release_status(lock, path.parent, "9.9.9", raw, config)
-    assert same == archive.ReleaseStatus(None, "9.9.9", ())
+    assert same == archive.ReleaseStatus(None, "9.9.9", (), published=path)
+    assert same.compare_with is None  # nothing changed: the previous version's (none here)
+    # A review file the report reads (certainty, screening) that the archive does not hold as it
+    # is now (this fixture archive holds none; the workflow test edits one it holds).
+    review = {"data/certainty.yaml": b"# SYNTHETIC\n"}
+    status = archive.release_status(lock, path.parent, "9.9.9", raw, config, review)
+    assert status.changes == ("review files changed: data/certainty.yaml",)
+    assert status.label == "9.9.9+unreleased changes"
+    # The report then lists the changes since this version's own archive.
+    assert status.compare_with == path and status.previous is None
     raw["synthetic_c_2020.yaml"] = b"# SYNTHETIC\n"
     changed = dict(config, confidence_level=0.9)
     status = archive.release_status(lock, path.parent, "9.9.9", raw, changed)

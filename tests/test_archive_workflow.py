@@ -138,6 +138,28 @@ def test_unreleased_changes_are_labelled_and_refused(published: Path, tmp_path: 
     assert ((work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()) == before
 
 
+def test_a_review_file_edited_after_publication_is_an_unreleased_change_listed_since_it(
+    published: Path, tmp_path: Path
+) -> None:
+    """A certainty judgement edited after 0.1.0 was published: the report is no longer the
+    published 0.1.0, says so, and lists the changes since 0.1.0 (there is no earlier version to
+    compare with: it said "First version" before)."""
+    work = tmp_path / "w"
+    shutil.copytree(published, work, symlinks=True)
+    certainty = work / "data" / "certainty.yaml"
+    certainty.write_text(certainty.read_text() + "# re-checked\n")
+    shutil.copy(SYNTHETIC_STUDY, work / "data" / "raw" / SYNTHETIC_STUDY.name)
+    screening_follows(work, added=[SYNTHETIC_STUDY.stem])
+    _snakemake(work)
+    report = (work / "results" / "report.md").read_text()
+    assert "Version 0.1.0+unreleased changes" in report
+    assert "review files changed: data/certainty.yaml" in report
+    assert "Compared with version 0.1.0 (stsmeta-results-0.1.0.tar.gz)" in report
+    assert "First version" not in report
+    changes = report[report.index("## Changes since") :]
+    assert "Studies added: " in changes and "Studies added: none" not in changes
+
+
 def test_corrupt_previous_archive_stops_the_run_and_deletes_nothing(
     published: Path, tmp_path: Path
 ) -> None:

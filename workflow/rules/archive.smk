@@ -46,7 +46,7 @@ ARCHIVED_RESULTS = [
     *([str(PREVIOUS_ARCHIVE)] if PREVIOUS_ARCHIVE else []),
 ]
 # The other data files the report reads (review.screening_records, review.certainty).
-ARCHIVED_DATA = [*review_file("screening_records"), *review_file("certainty")]
+ARCHIVED_DATA = REVIEW_DATA_FILES
 # A changed commit rebuilds the archive (params are a rerun trigger).
 SOURCE_VERSION = git_commit(BASE)
 

@@ -346,31 +346,6 @@ COVERAGE_SHARDS = [
 # The workflow's own files are found from its base directory, so that every target works from
 # any working directory.
 BASE = Path(workflow.basedir)
-# The published archives the report relies on, from their record (archives.lock, next to
-# config.yaml and data/ in the working directory: commit it), verified before any job runs: a
-# corrupt or missing one stops the run and changes nothing. RELEASE.previous: the version to
-# compare with; RELEASE.label: "<version>" or "<version>+unreleased changes" when the inputs
-# differ from the published <version>.
-ARCHIVE_LOCK = Path("archives.lock")
-try:
-    RELEASE = release_status(
-        ARCHIVE_LOCK,
-        Path(RESULTS) / "archive",
-        VERSION,
-        {Path(p).name: Path(p).read_bytes() for p in RAW_FILES},
-        json.loads(effective_config(config, "archive"))["config"],
-    )
-except InputError as exc:
-    raise WorkflowError(f"Published results archives:\n{exc}") from None
-PREVIOUS_ARCHIVE = RELEASE.previous
-if RELEASE.previous_unavailable:
-    print(
-        f"NOTE: archives.lock lists version {RELEASE.previous_unavailable} as published, but its "
-        f"archive is not in {RESULTS}/archive/: the report will not list the changes since it.",
-        file=sys.stderr,
-    )
-
-
 def figure_output(stem, ext):
     """A figure file; the PNGs also go into `snakemake --report` with their caption."""
     path = f"{RESULTS}/figures/{stem}.{ext}"
@@ -549,4 +524,33 @@ if _SNAKEMAKE_REPORT and Path(_SNAKEMAKE_REPORT).resolve() in {
     raise WorkflowError(
         f"--report {_SNAKEMAKE_REPORT} would overwrite the stsmeta report; write Snakemake's "
         "report elsewhere: snakemake --report results/snakemake-report.zip"
+    )
+
+
+# The published archives the report relies on, from their record (archives.lock, next to
+# config.yaml and data/ in the working directory: commit it), verified before any job runs: a
+# corrupt or missing one stops the run and changes nothing. RELEASE.previous: the version to
+# compare with; RELEASE.label: "<version>" or "<version>+unreleased changes" when the inputs
+# (study files, configuration, review files) differ from the published <version>, and then
+# RELEASE.compare_with is that published archive, so that the report lists those changes.
+ARCHIVE_LOCK = Path("archives.lock")
+# The other data files the report reads, archived with the study files.
+REVIEW_DATA_FILES = [*review_file("screening_records"), *review_file("certainty")]
+try:
+    RELEASE = release_status(
+        ARCHIVE_LOCK,
+        Path(RESULTS) / "archive",
+        VERSION,
+        {Path(p).name: Path(p).read_bytes() for p in RAW_FILES},
+        json.loads(effective_config(config, "archive"))["config"],
+        {Path(p).as_posix(): Path(p).read_bytes() for p in REVIEW_DATA_FILES},
+    )
+except InputError as exc:
+    raise WorkflowError(f"Published results archives:\n{exc}") from None
+PREVIOUS_ARCHIVE = RELEASE.previous
+if RELEASE.previous_unavailable:
+    print(
+        f"NOTE: archives.lock lists version {RELEASE.previous_unavailable} as published, but its "
+        f"archive is not in {RESULTS}/archive/: the report will not list the changes since it.",
+        file=sys.stderr,
     )

@@ -13,7 +13,9 @@ rule report:
         figures=FIGURES,
         coverage=f"{RESULTS}/coverage/summary.json",
         coverage_figures=coverage_figures(),
-        previous=[str(PREVIOUS_ARCHIVE)] if PREVIOUS_ARCHIVE else [],
+        # The published archive to list the changes since: this version's own when the inputs
+        # differ from it ("+unreleased changes"), else the previous version's.
+        previous=[str(RELEASE.compare_with)] if RELEASE.compare_with else [],
         screening=review_file("screening_records"),
         certainty=review_file("certainty"),
     output:

@@ -5,9 +5,10 @@ the run with a clear error and changes nothing:
 
 - the previous version (the highest published version below ``report.version``) is verified
   before the report compares with it;
-- if ``report.version`` is already published and the study files or the effective configuration
-  differ from that archive, the report calls itself ``<version>+unreleased changes`` and says
-  what changed (the archive target then refuses to publish over it).
+- if ``report.version`` is already published and the study files, the effective configuration
+  or the review files (screening records, certainty) differ from that archive, the report calls
+  itself ``<version>+unreleased changes``, says what changed and lists the changes since that
+  archive (the archive target then refuses to publish over it).
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ class ReleaseStatus:
     # A version archives.lock lists as published before this one, whose archive is not here
     # (a fresh clone: archives live under results/, which is never committed).
     previous_unavailable: str | None = None
+    # This version's published archive, when the inputs differ from it.
+    published: Path | None = None
+
+    @property
+    def compare_with(self) -> Path | None:
+        """The archive the report lists the changes since: this version's own when the inputs
+        differ from it (the reader of "+unreleased changes" needs to see what changed), else
+        the previous version's."""
+        return self.published if self.changes else self.previous
 
 
 def _archived_config(contents: ArchiveContents) -> dict | None:
@@ -54,12 +64,17 @@ def _names(items) -> str:
 
 
 def unreleased_changes(
-    published: ArchiveContents, raw_files: Mapping[str, bytes], config: Mapping
+    published: ArchiveContents,
+    raw_files: Mapping[str, bytes],
+    config: Mapping,
+    data_files: Mapping[str, bytes] | None = None,
 ) -> tuple[str, ...]:
-    """What differs between the current study files and configuration and a published archive.
+    """What differs between the current study files, configuration and review files and a
+    published archive.
 
     ``raw_files``: file name -> bytes of the current study files; ``config``: the effective
-    configuration (as JSON values).
+    configuration (as JSON values); ``data_files``: the review files the report reads, by their
+    path relative to the working directory (as the archive stores them) -> bytes.
     """
     archived_config = _archived_config(published) or {}
     folder = str(archived_config.get("studies_dir") or "data/raw").rstrip("/") + "/"
@@ -80,6 +95,9 @@ def unreleased_changes(
         keys = set(config) | set(archived_config)
         differ = {k for k in keys if config.get(k) != archived_config.get(k)}
         changes.append(f"configuration changed: {_names(differ)}")
+    data_files = data_files or {}
+    if changed := {n for n, data in data_files.items() if published.files.get(n) != data}:
+        changes.append(f"review files changed: {_names(changed)}")
     return tuple(changes)
 
 
@@ -95,6 +113,7 @@ def release_status(
     version: str,
     raw_files: Mapping[str, bytes],
     config: Mapping,
+    data_files: Mapping[str, bytes] | None = None,
 ) -> ReleaseStatus:
     """Verify the archives the report will rely on, and label this version. InputError if a
     published archive that is needed is missing or fails verification."""
@@ -116,6 +135,8 @@ def release_status(
     if same is None or not published.is_file():
         return ReleaseStatus(previous, version, (), previous_unavailable=unavailable)
     contents = require_verified(published, lock_path, f"to compare with version {version}")
-    changes = unreleased_changes(contents, raw_files, config)
+    changes = unreleased_changes(contents, raw_files, config, data_files)
     label = f"{version}+{UNRELEASED}" if changes else version
-    return ReleaseStatus(previous, label, changes, previous_unavailable=unavailable)
+    return ReleaseStatus(
+        previous, label, changes, previous_unavailable=unavailable, published=published
+    )
