@@ -685,8 +685,9 @@ def test_study_changes_tell_a_changed_file_from_a_record_a_setting_changed(tmp_p
     changes = visible_text(section(html, "changes"))
     gamma = next(s["label"] for s in studies if s["study_id"] == "gamma-2016")
     assert (
-        f"Studies changed: {gamma} (study file changed); Synthetic Beta 2013 (study file "
-        "unchanged; its normalised record differs through a setting or the software)"
+        f"Studies changed: {gamma} (study file changed: its record otherwise the same); "
+        "Synthetic Beta 2013 (study file unchanged; its normalised record differs through a "
+        "setting or the software: only flags changed)"
     ) in changes
     unchanged = {s["study_id"]: s for s in studies}
     unchanged["beta-2013"] = json.loads((results / "normalised/beta-2013.json").read_text())
@@ -695,3 +696,135 @@ def test_study_changes_tell_a_changed_file_from_a_record_a_setting_changed(tmp_p
         root, "again", previous=_previous_archive(tmp_path, pooled, list(unchanged.values()))
     )
     assert "Studies changed: none" in visible_text(section(html, "changes"))
+
+
+# ------------------------------------------------ changes since the previous version: trust gaps
+
+
+def _reader_text(fragment: str) -> str:
+    """An HTML fragment's text as a reader sees it: tags dropped (numbers are spans inside the
+    words), entities read."""
+    from html import unescape
+
+    return unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def changes_bullets(html: str) -> list[str]:
+    return [_reader_text(li) for li in re.findall(r"<li>(.*?)</li>", section(html, "changes"))]
+
+
+def _normalised(root: Path) -> dict[str, dict]:
+    paths = sorted((root / "results/normalised").glob("*.json"))
+    return {p.stem: json.loads(p.read_text()) for p in paths}
+
+
+def _write_normalised(root: Path, study: dict) -> None:
+    (root / "results/normalised" / f"{study['study_id']}.json").write_text(json.dumps(study))
+
+
+def _pooled(root: Path, *names: str) -> dict[str, dict]:
+    return {n: json.loads((root / f"results/pool/{n}.json").read_text()) for n in names}
+
+
+def _label(root: Path, outcome: str) -> str:
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    return config["outcomes"][outcome]["label"].lower()
+
+
+def test_a_study_whose_id_changed_is_reported_as_renamed(tmp_path):
+    """The same study under a new id, known by its DOI (case aside) or else its PMID, is
+    renamed, not one study removed and another added; a renamed study whose record changed
+    too says what changed."""
+    root = copy_inputs(tmp_path)
+    studies = _normalised(root)
+    studies["alpha-2013"]["citation"]["doi"] = "10.9999/synthetic.alpha"
+    studies["beta-2013"]["citation"]["pmid"] = "99999901"  # no DOI: matched by PMID
+    for name in ("alpha-2013", "beta-2013"):
+        _write_normalised(root, studies[name])
+    alpha = json.loads(json.dumps(studies["alpha-2013"]))
+    alpha.update(study_id="alpha-2012", label="Synthetic Alpha 2012", source_sha256="a" * 64)
+    alpha["citation"]["doi"] = "10.9999/SYNTHETIC.Alpha"  # DOIs are case-insensitive
+    beta = json.loads(json.dumps(studies["beta-2013"]))
+    beta.update(study_id="beta-old", source_sha256="b" * 64)  # the label kept, the id not
+    outcome = next(o for o in beta["outcomes"] if o["outcome"] == "complete_remission")
+    now = numbers.events_over_n(outcome["events"], outcome["n"])
+    outcome["events"] -= 1
+    before = numbers.events_over_n(outcome["events"], outcome["n"])
+    earlier = [s for k, s in studies.items() if k not in ("alpha-2013", "beta-2013")]
+    pooled = _pooled(root, "complete_remission/primary")
+    html, _ = build(
+        root, "out", previous=_previous_archive(tmp_path, pooled, earlier + [alpha, beta])
+    )
+    bullets = changes_bullets(html)
+    assert "Studies added: none" in bullets and "Studies removed: none" in bullets
+    assert (
+        # Alpha's DOI was typed in another case: the same DOI, but a changed citation.
+        "Studies renamed: Synthetic Alpha 2012 (now Synthetic Alpha 2013; record also changed: "
+        "citation); Synthetic Beta 2013 "
+        f"(study id beta-old, now beta-2013; record also changed: "
+        f"{_label(root, 'complete_remission')} {before} → {now})"
+    ) in bullets
+    assert "Studies changed: none" in bullets
+
+
+def test_a_rename_is_never_guessed_from_a_shared_or_a_missing_identifier(tmp_path):
+    """Two studies of this version share the DOI of one previous study: which one it became is
+    not known, so the previous study is removed and both are added (its PMID, matching one of
+    them, does not decide either). Studies without a DOI or PMID are never matched."""
+    root = copy_inputs(tmp_path)
+    studies = _normalised(root)
+    studies["alpha-2013"]["citation"].update(doi="10.9999/synthetic.shared", pmid="99999902")
+    studies["zeta-2021"]["citation"]["doi"] = "10.9999/synthetic.shared"
+    for name in ("alpha-2013", "zeta-2021"):
+        _write_normalised(root, studies[name])
+    alpha = dict(studies["alpha-2013"], study_id="alpha-2012", label="Synthetic Alpha 2012")
+    gamma = dict(studies["gamma-2016"], study_id="gamma-2015", label="SYNTHETIC Gamma 2015")
+    assert not {"doi", "pmid"} & set(gamma["citation"])  # no identifier at all
+    earlier = [s for k, s in studies.items() if k not in ("alpha-2013", "gamma-2016", "zeta-2021")]
+    pooled = _pooled(root, "complete_remission/primary")
+    html, _ = build(
+        root, "out", previous=_previous_archive(tmp_path, pooled, earlier + [alpha, gamma])
+    )
+    bullets = changes_bullets(html)
+    added = ", ".join(studies[s]["label"] for s in ("alpha-2013", "gamma-2016", "zeta-2021"))
+    assert f"Studies added: {added}" in bullets
+    assert "Studies removed: Synthetic Alpha 2012, SYNTHETIC Gamma 2015" in bullets
+    assert not any(b.startswith("Studies renamed") for b in bullets)
+
+
+def test_a_changed_study_says_which_counts_changed(tmp_path):
+    """A changed study gives each outcome's events/denominator and its patients before and now
+    where they differ, else the other fields that changed: not only "study file changed"."""
+    root = copy_inputs(tmp_path)
+    studies = _normalised(root)
+    earlier = {k: json.loads(json.dumps(s)) for k, s in studies.items()}
+    beta = earlier["beta-2013"]  # its study file corrected: one more patient, one fewer event
+    beta.update(source_sha256="f" * 64, n_patients=beta["n_patients"] + 1)
+    outcome = next(o for o in beta["outcomes"] if o["outcome"] == "complete_remission")
+    current = next(
+        o for o in studies["beta-2013"]["outcomes"] if o["outcome"] == outcome["outcome"]
+    )
+    outcome["events"] -= 1
+    epsilon = earlier["epsilon-2017"]  # an outcome it did not report before
+    epsilon.update(source_sha256="e" * 64)
+    epsilon["outcomes"] = [o for o in epsilon["outcomes"] if o["outcome"] != "complete_remission"]
+    eps_now = next(
+        o for o in studies["epsilon-2017"]["outcomes"] if o["outcome"] == "complete_remission"
+    )
+    earlier["delta-2017"]["flags"] = [{"field": "design", "reason": "SYNTHETIC flag"}]
+    pooled = _pooled(root, "complete_remission/primary")
+    html, _ = build(
+        root, "out", previous=_previous_archive(tmp_path, pooled, list(earlier.values()))
+    )
+    remission = _label(root, "complete_remission")
+    assert (
+        "Studies changed: "
+        f"Synthetic Beta 2013 (study file changed: {remission} "
+        f"{numbers.events_over_n(outcome['events'], outcome['n'])} → "
+        f"{numbers.events_over_n(current['events'], current['n'])}, patients "
+        f"{beta['n_patients']} → {studies['beta-2013']['n_patients']}); "
+        f"Synthetic Epsilon 2017 (study file changed: {remission} not reported → "
+        f"{numbers.events_over_n(eps_now['events'], eps_now['n'])}); "
+        "Synthetic Delta 2017 (study file unchanged; its normalised record differs through a "
+        "setting or the software: only flags changed)"
+    ) in changes_bullets(html)

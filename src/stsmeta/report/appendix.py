@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 
 from stsmeta.presentation import numbers
-from stsmeta.presentation.inputs import study_label
+from stsmeta.presentation.inputs import Plan, study_label
 from stsmeta.report.base import (
     ReportData,
     data_date,
@@ -58,62 +58,207 @@ def _comparable(study: dict) -> dict:
     return {k: v for k, v in study.items() if not k.startswith("_")}
 
 
-def _study_changes(data: ReportData, previous: Previous) -> Bullets:
-    """Studies added, removed and changed since ``previous``.
+# ---------------------------------------------------------------- studies
 
-    A changed study is told apart by its study file's SHA-256 (``source_sha256``): a changed
-    file, or the same file whose normalised record a setting or the software changed (the
-    plausible concentration range changes flags, for one), so that a study file is never
-    called changed when it is byte-identical.
+
+def _identifiers(study: dict) -> dict[str, str]:
+    """The DOI and PMID a normalised record gives (``citation``), the DOI in lower case (DOIs
+    are case-insensitive); an identifier the record does not give is left out, never matched."""
+    citation = study.get("citation") or {}
+    found = {kind: str(citation.get(kind) or "").strip() for kind in ("doi", "pmid")}
+    found["doi"] = found["doi"].lower()
+    return {kind: value for kind, value in found.items() if value}
+
+
+def _renamed(before: dict[str, dict], now: dict[str, dict]) -> dict[str, str]:
+    """``{previous id: current id}`` for a study whose id changed: a previous study gone and a
+    new one with the same DOI, else the same PMID.
+
+    An identifier matches only when one study of each version gives it: a study sharing an
+    identifier with another study of either version is matched by no identifier (which study
+    it became is not known), so it stays removed or added rather than be paired by a guess.
     """
-    added = sorted(set(data.studies) - set(previous.studies))
-    removed = sorted(set(previous.studies) - set(data.studies))
-    changed = sorted(
-        s
-        for s in set(data.studies) & set(previous.studies)
-        if _comparable(data.studies[s]) != _comparable(previous.studies[s])
-    )
-    by_kind: dict[str, list[str]] = {"file": [], "record": [], "unknown": []}
-    for s in changed:
-        now = data.studies[s].get("source_sha256")
-        before = previous.studies[s].get("source_sha256")
-        kind = "unknown" if not (now and before) else "file" if now != before else "record"
-        by_kind[kind].append(s)
+    holders: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    for side, studies in enumerate((before, now)):
+        for study_id in sorted(studies):
+            for kind, value in _identifiers(studies[study_id]).items():
+                holders.setdefault((kind, value), ([], []))[side].append(study_id)
+    shared = [
+        {s for h in holders.values() if len(h[0]) > 1 or len(h[1]) > 1 for s in h[side]}
+        for side in (0, 1)
+    ]
+    pairs: dict[str, str] = {}
+    for kind in ("doi", "pmid"):
+        for (found, _), (olds, news) in sorted(holders.items()):
+            if found != kind or len(olds) != 1 or len(news) != 1:
+                continue
+            old, new = olds[0], news[0]
+            if (
+                old not in now
+                and new not in before
+                and old not in shared[0]
+                and new not in shared[1]
+                and old not in pairs
+                and new not in pairs.values()
+            ):
+                pairs[old] = new
+    return pairs
 
-    def why(kind: str) -> str:
-        one = len(by_kind[kind]) == 1
-        if kind == "file":
-            return "study file changed" if one else "study files changed"
-        if kind == "record":
-            return (
-                "study file unchanged; its normalised record differs through a setting or the "
-                "software"
-                if one
-                else "study files unchanged; their normalised records differ through a setting "
-                "or the software"
-            )
+
+def _in_order(names, order: list[str]) -> list[str]:
+    """``names`` in the analysis plan's ``order``, names it does not list after, by name."""
+    return sorted(names, key=lambda n: (n not in order, order.index(n) if n in order else 0, n))
+
+
+def _outcome_counts(study: dict) -> dict[str, dict]:
+    return {str(o.get("outcome")): o for o in study.get("outcomes") or [] if isinstance(o, dict)}
+
+
+def _counts_text(outcome: dict | None, with_unit: bool) -> str:
+    if outcome is None:
+        return "not reported"
+    text = numbers.events_over_n(outcome.get("events"), outcome.get("n"))
+    return f"{text} {outcome.get('unit')}" if with_unit else text
+
+
+def _count_changes(before: dict, now: dict, plan: Plan) -> list[str]:
+    """``complete remission 3/6 → 4/6`` for each harmonised outcome whose events, denominator or
+    unit differ, then ``patients 6 → 7``: what a reader of the pooled results cares about."""
+    was, is_ = _outcome_counts(before), _outcome_counts(now)
+    changes = []
+    for name in _in_order(set(was) | set(is_), plan.outcomes):
+        a, b = was.get(name), is_.get(name)
+        counts = [
+            None if o is None else (o.get("events"), o.get("n"), o.get("unit")) for o in (a, b)
+        ]
+        if counts[0] == counts[1]:
+            continue
+        # The unit is said only when it changed (patients counted as lesions, say).
+        with_unit = a is not None and b is not None and a.get("unit") != b.get("unit")
+        changes.append(
+            f"{plan.outcome_label(name).lower()} {_counts_text(a, with_unit)} → "
+            f"{_counts_text(b, with_unit)}"
+        )
+    if before.get("n_patients") != now.get("n_patients"):
+        changes.append(
+            f"patients {numbers.count(before.get('n_patients'))} → "
+            f"{numbers.count(now.get('n_patients'))}"
+        )
+    return changes
+
+
+FIELD_WORDS = {
+    "n_lesions": "lesions",
+    "outcomes": "outcome details",
+    "co_interventions": "co-interventions",
+}
+
+
+def _other_fields(before: dict, now: dict, said: frozenset[str]) -> list[str]:
+    """The fields of the record that differ, in words, but those in ``said`` (told already)."""
+    a, b = _comparable(before), _comparable(now)
+    keys = sorted(k for k in set(a) | set(b) if k not in said and a.get(k) != b.get(k))
+    return [FIELD_WORDS.get(k, k.replace("_", " ")) for k in keys]
+
+
+def _and_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+# The study file's SHA-256 is told by the kind of change; a rename tells the id and the label.
+SAID_BY_KIND = frozenset({"source_sha256"})
+SAID_BY_RENAME = frozenset({"source_sha256", "study_id", "label"})
+
+
+def _changed_text(before: dict, now: dict, data: ReportData) -> str:
+    """What changed in a study's record: its counts, else which other fields."""
+    counts = _count_changes(before, now, data.plan)
+    if counts:
+        return ", ".join(counts)
+    fields = _other_fields(before, now, SAID_BY_KIND)
+    return f"only {_and_list(fields)} changed" if fields else "its record otherwise the same"
+
+
+def _renamed_text(old: str, new: str, data: ReportData, previous: Previous) -> str:
+    """``Old 2013 (now New 2013)``, saying what else changed in its record, if anything."""
+    before, now = previous.studies[old], data.studies[new]
+    was, is_ = study_label(old, previous.studies), study_label(new, data.studies)
+    text = f"{was} (now {is_}" if was != is_ else f"{is_} (study id {old}, now {new}"
+    also = _count_changes(before, now, data.plan)
+    fields = _other_fields(before, now, SAID_BY_RENAME)
+    if also or fields:
+        text += f"; record also changed: {', '.join(also) if also else _and_list(fields)}"
+    return text + ")"
+
+
+def _change_kind(before: dict, now: dict) -> str:
+    """Told apart by the study file's SHA-256 (``source_sha256``), so that a study file is never
+    called changed when it is byte-identical."""
+    sha_now, sha_before = now.get("source_sha256"), before.get("source_sha256")
+    return (
+        "unknown" if not (sha_now and sha_before) else "file" if sha_now != sha_before else "record"
+    )
+
+
+CHANGE_KINDS = ("file", "record", "unknown")
+
+
+def _why(kind: str, one: bool, version: str) -> str:
+    if kind == "file":
+        return "study file changed" if one else "study files changed"
+    if kind == "record":
         return (
-            f"normalised record{'' if one else 's'} changed; version {previous.version} does "
-            "not record the SHA-256 of the study files it read"
+            "study file unchanged; its normalised record differs through a setting or the software"
+            if one
+            else "study files unchanged; their normalised records differ through a setting "
+            "or the software"
         )
+    return (
+        f"normalised record{'' if one else 's'} changed; version {version} does not record "
+        "the SHA-256 of the study files it read"
+    )
 
+
+def _study_changes(data: ReportData, previous: Previous) -> Bullets:
+    """Studies added, removed, renamed and changed since ``previous``.
+
+    A changed study says why (a changed file, or the same file whose normalised record a
+    setting or the software changed: the plausible concentration range changes flags, for
+    one) and what: its counts before and now, else the other fields. Studies with the same
+    why and what are listed together (a setting may change many records alike).
+    """
+    renamed = _renamed(previous.studies, data.studies)
+    added = sorted(set(data.studies) - set(previous.studies) - set(renamed.values()))
+    removed = sorted(set(previous.studies) - set(data.studies) - set(renamed))
+    groups: dict[tuple[str, str], list[str]] = {}
+    for s in sorted(set(data.studies) & set(previous.studies)):
+        before, now = previous.studies[s], data.studies[s]
+        if _comparable(before) != _comparable(now):
+            key = (_change_kind(before, now), _changed_text(before, now, data))
+            groups.setdefault(key, []).append(s)
     changed_text = "; ".join(
-        f"{joined(study_label(s, data.studies) for s in studies)} ({why(kind)})"
-        for kind, studies in by_kind.items()
-        if studies
-    )
-    return Bullets(
-        (
-            cell(
-                "Studies added: " + (joined(study_label(s, data.studies) for s in added) or "none")
-            ),
-            cell(
-                "Studies removed: "
-                + (joined(study_label(s, previous.studies) for s in removed) or "none")
-            ),
-            cell("Studies changed: " + (changed_text or "none")),
+        f"{joined(study_label(s, data.studies) for s in studies)} "
+        f"({_why(kind, len(studies) == 1, previous.version)}: {what})"
+        for (kind, what), studies in sorted(
+            groups.items(), key=lambda g: (CHANGE_KINDS.index(g[0][0]), g[1][0])
         )
     )
+    items = [
+        cell("Studies added: " + (joined(study_label(s, data.studies) for s in added) or "none")),
+        cell(
+            "Studies removed: "
+            + (joined(study_label(s, previous.studies) for s in removed) or "none")
+        ),
+    ]
+    if renamed:
+        items.append(
+            cell(
+                "Studies renamed: "
+                + "; ".join(_renamed_text(o, renamed[o], data, previous) for o in sorted(renamed))
+            )
+        )
+    items.append(cell("Studies changed: " + (changed_text or "none")))
+    return Bullets(tuple(items))
 
 
 # One method's result in a pooled JSON: (name in the plan, label or None, the result).
