@@ -15,10 +15,13 @@ from stsmeta.report.base import (
     file_src,
     joined,
     num,
+    pointer,
+    primary_outcome,
 )
 from stsmeta.report.document import (
     Block,
     Bullets,
+    Cell,
     Code,
     Heading,
     Paragraph,
@@ -261,8 +264,11 @@ def _study_changes(data: ReportData, previous: Previous) -> Bullets:
     return Bullets(tuple(items))
 
 
-# One method's result in a pooled JSON: (name in the plan, label or None, the result).
-Method = tuple[str, str | None, dict]
+# ---------------------------------------------------------------- pooled results
+
+# One method's result in a pooled JSON: (name in the plan, label or None, the result, the
+# result's JSON pointer in the file).
+Method = tuple[str, str | None, dict, str]
 
 
 def _methods(doc: dict) -> list[Method]:
@@ -270,11 +276,11 @@ def _methods(doc: dict) -> list[Method]:
     primary by the method the plan's rule chose, the configured primary as "primary" wherever
     the rule put it (among the secondary methods as CONFIGURED_PRIMARY)."""
     chosen = (doc.get("primary_selection") or {}).get("method") or "primary"
-    found: list[Method] = [(str(chosen), doc.get("method_label"), doc)]
+    found: list[Method] = [(str(chosen), doc.get("method_label"), doc, "")]
     for name, result in (doc.get("secondary") or {}).items():
         if isinstance(result, dict):
             plan_name = "primary" if name == CONFIGURED_PRIMARY else str(name)
-            found.append((plan_name, result.get("label"), result))
+            found.append((plan_name, result.get("label"), result, pointer("secondary", name)))
     return found
 
 
@@ -284,62 +290,103 @@ def _same_method(a: Method, b: Method) -> bool:
     return a[0] == b[0] and (a[1] is None or b[1] is None or a[1] == b[1])
 
 
+def _result_cell(method: Method, src: str) -> Cell:
+    """``k = 6; 0.667 [0.384, 0.882]``; ``src`` the file's, the method's pointer added."""
+    result, src = method[2], src + method[3]
+    return cell("k = ", num(result, src, "k", "count"), "; ") + estimate_with_ci(result, src)
+
+
+def _archived_src(previous: Previous, outcome: str, scenario: str) -> str:
+    # The previous archive's file: a number of the previous version is traced to where it was
+    # published, never to this version's results.
+    return f"{previous.source}:pool/{file_src(outcome, scenario)}"
+
+
+def _compared(data: ReportData, previous: Previous) -> list[tuple[str, str]]:
+    """Every outcome and scenario of this version, then those only the previous version
+    analysed (a scenario or an outcome dropped since must not vanish from the comparison)."""
+    plan = data.plan
+    now = [(o, s) for o in plan.outcomes for s in plan.scenarios]
+    dropped = {(o, s) for o, by in previous.pooled.items() for s in by} - set(now)
+    return now + [
+        (o, s)
+        for o in _in_order({o for o, _ in dropped}, plan.outcomes)
+        for s in _in_order({s for d, s in dropped if d == o}, plan.scenarios)
+    ]
+
+
+def _row_labels(
+    data: ReportData, previous: Previous, outcome: str, scenario: str
+) -> tuple[str, str]:
+    """The plan's labels, else (for what only the previous version analysed) its own."""
+    plan = data.plan
+    doc = (previous.pooled.get(outcome) or {}).get(scenario) or {}
+    return (
+        plan.outcome_label(outcome)
+        if outcome in plan.outcomes
+        else str(doc.get("outcome_label") or outcome),
+        plan.scenario_label(scenario)
+        if scenario in plan.scenarios
+        else str(doc.get("scenario_label") or scenario),
+    )
+
+
 def _pooled_changes(data: ReportData, previous: Previous) -> Table:
     """The primary estimate of each outcome and scenario, before and now, by the same method.
 
     When the primary method of the previous version was another one (the plan's rule chooses
     it from the coverage study, and may choose differently), "before" is the previous
     version's result of this version's primary method, where it computed that method, and the
-    caption says that the primary method changed.
+    caption says that the primary method changed; a column then gives the previous version's
+    own primary results as published, the numbers its readers saw and may have cited.
     """
     plan = data.plan
     label = plan.method_label("primary")
+    reference = _methods(data.pooled[primary_outcome(plan)]["primary"])[0]
+    version = previous.version
     was: list[str] = []  # the previous version's primary methods, where they differ
     rows = []
-    for outcome in plan.outcomes:
-        for scenario in plan.scenarios:
-            now = data.pooled[outcome][scenario]
-            before = (previous.pooled.get(outcome) or {}).get(scenario)
-            if before is None:
-                before_cell = cell("not in the previous version")
-            else:
-                current = _methods(now)[0]
-                earlier = _methods(before)
-                if not _same_method(earlier[0], current):
-                    was.append(earlier[0][1] or earlier[0][0])
-                match = next((m[2] for m in earlier if _same_method(m, current)), None)
-                before_cell = (
-                    cell(
-                        "k = ",
-                        numbers.count(match.get("k")),
-                        "; ",
-                        numbers.estimate_with_interval(
-                            match.get("estimate"), match.get("ci_low"), match.get("ci_high")
-                        ),
-                    )
-                    if match is not None
-                    else cell(f"not computed in version {previous.version}")
-                )
-            src = file_src(outcome, scenario)
-            rows.append(
-                (
-                    cell(plan.outcome_label(outcome)),
-                    cell(plan.scenario_label(scenario)),
-                    before_cell,
-                    cell("k = ", num(now, src, "k", "count"), "; ") + estimate_with_ci(now, src),
-                )
+    for outcome, scenario in _compared(data, previous):
+        now = (data.pooled.get(outcome) or {}).get(scenario)
+        before = (previous.pooled.get(outcome) or {}).get(scenario)
+        current = _methods(now)[0] if now is not None else reference
+        published = before_cell = cell("not in the previous version")
+        if before is not None:
+            earlier = _methods(before)
+            src = _archived_src(previous, outcome, scenario)
+            if not _same_method(earlier[0], current):
+                was.append(earlier[0][1] or earlier[0][0])
+            published = _result_cell(earlier[0], src)
+            match = next((m for m in earlier if _same_method(m, current)), None)
+            before_cell = (
+                _result_cell(match, src)
+                if match is not None
+                else cell(f"not computed in version {version}")
             )
-    caption = f"Pooled estimates before and after ({label})"
-    if was:
-        earlier_labels = " and ".join(dict.fromkeys(was))
-        caption = (
-            f"Pooled estimates before and after, both by {label}: the primary method changed "
-            f"from {earlier_labels} in version {previous.version} to {label} in this version"
+        now_cell = (
+            _result_cell(current, file_src(outcome, scenario))
+            if now is not None
+            else cell("not analysed in this version")
         )
+        outcome_label, scenario_label = _row_labels(data, previous, outcome, scenario)
+        rows.append((cell(outcome_label), cell(scenario_label), published, before_cell, now_cell))
+    header = ("Outcome", "Scenario", f"Version {version}", "This version")
+    if not was:
+        # "Before" is the previous version's primary result itself: no column repeats it.
+        return Table(
+            header,
+            tuple(row[:2] + row[3:] for row in rows),
+            caption=f"Pooled estimates before and after ({label})",
+        )
+    earlier_labels = " and ".join(dict.fromkeys(was))
     return Table(
-        ("Outcome", "Scenario", f"Version {previous.version}", "This version"),
+        header[:2] + (f"Version {version} as published, by {earlier_labels}",) + header[2:],
         tuple(rows),
-        caption=caption,
+        caption=(
+            f"Pooled estimates before and after, both by {label}: the primary method changed "
+            f"from {earlier_labels} in version {version} to {label} in this version; 'as "
+            f"published' gives version {version}'s own primary results, as its readers saw them"
+        ),
     )
 
 
