@@ -297,8 +297,8 @@ def _result_cell(method: Method, src: str) -> Cell:
 
 
 def _archived_src(previous: Previous, outcome: str, scenario: str) -> str:
-    # The previous archive's file: a number of the previous version is traced to where it was
-    # published, never to this version's results.
+    # The previous archive's pool folder (results/pool/ in it): a number of the previous version
+    # is traced to where it was published, never to this version's results.
     return f"{previous.source}:pool/{file_src(outcome, scenario)}"
 
 
