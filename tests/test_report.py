@@ -367,7 +367,7 @@ def test_changes_since_a_previous_archive(tmp_path):
     assert "Studies added: Synthetic Zeta 2021" in html
     assert "Studies changed: Synthetic Beta 2013" in html
     assert "Studies removed: none" in html
-    assert f"k = 3; {numbers.proportion(old_estimate)}" in html
+    assert f"k = 3; {numbers.proportion(old_estimate)}" in md  # in HTML, numbers are spans
     assert "not in the previous version" in html  # scenarios absent from the old archive
     assert "First version" not in html
     assert hashlib.sha256(previous.read_bytes()).hexdigest() in html
@@ -689,9 +689,11 @@ def test_changes_compare_the_same_method_when_the_primary_method_changed(tmp_pat
         f"Pooled estimates before and after, both by {glmm}: the primary method changed from "
         f"{bayes} in version 0.0.1 to {glmm} in this version"
     ) in changes
-    assert f"k = 4; {numbers.proportion(0.222222)}" in changes
-    assert "not computed in version 0.0.1" in changes
-    assert numbers.proportion(0.111111) not in changes
+    header, rows = changes_table(html)
+    before = [row[header.index("Version 0.0.1")] for row in rows]
+    assert [b for b in before if b.startswith("k = ")] == [_k_estimate(configured)]
+    assert "not computed in version 0.0.1" in before
+    assert not any(numbers.proportion(0.111111) in b for b in before)  # not as the GLMM's
     assert "primary method changed" in md
 
 
@@ -718,8 +720,9 @@ def test_study_changes_tell_a_changed_file_from_a_record_a_setting_changed(tmp_p
     changes = visible_text(section(html, "changes"))
     gamma = next(s["label"] for s in studies if s["study_id"] == "gamma-2016")
     assert (
-        f"Studies changed: {gamma} (study file changed); Synthetic Beta 2013 (study file "
-        "unchanged; its normalised record differs through a setting or the software)"
+        f"Studies changed: {gamma} (study file changed: its record otherwise the same); "
+        "Synthetic Beta 2013 (study file unchanged; its normalised record differs through a "
+        "setting or the software: only flags changed)"
     ) in changes
     unchanged = {s["study_id"]: s for s in studies}
     unchanged["beta-2013"] = json.loads((results / "normalised/beta-2013.json").read_text())
@@ -728,3 +731,241 @@ def test_study_changes_tell_a_changed_file_from_a_record_a_setting_changed(tmp_p
         root, "again", previous=_previous_archive(tmp_path, pooled, list(unchanged.values()))
     )
     assert "Studies changed: none" in visible_text(section(html, "changes"))
+
+
+# ------------------------------------------------ changes since the previous version: trust gaps
+
+PREVIOUS_SOURCE = "stsmeta-results-0.0.1.tar.gz"
+
+
+def _reader_text(fragment: str) -> str:
+    """An HTML fragment's text as a reader sees it: tags dropped (numbers are spans inside the
+    words), entities read."""
+    from html import unescape
+
+    return unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def changes_bullets(html: str) -> list[str]:
+    return [_reader_text(li) for li in re.findall(r"<li>(.*?)</li>", section(html, "changes"))]
+
+
+def changes_table(html: str) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the before-and-after table, each cell as a reader sees it."""
+    part = section(html, "changes")
+    header = [_reader_text(h) for h in re.findall(r'<th scope="col">(.*?)</th>', part)]
+    body = re.search(r"<tbody>(.*?)</tbody>", part).group(1)
+    rows = [
+        [_reader_text(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body)
+    ]
+    return header, rows
+
+
+def _normalised(root: Path) -> dict[str, dict]:
+    paths = sorted((root / "results/normalised").glob("*.json"))
+    return {p.stem: json.loads(p.read_text()) for p in paths}
+
+
+def _write_normalised(root: Path, study: dict) -> None:
+    (root / "results/normalised" / f"{study['study_id']}.json").write_text(json.dumps(study))
+
+
+def _pooled(root: Path, *names: str) -> dict[str, dict]:
+    return {n: json.loads((root / f"results/pool/{n}.json").read_text()) for n in names}
+
+
+def _label(root: Path, outcome: str) -> str:
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    return config["outcomes"][outcome]["label"].lower()
+
+
+def _k_estimate(result: dict) -> str:
+    """``k = 3; 0.500 [0.100, 0.900]`` as the table writes a result (its own formatters)."""
+    return (
+        f"k = {numbers.count(result['k'])}; {numbers.proportion(result['estimate'])} "
+        f"[{numbers.bound(result['ci_low'])},\u00a0{numbers.bound(result['ci_high'])}]"
+    )
+
+
+def _check_numbers_of_the_changes(root: Path, html: str, previous_pooled: dict) -> set[str]:
+    """Every number of the section equals the JSON value its data-src names: this version's
+    pooled JSON, or the previous archive's (``<archive>:pool/<O>/<S>.json#...``). Returns the
+    sources that are the previous archive's."""
+    parser = Numbers()
+    parser.feed(section(html, "changes"))
+    earlier = set()
+    for src, fmt, text in parser.found:
+        if src.startswith(f"{PREVIOUS_SOURCE}:pool/"):
+            file, pointer = src[len(f"{PREVIOUS_SOURCE}:pool/") :].split("#", 1)
+            value = previous_pooled[file.removesuffix(".json")]
+            for token in pointer.split("/")[1:]:
+                value = value[token.replace("~1", "/").replace("~0", "~")]
+            earlier.add(src)
+        else:
+            value = resolve(root, src)
+        assert text == getattr(numbers, fmt)(value), src
+    return earlier
+
+
+def test_a_study_whose_id_changed_is_reported_as_renamed(tmp_path):
+    """The same study under a new id, known by its DOI (case aside) or else its PMID, is
+    renamed, not one study removed and another added; a renamed study whose record changed
+    too says what changed."""
+    root = copy_inputs(tmp_path)
+    studies = _normalised(root)
+    studies["alpha-2013"]["citation"]["doi"] = "10.9999/synthetic.alpha"
+    studies["beta-2013"]["citation"]["pmid"] = "99999901"  # no DOI: matched by PMID
+    for name in ("alpha-2013", "beta-2013"):
+        _write_normalised(root, studies[name])
+    alpha = json.loads(json.dumps(studies["alpha-2013"]))
+    alpha.update(study_id="alpha-2012", label="Synthetic Alpha 2012", source_sha256="a" * 64)
+    alpha["citation"]["doi"] = "10.9999/SYNTHETIC.Alpha"  # DOIs are case-insensitive
+    beta = json.loads(json.dumps(studies["beta-2013"]))
+    beta.update(study_id="beta-old", source_sha256="b" * 64)  # the label kept, the id not
+    outcome = next(o for o in beta["outcomes"] if o["outcome"] == "complete_remission")
+    now = numbers.events_over_n(outcome["events"], outcome["n"])
+    outcome["events"] -= 1
+    before = numbers.events_over_n(outcome["events"], outcome["n"])
+    earlier = [s for k, s in studies.items() if k not in ("alpha-2013", "beta-2013")]
+    pooled = _pooled(root, "complete_remission/primary")
+    html, _ = build(
+        root, "out", previous=_previous_archive(tmp_path, pooled, earlier + [alpha, beta])
+    )
+    bullets = changes_bullets(html)
+    assert "Studies added: none" in bullets and "Studies removed: none" in bullets
+    assert (
+        # Alpha's DOI was typed in another case: the same DOI, but a changed citation.
+        "Studies renamed: Synthetic Alpha 2012 (now Synthetic Alpha 2013; record also changed: "
+        "citation); Synthetic Beta 2013 "
+        f"(study id beta-old, now beta-2013; record also changed: "
+        f"{_label(root, 'complete_remission')} {before} → {now})"
+    ) in bullets
+    assert "Studies changed: none" in bullets
+
+
+def test_a_rename_is_never_guessed_from_a_shared_or_a_missing_identifier(tmp_path):
+    """Two studies of this version share the DOI of one previous study: which one it became is
+    not known, so the previous study is removed and both are added (its PMID, matching one of
+    them, does not decide either). Studies without a DOI or PMID are never matched."""
+    root = copy_inputs(tmp_path)
+    studies = _normalised(root)
+    studies["alpha-2013"]["citation"].update(doi="10.9999/synthetic.shared", pmid="99999902")
+    studies["zeta-2021"]["citation"]["doi"] = "10.9999/synthetic.shared"
+    for name in ("alpha-2013", "zeta-2021"):
+        _write_normalised(root, studies[name])
+    alpha = dict(studies["alpha-2013"], study_id="alpha-2012", label="Synthetic Alpha 2012")
+    gamma = dict(studies["gamma-2016"], study_id="gamma-2015", label="SYNTHETIC Gamma 2015")
+    assert not {"doi", "pmid"} & set(gamma["citation"])  # no identifier at all
+    earlier = [s for k, s in studies.items() if k not in ("alpha-2013", "gamma-2016", "zeta-2021")]
+    pooled = _pooled(root, "complete_remission/primary")
+    html, _ = build(
+        root, "out", previous=_previous_archive(tmp_path, pooled, earlier + [alpha, gamma])
+    )
+    bullets = changes_bullets(html)
+    added = ", ".join(studies[s]["label"] for s in ("alpha-2013", "gamma-2016", "zeta-2021"))
+    assert f"Studies added: {added}" in bullets
+    assert "Studies removed: Synthetic Alpha 2012, SYNTHETIC Gamma 2015" in bullets
+    assert not any(b.startswith("Studies renamed") for b in bullets)
+
+
+def test_a_changed_study_says_which_counts_changed(tmp_path):
+    """A changed study gives each outcome's events/denominator and its patients before and now
+    where they differ, else the other fields that changed: not only "study file changed"."""
+    root = copy_inputs(tmp_path)
+    studies = _normalised(root)
+    earlier = {k: json.loads(json.dumps(s)) for k, s in studies.items()}
+    beta = earlier["beta-2013"]  # its study file corrected: one more patient, one fewer event
+    beta.update(source_sha256="f" * 64, n_patients=beta["n_patients"] + 1)
+    outcome = next(o for o in beta["outcomes"] if o["outcome"] == "complete_remission")
+    current = next(
+        o for o in studies["beta-2013"]["outcomes"] if o["outcome"] == outcome["outcome"]
+    )
+    outcome["events"] -= 1
+    epsilon = earlier["epsilon-2017"]  # an outcome it did not report before
+    epsilon.update(source_sha256="e" * 64)
+    epsilon["outcomes"] = [o for o in epsilon["outcomes"] if o["outcome"] != "complete_remission"]
+    eps_now = next(
+        o for o in studies["epsilon-2017"]["outcomes"] if o["outcome"] == "complete_remission"
+    )
+    earlier["delta-2017"]["flags"] = [{"field": "design", "reason": "SYNTHETIC flag"}]
+    pooled = _pooled(root, "complete_remission/primary")
+    html, _ = build(
+        root, "out", previous=_previous_archive(tmp_path, pooled, list(earlier.values()))
+    )
+    remission = _label(root, "complete_remission")
+    assert (
+        "Studies changed: "
+        f"Synthetic Beta 2013 (study file changed: {remission} "
+        f"{numbers.events_over_n(outcome['events'], outcome['n'])} → "
+        f"{numbers.events_over_n(current['events'], current['n'])}, patients "
+        f"{beta['n_patients']} → {studies['beta-2013']['n_patients']}); "
+        f"Synthetic Epsilon 2017 (study file changed: {remission} not reported → "
+        f"{numbers.events_over_n(eps_now['events'], eps_now['n'])}); "
+        "Synthetic Delta 2017 (study file unchanged; its normalised record differs through a "
+        "setting or the software: only flags changed)"
+    ) in changes_bullets(html)
+
+
+def test_scenarios_and_outcomes_no_longer_analysed_are_listed(tmp_path):
+    """A scenario, or a whole outcome, of the previous version that this version does not
+    analyse keeps its row, with the previous result, saying it is not analysed now."""
+    root = copy_inputs(tmp_path)
+    pooled = _pooled(root, "complete_remission/primary", "any_response/primary")
+    dropped = dict(pooled["complete_remission/primary"], scenario="old_subset", k=2)
+    dropped.update(scenario_label="SYNTHETIC old subset", estimate=0.3, ci_low=0.1, ci_high=0.6)
+    gone = dict(pooled["any_response/primary"], outcome="mortality", k=3)
+    gone.update(outcome_label="SYNTHETIC mortality", estimate=0.25, ci_low=0.05, ci_high=0.7)
+    pooled.update({"complete_remission/old_subset": dropped, "mortality/primary": gone})
+    studies = list(_normalised(root).values())
+    html, _ = build(root, "out", previous=_previous_archive(tmp_path, pooled, studies))
+    header, rows = changes_table(html)
+    assert header == ["Outcome", "Scenario", "Version 0.0.1", "This version"]
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    primary = config["scenarios"]["primary"]["label"]
+    assert rows[-2:] == [
+        [
+            config["outcomes"]["complete_remission"]["label"],
+            "SYNTHETIC old subset",
+            _k_estimate(dropped),
+            "not analysed in this version",
+        ],
+        ["SYNTHETIC mortality", primary, _k_estimate(gone), "not analysed in this version"],
+    ]
+    assert len(rows) == len(config["outcomes"]) * len(config["scenarios"]) + 2
+    earlier = _check_numbers_of_the_changes(root, html, pooled)
+    assert f"{PREVIOUS_SOURCE}:pool/mortality/primary.json#/estimate" in earlier
+
+
+def test_the_previous_versions_own_headline_is_shown_when_the_primary_method_changed(tmp_path):
+    """Readers of version 0.0.1 saw (and may have cited) its Bayesian estimates: when this
+    version's primary method differs, a column gives them, as published, beside the same-method
+    comparison; every number is traced to the archive it came from."""
+    root = copy_inputs(tmp_path)
+    bayes = "Bayesian binomial-normal (SYNTHETIC)"
+    pooled = _pooled(root, "complete_remission/primary", "any_response/primary")
+    for doc in pooled.values():
+        doc.update(estimate=0.111111, ci_low=0.05, ci_high=0.3, k=2, method_label=bayes)
+        doc["primary_selection"] = {"rule": "coverage", "method": "bayes", "reason": "SYNTHETIC"}
+    studies = list(_normalised(root).values())
+    html, _ = build(root, "out", previous=_previous_archive(tmp_path, pooled, studies))
+    header, rows = changes_table(html)
+    assert header == [
+        "Outcome",
+        "Scenario",
+        f"Version 0.0.1 as published, by {bayes}",
+        "Version 0.0.1",
+        "This version",
+    ]
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    for outcome in OUTCOMES:
+        row = next(
+            r
+            for r in rows
+            if r[:2]
+            == [config["outcomes"][outcome]["label"], config["scenarios"]["primary"]["label"]]
+        )
+        assert row[2] == _k_estimate(pooled[f"{outcome}/primary"])
+        assert row[3] == "not computed in version 0.0.1"  # never the Bayesian number
+    earlier = _check_numbers_of_the_changes(root, html, pooled)
+    assert f"{PREVIOUS_SOURCE}:pool/any_response/primary.json#/estimate" in earlier
