@@ -346,6 +346,8 @@ COVERAGE_SHARDS = [
 # The workflow's own files are found from its base directory, so that every target works from
 # any working directory.
 BASE = Path(workflow.basedir)
+
+
 def figure_output(stem, ext):
     """A figure file; the PNGs also go into `snakemake --report` with their caption."""
     path = f"{RESULTS}/figures/{stem}.{ext}"
