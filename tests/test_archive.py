@@ -739,3 +739,34 @@ def test_the_rerun_command_passes_the_config_files_in_the_runs_order(tmp_path: P
     ).read_text(encoding="utf-8")
     assert not (folder / "config.overrides.yaml").exists()
     assert _rerun_config(folder) == (folder / "config.effective.json").read_text()
+
+
+def test_no_archive_of_a_certainty_judgement_made_on_other_data(tmp_path: Path) -> None:
+    """A GRADE judgement made on earlier study data (judged_on is not the results'
+    data_sha256) is refused by name, field and fix; judged on these data, it is archived."""
+    import dataclasses
+
+    root = tmp_path / "repo"
+    given = make_tree(root)
+    certainty = root / "data" / "certainty.yaml"
+    judged = "a" * 64
+    certainty.write_text(
+        "# SYNTHETIC\noutcomes:\n  complete_remission:\n    certainty: low\n"
+        f"    judged_on: {judged}\n"
+    )
+    inputs = dataclasses.replace(inputs_for(root, given), data_files=(Path("data/certainty.yaml"),))
+    pooled = root / "results" / "pool" / "complete_remission" / "primary.json"
+    pooled.write_text(json.dumps({"synthetic": True, "data_sha256": "b" * 64}) + "\n")
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        with pytest.raises(InputError) as caught:
+            archive.build_archive(inputs)
+        message = str(caught.value)
+        assert "data/certainty.yaml: outcomes.complete_remission.judged_on:" in message
+        assert f"set judged_on to {'b' * 64}" in message
+        pooled.write_text(json.dumps({"synthetic": True, "data_sha256": judged}) + "\n")
+        data, _ = archive.build_archive(inputs)
+    finally:
+        os.chdir(cwd)
+    assert archive.read_archive("x", data).files["data/certainty.yaml"] == certainty.read_bytes()

@@ -370,6 +370,7 @@ def test_a_judgement_made_on_other_data_is_flagged(tmp_path):
     stale = "judged on an earlier version of the study files: to be checked again"
     assert stale in section(html, "summary-of-findings")
     assert stale in section(html, "at-a-glance")
+    assert stale in section(html, "abstract")  # an abstract quoted alone says it too
     result = json.loads((root / "results/pool/complete_remission/primary.json").read_text())
     doc["outcomes"]["complete_remission"]["judged_on"] = result.get("data_sha256") or "0" * 64
     (root / "certainty.yaml").write_text(yaml.safe_dump(doc))

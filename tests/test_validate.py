@@ -91,7 +91,10 @@ def test_events_over_denominator(tmp_path):
     data = _valid()
     data["outcomes"][1]["events"] = 5
     path = _write(tmp_path, data)
-    _assert_reported(_problems(path), path, "outcomes[1].events", "exceed", "0 to n")
+    problems = _problems(path)
+    _assert_reported(problems, path, "outcomes[1].events", "exceed", "0 to n")
+    # The outcome is given, with a problem of its own: not also said to be missing.
+    assert not [p for p in problems if "outcomes_not_reported" in p], problems
 
 
 def test_alternative_events_over_denominator(tmp_path):
@@ -323,3 +326,23 @@ def test_a_file_checked_before_is_not_parsed_again_until_its_bytes_change(tmp_pa
     _write(tmp_path, data)
     with pytest.raises(studyfile.InputError):
         studyfile.read_study(path)
+
+
+def test_the_template_copied_unchanged_is_refused(tmp_path):
+    # The template's made-up counts would otherwise be pooled as a study.
+    template = Path(__file__).parents[1] / "templates" / "study-template.yaml"
+    data = yaml.safe_load(template.read_text(encoding="utf-8"))
+    path = _write(tmp_path, data)
+    problems = _problems(path)
+    _assert_reported(problems, path, "citation.title", "template's placeholder")
+    data["study_id"], data["label"] = "smith-2021", "Smith 2021"
+    path = _write(tmp_path, data)  # a new id and label, the rest of the template kept
+    _assert_reported(_problems(path), path, "citation.title", "template's placeholder")
+
+
+@pytest.mark.parametrize("locator", ["TODO", "tbd", "?", "  xxx "])
+def test_a_placeholder_locator_is_refused(tmp_path, locator):
+    data = _valid()
+    data["n_patients"]["locator"] = locator
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "n_patients.locator", "does not say where")

@@ -233,6 +233,41 @@ def _check_sources(normalised: list[tuple[str, dict]], raw: Mapping[str, bytes])
         raise InputError(problems)
 
 
+def _check_judgements(members: Mapping[str, bytes], config: Mapping) -> None:
+    """No archive of a certainty judgement made on other study data than its results: the
+    Summary of findings would carry a GRADE rating, and reasons quoting numbers, that nobody
+    checked against the published results (the report marks it; a citable archive must not)."""
+    from stsmeta.yaml_limits import safe_load_checked
+
+    path = ((config.get("review") or {}).get("certainty")) or ""
+    data = members.get(PurePosixPath(Path(path).as_posix()).as_posix()) if path else None
+    if data is None:
+        return
+    try:
+        outcomes = (safe_load_checked(data.decode("utf-8")) or {}).get("outcomes") or {}
+    except Exception:  # noqa: BLE001 - the report job validated it: nothing to check here
+        return
+    problems = []
+    for outcome, block in sorted(outcomes.items()):
+        judged = block.get("judged_on") if isinstance(block, dict) else None
+        pooled = members.get(f"{RESULTS_FOLDER}/pool/{outcome}/primary.json")
+        if not judged or pooled is None:
+            continue
+        now = json.loads(pooled).get("data_sha256")
+        if judged != now:
+            problems.append(
+                Problem(
+                    str(path),
+                    f"outcomes.{outcome}.judged_on",
+                    "this certainty judgement was made on other study data than the results "
+                    "being archived (the report marks it 'to be checked again'): re-check it "
+                    f"against this version's results, then set judged_on to {now}",
+                )
+            )
+    if problems:
+        raise InputError(problems)
+
+
 def _read_config_file(path: Path) -> dict:
     """A configuration file as written, before any merging or defaults."""
     import yaml
@@ -333,6 +368,7 @@ def collect_inputs(inputs: ArchiveInputs) -> tuple[dict[str, bytes], ResultsMeta
     normalised = _normalised_studies(members)
     raw = {k: v for k, v in members.items() if k.startswith(f"{studies_dir}/")}
     _check_sources(normalised, raw)
+    _check_judgements(members, config)
     date, date_source = release_date(report, normalised, config_file)
     workflow = tuple(sorted(n for n in dict.fromkeys(inputs.workflow_files) if n in members))
     metadata = ResultsMetadata(

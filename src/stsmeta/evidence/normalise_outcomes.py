@@ -277,8 +277,11 @@ def read_outcomes(
     for dup in sorted(duplicates(given)):
         c.problem("outcomes", f"outcome {dup!r} given more than once; one entry per outcome")
     if raw["outcomes"] or not_reported:
-        # A harmonised outcome neither given nor listed would be left out without a reason.
-        for missing in sorted(set(vocab.OUTCOME.allowed()) - set(given)):
+        # A harmonised outcome neither given nor listed would be left out without a reason. One
+        # given with a problem of its own (events over n, say) is given: that problem is the one
+        # to fix, and a second message saying it is missing would point to the wrong fix.
+        written = {str(item.get("outcome")) for item in raw["outcomes"] if isinstance(item, dict)}
+        for missing in sorted(set(vocab.OUTCOME.allowed()) - set(given) - written):
             c.problem(
                 "outcomes_not_reported",
                 f"{missing} is neither in 'outcomes' nor listed here; give its counts, or list "

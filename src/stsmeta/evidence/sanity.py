@@ -82,6 +82,30 @@ def _is_count(path: tuple[Any, ...]) -> bool:
     return last in COUNT_KEYS or (last == "value" and len(path) > 1 and path[-2] in FACT_COUNTS)
 
 
+# The placeholder texts of templates/study-template.yaml: a copy with them left in would pool the
+# template's made-up counts as a study (a copy validated unchanged).
+TEMPLATE_PLACEHOLDERS = frozenset(
+    {"title of the paper", "journal abbreviation", "author x. title of the review. where, when."}
+)
+# A locator that says nothing of where: a note to self left in.
+PLACEHOLDER_LOCATORS = frozenset({"todo", "tbd", "tbc", "fixme", "xxx", "?", "??", "...", "-"})
+
+
+def _placeholder_problem(path: tuple[Any, ...], text: str) -> str | None:
+    said = " ".join(text.split()).lower()
+    if said in TEMPLATE_PLACEHOLDERS:
+        return (
+            f"{text!r} is the template's placeholder; replace every value of the template with "
+            "the study's (templates/study-template.yaml; docs/data-dictionary.md)"
+        )
+    if path and path[-1] == "locator" and said in PLACEHOLDER_LOCATORS:
+        return (
+            f"locator {text!r} does not say where in the source this is; give it, e.g. "
+            "'abstract', 'p. 3, table 2' or 'line 10'"
+        )
+    return None
+
+
 def value_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
     """Numbers and text of a parsed study file that no later step could use."""
     problems = []
@@ -114,6 +138,8 @@ def value_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
         if message:
             what = "field name" if is_key else "text"
             problems.append(Problem(file, _field(path), f"{what} {message}"))
+        elif not is_key and (placeholder := _placeholder_problem(path, text)):
+            problems.append(Problem(file, _field(path), placeholder))
     return problems
 
 

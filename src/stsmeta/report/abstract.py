@@ -18,6 +18,7 @@ from stsmeta.report.base import (
     num,
     searched_a_database,
 )
+from stsmeta.report.certainty import STALE, judged_on_other_data
 from stsmeta.report.discussion import interpretation
 from stsmeta.report.document import Block, Cell, Heading, Paragraph, cell
 from stsmeta.report.first_screen import harms_line
@@ -111,9 +112,12 @@ def _result_cell(data: ReportData, outcome: str) -> Cell:
     result = data.pooled[outcome]["primary"]
     src = file_src(outcome, "primary")
     label = plan.outcome_label(outcome)
-    certainty = (((data.certainty or {}).get("outcomes") or {}).get(outcome) or {}).get("certainty")
+    block = ((data.certainty or {}).get("outcomes") or {}).get(outcome) or {}
+    certainty = block.get("certainty")
+    # As in the Summary of findings: a rating made on other study data says so.
+    stale = f" ({STALE})" if certainty and judged_on_other_data(block, result) else ""
     grade = (
-        f"; {str(certainty).replace('_', ' ')} certainty"
+        f"; {str(certainty).replace('_', ' ')} certainty{stale}"
         if certainty
         else "; certainty not assessed"
     )
