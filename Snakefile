@@ -58,3 +58,4 @@ onsuccess:
     if Path(RESULTS, "report.html").is_file():
         print(f"stsmeta: the report is {Path(RESULTS, 'report.html').resolve()}")
         print_pdf_state()
+    print_archive_outcome()

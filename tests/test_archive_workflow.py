@@ -5,6 +5,7 @@ archive alone, from another working directory, unreleased changes, a corrupt pre
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -48,6 +49,10 @@ def published(tmp_path_factory) -> Path:
     for target in ([], ["archive"]):
         proc = _snakemake_elsewhere(work, elsewhere, *target)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+    # The run says where the archive is and what to do with it (the job's log is not read).
+    said = proc.stdout + proc.stderr
+    assert f"stsmeta: published {ARCHIVE}" in said, said
+    assert f"stsmeta verify-archive {ARCHIVE}" in said and "commit archives.lock" in said
     assert not any(elsewhere.iterdir()), "nothing may be written to the working directory"
     return work
 
@@ -134,7 +139,25 @@ def test_unreleased_changes_are_labelled_and_refused(published: Path, tmp_path: 
     proc = _snakemake(work, "archive", check=False)
     assert proc.returncode != 0
     log = (work / "results" / "logs" / "archive.log").read_text()
+    # First: the certainty judgements were made on the data before the study was added.
+    assert "data/certainty.yaml: outcomes.complete_remission.judged_on:" in log, log
+    assert "Traceback" not in log
+    assert ((work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()) == before
+    # Re-checked (as README step 5 says): then the published version may not be overwritten.
+    certainty = work / "data" / "certainty.yaml"
+    now = {
+        json.loads((work / "results" / "pool" / o / "primary.json").read_text())["data_sha256"]
+        for o in ("complete_remission", "any_response")
+    }
+    assert len(now) == 1  # both outcomes read the same study files
+    text = re.sub(r"judged_on: [0-9a-f]{64}", f"judged_on: {now.pop()}", certainty.read_text())
+    certainty.write_text(text)
+    proc = _snakemake(work, "archive", check=False)
+    assert proc.returncode != 0
+    log = (work / "results" / "logs" / "archive.log").read_text()
     assert "bump report.version" in log and "Traceback" not in log
+    # It names the file the user edits, not the workflow's effective configuration.
+    assert "config.yaml: report.version:" in log and "results/config" not in log
     assert ((work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()) == before
 
 

@@ -116,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
             args.staging,
             args.publish_dir,
             meta.version,
-            str(args.config),
+            # Where report.version is set (config.yaml), not the effective configuration.
+            str(args.config_files[0] if args.config_files else args.config),
             lock,
             meta.date_released.isoformat(),
         )
