@@ -346,3 +346,10 @@ def test_a_placeholder_locator_is_refused(tmp_path, locator):
     data["n_patients"]["locator"] = locator
     path = _write(tmp_path, data)
     _assert_reported(_problems(path), path, "n_patients.locator", "does not say where")
+
+
+def test_a_percentage_typed_as_a_count_says_how_to_write_it(tmp_path):
+    data = _valid()
+    data["outcomes"][1]["events"] = "60%"
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "outcomes[1].events", "wrong type", "`percent: 60`")

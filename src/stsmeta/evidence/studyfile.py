@@ -102,6 +102,16 @@ def _type_hint(instance: Any, wanted: list[str]) -> str:
         return f"; put the text in quotes, e.g. '{instance}'"
     if isinstance(instance, float) and "integer" in wanted and instance.is_integer():
         return f"; write the whole number without a decimal point ({int(instance)})"
+    if isinstance(instance, str) and instance.strip().endswith("%"):
+        number = instance.strip()[:-1].strip()
+        if "integer" in wanted:
+            # A count written as the source's percentage: the percent field derives the count.
+            return (
+                f"; a percentage is written as `percent: {number}` (no % sign) in place of "
+                "`events`, and the count is derived from it and n"
+            )
+        if "number" in wanted:
+            return f"; write the number without the % sign ({number})"
     return ""
 
 

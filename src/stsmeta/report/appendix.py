@@ -442,6 +442,8 @@ def checksums_section(data: ReportData) -> list[Block]:
             raw,
             caption="Raw study files (as recorded in the normalised studies)",
         ),
-        Paragraph(cell("The same list in sha256sum format (check with `sha256sum -c`):")),
+        Paragraph(
+            cell("The same list in sha256sum format (check it with the command sha256sum -c):")
+        ),
         Code(lines.rstrip("\n")),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stsmeta.presentation import numbers
 from stsmeta.presentation.inputs import study_label
 from stsmeta.presentation.screening import records_with
 from stsmeta.presentation.wording import flag_text, joined_terms, term
@@ -164,7 +165,8 @@ def outcome_table(data: ReportData, rows: list[dict[str, str]]) -> Table:
                 else "not reported"
             ),
             cell(term(r.get("unit"), "unit").lower() if r.get("unit") else ""),
-            csv_cell(r, "proportion"),
+            # Three decimals, as every proportion of the report (the CSV keeps six).
+            _proportion_cell(r.get("proportion")),
             csv_cell(r, "timepoint_text"),
             csv_cell(r, "derived_from_percent"),
             cell(outcome_flags(flags_by_study.get(r.get("study_id", ""), []), r.get("outcome"))),
@@ -185,6 +187,15 @@ def outcome_table(data: ReportData, rows: list[dict[str, str]]) -> Table:
         outcome_rows,
         caption="Outcome data (primary reading)",
     )
+
+
+def _proportion_cell(text: str | None) -> Cell:
+    """A proportion of the outcome table (six decimals in the CSV) with three, as every
+    proportion of the report."""
+    try:
+        return cell(numbers.proportion(float(text))) if text else cell()
+    except ValueError:
+        return cell(str(text))
 
 
 def studies_section(data: ReportData) -> list[Block]:
