@@ -371,6 +371,25 @@ def test_cli_outputs_byte_identical_for_any_shard_count(project, monkeypatch):
     assert (
         doc["recommendation"]["method"] is None or doc["recommendation"]["method"] in doc["methods"]
     )
+    # The runner-up and the margin, recorded for the report, agree with the verdicts.
+    rec = doc["recommendation"]
+    verdicts = {v["method"]: v for v in rec["verdicts"]}
+    up = rec["runner_up"]
+    assert up["method"] != rec["method"] and verdicts[up["method"]]["eligible"]
+    assert up["label"] == doc["methods"][up["method"]]["label"]
+    assert up["worst_abs_deviation"] == verdicts[up["method"]]["worst_abs_deviation"]
+    assert up["margin"] == pytest.approx(
+        up["worst_abs_deviation"] - verdicts[rec["method"]]["worst_abs_deviation"], abs=2e-6
+    )
+    # Every method fits the same datasets with the same fitter here: one worst cell, a tie.
+    assert up["same_cell"] and up["tied"] and up["margin"] == 0
+    assert up["margin_mcse"] == pytest.approx(
+        2 * verdicts[rec["method"]]["worst_coverage_mcse"], abs=2e-6
+    )
+    # Covered in every replicate or in none: an SE of 0, no count of SEs, and a margin of 0
+    # is no separation.
+    assert up["margin_mcse"] == 0 and up["margin_in_mcse"] is None and not up["separated"]
+    assert (up["separation"], up["tie"]) == (summ.SEPARATION, summ.TIE)
 
 
 def test_cli_summary_refuses_missing_shard(project, capsys, monkeypatch):
@@ -632,3 +651,156 @@ def test_an_analysis_without_a_study_is_refused_at_the_design_naming_the_setting
     text = str(caught.value)
     assert "config.yaml: coverage.outcome: no study enters the analysis" in text
     assert "add a study with complete_remission counts" in text
+
+
+def cell_at(method, p, tau, coverage, mcse, width=0.3, failure=0.0):
+    """One synthetic cell with a given coverage MC SE (answered kept consistent with it)."""
+    return summ.CellSummary(
+        method=method,
+        proportion=p,
+        tau=tau,
+        replicates=1000,
+        answered=1000,
+        failure_rate=failure,
+        failure_rate_mcse=0.0,
+        coverage=coverage,
+        coverage_mcse=mcse,
+        median_width=width,
+        median_width_mcse=0.0,
+        bias=0.0,
+        bias_mcse=0.0,
+        mean_width=width,
+    )
+
+
+def test_recommendation_records_the_runner_up_and_the_margin_in_mc_ses():
+    """Worst cells in different grid cells (independent datasets): SE sqrt(a^2 + b^2)."""
+    rows = [
+        cell_at("win", 0.5, 0.0, 0.985, 0.004),  # worst: 0.035 over
+        cell_at("win", 0.9, 1.0, 0.940, 0.008),
+        cell_at("next", 0.5, 0.0, 0.960, 0.006),
+        cell_at("next", 0.9, 1.0, 0.904, 0.003),  # worst: 0.046 under
+        cell_at("far", 0.5, 0.0, 0.880, 0.010),  # worst: 0.070
+        cell_at("far", 0.9, 1.0, 0.950, 0.007),
+        cell_at("fails", 0.5, 0.0, 0.950, 0.007),  # closest, but fails: never the runner-up
+        cell_at("fails", 0.9, 1.0, 0.951, 0.007, failure=0.2),
+    ]
+    rec = summ.recommend(rows, LEVEL, max_failure_rate=0.01)
+    assert rec.method == "win"
+    m = rec.margin
+    assert m.runner_up == "next"
+    assert m.runner_up_worst_abs_deviation == pytest.approx(0.046)
+    assert m.margin == pytest.approx(0.011)
+    assert not m.same_cell and not m.tied
+    assert m.mcse == pytest.approx(math.hypot(0.004, 0.003))  # 0.005
+    assert m.in_mcse == pytest.approx(2.2)
+    assert m.separated
+    verdict = next(v for v in rec.verdicts if v.method == "win")
+    assert (verdict.worst_proportion, verdict.worst_tau) == (0.5, 0.0)
+    assert verdict.worst_coverage_mcse == 0.004
+    # The same margin measured with noisier cells is under 2 MC SEs: not separated.
+    noisy = [
+        cell_at(
+            r.method, r.proportion, r.tau, r.coverage, 2 * r.coverage_mcse, failure=r.failure_rate
+        )
+        for r in rows
+    ]
+    close = summ.recommend(noisy, LEVEL, max_failure_rate=0.01).margin
+    assert close.runner_up == "next" and close.in_mcse == pytest.approx(1.1)
+    assert not close.separated
+    # The margin is reporting only: the choice is the same with or without it.
+    assert summ.recommend(noisy, LEVEL, 0.01).method == rec.method
+
+
+def test_margin_se_is_the_upper_bound_when_both_worst_cells_are_one_grid_cell():
+    """Same cell (same datasets, correlation unknown): SE a + b, never too small."""
+    rows = [
+        cell_at("win", 0.9, 1.0, 0.975, 0.005),  # worst: 0.025 over
+        cell_at("win", 0.5, 0.0, 0.950, 0.007),
+        cell_at("next", 0.9, 1.0, 0.910, 0.009),  # worst: 0.040 under, in the same cell
+        cell_at("next", 0.5, 0.0, 0.960, 0.006),
+    ]
+    m = summ.recommend(rows, LEVEL, max_failure_rate=0.01).margin
+    assert m.same_cell
+    assert m.mcse == pytest.approx(0.014)
+    assert m.in_mcse == pytest.approx(0.015 / 0.014)
+    assert not m.separated
+
+
+def test_margin_upper_bound_covers_correlated_coverages_that_independence_understates():
+    """Why the same-cell SE is a + b: two intervals fitted to the same datasets, one covering
+    more often than nominal and one less, are positively correlated (datasets hard for one are
+    hard for the other), so their deviations move in opposite directions and the margin varies
+    more than independence says. Synthetic covering indicators from one latent per dataset."""
+    rng = np.random.default_rng(20261201)
+    runs, m = 2000, 1000
+    latent = rng.standard_normal((runs, m))
+    cover_win = latent < stats.norm.ppf(0.975)  # over-covers: 0.025 above nominal
+    cover_next = latent < stats.norm.ppf(0.910)  # under-covers: 0.040 below
+    margins = (LEVEL - cover_next.mean(axis=1)) - (cover_win.mean(axis=1) - LEVEL)
+    a, b = summ.mcse_proportion(0.975, m), summ.mcse_proportion(0.910, m)
+    empirical = float(np.std(margins, ddof=1))
+    assert empirical > 1.1 * math.hypot(a, b)  # independence would be too small here
+    rows = [cell_at("win", 0.9, 1.0, 0.975, a), cell_at("next", 0.9, 1.0, 0.910, b)]
+    bound = summ.recommend(rows, LEVEL, max_failure_rate=0.01).margin.mcse
+    assert bound == pytest.approx(a + b)
+    assert empirical <= bound
+
+
+def test_runner_up_in_a_tie_is_recorded_as_tied_with_its_signed_margin():
+    """A tie (same TIE step) goes to the narrower method; the runner-up, though closer to
+    nominal, is behind by the rule: the margin is negative and the margin is not separated."""
+    rows = [
+        cell_at("wide", 0.5, 0.0, 0.984, 0.004, width=0.50),  # worst 0.034
+        cell_at("wide", 0.9, 0.0, 0.950, 0.004, width=0.50),
+        cell_at("narrow", 0.5, 0.0, 0.986, 0.004, width=0.40),  # worst 0.036, same step
+        cell_at("narrow", 0.9, 0.0, 0.950, 0.004, width=0.40),
+    ]
+    rec = summ.recommend(rows, LEVEL, max_failure_rate=0.01)
+    assert rec.method == "narrow" and "tied with wide" in rec.reason
+    m = rec.margin
+    assert m.runner_up == "wide" and m.tied and m.same_cell
+    assert m.margin == pytest.approx(-0.002)
+    assert m.mcse == pytest.approx(0.008)
+    assert not m.separated
+
+
+def test_runner_up_is_the_next_by_rank_not_by_deviation_alone():
+    """Three eligible methods, two tied behind the winner: the narrower of the two is the
+    runner-up, as the rule would rank it."""
+    rows = [
+        cell_at("best", 0.5, 0.0, 0.960, 0.005, width=0.6),  # worst 0.010
+        cell_at("wide", 0.5, 0.5, 0.978, 0.005, width=0.5),  # worst 0.028
+        cell_at("narrow", 0.5, 1.0, 0.981, 0.005, width=0.3),  # worst 0.031, same step
+    ]
+    m = summ.recommend(rows, LEVEL, max_failure_rate=0.01).margin
+    assert m.runner_up == "narrow" and not m.tied
+    assert m.margin == pytest.approx(0.021)
+
+
+def test_no_runner_up_without_a_second_eligible_method():
+    alone = [
+        cell_at("only", 0.5, 0.0, 0.95, 0.007),
+        cell_at("bad", 0.5, 0.0, 0.95, 0.007, failure=0.5),
+    ]
+    rec = summ.recommend(alone, LEVEL, max_failure_rate=0.01)
+    assert rec.method == "only" and rec.margin is None
+    assert summ.recommend(alone[1:], LEVEL, max_failure_rate=0.01).margin is None
+
+
+def test_worst_cell_of_equally_far_cells_is_the_least_precise():
+    """Two cells equally far from nominal: the one with the larger MC SE, so that the margin's
+    SE is not understated; then the first by proportion and tau."""
+    far = [
+        cell_at("m", 0.5, 0.0, 0.97, 0.004),
+        cell_at("m", 0.9, 0.0, 0.97, 0.009),
+        cell_at("m", 0.7, 0.0, 0.95, 0.007),
+    ]
+    assert summ.worst_cell(far, LEVEL).proportion == 0.9
+    same_se = [cell_at("m", 0.9, 0.5, 0.97, 0.005), cell_at("m", 0.5, 1.0, 0.97, 0.005)]
+    assert (summ.worst_cell(same_se, LEVEL).proportion, summ.worst_cell(same_se, LEVEL).tau) == (
+        0.5,
+        1.0,
+    )
+    verdict = summ.recommend(far, LEVEL, max_failure_rate=0.01).verdicts[0]
+    assert (verdict.worst_proportion, verdict.worst_coverage_mcse) == (0.9, 0.009)

@@ -188,12 +188,35 @@ def test_every_number_in_the_report_equals_the_pooled_json(built):
             verdict["max_coverage"],
         }
         assert all(f"{cov}/summary/{j}/coverage_mcse" in sources for j in shown)
+        # The rule's worst cell, with its Monte Carlo SE.
+        assert f"{cov}/recommendation/verdicts/{i}/worst_abs_deviation" in sources
+        assert f"{cov}/recommendation/verdicts/{i}/worst_coverage_mcse" in sources
         worst = max(doc["summary"][j]["failure_rate"] for j in rows)
         assert any(
             f"{cov}/summary/{j}/failure_rate" in sources
             and doc["summary"][j]["failure_rate"] == worst
             for j in rows
         )
+
+
+def test_the_runner_up_sentence_has_every_number_from_the_json(built):
+    """The synthetic fixture's margin is under 2 MC SEs: the sentence says so and gives both
+    methods' estimates for the first outcome, each number tagged with its source (checked
+    against the JSON by the test above)."""
+    root, html, _ = built
+    parser = Numbers()
+    parser.feed(html)
+    sources = {src for src, _, _ in parser.found}
+    doc = json.loads((root / COVERAGE).read_text())
+    up = doc["recommendation"]["runner_up"]
+    assert not up["separated"]
+    for key in ("worst_abs_deviation", "margin", "margin_mcse", "margin_in_mcse", "separation"):
+        assert f"coverage/summary.json#/recommendation/runner_up/{key}" in sources
+    src = "complete_remission/primary.json#"
+    assert f"{src}/secondary/{up['method']}/estimate" in sources
+    part = visible_text(section(html, "coverage"))
+    assert f"Runner-up by the same rule: {up['label']}, whose worst cell is" in part
+    assert "not clearly separated from the runner-up by the simulation's precision" in part
 
 
 def test_tables_are_shown_verbatim(built):

@@ -448,14 +448,41 @@ def _json_row(s, label: str, family: str) -> dict:
     }
 
 
+def _margin_doc(rec, specs) -> dict | None:
+    """The summary JSON's ``recommendation.runner_up``: the next eligible method by the rule's
+    ranking, how far its worst cell is behind the recommended method's (``margin``), the Monte
+    Carlo SE of that margin and the margin in SEs, and whether that reaches
+    ``coverage.summary.SEPARATION`` (null without a runner-up)."""
+    from stsmeta.coverage.summary import SEPARATION, TIE
+
+    m = rec.margin
+    if m is None:
+        return None
+    return {
+        "method": m.runner_up,
+        "label": str(specs[m.runner_up].get("label", m.runner_up)),
+        "worst_abs_deviation": _num(m.runner_up_worst_abs_deviation),
+        "margin": _num(m.margin),
+        "margin_mcse": _num(m.mcse),
+        "margin_in_mcse": _num(m.in_mcse),
+        "same_cell": m.same_cell,
+        "tied": m.tied,
+        "separated": m.separated,
+        "separation": SEPARATION,
+        "tie": TIE,
+    }
+
+
 def _recommendation_doc(rec, specs) -> dict:
-    """The summary JSON's ``recommendation``: the method, why, and every method's verdict."""
+    """The summary JSON's ``recommendation``: the method, why, every method's verdict, and the
+    runner-up with the margin between them."""
     return {
         "method": rec.method,
         "label": str(specs[rec.method].get("label", rec.method)) if rec.method else None,
         "reason": rec.reason,
         "level": rec.level,
         "max_failure_rate": rec.max_failure_rate,
+        "runner_up": _margin_doc(rec, specs),
         "verdicts": [
             {
                 "method": v.method,
@@ -465,6 +492,9 @@ def _recommendation_doc(rec, specs) -> dict:
                 "max_failure_rate": _num(v.max_failure_rate),
                 "eligible": v.eligible,
                 "worst_abs_deviation": _num(v.worst_abs_deviation),
+                "worst_true_proportion": _num(v.worst_proportion),
+                "worst_tau": _num(v.worst_tau),
+                "worst_coverage_mcse": _num(v.worst_coverage_mcse),
                 "mean_width": _num(v.mean_width),
             }
             for v in rec.verdicts
@@ -494,6 +524,15 @@ def _summary(args: argparse.Namespace) -> int:
     _write(args.json, json_text)
     rec = json.loads(json_text)["recommendation"]
     print(f"coverage-summary: recommended {rec['method']}: {rec['reason']}", file=sys.stderr)
+    if rec["runner_up"]:
+        up = rec["runner_up"]
+        print(
+            f"coverage-summary: runner-up {up['method']} (worst cell {up['worst_abs_deviation']}"
+            f" from nominal): margin {up['margin']}, MC SE {up['margin_mcse']}"
+            + ("" if up["margin_in_mcse"] is None else f", {up['margin_in_mcse']} MC SEs")
+            + ("" if up["separated"] else ": not clearly separated"),
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -1,6 +1,7 @@
 """Summaries of the coverage study: per method and grid cell, coverage, median width, bias and
 failure rate with their Monte Carlo SEs (Morris, White & Crowther 2019, Stat Med 38:2074-2102),
-and the method recommended by the declared rule.
+and the method recommended by the declared rule, with how firmly the simulation separates it from
+the runner-up (the margin between their worst cells, in Monte Carlo SEs).
 
 Summaries sort the replicate rows before aggregating, so they are byte-identical for any number
 of shards. Pure functions over arrays (no I/O).
@@ -55,6 +56,39 @@ class MethodVerdict:
     eligible: bool  # failed no more often than allowed in every cell
     worst_abs_deviation: float = math.nan  # max over cells of |coverage - level|
     mean_width: float = math.nan  # mean over cells of the mean interval width
+    # The cell whose |coverage - level| is worst_abs_deviation (of several, the one with the
+    # largest coverage MC SE, then the first by proportion and tau), and that coverage's MC SE.
+    worst_proportion: float = math.nan
+    worst_tau: float = math.nan
+    worst_coverage_mcse: float = math.nan
+
+
+@dataclass(frozen=True)
+class Margin:
+    """How far the recommended method's worst cell is ahead of the runner-up's: the next eligible
+    method by the rule's own ranking. Reporting only: the rule never reads it."""
+
+    runner_up: str
+    runner_up_worst_abs_deviation: float
+    margin: float  # the runner-up's worst |coverage - level| minus the winner's (< 0 in a tie)
+    mcse: float  # its Monte Carlo SE (margin_mcse)
+    same_cell: bool  # both worst cells are one grid cell, whose datasets both methods fitted
+    tied: bool  # within one TIE step of the winner: the mean width decided
+
+    @property
+    def in_mcse(self) -> float:
+        """The margin in Monte Carlo SEs (NaN when the SE is 0 or unknown)."""
+        if not (math.isfinite(self.mcse) and self.mcse > 0):
+            return math.nan
+        return self.margin / self.mcse
+
+    @property
+    def separated(self) -> bool:
+        """Whether the margin is at least ``SEPARATION`` Monte Carlo SEs. An SE of 0 (both worst
+        cells at coverage 0 or 1) separates any positive margin."""
+        if math.isfinite(self.mcse) and self.mcse == 0:
+            return self.margin > 0
+        return bool(self.in_mcse >= SEPARATION)
 
 
 @dataclass(frozen=True)
@@ -66,6 +100,7 @@ class Recommendation:
     max_failure_rate: float
     verdicts: tuple[MethodVerdict, ...]
     reason: str
+    margin: Margin | None = None  # None without a recommended method or without a runner-up
 
 
 def mcse_proportion(rate: float, m: int) -> float:
@@ -160,6 +195,51 @@ def summarise(blocks: Iterable[Replicates]) -> list[CellSummary]:
 #: Monte Carlo SE of a 95% coverage at 1,000 replicates), broken by the mean interval width.
 TIE = 0.005
 
+#: A recommended method ahead of its runner-up by fewer Monte Carlo SEs than this is reported as
+#: not clearly separated from it by the simulation's precision: about the 1.96 of a two-sided 95%
+#: interval, so a margin of at least 2 MC SEs is one whose Monte Carlo interval excludes zero.
+#: The report says it in words; the rule does not read it (docs/analysis-plan.md).
+SEPARATION = 2.0
+
+
+def worst_cell(cells: Sequence[CellSummary], level: float) -> CellSummary:
+    """The cell whose coverage is farthest from ``level``; of equally far cells, the one with the
+    largest coverage MC SE (the least precise, so that a margin's SE is not understated), then the
+    first by proportion and tau. Cells with no coverage are skipped (there must be one with)."""
+    finite = [c for c in cells if math.isfinite(c.coverage)]
+    return min(
+        finite,
+        key=lambda c: (-abs(c.coverage - level), -c.coverage_mcse, c.proportion, c.tau),
+    )
+
+
+def margin_mcse(winner: MethodVerdict, runner_up: MethodVerdict) -> tuple[float, bool]:
+    """(Monte Carlo SE of the margin between two methods' worst deviations, same cell or not).
+
+    Each worst deviation is taken as its worst cell's |coverage - level| with that cell fixed, so
+    its SE is that cell's coverage MC SE (sqrt(c (1 - c) / answered)). This ignores that with
+    another seed another cell might be the worst (the maximum over cells of noisy coverages lies a
+    little farther from nominal than the worst true coverage, for both methods alike); Morris,
+    White & Crowther (2019) give no closed form for the SE of a maximum over cells.
+
+    - Different cells: their datasets are independent (every replicate has its own random
+      stream, keyed by its cell: ``simulate.replicate_seed``), so the SE is sqrt(a^2 + b^2),
+      exact up to the fixed-cell approximation.
+    - The same cell: every method is fitted to the same datasets, so the two coverages are
+      correlated, by an amount the summaries do not record. Datasets hard for one method tend
+      to be hard for another (positive correlation), which would make sqrt(a^2 + b^2) too large
+      when both coverages lie on the same side of nominal but too small when they lie on
+      opposite sides (the deviations then move in opposite directions). The SE is therefore
+      a + b, the largest any correlation allows (Cauchy-Schwarz): never too small, at the cost
+      of calling some clear margins unclear.
+    """
+    same = (winner.worst_proportion, winner.worst_tau) == (
+        runner_up.worst_proportion,
+        runner_up.worst_tau,
+    )
+    a, b = winner.worst_coverage_mcse, runner_up.worst_coverage_mcse
+    return (a + b if same else math.hypot(a, b)), same
+
 
 def recommend(
     summaries: Sequence[CellSummary], level: float, max_failure_rate: float
@@ -168,6 +248,11 @@ def recommend(
     methods failing in at most ``max_failure_rate`` of the replicates of every cell, the one
     whose worst cell's coverage is closest to ``level`` (smallest max |coverage - level|, in
     steps of ``TIE``), ties broken by the smaller mean interval width, then by name.
+
+    The recommendation also records the runner-up (the next eligible method by the same ranking)
+    and the margin between the two worst cells with its Monte Carlo SE (``Margin``,
+    ``margin_mcse``), so that the report can say how firmly the simulation separates the choice;
+    they never change it.
     """
     by_method: dict[str, list[CellSummary]] = {}
     for s in summaries:
@@ -180,6 +265,7 @@ def recommend(
         fail = max(c.failure_rate for c in cells)
         finite = cov[np.isfinite(cov)]
         complete = finite.size == cov.size
+        worst = worst_cell(cells, level) if complete else None
         verdicts.append(
             MethodVerdict(
                 method=method,
@@ -190,6 +276,9 @@ def recommend(
                 eligible=bool(fail <= max_failure_rate and complete),
                 worst_abs_deviation=float(np.max(np.abs(cov - level))) if complete else math.nan,
                 mean_width=float(np.mean(widths)) if complete else math.nan,
+                worst_proportion=worst.proportion if worst else math.nan,
+                worst_tau=worst.tau if worst else math.nan,
+                worst_coverage_mcse=worst.coverage_mcse if worst else math.nan,
             )
         )
     eligible = [v for v in verdicts if v.eligible]
@@ -208,7 +297,8 @@ def recommend(
     def rank(v: MethodVerdict):
         return (round(v.worst_abs_deviation / TIE), v.mean_width, v.method)
 
-    best = min(eligible, key=rank)
+    ranked = sorted(eligible, key=rank)
+    best = ranked[0]
     tied = [v for v in eligible if v is not best and rank(v)[0] == rank(best)[0]]
     tie_note = (
         f"; tied with {', '.join(v.method for v in tied)} within {TIE} and narrower on average "
@@ -227,4 +317,19 @@ def recommend(
             f"{best.max_coverage:.3f} over the grid) among methods failing in at most "
             f"{max_failure_rate:.1%} of replicates in every cell{tie_note}"
         ),
+        margin=_margin(best, ranked[1], tied=rank(ranked[1])[0] == rank(best)[0])
+        if len(ranked) > 1
+        else None,
+    )
+
+
+def _margin(best: MethodVerdict, runner_up: MethodVerdict, tied: bool) -> Margin:
+    se, same = margin_mcse(best, runner_up)
+    return Margin(
+        runner_up=runner_up.method,
+        runner_up_worst_abs_deviation=runner_up.worst_abs_deviation,
+        margin=runner_up.worst_abs_deviation - best.worst_abs_deviation,
+        mcse=se,
+        same_cell=same,
+        tied=tied,
     )

@@ -97,6 +97,11 @@ def mcse(value: object) -> str:
     return _fixed(value, ".4f")
 
 
+def multiple(value: object) -> str:
+    """A quantity in units of its standard error (a margin in Monte Carlo SEs), two decimals."""
+    return _fixed(value, ".2f")
+
+
 def rate(value: object) -> str:
     """A rate on the 0-1 scale as a percentage, one decimal (``0.4`` -> ``40.0%``)."""
     return _fixed(value, ".1f", scale=100, suffix="%")

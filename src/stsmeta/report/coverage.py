@@ -7,8 +7,11 @@ from __future__ import annotations
 from stsmeta.presentation import numbers
 from stsmeta.report.base import (
     ReportData,
+    estimate_with_ci,
     figure_block,
+    file_src,
     pointer,
+    primary_outcome,
 )
 from stsmeta.report.document import (
     Block,
@@ -19,6 +22,7 @@ from stsmeta.report.document import (
     Table,
     cell,
 )
+from stsmeta.selection import CONFIGURED_PRIMARY
 
 COVERAGE_SRC = "coverage/summary.json#"  # the --coverage file
 
@@ -62,6 +66,7 @@ def coverage_section(data: ReportData) -> list[Block]:
                 )
             )
         )
+        blocks += runner_up_paragraph(data)
     else:
         blocks.append(
             Paragraph(
@@ -78,7 +83,7 @@ def coverage_section(data: ReportData) -> list[Block]:
                 "Method",
                 "Lowest coverage (MC SE)",
                 "Highest coverage (MC SE)",
-                "Largest |coverage − nominal| (the rule's worst cell)",
+                "Largest |coverage − nominal| (the rule's worst cell; MC SE)",
                 "Mean |coverage − nominal|",
                 "Bias of the estimate, range over cells (MC SE)",
                 "Median width, range over cells (MC SE)",
@@ -142,11 +147,124 @@ def design_paragraph(data: ReportData, doc: dict) -> Paragraph:
     )
 
 
-def verdict_cell(verdict: dict, index: int | None, key: str) -> Cell:
-    """One number of a method's verdict in the recommendation (a coverage distance)."""
+def verdict_cell(verdict: dict, index: int | None, key: str, mcse_key: str = "") -> Cell:
+    """One number of a method's verdict in the recommendation (a coverage distance), with the
+    Monte Carlo SE under ``mcse_key`` when the verdict has it."""
     if index is None or verdict.get(key) is None:
         return cell(numbers.MISSING)
-    return cell(cov_num(verdict[key], ("recommendation", "verdicts", index, key), "coverage"))
+    where = ("recommendation", "verdicts", index)
+    shown = cell(cov_num(verdict[key], where + (key,), "coverage"))
+    if mcse_key and verdict.get(mcse_key) is not None:
+        shown += (" (", cov_num(verdict[mcse_key], where + (mcse_key,), "mcse"), ")")
+    return shown
+
+
+UP = ("recommendation", "runner_up")
+
+
+def runner_up_paragraph(data: ReportData) -> list[Block]:
+    """How firmly the coverage study separates the recommended method from the runner-up, in one
+    sentence: the runner-up (the next eligible method by the rule's ranking), its worst cell, the
+    margin and its Monte Carlo SE (``coverage.summary.margin_mcse``), and, under
+    ``coverage.summary.SEPARATION`` MC SEs, that the simulation does not clearly separate the
+    two, with both methods' estimates for the primary outcome when the pooled results carry them.
+    Nothing for a summary without a recommendation, or written before the runner-up was
+    recorded."""
+    rec = (data.coverage or {}).get("recommendation") or {}
+    if not rec.get("method") or "runner_up" not in rec:
+        return []
+    up = rec["runner_up"]
+    if not isinstance(up, dict):
+        return [Paragraph(cell("No other method is eligible: there is no runner-up."))]
+    same = bool(up.get("same_cell"))
+    tie = (
+        (" (a tie by the rule, within ", cov_num(up.get("tie"), UP + ("tie",), "coverage"), ")")
+        if up.get("tied")
+        else ()
+    )
+    se = cov_num(up.get("margin_mcse"), UP + ("margin_mcse",), "mcse")
+    cells = (
+        "both worst cells are the same grid cell, fitted to the same datasets"
+        if same
+        else "the two worst cells are different grid cells, simulated independently"
+    )
+    threshold: tuple = ()
+    if up.get("margin_in_mcse") is None:  # an SE of 0: both worst cells at coverage 0 or 1
+        size: tuple = (" has a Monte Carlo SE of ", se, f" ({cells})")
+    else:
+        # With the same cell the SE is an upper bound: the count of SEs is at least as far from
+        # zero as shown.
+        bound = ("at least " if float(up.get("margin") or 0) >= 0 else "at most ") if same else ""
+        size = (
+            f" is {bound}",
+            cov_num(up["margin_in_mcse"], UP + ("margin_in_mcse",), "multiple"),
+            f" Monte Carlo SEs (MC SE {'at most ' if same else ''}",
+            se,
+            f": {cells})",
+        )
+        threshold = (cov_num(up.get("separation"), UP + ("separation",), "grid_value"),)
+    if up.get("separated"):
+        verdict: tuple = (
+            *((", at least ", *threshold) if threshold else ()),
+            ", so the simulation's precision separates the two methods.",
+        )
+    else:
+        verdict = (
+            *((", under ", *threshold) if threshold else ()),
+            ", so the choice is not clearly separated from the runner-up by the simulation's "
+            "precision",
+            *estimates_clause(data, rec, up),
+            ".",
+        )
+    return [
+        Paragraph(
+            cell(
+                f"Runner-up by the same rule: {up.get('label') or up.get('method')}, whose worst "
+                "cell is ",
+                cov_num(up.get("worst_abs_deviation"), UP + ("worst_abs_deviation",), "coverage"),
+                " from nominal; the recommended method's margin of ",
+                cov_num(up.get("margin"), UP + ("margin",), "coverage"),
+                *tie,
+                *size,
+                *verdict,
+            )
+        )
+    ]
+
+
+def pooled_method(primary: dict, name: str) -> tuple[dict, str] | None:
+    """A coverage-study method's result among a primary pooled result's methods, with its JSON
+    pointer there: the result itself when the rule made it primary, the configured primary under
+    ``secondary/configured_primary`` when another method was made primary, any other method under
+    its own name among ``secondary`` (None when the result does not carry it)."""
+    selected = str((primary.get("primary_selection") or {}).get("method") or "primary")
+    if name == selected:
+        return primary, ""
+    key = CONFIGURED_PRIMARY if name == "primary" else name
+    result = (primary.get("secondary") or {}).get(key)
+    return (result, pointer("secondary", key)) if isinstance(result, dict) else None
+
+
+def estimates_clause(data: ReportData, rec: dict, up: dict) -> tuple:
+    """``; for complete remission, the runner-up gives 0.520 [..] and the recommended method
+    0.550 [..]``, from the primary outcome's primary pooled result, or nothing when it does not
+    carry both methods with an estimate."""
+    outcome = primary_outcome(data.plan)
+    primary = (data.pooled.get(outcome) or {}).get("primary")
+    if not isinstance(primary, dict):
+        return ()
+    found = [pooled_method(primary, str(name)) for name in (up.get("method"), rec["method"])]
+    if any(f is None or not numbers.is_estimable(f[0]) for f in found):
+        return ()
+    src = file_src(outcome, "primary")
+    (runner_up, at_up), (chosen, at_chosen) = found
+    label = data.plan.outcome_label(outcome)
+    return (
+        f"; for {label[:1].lower()}{label[1:]}, the runner-up gives ",
+        *estimate_with_ci(runner_up, src + at_up),
+        " and the recommended method ",
+        *estimate_with_ci(chosen, src + at_chosen),
+    )
 
 
 def method_rows(doc: dict) -> list[tuple]:
@@ -182,7 +300,7 @@ def method_rows(doc: dict) -> list[tuple]:
                 cell(label),
                 at(min, "coverage", "coverage", "mcse"),
                 at(max, "coverage", "coverage", "mcse"),
-                verdict_cell(verdict, vi, "worst_abs_deviation"),
+                verdict_cell(verdict, vi, "worst_abs_deviation", "worst_coverage_mcse"),
                 verdict_cell(verdict, vi, "mean_abs_deviation"),
                 at(min, "bias", "proportion", "mcse")
                 + ((" to ",) + at(max, "bias", "proportion", "mcse") if answered else ()),

@@ -19,6 +19,7 @@ from stsmeta.report.base import (
     primary_outcome,
     primary_reason,
 )
+from stsmeta.report.coverage import runner_up_paragraph
 from stsmeta.report.document import (
     Block,
     Bullets,
@@ -130,6 +131,18 @@ def eligibility_blocks(data: ReportData) -> list[Block]:
     ]
 
 
+def chosen_by_coverage(data: ReportData) -> bool:
+    """Whether the pooled results' primary method is the one the coverage summary recommends,
+    chosen by the rule (``methods.selection: coverage``)."""
+    selected = data.pooled[primary_outcome(data.plan)]["primary"].get("primary_selection") or {}
+    rec = (data.coverage or {}).get("recommendation") or {}
+    return (
+        selected.get("rule") == "coverage"
+        and rec.get("method") is not None
+        and selected.get("method") == rec["method"]
+    )
+
+
 def synthesis_blocks(data: ReportData) -> list[Block]:
     plan = data.plan
     settings = method_settings(data, "primary")
@@ -149,6 +162,8 @@ def synthesis_blocks(data: ReportData) -> list[Block]:
     reason = primary_reason(data)
     if reason:
         blocks.append(Paragraph(cell(f"Why this primary method: {reason}")))
+    if chosen_by_coverage(data):
+        blocks += runner_up_paragraph(data)
     if settings.get("method") in ("bayes", "glmm"):
         blocks.append(
             Paragraph(

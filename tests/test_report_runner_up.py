@@ -1,0 +1,214 @@
+"""How firmly the coverage study separates the chosen method: the report's runner-up sentence.
+
+SYNTHETIC inputs built here (a coverage summary's recommendation and a primary pooled result),
+never the shipped results.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from stsmeta.presentation import numbers
+from stsmeta.presentation.inputs import Plan
+from stsmeta.report.base import ReportData
+from stsmeta.report.coverage import coverage_section, pooled_method, runner_up_paragraph
+from stsmeta.report.document import Num, Paragraph, plain
+from stsmeta.report.methods import synthesis_blocks
+
+CONFIG = {
+    "confidence_level": 0.95,
+    "outcomes": {
+        "complete_remission": {"role": "primary", "label": "Complete remission"},
+        "any_response": {"role": "secondary", "label": "Any response"},
+    },
+    "scenarios": {"primary": {"label": "Primary analysis"}},
+    "methods": {
+        "selection": "coverage",
+        "primary": {"label": "B", "method": "bayes"},
+        "secondary": {
+            "configured_primary": {"label": "G", "method": "glmm"},
+            "common_exact": {"label": "C", "method": "common"},
+        },
+    },
+}
+
+CLEAR = {
+    "method": "common_exact",
+    "label": "Exact common effect (SYNTHETIC)",
+    "worst_abs_deviation": 0.045,
+    "margin": 0.01,
+    "margin_mcse": 0.004444,
+    "margin_in_mcse": 2.250176,
+    "same_cell": False,
+    "tied": False,
+    "separated": True,
+    "separation": 2.0,
+    "tie": 0.005,
+}
+CLOSE = {**CLEAR, "margin_mcse": 0.009091, "margin_in_mcse": 1.1, "separated": False}
+
+
+def result(estimate: float, low: float, high: float) -> dict:
+    return {"estimate": estimate, "ci_low": low, "ci_high": high, "k": 6}
+
+
+def make_data(runner_up, selected: str = "bayes", rule: str = "coverage") -> ReportData:
+    """The Bayesian model chosen by the rule; the GLMM kept as configured_primary."""
+    pooled = {}
+    for outcome, shift in (("complete_remission", 0.0), ("any_response", 0.1)):
+        doc = result(0.55 + shift, 0.3, 0.8)
+        doc["primary_selection"] = {"rule": rule, "method": selected, "reason": "SYNTHETIC"}
+        doc["method_reason"] = "SYNTHETIC reason"
+        doc["secondary"] = {
+            "configured_primary": result(0.62 + shift, 0.2, 0.9),
+            "common_exact": result(0.6 + shift, 0.35, 0.82),
+        }
+        pooled[outcome] = {"primary": doc}
+    rec = {"method": "bayes", "label": "Bayesian (SYNTHETIC)", "reason": "SYNTHETIC reason"}
+    if runner_up != "absent":
+        rec["runner_up"] = copy.deepcopy(runner_up)
+    coverage = {"recommendation": rec, "design": {}, "settings": {}, "methods": {}, "summary": []}
+    return ReportData(
+        plan=Plan(config=copy.deepcopy(CONFIG), path="config.yaml"),
+        pooled=pooled,
+        studies={},
+        tables={},
+        figures={},
+        checksums={},
+        software=(),
+        coverage=coverage,
+    )
+
+
+def resolve(data: ReportData, src: str):
+    file, pointer = src.split("#", 1)
+    if file == "coverage/summary.json":
+        value = data.coverage
+    else:
+        outcome, scenario = file.removesuffix(".json").split("/")
+        value = data.pooled[outcome][scenario]
+    for token in pointer.split("/")[1:]:
+        value = value[token.replace("~1", "/").replace("~0", "~")]
+    return value
+
+
+def sentence(data: ReportData) -> tuple[str, list[Num]]:
+    """The runner-up paragraph's text and its numbers, each checked against its source."""
+    blocks = runner_up_paragraph(data)
+    assert len(blocks) == 1 and isinstance(blocks[0], Paragraph)
+    nums = [p for p in blocks[0].parts if isinstance(p, Num)]
+    for n in nums:
+        assert n.text == getattr(numbers, n.fmt)(resolve(data, n.src)), n.src
+    return plain(blocks[0].parts), nums
+
+
+def test_a_clear_margin_says_the_simulation_separates_the_two():
+    text, nums = sentence(make_data(CLEAR))
+    assert text == (
+        "Runner-up by the same rule: Exact common effect (SYNTHETIC), whose worst cell is 0.045 "
+        "from nominal; the recommended method's margin of 0.010 is 2.25 Monte Carlo SEs (MC SE "
+        "0.0044: the two worst cells are different grid cells, simulated independently), at "
+        "least 2, so the simulation's precision separates the two methods."
+    )
+    assert not any(n.src.startswith("complete_remission/") for n in nums)  # no estimates
+
+
+def test_a_close_margin_says_so_with_both_estimates_for_the_primary_outcome():
+    text, nums = sentence(make_data(CLOSE))
+    assert text == (
+        "Runner-up by the same rule: Exact common effect (SYNTHETIC), whose worst cell is 0.045 "
+        "from nominal; the recommended method's margin of 0.010 is 1.10 Monte Carlo SEs (MC SE "
+        "0.0091: the two worst cells are different grid cells, simulated independently), under "
+        "2, so the choice is not clearly separated from the runner-up by the simulation's "
+        "precision; for complete remission, the runner-up gives 0.600 [0.350,\u00a00.820] and "
+        "the recommended method 0.550 [0.300,\u00a00.800]."
+    )
+    sources = {n.src for n in nums}
+    assert "complete_remission/primary.json#/secondary/common_exact/estimate" in sources
+    assert "complete_remission/primary.json#/estimate" in sources
+    assert not any(s.startswith("any_response/") for s in sources)  # the first outcome only
+
+
+def test_the_configured_primary_as_runner_up_is_read_from_configured_primary():
+    glmm = {**CLOSE, "method": "primary", "label": "GLMM (SYNTHETIC)"}
+    text, nums = sentence(make_data(glmm))
+    assert "the runner-up gives 0.620 [0.200,\u00a00.900]" in text
+    assert "complete_remission/primary.json#/secondary/configured_primary/estimate" in {
+        n.src for n in nums
+    }
+
+
+def test_pooled_method_follows_the_rule_s_rearrangement():
+    data = make_data(CLOSE)
+    primary = data.pooled["complete_remission"]["primary"]
+    assert pooled_method(primary, "bayes") == (primary, "")
+    assert pooled_method(primary, "primary")[1] == "/secondary/configured_primary"
+    assert pooled_method(primary, "common_exact")[1] == "/secondary/common_exact"
+    assert pooled_method(primary, "ft_dl") is None
+    # The configured primary kept (the rule chose it): it is the pooled primary itself.
+    kept = {"estimate": 0.5, "primary_selection": {"rule": "coverage", "method": "primary"}}
+    assert pooled_method(kept, "primary") == (kept, "")
+
+
+def test_a_close_margin_without_the_runner_up_s_result_gives_no_estimates():
+    absent = {**CLOSE, "method": "ft_dl", "label": "Freeman-Tukey (SYNTHETIC)"}
+    text, _ = sentence(make_data(absent))
+    assert text.endswith("not clearly separated from the runner-up by the simulation's precision.")
+
+
+def test_a_tie_in_one_grid_cell_says_tie_and_bounds_the_se():
+    tie = {
+        **CLOSE,
+        "worst_abs_deviation": 0.034,
+        "margin": -0.001,
+        "margin_mcse": 0.008,
+        "margin_in_mcse": -0.125,
+        "same_cell": True,
+        "tied": True,
+    }
+    text, _ = sentence(make_data(tie))
+    assert (
+        "margin of -0.001 (a tie by the rule, within 0.005) is at most -0.12 Monte Carlo SEs "
+        "(MC SE at most 0.0080: both worst cells are the same grid cell, fitted to the same "
+        "datasets), under 2, so the choice is not clearly separated" in text
+    )
+
+
+def test_a_positive_margin_in_one_grid_cell_is_at_least_its_count_of_ses():
+    same = {**CLOSE, "margin_mcse": 0.014, "margin_in_mcse": 0.714286, "same_cell": True}
+    text, _ = sentence(make_data(same))
+    assert "margin of 0.010 is at least 0.71 Monte Carlo SEs (MC SE at most 0.0140: both" in text
+
+
+def test_an_se_of_zero_gives_no_count_of_ses():
+    exact = {**CLEAR, "margin_mcse": 0.0, "margin_in_mcse": None}
+    text, _ = sentence(make_data(exact))
+    assert "has a Monte Carlo SE of 0.0000 (the two worst cells are different grid cells" in text
+    assert "at least 2" not in text and text.endswith("separates the two methods.")
+
+
+def test_no_runner_up_and_an_older_summary():
+    text, _ = sentence(make_data(None))
+    assert text == "No other method is eligible: there is no runner-up."
+    assert runner_up_paragraph(make_data("absent")) == []  # written before runner_up existed
+
+
+@pytest.mark.parametrize("margin", [CLEAR, CLOSE])
+def test_the_sentence_follows_the_choice_in_the_coverage_section(margin):
+    blocks = coverage_section(make_data(margin))
+    texts = [plain(b.parts) for b in blocks if isinstance(b, Paragraph)]
+    chosen = next(i for i, t in enumerate(texts) if t.startswith("Recommended for this evidence"))
+    assert texts[chosen + 1].startswith("Runner-up by the same rule: Exact common effect")
+
+
+def test_the_methods_section_gives_it_only_when_the_rule_chose_the_primary():
+    def methods_text(data):
+        return [plain(b.parts) for b in synthesis_blocks(data) if isinstance(b, Paragraph)]
+
+    texts = methods_text(make_data(CLOSE))
+    why = next(i for i, t in enumerate(texts) if t.startswith("Why this primary method"))
+    assert texts[why + 1].startswith("Runner-up by the same rule")
+    for other in (make_data(CLOSE, rule="fixed"), make_data(CLOSE, selected="primary")):
+        assert not any(t.startswith("Runner-up") for t in methods_text(other))
