@@ -804,3 +804,27 @@ def test_worst_cell_of_equally_far_cells_is_the_least_precise():
     )
     verdict = summ.recommend(far, LEVEL, max_failure_rate=0.01).verdicts[0]
     assert (verdict.worst_proportion, verdict.worst_coverage_mcse) == (0.9, 0.009)
+
+
+def test_a_narrower_runner_up_would_win_a_tie_so_the_deciding_margin_is_beyond_the_tie_step():
+    """The rule ties worst cells within a TIE step and prefers the narrower intervals: when the
+    runner-up's are narrower, only the margin beyond TIE keeps the choice, and the verdict on
+    separation weighs that (the shipped design: 0.010 ahead, 2.25 MC SEs, but 0.005 beyond the
+    tie, about 1.1)."""
+    rows = [
+        cell_at("win", 0.5, 0.0, 0.985, 0.004, width=0.5),  # worst: 0.035 over
+        cell_at("next", 0.9, 1.0, 0.904, 0.003, width=0.4),  # worst: 0.046, narrower
+    ]
+    m = summ.recommend(rows, LEVEL, max_failure_rate=0.01).margin
+    assert m.runner_up == "next" and m.runner_up_narrower and not m.tied
+    assert m.in_mcse == pytest.approx(2.2)  # the whole margin, as reported
+    assert m.deciding_margin == pytest.approx(0.011 - summ.TIE)
+    assert m.deciding_in_mcse == pytest.approx(1.2)
+    assert not m.separated
+    # The same cells with the winner narrower: a tie would keep the choice; the whole margin
+    # decides.
+    wider = [cell_at(r.method, r.proportion, r.tau, r.coverage, r.coverage_mcse,
+                     width=0.4 if r.method == "win" else 0.5) for r in rows]  # fmt: skip
+    m = summ.recommend(wider, LEVEL, max_failure_rate=0.01).margin
+    assert not m.runner_up_narrower and m.deciding_margin == pytest.approx(0.011)
+    assert m.separated

@@ -212,3 +212,22 @@ def test_the_methods_section_gives_it_only_when_the_rule_chose_the_primary():
     assert texts[why + 1].startswith("Runner-up by the same rule")
     for other in (make_data(CLOSE, rule="fixed"), make_data(CLOSE, selected="primary")):
         assert not any(t.startswith("Runner-up") for t in methods_text(other))
+
+
+def test_a_runner_up_that_would_win_a_tie_is_weighed_beyond_the_tie_step():
+    """The shipped case: 2.25 MC SEs ahead, but the runner-up's narrower intervals would win a
+    tie, so the margin beyond the tie step (about 1.1 MC SEs) decides: not clearly separated,
+    with both estimates."""
+    narrower = {
+        **CLEAR,
+        "runner_up_narrower": True,
+        "deciding_margin": 0.005,
+        "deciding_in_mcse": 1.125088,
+        "separated": False,
+    }
+    text = plain(runner_up_paragraph(make_data(narrower))[0].parts)
+    assert "is 2.25 Monte Carlo SEs" in text
+    assert "counts worst cells within 0.005 of each other as a tie" in text
+    assert "the margin that keeps the choice is 0.005, 1.13 Monte Carlo SEs" in text
+    assert "not clearly separated from the runner-up" in text
+    assert "separates the two methods" not in text

@@ -74,21 +74,37 @@ class Margin:
     mcse: float  # its Monte Carlo SE (margin_mcse)
     same_cell: bool  # both worst cells are one grid cell, whose datasets both methods fitted
     tied: bool  # within one TIE step of the winner: the mean width decided
+    # The runner-up's intervals are narrower on average: it would win a tie by the rule.
+    runner_up_narrower: bool = False
 
     @property
     def in_mcse(self) -> float:
         """The margin in Monte Carlo SEs (NaN when the SE is 0 or unknown)."""
+        return self._in_mcse(self.margin)
+
+    @property
+    def deciding_margin(self) -> float:
+        """The part of the margin that keeps the choice: the rule counts worst cells within about
+        one ``TIE`` of each other as a tie, won by the narrower intervals; when those are the
+        runner-up's, a margin shrunk by ``TIE`` would already hand it the choice."""
+        return self.margin - TIE if self.runner_up_narrower and not self.tied else self.margin
+
+    @property
+    def deciding_in_mcse(self) -> float:
+        return self._in_mcse(self.deciding_margin)
+
+    def _in_mcse(self, margin: float) -> float:
         if not (math.isfinite(self.mcse) and self.mcse > 0):
             return math.nan
-        return self.margin / self.mcse
+        return margin / self.mcse
 
     @property
     def separated(self) -> bool:
-        """Whether the margin is at least ``SEPARATION`` Monte Carlo SEs. An SE of 0 (both worst
-        cells at coverage 0 or 1) separates any positive margin."""
+        """Whether the deciding margin is at least ``SEPARATION`` Monte Carlo SEs. An SE of 0
+        (both worst cells at coverage 0 or 1) separates any positive margin."""
         if math.isfinite(self.mcse) and self.mcse == 0:
-            return self.margin > 0
-        return bool(self.in_mcse >= SEPARATION)
+            return self.deciding_margin > 0
+        return bool(self.deciding_in_mcse >= SEPARATION)
 
 
 @dataclass(frozen=True)
@@ -332,4 +348,5 @@ def _margin(best: MethodVerdict, runner_up: MethodVerdict, tied: bool) -> Margin
         mcse=se,
         same_cell=same,
         tied=tied,
+        runner_up_narrower=runner_up.mean_width < best.mean_width,
     )

@@ -203,6 +203,19 @@ def runner_up_paragraph(data: ReportData) -> list[Block]:
             f": {cells})",
         )
         threshold = (cov_num(up.get("separation"), UP + ("separation",), "grid_value"),)
+        if up.get("runner_up_narrower") and not up.get("tied"):
+            # A tie goes to the narrower intervals: the runner-up's. What keeps the choice is
+            # the margin beyond the tie step, and that is what the verdict weighs.
+            size += (
+                "; but the rule counts worst cells within ",
+                cov_num(up.get("tie"), UP + ("tie",), "coverage"),
+                " of each other as a tie, which the runner-up's narrower intervals would win, so "
+                "the margin that keeps the choice is ",
+                cov_num(up.get("deciding_margin"), UP + ("deciding_margin",), "coverage"),
+                ", ",
+                cov_num(up.get("deciding_in_mcse"), UP + ("deciding_in_mcse",), "multiple"),
+                " Monte Carlo SEs",
+            )
     if up.get("separated"):
         verdict: tuple = (
             *((", at least ", *threshold) if threshold else ()),
