@@ -146,3 +146,20 @@ def test_a_source_listed_twice_in_a_record_is_named_not_counted(tmp_path, data, 
             f"{record['identified_via'][0]!r} is listed more than once; list each only once",
         )
     ]
+
+
+def test_a_series_its_authors_sent_is_a_kind_of_source_of_its_own(tmp_path, data, studies):
+    """A clinician's own series has a kind that says so (guessing another recorded a false
+    provenance), and the flow diagram names it."""
+    from stsmeta.figures.prisma import prisma_flow_plot
+    from stsmeta.presentation.screening import flow_counts
+
+    data = copy.deepcopy(data)
+    source = data["information_sources"][0]
+    source["kind"] = "author_submission"
+    assert _problems(tmp_path, data, studies) == []
+    source["kind"] = "clinic_records"
+    assert any(field.endswith("kind") for field, _ in _problems(tmp_path, data, studies))
+    source["kind"] = "author_submission"
+    figure = prisma_flow_plot(flow_counts(data), [("Complete remission", 6)], len(studies))
+    assert any("Submitted by authors" in text for text in figure.texts)

@@ -27,6 +27,9 @@ KIND_WORDS = {
     "reference_list": "Reference lists",
     "targeted_lookup": "Targeted look-ups",
     "outside_check": "Outside check",
+    "website": "Websites",
+    # A series its authors sent to the review (their own patients; unpublished or in press).
+    "author_submission": "Submitted by authors",
     "database": "Databases",
     "register": "Registers",
     "trial_register": "Trial registers",
