@@ -166,8 +166,15 @@ def test_subgroup_difference_of_the_analysis_plan():
     assert test["statistic"] == pytest.approx(expected.statistic, rel=1e-12)
     assert test["df"] == 1 and test["levels"] == ["x", "y"]
     assert test["single_study_levels"] == ["y"]
-    # y is 3/3: the common-tau2 test has no finite estimate for it, and says why.
+    # y is 3/3: the common-tau2 test has no finite estimate for it, and says why (without the
+    # fit, whose verdict on such a level is the same: checked here).
     assert test["glmm_lrt"]["statistic"] is None and "0% or all 100%" in test["glmm_lrt"]["note"]
+    from stsmeta.stats.glmm_reg import fit_glmm_regression
+
+    design, names = design_from_groups(["x", "x", "y"])
+    assert not fit_glmm_regression([1, 2, 3], [3, 4, 3], design, names).finite
+    design, names = design_from_groups(["x", "x", "y", "y"])
+    assert not fit_glmm_regression([1, 2, 0, 0], [3, 4, 2, 5], design, names).finite
     overlapping = subgroup_difference(results, {"x": [a, b], "y": [b, c]}, "not_reported")
     assert overlapping["statistic"] is None and "more than one level" in overlapping["note"]
 

@@ -70,19 +70,35 @@ def subgroup_difference(
     return test
 
 
+# Why the test with a common tau2 is not computed when a level is all 0% or all 100%.
+INFINITE_LEVEL = (
+    "not computed: a level whose events are all 0% or all 100% has an infinite estimate"
+)
+
+
+def _all_or_none(rows: Sequence[Any]) -> bool:
+    """Every study of the level at 0% events, or every one at 100%."""
+    return all(r.events == 0 for r in rows) or all(r.events == r.n for r in rows)
+
+
 def _glmm_lrt(members: Mapping[str, Sequence[Any]], levels: Sequence[str]) -> dict[str, Any]:
     """Likelihood-ratio test of subgroup differences with a common tau2 (GLMM)."""
     from stsmeta.stats.glmm_reg import fit_glmm_regression
     from stsmeta.stats.metareg import design_from_groups
 
-    rows = [(level, r) for level in levels for r in members[level]]
-    design, names = design_from_groups([level for level, _ in rows])
     out: dict[str, Any] = {
         "test": "GLMM likelihood ratio, common tau2, chi-squared on levels - 1 df",
         "statistic": None,
         "df": len(levels) - 1,
         "p": None,
     }
+    if any(_all_or_none(members[level]) for level in levels):
+        # Such a level's coefficient runs off to infinity whatever tau2 is: known without the
+        # fit, which would find it only after many Newton steps.
+        out["note"] = INFINITE_LEVEL
+        return out
+    rows = [(level, r) for level in levels for r in members[level]]
+    design, names = design_from_groups([level for level, _ in rows])
     try:
         fit = fit_glmm_regression(
             [r.events for _, r in rows], [r.n for _, r in rows], design, names
@@ -91,9 +107,7 @@ def _glmm_lrt(members: Mapping[str, Sequence[Any]], levels: Sequence[str]) -> di
         out["note"] = f"not computed: {exc}"
         return out
     if not fit.finite:
-        out["note"] = (
-            "not computed: a level whose events are all 0% or all 100% has an infinite estimate"
-        )
+        out["note"] = INFINITE_LEVEL
         return out
     out.update(statistic=fit.lrt, p=fit.lrt_p)
     return out
