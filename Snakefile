@@ -4,9 +4,9 @@
 # coverage` runs the coverage study alone (see docs/cluster.md for SLURM).
 
 
+import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -18,7 +18,9 @@ from stsmeta.config import check_config_file
 
 _yaml_problems = check_config_file("config.yaml")
 if _yaml_problems:
-    raise WorkflowError("\n".join(map(str, _yaml_problems)))
+    # The message alone, exit status 1 (as common.smk's stop: no trail of our files and lines).
+    print("\n".join(map(str, _yaml_problems)), file=sys.stderr)
+    sys.exit(1)
 
 
 configfile: "config.yaml"

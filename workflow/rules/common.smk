@@ -27,16 +27,25 @@ from stsmeta.pool.extract import extract_text
 from stsmeta.outputs import FIGURE_FORMATS, TABLE_NAMES, figure_stems, normalise_chunks
 from stsmeta.schemas import schema_path
 
+
 # The configuration Snakemake merged (config.yaml, then every --configfile and --config) is checked
 # once, against the package's config schema with defaults filled as snakemake.utils.validate fills
 # them (tests/test_config.py checks that both agree), and for what a schema cannot express; each
 # message names the field and the fix. Jobs never read config.yaml: each takes the part of this
 # effective configuration that its stage reads, results/config/<stage>.json (rule config), as a
 # declared input.
+def stop(message):
+    """Refuse to run while this file is read (before any job, lock or output): the message
+    alone, exit status 1. Raising WorkflowError here would print Snakemake's file and line
+    trail after it, which reads like a crash and names our code, not the user's file."""
+    print(message, file=sys.stderr)
+    sys.exit(1)
+
+
 CONFIG_FILES = [str(p) for p in workflow.configfiles] or ["config.yaml"]
 _checked_config, _config_problems = load_config(config, file=", ".join(CONFIG_FILES))
 if _config_problems:
-    raise WorkflowError("\n".join(str(p) for p in _config_problems))
+    stop("\n".join(str(p) for p in _config_problems))
 config.update(_checked_config)
 
 # Jobs run `python -m stsmeta` from the installed package (pip install -e ., or a wheel).
@@ -173,12 +182,12 @@ def discover_studies(studies_dir):
     paths = sorted(Path(studies_dir).glob("*.yaml"))
     unread = unread_files(studies_dir)
     if unread:
-        raise WorkflowError(
+        stop(
             f"{studies_dir} holds files the workflow does not read; nothing was run:\n"
             + "\n".join(f"  {p}" for p in unread)
         )
     if not paths:
-        raise WorkflowError(f"{studies_dir}: no study files (*.yaml) found")
+        stop(f"{studies_dir}: no study files (*.yaml) found")
     package = Path(stsmeta.__file__).parent
     rules_of_validity = [
         *map(Path, workflow.configfiles),
@@ -201,7 +210,7 @@ def discover_studies(studies_dir):
             records[p.stem] = record
     problems = validate_paths(to_check, config=config) if to_check else []
     if problems:
-        raise WorkflowError(
+        stop(
             "Invalid study files; nothing was run and no result was changed:\n"
             + "\n".join(f"  {p}" for p in problems)
         )
@@ -213,7 +222,7 @@ def discover_studies(studies_dir):
         {str(p): records[p.stem].get("label") or p.stem for p in paths}
     )
     if problems:
-        raise WorkflowError(
+        stop(
             "Invalid study files; nothing was run and no result was changed:\n"
             + "\n".join(f"  {p}" for p in problems)
         )
@@ -316,7 +325,7 @@ FIGURES = expand(
 try:
     COVERAGE = coverage_settings(config, CONFIG_FILES[0])
 except InputError as exc:
-    raise WorkflowError(f"Invalid coverage settings:\n{exc}") from None
+    stop(f"Invalid coverage settings:\n{exc}")
 # The design the coverage study simulates (k and each study's n in the primary analysis), from
 # the extracts: rule coverage_design rewrites it only when it changes, and only then do the
 # coverage shards rerun (never for a new label, a new locator or another outcome's counts).
@@ -329,7 +338,7 @@ try:
         CONFIG_FILES[0],
     )
 except InputError as exc:
-    raise WorkflowError(f"The coverage study's design:\n{exc}") from None
+    stop(f"The coverage study's design:\n{exc}")
 COVERAGE_DESIGN = f"{RESULTS}/coverage/design.json"
 # Pooling depends on the coverage summary when the plan's rule chooses the primary method
 # (config methods.selection: coverage); the study depends only on the design, not on pooling.
@@ -523,7 +532,7 @@ _SNAKEMAKE_REPORT = snakemake_report_target(sys.argv)
 if _SNAKEMAKE_REPORT and Path(_SNAKEMAKE_REPORT).resolve() in {
     Path(RESULTS, name).resolve() for name in ("report.html", "report.md", "report.pdf")
 }:
-    raise WorkflowError(
+    stop(
         f"--report {_SNAKEMAKE_REPORT} would overwrite the stsmeta report; write Snakemake's "
         "report elsewhere: snakemake --report results/snakemake-report.zip"
     )
@@ -548,7 +557,7 @@ try:
         {Path(p).as_posix(): Path(p).read_bytes() for p in REVIEW_DATA_FILES},
     )
 except InputError as exc:
-    raise WorkflowError(f"Published results archives:\n{exc}") from None
+    stop(f"Published results archives:\n{exc}")
 PREVIOUS_ARCHIVE = RELEASE.previous
 if RELEASE.previous_unavailable:
     print(
