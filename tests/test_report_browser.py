@@ -17,12 +17,15 @@ Skipped when no Chromium is installed (``apt-get install chromium``; ``.ci/run``
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import json
 import os
+import re
 import select
 import shutil
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -379,6 +382,17 @@ def test_report_prints_to_pdf(browser_results):
     # Figure text is real text: study labels of the forest plot can be found in the PDF.
     study = json.loads((results / "normalised/alpha-2013.json").read_text())
     assert whole.count(study["label"]) >= 2  # tables and the forest plot's own text
+    # Printed at full size: Chromium shrinks every page to fit content wider than the page (a
+    # long unbreakable string in a table did: body text came out at 84%). The page footer, in
+    # the page margin, is never shrunk: 10 pt body text over 8 pt footer text.
+    boxes = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    words = re.findall(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)<', boxes)
+    heights = [round(float(b) - float(a), 1) for a, b, _ in words]
+    footer = statistics.median(round(float(b) - float(a), 1) for a, b, w in words if w == "Page")
+    body = collections.Counter(h for h in heights if h > footer).most_common(1)[0][0]
+    assert body / footer > 1.2, (body, footer)
     # Printing again gives the same bytes (dates fixed, nothing from the clock).
     assert (
         main(["report-pdf", "--html", str(results / "report.html"), "--pdf", str(pdf), *date]) == 0

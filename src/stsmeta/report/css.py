@@ -59,7 +59,9 @@ section.appendix h2::before{content:"Appendix: ";color:var(--muted)}
 @media (max-width:40rem){
 body{padding:.6rem;font-size:1rem}header h1{font-size:1.3rem}
 nav ol{columns:1}section.first-screen{padding:.3rem .7rem .8rem}
-table{width:auto;min-width:100%}th,td{overflow-wrap:normal;min-width:6rem}
+table{width:auto;min-width:100%}th,td{overflow-wrap:normal;min-width:4rem}
+p,li{overflow-wrap:anywhere}
+figure{overflow-x:auto}figure svg,figure img{min-width:38rem;max-width:none}
 }
 """
 
@@ -79,7 +81,9 @@ section.appendix{break-before:page}
 h2,h3{break-after:avoid}
 .table-wrap{overflow:visible}
 table{width:100%;table-layout:auto;font-size:7.5pt}
-th,td{overflow-wrap:break-word;hyphens:auto;padding:.15rem .25rem}
+th,td{overflow-wrap:anywhere;hyphens:auto;padding:.15rem .25rem}
+p,li{overflow-wrap:anywhere}
+caption{break-after:avoid}
 thead{display:table-header-group}tr,figure,img,svg{break-inside:avoid}
 figure svg,figure img{max-height:24cm;width:auto;max-width:100%}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;font-size:7pt}
