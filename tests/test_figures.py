@@ -74,8 +74,15 @@ def test_forest_plot_has_one_row_per_study_with_its_numbers(inputs, outcome, sce
             in text
         )
         assert numbers.events_over_n(entry["events"], entry["n"]) in text
-    # Subgroup blocks: one pooled diamond row per subgroup level.
-    assert len(plot.rows_of("subgroup_pooled")) == len(result["subgroups"]["calcinosis_type"])
+    # Subgroup blocks: one pooled diamond row per subgroup level of more than one study; a
+    # level of one study is that study's row (no diamond of the model's assumption), and a note
+    # says so.
+    levels = result["subgroups"]["calcinosis_type"].values()
+    assert len(plot.rows_of("subgroup_pooled")) == sum(r.get("k") != 1 for r in levels)
+    assert all("(k = 1)" not in r.row.label for r in plot.rows_of("subgroup_pooled"))
+    assert ("A subgroup of one study has no pooled diamond" in flat) == any(
+        r.get("k") == 1 for r in levels
+    )
 
 
 def test_forest_plot_shows_every_method_prediction_and_heterogeneity(inputs):
@@ -94,8 +101,15 @@ def test_forest_plot_shows_every_method_prediction_and_heterogeneity(inputs):
         )
     assert numbers.interval(result["pi_low"], result["pi_high"]) in text
     assert f"τ² = {numbers.tau2(result['tau2'])}" in text
-    assert f"I² = {numbers.i2(result['i2'])}" in text
-    assert f"Q = {numbers.q_statistic(result['q'])}" in text
+    if result["i2"] is None:
+        assert "I² not defined for this model" in text
+    else:
+        assert f"I² = {numbers.i2(result['i2'])}" in text
+    # The test of homogeneity named for what it is: a likelihood-ratio statistic is not Q.
+    test = "LR χ²" if str(result.get("q_test", "")).startswith("likelihood ratio") else "Q"
+    assert f"{test} = {numbers.q_statistic(result['q'])}" in text
+    flat = text.replace("\n", " ")
+    assert "Primary: " in text and "Dotted line: the primary method's estimate" in flat
     # Rows run top to bottom: studies, then pooled, then secondary, then the prediction row.
     ys = {r.row.kind: r.y for r in plot.rows}
     assert ys["study"] > ys["pooled"] > ys["secondary"] > ys["prediction"]
@@ -402,3 +416,16 @@ def test_a_method_known_to_mislead_is_marked_in_the_forest_plot(inputs):
     assert all(not label.endswith("\u2020") for label in labels[1:])
     text = " ".join(all_texts(plot.figure)).replace("\n", " ")
     assert text.count("\u2020 Known to mislead") == 1
+    # Its diamond is grey (not a colour of its own beside the credible methods); the others'
+    # are coloured.
+    from matplotlib.colors import to_hex
+
+    from stsmeta.figures.style import GREY
+
+    ys = [r.y for r in plot.rows_of("secondary")]
+    edges = {
+        round(float(patch.get_xy()[:, 1].mean()), 6): to_hex(patch.get_edgecolor())
+        for patch in plot.axes.patches
+    }
+    assert edges[round(ys[0], 6)] == to_hex(GREY)
+    assert all(edges[round(y, 6)] != to_hex(GREY) for y in ys[1:])

@@ -105,13 +105,29 @@ def pooled_row(kind: str, label: str, result: dict) -> Row:
     )
 
 
-def heterogeneity_text(result: dict) -> str:
+def heterogeneity_text(result: dict, level: float = 0.95) -> str:
+    """τ² with its interval when the model gives one, I² where it is defined, and the test of
+    homogeneity named for what it is (Cochran's Q, or a likelihood-ratio statistic: the two
+    are not comparable, and the table's Q of another method is Cochran's)."""
     k = result.get("k")
     df = f"df = {k - 1}, " if isinstance(k, int) and k > 1 else ""
+    tau2 = f"τ² = {numbers.tau2(result.get('tau2'))}"
+    if result.get("tau2_ci_low") is not None and result.get("tau2_ci_high") is not None:
+        kind = numbers.interval_kind(result)[0]
+        tau2 += (
+            f" ({level_percent(level)} {kind} {numbers.tau2(result['tau2_ci_low'])} to "
+            f"{numbers.tau2(result['tau2_ci_high'])})"
+        )
+    i2 = (
+        f"I² = {numbers.i2(result.get('i2'))}"
+        if result.get("i2") is not None
+        else "I² not defined for this model"
+    )
+    likelihood_ratio = str(result.get("q_test") or "").startswith("likelihood ratio")
+    test = "LR χ²" if likelihood_ratio else "Q"
     return (
-        f"Heterogeneity: τ² = {numbers.tau2(result.get('tau2'))}, "
-        f"I² = {numbers.i2(result.get('i2'))},\n"
-        f"Q = {numbers.q_statistic(result.get('q'))} "
+        f"Heterogeneity: {tau2}, {i2},\n"
+        f"{test} = {numbers.q_statistic(result.get('q'))} "
         f"({df}p = {numbers.p_value(result.get('q_p'))})"
     )
 
@@ -187,7 +203,7 @@ def forest_plot(
         )
     else:
         rows.extend(study_row(by_id[s], studies) for s in order)
-    rows.extend(_summary_rows(pooled, primary_label, secondary_labels, notes))
+    rows.extend(_summary_rows(pooled, primary_label, secondary_labels, notes, level))
 
     study_ci = (pooled.get("settings") or {}).get("study_ci", "cp")
     pooled_results = [pooled, *(pooled.get("secondary") or {}).values()]
@@ -200,6 +216,8 @@ def forest_plot(
         + "; bar: prediction interval."
     )
 
+    if numbers.is_estimable(pooled):
+        notes.add(f"Dotted line: the primary method's estimate ({primary_label}).")
     weights = any(numbers.weight(e.get("weight")) != numbers.MISSING for e in entries)
     if entries and not weights:
         notes.add(f"{primary_label}: no study weights (the model has none).")
@@ -284,7 +302,13 @@ def _subgroup_rows(
             )
         )
         rows.extend(study_row(by_id[s], studies) for s in members)
-        if result is not None:
+        if result is not None and result.get("k") == 1:
+            # One study is not pooled: its row is its result. A diamond beside it would show
+            # the model's assumption (the Bayesian model's prior on tau pulls it in), drawn as
+            # if it were a pooled result.
+            if SINGLE_STUDY_NOTE not in notes.lines:
+                notes.add(SINGLE_STUDY_NOTE)
+        elif result is not None:
             k = result.get("k")
             label = f"Subgroup {humanise(level_name, subgroup_variable)} (k = {numbers.count(k)})"
             rows.append(pooled_row("subgroup_pooled", label, result))
@@ -295,6 +319,11 @@ def _subgroup_rows(
     return rows
 
 
+SINGLE_STUDY_NOTE = (
+    "A subgroup of one study has no pooled diamond: its study row is its result (the report's "
+    "subgroup table gives the model's estimate)."
+)
+
 MISLEADING_NOTE = (
     "\u2020 Known to mislead with studies like these (see the report's notes to the tables): "
     "a Hartung-Knapp interval with a variance factor below 1 is too narrow, and Freeman-Tukey "
@@ -303,12 +332,16 @@ MISLEADING_NOTE = (
 
 
 def _summary_rows(
-    pooled: dict, primary_label: str, secondary_labels: dict[str, str], notes: Notes
+    pooled: dict,
+    primary_label: str,
+    secondary_labels: dict[str, str],
+    notes: Notes,
+    level: float = 0.95,
 ) -> list[Row]:
     """The rows under the studies: primary, secondary methods, prediction, heterogeneity."""
     rows: list[Row] = []
     k = pooled.get("k")
-    primary_text = f"{primary_label} (k = {numbers.count(k)})"
+    primary_text = f"Primary: {primary_label} (k = {numbers.count(k)})"
     rows.append(pooled_row("pooled", primary_text, pooled))
     secondary = pooled.get("secondary") or {}
     # The plan's order, then any method the plan does not name.
@@ -342,7 +375,7 @@ def _summary_rows(
         Row(
             kind="heterogeneity",
             label="Heterogeneity",
-            cells={"study": heterogeneity_text(pooled)},
+            cells={"study": heterogeneity_text(pooled, level)},
             widths={"study": HETEROGENEITY_WIDTH},
         )
     )
@@ -376,7 +409,9 @@ def _draw_summaries(ax: Axes, placed_rows: tuple[PlacedRow, ...]) -> None:
             if row.kind == "secondary":
                 index = [p.row for p in placed_rows if p.row.kind == "secondary"].index(row)
                 colour = SECONDARY_STYLES[index % len(SECONDARY_STYLES)][0]
-                face, edge = "white", colour
+                # A method known to mislead with these data (†) is drawn grey: no colour of
+                # its own that puts it beside the credible methods.
+                face, edge = "white", GREY if row.label.endswith("\u2020") else colour
             else:
                 face = edge = BLACK if row.kind == "pooled" else GREY
             if row.low is not None and row.high is not None:
