@@ -81,6 +81,22 @@ def test_the_coverage_heat_map_fits_every_label(proportions, taus, labels):
     assert all(a.y1 <= b.y0 for a, b in zip(labels_drawn, labels_drawn[1:], strict=False))
 
 
+def test_the_coverage_heat_map_is_as_dark_under_the_nominal_level_as_over_it():
+    # Two slopes (0.5 to 0.95, 0.95 to 1) coloured 1.00 navy and 0.89 nearly white; and a cell
+    # whose method often gave no interval is hatched (its coverage counts only the others).
+    from stsmeta.figures import coverage_heatmap as heatmap
+
+    doc = _summary([0.5, 0.9], [0.0, 1.0], ["A", "B"])
+    doc["recommendation"]["max_failure_rate"] = 0.01
+    fig = heatmap.coverage_heatmap(doc)
+    norm = fig.axes[0].images[0].norm
+    assert abs(norm(0.90) - 0.5) == pytest.approx(abs(norm(1.00) - 0.5))
+    assert norm(0.95) == pytest.approx(0.5)
+    failing = sum(r["failure_rate"] > 0.01 for r in doc["summary"])
+    hatched = [patch for patch in fig.axes[0].patches if patch.get_hatch()]
+    assert failing and len(hatched) == failing
+
+
 LONG_REASON = (
     "Review of intravenous and topical sodium thiosulfate, not a primary report; its reference "
     "list was hand-searched separately"

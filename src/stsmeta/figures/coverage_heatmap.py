@@ -67,8 +67,9 @@ _HINTING = 1.06
 
 def coverage_heatmap(doc: Mapping):
     """The heat map of a coverage summary JSON document, drawn (a matplotlib Figure)."""
-    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     from stsmeta.figures.canvas import FigureCanvas
     from stsmeta.figures.rows import text_width_pt, wrap
@@ -118,15 +119,28 @@ def coverage_heatmap(doc: Mapping):
                 grid / height,
             )
         )
-        low = min(0.5, float(min(v for v in cov.flat if v == v)) if (cov == cov).any() else 0.5)
-        norm = TwoSlopeNorm(vmin=low, vcenter=level, vmax=1.0)
+        # Symmetric about the nominal level: a cell 0.05 under it is as dark as one 0.05 over
+        # (with two slopes, 1.00 was navy while 0.89 was nearly white). Coverage beyond the
+        # scale's ends takes the end's colour; each cell prints its value.
+        half = max(1.0 - level, 0.01)
+        norm = Normalize(vmin=level - half, vmax=level + half, clip=True)
         image = ax.imshow(cov, cmap="RdBu", norm=norm, aspect="auto")
+        limit = (doc.get("recommendation") or {}).get("max_failure_rate")
         for i in range(len(rows)):
             for j in range(len(cols)):
                 value = cov[i, j]
                 text = "n/a" if value != value else f"{value:.2f}"
                 if fail[i, j] > 0:
                     text += f"\n{fail[i, j]:.0%} fail"
+                if limit is not None and fail[i, j] > float(limit):
+                    # Coverage counts only the replicates that gave an interval: a cell that
+                    # fails more often than the rule allows is hatched, whatever its colour.
+                    ax.add_patch(
+                        Rectangle(
+                            (j - 0.5, i - 0.5), 1, 1, fill=False, hatch="////",
+                            edgecolor="#555555", linewidth=0,
+                        )
+                    )  # fmt: skip
                 dark = value == value and abs(norm(value) - 0.5) > 0.35
                 ax.text(
                     j, i, text, ha="center", va="center", fontsize=7,
@@ -141,22 +155,17 @@ def coverage_heatmap(doc: Mapping):
             _EDGE / width, 1 - _TITLE_HEIGHT / 2 / height, title, ha="left", va="center",
             fontsize=size,
         )  # fmt: skip
-        bar = fig.colorbar(image, cax=bar_axes)
-        bar.set_ticks(bar_ticks(norm, low, level, grid * 72))
+        bar = fig.colorbar(image, cax=bar_axes, extend="min")
+        bar.set_ticks(bar_ticks(level, half))
         bar.set_ticklabels([f"{t:g}" for t in bar.get_ticks()])
         bar.set_label("coverage")
     return fig
 
 
-def bar_ticks(norm, low: float, level: float, bar_points: float) -> list[float]:
-    """The colour bar's ticks: 1, the nominal level (where the two colour slopes meet, as the
-    caption says) and as many tenths below it as fit with a label's height between ticks."""
-    gap = 11 / bar_points  # a tick label's height (7-8 pt text) as a share of the bar
-    ticks = [1.0, level]
-    for tenth in (t / 10 for t in range(9, -1, -1)):
-        if low <= tenth < level and all(abs(norm(tenth) - norm(t)) >= gap for t in ticks):
-            ticks.append(tenth)
-    return sorted(ticks)
+def bar_ticks(level: float, half: float) -> list[float]:
+    """The colour bar's ticks: its ends and the nominal level, its midpoint (as the caption
+    says); the arrow below marks coverage lower than the scale shows."""
+    return [round(level - half, 6), level, round(level + half, 6)]
 
 
 def save_heatmap_file(fig, path: Path | str) -> Path:
