@@ -993,3 +993,15 @@ def test_the_previous_versions_own_headline_is_shown_when_the_primary_method_cha
         assert row[3] == "not computed in version 0.0.1"  # never the Bayesian number
     earlier = _check_numbers_of_the_changes(root, html, pooled)
     assert f"{PREVIOUS_SOURCE}:pool/any_response/primary.json#/estimate" in earlier
+
+
+def test_the_first_screen_sets_the_question_and_the_answers_apart(built):
+    """The style sheet's .question and .answer make the answer stand out from the harms and the
+    figure; the renderer gave them to no paragraph."""
+    _, html, md = built
+    first = html[
+        html.index('id="at-a-glance"') : html.index("<figure", html.index('id="at-a-glance"'))
+    ]
+    assert first.count('<p class="question">Question: ') == 1
+    assert first.count('<p class="answer">') == len(OUTCOMES)
+    assert "class=" not in md

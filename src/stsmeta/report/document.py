@@ -53,6 +53,7 @@ class Heading:
 @dataclass(frozen=True)
 class Paragraph:
     parts: Cell
+    role: str = ""  # a CSS class (the first screen's question and answers); none in Markdown
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,8 @@ def _block_html(block: Block) -> str:
     if isinstance(block, Heading):
         return f'<h{block.level} id="{_esc(block.anchor)}">{_esc(block.text)}</h{block.level}>'
     if isinstance(block, Paragraph):
-        return f"<p>{_inline_html(block.parts)}</p>"
+        role = f' class="{_esc(block.role)}"' if block.role else ""
+        return f"<p{role}>{_inline_html(block.parts)}</p>"
     if isinstance(block, Bullets):
         return "<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block.items) + "</ul>"
     if isinstance(block, Numbered):

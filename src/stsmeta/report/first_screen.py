@@ -188,10 +188,11 @@ def first_screen_section(data: ReportData) -> list[Block]:
     outcome = primary_outcome(plan)
     blocks: list[Block] = [
         Heading(2, "At a glance", "at-a-glance", role="first-screen"),
-        Paragraph(cell(f"Question: {question_sentence(data)}")),
+        Paragraph(cell(f"Question: {question_sentence(data)}"), role="question"),
     ]
     for name in plan.outcomes:
-        blocks.append(Paragraph(answer(data, name) + certainty_cell(data, name)))
+        # The answers stand out from the harms and the figure (style sheet: .answer).
+        blocks.append(Paragraph(answer(data, name) + certainty_cell(data, name), role="answer"))
     blocks.append(Paragraph(harms_line(data)))
     result = data.pooled[outcome]["primary"]
     k = numbers.count(result.get("k"))
