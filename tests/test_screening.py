@@ -163,3 +163,33 @@ def test_a_series_its_authors_sent_is_a_kind_of_source_of_its_own(tmp_path, data
     source["kind"] = "author_submission"
     figure = prisma_flow_plot(flow_counts(data), [("Complete remission", 6)], len(studies))
     assert any("Submitted by authors" in text for text in figure.texts)
+
+
+def test_the_flow_diagram_says_how_the_reports_were_read_and_sets_apart_what_is_not_excluded(
+    data, studies
+):
+    from collections import Counter
+
+    from matplotlib.patches import FancyArrowPatch
+
+    from stsmeta.figures.prisma import prisma_flow_plot
+    from stsmeta.presentation.screening import flow_counts
+
+    counts = flow_counts(data)
+    figure = prisma_flow_plot(counts, [("Complete remission", 6)], len(studies))
+    text = "\n".join(figure.texts)
+    read = Counter(
+        r["assessed_on"]
+        for r in data["records"]
+        if r["decision"] not in ("excluded_at_screening", "not_retrieved")
+    )
+    assert sum(read.values()) == counts.assessed
+    assert f"– Full text: {read.get('full_text', 0)}" in text
+    assert f"– Abstract only: {read.get('abstract', 0)}" in text
+    assert "Neither excluded nor included:" in text
+    assert f"– Ongoing studies: {counts.ongoing}" in text
+    # Every box row has an arrow down into it and one out to the right, but the last: the
+    # syntheses beside the included studies are no exit from the flow.
+    arrows = [a for a in figure.figure.artists if isinstance(a, FancyArrowPatch)]
+    rows = 5
+    assert len(arrows) == (rows - 1) + (rows - 1)

@@ -36,6 +36,14 @@ KIND_WORDS = {
 }
 
 
+ASSESSED_ON_WORDS = {
+    "full_text": "Full text",
+    "partial_text": "Part of the text",
+    "abstract": "Abstract only",
+    "secondary_summary": "A summary in another source only",
+}
+
+
 @dataclass(frozen=True)
 class FlowFigure:
     figure: Figure
@@ -87,9 +95,21 @@ def _boxes(counts: FlowCounts, syntheses: list[tuple[str, int]]) -> list[tuple[s
     side_assessed = [f"Reports excluded (n = {excluded_after})"] + _reasons(
         counts.excluded_assessment
     )
+    # Not exclusions: set apart under their own heading (they sat among the reasons).
     side_assessed += [
-        f"Awaiting classification (n = {counts.awaiting})",
-        f"Ongoing studies (n = {counts.ongoing})",
+        "Neither excluded nor included:",
+        f"– Awaiting classification: {counts.awaiting}",
+        f"– Ongoing studies: {counts.ongoing}",
+    ]
+    # How much of each report was read: a reader weighs a review that read no full text
+    # differently (PRISMA 2020 item 16a's flow counts do not say it).
+    assessed = [f"Reports assessed for eligibility (n = {counts.assessed})", "read as:"] + [
+        f"– {words}: {counts.assessed_on.get(kind, 0)}" for kind, words in ASSESSED_ON_WORDS.items()
+    ]
+    assessed += [
+        f"– {kind.replace('_', ' ')}: {n}"
+        for kind, n in sorted(counts.assessed_on.items())
+        if kind not in ASSESSED_ON_WORDS
     ]
     in_synthesis = _synthesis_lines(syntheses)
     return [
@@ -109,7 +129,7 @@ def _boxes(counts: FlowCounts, syntheses: list[tuple[str, int]]) -> list[tuple[s
             [f"Reports sought for retrieval (n = {counts.sought})"],
             [f"Reports not retrieved (n = {counts.not_retrieved})"],
         ),
-        ("", [f"Reports assessed for eligibility (n = {counts.assessed})"], side_assessed),
+        ("", assessed, side_assessed),
         (
             "Included",
             [
@@ -205,7 +225,10 @@ def prisma_flow_plot(
         middle = (LEFT[0] + LEFT[1]) / 2
         if previous_bottom is not None:
             _arrow(fig, (middle, previous_bottom), (middle, top))
-        _arrow(fig, (LEFT[1], top - height / 2), (RIGHT[0], top - height / 2))
+        if stage != "Included":
+            # A rightward arrow means "left the flow"; the syntheses beside the included
+            # studies are a breakdown of them, not an exit.
+            _arrow(fig, (LEFT[1], top - height / 2), (RIGHT[0], top - height / 2))
         previous_bottom = top - height
         top -= height + GAP
     bottom = previous_bottom if previous_bottom is not None else 0.0

@@ -60,6 +60,8 @@ class FlowCounts:
     included_reports: int = 0
     included_studies: tuple[str, ...] = ()
     databases_searched: bool = False
+    # What each report assessed for eligibility was read as (records' assessed_on).
+    assessed_on: Counter = field(default_factory=Counter)
 
     @property
     def sought(self) -> int:
@@ -154,6 +156,11 @@ def flow_counts(screening: dict) -> FlowCounts:
         included_reports=len(included),
         included_studies=tuple(sorted({str(r.get("study_id")) for r in included})),
         databases_searched=any(str(s.get("kind")) in DATABASE_KINDS for s in sources.values()),
+        assessed_on=Counter(
+            str(r.get("assessed_on") or "not recorded")
+            for r in records
+            if r.get("decision") not in ("excluded_at_screening", "not_retrieved")
+        ),
     )
 
 
