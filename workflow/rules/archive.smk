@@ -8,8 +8,6 @@
 # alone (its files, the stsmeta package source, the lock), found from the workflow's base
 # directory so that the target works from any working directory.
 
-import time
-
 from stsmeta.archive import git_commit
 
 # Relative to BASE, as the archive stores them.
@@ -117,31 +115,3 @@ rule archive:
         " --package-dir {params.package_dir} --source-version {params.source_version:q}"
         " --lock {params.lock} --staging {output} --publish-dir {params.publish_dir}"
         " > {log} 2>&1"
-
-
-# When this run packed the archive: where it is, how to check it, what to commit (the archive
-# job's own lines go to its log, which nobody reads after a success).
-_RUN_STARTED = time.time()
-
-
-def print_archive_outcome():
-    log = Path(RESULTS, "logs", "archive.log")
-    if not log.is_file() or log.stat().st_mtime < _RUN_STARTED:
-        return
-    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    outcome = next(
-        (
-            l
-            for l in reversed(lines)
-            if l.startswith(("published ", f"{RESULTS}/archive/"))
-        ),
-        None,
-    )
-    if outcome is None:
-        return
-    published = Path(RESULTS, "archive", f"stsmeta-results-{VERSION}.tar.gz")
-    print(f"stsmeta: {outcome}")
-    print(
-        f"stsmeta: check it with `stsmeta verify-archive {published}`, commit "
-        f"{ARCHIVE_LOCK}, and cite {published.name} (README: How to cite)"
-    )

@@ -5,6 +5,7 @@ import hashlib
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -564,4 +565,32 @@ if RELEASE.previous_unavailable:
         f"NOTE: archives.lock lists version {RELEASE.previous_unavailable} as published, but its "
         f"archive is not in {RESULTS}/archive/: the report will not list the changes since it.",
         file=sys.stderr,
+    )
+
+
+# When this run packed the archive: where it is, how to check it, what to commit (the archive
+# job's own lines go to its log, which nobody reads after a success).
+_RUN_STARTED = time.time()
+
+
+def print_archive_outcome():
+    log = Path(RESULTS, "logs", "archive.log")
+    if not log.is_file() or log.stat().st_mtime < _RUN_STARTED:
+        return
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    outcome = next(
+        (
+            l
+            for l in reversed(lines)
+            if l.startswith(("published ", f"{RESULTS}/archive/"))
+        ),
+        None,
+    )
+    if outcome is None:
+        return
+    published = Path(RESULTS, "archive", f"stsmeta-results-{VERSION}.tar.gz")
+    print(f"stsmeta: {outcome}")
+    print(
+        f"stsmeta: check it with `stsmeta verify-archive {published}`, commit "
+        f"{ARCHIVE_LOCK}, and cite {published.name} (README: How to cite)"
     )

@@ -14,7 +14,7 @@ rule report:
         coverage=f"{RESULTS}/coverage/summary.json",
         coverage_figures=coverage_figures(),
         # The published archive to list the changes since: this version's own when the inputs
-        # differ from it ("+unreleased changes"), else the previous version's.
+        # differ from it (its label then says unreleased changes), else the previous version's.
         previous=[str(RELEASE.compare_with)] if RELEASE.compare_with else [],
         screening=review_file("screening_records"),
         certainty=review_file("certainty"),
