@@ -429,3 +429,26 @@ def test_a_method_known_to_mislead_is_marked_in_the_forest_plot(inputs):
     }
     assert edges[round(ys[0], 6)] == to_hex(GREY)
     assert all(edges[round(y, 6)] != to_hex(GREY) for y in ys[1:])
+
+
+def test_the_first_screen_forest_shows_where_a_new_study_may_fall(inputs):
+    """What a clinic may see: the prediction interval, in percent, under the diamond."""
+    import copy
+
+    from stsmeta.figures.summary_forest import summary_forest_plot
+
+    plan, pooled, studies = inputs
+    result = pooled["complete_remission"]["primary"]
+    plot = summary_forest_plot(result, studies, outcome_label="Complete remission")
+    text = " ".join(all_texts(plot.figure)).replace("\n", " ")
+    (row,) = plot.rows_of("prediction")
+    assert (row.row.low, row.row.high) == (result["pi_low"], result["pi_high"])
+    assert f"{numbers.percent(result['pi_low'])} to {numbers.percent(result['pi_high'])}" in text
+    assert "95% prediction interval" in text
+    assert row.y < plot.rows_of("pooled")[0].y
+    # Without a prediction interval, no such row and no such note.
+    bare = copy.deepcopy(result)
+    bare["pi_low"] = bare["pi_high"] = None
+    plot = summary_forest_plot(bare, studies, outcome_label="Complete remission")
+    assert not plot.rows_of("prediction")
+    assert "prediction interval" not in " ".join(all_texts(plot.figure))

@@ -42,6 +42,11 @@ def summary_forest_plot(
         f"Square: one study (larger for more {unit}); line: its 95% interval. "
         "Diamond: all studies combined."
     ]
+    if pooled.get("pi_low") is not None and pooled.get("pi_high") is not None:
+        # What a clinic may see: where a new study like these would fall, wider than the
+        # diamond (which is about the typical study).
+        rows.append(_new_study_row(pooled))
+        notes.append("Bar: where a new study's result may fall (95% prediction interval).")
     if not numbers.is_estimable(pooled):
         notes.append("No combined estimate: see the text above the figure.")
     table = table_figure(
@@ -109,6 +114,22 @@ def _combined_row(pooled: dict) -> Row:
     )
 
 
+def _new_study_row(pooled: dict) -> Row:
+    """Where a new study's result may fall (the primary method's prediction interval)."""
+    low, high = pooled.get("pi_low"), pooled.get("pi_high")
+    return Row(
+        kind="prediction",
+        label="A new study",
+        cells={
+            "study": "A new study",
+            "estimate": f"{numbers.percent(low)} to {numbers.percent(high)}",
+        },
+        low=low,
+        high=high,
+        widths={"study": WIDE_LABEL},
+    )
+
+
 def _draw(ax: Axes, placed_rows: tuple[PlacedRow, ...]) -> None:
     """Study squares and intervals, and the combined diamond."""
     drawn = [p for p in placed_rows if p.row.kind == "study" and p.row.estimate is not None]
@@ -129,4 +150,14 @@ def _draw(ax: Axes, placed_rows: tuple[PlacedRow, ...]) -> None:
         if row.kind == "pooled" and None not in (row.estimate, row.low, row.high):
             draw_diamond(
                 ax, placed.y, row.estimate, row.low, row.high, facecolor=BLACK, edgecolor=BLACK
+            )
+        elif row.kind == "prediction":
+            ax.errorbar(
+                [(row.low + row.high) / 2],
+                [placed.y],
+                xerr=[[(row.high - row.low) / 2]] * 2,
+                fmt="none",
+                ecolor=BLACK,
+                elinewidth=1.6,
+                capsize=2.5,
             )

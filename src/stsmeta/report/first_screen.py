@@ -201,8 +201,8 @@ def first_screen_section(data: ReportData) -> list[Block]:
         data,
         "summary_forest",
         f"{plan.outcome_label(outcome)}: each study (square, with its {level_text(plan)} "
-        "interval) and all studies combined (diamond). The full forest plot, with every "
-        "method, is under Results.",
+        "interval), all studies combined (diamond) and where a new study's result may fall "
+        "(bar). The full forest plot, with every method, is under Results.",
         alt=(
             f"Forest plot of {label}: one row per study ({k} studies) with the percentage of "
             f"patients and its {level_text(plan)} interval, then all studies combined as a "
