@@ -220,6 +220,30 @@ def test_sensitivity_plot_has_a_row_per_scenario_and_study_left_out(inputs):
     assert sorted(loo) == sorted(scenarios["primary"]["leave_one_out"])
 
 
+def test_two_scenarios_with_the_same_studies_and_counts_are_said_to_be_the_same(inputs):
+    import copy
+
+    plan, pooled, studies = inputs
+    scenarios = {s: copy.deepcopy(pooled["complete_remission"][s]) for s in plan.scenarios}
+    first, second = [s for s in plan.scenarios if s != "primary"][:2]
+    kept = [{"study_id": "syn-a", "events": 1, "n": 2}, {"study_id": "syn-b", "events": 3, "n": 3}]
+    for name in (first, second):  # SYNTHETIC: the same studies and counts in both
+        scenarios[name]["included_studies"] = copy.deepcopy(kept)
+    labels = {s: plan.scenario_label(s) for s in plan.scenarios}
+    with figure_style():
+        plot = sensitivity_plot(
+            scenarios,
+            scenario_labels=labels,
+            studies=studies,
+            outcome_label="Complete remission",
+            primary_label="GLMM",
+        )
+    text = " ".join(all_texts(plot.figure)).replace("\n", " ")
+    said = f"{labels[second]}: the same studies and counts as {labels[first]}, so the same result."
+    assert " ".join(said.split()) in " ".join(text.split())
+    assert text.count("the same studies and counts as") == 1
+
+
 def test_cumulative_plot_follows_the_cumulative_list(inputs):
     plan, pooled, studies = inputs
     result = pooled["any_response"]["primary"]

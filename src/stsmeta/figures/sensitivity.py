@@ -89,6 +89,17 @@ def draw_rows(plot, primary: dict) -> None:
         )
 
 
+def analysed_counts(result: dict) -> tuple:
+    """The studies a result pooled, each with its events and n (empty when not given)."""
+    return tuple(
+        sorted(
+            (str(s.get("study_id")), s.get("events"), s.get("n"))
+            for s in result.get("included_studies") or []
+            if isinstance(s, dict)
+        )
+    )
+
+
 def sensitivity_plot(
     scenarios: dict[str, dict],
     *,
@@ -102,10 +113,16 @@ def sensitivity_plot(
     primary = scenarios.get("primary") or {}
     rows: list[Row] = []
     notes = Notes()
+    seen: dict[tuple, str] = {}
     for name, result in scenarios.items():
         label = scenario_labels.get(name, name)
         rows.append(result_row("primary" if name == "primary" else "scenario", label, result))
         notes.not_estimable(label, result)
+        # Two scenarios that keep the same studies with the same counts give the same row: said,
+        # so that a reader does not take the agreement for robustness to two decisions.
+        same = seen.setdefault(analysed_counts(result), label)
+        if same != label and analysed_counts(result):
+            notes.add(f"{label}: the same studies and counts as {same}, so the same result.")
     for study_id, result in sorted((primary.get("leave_one_out") or {}).items()):
         label = f"Without {(studies.get(study_id) or {}).get('label') or study_id}"
         rows.append(result_row("leave_one_out", label, result, study_id=study_id))
