@@ -23,6 +23,7 @@ from stsmeta.report.base import (
 )
 from stsmeta.report.document import (
     Block,
+    Cell,
     Heading,
     Paragraph,
     Table,
@@ -149,13 +150,9 @@ def subgroup_notes(data: ReportData, outcome: str, variable: str) -> list[Block]
         src = f"{file_src(outcome, 'primary')}{pointer('subgroup_differences', variable)}"
         blocks.append(
             Paragraph(
-                cell(
-                    "Test of subgroup differences: ",
-                    num(test, src, "statistic", "q_statistic"),
-                    " on ",
-                    num(test, src, "df", "count"),
-                    " degrees of freedom, p = ",
-                    num(test, src, "p", "p_value"),
+                cell("Test of subgroup differences: ")
+                + _statistic_df_p(test, src)
+                + cell(
                     f" ({test.get('test', '')}). With so few studies a test like this can miss "
                     "real differences: its absence of significance is not evidence of no effect.",
                 )
@@ -194,6 +191,17 @@ def subgroup_notes(data: ReportData, outcome: str, variable: str) -> list[Block]
     return blocks
 
 
+def _statistic_df_p(test: dict, src: str) -> Cell:
+    """``2.50 on 1 degrees of freedom, p = 0.114``, each number traced to ``src``."""
+    return cell(
+        num(test, src, "statistic", "q_statistic"),
+        " on ",
+        num(test, src, "df", "count"),
+        " degrees of freedom, p = ",
+        num(test, src, "p", "p_value"),
+    )
+
+
 def _common_tau_test(test: dict, src: str, variable: str) -> list[Block]:
     """The likelihood-ratio test with a common between-study variance, and the levels of a
     single study, whose own estimates say little on their between-study variation."""
@@ -205,14 +213,10 @@ def _common_tau_test(test: dict, src: str, variable: str) -> list[Block]:
             Paragraph(
                 cell(
                     "With one between-study variance shared by the levels (GLMM with the levels "
-                    "as moderator, likelihood-ratio test): ",
-                    num(lrt, lrt_src, "statistic", "q_statistic"),
-                    " on ",
-                    num(lrt, lrt_src, "df", "count"),
-                    " degrees of freedom, p = ",
-                    num(lrt, lrt_src, "p", "p_value"),
-                    ".",
+                    "as moderator, likelihood-ratio test): "
                 )
+                + _statistic_df_p(lrt, lrt_src)
+                + cell(".")
             )
         )
     elif isinstance(lrt, dict):
