@@ -270,6 +270,40 @@ def test_risk_of_bias_chart_has_every_study_and_question(inputs):
     assert sorted(unwrapped) == sorted(s["label"] for s in studies.values())
 
 
+def test_risk_of_bias_domains_are_ruled_over_their_questions_and_the_legend_shows_what_is_used(
+    inputs,
+):
+    from matplotlib.lines import Line2D
+
+    from stsmeta.presentation.risk_of_bias import DOMAINS
+
+    _, _, studies = inputs
+    with figure_style():
+        plot = risk_of_bias_plot(studies)
+    rules = sorted(
+        (float(a.get_xdata()[0]), float(a.get_xdata()[1]))
+        for a in plot.figure.artists
+        if isinstance(a, Line2D)
+    )
+    assert len(rules) == len(DOMAINS) + 1  # and one over the judgement columns
+    assert all(a < b for a, b in rules)
+    assert all(b1 < a2 for (_, b1), (a2, _) in zip(rules, rules[1:], strict=False))
+    text = " ".join(all_texts(plot.figure))
+    used = {key for *_, key in plot.cells} | {key for *_, key in plot.domain_cells}
+    assert ("Not assessed" in text) == ("not assessed" in used)
+    # Every study and question judged: no legend entry for what the chart does not show.
+    judged = copy.deepcopy(studies)
+    for study in judged.values():
+        rob = study["risk_of_bias"]
+        for domain in ("selection", "ascertainment", "causality", "reporting"):
+            rob.setdefault("domains", {})[domain] = {"judgement": "low"}
+        rob["overall"] = {"judgement": "low"}
+    with figure_style():
+        plot = risk_of_bias_plot(judged)
+    if "not assessed" not in {key for *_, key in plot.cells}:
+        assert "Not assessed" not in " ".join(all_texts(plot.figure))
+
+
 def test_risk_of_bias_chart_shows_domains_and_overall(inputs):
     _, _, studies = inputs
     studies = copy.deepcopy(studies)

@@ -107,7 +107,9 @@ def risk_of_bias_plot(studies: dict[str, dict], *, width: float = 7.0) -> RiskOf
     )
     cells, domain_cells = _draw_judgements(ax, text, grid, studies, order, ys, labels)
     _draw_headings(fig, grid)
-    _draw_legend(fig, grid)
+    # Only the judgements the chart shows: a legend entry for none ("Not assessed") is noise.
+    used = {key for *_, key in cells} | {key for *_, key in domain_cells}
+    _draw_legend(fig, grid, used)
     return RiskOfBiasPlot(
         figure=fig,
         axes=ax,
@@ -187,7 +189,11 @@ def _draw_judgements(
 
 
 def _draw_headings(fig: Figure, grid: _Grid) -> None:
-    """Domain names above the question numbers."""
+    """Domain names above the question numbers, each with a rule over its columns."""
+    from matplotlib.lines import Line2D
+
+    from stsmeta.figures.style import BLACK
+
     x0, x1, columns, height = grid.x0, grid.x1, grid.columns, grid.height
     top = 1 - 0.12 / height
     headings = [
@@ -200,15 +206,22 @@ def _draw_headings(fig: Figure, grid: _Grid) -> None:
         # Alternate heights: "Selection" over one narrow column would run into "Ascertainment".
         y = top - (0.13 / height if i % 2 else 0.0)
         fig.text(centre, y, name, ha="center", va="center", fontweight="bold", fontsize=6.5)
+        # A rule under the name over its columns: staggered names alone left it unclear
+        # which questions a domain has (is Q7 causality or reporting?).
+        left = x0 + (x1 - x0) * (first - 1 + 0.15) / columns
+        right = x0 + (x1 - x0) * (last - 0.15) / columns
+        fig.add_artist(Line2D([left, right], [y - 0.065 / height] * 2, color=BLACK, linewidth=0.5))
 
 
-def _draw_legend(fig: Figure, grid: _Grid) -> None:
-    """Legend: glyph, colour and meaning; then the questions in full."""
+def _draw_legend(fig: Figure, grid: _Grid, used: set[str]) -> None:
+    """Legend: glyph, colour and meaning of each judgement the chart ``used``; then the
+    questions in full."""
     legend_in, height = grid.legend_in, grid.height
     for row, (title, judgements) in enumerate(
         (("Questions", JUDGEMENTS), ("Judgements", DOMAIN_JUDGEMENTS))
     ):
-        _legend_row(fig, (legend_in - 0.2 - 0.22 * row) / height, title, judgements)
+        shown = tuple(j for j in judgements if j.key in used) or judgements
+        _legend_row(fig, (legend_in - 0.2 - 0.22 * row) / height, title, shown)
     for i, question in enumerate(QUESTIONS):
         fig.text(
             0.01,
