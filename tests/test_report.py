@@ -216,7 +216,7 @@ def test_the_runner_up_sentence_has_every_number_from_the_json(built):
     assert f"{src}/secondary/{up['method']}/estimate" in sources
     part = visible_text(section(html, "coverage"))
     assert f"Runner-up by the same rule: {up['label']}, whose worst cell is" in part
-    assert "not clearly separated from the runner-up by the simulation's precision" in part
+    assert "does not clearly separate the choice from the runner-up" in part
 
 
 def test_tables_are_shown_verbatim(built):

@@ -108,9 +108,9 @@ def test_a_clear_margin_says_the_simulation_separates_the_two():
     text, nums = sentence(make_data(CLEAR))
     assert text == (
         "Runner-up by the same rule: Exact common effect (SYNTHETIC), whose worst cell is 0.045 "
-        "from nominal; the recommended method's margin of 0.010 is 2.25 Monte Carlo SEs (MC SE "
-        "0.0044: the two worst cells are different grid cells, simulated independently), at "
-        "least 2, so the simulation's precision separates the two methods."
+        "from nominal. The recommended method is ahead by 0.010, 2.25 Monte Carlo SEs (MC SE "
+        "0.0044: the two worst cells are different grid cells, simulated independently). That "
+        "is at least 2, so the simulation's precision separates the two methods."
     )
     assert not any(n.src.startswith("complete_remission/") for n in nums)  # no estimates
 
@@ -119,10 +119,10 @@ def test_a_close_margin_says_so_with_both_estimates_for_the_primary_outcome():
     text, nums = sentence(make_data(CLOSE))
     assert text == (
         "Runner-up by the same rule: Exact common effect (SYNTHETIC), whose worst cell is 0.045 "
-        "from nominal; the recommended method's margin of 0.010 is 1.10 Monte Carlo SEs (MC SE "
-        "0.0091: the two worst cells are different grid cells, simulated independently), under "
-        "2, so the choice is not clearly separated from the runner-up by the simulation's "
-        "precision; for complete remission, the runner-up gives 0.600 [0.350,\u00a00.820] and "
+        "from nominal. The recommended method is ahead by 0.010, 1.10 Monte Carlo SEs (MC SE "
+        "0.0091: the two worst cells are different grid cells, simulated independently). That "
+        "is under 2: the simulation's precision does not clearly separate the choice from the "
+        "runner-up. For complete remission, the runner-up gives 0.600 [0.350,\u00a00.820] and "
         "the recommended method 0.550 [0.300,\u00a00.800]."
     )
     sources = {n.src for n in nums}
@@ -155,7 +155,7 @@ def test_pooled_method_follows_the_rule_s_rearrangement():
 def test_a_close_margin_without_the_runner_up_s_result_gives_no_estimates():
     absent = {**CLOSE, "method": "ft_dl", "label": "Freeman-Tukey (SYNTHETIC)"}
     text, _ = sentence(make_data(absent))
-    assert text.endswith("not clearly separated from the runner-up by the simulation's precision.")
+    assert text.endswith("does not clearly separate the choice from the runner-up.")
 
 
 def test_a_tie_in_one_grid_cell_says_tie_and_bounds_the_se():
@@ -170,22 +170,22 @@ def test_a_tie_in_one_grid_cell_says_tie_and_bounds_the_se():
     }
     text, _ = sentence(make_data(tie))
     assert (
-        "margin of -0.001 (a tie by the rule, within 0.005) is at most -0.12 Monte Carlo SEs "
+        "ahead by -0.001 (a tie by the rule, within 0.005), at most -0.12 Monte Carlo SEs "
         "(MC SE at most 0.0080: both worst cells are the same grid cell, fitted to the same "
-        "datasets), under 2, so the choice is not clearly separated" in text
+        "datasets). That is under 2: the simulation's precision does not clearly separate" in text
     )
 
 
 def test_a_positive_margin_in_one_grid_cell_is_at_least_its_count_of_ses():
     same = {**CLOSE, "margin_mcse": 0.014, "margin_in_mcse": 0.714286, "same_cell": True}
     text, _ = sentence(make_data(same))
-    assert "margin of 0.010 is at least 0.71 Monte Carlo SEs (MC SE at most 0.0140: both" in text
+    assert "ahead by 0.010, at least 0.71 Monte Carlo SEs (MC SE at most 0.0140: both" in text
 
 
 def test_an_se_of_zero_gives_no_count_of_ses():
     exact = {**CLEAR, "margin_mcse": 0.0, "margin_in_mcse": None}
     text, _ = sentence(make_data(exact))
-    assert "has a Monte Carlo SE of 0.0000 (the two worst cells are different grid cells" in text
+    assert "with a Monte Carlo SE of 0.0000 (the two worst cells are different grid cells" in text
     assert "at least 2" not in text and text.endswith("separates the two methods.")
 
 
@@ -226,8 +226,8 @@ def test_a_runner_up_that_would_win_a_tie_is_weighed_beyond_the_tie_step():
         "separated": False,
     }
     text = plain(runner_up_paragraph(make_data(narrower))[0].parts)
-    assert "is 2.25 Monte Carlo SEs" in text
+    assert "ahead by 0.010, 2.25 Monte Carlo SEs" in text
     assert "counts worst cells within 0.005 of each other as a tie" in text
     assert "the margin that keeps the choice is 0.005, 1.13 Monte Carlo SEs" in text
-    assert "not clearly separated from the runner-up" in text
+    assert "does not clearly separate the choice from the runner-up" in text
     assert "separates the two methods" not in text

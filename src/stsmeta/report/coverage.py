@@ -99,7 +99,10 @@ def coverage_section(data: ReportData) -> list[Block]:
         data,
         "coverage",
         "Coverage of each method's interval by true proportion and between-study SD; "
-        "the nominal level is the midpoint of the colour scale.",
+        "the nominal level is the midpoint of the colour scale, whose colours are as dark for a "
+        "cell as far under it as over it (lower coverage takes the lowest colour; every cell "
+        "prints its value). Coverage counts the replicates that gave an interval; hatched: a "
+        "cell where a method failed more often than the selection rule allows.",
     )
     return blocks
 
@@ -190,52 +193,51 @@ def runner_up_paragraph(data: ReportData) -> list[Block]:
     )
     threshold: tuple = ()
     if up.get("margin_in_mcse") is None:  # an SE of 0: both worst cells at coverage 0 or 1
-        size: tuple = (" has a Monte Carlo SE of ", se, f" ({cells})")
+        size: tuple = (", with a Monte Carlo SE of ", se, f" ({cells}).")
     else:
         # With the same cell the SE is an upper bound: the count of SEs is at least as far from
         # zero as shown.
         bound = ("at least " if float(up.get("margin") or 0) >= 0 else "at most ") if same else ""
         size = (
-            f" is {bound}",
+            f", {bound}",
             cov_num(up["margin_in_mcse"], UP + ("margin_in_mcse",), "multiple"),
             f" Monte Carlo SEs (MC SE {'at most ' if same else ''}",
             se,
-            f": {cells})",
+            f": {cells}).",
         )
         threshold = (cov_num(up.get("separation"), UP + ("separation",), "grid_value"),)
         if up.get("runner_up_narrower") and not up.get("tied"):
             # A tie goes to the narrower intervals: the runner-up's. What keeps the choice is
             # the margin beyond the tie step, and that is what the verdict weighs.
             size += (
-                "; but the rule counts worst cells within ",
+                " But the rule counts worst cells within ",
                 cov_num(up.get("tie"), UP + ("tie",), "coverage"),
-                " of each other as a tie, which the runner-up's narrower intervals would win, so "
+                " of each other as a tie, which the runner-up's narrower intervals would win: "
                 "the margin that keeps the choice is ",
                 cov_num(up.get("deciding_margin"), UP + ("deciding_margin",), "coverage"),
                 ", ",
                 cov_num(up.get("deciding_in_mcse"), UP + ("deciding_in_mcse",), "multiple"),
-                " Monte Carlo SEs",
+                " Monte Carlo SEs.",
             )
     if up.get("separated"):
         verdict: tuple = (
-            *((", at least ", *threshold) if threshold else ()),
-            ", so the simulation's precision separates the two methods.",
-        )
+            (" That is at least ", *threshold, ", so the simulation's precision separates ")
+            if threshold
+            else (" The simulation's precision separates ",)
+        ) + ("the two methods.",)
     else:
         verdict = (
-            *((", under ", *threshold) if threshold else ()),
-            ", so the choice is not clearly separated from the runner-up by the simulation's "
-            "precision",
-            *estimates_clause(data, rec, up),
-            ".",
-        )
+            (" That is under ", *threshold, ": the simulation's precision does not ")
+            if threshold
+            else (" The simulation's precision does not ",)
+        ) + ("clearly separate the choice from the runner-up.", *estimates_clause(data, rec, up))
     return [
         Paragraph(
             cell(
                 f"Runner-up by the same rule: {up.get('label') or up.get('method')}, whose worst "
                 "cell is ",
                 cov_num(up.get("worst_abs_deviation"), UP + ("worst_abs_deviation",), "coverage"),
-                " from nominal; the recommended method's margin of ",
+                " from nominal. The recommended method is ahead by ",
                 cov_num(up.get("margin"), UP + ("margin",), "coverage"),
                 *tie,
                 *size,
@@ -259,8 +261,8 @@ def pooled_method(primary: dict, name: str) -> tuple[dict, str] | None:
 
 
 def estimates_clause(data: ReportData, rec: dict, up: dict) -> tuple:
-    """``; for complete remission, the runner-up gives 0.520 [..] and the recommended method
-    0.550 [..]``, from the primary outcome's primary pooled result, or nothing when it does not
+    """`` For complete remission, the runner-up gives 0.520 [..] and the recommended method
+    0.550 [..].``, from the primary outcome's primary pooled result, or nothing when it does not
     carry both methods with an estimate."""
     outcome = primary_outcome(data.plan)
     primary = (data.pooled.get(outcome) or {}).get("primary")
@@ -273,10 +275,11 @@ def estimates_clause(data: ReportData, rec: dict, up: dict) -> tuple:
     (runner_up, at_up), (chosen, at_chosen) = found
     label = data.plan.outcome_label(outcome)
     return (
-        f"; for {label[:1].lower()}{label[1:]}, the runner-up gives ",
+        f" For {label[:1].lower()}{label[1:]}, the runner-up gives ",
         *estimate_with_ci(runner_up, src + at_up),
         " and the recommended method ",
         *estimate_with_ci(chosen, src + at_chosen),
+        ".",
     )
 
 
