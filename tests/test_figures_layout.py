@@ -67,9 +67,14 @@ def test_the_coverage_heat_map_fits_every_label(proportions, taus, labels):
     ax = fig.axes[0]
     ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
     assert all(a.x1 < b.x0 for a, b in zip(ticks, ticks[1:], strict=False))
-    cell = ax.bbox.width / len(proportions) / len(taus)
+    # A page column wide (it was 11.6 in, and printed at page width its cell text was 4 pt).
+    assert fig.get_figwidth() <= 7.2
+    # A column per method, a row per grid cell: each cell's text inside its cell.
+    cell_width = ax.bbox.width / len(labels)
+    cell_height = ax.bbox.height / len(proportions) / len(taus)
     for text in ax.texts:
-        assert text.get_window_extent(renderer).width < cell, text.get_text()
+        box = text.get_window_extent(renderer)
+        assert box.width < cell_width and box.height < cell_height, text.get_text()
     # The colour bar marks the nominal level (the midpoint of its two slopes), and its tick
     # labels do not touch one another.
     bar = fig.axes[1]

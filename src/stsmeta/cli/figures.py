@@ -20,7 +20,7 @@ Writes, each as .png (300 dpi), .svg and .pdf, byte-identical across runs:
   <outdir>/risk_of_bias.*      Murad 2018 questions by study
   <outdir>/prisma_flow.*       PRISMA 2020 flow diagram (from --screening when given)
   <outdir>/summary_forest.*    the primary outcome in percent, for the report's first screen
-  <outdir>/coverage.*          with --coverage: the coverage study's heat map (150 dpi), the same
+  <outdir>/coverage.*          with --coverage: the coverage study's heat map (300 dpi), the same
                                bytes as `stsmeta coverage-figure`
 """
 

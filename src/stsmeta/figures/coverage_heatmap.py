@@ -1,9 +1,10 @@
-"""The coverage heat map: one row per method, one column per grid cell, colour = coverage.
+"""The coverage heat map: one column per method, one row per grid cell, colour = coverage.
 
 Drawn by the figures job (``write_figures(coverage=...)``, saved by its processes like
 every other figure) and by ``stsmeta coverage-figure``; both give the same bytes. Its look is its
-own, not ``style.RC``: 9 pt text, 150 dpi, its own SVG hash salt and metadata, as the heat map
-has always been drawn. Deterministic output: the Agg backend, a fixed SVG hash salt and no dates
+own, not ``style.RC``: 7 pt text, 300 dpi, about 7 in wide (a page column: with a column per grid
+cell it was 11.6 in wide, and printed at page width its cell text was 4 pt), its own SVG hash
+salt and metadata. Deterministic output: the Agg backend, a fixed SVG hash salt and no dates
 in SVG or PDF metadata, so that the same summary gives byte-identical files.
 """
 
@@ -17,19 +18,20 @@ _METADATA = {
     ".pdf": {"CreationDate": None, "ModDate": None, "Creator": "stsmeta", "Producer": "stsmeta"},
     ".png": {"Software": "stsmeta"},
 }
-_DPI = 150
+_DPI = 300
 # Method labels are the user's text: mathtext off, so '$' is a dollar sign.
 _RC = {
     "svg.hashsalt": "stsmeta-coverage",
     "font.family": "DejaVu Sans",
-    "font.size": 9,
+    "font.size": 7,
     "text.parse_math": False,
     "text.usetex": False,
 }
 
 
 def coverage_matrix(doc: Mapping):
-    """Rows (method, label), columns (p, tau) and the coverage / failure-rate matrices."""
+    """Methods (method, label), grid cells (p, tau) and the coverage / failure-rate matrices
+    (a row per method, a column per cell)."""
     import numpy as np
 
     rows = sorted({(r["method"], r["label"]) for r in doc["summary"]})
@@ -45,23 +47,20 @@ def coverage_matrix(doc: Mapping):
     return rows, cols, cov, fail
 
 
-# Geometry in inches. Each cell is wide enough for its two-line tick label at 9 pt and
-# "27% fail" at 7 pt; the margins are measured from the labels themselves (DejaVu Sans metrics,
-# figures/rows.py), so a long method label or title is never cut off, whatever the grid.
-_CELL_WIDTH, _CELL_HEIGHT = 0.62, 0.5
-# Method labels wrap at this width, so that a long label leaves the cells their room in a report
-# column; a row grows with its label's lines.
-_LABEL_WIDTH = 3.2
-_LINE_HEIGHT = 0.16
+# Geometry in inches, for a page column of about 7 in (the report prints it at that width): one
+# column per method (its label wrapped over it), one row per grid cell. The margins are measured
+# from the labels themselves (DejaVu Sans metrics, figures/rows.py), so a long method label or
+# title is never cut off, whatever the grid.
+_COLUMN_WIDTH = 1.0  # a method's column: "0.99" and "27% fail" at 6.5 pt, its wrapped label
+_ROW_HEIGHT = 0.3  # a grid cell's row: two lines of 6.5 pt
+_LINE_HEIGHT = 0.125  # a line of 7 pt text
 _EDGE = 0.15  # free space at the figure's edges
-_TICKS = 0.12  # tick and the gap to its label
-_TITLE_HEIGHT = 0.45
-_BOTTOM = 0.9  # two-line tick labels and the axis label under them
+_TICKS = 0.1  # tick and the gap to its label
 _BAR_GAP, _BAR_WIDTH = 0.12, 0.15
-_BAR_LABELS = 0.75  # the colour bar's tick labels and its own label
-_X_LABEL = "True pooled proportion p and between-study SD \u03c4 (logit scale)"
+_BAR_LABELS = 0.55  # the colour bar's tick labels and its own label
+_ROWS_ARE = "Rows: true pooled proportion p and between-study SD \u03c4 (logit scale)"
 # Text widths are measured unhinted (as PDF and SVG draw them); FreeType's hinting in the PNG
-# widens a line by up to ~4% at 150 dpi: 6% leaves the margins a little to spare.
+# widens a line by up to ~4%: 6% leaves the margins a little to spare.
 _HINTING = 1.06
 
 
@@ -75,46 +74,46 @@ def coverage_heatmap(doc: Mapping):
     from stsmeta.figures.rows import text_width_pt, wrap
     from stsmeta.figures.style import rc_from_defaults
 
-    rows, cols, cov, fail = coverage_matrix(doc)
+    methods, cells, cov, fail = coverage_matrix(doc)
     level = float(doc["settings"]["level"])
     recommended = doc.get("recommendation", {}).get("method")
     size = float(_RC["font.size"])
-    labels = [
-        "\n".join(wrap(f"{label} \u2605" if method == recommended else label, _LABEL_WIDTH * 72,
-                       size=size))
-        for method, label in rows
+    headers = [
+        "\n".join(wrap(f"{label} \u2605" if method == recommended else label,
+                       (_COLUMN_WIDTH - 0.12) * 72 / _HINTING, size=size))
+        for method, label in methods
     ]  # fmt: skip
+    row_labels = [f"p = {p:g}, \u03c4 = {t:g}" for p, t in cells]
     k = doc["design"]["k"]
     reps = doc["settings"]["replicates"]
-    title = (
-        f"Coverage of nominal {level:.0%} intervals, design of k={k} studies, "
-        f"{reps} replicates per cell (\u2605 recommended)"
-    )
+    title = [
+        f"Coverage of nominal {level:.0%} intervals, design of k={k} studies,",
+        f"{reps} replicates per cell (\u2605 recommended). {_ROWS_ARE}",
+    ]
 
     def inches(text: str) -> float:
         return text_width_pt(text, size=size) * _HINTING / 72
 
-    cells = _CELL_WIDTH * len(cols)
-    # The axis label is centred under the cells: room for each half of it beside them.
-    overhang = max(0.0, inches(_X_LABEL) / 2 - cells / 2)
-    longest = max((inches(line) for label in labels for line in label.split("\n")), default=0.0)
-    left = _EDGE + max(longest + _TICKS, overhang)
+    grid_width = _COLUMN_WIDTH * len(methods)
+    left = _EDGE + max((inches(label) for label in row_labels), default=0.0) + _TICKS
     width = max(
-        left + cells + max(_BAR_GAP + _BAR_WIDTH + _BAR_LABELS, overhang + _EDGE),
-        2 * _EDGE + inches(title),
+        left + grid_width + _BAR_GAP + _BAR_WIDTH + _BAR_LABELS + _EDGE,
+        2 * _EDGE + max(inches(line) for line in title),
     )
-    lines = max((label.count("\n") + 1 for label in labels), default=1)
-    grid = max(_CELL_HEIGHT, _LINE_HEIGHT * lines + 0.12) * len(rows)
-    height = _TITLE_HEIGHT + grid + _BOTTOM
+    header_lines = max((h.count("\n") + 1 for h in headers), default=1)
+    title_height = 2 * _LINE_HEIGHT + 0.2
+    header_height = header_lines * _LINE_HEIGHT + _TICKS + 0.05
+    grid = _ROW_HEIGHT * len(cells)
+    height = title_height + header_height + grid + _EDGE
     with rc_from_defaults(_RC):
         # Not registered with pyplot (nothing to close, no pyplot import).
         fig = Figure(figsize=(width, height))
         FigureCanvas(fig)
-        ax = fig.add_axes((left / width, _BOTTOM / height, cells / width, grid / height))
+        ax = fig.add_axes((left / width, _EDGE / height, grid_width / width, grid / height))
         bar_axes = fig.add_axes(
             (
-                (left + cells + _BAR_GAP) / width,
-                _BOTTOM / height,
+                (left + grid_width + _BAR_GAP) / width,
+                _EDGE / height,
                 _BAR_WIDTH / width,
                 grid / height,
             )
@@ -124,15 +123,15 @@ def coverage_heatmap(doc: Mapping):
         # scale's ends takes the end's colour; each cell prints its value.
         half = max(1.0 - level, 0.01)
         norm = Normalize(vmin=level - half, vmax=level + half, clip=True)
-        image = ax.imshow(cov, cmap="RdBu", norm=norm, aspect="auto")
+        image = ax.imshow(cov.T, cmap="RdBu", norm=norm, aspect="auto")
         limit = (doc.get("recommendation") or {}).get("max_failure_rate")
-        for i in range(len(rows)):
-            for j in range(len(cols)):
-                value = cov[i, j]
+        for j in range(len(methods)):
+            for i in range(len(cells)):
+                value = cov[j, i]
                 text = "n/a" if value != value else f"{value:.2f}"
-                if fail[i, j] > 0:
-                    text += f"\n{fail[i, j]:.0%} fail"
-                if limit is not None and fail[i, j] > float(limit):
+                if fail[j, i] > 0:
+                    text += f"\n{fail[j, i]:.0%} fail"
+                if limit is not None and fail[j, i] > float(limit):
                     # Coverage counts only the replicates that gave an interval: a cell that
                     # fails more often than the rule allows is hatched, whatever its colour.
                     ax.add_patch(
@@ -143,18 +142,19 @@ def coverage_heatmap(doc: Mapping):
                     )  # fmt: skip
                 dark = value == value and abs(norm(value) - 0.5) > 0.35
                 ax.text(
-                    j, i, text, ha="center", va="center", fontsize=7,
+                    j, i, text, ha="center", va="center", fontsize=6.5, linespacing=1.0,
                     color="white" if dark else "black",
                 )  # fmt: skip
-        ax.set_xticks(range(len(cols)))
-        ax.set_xticklabels([f"p={p:g}\n\u03c4={t:g}" for p, t in cols])
-        ax.set_yticks(range(len(rows)))
-        ax.set_yticklabels(labels)
-        ax.set_xlabel(_X_LABEL)
-        fig.text(
-            _EDGE / width, 1 - _TITLE_HEIGHT / 2 / height, title, ha="left", va="center",
-            fontsize=size,
-        )  # fmt: skip
+        ax.set_xticks(range(len(methods)))
+        ax.set_xticklabels(headers)
+        ax.xaxis.tick_top()
+        ax.set_yticks(range(len(cells)))
+        ax.set_yticklabels(row_labels)
+        for index, line in enumerate(title):
+            fig.text(
+                _EDGE / width, 1 - (0.1 + (index + 0.5) * _LINE_HEIGHT) / height, line,
+                ha="left", va="center", fontsize=size,
+            )  # fmt: skip
         bar = fig.colorbar(image, cax=bar_axes, extend="min")
         bar.set_ticks(bar_ticks(level, half))
         bar.set_ticklabels([f"{t:g}" for t in bar.get_ticks()])
