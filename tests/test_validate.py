@@ -353,3 +353,19 @@ def test_a_percentage_typed_as_a_count_says_how_to_write_it(tmp_path):
     data["outcomes"][1]["events"] = "60%"
     path = _write(tmp_path, data)
     _assert_reported(_problems(path), path, "outcomes[1].events", "wrong type", "`percent: 60`")
+
+
+def test_a_blank_locator_says_what_to_give_not_to_leave_it_out(tmp_path):
+    data = _valid()
+    data["n_patients"]["locator"] = "  "
+    path = _write(tmp_path, data)
+    problems = _problems(path)
+    _assert_reported(problems, path, "n_patients.locator", "say where in the source")
+    assert not any("leave the field out" in p for p in problems if "n_patients.locator" in p)
+
+
+def test_a_missing_locator_says_what_to_write(tmp_path):
+    data = _valid()
+    del data["n_patients"]["locator"]
+    path = _write(tmp_path, data)
+    _assert_reported(_problems(path), path, "n_patients.locator", "missing", "p. 3, table 2")

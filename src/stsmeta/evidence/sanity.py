@@ -91,6 +91,13 @@ TEMPLATE_PLACEHOLDERS = frozenset(
 PLACEHOLDER_LOCATORS = frozenset({"todo", "tbd", "tbc", "fixme", "xxx", "?", "??", "...", "-"})
 
 
+# Text every fact must carry (study schema): a blank one says what to give.
+REQUIRED_TEXT = {
+    "locator": "is blank; say where in the source this is, e.g. 'abstract', 'p. 3, table 2'",
+    "source": "is blank; give the id of the source (from 'sources') this is taken from",
+}
+
+
 def _placeholder_problem(path: tuple[Any, ...], text: str) -> str | None:
     said = " ".join(text.split()).lower()
     if said in TEMPLATE_PLACEHOLDERS:
@@ -135,7 +142,10 @@ def value_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
             label=path == ("label",),
             one_line=is_key or key in ONE_LINE_KEYS,
         )
-        if message:
+        if message and not is_key and key in REQUIRED_TEXT and not text.strip():
+            # Blank where the schema requires text: "leave the field out" would be wrong.
+            problems.append(Problem(file, _field(path), REQUIRED_TEXT[key]))
+        elif message:
             what = "field name" if is_key else "text"
             problems.append(Problem(file, _field(path), f"{what} {message}"))
         elif not is_key and (placeholder := _placeholder_problem(path, text)):

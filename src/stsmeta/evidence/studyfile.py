@@ -115,6 +115,14 @@ def _type_hint(instance: Any, wanted: list[str]) -> str:
     return ""
 
 
+SEE_DICTIONARY = "see docs/data-dictionary.md for its meaning and an example"
+# What to write for the required fields of every fact, said in the message itself.
+REQUIRED_HINTS = {
+    "locator": "say where in the source this is, e.g. locator: 'abstract' or 'p. 3, table 2'",
+    "source": "give the id of the source (from 'sources') this is taken from",
+}
+
+
 def _schema_problem(file: str, error: Any) -> Problem:
     """Turn one jsonschema error into a Problem with a plain-language message."""
     path = list(error.absolute_path)
@@ -129,7 +137,7 @@ def _schema_problem(file: str, error: Any) -> Problem:
         return Problem(
             file,
             field_path([*path, name]),
-            "missing required field; see docs/data-dictionary.md for its meaning and an example",
+            "missing required field; " + REQUIRED_HINTS.get(name, SEE_DICTIONARY),
         )
     if validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
