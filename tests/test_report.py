@@ -391,7 +391,7 @@ def test_changes_since_a_previous_archive(tmp_path):
     assert "Studies added: Synthetic Zeta 2021" in html
     assert "Studies changed: Synthetic Beta 2013" in html
     assert "Studies removed: none" in html
-    assert f"k = 3; {numbers.proportion(old_estimate)}" in md  # in HTML, numbers are spans
+    assert re.search(rf"k = 3(, \d+/\d+)?; {re.escape(numbers.proportion(old_estimate))}", md)
     assert "not in the previous version" in html  # scenarios absent from the old archive
     assert "First version" not in html
     assert hashlib.sha256(previous.read_bytes()).hexdigest() in html
@@ -805,9 +805,15 @@ def _label(root: Path, outcome: str) -> str:
 
 
 def _k_estimate(result: dict) -> str:
-    """``k = 3; 0.500 [0.100, 0.900]`` as the table writes a result (its own formatters)."""
+    """``k = 3, 5/9; 0.500 [0.100, 0.900]`` as the table writes a result (its own formatters;
+    events/N where the result gives them)."""
+    counts = (
+        f", {numbers.count(result['events'])}/{numbers.count(result['n'])}"
+        if result.get("events") is not None and result.get("n") is not None
+        else ""
+    )
     return (
-        f"k = {numbers.count(result['k'])}; {numbers.proportion(result['estimate'])} "
+        f"k = {numbers.count(result['k'])}{counts}; {numbers.proportion(result['estimate'])} "
         f"[{numbers.bound(result['ci_low'])},\u00a0{numbers.bound(result['ci_high'])}]"
     )
 

@@ -291,9 +291,21 @@ def _same_method(a: Method, b: Method) -> bool:
 
 
 def _result_cell(method: Method, src: str) -> Cell:
-    """``k = 6; 0.667 [0.384, 0.882]``; ``src`` the file's, the method's pointer added."""
+    """``k = 6, 10/13; 0.667 [0.384, 0.882]`` (events/N where the result gives them, so that a
+    reader sees what the change in the estimate rests on); ``src`` the file's, the method's
+    pointer added."""
     result, src = method[2], src + method[3]
-    return cell("k = ", num(result, src, "k", "count"), "; ") + estimate_with_ci(result, src)
+    counts = (
+        cell(", ", num(result, src, "events", "count"), "/", num(result, src, "n", "count"))
+        if result.get("events") is not None and result.get("n") is not None
+        else cell()
+    )
+    return (
+        cell("k = ", num(result, src, "k", "count"))
+        + counts
+        + cell("; ")
+        + estimate_with_ci(result, src)
+    )
 
 
 def _archived_src(previous: Previous, outcome: str, scenario: str) -> str:
