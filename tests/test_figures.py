@@ -254,6 +254,10 @@ def test_cumulative_plot_follows_the_cumulative_list(inputs):
     steps = result["cumulative"]
     assert [r.row.study_id for r in plot.rows] == [s["added_study"] for s in steps]
     assert [r.row.cells["k"] for r in plot.rows] == [str(s["k"]) for s in steps]
+    # Undated studies come last, and the plot says so when there are any.
+    text = " ".join(all_texts(plot.figure)).replace("\n", " ")
+    undated = any(s.get("year") is None for s in steps)
+    assert ("without a known publication year (n.d.) are added last" in text) == undated
 
 
 def test_risk_of_bias_chart_has_every_study_and_question(inputs):

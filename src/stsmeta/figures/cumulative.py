@@ -36,6 +36,9 @@ def cumulative_plot(
         notes.add("The pooled results carry no cumulative analysis (cumulative_by_year off).")
     band = band_note(pooled, level)
     notes.add(f"Each row: {primary_label} on all studies up to and including the one added.{band}")
+    if any(step.get("year") is None for step in pooled.get("cumulative") or []):
+        # The order is by year; a study whose year is not known has no place in it.
+        notes.add("Studies without a known publication year (n.d.) are added last.")
     plot = table_figure(
         interval_columns(level, "Study added (by year)", numbers.interval_kind(pooled)[0]),
         rows,
