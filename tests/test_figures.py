@@ -74,6 +74,8 @@ def test_forest_plot_has_one_row_per_study_with_its_numbers(inputs, outcome, sce
             in text
         )
         assert numbers.events_over_n(entry["events"], entry["n"]) in text
+    # Grouped by calcinosis type: the block headings say each study's type, no column repeats it.
+    assert "Calcinosis type" not in flat
     # Subgroup blocks: one pooled diamond row per subgroup level of more than one study; a
     # level of one study is that study's row (no diamond of the model's assumption), and a note
     # says so.

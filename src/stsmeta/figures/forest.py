@@ -48,14 +48,21 @@ def level_percent(level: float) -> str:
     return f"{100 * level:g}%"
 
 
-def columns(level: float, weights: bool = True) -> list[TextColumn]:
+def columns(level: float, weights: bool = True, types: bool = True) -> list[TextColumn]:
+    """The text columns; ``types``: a calcinosis type column (not when the studies are grouped
+    by it: the block headings say it already)."""
     cols = [
-        TextColumn("study", "Study", 0.01, 0.245),
-        TextColumn("type", "Calcinosis type", 0.27, 0.115),
+        TextColumn("study", "Study", 0.01, 0.245 if types else 0.38),
+        *([TextColumn("type", "Calcinosis type", 0.27, 0.115)] if types else []),
         TextColumn("events", "Events/N", 0.47, 0.08, ha="right"),
         # Study rows have confidence intervals, a Bayesian pooled row a credible one: the notes
-        # under the plot say which is which.
-        TextColumn("estimate", f"Proportion [{level_percent(level)} interval]", 0.76, 0.17),
+        # under the plot say which is which. Without a weight column, room for the header.
+        TextColumn(
+            "estimate",
+            f"Proportion [{level_percent(level)} interval]",
+            0.76,
+            0.17 if weights else 0.235,
+        ),
     ]
     if weights:
         cols.append(TextColumn("weight", "Weight", 0.995, 0.06, ha="right"))
@@ -222,7 +229,7 @@ def forest_plot(
     if entries and not weights:
         notes.add(f"{primary_label}: no study weights (the model has none).")
     table = table_figure(
-        columns(level, weights),
+        columns(level, weights, types=not (subgroups and subgroup_variable == "calcinosis_type")),
         rows,
         plot_span=(0.50, 0.74),
         xlabel=f"Proportion ({outcome_label.lower()})",
