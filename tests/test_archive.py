@@ -563,7 +563,11 @@ def test_release_status_labels_unreleased_changes(built: bytes, tmp_path: Path) 
     path, lock = published(tmp_path, built)
     contents = archive.read_archive(path)
     config = json.loads(contents.files["config.effective.json"])["config"]
-    raw = {n.split("/")[-1]: b for n, b in contents.files.items() if n.startswith("data/raw/")}
+    raw = {
+        n.split("/")[-1]: hashlib.sha256(b).hexdigest()
+        for n, b in contents.files.items()
+        if n.startswith("data/raw/")
+    }
     same = archive.release_status(lock, path.parent, "9.9.9", raw, config)
     assert same == archive.ReleaseStatus(None, "9.9.9", (), published=path)
     assert same.compare_with is None  # nothing changed: the previous version's (none here)
@@ -575,7 +579,7 @@ def test_release_status_labels_unreleased_changes(built: bytes, tmp_path: Path) 
     assert status.label == "9.9.9+unreleased changes"
     # The report then lists the changes since this version's own archive.
     assert status.compare_with == path and status.previous is None
-    raw["synthetic_c_2020.yaml"] = b"# SYNTHETIC\n"
+    raw["synthetic_c_2020.yaml"] = hashlib.sha256(b"# SYNTHETIC\n").hexdigest()
     changed = dict(config, confidence_level=0.9)
     status = archive.release_status(lock, path.parent, "9.9.9", raw, changed)
     assert status.label == "9.9.9+unreleased changes"
@@ -584,7 +588,7 @@ def test_release_status_labels_unreleased_changes(built: bytes, tmp_path: Path) 
         "configuration changed: confidence_level",
     )
     del raw["synthetic_a_2011.yaml"]
-    raw["synthetic_b_2019.yaml"] += b"# corrected\n"
+    raw["synthetic_b_2019.yaml"] = hashlib.sha256(b"# corrected\n").hexdigest()
     status = archive.release_status(lock, path.parent, "9.9.9", raw, config)
     assert status.changes == (
         "study files added: synthetic_c_2020.yaml",
@@ -639,8 +643,12 @@ def test_this_versions_label_is_checked_when_the_previous_archive_is_absent(
     )
     contents = archive.read_archive(path)
     config = json.loads(contents.files["config.effective.json"])["config"]
-    raw = {n.split("/")[-1]: b for n, b in contents.files.items() if n.startswith("data/raw/")}
-    raw["synthetic_c_2020.yaml"] = b"# SYNTHETIC\n"
+    raw = {
+        n.split("/")[-1]: hashlib.sha256(b).hexdigest()
+        for n, b in contents.files.items()
+        if n.startswith("data/raw/")
+    }
+    raw["synthetic_c_2020.yaml"] = hashlib.sha256(b"# SYNTHETIC\n").hexdigest()
     status = archive.release_status(lock, path.parent, "9.9.9", raw, config)
     assert status.previous is None and status.previous_unavailable == "9.9.8"
     assert status.label == "9.9.9+unreleased changes"

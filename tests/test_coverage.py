@@ -586,22 +586,8 @@ def test_selection_rule_worst_cell_then_mean_width():
 
 
 def cov_summary(method, coverage, failure, width):
-    return summ.CellSummary(
-        method=method,
-        proportion=0.5,
-        tau=float(len(method)),
-        replicates=1000,
-        answered=1000,
-        failure_rate=failure,
-        failure_rate_mcse=0.0,
-        coverage=coverage,
-        coverage_mcse=0.007,
-        median_width=width,
-        median_width_mcse=0.0,
-        bias=0.0,
-        bias_mcse=0.0,
-        mean_width=width,
-    )
+    """A synthetic cell of its own (p = 0.5, a tau per method name), MC SE 0.007."""
+    return cell_at(method, 0.5, float(len(method)), coverage, 0.007, width=width, failure=failure)
 
 
 def test_apply_selection_makes_the_recommended_method_primary():

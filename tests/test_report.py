@@ -1011,3 +1011,14 @@ def test_the_first_screen_sets_the_question_and_the_answers_apart(built):
     assert first.count('<p class="question">Question: ') == 1
     assert first.count('<p class="answer">') == len(OUTCOMES)
     assert "class=" not in md
+
+
+def test_the_first_screen_figures_text_alternative_names_the_new_study_bar(built):
+    root, html, _ = built
+    result = json.loads((root / "results/pool/complete_remission/primary.json").read_text())
+    figure = html[html.index('id="figure-summary_forest"') :]
+    label = figure[
+        figure.index('aria-label="') : figure.index('"', figure.index('aria-label="') + 12)
+    ]
+    has_pi = result.get("pi_low") is not None and result.get("pi_high") is not None
+    assert ("where a new study" in label) == has_pi

@@ -29,12 +29,6 @@ from stsmeta.outputs import FIGURE_FORMATS, TABLE_NAMES, figure_stems, normalise
 from stsmeta.schemas import schema_path
 
 
-# The configuration Snakemake merged (config.yaml, then every --configfile and --config) is checked
-# once, against the package's config schema with defaults filled as snakemake.utils.validate fills
-# them (tests/test_config.py checks that both agree), and for what a schema cannot express; each
-# message names the field and the fix. Jobs never read config.yaml: each takes the part of this
-# effective configuration that its stage reads, results/config/<stage>.json (rule config), as a
-# declared input.
 def stop(message):
     """Refuse to run while this file is read (before any job, lock or output): the message
     alone, exit status 1. Raising WorkflowError here would print Snakemake's file and line
@@ -43,6 +37,12 @@ def stop(message):
     sys.exit(1)
 
 
+# The configuration Snakemake merged (config.yaml, then every --configfile and --config) is checked
+# once, against the package's config schema with defaults filled as snakemake.utils.validate fills
+# them (tests/test_config.py checks that both agree), and for what a schema cannot express; each
+# message names the field and the fix. Jobs never read config.yaml: each takes the part of this
+# effective configuration that its stage reads, results/config/<stage>.json (rule config), as a
+# declared input.
 CONFIG_FILES = [str(p) for p in workflow.configfiles] or ["config.yaml"]
 _checked_config, _config_problems = load_config(config, file=", ".join(CONFIG_FILES))
 if _config_problems:
@@ -553,7 +553,8 @@ try:
         ARCHIVE_LOCK,
         Path(RESULTS) / "archive",
         VERSION,
-        {Path(p).name: Path(p).read_bytes() for p in RAW_FILES},
+        # Each study file by its SHA-256 from the start-up check: not read again.
+        {f"{study}.yaml": RAW_SHA256[study] for study in STUDIES},
         json.loads(effective_config(config, "archive"))["config"],
         {Path(p).as_posix(): Path(p).read_bytes() for p in REVIEW_DATA_FILES},
     )

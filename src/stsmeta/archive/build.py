@@ -237,6 +237,7 @@ def _check_judgements(members: Mapping[str, bytes], config: Mapping) -> None:
     """No archive of a certainty judgement made on other study data than its results: the
     Summary of findings would carry a GRADE rating, and reasons quoting numbers, that nobody
     checked against the published results (the report marks it; a citable archive must not)."""
+    from stsmeta.presentation.certainty import judged_on_other_data
     from stsmeta.yaml_limits import safe_load_checked
 
     path = ((config.get("review") or {}).get("certainty")) or ""
@@ -249,12 +250,12 @@ def _check_judgements(members: Mapping[str, bytes], config: Mapping) -> None:
         return
     problems = []
     for outcome, block in sorted(outcomes.items()):
-        judged = block.get("judged_on") if isinstance(block, dict) else None
         pooled = members.get(f"{RESULTS_FOLDER}/pool/{outcome}/primary.json")
-        if not judged or pooled is None:
+        if not isinstance(block, dict) or pooled is None:
             continue
-        now = json.loads(pooled).get("data_sha256")
-        if judged != now:
+        result = json.loads(pooled)
+        if judged_on_other_data(block, result):  # as the report marks it
+            now = result.get("data_sha256")
             problems.append(
                 Problem(
                     str(path),

@@ -13,6 +13,7 @@ the run with a clear error and changes nothing:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,31 +66,32 @@ def _names(items) -> str:
 
 def unreleased_changes(
     published: ArchiveContents,
-    raw_files: Mapping[str, bytes],
+    raw_sha256: Mapping[str, str],
     config: Mapping,
     data_files: Mapping[str, bytes] | None = None,
 ) -> tuple[str, ...]:
     """What differs between the current study files, configuration and review files and a
     published archive.
 
-    ``raw_files``: file name -> bytes of the current study files; ``config``: the effective
+    ``raw_sha256``: file name -> SHA-256 of the current study files (the workflow's start-up
+    check knows them: the files are not read again); ``config``: the effective
     configuration (as JSON values); ``data_files``: the review files the report reads, by their
     path relative to the working directory (as the archive stores them) -> bytes.
     """
     archived_config = _archived_config(published) or {}
     folder = str(archived_config.get("studies_dir") or "data/raw").rstrip("/") + "/"
     before = {
-        name[len(folder) :]: data
+        name[len(folder) :]: hashlib.sha256(data).hexdigest()
         for name, data in published.files.items()
         if name.startswith(folder) and "/" not in name[len(folder) :]
     }
     changes = []
-    if added := set(raw_files) - set(before):
+    if added := set(raw_sha256) - set(before):
         changes.append(f"study files added: {_names(added)}")
-    if removed := set(before) - set(raw_files):
+    if removed := set(before) - set(raw_sha256):
         # Counted, not named: no output names a study that is not in the studies folder.
         changes.append(f"study files removed: {len(removed)}")
-    if changed := {n for n in set(raw_files) & set(before) if raw_files[n] != before[n]}:
+    if changed := {n for n in set(raw_sha256) & set(before) if raw_sha256[n] != before[n]}:
         changes.append(f"study files changed: {_names(changed)}")
     if json.loads(json.dumps(dict(config))) != archived_config:
         keys = set(config) | set(archived_config)
@@ -111,7 +113,7 @@ def release_status(
     lock_path: Path,
     publish_dir: Path,
     version: str,
-    raw_files: Mapping[str, bytes],
+    raw_sha256: Mapping[str, str],
     config: Mapping,
     data_files: Mapping[str, bytes] | None = None,
 ) -> ReleaseStatus:
@@ -135,7 +137,7 @@ def release_status(
     if same is None or not published.is_file():
         return ReleaseStatus(previous, version, (), previous_unavailable=unavailable)
     contents = require_verified(published, lock_path, f"to compare with version {version}")
-    changes = unreleased_changes(contents, raw_files, config, data_files)
+    changes = unreleased_changes(contents, raw_sha256, config, data_files)
     label = f"{version}+{UNRELEASED}" if changes else version
     return ReleaseStatus(
         previous, label, changes, previous_unavailable=unavailable, published=published

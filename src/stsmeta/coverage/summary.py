@@ -290,7 +290,7 @@ def recommend(
                 max_coverage=float(finite.max()) if finite.size else math.nan,
                 max_failure_rate=float(fail),
                 eligible=bool(fail <= max_failure_rate and complete),
-                worst_abs_deviation=float(np.max(np.abs(cov - level))) if complete else math.nan,
+                worst_abs_deviation=abs(worst.coverage - level) if worst else math.nan,
                 mean_width=float(np.mean(widths)) if complete else math.nan,
                 worst_proportion=worst.proportion if worst else math.nan,
                 worst_tau=worst.tau if worst else math.nan,

@@ -22,6 +22,7 @@ from typing import Any
 from stsmeta.errors import Problem, field_path
 from stsmeta.evidence import vocabulary as vocab
 from stsmeta.evidence.model import Flag, Study
+from stsmeta.evidence.studyfile import REQUIRED_HINTS
 from stsmeta.text_rules import strings, text_problem
 
 # Far above any case series of intralesional STS (the largest has tens of patients), and below
@@ -91,13 +92,6 @@ TEMPLATE_PLACEHOLDERS = frozenset(
 PLACEHOLDER_LOCATORS = frozenset({"todo", "tbd", "tbc", "fixme", "xxx", "?", "??", "...", "-"})
 
 
-# Text every fact must carry (study schema): a blank one says what to give.
-REQUIRED_TEXT = {
-    "locator": "is blank; say where in the source this is, e.g. 'abstract', 'p. 3, table 2'",
-    "source": "is blank; give the id of the source (from 'sources') this is taken from",
-}
-
-
 def _placeholder_problem(path: tuple[Any, ...], text: str) -> str | None:
     said = " ".join(text.split()).lower()
     if said in TEMPLATE_PLACEHOLDERS:
@@ -142,9 +136,9 @@ def value_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
             label=path == ("label",),
             one_line=is_key or key in ONE_LINE_KEYS,
         )
-        if message and not is_key and key in REQUIRED_TEXT and not text.strip():
+        if message and not is_key and key in REQUIRED_HINTS and not text.strip():
             # Blank where the schema requires text: "leave the field out" would be wrong.
-            problems.append(Problem(file, _field(path), REQUIRED_TEXT[key]))
+            problems.append(Problem(file, _field(path), f"is blank; {REQUIRED_HINTS[key]}"))
         elif message:
             what = "field name" if is_key else "text"
             problems.append(Problem(file, _field(path), f"{what} {message}"))

@@ -116,9 +116,10 @@ def _type_hint(instance: Any, wanted: list[str]) -> str:
 
 
 SEE_DICTIONARY = "see docs/data-dictionary.md for its meaning and an example"
-# What to write for the required fields of every fact, said in the message itself.
+# What to write for the required text of every fact, said in the message itself (missing here,
+# blank in sanity.value_problems).
 REQUIRED_HINTS = {
-    "locator": "say where in the source this is, e.g. locator: 'abstract' or 'p. 3, table 2'",
+    "locator": "say where in the source this is, e.g. 'abstract' or 'p. 3, table 2'",
     "source": "give the id of the source (from 'sources') this is taken from",
 }
 

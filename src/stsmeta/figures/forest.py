@@ -20,6 +20,7 @@ from stsmeta.figures.rows import (
     TextColumn,
     draw_diamond,
     draw_intervals,
+    draw_prediction_bar,
     table_figure,
 )
 from stsmeta.figures.style import BLACK, BLUE, GREY, SECONDARY_STYLES
@@ -424,12 +425,4 @@ def _draw_summaries(ax: Axes, placed_rows: tuple[PlacedRow, ...]) -> None:
             if row.low is not None and row.high is not None:
                 draw_diamond(ax, y, row.estimate, row.low, row.high, facecolor=face, edgecolor=edge)
         elif row.kind == "prediction" and row.low is not None and row.high is not None:
-            ax.errorbar(
-                [(row.low + row.high) / 2],
-                [y],
-                xerr=[[(row.high - row.low) / 2]] * 2,
-                fmt="none",
-                ecolor=BLACK,
-                elinewidth=1.6,
-                capsize=2.5,
-            )
+            draw_prediction_bar(ax, y, row.low, row.high)

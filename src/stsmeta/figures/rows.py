@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from stsmeta.figures.glyphs import FONT_SIZE, GlyphText, glyph_text, line_width
-from stsmeta.figures.style import new_figure
+from stsmeta.figures.style import BLACK, new_figure
 from stsmeta.presentation.links import study_anchor
 
 LINE_IN = 0.15  # height of one text line, inches (7 pt type with 1.2 spacing, plus air)
@@ -214,6 +214,19 @@ def draw_intervals(ax: Axes, placed: list[PlacedRow], **kwargs) -> None:
         # zorder 2: where a Line2D per row sat, above the primary band and line.
         lines = LineCollection(segments, capstyle="butt", zorder=2, **kwargs)
         ax.add_collection(lines, autolim=False)
+
+
+def draw_prediction_bar(ax: Axes, y: float, low: float, high: float) -> None:
+    """A prediction interval: a thick bar with end caps (the forest plots' last row)."""
+    ax.errorbar(
+        [(low + high) / 2],
+        [y],
+        xerr=[[(high - low) / 2]] * 2,
+        fmt="none",
+        ecolor=BLACK,
+        elinewidth=1.6,
+        capsize=2.5,
+    )
 
 
 def draw_diamond(

@@ -120,8 +120,9 @@ def sensitivity_plot(
         notes.not_estimable(label, result)
         # Two scenarios that keep the same studies with the same counts give the same row: said,
         # so that a reader does not take the agreement for robustness to two decisions.
-        same = seen.setdefault(analysed_counts(result), label)
-        if same != label and analysed_counts(result):
+        counts = analysed_counts(result)
+        same = seen.setdefault(counts, label)
+        if counts and same != label:
             notes.add(f"{label}: the same studies and counts as {same}, so the same result.")
     for study_id, result in sorted((primary.get("leave_one_out") or {}).items()):
         label = f"Without {(studies.get(study_id) or {}).get('label') or study_id}"

@@ -17,6 +17,7 @@ from stsmeta.figures.rows import (
     TextColumn,
     draw_diamond,
     draw_intervals,
+    draw_prediction_bar,
     table_figure,
 )
 from stsmeta.figures.style import BLACK, BLUE
@@ -152,12 +153,4 @@ def _draw(ax: Axes, placed_rows: tuple[PlacedRow, ...]) -> None:
                 ax, placed.y, row.estimate, row.low, row.high, facecolor=BLACK, edgecolor=BLACK
             )
         elif row.kind == "prediction":
-            ax.errorbar(
-                [(row.low + row.high) / 2],
-                [placed.y],
-                xerr=[[(row.high - row.low) / 2]] * 2,
-                fmt="none",
-                ecolor=BLACK,
-                elinewidth=1.6,
-                capsize=2.5,
-            )
+            draw_prediction_bar(ax, placed.y, row.low, row.high)

@@ -9,6 +9,7 @@ every other number of the report.
 from __future__ import annotations
 
 from stsmeta.presentation import numbers
+from stsmeta.presentation.certainty import STALE, judged_on_other_data
 from stsmeta.presentation.wording import noun, plural, term
 from stsmeta.report.base import (
     ReportData,
@@ -18,7 +19,6 @@ from stsmeta.report.base import (
     num,
     searched_a_database,
 )
-from stsmeta.report.certainty import STALE, judged_on_other_data
 from stsmeta.report.discussion import interpretation
 from stsmeta.report.document import Block, Cell, Heading, Paragraph, cell
 from stsmeta.report.first_screen import harms_line

@@ -9,13 +9,14 @@ import hashlib
 from stsmeta.presentation import numbers
 from stsmeta.presentation.inputs import Plan, study_label
 from stsmeta.report.base import (
+    PooledMethod,
     ReportData,
     data_date,
     estimate_with_ci,
     file_src,
     joined,
     num,
-    pointer,
+    pooled_methods,
     primary_outcome,
 )
 from stsmeta.report.document import (
@@ -29,7 +30,6 @@ from stsmeta.report.document import (
     cell,
 )
 from stsmeta.report.previous import Previous
-from stsmeta.selection import CONFIGURED_PRIMARY
 
 
 def changes_section(data: ReportData) -> list[Block]:
@@ -266,31 +266,14 @@ def _study_changes(data: ReportData, previous: Previous) -> Bullets:
 
 # ---------------------------------------------------------------- pooled results
 
-# One method's result in a pooled JSON: (name in the plan, label or None, the result, the
-# result's JSON pointer in the file).
-Method = tuple[str, str | None, dict, str]
 
-
-def _methods(doc: dict) -> list[Method]:
-    """Every method of a pooled result, the primary first, named as the plan names them: the
-    primary by the method the plan's rule chose, the configured primary as "primary" wherever
-    the rule put it (among the secondary methods as CONFIGURED_PRIMARY)."""
-    chosen = (doc.get("primary_selection") or {}).get("method") or "primary"
-    found: list[Method] = [(str(chosen), doc.get("method_label"), doc, "")]
-    for name, result in (doc.get("secondary") or {}).items():
-        if isinstance(result, dict):
-            plan_name = "primary" if name == CONFIGURED_PRIMARY else str(name)
-            found.append((plan_name, result.get("label"), result, pointer("secondary", name)))
-    return found
-
-
-def _same_method(a: Method, b: Method) -> bool:
+def _same_method(a: PooledMethod, b: PooledMethod) -> bool:
     # The same method of the plan, and the same label where both results give one: the label
     # is what the table prints, so a number never appears under another method's label.
     return a[0] == b[0] and (a[1] is None or b[1] is None or a[1] == b[1])
 
 
-def _result_cell(method: Method, src: str) -> Cell:
+def _result_cell(method: PooledMethod, src: str) -> Cell:
     """``k = 6, 10/13; 0.667 [0.384, 0.882]`` (events/N where the result gives them, so that a
     reader sees what the change in the estimate rests on); ``src`` the file's, the method's
     pointer added."""
@@ -354,17 +337,17 @@ def _pooled_changes(data: ReportData, previous: Previous) -> Table:
     """
     plan = data.plan
     label = plan.method_label("primary")
-    reference = _methods(data.pooled[primary_outcome(plan)]["primary"])[0]
+    reference = pooled_methods(data.pooled[primary_outcome(plan)]["primary"])[0]
     version = previous.version
     was: list[str] = []  # the previous version's primary methods, where they differ
     rows = []
     for outcome, scenario in _compared(data, previous):
         now = (data.pooled.get(outcome) or {}).get(scenario)
         before = (previous.pooled.get(outcome) or {}).get(scenario)
-        current = _methods(now)[0] if now is not None else reference
+        current = pooled_methods(now)[0] if now is not None else reference
         published = before_cell = cell("not in the previous version")
         if before is not None:
-            earlier = _methods(before)
+            earlier = pooled_methods(before)
             src = _archived_src(previous, outcome, scenario)
             if not _same_method(earlier[0], current):
                 was.append(earlier[0][1] or earlier[0][0])

@@ -20,6 +20,7 @@ from stsmeta.report.document import (
     cell,
 )
 from stsmeta.report.previous import Previous
+from stsmeta.selection import CONFIGURED_PRIMARY
 
 NBSP_COMMA = ",\u00a0"  # intervals stay on one line in narrow table cells
 
@@ -344,3 +345,21 @@ def primary_reason(data: ReportData) -> str:
     result = data.pooled[primary_outcome(data.plan)]["primary"]
     spec = (data.plan.config.get("methods") or {}).get("primary") or {}
     return str(result.get("method_reason") or spec.get("reason") or "").strip()
+
+
+# One method's result in a pooled JSON: (name in the plan, label or None, the result, the
+# result's JSON pointer in the file).
+PooledMethod = tuple[str, str | None, dict, str]
+
+
+def pooled_methods(doc: dict) -> list[PooledMethod]:
+    """Every method of a pooled result, the primary first, named as the plan names them: the
+    primary by the method the plan's rule chose, the configured primary as "primary" wherever
+    the rule put it (among the secondary methods as CONFIGURED_PRIMARY)."""
+    chosen = (doc.get("primary_selection") or {}).get("method") or "primary"
+    found: list[PooledMethod] = [(str(chosen), doc.get("method_label"), doc, "")]
+    for name, result in (doc.get("secondary") or {}).items():
+        if isinstance(result, dict):
+            plan_name = "primary" if name == CONFIGURED_PRIMARY else str(name)
+            found.append((plan_name, result.get("label"), result, pointer("secondary", name)))
+    return found

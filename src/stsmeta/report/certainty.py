@@ -159,12 +159,3 @@ def propose(result: dict, rules: dict, level: str) -> dict[str, Proposal]:
             f"(at least {rules['small_study_tests_min_k']})",
         )
     return proposals
-
-
-def judged_on_other_data(block: dict | None, result: dict) -> bool:
-    """Whether the judgement names the data it was made on, and these are not that data."""
-    judged = (block or {}).get("judged_on")
-    return bool(judged) and judged != result.get("data_sha256")
-
-
-STALE = "judged on an earlier version of the study files: to be checked again"

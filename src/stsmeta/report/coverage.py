@@ -11,6 +11,7 @@ from stsmeta.report.base import (
     figure_block,
     file_src,
     pointer,
+    pooled_methods,
     primary_outcome,
 )
 from stsmeta.report.document import (
@@ -22,7 +23,6 @@ from stsmeta.report.document import (
     Table,
     cell,
 )
-from stsmeta.selection import CONFIGURED_PRIMARY
 
 COVERAGE_SRC = "coverage/summary.json#"  # the --coverage file
 
@@ -252,12 +252,8 @@ def pooled_method(primary: dict, name: str) -> tuple[dict, str] | None:
     pointer there: the result itself when the rule made it primary, the configured primary under
     ``secondary/configured_primary`` when another method was made primary, any other method under
     its own name among ``secondary`` (None when the result does not carry it)."""
-    selected = str((primary.get("primary_selection") or {}).get("method") or "primary")
-    if name == selected:
-        return primary, ""
-    key = CONFIGURED_PRIMARY if name == "primary" else name
-    result = (primary.get("secondary") or {}).get(key)
-    return (result, pointer("secondary", key)) if isinstance(result, dict) else None
+    found = next((m for m in pooled_methods(primary) if m[0] == name), None)
+    return (found[2], found[3]) if found is not None else None
 
 
 def estimates_clause(data: ReportData, rec: dict, up: dict) -> tuple:

@@ -9,6 +9,7 @@ one line. The statistics follow in the later sections.
 from __future__ import annotations
 
 from stsmeta.presentation import numbers
+from stsmeta.presentation.certainty import STALE, judged_on_other_data
 from stsmeta.presentation.harms import harms_of
 from stsmeta.presentation.wording import noun, unit_noun
 from stsmeta.report.base import (
@@ -20,7 +21,7 @@ from stsmeta.report.base import (
     primary_outcome,
     unit_word,
 )
-from stsmeta.report.certainty import STALE, judged_on_other_data, level_word
+from stsmeta.report.certainty import level_word
 from stsmeta.report.document import Block, Cell, Heading, Link, Paragraph, cell
 from stsmeta.report.summary import common_effect_name
 
@@ -206,7 +207,12 @@ def first_screen_section(data: ReportData) -> list[Block]:
         alt=(
             f"Forest plot of {label}: one row per study ({k} studies) with the percentage of "
             f"patients and its {level_text(plan)} interval, then all studies combined as a "
-            "diamond."
+            "diamond"
+            + (
+                ", and where a new study's result may fall as a bar."
+                if result.get("pi_low") is not None and result.get("pi_high") is not None
+                else "."
+            )
         ),
     )
     return blocks

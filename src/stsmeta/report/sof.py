@@ -11,12 +11,11 @@ series (data/certainty.yaml, ``approach``).
 from __future__ import annotations
 
 from stsmeta.presentation import numbers
+from stsmeta.presentation.certainty import STALE, judged_on_other_data
 from stsmeta.report.base import ReportData, file_src, level_text, num, unit_word
 from stsmeta.report.certainty import (
     DOMAIN_WORDS,
     DOMAINS,
-    STALE,
-    judged_on_other_data,
     level_word,
     propose,
     rating_word,
