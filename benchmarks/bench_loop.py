@@ -194,6 +194,20 @@ def loop_rows(cores: int, runs: int, imports: bool = True) -> None:
         print(spread(agains))
         print(cpu_line(median(again_cpus), None, cores))
         print(f"{'':<44} jobs: {jobs}")
+        # Not in the loop: the figures as PNG and PDF, drawn on request (`snakemake publication`,
+        # and for the archive). Timed as Snakemake runs that job alone, drawn (cache emptied).
+        prints = []
+        for _ in range(runs):
+            shutil.rmtree(project / "results" / "cache", ignore_errors=True)
+            for ext in ("png", "pdf"):
+                for path in (project / "results" / "figures").glob(f"*.{ext}"):
+                    path.unlink()
+            prints.append(measure_all([*snake, "figures_print"], project))
+        label = "on request, not in the loop: PNG and PDF"
+        print(
+            f"{label:<44} {median([r.wall for r in prints]):7.2f} s  (snakemake figures_print: "
+            f"the figures drawn in both formats; CPU {median([r.cpu for r in prints]):.2f} s)"
+        )
         if imports:
             import_rows(project)
 

@@ -267,7 +267,7 @@ def test_readme_escapes_the_title(tmp_path: Path) -> None:
     first = readme.splitlines()[0]
     assert "<script" not in readme and "&lt;script&gt;" in first
     assert "\\[click\\]\\(javascript:alert\\(1\\)\\)" in first and "\\*bold\\*" in first
-    assert "snakemake --cores 4 --forceall" in readme
+    assert "snakemake --cores 4 --forceall all figures_print\n" in readme
 
 
 def test_software_citation_at_repository_top() -> None:
@@ -717,7 +717,7 @@ def test_the_rerun_command_computes_with_the_runs_command_line_overrides(tmp_pat
     assert overrides == {"confidence_level": 0.9}
     assert _rerun_config(folder) == (folder / "config.effective.json").read_text()
     readme = (folder / "README.md").read_text(encoding="utf-8")
-    assert "--forceall --configfile config.overrides.yaml\n" in readme
+    assert "--forceall all figures_print --configfile config.overrides.yaml\n" in readme
     assert "command-line overrides (`snakemake --config`) of `confidence_level`" in readme
     crate = json.loads((folder / "ro-crate-metadata.json").read_text(encoding="utf-8"))
     run = next(e for e in crate["@graph"] if e.get("@type") == "CreateAction")
@@ -742,7 +742,7 @@ def test_the_rerun_command_passes_the_config_files_in_the_runs_order(tmp_path: P
     files = [root / "b.yaml", root / "a.yaml", root / "config.yaml"]
     data = _archive_with(root, given, dict(config, confidence_level=0.9), files)
     folder = unpack(data, tmp_path / "unpacked")
-    assert "--forceall --configfile b.yaml --configfile a.yaml\n" in (
+    assert "--forceall all figures_print --configfile b.yaml --configfile a.yaml\n" in (
         folder / "README.md"
     ).read_text(encoding="utf-8")
     assert not (folder / "config.overrides.yaml").exists()

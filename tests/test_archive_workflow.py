@@ -100,7 +100,8 @@ def test_results_rebuilt_from_the_archive_alone_are_byte_identical(
     with tarfile.open(second_version / name) as tar:
         tar.extractall(tmp_path, filter="data")
     folder = tmp_path / "stsmeta-results-0.2.0"
-    assert "snakemake --cores 4 --forceall" in (folder / "README.md").read_text()
+    readme = (folder / "README.md").read_text()
+    assert "snakemake --cores 4 --forceall all figures_print\n" in readme
     archived = {
         n: b
         for n, b in archive.read_archive(second_version / name).files.items()
@@ -112,7 +113,7 @@ def test_results_rebuilt_from_the_archive_alone_are_byte_identical(
     for rel in archived:
         if not rel.startswith("results/archive/"):
             (folder / rel).unlink()
-    _rebuild_and_compare(folder, ["--cores", "2", "--forceall"], archived)
+    _rebuild_and_compare(folder, ["--cores", "2", "--forceall", "all", "figures_print"], archived)
     # The README's own check, with the coreutils tool.
     if shutil.which("sha256sum"):
         lines = (folder / "MANIFEST.sha256").read_text().splitlines()

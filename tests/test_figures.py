@@ -7,6 +7,7 @@ through the rows the plot functions return and the text artists they draw, never
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 from pathlib import Path
 
@@ -365,23 +366,21 @@ def test_figure_files_are_byte_identical_across_runs(inputs, tmp_path):
     assert int.from_bytes(png[index + 4 : index + 8], "big") == 11811
 
 
-def test_cli_writes_every_figure(tmp_path, monkeypatch):
+def test_cli_writes_every_figure(tmp_path, capsys):
     from stsmeta.cli import main
 
     out = tmp_path / "figures"
     summary = str(FIXTURES / "results" / "coverage" / "summary.json")
-    code = main(
-        [
-            "figures",
-            "--config", str(FIXTURES / "config.yaml"),
-            "--pool-dir", str(FIXTURES / "results" / "pool"),
-            "--studies", *map(str, sorted((FIXTURES / "results" / "normalised").glob("*.json"))),
-            "--outdir", str(out),
-            "--coverage", summary,
-            "--processes", "2",
-        ]
-    )  # fmt: skip
-    assert code == 0
+    args = [
+        "figures",
+        "--config", str(FIXTURES / "config.yaml"),
+        "--pool-dir", str(FIXTURES / "results" / "pool"),
+        "--studies", *map(str, sorted((FIXTURES / "results" / "normalised").glob("*.json"))),
+        "--outdir", str(out),
+        "--coverage", summary,
+        "--processes", "2",
+    ]  # fmt: skip
+    assert main(args) == 0
     expected = {
         f"{stem}.{fmt}"
         for stem in [*figure_stems(["complete_remission", "any_response"]), "coverage"]
@@ -393,6 +392,30 @@ def test_cli_writes_every_figure(tmp_path, monkeypatch):
     assert main(["coverage-figure", summary, "-o", *alone]) == 0
     for path in map(Path, alone):
         assert path.read_bytes() == (out / path.name).read_bytes(), path.name
+
+    # The workflow's two jobs: SVG (the default target), then PNG and PDF with the record of
+    # the SVGs they go with. The same bytes as drawn all at once.
+    split = tmp_path / "split"
+    common = [a if a != str(out) else str(split) for a in args]
+    record = split / "print-record.sha256"
+    with_record = [*common, "--formats", "png", "pdf", "--print-record", str(record)]
+    assert main(with_record) == 2  # the SVGs are not drawn yet: refused, nothing written
+    assert "needs the SVGs drawn first" in capsys.readouterr().err
+    assert not split.exists() or not any(split.iterdir())
+    assert main([*common, "--formats", "svg"]) == 0
+    assert {p.suffix for p in split.iterdir()} == {".svg"}
+    assert main(with_record) == 0
+    assert {p.name for p in split.iterdir()} == expected | {record.name}
+    for name in expected:
+        assert (split / name).read_bytes() == (out / name).read_bytes(), name
+    lines = record.read_text().splitlines()
+    assert len(lines) == len(expected) // 3
+    for line in lines:
+        sha, name = line.split("  ")
+        assert (
+            Path(name).suffix == ".svg"
+            and sha == hashlib.sha256(Path(name).read_bytes()).hexdigest()
+        )
 
 
 def test_cli_names_a_missing_pooled_file(tmp_path, capsys):

@@ -13,13 +13,12 @@ import hashlib
 import json
 import re
 import shutil
-import struct
-import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 import yaml
+from figure_helpers import tiny_svg
 
 from stsmeta.errors import InputError
 from stsmeta.outputs import figure_stems
@@ -31,48 +30,14 @@ OUTCOMES = ["complete_remission", "any_response"]
 HOSTILE = "<script>alert(1)</script>"
 
 
-def tiny_png(seed: int) -> bytes:
-    """A valid 2x1 RGB PNG (synthetic stand-in for a figure)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    raw = b"\x00" + bytes([seed % 256, 0, 0, 0, seed % 256, 0])
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
-def tiny_svg(seed: int) -> bytes:
-    """A small SVG shaped like matplotlib's (synthetic stand-in for a figure)."""
-    return (
-        '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
-        '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="40pt" height="20pt" '
-        'viewBox="0 0 40 20" xmlns="http://www.w3.org/2000/svg" version="1.1">\n'
-        " <metadata><title>SYNTHETIC</title></metadata>\n"
-        ' <defs><style type="text/css">*{stroke-linecap: butt}</style>'
-        '<clipPath id="clip1"><rect x="0" y="0" width="40" height="20"/></clipPath>'
-        '<path id="glyph" d="M 0 0 \nL 5 5 \nz"/></defs>\n'
-        f' <g id="figure_1" clip-path="url(#clip1)"><!-- label {seed} -->\n'
-        f'  <path d="M 0 0 L 40 20" style="stroke: #{seed % 256:02x}0000; stroke-width: 2"/>\n'
-        '  <use xlink:href="#glyph" x="3" y="3"/>\n'
-        " </g>\n</svg>\n"
-    ).encode()
-
-
 def copy_inputs(tmp: Path) -> Path:
-    """A results directory in tmp: fixtures plus synthetic figure PNGs and SVGs."""
+    """A results directory in tmp: fixtures plus synthetic figure SVGs."""
     root = tmp / "in"
     shutil.copytree(FIXTURES / "results", root / "results")
     shutil.copy(FIXTURES / "config.yaml", root / "config.yaml")
     figures = root / "results" / "figures"
     figures.mkdir()
     for i, stem in enumerate(figure_stems(OUTCOMES) + ["coverage"]):
-        (figures / f"{stem}.png").write_bytes(tiny_png(i))
         (figures / f"{stem}.svg").write_bytes(tiny_svg(i))
     return root
 
@@ -244,7 +209,7 @@ def test_markdown_carries_the_same_numbers_and_sections(built):
     assert html_sections == md_sections
     assert len(html_sections) >= 10
     for stem in figure_stems(OUTCOMES) + ["coverage"]:
-        assert f"(figures/{stem}.png)" in md
+        assert f"(figures/{stem}.svg)" in md
 
 
 def test_figures_are_inlined_as_svg_and_nothing_is_fetched(built):
@@ -493,7 +458,7 @@ def test_coverage_section_names_the_recommended_method(built, tmp_path):
     assert 'id="figure-coverage"' in part
     for method in doc["methods"].values():
         assert method["label"] in part
-    assert "## Coverage of the intervals" in md and "(figures/coverage.png)" in md
+    assert "## Coverage of the intervals" in md and "(figures/coverage.svg)" in md
     # Without --coverage the section says the study was not run.
     html2, _ = build(copy_inputs(tmp_path), "out", coverage=None)
     assert "The coverage study was not run" in section(html2, "coverage")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from figure_helpers import tiny_svg
 from test_report import build
 
 from stsmeta.outputs import figure_stems
@@ -327,8 +328,8 @@ def test_the_report_shows_the_section_in_html_and_markdown(tmp_path):
         path.write_text(json.dumps(doc), encoding="utf-8")
     figures = root / "results" / "figures"
     figures.mkdir()
-    for stem in figure_stems(OUTCOMES):
-        (figures / f"{stem}.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    for i, stem in enumerate(figure_stems(OUTCOMES)):
+        (figures / f"{stem}.svg").write_bytes(tiny_svg(i))
     html, md = build(root, out="out", coverage=None)
     assert '<h2 id="prior-sensitivity">Prior sensitivity</h2>' in html
     assert '<a href="#prior-sensitivity">Prior sensitivity</a>' in html  # contents

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from figure_helpers import tiny_svg
 
 from stsmeta.cli import main
 from stsmeta.errors import InputError
@@ -36,8 +37,8 @@ def copy_inputs(root: Path) -> Path:
         shutil.copy(FIXTURES / name, root / name)
     figures = root / "results" / "figures"
     figures.mkdir(exist_ok=True)
-    for stem in figure_stems(OUTCOMES):
-        (figures / f"{stem}.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    for i, stem in enumerate(figure_stems(OUTCOMES)):
+        (figures / f"{stem}.svg").write_bytes(tiny_svg(i))
     # Harms in both forms of the study files: the newer `harms` block and the older lists.
     alpha = root / "results/normalised/alpha-2013.json"
     study = json.loads(alpha.read_text())

@@ -153,6 +153,8 @@ def test_a_typo_in_free_text_reruns_only_what_prints_it(built, tmp_path):
     results = work / "results"
     untouched = ["extract/*.json", "pool/*/*.json", "figures/*", "coverage/**/*.*", "config/*"]
     before = _mtimes(results, *untouched)
+    # The archive drew the PNG and PDF figures: no figure changes, so they stay.
+    assert list((results / "figures").glob("*.png")) and list((results / "figures").glob("*.pdf"))
 
     dry = _snakemake(work, "--dry-run", "--quiet", "rules").stdout
     jobs = _job_table(dry)
@@ -163,6 +165,36 @@ def test_a_typo_in_free_text_reruns_only_what_prints_it(built, tmp_path):
     assert _mtimes(results, *untouched) == before
     normalised = json.loads((results / "normalised" / f"{raw.stem}.json").read_text())
     assert "(checked)" in json.dumps(normalised)
+
+
+def test_png_and_pdf_figures_are_drawn_on_request_and_never_left_stale(built, tmp_path):
+    """The default target draws the figures as SVG; the archive (and target `publication`) adds
+    PNG and PDF, which a run that redraws the figures removes rather than leave beside them
+    (figures/print_state.py); asked for again, they are drawn from the new evidence."""
+    work = tmp_path / "run-print"
+    shutil.copytree(built, work, symlinks=True)
+    figures = work / "results" / "figures"
+    svgs = sorted(p.stem for p in figures.glob("*.svg"))
+    prints = sorted(p.name for p in figures.iterdir() if p.suffix in {".png", ".pdf"})
+    assert prints == sorted(f"{stem}.{ext}" for stem in svgs for ext in ("pdf", "png"))
+
+    # A study outside the coverage study's design: pooling and the figures rerun.
+    outside = SYNTHETIC_STUDY.read_text().replace("value: intralesional", "value: intravenous")
+    (work / "data" / "raw" / "synthetic-2020.yaml").write_text(outside)
+    screening_follows(work, added=["synthetic-2020"])
+    jobs = _job_table(_snakemake(work, "--dry-run", "--quiet", "rules").stdout)
+    assert "figures" in jobs and "figures_print" not in jobs, jobs
+    proc = _snakemake(work)
+    assert f"removed {len(prints)} PNG and PDF figure files" in proc.stdout, proc.stdout
+    assert not [p for p in figures.iterdir() if p.suffix in {".png", ".pdf"}]
+    assert not (figures / "print-record.sha256").exists()
+
+    drawn = _snakemake(work, "results/figures/print-record.sha256")
+    assert "PNG and PDF are in" in drawn.stdout, drawn.stdout
+    assert sorted(p.name for p in figures.iterdir() if p.suffix in {".png", ".pdf"}) == prints
+    for line in (figures / "print-record.sha256").read_text().splitlines():
+        sha, name = line.split("  ")
+        assert hashlib.sha256((work / name).read_bytes()).hexdigest() == sha, name
 
 
 def test_a_study_file_restored_with_its_older_time_stamp_is_normalised_again(built, tmp_path):

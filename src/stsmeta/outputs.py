@@ -8,6 +8,14 @@ from __future__ import annotations
 
 # Every figure is written in each of these formats (PNG 300 dpi, SVG, PDF).
 FIGURE_FORMATS = ("png", "svg", "pdf")
+# The default target draws SVG, which the report inlines; the formats a journal asks for are
+# drawn on request (`snakemake publication`) and for the archive: they cost two thirds of the
+# figures job, and the living-review loop (change a study, rerun, read the report) reads none.
+SCREEN_FORMATS = ("svg",)
+PRINT_FORMATS = ("png", "pdf")
+# Beside the PNG and PDF figures: the SHA-256 of each SVG drawn from the same inputs, so that a
+# run that redraws the SVGs removes PNG and PDF files drawn before (stsmeta.figures.print_state).
+PRINT_RECORD = "print-record.sha256"
 
 # The analysis tables under results/tables/, as <name>.csv.
 TABLE_NAMES = ("studies", "patients", "flags", "decisions", "harms", "risk_of_bias")

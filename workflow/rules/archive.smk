@@ -38,6 +38,8 @@ ARCHIVED_RESULTS = [
     *POOLED,
     *FIGURES,
     *coverage_figures(),
+    # Drawn for the archive if not on request before (rule figures_print): what a journal asks.
+    *PRINT_FIGURES,
     f"{RESULTS}/coverage/summary.csv",
     f"{RESULTS}/coverage/summary.json",
     f"{RESULTS}/report.html",

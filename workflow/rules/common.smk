@@ -25,7 +25,13 @@ from stsmeta.evidence.studyfile import duplicate_labels, unread_files, validate_
 from stsmeta.keep_previous import restore_missing, take_snapshot
 from stsmeta.scheduler_timers import cancel_rate_limit_timers
 from stsmeta.pool.extract import extract_text
-from stsmeta.outputs import FIGURE_FORMATS, TABLE_NAMES, figure_stems, normalise_chunks
+from stsmeta.outputs import (
+    PRINT_FORMATS,
+    PRINT_RECORD as PRINT_RECORD_NAME,
+    TABLE_NAMES,
+    figure_stems,
+    normalise_chunks,
+)
 from stsmeta.schemas import schema_path
 
 
@@ -320,9 +326,15 @@ POOLED = expand(
 FIGURE_STEMS = figure_stems(OUTCOMES)
 # Jobs whose outputs are kept by what decides them (stsmeta.result_cache; safe to delete).
 RESULT_CACHE = {stage: f"{RESULTS}/cache/{stage}" for stage in ("pool", "figures")}
-FIGURES = expand(
-    f"{RESULTS}/figures/{{stem}}.{{ext}}", stem=FIGURE_STEMS, ext=FIGURE_FORMATS
+# The default target's figures are SVG; PNG and PDF are drawn on request and for the archive
+# (rule figures_print; stsmeta.outputs says why), the coverage heat map's included.
+FIGURES = expand(f"{RESULTS}/figures/{{stem}}.svg", stem=FIGURE_STEMS)
+PRINT_FIGURES = expand(
+    f"{RESULTS}/figures/{{stem}}.{{ext}}",
+    stem=[*FIGURE_STEMS, "coverage"],
+    ext=PRINT_FORMATS,
 )
+PRINT_RECORD = f"{RESULTS}/figures/{PRINT_RECORD_NAME}"
 try:
     COVERAGE = coverage_settings(config, CONFIG_FILES[0])
 except InputError as exc:
@@ -359,9 +371,9 @@ BASE = Path(workflow.basedir)
 
 
 def figure_output(stem, ext):
-    """A figure file; the PNGs also go into `snakemake --report` with their caption."""
+    """A figure file; the SVGs also go into `snakemake --report` with their caption."""
     path = f"{RESULTS}/figures/{stem}.{ext}"
-    if ext != "png":
+    if ext != "svg":
         return path
     kind = "risk_of_bias" if stem == "risk_of_bias" else stem.split("_", 1)[0]
     return report(
@@ -373,7 +385,7 @@ def figure_output(stem, ext):
 
 
 def coverage_figures():
-    return [figure_output("coverage", ext) for ext in FIGURE_FORMATS]
+    return [figure_output("coverage", "svg")]
 
 
 def table_output(path):
@@ -388,7 +400,8 @@ def remove_stale_results(log):
     """Delete normalised studies, pooled results and figures that no current input produces,
     and the result cache."""
     current = {
-        *map(str, map(Path, NORMALISED + EXTRACTS + POOLED + FIGURES)),
+        *map(str, map(Path, NORMALISED + EXTRACTS + POOLED + FIGURES + PRINT_FIGURES)),
+        str(Path(PRINT_RECORD)),
         *(str(Path(f)) for f in COVERAGE_SHARDS),
     }
     patterns = [
@@ -457,9 +470,11 @@ onerror:
             file=sys.stderr,
         )
     # The report may have been rebuilt before the failure (e.g. an archive that refuses):
-    # a PDF of the earlier report must not stay beside it.
+    # a PDF of the earlier report must not stay beside it, nor PNG and PDF figures beside
+    # redrawn SVGs.
     if Path(RESULTS, "report.html").is_file():
         print_pdf_state()
+    print_figures_state()
 
 
 # Files of the review process named in config.yaml (review.screening_records, review.certainty),
@@ -507,6 +522,14 @@ def report_pdf_target():
         )
         return []
     return [f"{RESULTS}/report.pdf"]
+
+
+def print_figures_state():
+    """After a run: where the PNG and PDF figures are, or how to draw them (stale ones are
+    removed)."""
+    from stsmeta.figures.print_state import settle
+
+    print(f"stsmeta: {settle(PRINT_RECORD, PRINT_FIGURES)}")
 
 
 def print_pdf_state():

@@ -4,22 +4,29 @@
 # job. Locally nothing changes; its threads are capped by --local-cores there.
 localrules:
     figures,
+    figures_print,
+
+
+# What both figure jobs draw from.
+FIGURE_INPUTS = dict(
+    config=stage_config("figures"),
+    pooled=POOLED,
+    # The analysis extracts (labels, years, risk-of-bias judgements), not the normalised
+    # records: fixing a typo in a study's free text redraws no figure.
+    studies=EXTRACTS,
+    listed=STUDY_LISTS["extract"],
+    screening=review_file("screening_records"),
+    coverage=f"{RESULTS}/coverage/summary.json",
+)
 
 
 rule figures:
     """Forest, sensitivity, cumulative and risk-of-bias figures from the pooled results, and the
-    coverage study's heat map."""
+    coverage study's heat map, as SVG (the report inlines them)."""
     input:
-        config=stage_config("figures"),
-        pooled=POOLED,
-        # The analysis extracts (labels, years, risk-of-bias judgements), not the normalised
-        # records: fixing a typo in a study's free text redraws no figure.
-        studies=EXTRACTS,
-        listed=STUDY_LISTS["extract"],
-        screening=review_file("screening_records"),
-        coverage=f"{RESULTS}/coverage/summary.json",
+        **FIGURE_INPUTS,
     output:
-        [figure_output(stem, ext) for stem in FIGURE_STEMS for ext in FIGURE_FORMATS],
+        [figure_output(stem, "svg") for stem in FIGURE_STEMS],
         coverage_figures(),
     log:
         f"{RESULTS}/logs/figures.log",
@@ -42,4 +49,35 @@ rule figures:
     shell:
         "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
         " --studies @{input.listed} --outdir {params.outdir} {params.screening}"
-        " --coverage {input.coverage} --processes {threads} --cache {params.cache} > {log} 2>&1"
+        " --coverage {input.coverage} --processes {threads} --cache {params.cache}"
+        " --formats svg > {log} 2>&1"
+
+
+rule figures_print:
+    """The same figures as PNG (300 dpi) and PDF, for a journal: on request (target
+    `publication`) and for the archive. Drawn after the SVGs, whose checksums it records: a later
+    run that redraws the SVGs removes these files (stsmeta.figures.print_state)."""
+    input:
+        **FIGURE_INPUTS,
+        svgs=FIGURES,
+    output:
+        figures=PRINT_FIGURES,
+        record=PRINT_RECORD,
+    log:
+        f"{RESULTS}/logs/figures_print.log",
+    conda:
+        CONDA_ENV
+    threads: 4
+    resources:
+        cpus_per_task=lambda wildcards, threads: threads,
+    params:
+        code=CODE["figures"],
+        pool_dir=lambda w, input: parent_dir(input.pooled[0], 2),
+        outdir=lambda w, output: parent_dir(output.record),
+        screening=lambda w, input: option("--screening", input.screening),
+        cache=RESULT_CACHE["figures"],
+    shell:
+        "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
+        " --studies @{input.listed} --outdir {params.outdir} {params.screening}"
+        " --coverage {input.coverage} --processes {threads} --cache {params.cache}"
+        " --formats png pdf --print-record {output.record} > {log} 2>&1"

@@ -177,12 +177,13 @@ def readme_text(meta: ResultsMetadata, files: Mapping[str, bytes]) -> str:
         f"tar -xzf {name} && cd {top}",
         "python3.11 -m venv .venv && . .venv/bin/activate",
         "pip install -r envs/requirements.lock && pip install --no-deps .",
-        f"snakemake --cores 4 --forceall{configfile}",
+        f"snakemake --cores 4 --forceall all figures_print{configfile}",
         f"grep '  {RESULTS_FOLDER}/' MANIFEST.sha256 | sha256sum -c -",
         "```",
         "",
-        "`--forceall` rebuilds every result over the archived one (`results/archive/`, if "
-        "present, holds the previous version that the report compares with); the last command "
+        "`--forceall` rebuilds every result over the archived one (`all`, the default target, "
+        "and `figures_print`, the figures as PNG and PDF; `results/archive/`, if present, holds "
+        "the previous version that the report compares with); the last command "
         f"checks that every rebuilt file in `{RESULTS_FOLDER}/` is byte-identical to the "
         "archived one.",
         "",

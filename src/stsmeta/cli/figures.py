@@ -1,4 +1,4 @@
-"""``stsmeta figures``: every figure of the analysis plan, as PNG, SVG and PDF."""
+"""``stsmeta figures``: every figure of the analysis plan, as PNG, SVG and PDF (or some of them)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from stsmeta.cli.arguments import add_analysis_inputs, add_cache_argument
+from stsmeta.errors import InputError, Problem
+from stsmeta.outputs import FIGURE_FORMATS
 
 HELP = """\
 Draw the figures of the analysis plan from the pooled results and the normalised studies.
@@ -13,7 +15,8 @@ Draw the figures of the analysis plan from the pooled results and the normalised
 Reads, for every outcome O and scenario S of --config:
   <pool-dir>/O/S.json        (written by `stsmeta pool --outcome`)
   --studies NORMALISED.json...      (written by `stsmeta normalise`)
-Writes, each as .png (300 dpi), .svg and .pdf, byte-identical across runs:
+Writes, each as .png (300 dpi), .svg and .pdf (or the --formats given), byte-identical across
+runs:
   <outdir>/forest_O.*          a row per study, subgroup diamonds, every method, PI, heterogeneity
   <outdir>/sensitivity_O.*     one row per scenario and per study left out, against the primary
   <outdir>/cumulative_O.*      the primary method as studies are added by publication year
@@ -53,6 +56,23 @@ def register(subparsers) -> None:
         help="processes that save figures in parallel (default: the CPUs available); "
         "the files are the same for any number",
     )
+    parser.add_argument(
+        "--formats",
+        nargs="+",
+        choices=FIGURE_FORMATS,
+        default=list(FIGURE_FORMATS),
+        metavar="FORMAT",
+        help="the formats to write (png, svg, pdf; default: all three). The workflow's default "
+        "target writes svg; target `publication` and the archive png and pdf",
+    )
+    parser.add_argument(
+        "--print-record",
+        default=None,
+        metavar="FILE",
+        help="after writing, record in FILE the SHA-256 of each figure's SVG in --outdir (drawn "
+        "from the same inputs, and required): a later run that redraws the SVGs then removes "
+        "these files (stsmeta.figures.print_state)",
+    )
     add_cache_argument(parser, "results/cache/figures")
     parser.set_defaults(func=run)
 
@@ -75,6 +95,7 @@ def _cache_key(args: argparse.Namespace, files) -> str:
         "screening": args.screening,
         "coverage": args.coverage,
         "outdir": str(args.outdir),
+        "formats": list(args.formats),
     }
     return job_key("figures", options, list(files.checksums.items()), FIGURE_LIBRARIES)
 
@@ -82,7 +103,7 @@ def _cache_key(args: argparse.Namespace, files) -> str:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from stsmeta.outputs import FIGURE_FORMATS, figure_stems
+    from stsmeta.outputs import figure_stems
     from stsmeta.presentation.inputs import (
         InputFiles,
         load_normalised,
@@ -100,7 +121,13 @@ def run(args: argparse.Namespace) -> int:
     screening = load_screening(args.screening, files)
     coverage = files.read_json(args.coverage) if args.coverage else None
     stems = figure_stems(plan.outcomes) + (["coverage"] if coverage is not None else [])
-    expected = [Path(args.outdir) / f"{stem}.{fmt}" for stem in stems for fmt in FIGURE_FORMATS]
+    formats = tuple(fmt for fmt in FIGURE_FORMATS if fmt in args.formats)
+    expected = [Path(args.outdir) / f"{stem}.{fmt}" for stem in stems for fmt in formats]
+    svgs = [Path(args.outdir) / f"{stem}.svg" for stem in stems]
+    if args.print_record is not None and (missing := [s for s in svgs if not s.is_file()]):
+        raise InputError(
+            Problem(str(missing[0]), "", "not found: --print-record needs the SVGs drawn first")
+        )
     key = None
     if args.cache:
         from stsmeta.result_cache import copied_note, restore
@@ -108,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         key = _cache_key(args, files)
         if restore(args.cache, key, expected):
             print(copied_note(args.cache, key), file=sys.stderr)
+            _record(args.print_record, svgs)
             for path in expected:
                 print(path)
             return 0
@@ -123,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         processes=max(1, processes),
         screening=screening,
         coverage=coverage,
+        formats=formats,
     )
     if key is not None:
         from stsmeta.result_cache import store
@@ -130,6 +159,14 @@ def run(args: argparse.Namespace) -> int:
         # Kept only when the job wrote what the cache will give back, in the same order.
         if [Path(p) for p in written] == expected and (warning := store(args.cache, key, written)):
             print(warning, file=sys.stderr)
+    _record(args.print_record, svgs)
     for path in written:
         print(path)
     return 0
+
+
+def _record(record: str | None, svgs: list) -> None:
+    if record is not None:
+        from stsmeta.figures.print_state import write_record
+
+        write_record(record, svgs)

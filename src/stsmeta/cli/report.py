@@ -13,10 +13,10 @@ Reads, for every outcome O and scenario S of --config:
   <pool-dir>/O/S.json              (stsmeta pool --outcome)
   --studies NORMALISED.json...      (stsmeta normalise)
   <tables>/studies.csv, flags.csv, decisions.csv   (stsmeta tables)
-  <figures-dir>/forest_O, sensitivity_O, cumulative_O, risk_of_bias (.png, and .svg when
-                                     present: the HTML inlines the SVG)  (stsmeta figures)
+  <figures-dir>/forest_O, sensitivity_O, cumulative_O, risk_of_bias .svg (the HTML inlines
+                                     them, the Markdown links them)  (stsmeta figures)
   --coverage SUMMARY.json            optional: the coverage study (stsmeta coverage-summary);
-                                     its heat map is <figures-dir>/coverage.svg/.png. Without
+                                     its heat map is <figures-dir>/coverage.svg. Without
                                      it the report says the coverage study was not run.
   --screening RECORDS.yaml           optional: the screening records (PRISMA flow, information
                                      sources, excluded and ongoing studies)

@@ -1,7 +1,8 @@
 """The figures of stsmeta: forest, sensitivity, cumulative and risk-of-bias plots.
 
 ``write_figures`` draws every figure of the analysis plan and writes each as PNG (300 dpi),
-SVG and PDF. File names (under the output directory), for each outcome O of config.yaml:
+SVG and PDF (or the formats asked for). File names (under the output directory), for each
+outcome O of config.yaml:
 ``forest_O``, ``sensitivity_O``, ``cumulative_O``; and once: ``risk_of_bias`` and
 ``prisma_flow`` (the PRISMA 2020 flow diagram, from the screening records when given) and
 ``summary_forest`` (the primary outcome for the report's first screen, in percent); and, given a
@@ -21,7 +22,10 @@ _DRAWN: list = []
 _TASKS: list[tuple[int, str]] = []
 # Within a figure, the slowest format first, so that no worker is left with a big file at the end.
 _FORMAT_COST_RANK = {"pdf": 0, "png": 1, "svg": 2}
-_SAVE_ORDER = tuple(sorted(FIGURE_FORMATS, key=lambda fmt: _FORMAT_COST_RANK.get(fmt, 3)))
+
+
+def _save_order(formats: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(formats, key=lambda fmt: _FORMAT_COST_RANK.get(fmt, 3)))
 
 
 def default_processes() -> int:
@@ -41,15 +45,17 @@ def _save(entry: tuple, formats: tuple[str, ...] = FIGURE_FORMATS) -> list[Path]
     return (saver[0] if saver else save_figure)(figure, outdir, stem, formats)
 
 
-def _paths(entry: tuple) -> list[Path]:
-    """The files ``_save(entry)`` writes, in ``FIGURE_FORMATS`` order."""
+def _paths(entry: tuple, formats: tuple[str, ...]) -> list[Path]:
+    """The files ``_save(entry, formats)`` writes, in ``formats`` order."""
     _, outdir, stem, *_ = entry
-    return [Path(outdir) / f"{stem}.{fmt}" for fmt in FIGURE_FORMATS]
+    return [Path(outdir) / f"{stem}.{fmt}" for fmt in formats]
 
 
-def draw_and_save(steps: list, processes: int = 1) -> list[list[Path]]:
+def draw_and_save(
+    steps: list, processes: int = 1, formats: tuple[str, ...] = FIGURE_FORMATS
+) -> list[list[Path]]:
     """Call each step (it draws one figure and returns its ``(figure, outdir, stem[, saver])``)
-    and save every figure in every format; return each step's paths, in step order.
+    and save every figure in every one of ``formats``; return each step's paths, in step order.
 
     Saving (rendering PNG, SVG and PDF) is most of the cost and each file depends only on its
     figure. With ``processes`` > 1, workers are forked while the figures are still being drawn:
@@ -63,7 +69,7 @@ def draw_and_save(steps: list, processes: int = 1) -> list[list[Path]]:
     import multiprocessing
 
     if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [_save(step()) for step in steps]
+        return [_save(step(), formats) for step in steps]
     context = multiprocessing.get_context("fork")
     claimed = context.Value("i", 0)  # how many of _TASKS have been taken, in order
     errors = context.SimpleQueue()
@@ -83,7 +89,7 @@ def draw_and_save(steps: list, processes: int = 1) -> list[list[Path]]:
     try:
         for step in steps:
             _DRAWN.append(step())
-            _TASKS.extend((len(_DRAWN) - 1, fmt) for fmt in _SAVE_ORDER)
+            _TASKS.extend((len(_DRAWN) - 1, fmt) for fmt in _save_order(formats))
             fork_workers()
         while (task := _claim(claimed, len(_TASKS))) is not None:
             _save(_DRAWN[task[0]], (task[1],))
@@ -103,7 +109,7 @@ def draw_and_save(steps: list, processes: int = 1) -> list[list[Path]]:
     failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
     if failed:
         raise RuntimeError(f"a process saving figures ended with exit status {failed[0]}")
-    return [_paths(entry) for entry in drawn]
+    return [_paths(entry, formats) for entry in drawn]
 
 
 def _claim(claimed, visible: int) -> tuple[int, str] | None:
@@ -176,9 +182,10 @@ def write_figures(
     processes: int = 1,
     screening: dict | None = None,
     coverage: dict | None = None,
+    formats: tuple[str, ...] = FIGURE_FORMATS,
 ) -> list[Path]:
-    """Draw and save every figure; return the paths written, in ``figure_stems`` order (then the
-    coverage heat map's).
+    """Draw and save every figure in each of ``formats``; return the paths written, in
+    ``figure_stems`` order (then the coverage heat map's), each figure's in ``formats`` order.
 
     ``plan`` is a ``stsmeta.presentation.inputs.Plan``;
     ``pooled`` is ``{outcome: {scenario: JSON}}``
@@ -193,7 +200,10 @@ def write_figures(
     from stsmeta.figures.forest import forest_plot
     from stsmeta.figures.risk_of_bias import risk_of_bias_plot
     from stsmeta.figures.sensitivity import sensitivity_plot
-    from stsmeta.figures.style import figure_style
+    from stsmeta.figures.style import figure_style, prepare_saving
+
+    # Before any worker is forked: each would otherwise set it up on its own.
+    prepare_saving(formats)
 
     level = plan.confidence_level
     primary_label = plan.method_label("primary")
@@ -270,5 +280,6 @@ def write_figures(
     # that the last files saved are small ones and no process is left alone with a big one;
     # returned in the documented order.
     order = sorted(range(len(steps)), key=lambda i: _SAVE_COST_RANK[steps[i][0]])
-    saved = dict(zip(order, draw_and_save([steps[i][1] for i in order], processes), strict=True))
+    drawn = draw_and_save([steps[i][1] for i in order], processes, formats)
+    saved = dict(zip(order, drawn, strict=True))
     return [path for i in range(len(steps)) for path in saved[i]]

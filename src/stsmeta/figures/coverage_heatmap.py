@@ -170,10 +170,11 @@ def bar_ticks(level: float, half: float) -> list[float]:
 
 def save_heatmap_file(fig, path: Path | str) -> Path:
     """Write the drawn heat map to ``path`` (.png, .svg or .pdf, by its suffix)."""
-    from stsmeta.figures.style import rc_from_defaults
+    from stsmeta.figures.style import prepare_saving, rc_from_defaults
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_saving((path.suffix.lower().lstrip("."),))
     with rc_from_defaults(_RC):
         fig.savefig(path, dpi=_DPI, metadata=_METADATA[path.suffix.lower()])
     return path

@@ -112,9 +112,13 @@ def png_dpi(fig: Figure) -> float:
     return min(PNG_DPI, PNG_MAX_PIXELS_TALL // max(height, 1e-9))
 
 
-# PDF text is embedded TrueType (pdf.fonttype 42), subset by fontTools for every file: without
-# the OpenType layout tables, from a font parsed once per process (figures/pdf_fonts.py).
-install_pdf_fonts()
+def prepare_saving(formats) -> None:
+    """Set up, once per process, what saving in ``formats`` needs: for PDF, whose text is
+    embedded TrueType (pdf.fonttype 42) subset by fontTools for every file, the subsetting
+    without the OpenType layout tables from a font parsed once (figures/pdf_fonts.py). Only
+    then: fontTools' import is a sixth of an SVG-only job's start-up."""
+    if "pdf" in formats:
+        install_pdf_fonts()
 
 
 def save_figure(
@@ -123,6 +127,7 @@ def save_figure(
     """Write ``<outdir>/<stem>.{png,svg,pdf}`` (or ``formats``) deterministically; return paths."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    prepare_saving(formats)
     paths = []
     with figure_style():
         for fmt in formats:

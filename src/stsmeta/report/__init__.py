@@ -43,7 +43,7 @@ def write_report(
     """Build the report from files; return the paths written.
 
     ``coverage``: the summary JSON of ``stsmeta coverage-summary`` (optional); its heat map is
-    ``<figures_dir>/coverage.{svg,png}``. ``screening``: the screening records (PRISMA flow,
+    ``<figures_dir>/coverage.svg``. ``screening``: the screening records (PRISMA flow,
     information sources, excluded and ongoing studies); ``certainty``: the GRADE judgements
     (schema ``stsmeta/schemas/certainty.schema.yaml``). Both optional: without them the report
     says what is not recorded.
@@ -103,11 +103,11 @@ def write_report(
 
 def load_figures(
     figures_dir: Path | str, outcomes: list[str], with_coverage: bool
-) -> dict[str, tuple[Path, bytes, bytes | None]]:
-    """Each figure's PNG path, PNG bytes and SVG bytes (when present), by stem.
+) -> dict[str, tuple[Path, bytes]]:
+    """Each figure's SVG path and bytes, by stem.
 
     Figures are outputs of this workflow, not inputs of the analysis: not in the checksums.
-    HTML inlines each figure's SVG (small, sharp); Markdown links the PNG.
+    HTML inlines each figure's SVG (small, sharp, its text selectable); Markdown links it.
     """
     from stsmeta.outputs import figure_stems
     from stsmeta.presentation.inputs import InputFiles
@@ -115,14 +115,9 @@ def load_figures(
     figures = {}
     figure_files = InputFiles()
     stems = figure_stems(outcomes)
-    if with_coverage and (Path(figures_dir) / "coverage.png").is_file():
+    if with_coverage and (Path(figures_dir) / "coverage.svg").is_file():
         stems.append("coverage")
     for stem in stems:
-        path = Path(figures_dir) / f"{stem}.png"
-        svg = path.with_suffix(".svg")
-        figures[stem] = (
-            path,
-            figure_files.read_bytes(path),
-            figure_files.read_bytes(svg) if svg.is_file() else None,
-        )
+        path = Path(figures_dir) / f"{stem}.svg"
+        figures[stem] = (path, figure_files.read_bytes(path))
     return figures

@@ -35,7 +35,7 @@ class ReportData:
     pooled: dict[str, dict[str, dict]]
     studies: dict[str, dict]
     tables: dict[str, list[dict[str, str]]]
-    figures: dict[str, tuple[Path, bytes, bytes | None]]  # stem -> (PNG path, PNG, SVG)
+    figures: dict[str, tuple[Path, bytes]]  # stem -> (SVG path, SVG bytes)
     checksums: dict[str, str]
     software: tuple[tuple[str, str], ...]
     previous: Previous | None = None
@@ -319,8 +319,8 @@ def figure_block(data: ReportData, stem: str, caption: str, alt: str = "") -> li
     """A figure; ``alt`` says what it shows for screen readers (the caption when empty)."""
     if stem not in data.figures:
         return [Paragraph(cell(f"Figure {stem} was not provided."))]
-    path, png, svg = data.figures[stem]
-    return [Image(png=path, png_bytes=png, caption=caption, stem=stem, svg_bytes=svg, alt=alt)]
+    path, svg = data.figures[stem]
+    return [Image(svg=path, svg_bytes=svg, caption=caption, stem=stem, alt=alt)]
 
 
 def spelled_interval(result: dict, src: str, low: str, high: str) -> Cell:

@@ -8,7 +8,6 @@ value it shows (``data-src``) and how it was formatted (``data-format``).
 
 from __future__ import annotations
 
-import base64
 import html
 import os
 import re
@@ -82,13 +81,12 @@ class Table:
 
 @dataclass(frozen=True)
 class Image:
-    """A figure: inlined in HTML (its SVG, else its PNG), linked by relative path in Markdown."""
+    """A figure: its SVG inlined in HTML, linked by relative path in Markdown."""
 
-    png: Path
-    png_bytes: bytes
+    svg: Path
+    svg_bytes: bytes
     caption: str
     stem: str
-    svg_bytes: bytes | None = None
     alt: str = ""  # what the figure shows, for screen readers; the caption when empty
 
 
@@ -163,11 +161,7 @@ def _table_html(block: Table) -> str:
 
 def _figure_html(block: Image) -> str:
     alt = block.alt or block.caption
-    if block.svg_bytes is not None:
-        drawing = inline_svg(block.svg_bytes, f"{block.stem}-", alt)
-    else:
-        data = base64.b64encode(block.png_bytes).decode("ascii")
-        drawing = f'<img src="data:image/png;base64,{data}" alt="{_esc(alt)}">'
+    drawing = inline_svg(block.svg_bytes, f"{block.stem}-", alt)
     return (
         f'<figure id="figure-{_esc(block.stem)}">{drawing}'
         f"<figcaption>{_esc(block.caption)}</figcaption></figure>"
@@ -304,7 +298,7 @@ def render_markdown(blocks: list[Block], md_path: Path | str) -> str:
                 lines.append("| " + " | ".join(_inline_md(c) or " " for c in row) + " |")
             out.append("\n".join(lines))
         elif isinstance(block, Image):
-            rel = Path(os.path.relpath(Path(block.png).resolve(), base)).as_posix()
+            rel = Path(os.path.relpath(Path(block.svg).resolve(), base)).as_posix()
             alt = md_escape(block.alt or block.caption)
             out.append(f"![{alt}]({rel})\n\n*{md_escape(block.caption)}*")
         elif isinstance(block, Code):

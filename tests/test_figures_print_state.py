@@ -1,0 +1,73 @@
+"""PNG and PDF figures are kept only beside the SVGs they were drawn with (figures.print_state).
+
+The files here are SYNTHETIC stand-ins: the module compares bytes, it never reads a figure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stsmeta.figures.print_state import settle, write_record
+
+
+@pytest.fixture
+def drawn(tmp_path, monkeypatch) -> tuple[Path, list[Path], list[Path]]:
+    """Two figures as SVG, PNG and PDF, and the record the print job writes (relative paths, as
+    the workflow runs in its working directory)."""
+    monkeypatch.chdir(tmp_path)
+    figures = Path("results/figures")
+    figures.mkdir(parents=True)
+    svgs, prints = [], []
+    for stem in ("forest", "risk_of_bias"):
+        (figures / f"{stem}.svg").write_text(f"<svg>{stem}</svg>")
+        svgs.append(figures / f"{stem}.svg")
+        for ext in ("png", "pdf"):
+            (figures / f"{stem}.{ext}").write_bytes(f"{stem} {ext}".encode())
+            prints.append(figures / f"{stem}.{ext}")
+    record = figures / "print-record.sha256"
+    write_record(record, svgs)
+    return record, svgs, prints
+
+
+def test_prints_of_the_current_svgs_are_kept(drawn):
+    record, _, prints = drawn
+    said = settle(record, prints)
+    assert all(p.is_file() for p in prints) and record.is_file()
+    assert "are in" in said and "results/figures" in said
+
+
+def test_a_redrawn_svg_removes_every_print_and_the_record(drawn):
+    record, svgs, prints = drawn
+    svgs[1].write_text("<svg>risk of bias, one study more</svg>")
+    said = settle(record, prints)
+    assert not any(p.exists() for p in prints) and not record.exists()
+    assert said.startswith("removed 4 PNG and PDF figure files") and "publication" in said
+    # Nothing left to remove: the next run says how to draw them.
+    assert "draws them" in settle(record, prints) and not record.exists()
+
+
+@pytest.mark.parametrize("damage", ["svg removed", "record removed", "record empty", "garbled"])
+def test_prints_whose_svgs_cannot_be_confirmed_are_removed(drawn, damage):
+    """Files from an earlier version of the workflow (no record), or a record that does not
+    vouch for every SVG, count as stale: a figure that may not match the report never stays."""
+    record, svgs, prints = drawn
+    if damage == "svg removed":
+        svgs[0].unlink()
+    elif damage == "record removed":
+        record.unlink()
+    elif damage == "record empty":
+        record.write_text("")
+    else:
+        record.write_bytes(b"\xff\xfe not a record")
+    settle(record, prints)
+    assert not any(p.exists() for p in prints)
+
+
+def test_without_prints_the_record_goes_too(drawn):
+    record, _, prints = drawn
+    for path in prints:
+        path.unlink()
+    assert "snakemake --cores 4 publication" in settle(record, prints)
+    assert not record.exists()
