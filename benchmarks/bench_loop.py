@@ -410,7 +410,7 @@ for outcome in sorted(config["outcomes"]):
 figs = R / "figures"
 assert main(["figures", "--config", cfg["figures"], "--pool-dir", str(R / "pool"),
              "--studies", *extracts, "--outdir", str(figs), "--coverage", str(summary),
-             "--processes", "{cores}"]) == 0
+             "--processes", "{cores}", "--formats", "svg"]) == 0  # as the default target
 assert main(["report", "--config", cfg["report"], "--pool-dir", str(R / "pool"),
              "--studies", *normalised, "--tables", str(R / "tables"),
              "--figures-dir", str(figs), "--coverage", str(summary),

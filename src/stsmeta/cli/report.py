@@ -41,7 +41,7 @@ def register(subparsers) -> None:
     )
     add_analysis_inputs(parser)
     parser.add_argument("--tables", required=True, help="directory of studies/flags/decisions.csv")
-    parser.add_argument("--figures-dir", required=True, help="directory of the figure PNGs")
+    parser.add_argument("--figures-dir", required=True, help="directory of the figure SVGs")
     parser.add_argument("--html", required=True, help="HTML report to write")
     parser.add_argument("--md", required=True, help="Markdown report to write")
     parser.add_argument(
