@@ -54,9 +54,12 @@ rule pdf:
 
 
 # What a journal asks for (`snakemake --cores 4 publication`): the figures as PNG (300 dpi) and
-# PDF, beside the SVGs of the default target, and the report's PDF. The archive has the figures.
+# PDF, beside the SVGs of the default target, and the report's PDF; with everything of the
+# default target, so that none of it is older than the files made here (without a Chromium
+# there is no PDF to pull the report along). The archive has the figures.
 rule publication:
     input:
+        all_outputs(),
         PRINT_FIGURES,
         lambda w: report_pdf_target(),
 

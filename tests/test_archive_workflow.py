@@ -19,6 +19,8 @@ from screening_helpers import screening_follows
 from test_workflow import SYNTHETIC_STUDY, _copy_repo, _snakemake
 
 from stsmeta import archive
+from stsmeta.code_digest import stage_code_digest
+from stsmeta.figures.print_state import settle, stamp
 
 pytestmark = pytest.mark.workflow
 
@@ -93,7 +95,7 @@ def second_version(published: Path, tmp_path_factory) -> Path:
 
 
 def test_results_rebuilt_from_the_archive_alone_are_byte_identical(
-    second_version: Path, tmp_path: Path
+    second_version: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the archive's README says: unpack, rebuild every result, compare."""
     name = "results/archive/stsmeta-results-0.2.0.tar.gz"
@@ -109,6 +111,15 @@ def test_results_rebuilt_from_the_archive_alone_are_byte_identical(
     }
     assert "results/archive/stsmeta-results-0.1.0.tar.gz" in archived
     assert "Compared with version 0.1.0" in archived["results/report.md"].decode()
+    # The PNG and PDF figures come with the record that vouches for them: a run in the unpacked
+    # archive keeps them (figures/print_state.py), as drawn by the archived code.
+    figures = [n for n in archived if n.startswith("results/figures/")]
+    prints = [n for n in figures if n.endswith((".png", ".pdf"))]
+    assert len(prints) == 2 * sum(n.endswith(".svg") for n in figures), prints
+    code = stage_code_digest(folder / "src" / "stsmeta", "figures")
+    monkeypatch.chdir(folder)  # the record names the SVGs as the workflow does, from its folder
+    kept = settle("results/figures/print-record.sha256", prints, lambda: stamp(code))
+    assert "are in" in kept and all((folder / n).is_file() for n in prints), kept
     # Every result rebuilt from scratch: stale copies cannot pass for rebuilt ones.
     for rel in archived:
         if not rel.startswith("results/archive/"):

@@ -408,7 +408,8 @@ def test_cli_writes_every_figure(tmp_path, capsys):
     assert {p.name for p in split.iterdir()} == expected | {record.name}
     for name in expected:
         assert (split / name).read_bytes() == (out / name).read_bytes(), name
-    lines = record.read_text().splitlines()
+    drawn_by, *lines = record.read_text().splitlines()
+    assert drawn_by.startswith("# drawn by ") and len(drawn_by) == len("# drawn by ") + 64
     assert len(lines) == len(expected) // 3
     for line in lines:
         sha, name = line.split("  ")
@@ -416,6 +417,12 @@ def test_cli_writes_every_figure(tmp_path, capsys):
             Path(name).suffix == ".svg"
             and sha == hashlib.sha256(Path(name).read_bytes()).hexdigest()
         )
+    # Drawing the SVGs in the same run, the record needs none there before.
+    again = tmp_path / "again"
+    together = [*(a if a != str(out) else str(again) for a in args), "--print-record"]
+    together.append(str(again / record.name))
+    assert main(together) == 0
+    assert (again / record.name).read_text() == record.read_text().replace(str(split), str(again))
 
 
 def test_cli_names_a_missing_pooled_file(tmp_path, capsys):

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from stsmeta.figures.print_state import settle, write_record
+from stsmeta.figures.print_state import FIGURE_LIBRARIES, settle, stamp, write_record
+
+DRAWN_BY = "a" * 64  # a stand-in stamp: what drew the files
+
+
+def current(value: str = DRAWN_BY):
+    return lambda: value
 
 
 @pytest.fixture
@@ -27,13 +33,13 @@ def drawn(tmp_path, monkeypatch) -> tuple[Path, list[Path], list[Path]]:
             (figures / f"{stem}.{ext}").write_bytes(f"{stem} {ext}".encode())
             prints.append(figures / f"{stem}.{ext}")
     record = figures / "print-record.sha256"
-    write_record(record, svgs)
+    write_record(record, svgs, DRAWN_BY)
     return record, svgs, prints
 
 
 def test_prints_of_the_current_svgs_are_kept(drawn):
     record, _, prints = drawn
-    said = settle(record, prints)
+    said = settle(record, prints, current())
     assert all(p.is_file() for p in prints) and record.is_file()
     assert "are in" in said and "results/figures" in said
 
@@ -41,14 +47,39 @@ def test_prints_of_the_current_svgs_are_kept(drawn):
 def test_a_redrawn_svg_removes_every_print_and_the_record(drawn):
     record, svgs, prints = drawn
     svgs[1].write_text("<svg>risk of bias, one study more</svg>")
-    said = settle(record, prints)
+    said = settle(record, prints, current())
     assert not any(p.exists() for p in prints) and not record.exists()
     assert said.startswith("removed 4 PNG and PDF figure files") and "publication" in said
     # Nothing left to remove: the next run says how to draw them.
-    assert "draws them" in settle(record, prints) and not record.exists()
+    assert "draws them" in settle(record, prints, current()) and not record.exists()
 
 
-@pytest.mark.parametrize("damage", ["svg removed", "record removed", "record empty", "garbled"])
+def test_prints_drawn_by_other_code_or_libraries_are_removed(drawn):
+    """The same SVGs, but PNG and PDF drawn by code or libraries that would draw them otherwise
+    now (an upgrade): they go too."""
+    record, _, prints = drawn
+    settle(record, prints, current("b" * 64))
+    assert not any(p.exists() for p in prints) and not record.exists()
+
+
+def test_the_stamp_follows_the_code_and_the_libraries(monkeypatch):
+    import stsmeta.result_cache
+
+    assert stamp("code 1") == stamp("code 1") != stamp("code 2")
+    before = stamp("code 1")
+    real = stsmeta.result_cache.library_versions
+
+    def upgraded(names):
+        assert tuple(names) == FIGURE_LIBRARIES
+        return {**real(names), "pillow": "99.0"}
+
+    monkeypatch.setattr(stsmeta.result_cache, "library_versions", upgraded)
+    assert stamp("code 1") != before
+
+
+@pytest.mark.parametrize(
+    "damage", ["svg removed", "record removed", "record empty", "stamp only", "garbled"]
+)
 def test_prints_whose_svgs_cannot_be_confirmed_are_removed(drawn, damage):
     """Files from an earlier version of the workflow (no record), or a record that does not
     vouch for every SVG, count as stale: a figure that may not match the report never stays."""
@@ -59,9 +90,11 @@ def test_prints_whose_svgs_cannot_be_confirmed_are_removed(drawn, damage):
         record.unlink()
     elif damage == "record empty":
         record.write_text("")
+    elif damage == "stamp only":
+        record.write_text(record.read_text().splitlines()[0] + "\n")
     else:
         record.write_bytes(b"\xff\xfe not a record")
-    settle(record, prints)
+    settle(record, prints, current())
     assert not any(p.exists() for p in prints)
 
 
@@ -69,5 +102,5 @@ def test_without_prints_the_record_goes_too(drawn):
     record, _, prints = drawn
     for path in prints:
         path.unlink()
-    assert "snakemake --cores 4 publication" in settle(record, prints)
+    assert "snakemake --cores 4 publication" in settle(record, prints, current())
     assert not record.exists()

@@ -42,8 +42,9 @@ import stsmeta
 from stsmeta.atomic_write import current_umask, write_bytes_atomically
 
 MANIFEST = "manifest.json"
-# Entries kept per cache folder: the figures of a 12-study review are ~3 MB an entry. Enough for
-# the states a living review goes back to (a study removed and added back, a branch switched).
+# Entries kept per cache folder: the SVG figures of a 12-study review are ~0.3 MB an entry (their
+# PNG and PDF ~2.5 MB). Enough for the states a living review goes back to (a study removed and
+# added back, a branch switched).
 KEEP_ENTRIES = 16
 # ... and no more bytes than this in all: the figures of a 10,000-study review take ~240 MB.
 KEEP_BYTES = 512 * 2**20

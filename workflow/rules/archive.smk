@@ -38,8 +38,11 @@ ARCHIVED_RESULTS = [
     *POOLED,
     *FIGURES,
     *coverage_figures(),
-    # Drawn for the archive if not on request before (rule figures_print): what a journal asks.
+    # Drawn for the archive if not on request before (rule figures_print): what a journal asks,
+    # and the record that vouches for them (without it, a run in the unpacked archive would
+    # remove them as unconfirmed).
     *PRINT_FIGURES,
+    PRINT_RECORD,
     f"{RESULTS}/coverage/summary.csv",
     f"{RESULTS}/coverage/summary.json",
     f"{RESULTS}/report.html",

@@ -527,9 +527,10 @@ def report_pdf_target():
 def print_figures_state():
     """After a run: where the PNG and PDF figures are, or how to draw them (stale ones are
     removed)."""
-    from stsmeta.figures.print_state import settle
+    from stsmeta.figures.print_state import settle, stamp
 
-    print(f"stsmeta: {settle(PRINT_RECORD, PRINT_FIGURES)}")
+    said = settle(PRINT_RECORD, PRINT_FIGURES, lambda: stamp(CODE["figures"]))
+    print(f"stsmeta: {said}")
 
 
 def print_pdf_state():

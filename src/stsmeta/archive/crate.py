@@ -125,7 +125,11 @@ def _add_software(crate, meta: ResultsMetadata):
 # What each kind of file is, for the crate's descriptions (first matching prefix wins).
 _DESCRIPTIONS = (
     (f"{RESULTS_FOLDER}/report.", "The report of the meta-analysis."),
-    (f"{RESULTS_FOLDER}/figures/", "A figure of the report."),
+    (
+        f"{RESULTS_FOLDER}/figures/print-record.sha256",
+        "What drew the PNG and PDF figures, and the SHA-256 of the SVGs they match.",
+    ),
+    (f"{RESULTS_FOLDER}/figures/", "A figure of the report (SVG; PNG and PDF for print)."),
     (f"{RESULTS_FOLDER}/tables/", "A table of the report (CSV)."),
     (f"{RESULTS_FOLDER}/pool/", "Pooled estimates of one outcome and scenario (JSON)."),
     (f"{RESULTS_FOLDER}/normalised/", "A study file as normalised for the analysis (JSON)."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from stsmeta.cli.arguments import add_analysis_inputs, add_cache_argument
 from stsmeta.errors import InputError, Problem
@@ -69,23 +70,20 @@ def register(subparsers) -> None:
         "--print-record",
         default=None,
         metavar="FILE",
-        help="after writing, record in FILE the SHA-256 of each figure's SVG in --outdir (drawn "
-        "from the same inputs, and required): a later run that redraws the SVGs then removes "
-        "these files (stsmeta.figures.print_state)",
+        help="after writing, record in FILE what drew them (the code's checksum, the library "
+        "versions) and the SHA-256 of each figure's SVG in --outdir (drawn by this run, or else "
+        "required there, drawn from the same inputs): the workflow removes these files once "
+        "either no longer matches (stsmeta.figures.print_state)",
     )
     add_cache_argument(parser, "results/cache/figures")
     parser.set_defaults(func=run)
 
 
-# The distributions whose versions can change a figure's bytes (matplotlib ships the fonts and
-# FreeType it draws with; fontTools subsets the PDF fonts; Pillow writes the PNGs).
-FIGURE_LIBRARIES = ("matplotlib", "numpy", "pillow", "fonttools")
-
-
-def _cache_key(args: argparse.Namespace, files) -> str:
+def _cache_key(args: argparse.Namespace, files, formats: tuple[str, ...]) -> str:
     """The result cache's key of this figures job: every file it read (``files``, an
     ``InputFiles``) and every option but ``--processes`` (the files are the same for any
     number)."""
+    from stsmeta.figures.print_state import FIGURE_LIBRARIES
     from stsmeta.result_cache import job_key
 
     options = {
@@ -95,7 +93,7 @@ def _cache_key(args: argparse.Namespace, files) -> str:
         "screening": args.screening,
         "coverage": args.coverage,
         "outdir": str(args.outdir),
-        "formats": list(args.formats),
+        "formats": list(formats),
     }
     return job_key("figures", options, list(files.checksums.items()), FIGURE_LIBRARIES)
 
@@ -124,7 +122,10 @@ def run(args: argparse.Namespace) -> int:
     formats = tuple(fmt for fmt in FIGURE_FORMATS if fmt in args.formats)
     expected = [Path(args.outdir) / f"{stem}.{fmt}" for stem in stems for fmt in formats]
     svgs = [Path(args.outdir) / f"{stem}.svg" for stem in stems]
-    if args.print_record is not None and (missing := [s for s in svgs if not s.is_file()]):
+    # The record vouches for the SVGs of --outdir: drawn now, or by the job before (the
+    # workflow's rule figures_print has them as inputs).
+    drawn_now = "svg" in formats
+    if args.print_record and not drawn_now and (missing := [s for s in svgs if not s.is_file()]):
         raise InputError(
             Problem(str(missing[0]), "", "not found: --print-record needs the SVGs drawn first")
         )
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cache:
         from stsmeta.result_cache import copied_note, restore
 
-        key = _cache_key(args, files)
+        key = _cache_key(args, files, formats)
         if restore(args.cache, key, expected):
             print(copied_note(args.cache, key), file=sys.stderr)
             _record(args.print_record, svgs)
@@ -167,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _record(record: str | None, svgs: list) -> None:
     if record is not None:
-        from stsmeta.figures.print_state import write_record
+        import stsmeta
+        from stsmeta.code_digest import stage_code_digest
+        from stsmeta.figures.print_state import stamp, write_record
 
-        write_record(record, svgs)
+        code = stage_code_digest(Path(stsmeta.__file__).parent, "figures")
+        write_record(record, svgs, stamp(code))

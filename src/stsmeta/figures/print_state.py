@@ -3,59 +3,82 @@
 The default target draws the SVGs (the report inlines them); the PNG and PDF files a journal asks
 for are drawn on request (target ``publication``) and for the archive (``stsmeta.outputs``). A
 run that redraws the SVGs leaves PNG and PDF files drawn before it in the same folder, looking
-current. The job that draws them therefore records the SHA-256 of every SVG drawn from the same
-inputs (the figures are deterministic: the same inputs give the same bytes); after each run,
-``settle`` removes them when an SVG no longer matches its record. Standard library only: the
-workflow calls it at the end of every run.
+current; so would new code or new library versions that draw PNG or PDF differently. The job
+that draws them therefore records a stamp of what draws them (the figures stage's code checksum
+and the versions of ``FIGURE_LIBRARIES``) and the SHA-256 of every SVG drawn from the same inputs
+(the figures are deterministic: the same inputs give the same bytes). At the end of each run that
+runs a job, ``settle`` removes them unless the stamp and every SVG still match. Standard library
+only: the workflow calls it in its own process.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+# The distributions whose versions can change a figure's bytes (matplotlib ships the fonts and
+# FreeType it draws with; fontTools subsets the PDF fonts; Pillow writes the PNGs).
+FIGURE_LIBRARIES = ("matplotlib", "numpy", "pillow", "fonttools")
+
 AGAIN = "`snakemake --cores 4 publication` draws them"
+_STAMP = "# drawn by "
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_record(record: Path | str, svgs: Iterable[Path | str]) -> None:
-    """Record each SVG's SHA-256 (``sha256sum`` format) in ``record``."""
-    lines = [f"{_sha256(Path(svg))}  {Path(svg).as_posix()}\n" for svg in svgs]
+def stamp(code_digest: str) -> str:
+    """What draws the figures: the figures stage's code checksum (``code_digest``) and the
+    versions of Python, the machine and ``FIGURE_LIBRARIES``, as one SHA-256."""
+    from stsmeta.result_cache import library_versions
+
+    document = {"code": code_digest, "versions": library_versions(FIGURE_LIBRARIES)}
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_record(record: Path | str, svgs: Iterable[Path | str], drawn_by: str) -> None:
+    """Record ``drawn_by`` (a ``stamp``) and each SVG's SHA-256 (``sha256sum`` format)."""
+    lines = [f"{_STAMP}{drawn_by}\n"]
+    lines += [f"{_sha256(Path(svg))}  {Path(svg).as_posix()}\n" for svg in svgs]
     Path(record).write_text("".join(lines), encoding="utf-8", newline="\n")
 
 
-def _matches(record: Path) -> bool:
-    """Whether every SVG named in ``record`` is there with the recorded bytes."""
+def _matches(record: Path, current: Callable[[], str]) -> bool:
+    """Whether ``record`` has the ``current()`` stamp and every SVG it names is there with the
+    recorded bytes."""
     try:
-        lines = record.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        first, *lines = record.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    if not lines or first != f"{_STAMP}{current()}":
         return False
     for line in lines:
         sha, sep, name = line.partition("  ")
         svg = Path(name)
         if not sep or not svg.is_file() or _sha256(svg) != sha:
             return False
-    return bool(lines)
+    return True
 
 
-def settle(record: Path | str, prints: Iterable[Path | str]) -> str:
-    """After a run: keep the PNG and PDF figures (``prints``) when the SVGs are those they were
-    drawn with; otherwise remove them and the record. Returns the sentence to print."""
+def settle(record: Path | str, prints: Iterable[Path | str], current: Callable[[], str]) -> str:
+    """After a run: keep the PNG and PDF figures (``prints``) when ``record`` vouches for them
+    (``current()``: the ``stamp`` of the code and libraries installed now, computed only when
+    needed); otherwise remove them and the record. Returns the sentence to print."""
     record = Path(record)
     present = [Path(p) for p in prints if Path(p).is_file()]
     if not present:
         record.unlink(missing_ok=True)
         return f"the figures as PNG (300 dpi) and PDF: {AGAIN}"
-    if record.is_file() and _matches(record):
+    if record.is_file() and _matches(record, current):
         return f"the figures as PNG and PDF are in {present[0].parent.resolve()}"
     for path in present:
         path.unlink()
     record.unlink(missing_ok=True)
     return (
-        f"removed {len(present)} PNG and PDF figure files drawn before the figures changed; "
-        f"{AGAIN} again"
+        f"removed {len(present)} PNG and PDF figure files not drawn with the current figures "
+        f"(other inputs, code or libraries); {AGAIN} again"
     )
