@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from figure_helpers import tiny_svg
+from report_helpers import two_outcome_plan
 from test_report import build
 
 from stsmeta.outputs import figure_stems
@@ -101,15 +102,7 @@ def make_data(primary_bayes: bool = True, variants: dict | None = None) -> Repor
         methods = {"primary": DEFAULT, "secondary": {"configured_primary": GLMM, **variants}}
     else:
         methods = {"primary": GLMM, "secondary": {"bayes": DEFAULT, **variants}}
-    config = {
-        "confidence_level": 0.95,
-        "outcomes": {
-            "complete_remission": {"role": "primary", "label": "Complete remission"},
-            "any_response": {"role": "secondary", "label": "Any response"},
-        },
-        "scenarios": {"primary": {"label": "Primary analysis"}},
-        "methods": methods,
-    }
+    config = two_outcome_plan(methods)
     pooled = {}
     for outcome, (events, n, shift) in {
         "complete_remission": (10, 13, 0.0),

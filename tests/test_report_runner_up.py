@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from report_helpers import two_outcome_plan
 
 from stsmeta.presentation import numbers
 from stsmeta.presentation.inputs import Plan
@@ -17,22 +18,16 @@ from stsmeta.report.coverage import coverage_section, pooled_method, runner_up_p
 from stsmeta.report.document import Num, Paragraph, plain
 from stsmeta.report.methods import synthesis_blocks
 
-CONFIG = {
-    "confidence_level": 0.95,
-    "outcomes": {
-        "complete_remission": {"role": "primary", "label": "Complete remission"},
-        "any_response": {"role": "secondary", "label": "Any response"},
-    },
-    "scenarios": {"primary": {"label": "Primary analysis"}},
-    "methods": {
+CONFIG = two_outcome_plan(
+    {
         "selection": "coverage",
         "primary": {"label": "B", "method": "bayes"},
         "secondary": {
             "configured_primary": {"label": "G", "method": "glmm"},
             "common_exact": {"label": "C", "method": "common"},
         },
-    },
-}
+    }
+)
 
 CLEAR = {
     "method": "common_exact",

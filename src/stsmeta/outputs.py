@@ -11,7 +11,6 @@ FIGURE_FORMATS = ("png", "svg", "pdf")
 # The default target draws SVG, which the report inlines; the formats a journal asks for are
 # drawn on request (`snakemake publication`) and for the archive: they cost two thirds of the
 # figures job, and the living-review loop (change a study, rerun, read the report) reads none.
-SCREEN_FORMATS = ("svg",)
 PRINT_FORMATS = ("png", "pdf")
 # Beside the PNG and PDF figures: the SHA-256 of each SVG drawn from the same inputs, so that a
 # run that redraws the SVGs removes PNG and PDF files drawn before (stsmeta.figures.print_state).

@@ -77,19 +77,21 @@ def job_key(
     options: Mapping[str, object],
     files: Sequence[tuple[str, str]],
     libraries: Iterable[str],
+    code: str | None = None,
 ) -> str:
     """The key of one job's outputs.
 
     ``stage`` names the code (``code_digest.STAGE_CODE``); ``options`` every setting the outputs
     depend on besides the files (JSON-serialisable); ``files`` each file read, in the order the
     job reads it, as ``(path as given, SHA-256 of its bytes)``; ``libraries`` the distributions
-    whose versions can change an output.
+    whose versions can change an output. ``code``: the stage's code checksum when the caller
+    has it already (the workflow computes every stage's at start-up); else computed here.
     """
     from stsmeta.code_digest import stage_code_digest
 
     document = {
         "stage": stage,
-        "code": stage_code_digest(Path(stsmeta.__file__).parent, stage),
+        "code": code or stage_code_digest(Path(stsmeta.__file__).parent, stage),
         "versions": library_versions(libraries),
         "options": options,
         "files": [list(item) for item in files],

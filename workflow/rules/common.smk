@@ -370,11 +370,9 @@ COVERAGE_SHARDS = [
 BASE = Path(workflow.basedir)
 
 
-def figure_output(stem, ext):
-    """A figure file; the SVGs also go into `snakemake --report` with their caption."""
-    path = f"{RESULTS}/figures/{stem}.{ext}"
-    if ext != "svg":
-        return path
+def figure_output(stem):
+    """A figure's SVG, which also goes into `snakemake --report` with its caption."""
+    path = f"{RESULTS}/figures/{stem}.svg"
     kind = "risk_of_bias" if stem == "risk_of_bias" else stem.split("_", 1)[0]
     return report(
         path,
@@ -385,7 +383,7 @@ def figure_output(stem, ext):
 
 
 def coverage_figures():
-    return [figure_output("coverage", "svg")]
+    return [figure_output("coverage")]
 
 
 def table_output(path):

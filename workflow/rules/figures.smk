@@ -18,6 +18,24 @@ FIGURE_INPUTS = dict(
     screening=review_file("screening_records"),
     coverage=f"{RESULTS}/coverage/summary.json",
 )
+# ... what both pass to the command, and the command itself (each rule sets its formats and
+# whether it records the SVGs its files go with).
+FIGURE_PARAMS = dict(
+    # Rerun when the code this job runs changes (stsmeta/code_digest.py).
+    code=CODE["figures"],
+    pool_dir=lambda w, input: parent_dir(input.pooled[0], 2),
+    outdir=lambda w, output: parent_dir(output[0]),
+    screening=lambda w, input: option("--screening", input.screening),
+    # Figures kept by inputs' bytes, code and versions: inputs seen before are copied, not
+    # drawn again (stsmeta.result_cache).
+    cache=RESULT_CACHE["figures"],
+)
+FIGURES_COMMAND = (
+    "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
+    " --studies @{input.listed} --outdir {params.outdir} {params.screening}"
+    " --coverage {input.coverage} --processes {threads} --cache {params.cache}"
+    " --formats {params.formats} {params.record} > {log} 2>&1"
+)
 
 
 rule figures:
@@ -26,7 +44,7 @@ rule figures:
     input:
         **FIGURE_INPUTS,
     output:
-        [figure_output(stem, "svg") for stem in FIGURE_STEMS],
+        [figure_output(stem) for stem in FIGURE_STEMS],
         coverage_figures(),
     log:
         f"{RESULTS}/logs/figures.log",
@@ -38,19 +56,11 @@ rule figures:
     resources:
         cpus_per_task=lambda wildcards, threads: threads,
     params:
-        # Rerun when the code this job runs changes (stsmeta/code_digest.py).
-        code=CODE["figures"],
-        pool_dir=lambda w, input: parent_dir(input.pooled[0], 2),
-        outdir=lambda w, output: parent_dir(output[0]),
-        screening=lambda w, input: option("--screening", input.screening),
-        # Figures kept by inputs' bytes, code and versions: inputs seen before are copied, not
-        # drawn again (stsmeta.result_cache).
-        cache=RESULT_CACHE["figures"],
+        **FIGURE_PARAMS,
+        formats="svg",
+        record="",
     shell:
-        "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
-        " --studies @{input.listed} --outdir {params.outdir} {params.screening}"
-        " --coverage {input.coverage} --processes {threads} --cache {params.cache}"
-        " --formats svg > {log} 2>&1"
+        FIGURES_COMMAND
 
 
 rule figures_print:
@@ -59,7 +69,7 @@ rule figures_print:
     run that redraws the SVGs removes these files (stsmeta.figures.print_state)."""
     input:
         **FIGURE_INPUTS,
-        svgs=FIGURES,
+        svgs=[*FIGURES, *coverage_figures()],
     output:
         figures=PRINT_FIGURES,
         record=PRINT_RECORD,
@@ -71,13 +81,8 @@ rule figures_print:
     resources:
         cpus_per_task=lambda wildcards, threads: threads,
     params:
-        code=CODE["figures"],
-        pool_dir=lambda w, input: parent_dir(input.pooled[0], 2),
-        outdir=lambda w, output: parent_dir(output.record),
-        screening=lambda w, input: option("--screening", input.screening),
-        cache=RESULT_CACHE["figures"],
+        **FIGURE_PARAMS,
+        formats=" ".join(PRINT_FORMATS),
+        record=lambda w, output: f"--print-record {output.record}",
     shell:
-        "python -m stsmeta figures --config {input.config} --pool-dir {params.pool_dir}"
-        " --studies @{input.listed} --outdir {params.outdir} {params.screening}"
-        " --coverage {input.coverage} --processes {threads} --cache {params.cache}"
-        " --formats png pdf --print-record {output.record} > {log} 2>&1"
+        FIGURES_COMMAND

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from stsmeta.cli.arguments import add_analysis_inputs, add_cache_argument
-from stsmeta.errors import InputError, Problem
 from stsmeta.outputs import FIGURE_FORMATS
 
 HELP = """\
@@ -101,6 +99,7 @@ def _cache_key(args: argparse.Namespace, files, formats: tuple[str, ...]) -> str
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from stsmeta.errors import InputError, Problem
     from stsmeta.outputs import figure_stems
     from stsmeta.presentation.inputs import (
         InputFiles,
@@ -168,9 +167,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _record(record: str | None, svgs: list) -> None:
     if record is not None:
-        import stsmeta
-        from stsmeta.code_digest import stage_code_digest
         from stsmeta.figures.print_state import stamp, write_record
 
-        code = stage_code_digest(Path(stsmeta.__file__).parent, "figures")
-        write_record(record, svgs, stamp(code))
+        write_record(record, svgs, stamp())

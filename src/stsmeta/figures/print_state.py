@@ -7,16 +7,16 @@ current; so would new code or new library versions that draw PNG or PDF differen
 that draws them therefore records a stamp of what draws them (the figures stage's code checksum
 and the versions of ``FIGURE_LIBRARIES``) and the SHA-256 of every SVG drawn from the same inputs
 (the figures are deterministic: the same inputs give the same bytes). At the end of each run that
-runs a job, ``settle`` removes them unless the stamp and every SVG still match. Standard library
-only: the workflow calls it in its own process.
+runs a job, ``settle`` removes them unless the stamp and every SVG still match. No third-party
+import: the workflow calls it in its own process.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from stsmeta.result_cache import file_sha256, job_key
 
 # The distributions whose versions can change a figure's bytes (matplotlib ships the fonts and
 # FreeType it draws with; fontTools subsets the PDF fonts; Pillow writes the PNGs).
@@ -26,24 +26,17 @@ AGAIN = "`snakemake --cores 4 publication` draws them"
 _STAMP = "# drawn by "
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def stamp(code_digest: str) -> str:
-    """What draws the figures: the figures stage's code checksum (``code_digest``) and the
-    versions of Python, the machine and ``FIGURE_LIBRARIES``, as one SHA-256."""
-    from stsmeta.result_cache import library_versions
-
-    document = {"code": code_digest, "versions": library_versions(FIGURE_LIBRARIES)}
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+def stamp(code_digest: str | None = None) -> str:
+    """What draws the figures: the figures stage's code checksum (``code_digest``, computed when
+    not given) and the versions of Python, the machine and ``FIGURE_LIBRARIES``, as the result
+    cache's key of a job that reads nothing."""
+    return job_key("figures", {}, [], FIGURE_LIBRARIES, code=code_digest)
 
 
 def write_record(record: Path | str, svgs: Iterable[Path | str], drawn_by: str) -> None:
     """Record ``drawn_by`` (a ``stamp``) and each SVG's SHA-256 (``sha256sum`` format)."""
     lines = [f"{_STAMP}{drawn_by}\n"]
-    lines += [f"{_sha256(Path(svg))}  {Path(svg).as_posix()}\n" for svg in svgs]
+    lines += [f"{file_sha256(svg)}  {Path(svg).as_posix()}\n" for svg in svgs]
     Path(record).write_text("".join(lines), encoding="utf-8", newline="\n")
 
 
@@ -59,7 +52,7 @@ def _matches(record: Path, current: Callable[[], str]) -> bool:
     for line in lines:
         sha, sep, name = line.partition("  ")
         svg = Path(name)
-        if not sep or not svg.is_file() or _sha256(svg) != sha:
+        if not sep or not svg.is_file() or file_sha256(svg) != sha:
             return False
     return True
 
