@@ -525,6 +525,39 @@ def test_a_method_known_to_mislead_is_marked_in_the_forest_plot(inputs):
     assert all(edges[round(y, 6)] != to_hex(GREY) for y in ys[1:])
 
 
+def test_a_configured_label_ending_in_a_dagger_is_not_taken_for_the_mark(inputs):
+    """The grey and the note follow the method's warnings, not its label: a label the
+    configuration ends with \u2020 (a footnote of the review's own) keeps its colour."""
+    from matplotlib.colors import to_hex
+
+    from stsmeta.figures.style import GREY
+
+    plan, pooled, studies = inputs
+    result = copy.deepcopy(pooled["complete_remission"]["primary"])
+    names = [m for m in plan.secondary_methods if m in (result.get("secondary") or {})]
+    assert names
+    for name in names:
+        result["secondary"][name]["warnings"] = []
+    with figure_style():
+        plot = forest_plot(
+            result,
+            studies,
+            outcome_label="Complete remission",
+            primary_label=plan.method_label("primary"),
+            secondary_labels={m: f"{plan.method_label(m)} \u2020" for m in names},
+            subgroup_variable="calcinosis_type",
+            subgroup_label="Calcinosis type",
+        )
+    rows = plot.rows_of("secondary")
+    assert all(r.row.label.endswith("\u2020") and not r.row.misleading for r in rows)
+    edges = {
+        round(float(patch.get_xy()[:, 1].mean()), 6): to_hex(patch.get_edgecolor())
+        for patch in plot.axes.patches
+    }
+    assert all(edges[round(r.y, 6)] != to_hex(GREY) for r in rows if r.row.estimate is not None)
+    assert "Known to mislead" not in " ".join(all_texts(plot.figure))
+
+
 def test_the_first_screen_forest_shows_where_a_new_study_may_fall(inputs):
     """What a clinic may see: the prediction interval, in percent, under the diamond."""
     import copy

@@ -94,7 +94,7 @@ def study_row(entry: dict, studies: dict[str, dict]) -> Row:
     )
 
 
-def pooled_row(kind: str, label: str, result: dict) -> Row:
+def pooled_row(kind: str, label: str, result: dict, misleading: bool = False) -> Row:
     return Row(
         kind=kind,
         label=label,
@@ -110,6 +110,7 @@ def pooled_row(kind: str, label: str, result: dict) -> Row:
         high=result.get("ci_high"),
         bold=kind == "pooled",
         widths={"study": WIDE_LABEL},
+        misleading=misleading,
     )
 
 
@@ -358,13 +359,14 @@ def _summary_rows(
     ]:
         result = secondary[name] or {}
         label = str(secondary_labels.get(name) or result.get("label") or name)
-        if any(w in MISLEADING_WARNINGS for w in result.get("warnings") or []):
+        misleading = any(w in MISLEADING_WARNINGS for w in result.get("warnings") or [])
+        if misleading:
             # Known to mislead with these data: marked here, as the report's text leaves it out
             # of the methods' quoted range.
             label += " \u2020"
             if MISLEADING_NOTE not in notes.lines:
                 notes.add(MISLEADING_NOTE)
-        rows.append(pooled_row("secondary", label, result))
+        rows.append(pooled_row("secondary", label, result, misleading))
         notes.not_estimable(label, result)
     rows.append(
         Row(
@@ -419,7 +421,7 @@ def _draw_summaries(ax: Axes, placed_rows: tuple[PlacedRow, ...]) -> None:
                 colour = SECONDARY_STYLES[index % len(SECONDARY_STYLES)][0]
                 # A method known to mislead with these data (†) is drawn grey: no colour of
                 # its own that puts it beside the credible methods.
-                face, edge = "white", GREY if row.label.endswith("\u2020") else colour
+                face, edge = "white", GREY if row.misleading else colour
             else:
                 face = edge = BLACK if row.kind == "pooled" else GREY
             if row.low is not None and row.high is not None:

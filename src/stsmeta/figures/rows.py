@@ -51,6 +51,9 @@ class Row:
     n: int | None = None
     bold: bool = False
     widths: dict[str, float] = field(default_factory=dict)  # per-row width overrides
+    # A pooled result known to mislead with these data (marked †, drawn grey): said here,
+    # not read back from the label, which the configuration writes.
+    misleading: bool = False
 
 
 @dataclass(frozen=True)
