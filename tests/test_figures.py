@@ -558,6 +558,25 @@ def test_a_configured_label_ending_in_a_dagger_is_not_taken_for_the_mark(inputs)
     assert "Known to mislead" not in " ".join(all_texts(plot.figure))
 
 
+def test_the_first_screen_forest_says_the_level_its_intervals_are_at(inputs):
+    """Pooled at another confidence level (``--config confidence_level=0.9``), its header and
+    notes say that level: they said 95% whatever the intervals drawn."""
+    from stsmeta.figures import summary_figure
+    from stsmeta.figures.summary_forest import summary_forest_plot
+
+    plan, pooled, studies = inputs
+    result = copy.deepcopy(pooled["complete_remission"]["primary"])
+    result["confidence_level"] = 0.9
+    plot = summary_forest_plot(result, studies, outcome_label="Complete remission")
+    text = " ".join(all_texts(plot.figure)).replace("\n", " ")
+    assert "Percent (90% interval)" in text
+    assert "line: its 90% interval" in text and "(90% prediction interval)" in text
+    assert "95%" not in text
+    # The workflow passes the plan's level, which the pooled files were computed at.
+    text = " ".join(all_texts(summary_figure(plan, pooled, studies).figure))
+    assert f"Percent ({numbers.level(plan.confidence_level)} interval)" in text
+
+
 def test_the_first_screen_forest_shows_where_a_new_study_may_fall(inputs):
     """What a clinic may see: the prediction interval, in percent, under the diamond."""
     import copy

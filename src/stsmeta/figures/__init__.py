@@ -158,7 +158,11 @@ def summary_figure(plan, pooled: dict, studies: dict):
     units = {str(s.get("unit")) for s in result.get("included_studies") or [] if s.get("unit")}
     unit = units.pop() if len(units) == 1 else "patients or lesions"
     return summary_forest_plot(
-        result, studies, outcome_label=plan.outcome_label(outcome), unit=unit
+        result,
+        studies,
+        outcome_label=plan.outcome_label(outcome),
+        unit=unit,
+        level=plan.confidence_level,
     )
 
 

@@ -34,27 +34,36 @@ def in_words(estimate: object, low: object, high: object) -> str:
 
 
 def summary_forest_plot(
-    pooled: dict, studies: dict[str, dict], *, outcome_label: str, unit: str = "patients"
+    pooled: dict,
+    studies: dict[str, dict],
+    *,
+    outcome_label: str,
+    unit: str = "patients",
+    level: float | None = None,
 ) -> ForestPlot:
-    """Studies and all studies combined (the primary method of ``pooled``), in percent."""
+    """Studies and all studies combined (the primary method of ``pooled``), in percent, with
+    intervals at ``level`` (default: the level ``pooled`` was computed at)."""
+    if level is None:
+        level = float(pooled.get("confidence_level") or 0.95)
+    percent = numbers.level(level)
     rows = _study_rows(pooled, studies)
     rows.append(_combined_row(pooled))
     notes = [
-        f"Square: one study (larger for more {unit}); line: its 95% interval. "
+        f"Square: one study (larger for more {unit}); line: its {percent} interval. "
         "Diamond: all studies combined."
     ]
     if pooled.get("pi_low") is not None and pooled.get("pi_high") is not None:
         # What a clinic may see: where a new study like these would fall, wider than the
         # diamond (which is about the typical study).
         rows.append(_new_study_row(pooled))
-        notes.append("Bar: where a new study's result may fall (95% prediction interval).")
+        notes.append(f"Bar: where a new study's result may fall ({percent} prediction interval).")
     if not numbers.is_estimable(pooled):
         notes.append("No combined estimate: see the text above the figure.")
     table = table_figure(
         [
             TextColumn("study", "Study", 0.01, 0.30),
             TextColumn("events", f"{unit.capitalize()} with outcome", 0.47, 0.14, ha="right"),
-            TextColumn("estimate", "Percent (95% interval)", 0.76, 0.23),
+            TextColumn("estimate", f"Percent ({percent} interval)", 0.76, 0.23),
         ],
         rows,
         plot_span=(0.50, 0.74),
