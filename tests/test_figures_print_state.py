@@ -104,3 +104,24 @@ def test_without_prints_the_record_goes_too(drawn):
         path.unlink()
     assert "snakemake --cores 4 publication" in settle(record, prints, current())
     assert not record.exists()
+
+
+def test_prints_of_a_figure_no_longer_drawn_are_removed_whatever_the_record(drawn):
+    """An outcome dropped from the plan: its PNG and PDF files are not among the figures drawn
+    now, so no record can vouch for them; the run removes them and says so, and keeps the
+    current ones its record vouches for. Other files of the folder stay."""
+    record, _, prints = drawn
+    figures = record.parent
+    current_prints, dropped = prints[2:], prints[:2]  # "forest" is no longer drawn
+    (figures / "notes.txt").write_text("the reviewer's own file")
+    said = settle(record, current_prints, current(), folder=figures)
+    assert not any(p.exists() for p in dropped)
+    assert all(p.is_file() for p in current_prints) and record.is_file()
+    assert said.startswith("removed 2 PNG and PDF figure files of figures no longer drawn; ")
+    assert "are in" in said
+    assert (figures / "notes.txt").is_file() and (figures / "forest.svg").is_file()
+    # Without the folder (as before), such files were not looked at.
+    for path in dropped:
+        path.write_bytes(b"left over")
+    settle(record, current_prints, current())
+    assert all(p.is_file() for p in dropped)

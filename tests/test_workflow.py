@@ -206,6 +206,28 @@ def test_png_and_pdf_figures_are_drawn_on_request_and_never_left_stale(built, tm
         assert hashlib.sha256((work / name).read_bytes()).hexdigest() == sha, name
 
 
+def test_png_and_pdf_of_a_figure_no_longer_drawn_are_removed(built, tmp_path):
+    """An outcome dropped from the plan leaves its PNG and PDF figures (SYNTHETIC stand-ins
+    here) that no current figure and no record vouch for: the next run that runs a job removes
+    them and says so, and keeps the current ones."""
+    work = tmp_path / "run-orphan"
+    shutil.copytree(built, work, symlinks=True)
+    figures = work / "results" / "figures"
+    prints = sorted(p.name for p in figures.iterdir() if p.suffix in {".png", ".pdf"})
+    assert prints
+    orphans = [figures / "forest_dropped_outcome.png", figures / "forest_dropped_outcome.pdf"]
+    for path in orphans:
+        path.write_bytes(b"SYNTHETIC: drawn for an outcome the plan no longer has")
+    raw = sorted((work / "data" / "raw").glob("*.yaml"))[0]
+    text, count = re.subn(r"(?m)^(\s*locator: )(.+)$", r"\1\2 (checked)", raw.read_text(), count=1)
+    assert count == 1
+    raw.write_text(text)  # a job to run: the end of the run settles the figures
+    proc = _snakemake(work)
+    assert "removed 2 PNG and PDF figure files of figures no longer drawn" in proc.stdout
+    assert not any(p.exists() for p in orphans)
+    assert sorted(p.name for p in figures.iterdir() if p.suffix in {".png", ".pdf"}) == prints
+
+
 def test_a_study_file_restored_with_its_older_time_stamp_is_normalised_again(built, tmp_path):
     """A backup put back with cp -p (tar, rsync -a) is older than the record made from the edit
     it undoes: time stamps alone would keep that record; its SHA-256 reruns the normalisation."""

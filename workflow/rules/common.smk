@@ -527,7 +527,12 @@ def print_figures_state():
     removed)."""
     from stsmeta.figures.print_state import settle, stamp
 
-    said = settle(PRINT_RECORD, PRINT_FIGURES, lambda: stamp(CODE["figures"]))
+    said = settle(
+        PRINT_RECORD,
+        PRINT_FIGURES,
+        lambda: stamp(CODE["figures"]),
+        folder=Path(RESULTS, "figures"),
+    )
     print(f"stsmeta: {said}")
 
 

@@ -57,21 +57,44 @@ def _matches(record: Path, current: Callable[[], str]) -> bool:
     return True
 
 
-def settle(record: Path | str, prints: Iterable[Path | str], current: Callable[[], str]) -> str:
+def settle(
+    record: Path | str,
+    prints: Iterable[Path | str],
+    current: Callable[[], str],
+    folder: Path | str | None = None,
+) -> str:
     """After a run: keep the PNG and PDF figures (``prints``) when ``record`` vouches for them
     (``current()``: the ``stamp`` of the code and libraries installed now, computed only when
-    needed); otherwise remove them and the record. Returns the sentence to print."""
+    needed); otherwise remove them and the record. PNG and PDF files in ``folder`` (the
+    figures' folder) that are not among ``prints`` belong to no figure drawn now (an outcome
+    dropped from the plan): removed whatever the record says. Returns the sentence to print."""
     record = Path(record)
-    present = [Path(p) for p in prints if Path(p).is_file()]
+    wanted = [Path(p) for p in prints]
+    orphans = _orphans(folder, wanted) if folder is not None else []
+    for path in orphans:
+        path.unlink()
+    gone = (
+        f"removed {len(orphans)} PNG and PDF figure files of figures no longer drawn; "
+        if orphans
+        else ""
+    )
+    present = [p for p in wanted if p.is_file()]
     if not present:
         record.unlink(missing_ok=True)
-        return f"the figures as PNG (300 dpi) and PDF: {AGAIN}"
+        return f"{gone}the figures as PNG (300 dpi) and PDF: {AGAIN}"
     if record.is_file() and _matches(record, current):
-        return f"the figures as PNG and PDF are in {present[0].parent.resolve()}"
+        return f"{gone}the figures as PNG and PDF are in {present[0].parent.resolve()}"
     for path in present:
         path.unlink()
     record.unlink(missing_ok=True)
     return (
-        f"removed {len(present)} PNG and PDF figure files not drawn with the current figures "
-        f"(other inputs, code or libraries); {AGAIN} again"
+        f"{gone}removed {len(present)} PNG and PDF figure files not drawn with the current "
+        f"figures (other inputs, code or libraries); {AGAIN} again"
     )
+
+
+def _orphans(folder: Path | str, wanted: list[Path]) -> list[Path]:
+    """The PNG and PDF files directly in ``folder`` that are not ``wanted``, by name."""
+    keep = {p.resolve() for p in wanted}
+    found = [*Path(folder).glob("*.png"), *Path(folder).glob("*.pdf")]
+    return sorted(p for p in found if p.is_file() and p.resolve() not in keep)
