@@ -686,6 +686,53 @@ def test_changes_compare_the_same_method_when_the_primary_method_changed(tmp_pat
     assert "primary method changed" in md
 
 
+def test_changes_say_when_the_analysis_settings_changed(tmp_path):
+    """The previous version pooled the same studies at another confidence level (and another
+    tau\u00b2 estimator for one method): the section says so before the estimates, and each
+    column of the table names its level, so that a narrower interval is not read as new
+    evidence."""
+    root = copy_inputs(tmp_path)
+    results = root / "results"
+    pooled = {}
+    for path in sorted((results / "pool").glob("*/*.json")):
+        doc = json.loads(path.read_text())
+        for method in [doc, *(doc.get("secondary") or {}).values()]:
+            method["confidence_level"] = 0.9
+            method["settings"] = {**method.get("settings", {}), "level": 0.9}
+        doc["secondary"]["ft_dl"]["settings"]["tau2"] = "SYNTHETIC-PM"
+        pooled[f"{path.parent.name}/{path.stem}"] = doc
+    studies = [json.loads(p.read_text()) for p in sorted((results / "normalised").glob("*.json"))]
+    html, md = build(root, "out", previous=_previous_archive(tmp_path, pooled, studies))
+    changes = visible_text(section(html, "changes"))
+    assert "The analysis settings changed since version 0.0.1: " in changes
+    assert "interval level 90% → 95%" in changes
+    now = json.loads((results / "pool/complete_remission/primary.json").read_text())
+    ft_dl = now["secondary"]["ft_dl"]
+    assert f"{ft_dl['label']}: tau\u00b2 estimator SYNTHETIC-PM → {ft_dl['settings']['tau2']}" in (
+        changes
+    )
+    assert "not like for like" in changes and "not like for like" in md
+    # Each change once, though every outcome and scenario pooled with it.
+    assert changes.count(f"{ft_dl['label']}: interval level 90% → 95%") == 1
+    header, _ = changes_table(html)
+    assert "Version 0.0.1 (90% intervals)" in header and "This version (95% intervals)" in header
+
+
+def test_changes_say_nothing_of_settings_when_none_changed(tmp_path):
+    root = copy_inputs(tmp_path)
+    results = root / "results"
+    pooled = {
+        f"{p.parent.name}/{p.stem}": json.loads(p.read_text())
+        for p in sorted((results / "pool").glob("*/*.json"))
+    }
+    studies = [json.loads(p.read_text()) for p in sorted((results / "normalised").glob("*.json"))]
+    html, _ = build(root, "out", previous=_previous_archive(tmp_path, pooled, studies))
+    changes = visible_text(section(html, "changes"))
+    assert "analysis settings changed" not in changes
+    header, _ = changes_table(html)
+    assert "This version" in header and not any("intervals)" in h for h in header)
+
+
 def test_study_changes_tell_a_changed_file_from_a_record_a_setting_changed(tmp_path):
     """A study file byte-identical to the previous version's is not called a changed study
     file when only its normalised record differs (a setting such as the plausible

@@ -53,7 +53,20 @@ def changes_section(data: ReportData) -> list[Block]:
         return blocks
     blocks.append(Paragraph(cell(f"Compared with version {previous.version} ({previous.source}).")))
     blocks.append(_study_changes(data, previous))
-    blocks.append(_pooled_changes(data, previous))
+    settings = _settings_changed(data, previous)
+    if settings:
+        # Said before the estimates: the same data pooled with other settings (a confidence
+        # level, a prior, an estimator changed by the plan) is not a change in the evidence.
+        blocks.append(
+            Paragraph(
+                cell(
+                    f"The analysis settings changed since version {previous.version}: "
+                    f"{'; '.join(settings)}. The estimates before and after below are "
+                    "therefore not like for like."
+                )
+            )
+        )
+    blocks.append(_pooled_changes(data, previous, level_changed=_level_changed(settings)))
     return blocks
 
 
@@ -326,7 +339,67 @@ def _row_labels(
     )
 
 
-def _pooled_changes(data: ReportData, previous: Previous) -> Table:
+# The settings words of a pooled result (its ``settings``; ``description`` restates them).
+SETTING_WORDS = {
+    "level": "interval level",
+    "ci": "interval",
+    "pi": "prediction interval",
+    "tau2": "tau\u00b2 estimator",
+    "prior_mu": "prior on mu",
+    "prior_tau": "prior on tau",
+    "study_ci": "study intervals",
+    "n_nodes": "quadrature nodes",
+}
+_LEVEL_WORDS = SETTING_WORDS["level"]
+
+
+def _setting_text(key: str, value: object) -> str:
+    if value is None:
+        return "none"
+    return numbers.level(value) if key == "level" else str(value)
+
+
+def _setting_changes(label: str, before: dict, now: dict) -> list[str]:
+    """``Bayesian ...: interval level 95% → 90%`` for each setting of a method that differs."""
+    a, b = before.get("settings") or {}, now.get("settings") or {}
+    keys = sorted(k for k in set(a) | set(b) if k != "description" and a.get(k) != b.get(k))
+    return [
+        f"{label}: {SETTING_WORDS.get(k, k.replace('_', ' '))} {_setting_text(k, a.get(k))} → "
+        f"{_setting_text(k, b.get(k))}"
+        for k in keys
+    ]
+
+
+def _settings_changed(data: ReportData, previous: Previous) -> list[str]:
+    """What changed in the settings of a method of the plan that both versions computed, each
+    change once (every outcome and scenario pools with the same settings)."""
+    found: dict[str, None] = {}
+    for outcome, scenario in _compared(data, previous):
+        now = (data.pooled.get(outcome) or {}).get(scenario)
+        before = (previous.pooled.get(outcome) or {}).get(scenario)
+        if now is None or before is None:
+            continue
+        earlier = pooled_methods(before)
+        for method in pooled_methods(now):
+            match = next((m for m in earlier if _same_method(m, method)), None)
+            if match is not None:
+                label = str(method[1] or method[0])
+                found.update(dict.fromkeys(_setting_changes(label, match[2], method[2])))
+    return list(found)
+
+
+def _level_changed(changes: list[str]) -> bool:
+    return any(f": {_LEVEL_WORDS} " in change for change in changes)
+
+
+def _levels(docs) -> str:
+    """``95%`` (or ``95% and 90%``): the interval levels of the pooled results ``docs``."""
+    found = (d.get("confidence_level", (d.get("settings") or {}).get("level")) for d in docs)
+    levels = sorted({float(v) for v in found if isinstance(v, int | float)}, reverse=True)
+    return " and ".join(numbers.level(v) for v in levels) or "unknown"
+
+
+def _pooled_changes(data: ReportData, previous: Previous, level_changed: bool = False) -> Table:
     """The primary estimate of each outcome and scenario, before and now, by the same method.
 
     When the primary method of the previous version was another one (the plan's rule chooses
@@ -366,6 +439,13 @@ def _pooled_changes(data: ReportData, previous: Previous) -> Table:
         outcome_label, scenario_label = _row_labels(data, previous, outcome, scenario)
         rows.append((cell(outcome_label), cell(scenario_label), published, before_cell, now_cell))
     header = ("Outcome", "Scenario", f"Version {version}", "This version")
+    if level_changed:
+        # Intervals at two levels side by side: each column says its own.
+        header = (
+            *header[:2],
+            f"Version {version} ({_levels(_docs(previous.pooled))} intervals)",
+            f"This version ({_levels(_docs(data.pooled))} intervals)",
+        )
     if not was:
         # "Before" is the previous version's primary result itself: no column repeats it.
         return Table(
@@ -383,6 +463,10 @@ def _pooled_changes(data: ReportData, previous: Previous) -> Table:
             f"published' gives version {version}'s own primary results, as its readers saw them"
         ),
     )
+
+
+def _docs(pooled: dict[str, dict[str, dict]]) -> list[dict]:
+    return [doc for by in pooled.values() for doc in by.values() if isinstance(doc, dict)]
 
 
 def fingerprint(data: ReportData) -> str:
