@@ -339,16 +339,21 @@ def _row_labels(
     )
 
 
-# The settings words of a pooled result (its ``settings``; ``description`` restates them).
+# The settings of a pooled result that the analysis plan sets, in words (``description``
+# restates them; ``profile_n_nodes`` and ``quadrature_check`` are chosen per fit).
 SETTING_WORDS = {
+    "method": "model",
     "level": "interval level",
     "ci": "interval",
     "pi": "prediction interval",
     "tau2": "tau\u00b2 estimator",
+    "transform": "transformation",
     "prior_mu": "prior on mu",
     "prior_tau": "prior on tau",
     "study_ci": "study intervals",
     "n_nodes": "quadrature nodes",
+    "cc_add": "continuity correction",
+    "cc_to": "continuity correction applied to",
 }
 _LEVEL_WORDS = SETTING_WORDS["level"]
 
@@ -359,21 +364,22 @@ def _setting_text(key: str, value: object) -> str:
     return numbers.level(value) if key == "level" else str(value)
 
 
-def _setting_changes(label: str, before: dict, now: dict) -> list[str]:
-    """``Bayesian ...: interval level 95% → 90%`` for each setting of a method that differs."""
+def _setting_changes(before: dict, now: dict) -> list[str]:
+    """``interval level 95% → 90%`` for each setting of the plan that differs."""
     a, b = before.get("settings") or {}, now.get("settings") or {}
-    keys = sorted(k for k in set(a) | set(b) if k != "description" and a.get(k) != b.get(k))
     return [
-        f"{label}: {SETTING_WORDS.get(k, k.replace('_', ' '))} {_setting_text(k, a.get(k))} → "
-        f"{_setting_text(k, b.get(k))}"
-        for k in keys
+        f"{words} {_setting_text(key, a.get(key))} → {_setting_text(key, b.get(key))}"
+        for key, words in SETTING_WORDS.items()
+        if a.get(key) != b.get(key)
     ]
 
 
 def _settings_changed(data: ReportData, previous: Previous) -> list[str]:
-    """What changed in the settings of a method of the plan that both versions computed, each
-    change once (every outcome and scenario pools with the same settings)."""
-    found: dict[str, None] = {}
+    """What changed in the settings of the methods both versions computed, each change once
+    with the methods it concerns (every outcome and scenario pools with the same settings):
+    ``interval level 95% → 90% (every method)``."""
+    concerns: dict[str, dict[str, None]] = {}
+    compared: dict[str, None] = {}
     for outcome, scenario in _compared(data, previous):
         now = (data.pooled.get(outcome) or {}).get(scenario)
         before = (previous.pooled.get(outcome) or {}).get(scenario)
@@ -382,14 +388,21 @@ def _settings_changed(data: ReportData, previous: Previous) -> list[str]:
         earlier = pooled_methods(before)
         for method in pooled_methods(now):
             match = next((m for m in earlier if _same_method(m, method)), None)
-            if match is not None:
-                label = str(method[1] or method[0])
-                found.update(dict.fromkeys(_setting_changes(label, match[2], method[2])))
-    return list(found)
+            if match is None:
+                continue
+            label = str(method[1] or method[0])
+            compared[label] = None
+            for change in _setting_changes(match[2], method[2]):
+                concerns.setdefault(change, {})[label] = None
+    every = compared.keys()
+    return [
+        f"{change} ({'every method' if labels.keys() == every else _and_list(list(labels))})"
+        for change, labels in concerns.items()
+    ]
 
 
 def _level_changed(changes: list[str]) -> bool:
-    return any(f": {_LEVEL_WORDS} " in change for change in changes)
+    return any(change.startswith(f"{_LEVEL_WORDS} ") for change in changes)
 
 
 def _levels(docs) -> str:
