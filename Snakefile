@@ -16,7 +16,13 @@ min_version("9.0")
 # crashed the parser). A --configfile is parsed by Snakemake before this file runs.
 from stsmeta.config import check_config_file
 
-_yaml_problems = check_config_file("config.yaml")
+# Every --configfile too: Snakemake has parsed them already (aliases cost nothing until the
+# tree is walked, as the configuration check below would), and reads 010 as 8.
+_yaml_problems = [
+    problem
+    for path in dict.fromkeys(["config.yaml", *map(str, workflow.configfiles)])
+    for problem in check_config_file(path)
+]
 if _yaml_problems:
     # The message alone, exit status 1 (as common.smk's stop: no trail of our files and lines).
     print("\n".join(map(str, _yaml_problems)), file=sys.stderr)

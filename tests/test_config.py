@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from stsmeta.config import SCHEMA_PATH, load_config, load_schema, primary_outcome, require_config
-from stsmeta.errors import InputError
+from stsmeta.errors import InputError, Problem
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config.yaml"
@@ -190,7 +190,8 @@ def test_unreadable_and_malformed_files(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("outcomes: [unclosed\n")
     _, problems = load_config(bad)
-    assert problems and re.search(r"not valid YAML at line \d", problems[0].message)
+    assert problems and re.fullmatch(r"line \d+", problems[0].field)
+    assert problems[0].message.startswith("malformed YAML (column ")
     listed = tmp_path / "list.yaml"
     listed.write_text("- a\n- b\n")
     _, problems = load_config(listed)
@@ -202,3 +203,26 @@ def test_each_unknown_field_is_its_own_problem(raw):
     changed["report"]["size"] = 3
     _, problems = load_config(changed)
     assert [p.field for p in problems] == ["report.colour", "report.size"]
+
+
+def test_problems_of_a_command_line_override_name_it():
+    """A bad value given with --config is named as such, not as config.yaml's (which holds a
+    valid value); a value inside a --config mapping, which Snakemake reads as text, says to use
+    a --configfile."""
+    from stsmeta.config import attribute_overrides
+
+    problems = [
+        Problem("config.yaml", "confidence_level", "2 is too large; must be < 1"),
+        Problem("config.yaml", "coverage.shards", "must be a whole number, not the text '3'"),
+        Problem("config.yaml", "study_ci", "'exact' is not one of cp, wilson"),
+    ]
+    overrides = {"confidence_level": 2, "coverage": {"shards": "3"}}
+    named = attribute_overrides(problems, overrides)
+    assert [(p.file, p.field) for p in named] == [
+        ("--config", "confidence_level"),
+        ("--config", "coverage.shards"),
+        ("config.yaml", "study_ci"),
+    ]
+    assert named[0].message == problems[0].message
+    assert named[1].message.endswith("give them in a --configfile instead")
+    assert attribute_overrides(problems, {}) == problems

@@ -142,6 +142,21 @@ def test_valid_unusual_text_is_accepted_and_normalised_to_json(tmp_path):
     json.loads(study_to_json(study))
 
 
+def test_text_that_yaml_11_would_read_as_a_number_stays_text(tmp_path):
+    """A locator typed as a time (12:30) or with a leading zero (07) is text in a text field,
+    never the number YAML 1.1 makes of it (750, 7); the file is valid."""
+    from stsmeta.evidence.studyfile import load_yaml, read_study
+
+    text = FIXTURE.read_text().replace("locator: line 2}", "locator: 12:30}", 1)
+    text = text.replace("locator: line 5}", "locator: 07}", 1)
+    path = tmp_path / "synthetic-2020.yaml"
+    path.write_text(text, encoding="utf-8")
+    data, _ = load_yaml(path)
+    assert data["design"]["locator"] == "12:30"
+    assert "07" in [v.get("locator") for v in data["intervention"].values() if isinstance(v, dict)]
+    read_study(path)
+
+
 def test_formula_cells_are_neutralised_and_numbers_kept(tmp_path):
     from stsmeta.evidence.studyfile import read_study
     from stsmeta.evidence.tables import build_tables
@@ -175,6 +190,31 @@ def test_hostile_config_file_is_refused(case, tmp_path):
     path.write_text(corpus_file(case).read_text())
     _, problems = load_config(path)
     assert [p.field for p in problems] == [CASES[case]["field"]]
+
+
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (("confidence_level: 0.95", "confidence_level: 0.95\nconfidence_level: 0.8"), "line 91",
+         ["duplicate key 'confidence_level'", "each key once"]),
+        (("replicates: 1000", "replicates: 01000"), "line 234", ["'01000'", "512", "quotes"]),
+        (("seed: 20261124", "seed: 2026_11_24"), "line 236", ["'2026_11_24'", "20261124"]),
+    ],
+)  # fmt: skip
+def test_config_values_that_snakemake_would_misread_are_refused(change, field, words, tmp_path):
+    """Snakemake reads config files as YAML 1.1, which keeps the last of two equal keys and
+    reads 01000 as 512 (octal): the workflow refuses such a file before it is read."""
+    from stsmeta.config import check_config_file
+
+    text = (Path(__file__).parents[1] / "config.yaml").read_text(encoding="utf-8")
+    old, new = change
+    assert text.count(old) == 1
+    path = tmp_path / "config.yaml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    problems = check_config_file(path)
+    assert [p.field for p in problems] == [field], problems
+    assert all(w in problems[0].message for w in words), problems[0].message
+    assert check_config_file(Path(__file__).parents[1] / "config.yaml") == []
 
 
 @pytest.mark.parametrize(

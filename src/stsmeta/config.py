@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -293,16 +294,38 @@ def _label_problems(config: Mapping, file: str) -> list[Problem]:
 
 def yaml_text_problems(text: str, file: str) -> list[Problem]:
     """What the study files' limits refuse in a config file too: size, nesting depth, aliases
-    and characters YAML does not allow (a hostile file crashed or exhausted the parser)."""
-    from stsmeta.yaml_limits import MAX_FILE_BYTES, YamlPolicyError, check_yaml_text
+    and characters YAML does not allow (a hostile file crashed or exhausted the parser);
+    duplicate keys (the last one would win without a word); values that cannot be constructed
+    (an impossible date); and numbers that YAML 1.1, which Snakemake reads the file with, takes
+    for another number (``010`` is 8)."""
+    import yaml
+
+    from stsmeta.yaml_limits import (
+        MAX_FILE_BYTES,
+        YamlPolicyError,
+        load_checked,
+        yaml11_numbers,
+        yaml_error_problem,
+    )
 
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         return [Problem(file, "", f"is larger than {MAX_FILE_BYTES:,} bytes; is it the plan?")]
     try:
-        check_yaml_text(text)
+        load_checked(text)
     except YamlPolicyError as exc:
         return [Problem(file, f"line {exc.line}" if exc.line else "", str(exc))]
-    return []
+    except yaml.YAMLError as exc:
+        return [yaml_error_problem(file, exc)]
+    return [
+        Problem(
+            file,
+            f"line {line}",
+            f"{value!r} is read as the number {number} by YAML 1.1 (a leading zero, an "
+            f"underscore, a colon, 0x or 0b); write the number in plain decimal digits, or "
+            f"put '{value}' in quotes if it is text",
+        )
+        for line, value, number in yaml11_numbers(text)
+    ]
 
 
 def check_config_file(path: str | Path) -> list[Problem]:
@@ -313,6 +336,26 @@ def check_config_file(path: str | Path) -> list[Problem]:
     except (OSError, UnicodeDecodeError):
         return []
     return yaml_text_problems(text, str(path))
+
+
+def attribute_overrides(problems: list[Problem], overrides: Mapping[str, Any]) -> list[Problem]:
+    """``problems`` of the merged configuration, those of a field that ``--config`` set named
+    as ``--config`` (not the files, which may hold a valid value). Snakemake reads a value
+    inside a ``--config`` mapping as text: the fix then says to use a ``--configfile``."""
+    out = []
+    for problem in problems:
+        top = re.split(r"[.\[]", problem.field, maxsplit=1)[0]
+        if top not in overrides:
+            out.append(problem)
+            continue
+        message = problem.message
+        if "not the text" in message and isinstance(overrides[top], Mapping | list):
+            message += (
+                "; --config reads the values inside a mapping or list as text: give them in a "
+                "--configfile instead"
+            )
+        out.append(Problem("--config", problem.field, message))
+    return out
 
 
 def load_config(

@@ -45,14 +45,79 @@ def fast_safe_loader():
     return yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 
 
+# Numbers as YAML 1.2 reads them: plain decimals. YAML 1.1 (PyYAML's SafeLoader) also reads
+# 010 as 8 (octal), 1:30 as 90 (base 60), 1_0 as 10, 0x10 as 16 and 0b11 as 3: a count typed
+# with a leading zero or a time typed as a count became another number without a word. Such
+# scalars are text here, which a count refuses ("not the text '010'") and a text field keeps.
+_INT = r"^[-+]?(?:0|[1-9][0-9]*)$"
+_FLOAT = (
+    r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+][0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_TAG_WORDS = {
+    "tag:yaml.org,2002:timestamp": "date",
+    "tag:yaml.org,2002:int": "whole number",
+    "tag:yaml.org,2002:float": "number",
+    "tag:yaml.org,2002:bool": "true or false",
+}
+
+
+def yaml11_number(value: str) -> str | None:
+    """The number YAML 1.1 reads a plain scalar as where plain decimals read it as text (``010``
+    -> ``8``); None for anything else."""
+    import yaml
+
+    strict = (re.match(_INT, value), re.match(_FLOAT, value))
+    if any(strict):
+        return None
+    for tag, regexp in yaml.SafeLoader.yaml_implicit_resolvers.get(value[:1], []):
+        if tag in _NUMBER_TAGS and regexp.match(value):
+            node = yaml.ScalarNode(tag, value)
+            try:
+                return repr(yaml.SafeLoader("").construct_object(node))
+            except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+                return None
+    return None
+
+
 def _loader(fast: bool = True):
-    """A SafeLoader that refuses duplicate keys; ``fast`` uses libyaml's parser if present."""
+    """A SafeLoader that refuses duplicate keys, reads numbers as plain decimals only
+    (``_INT``, ``_FLOAT``) and names the line of a value it cannot construct (an impossible
+    date, ``!!int abc``); ``fast`` uses libyaml's parser if present."""
     import yaml
 
     base = fast_safe_loader() if fast else yaml.SafeLoader
 
     class UniqueKeyLoader(base):  # type: ignore[valid-type,misc]  # chosen at run time
         """SafeLoader that refuses duplicate keys instead of keeping the last one."""
+
+        def construct_object(self, node, deep=False):
+            try:
+                return super().construct_object(node, deep=deep)
+            except (ValueError, TypeError, OverflowError) as exc:
+                # The constructors' own errors (datetime, int) carry no position.
+                what = _TAG_WORDS.get(str(node.tag), str(node.tag).rsplit(":", 1)[-1])
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"{node.value!r} cannot be read as a {what} ({exc}); write a date as "
+                    '"YYYY-MM-DD" in quotes, a number in plain decimal digits, and no !! tag',
+                    node.start_mark,
+                ) from None
+
+    # The base's resolvers, with YAML 1.2's plain decimals for numbers (a copy: the base class
+    # is PyYAML's own and stays as it is).
+    UniqueKeyLoader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in _NUMBER_TAGS]
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+    }
+    UniqueKeyLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:int", re.compile(_INT), list("-+0123456789")
+    )
+    UniqueKeyLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(_FLOAT), list("-+0123456789.")
+    )
 
     def construct_mapping(loader, node, deep=False):
         seen: dict[Any, int] = {}
@@ -132,6 +197,36 @@ def check_yaml_text(text: str) -> None:
         return  # the parser reports it, with its wording
 
 
+def yaml11_numbers(text: str) -> list[tuple[int, str, str]]:
+    """(line, scalar, number) of each plain scalar that YAML 1.1 reads as another number than
+    its digits say (``yaml11_number``): for files that other YAML 1.1 readers parse (Snakemake
+    reads the configuration files itself). Call after ``check_yaml_text``; [] on a syntax
+    error (the parser words it)."""
+    import yaml
+
+    found = []
+    try:
+        for event in yaml.parse(text, Loader=fast_safe_loader()):
+            # A plain scalar: style None (PyYAML) or "" (libyaml), implicitly typed.
+            if isinstance(event, yaml.ScalarEvent) and not event.style and event.implicit[0]:
+                number = yaml11_number(event.value)
+                if number is not None:
+                    found.append((event.start_mark.line + 1, event.value, number))
+    except yaml.YAMLError:
+        return []
+    return found
+
+
+def load_checked(text: str) -> Any:
+    """The document of ``text`` as this module reads study files (duplicate keys refused,
+    plain decimals, constructor faults with their line), after ``check_yaml_text``. Raises
+    YamlPolicyError or yaml.YAMLError."""
+    import yaml
+
+    check_yaml_text(text)
+    return yaml.load(text, Loader=_loader(fast=True))  # noqa: S506 - a SafeLoader subclass
+
+
 def safe_load_checked(text: str) -> Any:
     """``yaml.safe_load`` of a data file's text after ``check_yaml_text`` (size of nesting,
     aliases, characters), with libyaml's parser when present (~8x faster, the same data).
@@ -182,16 +277,23 @@ def load_yaml(
         where = f"line {exc.line}" if exc.line else ""
         raise InputError(Problem(file, where, str(exc))) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (column {mark.column + 1})" if mark else ""
-        what = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        detail = f"{context}, {what}" if context else what
-        raise InputError(
-            Problem(
-                file,
-                f"line {mark.line + 1}" if mark else "",
-                f"malformed YAML{where}: {detail}; fix the syntax (indentation, quotes, colons)",
-            )
-        ) from exc
+        raise InputError(yaml_error_problem(file, exc)) from exc
     return data, raw
+
+
+def yaml_error_problem(file: str, exc: Exception) -> Problem:
+    """A YAML error as ``file: line N: ...``: a value the loader refused (a duplicate key, an
+    impossible date) in its own words, a syntax error with its column and how to fix it."""
+    import yaml
+
+    mark = getattr(exc, "problem_mark", None)
+    line = f"line {mark.line + 1}" if mark else ""
+    what = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yaml.constructor.ConstructorError) and getattr(exc, "context", None) is None:
+        return Problem(file, line, str(what))
+    where = f" (column {mark.column + 1})" if mark else ""
+    context = getattr(exc, "context", None)
+    detail = f"{context}, {what}" if context else what
+    return Problem(
+        file, line, f"malformed YAML{where}: {detail}; fix the syntax (indentation, quotes, colons)"
+    )

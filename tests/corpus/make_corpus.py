@@ -94,6 +94,27 @@ CASES = {
         "outcomes[1].n",
         ["implausibly large"],
     ),
+    # Values YAML 1.1 reads otherwise than they look, or cannot construct
+    "count-leading-zero": (
+        sub("    percent: 50\n    n: 4\n", "    percent: 50\n    n: 010\n"),
+        "outcomes[0].n",
+        ["'010'", "whole number"],
+    ),
+    "count-sexagesimal": (
+        sub("    events: 4\n    n: 4\n", "    events: 4\n    n: 1:30\n"),
+        "outcomes[1].n",
+        ["'1:30'", "whole number"],
+    ),
+    "date-impossible": (
+        sub("  year: 2020\n", "  year: 2020\n  epub_date: 2020-02-30\n"),
+        "line 9",
+        ["2020-02-30", "date", "quotes"],
+    ),
+    "tag-int-text": (
+        sub("    percent: 50\n    n: 4\n", "    percent: 50\n    n: !!int abc\n"),
+        "line 50",
+        ["'abc'", "whole number"],
+    ),
     # Messages a dermatologist can act on
     "unquoted-yes": (
         sub('q1: {judgement: "yes"', "q1: {judgement: yes"),

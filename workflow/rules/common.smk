@@ -15,7 +15,13 @@ import stsmeta
 from stsmeta.code_digest import STAGE_CODE, package_files, stage_code_digest
 from stsmeta.atomic_write import write_text_atomically
 from stsmeta.archive import release_status
-from stsmeta.config import STAGE_FIELDS, effective_config, load_config, read_config
+from stsmeta.config import (
+    STAGE_FIELDS,
+    attribute_overrides,
+    effective_config,
+    load_config,
+    read_config,
+)
 from stsmeta.coverage.design import design_text
 from stsmeta.coverage.plan import settings_from_config as coverage_settings
 from stsmeta.errors import InputError
@@ -52,7 +58,14 @@ def stop(message):
 CONFIG_FILES = [str(p) for p in workflow.configfiles] or ["config.yaml"]
 _checked_config, _config_problems = load_config(config, file=", ".join(CONFIG_FILES))
 if _config_problems:
-    stop("\n".join(str(p) for p in _config_problems))
+    stop(
+        "\n".join(
+            str(p)
+            for p in attribute_overrides(
+                _config_problems, workflow.config_settings.config
+            )
+        )
+    )
 config.update(_checked_config)
 
 # Jobs run `python -m stsmeta` from the installed package (pip install -e ., or a wheel).
