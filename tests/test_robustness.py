@@ -157,6 +157,48 @@ def test_text_that_yaml_11_would_read_as_a_number_stays_text(tmp_path):
     read_study(path)
 
 
+def test_a_file_checked_alone_is_checked_against_the_labels_of_its_folder(tmp_path, capsys):
+    """README's `stsmeta validate data/raw/<new>.yaml`: a label another study of the folder
+    has is refused there, as the workflow would refuse it."""
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    (folder / "synthetic-2020.yaml").write_text(FIXTURE.read_text(), encoding="utf-8")
+    twin = folder / "synthetic-2020b.yaml"
+    twin.write_text(
+        FIXTURE.read_text().replace("study_id: synthetic-2020", "study_id: synthetic-2020b"),
+        encoding="utf-8",
+    )
+    assert main(["validate", str(twin)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {twin}: label: 'Synthetic 2020' is also the label of " in err
+    assert "Traceback" not in err
+    twin.write_text(twin.read_text().replace("label: Synthetic 2020", "label: Synthetic 2020b"))
+    assert main(["validate", str(twin)]) == 0
+
+
+def test_a_fix_never_suggests_a_name_that_is_itself_refused(tmp_path):
+    """A file named with capitals or a space: the fix names a valid file name, never
+    'set study_id: Smith-2020' (refused in turn); '.YAML' is renamed to the lower-case id; a
+    pipe named like a study file is said to be one."""
+    import os
+
+    from stsmeta.evidence.studyfile import STUDY_ID, identity_problems, unread_files
+
+    data = {"study_id": "synthetic-2020"}
+    (problem,) = identity_problems(data, tmp_path / "Synthetic-2020.yaml")
+    assert problem.message.endswith("rename the file to 'synthetic-2020.yaml'")
+    for fix in (p.message for p in identity_problems({"study_id": "Syn 2020"}, "syn 2020.yaml")):
+        assert "set study_id" not in fix
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    (folder / "Synthetic-2020.YAML").write_text("x: 1\n")
+    os.mkfifo(folder / "pipe-2020.yaml")
+    messages = {Path(p.file).name: p.message for p in unread_files(folder)}
+    assert messages["Synthetic-2020.YAML"].endswith("rename it to 'synthetic-2020.yaml'")
+    assert STUDY_ID.match("synthetic-2020")
+    assert messages["pipe-2020.yaml"].startswith("not a regular file")
+
+
 def test_formula_cells_are_neutralised_and_numbers_kept(tmp_path):
     from stsmeta.evidence.studyfile import read_study
     from stsmeta.evidence.tables import build_tables

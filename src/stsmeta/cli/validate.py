@@ -27,7 +27,13 @@ def run(args: argparse.Namespace) -> int:
     from stsmeta.cli.normalise import read_config
     from stsmeta.errors import InputError, Problem
     from stsmeta.evidence.screening import SCREENING_FILE, screening_problems
-    from stsmeta.evidence.studyfile import discover, read_study, unread_files, validate_paths
+    from stsmeta.evidence.studyfile import (
+        discover,
+        label_clashes_with_folder,
+        read_study,
+        unread_files,
+        validate_paths,
+    )
 
     files = list(args.files) or [str(p) for p in discover("data/raw")]
     if not files:
@@ -35,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
     # Without file arguments, the folder is checked as the workflow checks it.
     unread = [] if args.files else unread_files("data/raw")
     problems = unread + validate_paths(files, read_config(args.config))
+    if args.files and not problems:
+        # A file checked alone against the others of its folder, as the workflow will.
+        problems = label_clashes_with_folder(files)
     if problems:
         raise InputError(problems)
     print(f"{len(files)} study file(s) valid")

@@ -235,13 +235,29 @@ def identity_problems(data: Mapping[str, Any], path: str | Path) -> list[Problem
     stem = Path(path).stem
     if study_id != stem:
         target = f"{study_id}.yaml"
-        taken = bool(STUDY_ID.match(study_id)) and Path(path).with_name(target).exists()
-        fix = (
-            f"set study_id: {stem} (do not rename this file: '{target}' exists already"
-            " and would be overwritten)"
-            if taken
-            else f"rename the file to '{target}' or set study_id: {stem}"
-        )
+        id_ok, stem_ok = bool(STUDY_ID.match(study_id)), bool(STUDY_ID.match(stem))
+        taken = id_ok and Path(path).with_name(target).exists()
+        # Never suggest an id that is itself refused (a file name with capitals or spaces).
+        if not stem_ok and not taken:
+            fix = (
+                f"rename the file to '{target}'"
+                if id_ok
+                else "name the file and the study id alike, " + STUDY_ID_RULE
+            )
+        elif not stem_ok:
+            fix = (
+                f"'{target}' exists already: give this study another id (a letter after the "
+                "year, e.g. 'smith-2013b') and name the file after it"
+            )
+        elif taken:
+            fix = (
+                f"set study_id: {stem} (do not rename this file: '{target}' exists already"
+                " and would be overwritten)"
+            )
+        elif id_ok:
+            fix = f"rename the file to '{target}' or set study_id: {stem}"
+        else:
+            fix = f"set study_id: {stem}"
         problems.append(
             Problem(
                 file,
@@ -422,6 +438,39 @@ def duplicate_labels(labels: Mapping[str, str]) -> list[Problem]:
     return problems
 
 
+def label_clashes_with_folder(paths: list[str]) -> list[Problem]:
+    """For files checked on their own (``stsmeta validate FILE``): each whose label another
+    study file of its folder already uses, as the whole folder's check (and the workflow) would
+    find. Another file that cannot be read is left to its own check."""
+    given = {Path(p).resolve() for p in paths}
+    problems = []
+    for path in paths:
+        try:
+            label = str(load_yaml(path)[0].get("label") or "")
+        except (InputError, AttributeError):
+            continue
+        key = " ".join(label.split()).casefold()
+        for other in discover(Path(path).parent):
+            if Path(other).resolve() in given:
+                continue
+            try:
+                theirs = str(load_yaml(other)[0].get("label") or "")
+            except (InputError, AttributeError):
+                continue
+            if key and " ".join(theirs.split()).casefold() == key:
+                problems.append(
+                    Problem(
+                        str(path),
+                        "label",
+                        f"{label!r} is also the label of {other}; labels name the studies in "
+                        f"tables and figures and must differ (e.g. add a letter: "
+                        f"'{label.strip()}b')",
+                    )
+                )
+                break
+    return problems
+
+
 def unread_files(studies_dir: str | Path) -> list[Problem]:
     """Files in the study folder that are not study files (``*.yaml``), each with the fix.
 
@@ -435,15 +484,19 @@ def unread_files(studies_dir: str | Path) -> list[Problem]:
         if path.name.startswith(".") or (path.suffix == ".yaml" and path.is_file()):
             continue
         stem = path.name.split(".", 1)[0]
+        # The name to suggest: a valid study id where lower case makes one.
+        name = f"{stem.lower()}.yaml" if STUDY_ID.match(stem.lower()) else f"{stem}.yaml"
         if path.is_dir():
             why = "a folder; study files lie directly in the folder, move its files up"
-        elif path.suffix.lower() in {".yml", ".yaml"} and path.with_name(f"{stem}.yaml").exists():
+        elif path.suffix == ".yaml":
+            why = "not a regular file (a pipe, a device or a broken link); move it out"
+        elif path.suffix.lower() in {".yml", ".yaml"} and path.with_name(name).exists():
             why = (
-                f"a study file ends in '.yaml', and '{stem}.yaml' exists already: compare the"
+                f"a study file ends in '.yaml', and '{name}' exists already: compare the"
                 " two and delete the one not wanted (renaming would overwrite the other)"
             )
         elif path.suffix.lower() in {".yml", ".yaml"}:
-            why = f"a study file ends in '.yaml' (lower case); rename it to '{stem}.yaml'"
+            why = f"a study file ends in '.yaml' (lower case); rename it to '{name}'"
         else:
             why = (
                 "not a study file (only *.yaml files are read); move it out of the folder,"
