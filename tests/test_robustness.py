@@ -259,6 +259,15 @@ def test_config_values_that_snakemake_would_misread_are_refused(change, field, w
     assert check_config_file(Path(__file__).parents[1] / "config.yaml") == []
 
 
+def test_a_config_file_that_is_not_utf8_is_named_with_its_line(tmp_path):
+    from stsmeta.config import check_config_file
+
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"confidence_level: 0.95\nreport:\n  title: caf\xe9\n")
+    (problem,) = check_config_file(path)
+    assert (problem.field, problem.message) == ("line 3", "not UTF-8 text; save the file as UTF-8")
+
+
 @pytest.mark.parametrize(
     ("where", "label", "accepted"),
     [

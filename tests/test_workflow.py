@@ -228,6 +228,42 @@ def test_png_and_pdf_of_a_figure_no_longer_drawn_are_removed(built, tmp_path):
     assert sorted(p.name for p in figures.iterdir() if p.suffix in {".png", ".pdf"}) == prints
 
 
+def test_the_screening_records_the_review_names_are_the_ones_checked(built, tmp_path):
+    """review.screening_records names another file: the screening check and its PRISMA tables
+    read that file, as the figures and the report do (they read the usual place regardless)."""
+    work = tmp_path / "run-screening"
+    shutil.copytree(built, work, symlinks=True)
+    other = work / "data" / "screening" / "other.yaml"
+    shutil.copy(work / "data" / "screening" / "screening.yaml", other)
+    (work / "review.yaml").write_text(
+        "review:\n  screening_records: data/screening/other.yaml\n", encoding="utf-8"
+    )
+    dry = _snakemake(work, "--dry-run", "--printshellcmds", "--configfile", "review.yaml").stdout
+    commands = [line for line in dry.splitlines() if "stsmeta screening " in line]
+    assert commands and all("data/screening/other.yaml" in c for c in commands), dry
+    assert not any("data/screening/screening.yaml" in c for c in commands)
+
+
+def test_certainty_judgements_of_a_dropped_outcome_stop_the_run_before_any_job(built, tmp_path):
+    """config.yaml drops an outcome that data/certainty.yaml still judges: the run stops at
+    start-up, naming the file and the outcome, with every result as it was (it stopped at the
+    report job, after pooling and the figures had rerun)."""
+    work = tmp_path / "run-certainty"
+    shutil.copytree(built, work, symlinks=True)
+    config = work / "config.yaml"
+    text = config.read_text()
+    start, end = text.index("  any_response:\n"), text.index("\neligibility:")
+    config.write_text(text[:start] + text[end + 1 :])
+    results = work / "results"
+    before = _mtimes(results, "pool/*/*.json", "figures/*", "report.html")
+    proc = _snakemake(work, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "data/certainty.yaml: outcomes.any_response: no such outcome" in out, out
+    assert "nothing was run and no result was changed" in out
+    assert _mtimes(results, "pool/*/*.json", "figures/*", "report.html") == before
+
+
 def test_a_study_file_restored_with_its_older_time_stamp_is_normalised_again(built, tmp_path):
     """A backup put back with cp -p (tar, rsync -a) is older than the record made from the edit
     it undoes: time stamps alone would keep that record; its SHA-256 reruns the normalisation."""

@@ -330,11 +330,14 @@ def yaml_text_problems(text: str, file: str) -> list[Problem]:
 
 def check_config_file(path: str | Path) -> list[Problem]:
     """``yaml_text_problems`` of a config file, for the Snakefile to call before Snakemake
-    parses it (an unreadable file is left to Snakemake's own message)."""
+    parses it (a file that cannot be opened is left to Snakemake's own message)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    except OSError:
         return []
+    except UnicodeDecodeError as exc:
+        line = Path(path).read_bytes()[: exc.start].count(b"\n") + 1
+        return [Problem(str(path), f"line {line}", "not UTF-8 text; save the file as UTF-8")]
     return yaml_text_problems(text, str(path))
 
 

@@ -271,6 +271,7 @@ def require_params_trigger():
 onstart:
     require_params_trigger()
     check_screening_before_jobs()
+    check_certainty_before_jobs()
     take_snapshot(outputs_of_jobs_to_run(), RESULTS)
 
 
@@ -298,8 +299,15 @@ STUDY_LISTS = {
     "extract": f"{RESULTS}/lists/extract.txt",
 }
 STUDY_LIST_PATHS = {"normalised": NORMALISED, "extract": EXTRACTS}
-# Screening records (PRISMA 2020 flow): checked against the study files by rule screening.
-SCREENING_FILE = "data/screening/screening.yaml"
+# Screening records (PRISMA 2020 flow): checked against the study files by rule screening. The
+# file the review names (review.screening_records), which the figures and report read too; the
+# usual place when it names none that exists (the report then says the named file is missing).
+_NAMED_SCREENING = (config.get("review") or {}).get("screening_records")
+SCREENING_FILE = (
+    str(_NAMED_SCREENING)
+    if _NAMED_SCREENING and Path(_NAMED_SCREENING).is_file()
+    else "data/screening/screening.yaml"
+)
 SCREENING_OUTPUTS = [
     f"{RESULTS}/tables/prisma_flow.json",
     f"{RESULTS}/tables/screening.csv",
@@ -324,6 +332,27 @@ def check_screening_before_jobs():
         raise WorkflowError(
             "The screening records do not match the study files; nothing was run and no "
             "result was changed:\n" + "\n".join(f"  {p}" for p in problems)
+        )
+
+
+def check_certainty_before_jobs():
+    """The certainty judgements (review.certainty) against the plan's outcomes, before any job
+    runs, when the report is to run: an outcome dropped from config.yaml that the file still
+    judges stops the run here, not at the report after pooling and the figures reran."""
+    from stsmeta.presentation.inputs import InputFiles
+    from stsmeta.report.certainty import load_certainty
+
+    path = (config.get("review") or {}).get("certainty")
+    if not path or not Path(path).is_file():
+        return  # review_file notes it; the report says what is not recorded
+    if not any(job.rule.name == "report" for job in workflow.dag.needrun_jobs()):
+        return
+    try:
+        load_certainty(path, InputFiles(), list(config["outcomes"]))
+    except InputError as exc:
+        raise WorkflowError(
+            "The certainty judgements do not match the analysis plan; nothing was run and no "
+            "result was changed:\n" + "\n".join(f"  {p}" for p in exc.problems)
         )
 
 
