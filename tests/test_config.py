@@ -226,3 +226,7 @@ def test_problems_of_a_command_line_override_name_it():
     assert named[0].message == problems[0].message
     assert named[1].message.endswith("give them in a --configfile instead")
     assert attribute_overrides(problems, {}) == problems
+    # Snakemake merges --config into the files key by key: a field of the same mapping that
+    # --config did not set is the files'.
+    methods = Problem("config.yaml", "coverage.methods[0]", "'x' is not a configured method")
+    assert attribute_overrides([methods], overrides) == [methods]

@@ -549,6 +549,7 @@ def test_a_configured_label_ending_in_a_dagger_is_not_taken_for_the_mark(inputs)
             subgroup_label="Calcinosis type",
         )
     rows = plot.rows_of("secondary")
+    assert len(rows) == len(names)
     assert all(r.row.label.endswith("\u2020") and not r.row.misleading for r in rows)
     edges = {
         round(float(patch.get_xy()[:, 1].mean()), 6): to_hex(patch.get_edgecolor())
@@ -572,9 +573,10 @@ def test_the_first_screen_forest_says_the_level_its_intervals_are_at(inputs):
     assert "Percent (90% interval)" in text
     assert "line: its 90% interval" in text and "(90% prediction interval)" in text
     assert "95%" not in text
-    # The workflow passes the plan's level, which the pooled files were computed at.
-    text = " ".join(all_texts(summary_figure(plan, pooled, studies).figure))
-    assert f"Percent ({numbers.level(plan.confidence_level)} interval)" in text
+    # The workflow's figure says the level its pooled file was computed at.
+    changed = {**pooled, "complete_remission": {**pooled["complete_remission"], "primary": result}}
+    text = " ".join(all_texts(summary_figure(plan, changed, studies).figure))
+    assert "Percent (90% interval)" in text
 
 
 def test_the_first_screen_forest_shows_where_a_new_study_may_fall(inputs):

@@ -230,7 +230,8 @@ def test_png_and_pdf_of_a_figure_no_longer_drawn_are_removed(built, tmp_path):
 
 def test_the_screening_records_the_review_names_are_the_ones_checked(built, tmp_path):
     """review.screening_records names another file: the screening check and its PRISMA tables
-    read that file, as the figures and the report do (they read the usual place regardless)."""
+    read that file, as the figures and the report do (it read the usual place regardless); a
+    named file that is missing stops the run, naming it (it fell back to the usual place)."""
     work = tmp_path / "run-screening"
     shutil.copytree(built, work, symlinks=True)
     other = work / "data" / "screening" / "other.yaml"
@@ -242,6 +243,12 @@ def test_the_screening_records_the_review_names_are_the_ones_checked(built, tmp_
     commands = [line for line in dry.splitlines() if "stsmeta screening " in line]
     assert commands and all("data/screening/other.yaml" in c for c in commands), dry
     assert not any("data/screening/screening.yaml" in c for c in commands)
+    other.unlink()
+    proc = _snakemake(work, "--dry-run", "--configfile", "review.yaml", check=False)
+    assert proc.returncode != 0
+    assert (
+        "config.yaml: review.screening_records: data/screening/other.yaml not found" in proc.stderr
+    ), proc.stderr
 
 
 def test_certainty_judgements_of_a_dropped_outcome_stop_the_run_before_any_job(built, tmp_path):

@@ -343,22 +343,40 @@ def check_config_file(path: str | Path) -> list[Problem]:
 
 def attribute_overrides(problems: list[Problem], overrides: Mapping[str, Any]) -> list[Problem]:
     """``problems`` of the merged configuration, those of a field that ``--config`` set named
-    as ``--config`` (not the files, which may hold a valid value). Snakemake reads a value
-    inside a ``--config`` mapping as text: the fix then says to use a ``--configfile``."""
+    as ``--config`` (not the files, which may hold a valid value). Snakemake merges a
+    ``--config`` mapping into the files' one key by key, so a field is ``--config``'s only where
+    its whole path is there (or a value there replaced the mapping holding it). Values inside a
+    ``--config`` mapping reach us as text: the fix then says to use a ``--configfile``."""
     out = []
     for problem in problems:
-        top = re.split(r"[.\[]", problem.field, maxsplit=1)[0]
-        if top not in overrides:
+        found, nested_text = _override_at(overrides, problem.field)
+        if not found:
             out.append(problem)
             continue
         message = problem.message
-        if "not the text" in message and isinstance(overrides[top], Mapping | list):
+        if nested_text:
             message += (
                 "; --config reads the values inside a mapping or list as text: give them in a "
                 "--configfile instead"
             )
         out.append(Problem("--config", problem.field, message))
     return out
+
+
+def _override_at(overrides: Mapping[str, Any], field: str) -> tuple[bool, bool]:
+    """(whether ``--config`` set ``field``, a dotted path with ``[i]`` indices; whether it is
+    text inside a mapping or list there)."""
+    parts = [p for p in re.split(r"\.|\[(\d+)\]", field) if p]
+    node: Any = overrides
+    for depth, part in enumerate(parts):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            # A leaf given where the path goes on replaced the files' mapping.
+            return depth > 0 and not isinstance(node, Mapping | list), False
+    return bool(parts), len(parts) > 1 and isinstance(node, str)
 
 
 def load_config(

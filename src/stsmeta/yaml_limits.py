@@ -50,8 +50,10 @@ def fast_safe_loader():
 # with a leading zero or a time typed as a count became another number without a word. Such
 # scalars are text here, which a count refuses ("not the text '010'") and a text field keeps.
 _INT = r"^[-+]?(?:0|[1-9][0-9]*)$"
+# YAML 1.1's decimal floats without its underscores and base 60 (and, as there, no sign
+# before a bare fraction: -.5 stays text).
 _FLOAT = (
-    r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+][0-9]+)?"
+    r"^(?:(?:[-+]?[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+][0-9]+)?"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
 _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
@@ -93,18 +95,31 @@ def _loader(fast: bool = True):
         """SafeLoader that refuses duplicate keys instead of keeping the last one."""
 
         def construct_object(self, node, deep=False):
+            tag = str(node.tag)
+            if tag in _NUMBER_TAGS and isinstance(node, yaml.ScalarNode):
+                # An explicit !!int 010 or !!float 1_0: YAML 1.1 would read another number.
+                plain = (_INT,) if tag.endswith(":int") else (_INT, _FLOAT)
+                if not any(re.match(rx, node.value) for rx in plain):
+                    raise _refused(node, "not plain decimal digits")
             try:
                 return super().construct_object(node, deep=deep)
-            except (ValueError, TypeError, OverflowError) as exc:
-                # The constructors' own errors (datetime, int) carry no position.
-                what = _TAG_WORDS.get(str(node.tag), str(node.tag).rsplit(":", 1)[-1])
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"{node.value!r} cannot be read as a {what} ({exc}); write a date as "
-                    '"YYYY-MM-DD" in quotes, a number in plain decimal digits, and no !! tag',
-                    node.start_mark,
-                ) from None
+            except yaml.YAMLError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any constructor's own error, with its line
+                raise _refused(node, str(exc)) from None
+
+    def _refused(node, why: str):
+        # The constructors' own errors (datetime, int, bool) carry no position.
+        what = _TAG_WORDS.get(str(node.tag), str(node.tag).rsplit(":", 1)[-1])
+        value = node.value if isinstance(node.value, str) else "(this value)"
+        shown = value if len(value) <= 40 else f"{value[:37]}..."
+        return yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"{shown!r} cannot be read as a {what} ({why[:80]}); write a date as "
+            '"YYYY-MM-DD" in quotes, a number in plain decimal digits, and no !! tag',
+            node.start_mark,
+        )
 
     # The base's resolvers, with YAML 1.2's plain decimals for numbers (a copy: the base class
     # is PyYAML's own and stays as it is).
@@ -219,19 +234,13 @@ def yaml11_numbers(text: str) -> list[tuple[int, str, str]]:
 
 def load_checked(text: str) -> Any:
     """The document of ``text`` as this module reads study files (duplicate keys refused,
-    plain decimals, constructor faults with their line), after ``check_yaml_text``. Raises
-    YamlPolicyError or yaml.YAMLError."""
+    plain decimals, constructor faults with their line), after ``check_yaml_text``: every data
+    file of the review (screening records, certainty judgements) and the config files' check.
+    Raises YamlPolicyError or yaml.YAMLError."""
     import yaml
 
     check_yaml_text(text)
     return yaml.load(text, Loader=_loader(fast=True))  # noqa: S506 - a SafeLoader subclass
-
-
-def safe_load_checked(text: str) -> Any:
-    """A data file's text (screening records, certainty judgements) read as ``load_checked``
-    reads it: limits first, duplicate keys refused, plain decimals, constructor faults with
-    their line. Raises YamlPolicyError or yaml.YAMLError."""
-    return load_checked(text)
 
 
 def load_yaml(

@@ -300,14 +300,16 @@ STUDY_LISTS = {
 }
 STUDY_LIST_PATHS = {"normalised": NORMALISED, "extract": EXTRACTS}
 # Screening records (PRISMA 2020 flow): checked against the study files by rule screening. The
-# file the review names (review.screening_records), which the figures and report read too; the
-# usual place when it names none that exists (the report then says the named file is missing).
+# file the review names (review.screening_records), which the figures and report read too, else
+# the usual place.
 _NAMED_SCREENING = (config.get("review") or {}).get("screening_records")
-SCREENING_FILE = (
-    str(_NAMED_SCREENING)
-    if _NAMED_SCREENING and Path(_NAMED_SCREENING).is_file()
-    else "data/screening/screening.yaml"
-)
+if _NAMED_SCREENING and not Path(_NAMED_SCREENING).is_file():
+    stop(
+        f"config.yaml: review.screening_records: {_NAMED_SCREENING} not found; the screening "
+        "check and the PRISMA flow read it: create it, or name the file that holds the "
+        "screening records; nothing was run"
+    )
+SCREENING_FILE = str(_NAMED_SCREENING or "data/screening/screening.yaml")
 SCREENING_OUTPUTS = [
     f"{RESULTS}/tables/prisma_flow.json",
     f"{RESULTS}/tables/screening.csv",

@@ -238,14 +238,14 @@ def _check_judgements(members: Mapping[str, bytes], config: Mapping) -> None:
     Summary of findings would carry a GRADE rating, and reasons quoting numbers, that nobody
     checked against the published results (the report marks it; a citable archive must not)."""
     from stsmeta.presentation.certainty import judged_on_other_data
-    from stsmeta.yaml_limits import safe_load_checked
+    from stsmeta.yaml_limits import load_checked
 
     path = ((config.get("review") or {}).get("certainty")) or ""
     data = members.get(PurePosixPath(Path(path).as_posix()).as_posix()) if path else None
     if data is None:
         return
     try:
-        outcomes = (safe_load_checked(data.decode("utf-8")) or {}).get("outcomes") or {}
+        outcomes = (load_checked(data.decode("utf-8")) or {}).get("outcomes") or {}
     except Exception:  # noqa: BLE001 - the report job validated it: nothing to check here
         return
     problems = []

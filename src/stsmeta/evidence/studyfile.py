@@ -15,6 +15,7 @@ Validation runs in three layers, and every layer reports *all* its problems, eac
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -236,7 +237,7 @@ def identity_problems(data: Mapping[str, Any], path: str | Path) -> list[Problem
     if study_id != stem:
         target = f"{study_id}.yaml"
         id_ok, stem_ok = bool(STUDY_ID.match(study_id)), bool(STUDY_ID.match(stem))
-        taken = id_ok and Path(path).with_name(target).exists()
+        taken = id_ok and _another_file(Path(path), target)
         # Never suggest an id that is itself refused (a file name with capitals or spaces).
         if not stem_ok and not taken:
             fix = (
@@ -422,20 +423,26 @@ def duplicate_labels(labels: Mapping[str, str]) -> list[Problem]:
     problems = []
     first: dict[str, str] = {}
     for path in sorted(labels):
-        key = " ".join(labels[path].split()).casefold()
+        key = _label_key(labels[path])
         if key in first:
-            problems.append(
-                Problem(
-                    path,
-                    "label",
-                    f"{labels[path]!r} is also the label of {first[key]}; labels name the "
-                    "studies in tables and figures and must differ (e.g. add a letter: "
-                    f"'{labels[path].strip()}b')",
-                )
-            )
+            problems.append(_label_clash(path, labels[path], first[key]))
         else:
             first[key] = path
     return problems
+
+
+def _label_key(label: str) -> str:
+    """Labels compared as readers see them: spacing and case aside."""
+    return " ".join(label.split()).casefold()
+
+
+def _label_clash(path: str, label: str, other: str) -> Problem:
+    return Problem(
+        path,
+        "label",
+        f"{label!r} is also the label of {other}; labels name the studies in tables and "
+        f"figures and must differ (e.g. add a letter: '{label.strip()}b')",
+    )
 
 
 def label_clashes_with_folder(paths: list[str]) -> list[Problem]:
@@ -445,30 +452,23 @@ def label_clashes_with_folder(paths: list[str]) -> list[Problem]:
     given = {Path(p).resolve() for p in paths}
     problems = []
     for path in paths:
-        try:
-            label = str(load_yaml(path)[0].get("label") or "")
-        except (InputError, AttributeError):
+        label = _label_of(path)
+        if not label:
             continue
-        key = " ".join(label.split()).casefold()
-        for other in discover(Path(path).parent):
-            if Path(other).resolve() in given:
-                continue
-            try:
-                theirs = str(load_yaml(other)[0].get("label") or "")
-            except (InputError, AttributeError):
-                continue
-            if key and " ".join(theirs.split()).casefold() == key:
-                problems.append(
-                    Problem(
-                        str(path),
-                        "label",
-                        f"{label!r} is also the label of {other}; labels name the studies in "
-                        f"tables and figures and must differ (e.g. add a letter: "
-                        f"'{label.strip()}b')",
-                    )
-                )
-                break
+        others = (o for o in discover(Path(path).parent) if o.resolve() not in given)
+        clash = next((o for o in others if _label_key(_label_of(o)) == _label_key(label)), None)
+        if clash is not None:
+            problems.append(_label_clash(str(path), label, str(clash)))
     return problems
+
+
+def _label_of(path: str | Path) -> str:
+    """A study file's label as written, or "" when the file cannot be read as a mapping."""
+    try:
+        data = load_yaml(path)[0]
+    except InputError:
+        return ""
+    return str(data.get("label") or "") if isinstance(data, dict) else ""
 
 
 def unread_files(studies_dir: str | Path) -> list[Problem]:
@@ -490,7 +490,7 @@ def unread_files(studies_dir: str | Path) -> list[Problem]:
             why = "a folder; study files lie directly in the folder, move its files up"
         elif path.suffix == ".yaml":
             why = "not a regular file (a pipe, a device or a broken link); move it out"
-        elif path.suffix.lower() in {".yml", ".yaml"} and path.with_name(name).exists():
+        elif path.suffix.lower() in {".yml", ".yaml"} and _another_file(path, name):
             why = (
                 f"a study file ends in '.yaml', and '{name}' exists already: compare the"
                 " two and delete the one not wanted (renaming would overwrite the other)"
@@ -504,6 +504,16 @@ def unread_files(studies_dir: str | Path) -> list[Problem]:
             )
         problems.append(Problem(str(path), "", why))
     return problems
+
+
+def _another_file(path: Path, name: str) -> bool:
+    """Whether a file ``name`` beside ``path`` exists and is not ``path`` itself (on a file
+    system that ignores case, Smith-2013.yaml and smith-2013.yaml are one file)."""
+    other = path.with_name(name)
+    try:
+        return other.exists() and not os.path.samefile(other, path)
+    except OSError:
+        return other.exists()
 
 
 def discover(studies_dir: str | Path) -> list[Path]:

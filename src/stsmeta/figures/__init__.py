@@ -157,12 +157,9 @@ def summary_figure(plan, pooled: dict, studies: dict):
     result = pooled[outcome]["primary"]
     units = {str(s.get("unit")) for s in result.get("included_studies") or [] if s.get("unit")}
     unit = units.pop() if len(units) == 1 else "patients or lesions"
+    # Its intervals' level is the one the pooled file was computed at (summary_forest_plot).
     return summary_forest_plot(
-        result,
-        studies,
-        outcome_label=plan.outcome_label(outcome),
-        unit=unit,
-        level=plan.confidence_level,
+        result, studies, outcome_label=plan.outcome_label(outcome), unit=unit
     )
 
 

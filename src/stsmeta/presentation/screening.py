@@ -94,11 +94,11 @@ def load_screening(path: Path | str | None, files) -> dict | None:
         return None
     import yaml
 
-    from stsmeta.yaml_limits import YamlPolicyError, safe_load_checked
+    from stsmeta.yaml_limits import YamlPolicyError, load_checked
 
     raw = files.read_bytes(path)
     try:
-        doc = safe_load_checked(raw.decode("utf-8"))
+        doc = load_checked(raw.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError, YamlPolicyError) as exc:
         raise InputError(Problem(str(path), "", f"not valid UTF-8 YAML ({exc})")) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("records"), list):

@@ -340,7 +340,8 @@ def _row_labels(
 
 
 # The settings of a pooled result that the analysis plan sets, in words (``description``
-# restates them; ``profile_n_nodes`` and ``quadrature_check`` are chosen per fit).
+# restates them; ``n_nodes``, ``profile_n_nodes`` and ``quadrature_check`` are chosen per fit
+# from its data).
 SETTING_WORDS = {
     "method": "model",
     "level": "interval level",
@@ -351,7 +352,6 @@ SETTING_WORDS = {
     "prior_mu": "prior on mu",
     "prior_tau": "prior on tau",
     "study_ci": "study intervals",
-    "n_nodes": "quadrature nodes",
     "cc_add": "continuity correction",
     "cc_to": "continuity correction applied to",
 }
@@ -365,12 +365,16 @@ def _setting_text(key: str, value: object) -> str:
 
 
 def _setting_changes(before: dict, now: dict) -> list[str]:
-    """``interval level 95% → 90%`` for each setting of the plan that differs."""
+    """``interval level 95% → 90%`` for each setting of the plan that differs. Only results
+    that both have numbers are compared: a result without them records the plan's settings
+    only, where a fitted one adds those its engine filled in (a GLMM's tau² estimator)."""
+    if not (numbers.is_estimable(before) and numbers.is_estimable(now)):
+        return []
     a, b = before.get("settings") or {}, now.get("settings") or {}
     return [
         f"{words} {_setting_text(key, a.get(key))} → {_setting_text(key, b.get(key))}"
         for key, words in SETTING_WORDS.items()
-        if a.get(key) != b.get(key)
+        if key in a and key in b and a[key] != b[key]
     ]
 
 

@@ -66,11 +66,11 @@ def load_certainty(path: Path | str | None, files, outcomes: list[str]) -> dict 
     from jsonschema import Draft202012Validator
 
     from stsmeta.schemas import read_schema
-    from stsmeta.yaml_limits import YamlPolicyError, safe_load_checked
+    from stsmeta.yaml_limits import YamlPolicyError, load_checked
 
     raw = files.read_bytes(path)
     try:
-        doc = safe_load_checked(raw.decode("utf-8"))
+        doc = load_checked(raw.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError, YamlPolicyError) as exc:
         raise InputError(Problem(str(path), "", f"not valid UTF-8 YAML ({exc})")) from None
     validator = Draft202012Validator(read_schema("certainty"))
