@@ -128,6 +128,8 @@ def test_a_study_without_a_screening_record_stops_the_run_before_any_job(built):
     proc = _run_with_study(built, CORPUS.parent / "fixtures" / "studies" / "synthetic-2020.yaml")
     assert proc.returncode != 0
     assert "Traceback" not in _output(proc)
+    # The message alone: no trail of the workflow's own files and lines.
+    assert ".smk" not in _output(proc) and "WorkflowError" not in _output(proc)
     assert "nothing was run and no result was changed" in _output(proc)
     assert (
         "data/screening/screening.yaml: records: study file 'synthetic-2020' has no included "

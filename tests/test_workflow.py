@@ -268,7 +268,10 @@ def test_certainty_judgements_of_a_dropped_outcome_stop_the_run_before_any_job(b
     assert proc.returncode != 0
     assert "data/certainty.yaml: outcomes.any_response: no such outcome" in out, out
     assert "nothing was run and no result was changed" in out
+    assert ".smk" not in out and "WorkflowError" not in out and "Traceback" not in out
     assert _mtimes(results, "pool/*/*.json", "figures/*", "report.html") == before
+    # Stopped cleanly: Snakemake's lock is released, the next run is not refused for it.
+    assert not list((work / ".snakemake" / "locks").glob("*"))
 
 
 def test_a_study_file_restored_with_its_older_time_stamp_is_normalised_again(built, tmp_path):

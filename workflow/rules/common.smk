@@ -258,7 +258,7 @@ def require_params_trigger():
         str(getattr(t, "name", t)).lower() for t in workflow.dag_settings.rerun_triggers
     }
     if "params" not in triggers:
-        raise WorkflowError(
+        stop(
             "--rerun-triggers must include params: the workflow rewrites its configuration "
             "files, analysis extracts and coverage design when their content changes, and "
             "Snakemake sees that through params (e.g. --rerun-triggers mtime params input code)"
@@ -266,7 +266,8 @@ def require_params_trigger():
 
 
 # (The rerun triggers and the jobs to run are known only once the DAG is built, not while this
-# file is read.) Then the snapshot that keeps the previous outputs if a job fails (Snakemake
+# file is read; each check stops the run with its message alone, as stop() does here, before
+# any job, and Snakemake still releases its lock.) Then the snapshot that keeps the previous outputs if a job fails (Snakemake
 # keeps one onstart handler).
 onstart:
     require_params_trigger()
@@ -331,7 +332,7 @@ def check_screening_before_jobs():
     }
     problems = screening_problems(SCREENING_FILE, with_counts)
     if problems:
-        raise WorkflowError(
+        stop(
             "The screening records do not match the study files; nothing was run and no "
             "result was changed:\n" + "\n".join(f"  {p}" for p in problems)
         )
@@ -352,7 +353,7 @@ def check_certainty_before_jobs():
     try:
         load_certainty(path, InputFiles(), list(config["outcomes"]))
     except InputError as exc:
-        raise WorkflowError(
+        stop(
             "The certainty judgements do not match the analysis plan; nothing was run and no "
             "result was changed:\n" + "\n".join(f"  {p}" for p in exc.problems)
         )
