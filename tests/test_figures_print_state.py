@@ -69,9 +69,9 @@ def test_the_stamp_follows_the_code_and_the_libraries(monkeypatch):
     before = stamp("code 1")
     real = stsmeta.result_cache.library_versions
 
-    def upgraded(names):
+    def upgraded(names, portable=False):
         assert tuple(names) == FIGURE_LIBRARIES
-        return {**real(names), "pillow": "99.0"}
+        return {**real(names, portable), "pillow": "99.0"}
 
     monkeypatch.setattr(stsmeta.result_cache, "library_versions", upgraded)
     assert stamp("code 1") != before
@@ -125,3 +125,17 @@ def test_prints_of_a_figure_no_longer_drawn_are_removed_whatever_the_record(draw
         path.write_bytes(b"left over")
     settle(record, current_prints, current())
     assert all(p.is_file() for p in dropped)
+
+
+def test_the_stamp_does_not_follow_the_interpreters_build(monkeypatch):
+    """The archive holds the record: a rerun from it on another build or patch release of the
+    same Python, with the pinned libraries, writes the same stamp (the result cache's keys, on
+    this machine only, still follow the build)."""
+    import sys
+
+    from stsmeta.result_cache import job_key
+
+    before, cached = stamp("code 1"), job_key("figures", {}, [], FIGURE_LIBRARIES, code="code 1")
+    monkeypatch.setattr(sys, "version", "3.11.2 (main, another build) [GCC 12.2.0]")
+    assert stamp("code 1") == before
+    assert job_key("figures", {}, [], FIGURE_LIBRARIES, code="code 1") != cached

@@ -54,7 +54,9 @@ def test_the_key_follows_every_input(tmp_path, monkeypatch):
     assert _key(tmp_path) == base
     versions = result_cache.library_versions
     monkeypatch.setattr(
-        result_cache, "library_versions", lambda libs: {**versions(libs), "numpy": "0.0"}
+        result_cache,
+        "library_versions",
+        lambda libs, portable=False: {**versions(libs, portable), "numpy": "0.0"},
     )
     assert _key(tmp_path) != base  # a library's version
 

@@ -274,6 +274,28 @@ def test_certainty_judgements_of_a_dropped_outcome_stop_the_run_before_any_job(b
     assert not list((work / ".snakemake" / "locks").glob("*"))
 
 
+def test_no_archive_is_packed_without_the_previous_versions(built, tmp_path):
+    """Version 0.1.0 is published (archives.lock) but its archive is not in results/archive/
+    (a fresh clone): `snakemake archive` of the next version stops before any job, naming the
+    file to put there (it packed an archive that differed by what was on disk); the report
+    alone still builds, saying the changes are not listed."""
+    work = tmp_path / "run-previous"
+    shutil.copytree(built, work, symlinks=True)
+    (published,) = (work / "results" / "archive").glob("stsmeta-results-*.tar.gz")
+    published.unlink()
+    (work / "next.yaml").write_text('report:\n  version: "0.2.0"\n', encoding="utf-8")
+    lock = (work / "archives.lock").read_bytes()
+    proc = _snakemake(work, "archive", "--configfile", "next.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"results/archive/{published.name} is not here" in out, out
+    assert ".smk" not in out and "Traceback" not in out
+    assert not list((work / "results" / "archive").glob("*.tar.gz"))
+    assert (work / "archives.lock").read_bytes() == lock
+    dry = _snakemake(work, "--dry-run", "--configfile", "next.yaml")
+    assert dry.returncode == 0
+
+
 def test_a_study_file_restored_with_its_older_time_stamp_is_normalised_again(built, tmp_path):
     """A backup put back with cp -p (tar, rsync -a) is older than the record made from the edit
     it undoes: time stamps alone would keep that record; its SHA-256 reruns the normalisation."""

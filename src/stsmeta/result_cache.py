@@ -52,9 +52,14 @@ KEEP_BYTES = 512 * 2**20
 _STAGING_ABANDONED_S = 86_400.0
 
 
-def library_versions(libraries: Iterable[str]) -> dict[str, str]:
-    """Python's version, the machine's architecture and each distribution's version."""
-    out = {"python": sys.version, "machine": platform.machine()}
+def library_versions(libraries: Iterable[str], portable: bool = False) -> dict[str, str]:
+    """Python's version, the machine's architecture and each distribution's version.
+
+    ``portable``: Python by its minor version only (``3.11``), for a key written into a file
+    that the archive holds and a rerun elsewhere must reproduce; a cache on this machine keys
+    on the interpreter's full version and build."""
+    python = f"{sys.version_info.major}.{sys.version_info.minor}" if portable else sys.version
+    out = {"python": python, "machine": platform.machine()}
     for name in libraries:
         try:
             out[name] = metadata.version(name)
@@ -78,6 +83,7 @@ def job_key(
     files: Sequence[tuple[str, str]],
     libraries: Iterable[str],
     code: str | None = None,
+    portable: bool = False,
 ) -> str:
     """The key of one job's outputs.
 
@@ -86,13 +92,14 @@ def job_key(
     job reads it, as ``(path as given, SHA-256 of its bytes)``; ``libraries`` the distributions
     whose versions can change an output. ``code``: the stage's code checksum when the caller
     has it already (the workflow computes every stage's at start-up); else computed here.
+    ``portable``: see ``library_versions``.
     """
     from stsmeta.code_digest import stage_code_digest
 
     document = {
         "stage": stage,
         "code": code or stage_code_digest(Path(stsmeta.__file__).parent, stage),
-        "versions": library_versions(libraries),
+        "versions": library_versions(libraries, portable),
         "options": options,
         "files": [list(item) for item in files],
     }

@@ -273,6 +273,7 @@ onstart:
     require_params_trigger()
     check_screening_before_jobs()
     check_certainty_before_jobs()
+    check_previous_archive_before_jobs()
     take_snapshot(outputs_of_jobs_to_run(), RESULTS)
 
 
@@ -638,6 +639,24 @@ if RELEASE.previous_unavailable:
         f"NOTE: archives.lock lists version {RELEASE.previous_unavailable} as published, but its "
         f"archive is not in {RESULTS}/archive/: the report will not list the changes since it.",
         file=sys.stderr,
+    )
+
+
+def check_previous_archive_before_jobs():
+    """No archive is packed without the previous version's (archives.lock lists it): its report
+    would not list the changes since that version, and the same commit and data would give two
+    different archives under one version number, by what happens to be in results/archive/.
+    """
+    if not RELEASE.previous_unavailable:
+        return
+    if not any(job.rule.name == "archive" for job in workflow.dag.needrun_jobs()):
+        return
+    name = f"stsmeta-results-{RELEASE.previous_unavailable}.tar.gz"
+    stop(
+        f"archives.lock lists version {RELEASE.previous_unavailable} as published, but "
+        f"{RESULTS}/archive/{name} is not here: an archive made without it would not list the "
+        f"changes since that version. Put the published {name} (from where it was deposited) "
+        f"in {RESULTS}/archive/ and rerun; nothing was run"
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stsmeta.archive.layout import VERSION_RE
+from stsmeta.archive.lock import LOCK_NAME
 from stsmeta.errors import InputError, Problem
 
 # Used only when neither the config nor the data give a date (no study has a year).
@@ -177,7 +178,10 @@ def optional_text(report: Mapping, key: str, config_file: str) -> str | None:
 
 def git_commit(base: Path | str) -> str:
     """The commit of the checkout at ``base``: ``<sha>``, ``<sha> with uncommitted changes``,
-    or ``not a git checkout`` (also when ``base`` is inside some other repository)."""
+    or ``not a git checkout`` (also when ``base`` is inside some other repository).
+
+    archives.lock is not a change of the code or data: publishing writes it (README: commit
+    it), and counting it made the next run rebuild the archive it had just published."""
 
     def git(*args: str) -> str | None:
         try:
@@ -194,7 +198,9 @@ def git_commit(base: Path | str) -> str:
     commit = git("rev-parse", "--verify", "HEAD")
     if commit is None:
         return NOT_A_GIT_CHECKOUT
-    changes = git("status", "--porcelain", "--untracked-files=no")
+    changes = git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){LOCK_NAME}"
+    )
     return f"{commit} with uncommitted changes" if changes else commit
 
 

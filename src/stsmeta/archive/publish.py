@@ -138,17 +138,25 @@ def publish(
     ):
         # Rebuilt from a later commit: the published archive still holds these very results.
         return PublishOutcome(target, "same results")
-    if recorded is not None and recorded.sha256 != digest:
-        detail = (
-            describe_difference(target.read_bytes(), data)
-            if target.is_file()
-            else "the published archive is not here to compare"
+    if recorded is not None and recorded.sha256 != digest and not target.is_file():
+        # Nothing to compare with: the results may be the same, built from another commit.
+        raise InputError(
+            Problem(
+                config_file,
+                "report.version",
+                f"{lock_path} records {recorded.file} (SHA-256 {recorded.sha256}) as version "
+                f"{version!r}, and this build gives another archive; the published one is not "
+                f"in {target.parent} to compare with. Put it there to check whether only the "
+                "commit or the workflow code differs (then nothing is published), or bump "
+                "report.version to publish these results as a new version",
+            )
         )
+    if recorded is not None and recorded.sha256 != digest:
         raise _refusal(
             config_file,
             version,
             f"{lock_path} records {recorded.file} with SHA-256 {recorded.sha256}, and these "
-            f"results differ from it ({detail})",
+            f"results differ from it ({describe_difference(target.read_bytes(), data)})",
         )
     existing = _link_into_place(target, data)
     if existing is not None and existing != data:

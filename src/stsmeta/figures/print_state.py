@@ -28,9 +28,10 @@ _STAMP = "# drawn by "
 
 def stamp(code_digest: str | None = None) -> str:
     """What draws the figures: the figures stage's code checksum (``code_digest``, computed when
-    not given) and the versions of Python, the machine and ``FIGURE_LIBRARIES``, as the result
-    cache's key of a job that reads nothing."""
-    return job_key("figures", {}, [], FIGURE_LIBRARIES, code=code_digest)
+    not given) and the versions of Python (minor), the machine and ``FIGURE_LIBRARIES``, as the
+    result cache's key of a job that reads nothing. Portable: the archive holds the record, and
+    a rerun from it with the pinned libraries on another build of Python must write it again."""
+    return job_key("figures", {}, [], FIGURE_LIBRARIES, code=code_digest, portable=True)
 
 
 def write_record(record: Path | str, svgs: Iterable[Path | str], drawn_by: str) -> None:
