@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,18 @@ def test_the_flow_diagram_says_how_the_reports_were_read_and_sets_apart_what_is_
     arrows = [a for a in figure.figure.artists if isinstance(a, FancyArrowPatch)]
     rows = 5
     assert len(arrows) == (rows - 1) + (rows - 1)
+
+
+def test_a_date_that_is_no_day_of_the_calendar_is_refused(tmp_path):
+    """Quoted, 2026-11-31 has the YYYY-MM-DD shape; it is still no date (unquoted, YAML
+    itself cannot read it: tests/corpus date-impossible)."""
+    from stsmeta.evidence.screening import screening_problems
+
+    text = SCREENING.read_text(encoding="utf-8")
+    first = re.search(r'date_used: "(\d{4}-\d{2}-\d{2})"', text)
+    assert first
+    path = tmp_path / "screening.yaml"
+    path.write_text(text.replace(first.group(0), 'date_used: "2026-11-31"', 1), encoding="utf-8")
+    problems = screening_problems(path)
+    assert [p.field for p in problems] == ["information_sources[0].date_used"], problems
+    assert "'2026-11-31' is not a day of the calendar" in problems[0].message

@@ -34,7 +34,10 @@ DECISIONS = (
 def _validator():
     import jsonschema
 
-    return jsonschema.Draft202012Validator(read_schema("screening"))
+    # The format checker makes "format: date" a check (a real day, not 2026-11-31).
+    return jsonschema.Draft202012Validator(
+        read_schema("screening"), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def computed_flow(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -188,6 +188,10 @@ def _schema_problem(file: str, error: Any) -> Problem:
         key = next((p for p in reversed(path) if isinstance(p, str)), "")
         form = _PATTERN_FORMS.get(key, f"the pattern {value}")
         return Problem(file, field_path(path), f"{instance!r} is not {form}")
+    if validator == "format" and value == "date":
+        return Problem(
+            file, field_path(path), f"{instance!r} is not a day of the calendar; give YYYY-MM-DD"
+        )
     if validator == "const":
         return Problem(file, field_path(path), f"must be {value!r}, got {instance!r}")
     if validator in {"minItems", "minLength"}:
