@@ -38,6 +38,12 @@ _TAU_MAX = 200.0
 # A fit whose log-likelihood exceeds that at tau2 = 0 by less than this is the boundary fit
 # tau2 = 0 (see glmm_batch).
 BOUNDARY_LOGLIK = 1e-9
+# Starting values of tau for a second Newton run where the first (from tau = 0.5) ends at the
+# boundary tau2 = 0. The likelihood can have a local maximum there and a higher one far out:
+# a large study beside single-patient ones (0/1, 1/3, 462/500: tau2 = 0 has log-likelihood
+# -9.311, tau2 = 3.12 has -8.086, as rma.glmm finds). Each start is tried in turn; the first
+# fit that beats the boundary by BOUNDARY_LOGLIK is kept.
+RESTART_TAUS = (2.0, 6.0)
 _HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
 
 

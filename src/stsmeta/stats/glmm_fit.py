@@ -16,6 +16,7 @@ from stsmeta.stats.glmm import (
     _TAU_MAX,
     BOUNDARY_LOGLIK,
     DEFAULT_NODES,
+    RESTART_TAUS,
     STATUS_ALL_FULL,
     STATUS_ALL_ZERO,
     STATUS_DIVERGES,
@@ -178,6 +179,22 @@ def _fit_interior(fx, fn, flc, fw, mu_common, ll_common, n_nodes, max_iter, tol)
     """
     res = _newton(fx, fn, flc, mu_common, n_nodes, max_iter, tol, fw)
     r_mu, r_tau, r_ll, r_hess, r_iter, r_status = res
+    # Rows Newton took to the boundary: started again further out (RESTART_TAUS), in case a
+    # higher maximum lies there; a restart is kept only if it beats the boundary.
+    again = np.flatnonzero(r_ll < ll_common + BOUNDARY_LOGLIK)
+    for tau0 in RESTART_TAUS:
+        if again.size == 0:
+            break
+        s_mu, s_tau, s_ll, s_hess, s_iter, s_status = _newton(
+            fx[again], fn[again], flc[again], mu_common[again], n_nodes, max_iter, tol,
+            _take(fw, again), tau0=tau0,
+        )  # fmt: skip
+        better = (s_status == STATUS_OK) & (s_ll >= ll_common[again] + BOUNDARY_LOGLIK)
+        rows = again[better]
+        r_mu[rows], r_tau[rows], r_ll[rows] = s_mu[better], s_tau[better], s_ll[better]
+        r_hess[rows], r_status[rows] = s_hess[better], s_status[better]
+        r_iter[rows] = s_iter[better]  # those of the Newton run whose fit is reported
+        again = again[~better]
     # The boundary tau = 0 is the common-effect model; keep whichever is higher, in case
     # Newton stopped at a worse interior stationary point. Newton also stops short of the
     # boundary (tau2 ~ 1e-9, or ~1e-5 where the likelihood is flat to order tau^4) with no
@@ -222,10 +239,10 @@ def _take(weights, rows):
     return None if weights is None else weights[rows]
 
 
-def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol, weights=None):
+def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol, weights=None, tau0=0.5):
     m_sets = x.shape[0]
     mu = mu0.copy()
-    tau = np.full(m_sets, 0.5)  # not 0: tau = 0 is always a stationary point
+    tau = np.full(m_sets, tau0)  # not 0: tau = 0 is always a stationary point
     z = np.zeros_like(x)
     ll, grad, hess, z = _evaluate(x, n, lchoose, mu, tau, z, n_nodes, weights=weights)
     active = np.ones(m_sets, dtype=bool)

@@ -37,6 +37,7 @@ from stsmeta.stats.glmm import (
     BOUNDARY_LOGLIK,
     DEFAULT_NODES,
     MAX_NODES,
+    RESTART_TAUS,
     STATUS_DIVERGES,
     STATUS_NO_CONVERGENCE,
     STATUS_NOT_PD,
@@ -257,10 +258,10 @@ def _newton_step(grad, hess, tau: float) -> tuple[float, float]:
     return s_mu, s_tau
 
 
-def _newton(data: _Dataset, mu: float, n_nodes: int, max_iter: int, tol: float):
+def _newton(data: _Dataset, mu: float, n_nodes: int, max_iter: int, tol: float, tau0: float = 0.5):
     """``glmm_fit._newton`` for one dataset: (mu, signed tau, loglik, hess, iterations, status,
     state of the last evaluation)."""
-    tau = 0.5
+    tau = tau0
     ll, grad, hess, z = data.evaluate(mu, tau, None, n_nodes)
     status = STATUS_NO_CONVERGENCE.format(iters=max_iter)
     iterations = 0
@@ -304,6 +305,13 @@ def _fit(data: _Dataset, binomial, n_nodes: int, max_iter: int = 200, tol: float
     """``glmm_batch`` of one fitted row: (mu, tau >= 0, loglik, se, iterations, status, state)."""
     mu_common, ll_common = binomial
     mu, tau, ll, hess, iters, status, state = _newton(data, mu_common, n_nodes, max_iter, tol)
+    # The restarts of glmm_fit._fit_interior, in the same order, kept by the same rule.
+    if ll < ll_common + BOUNDARY_LOGLIK:
+        for tau0 in RESTART_TAUS:
+            restart = _newton(data, mu_common, n_nodes, max_iter, tol, tau0=tau0)
+            if restart[5] == STATUS_OK and restart[2] >= ll_common + BOUNDARY_LOGLIK:
+                mu, tau, ll, hess, iters, status, state = restart
+                break
     # The boundary rule of glmm_fit._fit_interior (a NaN log-likelihood is not "worse").
     if ll < ll_common + BOUNDARY_LOGLIK:
         mu, tau = mu_common, 0.0
