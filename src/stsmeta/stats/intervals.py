@@ -10,7 +10,9 @@
 - Agresti-Coull interval: Wald around (x + z^2/2) / (n + z^2) (Agresti & Coull 1998, Am Stat
   52:119-126), cut to [0, 1]; meta's method.ci = "AC".
 - Wilson score interval with continuity correction (Newcombe 1998 method 4), as R's
-  ``prop.test(correct = TRUE)``; meta's method.ci = "WSCC".
+  ``prop.test(correct = TRUE)`` except at x = n/2, where prop.test drops the correction and
+  Newcombe's formula keeps it (3/6: 0.1395 to 0.8605 here, 0.1876 to 0.8124 there); meta's
+  method.ci = "WSCC".
 - Mid-p exact interval (Lancaster 1961, JASA 56:223-234; Berry & Armitage 1995, Statistician
   44:417-423): Clopper-Pearson with half the probability of the observed count.
 """

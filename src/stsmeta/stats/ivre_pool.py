@@ -128,10 +128,13 @@ def ivre_values(
     yi = np.atleast_1d(yi).astype(float)
     vi = np.broadcast_to(vi, yi.shape).astype(float)
     if np.any(vi <= 0) or not np.all(np.isfinite(yi)):
+        # The ways out, but the transform asked for (ft and arcsine need no correction).
+        others = " or ".join(t for t in ("ft", "arcsine") if t != transform)
         warnings.append(
             f"no estimate: studies with 0% or 100% have no finite estimate or zero sampling "
             f"variance on the {TRANSFORM_LABELS[transform]} scale without a continuity "
-            "correction; use transform logit, ft or arcsine, a correction, or method glmm"
+            f"correction; use transform {others} (no correction needed), a continuity "
+            "correction, or method glmm"
         )
         return dict(NO_ESTIMATE), tuple(warnings), None, False
     if k == 1:
