@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import stsmeta.figures.style  # noqa: F401 - installs the subsetting wrapper
 from stsmeta.figures import pdf_fonts
+from stsmeta.figures.style import prepare_saving
+
+# What saving a PDF sets up (the subsetting wrapper), done before any PDF is saved: the tests
+# must not rely on another test of the same process having saved one first.
+prepare_saving(("pdf",))
 
 POOLED_FIXTURES = Path(__file__).parent / "fixtures" / "pooled"
 
