@@ -83,6 +83,7 @@ def yaml11_number(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=2)
 def _loader(fast: bool = True):
     """A SafeLoader that refuses duplicate keys, reads numbers as plain decimals only
     (``_INT``, ``_FLOAT``) and names the line of a value it cannot construct (an impossible

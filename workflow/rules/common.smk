@@ -267,13 +267,15 @@ def require_params_trigger():
 
 # (The rerun triggers and the jobs to run are known only once the DAG is built, not while this
 # file is read; each check stops the run with its message alone, as stop() does here, before
-# any job, and Snakemake still releases its lock.) Then the snapshot that keeps the previous outputs if a job fails (Snakemake
-# keeps one onstart handler).
+# any job, and Snakemake still releases its lock; each gets the rules about to run, listed once.)
+# Then the snapshot that keeps the previous outputs if a job fails (Snakemake keeps one onstart
+# handler).
 onstart:
     require_params_trigger()
-    check_screening_before_jobs()
-    check_certainty_before_jobs()
-    check_previous_archive_before_jobs()
+    _to_run = {job.rule.name for job in workflow.dag.needrun_jobs()}
+    check_screening_before_jobs(_to_run)
+    check_certainty_before_jobs(_to_run)
+    check_previous_archive_before_jobs(_to_run)
     take_snapshot(outputs_of_jobs_to_run(), RESULTS)
 
 
@@ -318,7 +320,7 @@ SCREENING_OUTPUTS = [
 ]
 
 
-def check_screening_before_jobs():
+def check_screening_before_jobs(to_run):
     """The screening records against the study files, before any job runs, when rule screening
     is to run (a study added, removed or gaining counts; the records edited): a study without a
     record, or a flow that does not add up, stops the run here rather than at rule screening
@@ -326,7 +328,7 @@ def check_screening_before_jobs():
     unchanged evidence base costs nothing at start-up."""
     from stsmeta.evidence.screening import screening_problems
 
-    if not any(job.rule.name == "screening" for job in workflow.dag.needrun_jobs()):
+    if "screening" not in to_run:
         return
     with_counts = {
         s: bool(json.loads(EXTRACT_TEXTS[s]).get("outcomes")) for s in STUDIES
@@ -339,7 +341,7 @@ def check_screening_before_jobs():
         )
 
 
-def check_certainty_before_jobs():
+def check_certainty_before_jobs(to_run):
     """The certainty judgements (review.certainty) against the plan's outcomes, before any job
     runs, when the report is to run: an outcome dropped from config.yaml that the file still
     judges stops the run here, not at the report after pooling and the figures reran."""
@@ -349,7 +351,7 @@ def check_certainty_before_jobs():
     path = (config.get("review") or {}).get("certainty")
     if not path or not Path(path).is_file():
         return  # review_file notes it; the report says what is not recorded
-    if not any(job.rule.name == "report" for job in workflow.dag.needrun_jobs()):
+    if "report" not in to_run:
         return
     try:
         load_certainty(path, InputFiles(), list(config["outcomes"]))
@@ -642,14 +644,14 @@ if RELEASE.previous_unavailable:
     )
 
 
-def check_previous_archive_before_jobs():
+def check_previous_archive_before_jobs(to_run):
     """No archive is packed without the previous version's (archives.lock lists it): its report
     would not list the changes since that version, and the same commit and data would give two
     different archives under one version number, by what happens to be in results/archive/.
     """
     if not RELEASE.previous_unavailable:
         return
-    if not any(job.rule.name == "archive" for job in workflow.dag.needrun_jobs()):
+    if "archive" not in to_run:
         return
     name = f"stsmeta-results-{RELEASE.previous_unavailable}.tar.gz"
     stop(

@@ -452,15 +452,22 @@ def _label_clash(path: str, label: str, other: str) -> Problem:
 def label_clashes_with_folder(paths: list[str]) -> list[Problem]:
     """For files checked on their own (``stsmeta validate FILE``): each whose label another
     study file of its folder already uses, as the whole folder's check (and the workflow) would
-    find. Another file that cannot be read is left to its own check."""
+    find. Another file that cannot be read is left to its own check. Each other file is read
+    once, however many files are checked."""
     given = {Path(p).resolve() for p in paths}
+    # Per folder: the first other file holding each label (by key).
+    folders: dict[Path, dict[str, Path]] = {}
     problems = []
     for path in paths:
         label = _label_of(path)
-        if not label:
-            continue
-        others = (o for o in discover(Path(path).parent) if o.resolve() not in given)
-        clash = next((o for o in others if _label_key(_label_of(o)) == _label_key(label)), None)
+        folder = Path(path).parent.resolve()
+        if folder not in folders:
+            labels: dict[str, Path] = {}
+            for other in discover(folder):
+                if other.resolve() not in given:
+                    labels.setdefault(_label_key(_label_of(other)), other)
+            folders[folder] = labels
+        clash = folders[folder].get(_label_key(label)) if label else None
         if clash is not None:
             problems.append(_label_clash(str(path), label, str(clash)))
     return problems

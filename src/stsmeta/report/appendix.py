@@ -66,7 +66,7 @@ def changes_section(data: ReportData) -> list[Block]:
                 )
             )
         )
-    blocks.append(_pooled_changes(data, previous, level_changed=_level_changed(settings)))
+    blocks.append(_pooled_changes(data, previous))
     return blocks
 
 
@@ -355,7 +355,6 @@ SETTING_WORDS = {
     "cc_add": "continuity correction",
     "cc_to": "continuity correction applied to",
 }
-_LEVEL_WORDS = SETTING_WORDS["level"]
 
 
 def _setting_text(key: str, value: object) -> str:
@@ -405,10 +404,6 @@ def _settings_changed(data: ReportData, previous: Previous) -> list[str]:
     ]
 
 
-def _level_changed(changes: list[str]) -> bool:
-    return any(change.startswith(f"{_LEVEL_WORDS} ") for change in changes)
-
-
 def _levels(docs) -> str:
     """``95%`` (or ``95% and 90%``): the interval levels of the pooled results ``docs``."""
     found = (d.get("confidence_level", (d.get("settings") or {}).get("level")) for d in docs)
@@ -416,7 +411,7 @@ def _levels(docs) -> str:
     return " and ".join(numbers.level(v) for v in levels) or "unknown"
 
 
-def _pooled_changes(data: ReportData, previous: Previous, level_changed: bool = False) -> Table:
+def _pooled_changes(data: ReportData, previous: Previous) -> Table:
     """The primary estimate of each outcome and scenario, before and now, by the same method.
 
     When the primary method of the previous version was another one (the plan's rule chooses
@@ -456,12 +451,13 @@ def _pooled_changes(data: ReportData, previous: Previous, level_changed: bool = 
         outcome_label, scenario_label = _row_labels(data, previous, outcome, scenario)
         rows.append((cell(outcome_label), cell(scenario_label), published, before_cell, now_cell))
     header = ("Outcome", "Scenario", f"Version {version}", "This version")
-    if level_changed:
+    levels = (_levels(_docs(previous.pooled)), _levels(_docs(data.pooled)))
+    if levels[0] != levels[1]:
         # Intervals at two levels side by side: each column says its own.
         header = (
             *header[:2],
-            f"Version {version} ({_levels(_docs(previous.pooled))} intervals)",
-            f"This version ({_levels(_docs(data.pooled))} intervals)",
+            f"Version {version} ({levels[0]} intervals)",
+            f"This version ({levels[1]} intervals)",
         )
     if not was:
         # "Before" is the previous version's primary result itself: no column repeats it.
