@@ -255,6 +255,8 @@ def test_recommend_closest_to_nominal_among_non_failing():
     verdicts = {v.method: v for v in rec.verdicts}
     assert not verdicts["fails"].eligible
     assert verdicts["liberal"].mean_abs_deviation == pytest.approx(0.125)
+    # The claim holds over the grid only, and says which grid (a review read it as general).
+    assert "over the grid of true proportion 0.5 to 0.5, τ 0 to 1)" in rec.reason
     none = summ.recommend(rows[4:], LEVEL, max_failure_rate=0.01)
     assert none.method is None
 

@@ -14,7 +14,12 @@ from report_helpers import two_outcome_plan
 from stsmeta.presentation import numbers
 from stsmeta.presentation.inputs import Plan
 from stsmeta.report.base import ReportData
-from stsmeta.report.coverage import coverage_section, pooled_method, runner_up_paragraph
+from stsmeta.report.coverage import (
+    coverage_section,
+    pooled_method,
+    runner_up_paragraph,
+    scope_paragraph,
+)
 from stsmeta.report.document import Num, Paragraph, plain
 from stsmeta.report.methods import synthesis_blocks
 
@@ -85,7 +90,8 @@ def resolve(data: ReportData, src: str):
         outcome, scenario = file.removesuffix(".json").split("/")
         value = data.pooled[outcome][scenario]
     for token in pointer.split("/")[1:]:
-        value = value[token.replace("~1", "/").replace("~0", "~")]
+        key = token.replace("~1", "/").replace("~0", "~")
+        value = value[int(key)] if isinstance(value, list) else value[key]
     return value
 
 
@@ -226,3 +232,55 @@ def test_a_runner_up_that_would_win_a_tie_is_weighed_beyond_the_tie_step():
     assert "the margin that keeps the choice is 0.005, 1.13 Monte Carlo SEs" in text
     assert "does not clearly separate the choice from the runner-up" in text
     assert "separates the two methods" not in text
+
+
+def with_grid(data: ReportData, taus, props, tau_high: float, glmm_tau2: float) -> ReportData:
+    """SYNTHETIC coverage settings and binomial-normal heterogeneity (what the scope reads)."""
+    data.coverage["settings"] = {
+        "outcome": "complete_remission",
+        "scenario": "primary",
+        "taus": list(taus),
+        "true_proportions": list(props),
+    }
+    doc = data.pooled["complete_remission"]["primary"]
+    doc["method_label"] = "Bayesian (SYNTHETIC)"
+    doc["settings"] = {"method": "bayes"}
+    doc["tau_ci_high"] = tau_high
+    glmm = doc["secondary"]["configured_primary"]
+    glmm.update(label="GLMM (SYNTHETIC)", settings={"method": "glmm"}, tau2=glmm_tau2)
+    doc["secondary"]["common_exact"]["settings"] = {"method": "common"}
+    return data
+
+
+def scope(data: ReportData) -> str:
+    blocks = scope_paragraph(data)
+    if not blocks:
+        return ""
+    nums = [p for p in blocks[0].parts if isinstance(p, Num)]
+    for n in nums:
+        assert n.text == getattr(numbers, n.fmt)(resolve(data, n.src)), n.src
+    return plain(blocks[0].parts)
+
+
+def test_heterogeneity_beyond_the_grid_is_said_with_its_numbers():
+    # A statistical review found the recommendation quoted over a grid reaching tau = 1 while
+    # the data's own fits put tau beyond it, with nothing said.
+    data = with_grid(make_data(CLEAR), (0.0, 0.5, 1.0), (0.3, 0.9), 2.15, 1.55)
+    text = scope(data)
+    assert text.startswith(
+        "The grid's largest between-study SD is τ = 1, but for complete remission the data "
+        "allow more: Bayesian (SYNTHETIC): credible interval for τ up to 2.15; GLMM "
+        "(SYNTHETIC): τ² = 1.5500."
+    )
+    assert "the recommendation rests on the grid alone" in text
+    assert "Exact common" not in text  # not a binomial-normal tau
+    paragraphs = [plain(b.parts) for b in coverage_section(data) if isinstance(b, Paragraph)]
+    assert text in paragraphs  # in the coverage section, after the runner-up
+
+
+def test_heterogeneity_within_the_grid_adds_nothing():
+    data = with_grid(make_data(CLEAR), (0.0, 1.0, 2.0), (0.3, 0.9), 1.9, 1.2)
+    assert scope(data) == ""
+    # ... but an estimate outside the grid's proportions is said.
+    data.pooled["complete_remission"]["primary"]["estimate"] = 0.95
+    assert scope(data).startswith("The pooled estimate, 0.950, lies outside the grid's true")

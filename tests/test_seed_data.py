@@ -118,8 +118,9 @@ def test_scenario_alternative_ids_exist(studies):
     }
     assert wanted | {"with_systemic_sts"} <= ids
     literal = [s.study_id for s in studies if s.concentration.alternative("literal")]
-    # Gunasekera 2017's literal figure is contradicted by its source: no scenario applies it.
-    assert sorted(literal) == ["smith-2013"]
+    # Both printed "12.5mg/50mL" figures are kept as sensitivity readings (the source is
+    # ambiguous about which report its "probably 12.5g/50ml" concerns).
+    assert sorted(literal) == ["gunasekera-2017", "smith-2013"]
     low, high = CONFIG["plausible_concentration_mg_per_ml"]
     for study in studies:
         alternative = study.concentration.alternative("literal")
@@ -263,13 +264,16 @@ def test_baumgartner_nielsen_any_response_counts_the_death_as_a_non_event(studie
     assert [(e["count"], e["attributed_by_authors"]) for e in deaths["events"]] == [(1, False)]
 
 
-def test_gunasekera_literal_reading_is_unsupported(studies):
+def test_gunasekera_literal_reading_is_a_sensitivity_case(studies):
+    # The audit's reading (grams) is inferred and cites no page of the letter: the grams reading
+    # is primary and the printed figure stays as the `literal` alternative.
     study = _by_id(studies)["gunasekera-2017"]
-    assert study.concentration.alternatives == ()
     assert study.concentration.mg_per_ml == 250
+    literal = study.concentration.alternative("literal")
+    assert literal is not None and literal.plausible is False
+    assert literal.mg_per_ml == 0.25
     decision = next(d for d in study.decisions if d.id == "gunasekera-concentration")
-    assert all(not a["id"] for a in decision.alternatives)
-    assert "unsupported" in decision.alternatives[0]["reading"].lower()
+    assert [a["id"] for a in decision.alternatives] == ["literal"]
 
 
 def test_calciphylaxis_reports_are_typed_and_list_co_interventions(studies):

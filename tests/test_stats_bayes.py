@@ -347,3 +347,12 @@ def test_mean_proportion_roots_converge_at_the_first_call(prior_tau):
     mean, _ = bayes._mean_proportion(cdf.mu, grid.tau[0][None, :])
     logit = np.log(mean) - np.log1p(-mean)
     assert np.max(np.abs(logit - y[:, None])) < 1e-9
+
+
+def test_a_column_whose_bracket_is_open_does_not_warn():
+    # 0/10 beside 10/10: some columns' mode brackets stay open at one end, and the midpoint of
+    # -inf and +inf, computed and then discarded, put "invalid value" warnings in pooling logs.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        post = posterior([0, 10], [10, 10])
+    assert 0.05 < post.estimate < 0.95

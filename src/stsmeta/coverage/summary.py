@@ -315,6 +315,10 @@ def recommend(
 
     ranked = sorted(eligible, key=rank)
     best = ranked[0]
+    # The claim holds over the grid only: its bounds go with it wherever the reason is printed.
+    props = sorted({s.proportion for s in summaries})
+    taus = sorted({s.tau for s in summaries})
+    grid = f"true proportion {props[0]:g} to {props[-1]:g}, τ {taus[0]:g} to {taus[-1]:g}"
     tied = [v for v in eligible if v is not best and rank(v)[0] == rank(best)[0]]
     tie_note = (
         f"; tied with {', '.join(v.method for v in tied)} within {TIE} and narrower on average "
@@ -330,7 +334,7 @@ def recommend(
         reason=(
             f"its worst cell's coverage is the closest to the nominal {level:.0%} "
             f"(at most {best.worst_abs_deviation:.3f} away; coverage {best.min_coverage:.3f} to "
-            f"{best.max_coverage:.3f} over the grid) among methods failing in at most "
+            f"{best.max_coverage:.3f} over the grid of {grid}) among methods failing in at most "
             f"{max_failure_rate:.1%} of replicates in every cell{tie_note}"
         ),
         margin=_margin(best, ranked[1], tied=rank(ranked[1])[0] == rank(best)[0])

@@ -128,7 +128,7 @@ def coverage_heatmap(doc: Mapping):
         for j in range(len(methods)):
             for i in range(len(cells)):
                 value = cov[j, i]
-                text = "n/a" if value != value else f"{value:.2f}"
+                text = "n/a" if value != value else f"{value:.3f}"  # as the tables print it
                 if fail[j, i] > 0:
                     text += f"\n{fail[j, i]:.0%} fail"
                 if limit is not None and fail[j, i] > float(limit):

@@ -56,7 +56,7 @@ def summary_forest_plot(
         # What a clinic may see: where a new study like these would fall, wider than the
         # diamond (which is about the typical study).
         rows.append(_new_study_row(pooled))
-        notes.append(f"Bar: where a new study's result may fall ({percent} prediction interval).")
+        notes.append(f"Bar: where a new study's true rate may lie ({percent} prediction interval).")
     if not numbers.is_estimable(pooled):
         notes.append("No combined estimate: see the text above the figure.")
     table = table_figure(
@@ -125,7 +125,8 @@ def _combined_row(pooled: dict) -> Row:
 
 
 def _new_study_row(pooled: dict) -> Row:
-    """Where a new study's result may fall (the primary method's prediction interval)."""
+    """Where a new study's true rate may lie (the primary method's prediction interval; its
+    observed proportion, from a few patients, varies more)."""
     low, high = pooled.get("pi_low"), pooled.get("pi_high")
     return Row(
         kind="prediction",

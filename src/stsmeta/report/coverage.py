@@ -67,6 +67,7 @@ def coverage_section(data: ReportData) -> list[Block]:
             )
         )
         blocks += runner_up_paragraph(data)
+        blocks += scope_paragraph(data)
     else:
         blocks.append(
             Paragraph(
@@ -245,6 +246,80 @@ def runner_up_paragraph(data: ReportData) -> list[Block]:
             )
         )
     ]
+
+
+#: Methods whose tau is the binomial-normal model's between-study SD on the logit scale, the
+#: tau of the simulation grid (the other methods' tau is on their own scales).
+BINOMIAL_NORMAL = ("bayes", "glmm")
+
+
+def scope_paragraph(data: ReportData) -> list[Block]:
+    """Where the recommendation stops: when the simulated outcome's binomial-normal fits put tau
+    (or the estimate) beyond the grid, say so with their numbers. The rule reads the design
+    only; this sentence reads the results, and never changes the choice."""
+    doc = data.coverage or {}
+    settings = doc.get("settings") or {}
+    taus = [float(t) for t in settings.get("taus") or []]
+    props = [float(p) for p in settings.get("true_proportions") or []]
+    outcome = str(settings.get("outcome") or "")
+    scenario = str(settings.get("scenario") or "primary")
+    pooled = (data.pooled.get(outcome) or {}).get(scenario)
+    if not taus or not props or not isinstance(pooled, dict):
+        return []
+    top = max(taus)
+    src = file_src(outcome, scenario)
+    beyond: list[tuple] = []
+    # The primary method and the configured primary, not the prior-sensitivity variants.
+    for index, (plan_name, label, result, at) in enumerate(pooled_methods(pooled)):
+        method = str((result.get("settings") or {}).get("method") or "")
+        if index and plan_name != "primary":
+            continue
+        if method not in BINOMIAL_NORMAL or not numbers.is_estimable(result):
+            continue
+        name = label or method
+        high, tau2 = result.get("tau_ci_high"), result.get("tau2")
+        if method == "bayes" and isinstance(high, (int, float)) and high > top:
+            beyond.append(
+                (
+                    f"{name}: credible interval for τ up to ",
+                    Num(numbers.tau(high), src + at + pointer("tau_ci_high"), "tau"),
+                )
+            )
+        elif method == "glmm" and isinstance(tau2, (int, float)) and tau2 > top * top:
+            beyond.append(
+                (
+                    f"{name}: τ² = ",
+                    Num(numbers.tau2(tau2), src + at + pointer("tau2"), "tau2"),
+                )
+            )
+    estimate = pooled.get("estimate")
+    outside = isinstance(estimate, (int, float)) and not min(props) <= estimate <= max(props)
+    if not beyond and not outside:
+        return []
+    grid_top = cov_num(top, ("settings", "taus", taus.index(top)), "grid_value")
+    parts: list = []
+    if beyond:
+        label = data.plan.outcome_label(outcome)
+        parts += [
+            "The grid's largest between-study SD is τ = ",
+            grid_top,
+            f", but for {label[:1].lower()}{label[1:]} the data allow more: ",
+        ]
+        for i, clause in enumerate(beyond):
+            parts += (["; "] if i else []) + list(clause)
+        parts += [". "]
+    if outside:
+        parts += [
+            "The pooled estimate, ",
+            Num(numbers.bound(estimate), src + pointer("estimate"), "bound"),
+            ", lies outside the grid's true proportions. ",
+        ]
+    parts.append(
+        "The coverage study does not show how the methods behave there: coverage of every "
+        "method may be lower with more heterogeneity than the grid holds, and the "
+        "recommendation rests on the grid alone."
+    )
+    return [Paragraph(cell(*parts))]
 
 
 def pooled_method(primary: dict, name: str) -> tuple[dict, str] | None:

@@ -202,14 +202,14 @@ def first_screen_section(data: ReportData) -> list[Block]:
         data,
         "summary_forest",
         f"{plan.outcome_label(outcome)}: each study (square, with its {level_text(plan)} "
-        "interval), all studies combined (diamond) and where a new study's result may fall "
+        "interval), all studies combined (diamond) and where a new study's true rate may lie "
         "(bar). The full forest plot, with every method, is under Results.",
         alt=(
             f"Forest plot of {label}: one row per study ({k} studies) with the percentage of "
             f"patients and its {level_text(plan)} interval, then all studies combined as a "
             "diamond"
             + (
-                ", and where a new study's result may fall as a bar."
+                ", and where a new study's true rate may lie as a bar."
                 if result.get("pi_low") is not None and result.get("pi_high") is not None
                 else "."
             )

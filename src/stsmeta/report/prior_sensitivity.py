@@ -327,6 +327,10 @@ def shift_sentence(default: PriorRow, result: dict, others: list, shown: list, l
         res_, s_ = pick(estimable, key=lambda rs: float(rs[0][key]))
         return num(res_, s_, key, "bound")
 
+    # The shift as the two printed proportions differ (a reader subtracts those).
+    largest = shift_points(
+        float(numbers.proportion(res["estimate"])), float(numbers.proportion(base))
+    )
     parts: list = [
         f"Across the {len(others)} other prior{'s' if len(others) > 1 else ''}, the posterior "
         f"median proportion moves by at most {abs(largest):.1f} percentage points from the "

@@ -187,7 +187,8 @@ def _column_modes(data, tau, prior_mu, start):
         new = m + step
         la, ha = lo[active], hi[active]
         bisect = ((new <= la) | (new >= ha)) & np.isfinite(la) & np.isfinite(ha)
-        new = np.where(bisect, 0.5 * (la + ha), new)
+        # Midpoints of the finite brackets only: an open one (-inf + inf) would warn in a log.
+        new = np.where(bisect, 0.5 * (np.where(bisect, la, 0.0) + np.where(bisect, ha, 0.0)), new)
         mu[active] = new
         # The mode only places the panels: the evaluated point m is about |step| from it, so
         # stopping when the step is below MODE_TOL scales keeps the split within half a scale
