@@ -1037,3 +1037,24 @@ def test_the_first_screen_figures_text_alternative_names_the_new_study_bar(built
     ]
     has_pi = result.get("pi_low") is not None and result.get("pi_high") is not None
     assert ("where a new study" in label) == has_pi
+
+
+def test_a_reference_without_a_year_ends_with_one_full_stop():
+    from stsmeta.report.citations import full_citation
+    from stsmeta.report.document import plain
+
+    study = {"citation": {"authors": ["Unknown"], "title": "A case (SYNTHETIC)", "journal": "J"}}
+    assert plain(full_citation(study, "x")) == "Unknown. A case (SYNTHETIC). J n.d."
+    study["citation"].update(year=2020, volume="3", pages="1-2")
+    assert plain(full_citation(study, "x")) == "Unknown. A case (SYNTHETIC). J 2020;3:1-2."
+
+
+def test_the_abstract_limitations_name_the_review_s_largest_gaps(built):
+    # A statistical review found the abstract's limitations silent on what the discussion says:
+    # study reports not read in full (none of the fixture's is).
+    root, _, md = built
+    line = next(s for s in md.splitlines() if s.startswith("Limitations: "))
+    studies = len(list((root / "results" / "normalised").glob("*.json")))
+    assert line.endswith(
+        f"In the review itself, the full text of {studies} of {studies} study reports was not read."
+    )

@@ -19,7 +19,7 @@ from stsmeta.report.base import (
     num,
     searched_a_database,
 )
-from stsmeta.report.discussion import interpretation
+from stsmeta.report.discussion import full_text_unread, interpretation
 from stsmeta.report.document import Block, Cell, Heading, Paragraph, cell
 from stsmeta.report.first_screen import harms_line
 from stsmeta.report.review_methods import review_text
@@ -144,6 +144,24 @@ def _result_cell(data: ReportData, outcome: str) -> Cell:
     )
 
 
+def _process_gaps(data: ReportData) -> str:
+    """The review process's largest gaps, for the abstract (the discussion gives them all):
+    no database searched, study reports not read in full."""
+    gaps = []
+    if data.screening is not None and not searched_a_database(data):
+        gaps.append("no bibliographic database was searched")
+    unread = full_text_unread(data)
+    if unread:
+        gaps.append(
+            f"the full text of {len(unread)} of {plural(len(data.studies), 'study report')} "
+            "was not read"
+        )
+    if not gaps:
+        return ""
+    text = "; ".join(gaps)
+    return f" In the review itself, {text}."
+
+
 def abstract_section(data: ReportData) -> list[Block]:
     plan = data.plan
     question = plan.config.get("question") or {}
@@ -172,7 +190,7 @@ def abstract_section(data: ReportData) -> list[Block]:
         Paragraph(cell(f"Objectives: {objective}")),
         Paragraph(cell("Methods: ") + _methods(data)),
         Paragraph(cell("Results: ") + results + cell(" ") + _bias_and_harms(data)),
-        Paragraph(cell(f"Limitations: {_first_sentence(limitations)}")),
+        Paragraph(cell(f"Limitations: {_first_sentence(limitations)}{_process_gaps(data)}")),
         Paragraph(cell("Interpretation: ") + interpretation(data)),
         Paragraph(
             cell(

@@ -83,7 +83,8 @@ def full_citation(study: dict, study_id: str) -> Cell:
             place += f"({c['issue']})"
     if c.get("pages"):
         place += f":{c['pages']}"
-    text = f"{authors.rstrip('.')}. {title}. {place}."
+    # "n.d." ends with its own full stop (a reference list never shows "n.d..").
+    text = f"{authors.rstrip('.')}. {title}. {place.rstrip('.')}."
     epub = c.get("epub_date")
     if epub:
         text += f" Published online {epub}."

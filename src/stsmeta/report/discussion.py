@@ -149,6 +149,20 @@ def design_limitations(data: ReportData, ids: list[str], primary: dict) -> list[
     return items
 
 
+def full_text_unread(data: ReportData) -> list[str]:
+    """Studies whose own report (the primary paper) was not read in full."""
+    return [
+        s
+        for s, study in data.studies.items()
+        if not any(
+            isinstance(src, dict)
+            and src.get("read") == "full_text"
+            and src.get("role") in ("primary_paper",)
+            for src in study.get("sources") or []
+        )
+    ]
+
+
 def review_limitations(data: ReportData) -> list[Cell]:
     """Limitations of the review process, from the screening records and the study files."""
     items: list[Cell] = []
@@ -162,16 +176,7 @@ def review_limitations(data: ReportData) -> list[Cell]:
                 "exists."
             )
         )
-    partial = [
-        s
-        for s, study in data.studies.items()
-        if not any(
-            isinstance(src, dict)
-            and src.get("read") == "full_text"
-            and src.get("role") in ("primary_paper",)
-            for src in study.get("sources") or []
-        )
-    ]
+    partial = full_text_unread(data)
     if partial:
         items.append(
             cell(
