@@ -234,6 +234,16 @@ def test_flow_counts_add_up_and_match_the_records(built):
         == expected["Reports of included studies"]
     )
     assert "Check of the screening records" not in flow  # nothing unmatched
+    # What the assessed reports were read as, beside "not retrieved" (a review read "0 not
+    # retrieved" as every report read): the rows add up to the reports assessed.
+    assessed = [r for r in records if r["decision"] != "excluded_at_screening"]
+    read_as = Counter(r["assessed_on"] for r in assessed)
+    from stsmeta.presentation.screening import ASSESSED_ON_WORDS
+
+    for kind, words in ASSESSED_ON_WORDS.items():
+        row = f'<th scope="row">– read as: {words}</th><td>{read_as.get(kind, 0)}</td>'
+        assert row in flow, kind
+    assert sum(read_as.values()) == expected["Reports assessed for eligibility"]
 
 
 def test_flow_figure_shows_the_same_counts(inputs):

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from stsmeta.figures.style import BLACK, BLUE, new_figure
-from stsmeta.presentation.screening import FlowCounts
+from stsmeta.presentation.screening import FlowCounts, assessed_on_counts
 
 WIDTH = 7.2  # inches
 TEXT_SIZE = 7  # points, the boxes' text
@@ -33,14 +33,6 @@ KIND_WORDS = {
     "database": "Databases",
     "register": "Registers",
     "trial_register": "Trial registers",
-}
-
-
-ASSESSED_ON_WORDS = {
-    "full_text": "Full text",
-    "partial_text": "Part of the text",
-    "abstract": "Abstract only",
-    "secondary_summary": "A summary in another source only",
 }
 
 
@@ -104,12 +96,7 @@ def _boxes(counts: FlowCounts, syntheses: list[tuple[str, int]]) -> list[tuple[s
     # How much of each report was read: a reader weighs a review that read no full text
     # differently (PRISMA 2020 item 16a's flow counts do not say it).
     assessed = [f"Reports assessed for eligibility (n = {counts.assessed})", "read as:"] + [
-        f"– {words}: {counts.assessed_on.get(kind, 0)}" for kind, words in ASSESSED_ON_WORDS.items()
-    ]
-    assessed += [
-        f"– {kind.replace('_', ' ')}: {n}"
-        for kind, n in sorted(counts.assessed_on.items())
-        if kind not in ASSESSED_ON_WORDS
+        f"– {words}: {n}" for words, n in assessed_on_counts(counts)
     ]
     in_synthesis = _synthesis_lines(syntheses)
     return [

@@ -35,6 +35,25 @@ REASON_WORDS = {
 }
 
 
+#: What a report assessed for eligibility was read as (a record's ``assessed_on``), in words.
+ASSESSED_ON_WORDS = {
+    "full_text": "Full text",
+    "partial_text": "Part of the text",
+    "abstract": "Abstract only",
+    "secondary_summary": "A summary in another source only",
+}
+
+
+def assessed_on_counts(counts: FlowCounts) -> list[tuple[str, int]]:
+    """(what was read, reports) for every basis of assessment, the known ones first (with 0)."""
+    known = [(words, counts.assessed_on.get(kind, 0)) for kind, words in ASSESSED_ON_WORDS.items()]
+    return known + [
+        (str(kind).replace("_", " "), n)
+        for kind, n in sorted(counts.assessed_on.items(), key=lambda kv: str(kv[0]))
+        if kind not in ASSESSED_ON_WORDS
+    ]
+
+
 def reason_text(reason: object, reasons: dict | None = None) -> str:
     """A reason id in words: the screening file's own ``reasons`` first, then ours."""
     text = str(reason or "no reason recorded")

@@ -7,7 +7,11 @@ same); the checklist points each item to the section that addresses it, or says 
 
 from __future__ import annotations
 
-from stsmeta.presentation.screening import declared_differences, flow_counts
+from stsmeta.presentation.screening import (
+    assessed_on_counts,
+    declared_differences,
+    flow_counts,
+)
 from stsmeta.presentation.wording import plural
 from stsmeta.report.base import ReportData, figure_block, searched_a_database
 from stsmeta.report.document import Block, Cell, Heading, Link, Paragraph, Table, cell
@@ -39,6 +43,8 @@ def flow_rows(data: ReportData) -> list[tuple[Cell, ...]]:
         ("Reports sought for retrieval", counts.sought),
         ("Reports not retrieved", counts.not_retrieved),
         ("Reports assessed for eligibility", counts.assessed),
+        # How much of each was read: none in full is not "0 not retrieved" (a review's finding).
+        *((f"– read as: {words}", n) for words, n in assessed_on_counts(counts)),
         ("Reports excluded after assessment", sum(counts.excluded_assessment.values())),
         ("Reports awaiting classification", counts.awaiting),
         ("Reports of ongoing studies", counts.ongoing),
