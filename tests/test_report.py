@@ -1058,3 +1058,24 @@ def test_the_abstract_limitations_name_the_review_s_largest_gaps(built):
     assert line.endswith(
         f"In the review itself, the full text of {studies} of {studies} study reports was not read."
     )
+
+
+def test_a_secondary_glmm_shows_its_profile_interval_beside_its_wald_one(tmp_path):
+    # A statistical review found the GLMM's Wald interval (0.119 to 0.998) quoted while its
+    # profile-likelihood interval sat unshown in the JSON once the GLMM became secondary.
+    root = copy_inputs(tmp_path)
+    path = root / "results/pool/complete_remission/primary.json"
+    doc = json.loads(path.read_text())
+    glmm = {k: doc[k] for k in doc if k not in ("secondary", "subgroups", "leave_one_out")}
+    glmm.update(profile_ci_low=0.519, profile_ci_high=0.9999, lrt_stat=0.38, lrt_p=0.269)
+    doc["secondary"]["configured_primary"] = glmm
+    path.write_text(json.dumps(doc))
+    html, md = build(root)
+    assert "Profile-likelihood CI of " in md and "(the table gives its Wald-type interval)" in md
+    parser = Numbers()
+    parser.feed(html)
+    src = "complete_remission/primary.json#/secondary/configured_primary"
+    shown = {s: text for s, _, text in parser.found}
+    assert shown[f"{src}/profile_ci_low"] == "0.519"
+    assert shown[f"{src}/profile_ci_high"] == "1.000"
+    assert shown[f"{src}/lrt_p"] == numbers.p_value(0.269)

@@ -95,6 +95,29 @@ def results_section(data: ReportData) -> list[Block]:
             if primary.get("q_test"):
                 parts += [f"Q of the primary method: {primary['q_test']}."]
             blocks.append(Paragraph(tuple(parts)))
+        # A secondary GLMM's profile-likelihood interval and test: its Wald interval, in the
+        # table, can be far wider than what the likelihood supports with a few small studies.
+        for name, result in secondary.items():
+            if not isinstance(result, dict) or result.get("profile_ci_low") is None:
+                continue
+            at = f"{src}{pointer('secondary', name)}"
+            parts = [
+                f"Profile-likelihood CI of {plan.method_label(name)}: [",
+                num(result, at, "profile_ci_low", "bound"),
+                ", ",
+                num(result, at, "profile_ci_high", "bound"),
+                "] (the table gives its Wald-type interval).",
+            ]
+            if result.get("lrt_stat") is not None:
+                test = f" ({result['lrt_test']})" if result.get("lrt_test") else ""
+                parts += [
+                    f" Likelihood-ratio test of τ² = 0{test}: statistic ",
+                    num(result, at, "lrt_stat", "q_statistic"),
+                    ", p = ",
+                    num(result, at, "lrt_p", "p_value"),
+                    ".",
+                ]
+            blocks.append(Paragraph(tuple(parts)))
         blocks += figure_block(
             data,
             f"forest_{outcome}",
