@@ -179,6 +179,10 @@ def test_tau2_on_the_boundary_is_reported():
         (dict(events=[1.5], n=[2]), "whole numbers"),
         (dict(events=[-1], n=[2]), "events <= n"),
         (dict(events=[], n=[]), "at least one"),
+        # Text and booleans passed as counts through astype(float) (an engine audit).
+        (dict(events=["1"], n=[2]), "events must be whole numbers, not text"),
+        (dict(events=[True], n=[1]), "events must be whole numbers, not booleans"),
+        (dict(events=[1], n=["2"]), "n must be whole numbers, not text"),
     ],
 )
 def test_bad_counts_raise(bad, message):
@@ -300,3 +304,9 @@ def test_pooled_numbers_do_not_depend_on_study_results(kwargs):
     full.pop("studies")
     bare.pop("studies")
     assert json.dumps(bare, sort_keys=True) == json.dumps(full, sort_keys=True)
+
+
+@pytest.mark.parametrize("bad", [["0.5"], [True]])
+def test_a_threshold_must_be_a_number(bad):
+    with pytest.raises(ValueError, match="must be a number"):
+        pool([1, 2], [3, 4], method="bayes", thresholds=bad)

@@ -43,6 +43,12 @@ def _check_counts(events, n) -> tuple[np.ndarray, np.ndarray]:
     ):
         # Python ints beyond int64, or beyond 2**53: floats would round them silently.
         raise ValueError(f"counts must be whole numbers no larger than 2**53 = {MAX_COUNT}")
+    for name, values in (("events", x), ("n", m)):
+        # Text ("3") and booleans (True) would otherwise pass as counts through astype(float).
+        if values.dtype.kind not in "iuf":
+            kind = values.dtype.kind
+            what = {"b": "booleans", "U": "text", "S": "text"}.get(kind, f"{values.dtype} values")
+            raise ValueError(f"{name} must be whole numbers, not {what}")
     if x.ndim != 1 or m.ndim != 1 or x.size != m.size:
         raise ValueError("events and n must be 1-D arrays of the same length")
     if x.size == 0:

@@ -336,6 +336,9 @@ def pool_bayes(x, m, settings, common, study_rows, level, prior_mu, prior_tau, t
     pm = parse_prior(prior_mu or DEFAULT_PRIOR_MU, "mu")
     pt = parse_prior(prior_tau or DEFAULT_PRIOR_TAU, "tau")
     for t in thresholds:
+        # A number, not text that float() would read ("0.5") nor a boolean.
+        if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)):
+            raise ValueError(f"threshold {t!r} must be a number, a proportion between 0 and 1")
         if not 0 < float(t) < 1:
             raise ValueError(f"threshold {t} must be a proportion strictly between 0 and 1")
     post = posterior(x, m, pm, pt, level, thresholds)
