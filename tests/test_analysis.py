@@ -724,3 +724,24 @@ def test_a_study_counting_lesions_is_left_out_of_an_analysis_of_patients(studies
     data = build_dataset(changed, admitting, CR, "lesions_too")
     assert "syn-beta-2013" in _rows(data)
     assert any("mix units" in note for note in data.notes)
+
+
+def test_judged_sha256_names_the_data_and_the_plan_settings_behind_the_numbers(studies, config):
+    # A GRADE judgement quotes the pooled numbers: a change of level, method or prior must ask
+    # for it to be checked again, as a change of data does (data/certainty.yaml judged_on).
+    def judged(cfg, sha=None):
+        doc = analyse(studies, cfg, CR, "primary", pool_fn=RecordingPool(), input_sha256=sha)
+        return doc.get("judged_sha256"), doc.get("data_sha256")
+
+    base, data = judged(config, {"a": "1"})
+    assert len(base) == 64 and base != data
+    assert judged(config, {"a": "1"}) == (base, data)  # deterministic
+    assert judged(config, {"a": "2"})[0] != base  # other data
+    level = copy.deepcopy(config)
+    level["confidence_level"] = 0.9
+    assert judged(level, {"a": "1"}) == (judged(level, {"a": "1"})[0], data)
+    assert judged(level, {"a": "1"})[0] != base  # same data, another level
+    relabelled = copy.deepcopy(config)
+    relabelled["methods"]["primary"]["label"] = "Another name (SYNTHETIC)"
+    assert judged(relabelled, {"a": "1"})[0] == base  # a label gives no other number
+    assert judged(config)[0] is None  # no checksums given: nothing to judge on

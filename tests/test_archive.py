@@ -758,8 +758,8 @@ def test_the_rerun_command_passes_the_config_files_in_the_runs_order(tmp_path: P
 
 
 def test_no_archive_of_a_certainty_judgement_made_on_other_data(tmp_path: Path) -> None:
-    """A GRADE judgement made on earlier study data (judged_on is not the results'
-    data_sha256) is refused by name, field and fix; judged on these data, it is archived."""
+    """A GRADE judgement made on earlier study data or plan settings (judged_on is not the
+    results' judged_sha256) is refused by name, field and fix; judged on these, it is archived."""
     import dataclasses
 
     root = tmp_path / "repo"
@@ -772,7 +772,7 @@ def test_no_archive_of_a_certainty_judgement_made_on_other_data(tmp_path: Path) 
     )
     inputs = dataclasses.replace(inputs_for(root, given), data_files=(Path("data/certainty.yaml"),))
     pooled = root / "results" / "pool" / "complete_remission" / "primary.json"
-    pooled.write_text(json.dumps({"synthetic": True, "data_sha256": "b" * 64}) + "\n")
+    pooled.write_text(json.dumps({"synthetic": True, "judged_sha256": "b" * 64}) + "\n")
     cwd = os.getcwd()
     os.chdir(root)
     try:
@@ -781,7 +781,7 @@ def test_no_archive_of_a_certainty_judgement_made_on_other_data(tmp_path: Path) 
         message = str(caught.value)
         assert "data/certainty.yaml: outcomes.complete_remission.judged_on:" in message
         assert f"set judged_on to {'b' * 64}" in message
-        pooled.write_text(json.dumps({"synthetic": True, "data_sha256": judged}) + "\n")
+        pooled.write_text(json.dumps({"synthetic": True, "judged_sha256": judged}) + "\n")
         data, _ = archive.build_archive(inputs)
     finally:
         os.chdir(cwd)

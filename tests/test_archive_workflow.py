@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from screening_helpers import screening_follows
-from test_workflow import SYNTHETIC_STUDY, _copy_repo, _snakemake
+from test_workflow import SYNTHETIC_STUDY, _copy_repo, _rejudge, _snakemake
 
 from stsmeta import archive
 from stsmeta.code_digest import stage_code_digest
@@ -51,6 +51,8 @@ def published(tmp_path_factory) -> Path:
     for target in ([], ["archive"]):
         proc = _snakemake_elsewhere(work, elsewhere, *target)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        if not target:
+            _rejudge(work)  # at the test size of the coverage study (README step 5)
     # The run says where the archive is and what to do with it (the job's log is not read).
     said = proc.stdout + proc.stderr
     assert f"stsmeta: published {ARCHIVE}" in said, said
@@ -157,12 +159,13 @@ def test_unreleased_changes_are_labelled_and_refused(published: Path, tmp_path: 
     assert ((work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()) == before
     # Re-checked (as README step 5 says): then the published version may not be overwritten.
     certainty = work / "data" / "certainty.yaml"
-    now = {
-        json.loads((work / "results" / "pool" / o / "primary.json").read_text())["data_sha256"]
-        for o in ("complete_remission", "any_response")
-    }
-    assert len(now) == 1  # both outcomes read the same study files
-    text = re.sub(r"judged_on: [0-9a-f]{64}", f"judged_on: {now.pop()}", certainty.read_text())
+    text = certainty.read_text()
+    for o in ("complete_remission", "any_response"):
+        pooled = work / "results" / "pool" / o / "primary.json"
+        now = json.loads(pooled.read_text())["judged_sha256"]
+        start = text.index(f"  {o}:\n")
+        rest = re.sub(r"judged_on: [0-9a-f]{64}", f"judged_on: {now}", text[start:], count=1)
+        text = text[:start] + rest
     certainty.write_text(text)
     proc = _snakemake(work, "archive", check=False)
     assert proc.returncode != 0
@@ -227,6 +230,13 @@ def test_an_archive_made_with_config_overrides_reruns_from_its_readme(
     shutil.copytree(published, work, symlinks=True)
     config = work / "config.yaml"
     config.write_text(re.sub(r'version: "0\.1\.0"', 'version: "0.2.0"', config.read_text()))
+    # Another level gives other numbers than the GRADE judgements were made on: the archive
+    # refuses them until they are checked again (README step 5).
+    refused = _snakemake(work, "archive", "--config", "confidence_level=0.9", check=False)
+    assert refused.returncode != 0
+    log = (work / "results" / "logs" / "archive.log").read_text()
+    assert "data/certainty.yaml: outcomes.complete_remission.judged_on:" in log, log
+    _rejudge(work)
     _snakemake(work, "archive", "--config", "confidence_level=0.9")
     name = "results/archive/stsmeta-results-0.2.0.tar.gz"
     with tarfile.open(work / name) as tar:

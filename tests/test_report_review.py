@@ -378,14 +378,14 @@ def test_a_judgement_made_on_other_data_is_flagged(tmp_path):
     doc["outcomes"]["complete_remission"]["judged_on"] = "f" * 64
     (root / "certainty.yaml").write_text(yaml.safe_dump(doc))
     html = build(root)
-    stale = "judged on an earlier version of the study files: to be checked again"
+    stale = "judged on an earlier version of the study files or of the analysis plan"
     assert stale in section(html, "summary-of-findings")
     assert stale in section(html, "at-a-glance")
     assert stale in section(html, "abstract")  # an abstract quoted alone says it too
     result = json.loads((root / "results/pool/complete_remission/primary.json").read_text())
-    doc["outcomes"]["complete_remission"]["judged_on"] = result.get("data_sha256") or "0" * 64
+    doc["outcomes"]["complete_remission"]["judged_on"] = result.get("judged_sha256") or "0" * 64
     (root / "certainty.yaml").write_text(yaml.safe_dump(doc))
-    if result.get("data_sha256"):
+    if result.get("judged_sha256"):
         assert stale not in build(root)
 
 

@@ -234,10 +234,11 @@ def _check_sources(normalised: list[tuple[str, dict]], raw: Mapping[str, bytes])
 
 
 def _check_judgements(members: Mapping[str, bytes], config: Mapping) -> None:
-    """No archive of a certainty judgement made on other study data than its results: the
-    Summary of findings would carry a GRADE rating, and reasons quoting numbers, that nobody
-    checked against the published results (the report marks it; a citable archive must not)."""
-    from stsmeta.presentation.certainty import judged_on_other_data
+    """No archive of a certainty judgement made on other study data or plan settings than its
+    results: the Summary of findings would carry a GRADE rating, and reasons quoting numbers,
+    that nobody checked against the published results (the report marks it; a citable archive
+    must not)."""
+    from stsmeta.presentation.certainty import judged_key, judged_on_other_data
     from stsmeta.yaml_limits import load_checked
 
     path = ((config.get("review") or {}).get("certainty")) or ""
@@ -255,13 +256,14 @@ def _check_judgements(members: Mapping[str, bytes], config: Mapping) -> None:
             continue
         result = json.loads(pooled)
         if judged_on_other_data(block, result):  # as the report marks it
-            now = result.get("data_sha256")
+            now = judged_key(result)
             problems.append(
                 Problem(
                     str(path),
                     f"outcomes.{outcome}.judged_on",
-                    "this certainty judgement was made on other study data than the results "
-                    "being archived (the report marks it 'to be checked again'): re-check it "
+                    "this certainty judgement was made on other study data or plan settings than "
+                    "the results being archived (the report marks it 'to be checked again'): "
+                    "re-check it "
                     f"against this version's results, then set judged_on to {now}",
                 )
             )

@@ -222,7 +222,29 @@ def analyse(
             f"pooled result already has field(s) {clash}; rename them in analysis.py"
         )
     document.update(extra)
+    if "data_sha256" in document:
+        document["judged_sha256"] = judged_sha256(document)
     return json_ready(document)
+
+
+def judged_sha256(document: Mapping[str, Any]) -> str:
+    """What a certainty (GRADE) judgement of this result is made on: the data and the plan's
+    settings that give its numbers (scenario, level, every method's settings, the method the
+    selection rule chose). A judgement quotes those numbers, so a change of prior, method or
+    level asks for it to be checked again, as a change of data does (data/certainty.yaml
+    ``judged_on``)."""
+    plan = {
+        "scenario_settings": document.get("scenario_settings"),
+        "confidence_level": document.get("confidence_level"),
+        "primary": document.get("settings"),
+        "selected": (document.get("primary_selection") or {}).get("method"),
+        "secondary": {
+            name: (result or {}).get("settings")
+            for name, result in sorted((document.get("secondary") or {}).items())
+        },
+    }
+    text = document["data_sha256"] + "\n" + json.dumps(json_ready(plan), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # ----------------------------------------------------------------------------- files
