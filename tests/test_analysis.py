@@ -727,21 +727,38 @@ def test_a_study_counting_lesions_is_left_out_of_an_analysis_of_patients(studies
 
 
 def test_judged_sha256_names_the_data_and_the_plan_settings_behind_the_numbers(studies, config):
-    # A GRADE judgement quotes the pooled numbers: a change of level, method or prior must ask
-    # for it to be checked again, as a change of data does (data/certainty.yaml judged_on).
-    def judged(cfg, sha=None):
-        doc = analyse(studies, cfg, CR, "primary", pool_fn=RecordingPool(), input_sha256=sha)
+    # A GRADE judgement quotes the pooled numbers: a change of level, eligibility, method or
+    # prior must ask for it to be checked again, as a change of data does (judged_on); the
+    # plan's wording, and what each fit chose, must not.
+    def judged(cfg, sha=None, pool_fn=None):
+        doc = analyse(
+            studies, cfg, CR, "primary", pool_fn=pool_fn or RecordingPool(), input_sha256=sha
+        )
         return doc.get("judged_sha256"), doc.get("data_sha256")
 
     base, data = judged(config, {"a": "1"})
     assert len(base) == 64 and base != data
     assert judged(config, {"a": "1"}) == (base, data)  # deterministic
     assert judged(config, {"a": "2"})[0] != base  # other data
-    level = copy.deepcopy(config)
-    level["confidence_level"] = 0.9
-    assert judged(level, {"a": "1"}) == (judged(level, {"a": "1"})[0], data)
-    assert judged(level, {"a": "1"})[0] != base  # same data, another level
-    relabelled = copy.deepcopy(config)
-    relabelled["methods"]["primary"]["label"] = "Another name (SYNTHETIC)"
-    assert judged(relabelled, {"a": "1"})[0] == base  # a label gives no other number
     assert judged(config)[0] is None  # no checksums given: nothing to judge on
+
+    def changed(edit) -> str:
+        cfg = copy.deepcopy(config)
+        edit(cfg)
+        key, same_data = judged(cfg, {"a": "1"})
+        assert same_data == data
+        return key
+
+    assert changed(lambda c: c.update(confidence_level=0.9)) != base
+    assert changed(lambda c: c["eligibility"].update(routes=["intralesional"])) != base
+    assert changed(lambda c: c["methods"]["primary"].update(ci="t")) != base
+    # Wording gives no other number.
+    assert changed(lambda c: c["methods"]["primary"].update(label="Other (SYNTHETIC)")) == base
+    assert changed(lambda c: c["methods"]["primary"].update(reason="Reworded.")) == base
+    assert changed(lambda c: c["outcomes"][CR].update(label="Other name")) == base
+
+    # From the data and the plan alone, never from what a fit chose (quadrature nodes, a
+    # check's rounding: they may differ in their last digits between machines).
+    from stsmeta.pool.analysis import judged_sha256
+
+    assert judged_sha256(data, config, CR, "primary") == base

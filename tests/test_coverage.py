@@ -256,7 +256,7 @@ def test_recommend_closest_to_nominal_among_non_failing():
     assert not verdicts["fails"].eligible
     assert verdicts["liberal"].mean_abs_deviation == pytest.approx(0.125)
     # The claim holds over the grid only, and says which grid (a review read it as general).
-    assert "over the grid of true proportion 0.5 to 0.5, τ 0 to 1)" in rec.reason
+    assert "over the grid of true proportion 0.5, τ 0 to 1)" in rec.reason  # one value: itself
     none = summ.recommend(rows[4:], LEVEL, max_failure_rate=0.01)
     assert none.method is None
 
@@ -638,7 +638,7 @@ def test_an_analysis_without_a_study_is_refused_at_the_design_naming_the_setting
         design_text([], config, "complete_remission", "primary")
     text = str(caught.value)
     assert "config.yaml: coverage.outcome: no study enters the analysis" in text
-    assert "add a study with complete_remission counts" in text
+    assert "(no study files); add a study that enters it (with complete_remission counts" in text
 
 
 def cell_at(method, p, tau, coverage, mcse, width=0.3, failure=0.0):

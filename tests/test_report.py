@@ -1068,10 +1068,14 @@ def test_a_secondary_glmm_shows_its_profile_interval_beside_its_wald_one(tmp_pat
     doc = json.loads(path.read_text())
     glmm = {k: doc[k] for k in doc if k not in ("secondary", "subgroups", "leave_one_out")}
     glmm.update(profile_ci_low=0.519, profile_ci_high=0.9999, lrt_stat=0.38, lrt_p=0.269)
+    glmm["lrt_test"] = "tau2 = 0, likelihood ratio, 50:50 mixture of chi2(0) and chi2(1)"
     doc["secondary"]["configured_primary"] = glmm
     path.write_text(json.dumps(doc))
     html, md = build(root)
-    assert "Profile-likelihood CI of " in md and "(the table gives its Wald-type interval)" in md
+    assert (
+        "Profile-likelihood 95% CI of " in md and "(the table gives its Wald-type interval)" in md
+    )
+    assert "Likelihood-ratio test of τ² = 0 (likelihood ratio, 50:50 mixture" in md
     parser = Numbers()
     parser.feed(html)
     src = "complete_remission/primary.json#/secondary/configured_primary"

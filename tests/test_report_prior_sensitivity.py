@@ -375,3 +375,20 @@ def test_the_shift_is_the_difference_of_the_printed_medians():
     text = text_of(outcome_blocks(prior_sensitivity_section(data), "complete_remission"))
     assert "from the default's 0.905 (to 0.918 with" in text
     assert "moves by at most 1.3 percentage points" in text
+
+
+def test_the_judgement_weighs_the_same_printed_shift_as_the_sentence():
+    # A diff review: 0.9054 and 0.95555 print as 0.905 and 0.956, 5.1 points apart, while the
+    # judgement weighed the unrounded 5.0 and called it robust.
+    data = make_data()
+    primary = data.pooled["complete_remission"]["primary"]
+    primary["estimate"] = 0.9054
+    for name, value in (
+        ("bayes_mu_n2", 0.95555),
+        ("bayes_tau_hn05", 0.9),
+        ("bayes_tau_hc05", 0.91),
+    ):
+        primary["secondary"][name]["estimate"] = value
+    text = text_of(outcome_blocks(prior_sensitivity_section(data), "complete_remission"))
+    assert "moves by at most 5.1 percentage points" in text
+    assert "sensitive to the priors" in text and "moves it up by 5.1 points" in text

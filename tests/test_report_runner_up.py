@@ -234,7 +234,9 @@ def test_a_runner_up_that_would_win_a_tie_is_weighed_beyond_the_tie_step():
     assert "separates the two methods" not in text
 
 
-def with_grid(data: ReportData, taus, props, tau_high: float, glmm_tau2: float) -> ReportData:
+def with_grid(
+    data: ReportData, taus, props, tau_high: float, glmm_tau2: float, tau: float = 0.7
+) -> ReportData:
     """SYNTHETIC coverage settings and binomial-normal heterogeneity (what the scope reads)."""
     data.coverage["settings"] = {
         "outcome": "complete_remission",
@@ -245,7 +247,7 @@ def with_grid(data: ReportData, taus, props, tau_high: float, glmm_tau2: float) 
     doc = data.pooled["complete_remission"]["primary"]
     doc["method_label"] = "Bayesian (SYNTHETIC)"
     doc["settings"] = {"method": "bayes"}
-    doc["tau_ci_high"] = tau_high
+    doc["tau"], doc["tau_ci_high"] = tau, tau_high
     glmm = doc["secondary"]["configured_primary"]
     glmm.update(label="GLMM (SYNTHETIC)", settings={"method": "glmm"}, tau2=glmm_tau2)
     doc["secondary"]["common_exact"]["settings"] = {"method": "common"}
@@ -264,23 +266,46 @@ def scope(data: ReportData) -> str:
 
 def test_heterogeneity_beyond_the_grid_is_said_with_its_numbers():
     # A statistical review found the recommendation quoted over a grid reaching tau = 1 while
-    # the data's own fits put tau beyond it, with nothing said.
+    # the primary analysis's own fits put tau beyond it, with nothing said.
     data = with_grid(make_data(CLEAR), (0.0, 0.5, 1.0), (0.3, 0.9), 2.15, 1.55)
     text = scope(data)
     assert text.startswith(
-        "The grid's largest between-study SD is τ = 1, but for complete remission the data "
-        "allow more: Bayesian (SYNTHETIC): credible interval for τ up to 2.15; GLMM "
-        "(SYNTHETIC): τ² = 1.5500."
+        "The grid's largest between-study SD is τ = 1; the fits of the primary analyses reach "
+        "beyond the grid. Complete remission: Bayesian (SYNTHETIC), posterior median τ 0.70 "
+        "with its credible interval up to 2.15 (with so few studies, largely the prior on τ); "
+        "GLMM (SYNTHETIC), τ² = 1.5500 (τ above the grid's largest)."
     )
+    assert "with more heterogeneity than the grid holds (their" in text
     assert "the recommendation rests on the grid alone" in text
     assert "Exact common" not in text  # not a binomial-normal tau
     paragraphs = [plain(b.parts) for b in coverage_section(data) if isinstance(b, Paragraph)]
     assert text in paragraphs  # in the coverage section, after the runner-up
+    # A posterior median beyond the grid is the data's, not the prior's: no such remark.
+    data = with_grid(make_data(CLEAR), (0.0, 0.5, 1.0), (0.3, 0.9), 2.15, 0.5, tau=1.2)
+    assert "posterior median τ 1.20 with its credible interval up to 2.15." in scope(data)
 
 
 def test_heterogeneity_within_the_grid_adds_nothing():
     data = with_grid(make_data(CLEAR), (0.0, 1.0, 2.0), (0.3, 0.9), 1.9, 1.2)
     assert scope(data) == ""
-    # ... but an estimate outside the grid's proportions is said.
+    # ... but an estimate outside the grid's proportions is said, and only that.
     data.pooled["complete_remission"]["primary"]["estimate"] = 0.95
-    assert scope(data).startswith("The pooled estimate, 0.950, lies outside the grid's true")
+    text = scope(data)
+    assert "Complete remission: the pooled estimate, 0.950, lies outside the grid's true" in text
+    assert "behave at proportions outside it (" in text and "heterogeneity" not in text
+    # Every outcome is checked: the recommendation is used for each.
+    data.pooled["any_response"]["primary"]["estimate"] = 0.96
+    assert "Any response: the pooled estimate, 0.960, lies outside" in scope(data)
+
+
+def test_odd_values_in_the_files_neither_crash_the_report_nor_print_a_dash():
+    data = with_grid(make_data(CLEAR), (0.0, None, "x", float("nan"), 1.0), (0.3, 0.9), 2.15, 1.5)
+    text = scope(data)
+    assert "τ = 1;" in text and "–" not in text
+    doc = data.pooled["complete_remission"]["primary"]
+    doc["tau_ci_high"] = True  # not a number
+    doc["secondary"]["configured_primary"]["tau2"] = float("nan")
+    doc["estimate"] = float("nan")
+    assert scope(data) == ""
+    data.coverage["settings"]["taus"] = "0, 1"
+    assert scope(data) == ""

@@ -183,6 +183,7 @@ def test_tau2_on_the_boundary_is_reported():
         (dict(events=["1"], n=[2]), "events must be whole numbers, not text"),
         (dict(events=[True], n=[1]), "events must be whole numbers, not booleans"),
         (dict(events=[1], n=["2"]), "n must be whole numbers, not text"),
+        (dict(events=[True, 2], n=[3, 3]), "events must be whole numbers, not booleans"),
     ],
 )
 def test_bad_counts_raise(bad, message):

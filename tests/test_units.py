@@ -163,3 +163,21 @@ def test_synonyms_do_not_collide():
     for vocabulary in vocab.VOCABULARIES.values():
         for term in vocabulary.labels:
             assert vocab.canonical(vocabulary, term) == term
+
+
+@pytest.mark.parametrize(
+    "text", ["1" + "0" * 309 + " weeks", "week 1" + "0" * 309, "1" + "0" * 307 + " years"]
+)
+def test_a_duration_beyond_any_number_is_an_error_not_infinity(text):
+    # A fuzzer's file: validate accepted it, then the run stopped with "inf" in a JSON writer.
+    with pytest.raises(UnitProblem, match="not a number of weeks that can be read"):
+        duration_weeks(text)
+    assert duration_weeks("1000 years").weeks == 52000  # implausible, read and flagged elsewhere
+
+
+@pytest.mark.parametrize(
+    "text", ["1" + "0" * 309 + " mg/mL", "1" + "0" * 200 + " g/0." + "0" * 200 + "1 mL"]
+)
+def test_a_concentration_beyond_any_number_is_an_error_not_infinity(text):
+    with pytest.raises(UnitProblem, match="is not a number that can be read"):
+        concentration_mg_per_ml(text)

@@ -244,6 +244,38 @@ def test_duplicate_label_across_files(tmp_path):
     second_data["label"] = f"{first_data['label']}b"
     _write(tmp_path, second_data)
     assert validate_paths([first, second]) == []
+    # "ü" as one character or as "u" and a combining diaeresis reads the same (a fuzzer's pair).
+    first_data["label"] = "M\u00fcller 2020 (SYNTHETIC)"
+    second_data["label"] = "Mu\u0308ller 2020 (SYNTHETIC)"
+    first, second = _write(tmp_path, first_data), _write(tmp_path, second_data)
+    problems = [str(p) for p in validate_paths([first, second])]
+    _assert_reported(problems, second, "label", "is also the label of", str(first))
+
+
+def test_validate_refuses_a_folder_whose_coverage_analysis_has_no_study(
+    tmp_path, monkeypatch, capsys
+):
+    """Valid files, each alone, whose complete-remission counts are all left out of the primary
+    analysis (systemic STS): the workflow stops at start-up, so validate, run on the folder as
+    the workflow reads it, says so too, with why each study is left out (a fuzzer's folder)."""
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "config.yaml", tmp_path / "config.yaml")
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    data = _valid()
+    _write(raw, data)
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 0
+    for outcome in data["outcomes"]:
+        if outcome["outcome"] == "complete_remission":
+            outcome["systemic_sts"] = True
+    _write(raw, data)
+    assert validate_paths([raw / f"{data['study_id']}.yaml"]) == []  # valid alone
+    capsys.readouterr()
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert "error: config.yaml: coverage.outcome: no study enters the analysis" in err
+    assert f"left out by systemic STS: {data['label']}" in err
 
 
 @pytest.mark.parametrize(
@@ -369,3 +401,16 @@ def test_a_missing_locator_says_what_to_write(tmp_path):
     del data["n_patients"]["locator"]
     path = _write(tmp_path, data)
     _assert_reported(_problems(path), path, "n_patients.locator", "missing", "p. 3, table 2")
+
+
+def test_a_boolean_n_with_a_percentage_is_named_once(tmp_path):
+    # A fuzzer's file: beside the type error came "50.0% of True is 0.5, not a whole number".
+    data = _valid()
+    outcome = data["outcomes"][0]
+    outcome.update(n=True, percent=50)
+    outcome.pop("events", None)
+    path = _write(tmp_path, data)
+    problems = [p for p in _problems(path) if p.startswith(f"{path}: outcomes[0].")]
+    assert problems == [
+        f"{path}: outcomes[0].n: wrong type: got true/false (True); expected a whole number"
+    ]

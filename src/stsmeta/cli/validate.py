@@ -54,4 +54,38 @@ def run(args: argparse.Namespace) -> int:
         if problems:
             raise InputError(problems)
         print(f"{SCREENING_FILE} valid")
+    if not args.files:
+        # What the workflow refuses at start-up for the folder as a whole: an accepted folder
+        # must run to the end.
+        problems = _design_problems(files, args.config)
+        if problems:
+            raise InputError(problems)
     return 0
+
+
+def _design_problems(files: list[str], config_path: str | None) -> list:
+    """The coverage study's design for the folder, as the workflow computes it at start-up
+    (workflow/rules/common.smk): a problem when no study enters its analysis."""
+    import json
+    from pathlib import Path
+
+    from stsmeta.config import read_config
+    from stsmeta.coverage.design import design_text
+    from stsmeta.coverage.plan import settings_from_config
+    from stsmeta.errors import InputError
+    from stsmeta.evidence.model import study_to_json
+    from stsmeta.evidence.studyfile import read_study
+    from stsmeta.pool.extract import extract_text
+
+    path = config_path or "config.yaml"
+    if config_path is None and not Path(path).is_file():
+        return []
+    config = read_config(path)
+    records = [json.loads(study_to_json(read_study(f, config))) for f in files]
+    extracts = [json.loads(extract_text(r)) for r in records]
+    try:
+        coverage = settings_from_config(config, path)
+        design_text(extracts, config, coverage.outcome, coverage.scenario, path)
+    except InputError as exc:
+        return list(exc.problems)
+    return []

@@ -51,17 +51,41 @@ def design_text(
     """
     document = design_document(studies, config, outcome, scenario, config_file)
     if not document["studies"]:
-        raise InputError(
-            Problem(
-                config_file,
-                "coverage.outcome",
-                f"no study enters the analysis the coverage study simulates ({outcome}, "
-                f"scenario {scenario}), so it has no design and the report cannot be built; add "
-                f"a study with {outcome} counts to data/raw, or set coverage.outcome (and "
-                "coverage.scenario) to an analysis that has studies",
-            )
-        )
+        raise InputError(empty_design_problem(studies, config, outcome, scenario, config_file))
     return json.dumps(document, indent=1, sort_keys=True) + "\n"
+
+
+def empty_design_problem(
+    studies: Sequence[Mapping[str, Any]],
+    config: Mapping[str, Any],
+    outcome: str,
+    scenario: str,
+    config_file: str = "config.yaml",
+) -> Problem:
+    """Why the analysis the coverage study simulates has no study: each criterion that left
+    studies out, with the studies it left out (a study may have the counts and still be left
+    out, by systemic STS or its unit, say)."""
+    from stsmeta.pool.eligibility import build_dataset
+
+    dataset = build_dataset(studies, config, outcome, scenario, config_file=config_file)
+    by_criterion: dict[str, list[str]] = {}
+    for exclusion in dataset.excluded:
+        for criterion in exclusion.criteria:
+            by_criterion.setdefault(criterion, []).append(exclusion.label)
+    why = "; ".join(
+        f"{' '.join('STS' if w == 'sts' else w for w in criterion.split('_'))}: {', '.join(labels)}"
+        for criterion, labels in sorted(by_criterion.items())
+    )
+    return Problem(
+        config_file,
+        "coverage.outcome",
+        f"no study enters the analysis the coverage study simulates ({outcome}, scenario "
+        f"{scenario}), so it has no design and the report cannot be built"
+        + (f" (left out by {why})" if why else " (no study files)")
+        + f"; add a study that enters it (with {outcome} counts, and not left out by these "
+        "criteria), or set coverage.outcome (and coverage.scenario) to an analysis that has "
+        "studies",
+    )
 
 
 def design_sizes(doc: Any, file: str) -> tuple[tuple[str, ...], tuple[int, ...]]:

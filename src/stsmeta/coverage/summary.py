@@ -257,6 +257,11 @@ def margin_mcse(winner: MethodVerdict, runner_up: MethodVerdict) -> tuple[float,
     return (a + b if same else math.hypot(a, b)), same
 
 
+def _span(values: Sequence[float]) -> str:
+    """A grid axis as words: its one value, or its first to last."""
+    return f"{values[0]:g}" if len(values) == 1 else f"{values[0]:g} to {values[-1]:g}"
+
+
 def recommend(
     summaries: Sequence[CellSummary], level: float, max_failure_rate: float
 ) -> Recommendation:
@@ -318,7 +323,7 @@ def recommend(
     # The claim holds over the grid only: its bounds go with it wherever the reason is printed.
     props = sorted({s.proportion for s in summaries})
     taus = sorted({s.tau for s in summaries})
-    grid = f"true proportion {props[0]:g} to {props[-1]:g}, τ {taus[0]:g} to {taus[-1]:g}"
+    grid = f"true proportion {_span(props)}, τ {_span(taus)}"
     tied = [v for v in eligible if v is not best and rank(v)[0] == rank(best)[0]]
     tie_note = (
         f"; tied with {', '.join(v.method for v in tied)} within {TIE} and narrower on average "

@@ -70,6 +70,8 @@ def _count(
     events = item.get("events")
     percent = item.get("percent")
     derived = None
+    if isinstance(n, bool) or not isinstance(n, int):
+        return None, None  # the schema's message names it; a second one about it would confuse
     if n == 0:
         c.problem(f"{field}.n", "denominator 0: n must be at least 1 (drop an outcome nobody had)")
         return None, None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -436,8 +437,9 @@ def duplicate_labels(labels: Mapping[str, str]) -> list[Problem]:
 
 
 def _label_key(label: str) -> str:
-    """Labels compared as readers see them: spacing and case aside."""
-    return " ".join(label.split()).casefold()
+    """Labels compared as readers see them: spacing, case and Unicode composition aside ("ü" as
+    one character or as "u" with a combining diaeresis, "ﬁ" as "fi": NFKC)."""
+    return " ".join(unicodedata.normalize("NFKC", label).split()).casefold()
 
 
 def _label_clash(path: str, label: str, other: str) -> Problem:

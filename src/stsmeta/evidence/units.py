@@ -15,6 +15,7 @@ the last session. Vague amounts (``several months``) are not guessed: they read 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -86,8 +87,24 @@ def _significant(x: float) -> float:
     return float(f"{x:.10g}")
 
 
+#: Largest concentration read (mg/mL). Implausible ones below it are read and flagged (what the
+#: source says is kept); beyond it a number is no concentration, and one beyond a float's range
+#: stopped the run as "inf" after validation had accepted it.
+MAX_MG_PER_ML = 1e100
+
+
 def concentration_mg_per_ml(text: str) -> float:
     """Read a reported concentration (see module docstring for the forms) as mg/mL."""
+    value = _concentration(text)
+    if not math.isfinite(value) or value > MAX_MG_PER_ML:
+        raise UnitProblem(
+            f"concentration {text!r} is not a number that can be read (over {MAX_MG_PER_ML:g} "
+            "mg/mL); give it as reported, e.g. '250 mg/mL'"
+        )
+    return value
+
+
+def _concentration(text: str) -> float:
     if not isinstance(text, str) or not text.strip():
         raise UnitProblem(f"expected a concentration as text; {ACCEPTED_CONCENTRATION_FORMS}")
     clean = text.strip()
@@ -189,12 +206,29 @@ def _weeks(value: float) -> float:
     return round(value, 4)
 
 
+#: Longest duration read, in weeks. Implausible ones below it are read and flagged (what the
+#: source says is kept); beyond it a number is no duration, and one beyond a float's range
+#: stopped the run as "inf" after validation had accepted it.
+MAX_WEEKS = 1e9
+
+
 def duration_weeks(text: str | None) -> Duration:
     """Read a time point or interval (``week 12``, ``3 months``, ...) into weeks.
 
     Vague amounts and 'not reported' give ``weeks=None`` with status 'vague' / 'not_reported';
-    any other unreadable text raises UnitProblem listing the accepted forms.
+    any other unreadable text, or a duration over MAX_WEEKS, raises UnitProblem.
     """
+    duration = _duration(text)
+    weeks = duration.weeks
+    if weeks is not None and not (math.isfinite(weeks) and weeks <= MAX_WEEKS):
+        raise UnitProblem(
+            f"duration {duration.text!r} is not a number of weeks that can be read (over "
+            f"{MAX_WEEKS:g}); give it as reported, e.g. '12 weeks'"
+        )
+    return duration
+
+
+def _duration(text: str | None) -> Duration:
     original = "" if text is None else str(text)
     clean = re.sub(r"\s+", " ", original.strip().lower())
     if clean in NOT_REPORTED:

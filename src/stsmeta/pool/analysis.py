@@ -223,27 +223,35 @@ def analyse(
         )
     document.update(extra)
     if "data_sha256" in document:
-        document["judged_sha256"] = judged_sha256(document)
+        document["judged_sha256"] = judged_sha256(
+            document["data_sha256"], config, outcome, scenario
+        )
     return json_ready(document)
 
 
-def judged_sha256(document: Mapping[str, Any]) -> str:
-    """What a certainty (GRADE) judgement of this result is made on: the data and the plan's
-    settings that give its numbers (scenario, level, every method's settings, the method the
-    selection rule chose). A judgement quotes those numbers, so a change of prior, method or
-    level asks for it to be checked again, as a change of data does (data/certainty.yaml
-    ``judged_on``)."""
-    plan = {
-        "scenario_settings": document.get("scenario_settings"),
-        "confidence_level": document.get("confidence_level"),
-        "primary": document.get("settings"),
-        "selected": (document.get("primary_selection") or {}).get("method"),
-        "secondary": {
-            name: (result or {}).get("settings")
-            for name, result in sorted((document.get("secondary") or {}).items())
-        },
-    }
-    text = document["data_sha256"] + "\n" + json.dumps(json_ready(plan), sort_keys=True)
+#: Keys of the plan that hold words, not settings: a label, a reason or a definition reworded
+#: gives no other number.
+_WORDING = frozenset({"label", "reason", "description", "definition"})
+
+
+def _settings_only(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _settings_only(v) for k, v in value.items() if k not in _WORDING}
+    if isinstance(value, list):
+        return [_settings_only(v) for v in value]
+    return value
+
+
+def judged_sha256(data_sha256: str, config: Mapping, outcome: str, scenario: str) -> str:
+    """What a certainty (GRADE) judgement of this result is made on: its data and the plan that
+    gives its numbers, as the pooling job reads it (``plan_fingerprint``: eligibility, methods
+    and priors, the method the selection rule chose, level, scenario), without the plan's
+    wording. A judgement quotes those numbers, so a change of any of these asks for it to be
+    checked again, as a change of data does (data/certainty.yaml ``judged_on``). From the plan,
+    not from the result's ``settings``, which hold what each fit chose (quadrature nodes, a
+    check's rounding) and may differ in the last digits between machines."""
+    plan = _settings_only(json.loads(plan_fingerprint(config, outcome, scenario)))
+    text = data_sha256 + "\n" + json.dumps(plan, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -1,6 +1,6 @@
 """Whether a certainty (GRADE) judgement was made on the results it sits beside: read by the
-report, which marks a judgement made on other study data, and by the archive, which refuses to
-publish one."""
+report, which marks a judgement made on other study data or plan settings, and by the archive,
+which refuses to publish one."""
 
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ def _process_gaps(data: ReportData) -> str:
     no database searched, study reports not read in full."""
     gaps = []
     if data.screening is not None and not searched_a_database(data):
-        gaps.append("no bibliographic database was searched")
+        gaps.append("no bibliographic database or trial register was searched")
     unread = full_text_unread(data)
     if unread:
         gaps.append(

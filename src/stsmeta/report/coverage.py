@@ -4,6 +4,8 @@ this evidence base (the summary JSON of `stsmeta coverage-summary`).
 
 from __future__ import annotations
 
+import math
+
 from stsmeta.presentation import numbers
 from stsmeta.report.base import (
     ReportData,
@@ -253,73 +255,106 @@ def runner_up_paragraph(data: ReportData) -> list[Block]:
 BINOMIAL_NORMAL = ("bayes", "glmm")
 
 
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def scope_paragraph(data: ReportData) -> list[Block]:
-    """Where the recommendation stops: when the simulated outcome's binomial-normal fits put tau
-    (or the estimate) beyond the grid, say so with their numbers. The rule reads the design
-    only; this sentence reads the results, and never changes the choice."""
-    doc = data.coverage or {}
-    settings = doc.get("settings") or {}
-    taus = [float(t) for t in settings.get("taus") or []]
-    props = [float(p) for p in settings.get("true_proportions") or []]
-    outcome = str(settings.get("outcome") or "")
-    scenario = str(settings.get("scenario") or "primary")
-    pooled = (data.pooled.get(outcome) or {}).get(scenario)
-    if not taus or not props or not isinstance(pooled, dict):
+    """Where the recommendation stops: when an outcome's binomial-normal fits (the primary
+    method and the configured primary) put tau beyond the grid's largest, or its estimate
+    outside the grid's true proportions, say so with their numbers. The rule reads the design
+    only; this sentence reads the results, and never changes the choice. Every outcome: the
+    recommendation is used for each."""
+    settings = (data.coverage or {}).get("settings") or {}
+    taus = [float(t) for t in settings.get("taus") or [] if _finite(t)]
+    props = [float(p) for p in settings.get("true_proportions") or [] if _finite(p)]
+    if not taus or not props:
         return []
     top = max(taus)
-    src = file_src(outcome, scenario)
-    beyond: list[tuple] = []
-    # The primary method and the configured primary, not the prior-sensitivity variants.
+    parts: list = []
+    heterogeneity = outside = False
+    for outcome in data.plan.outcomes:
+        pooled = (data.pooled.get(outcome) or {}).get("primary")
+        if not isinstance(pooled, dict) or not numbers.is_estimable(pooled):
+            continue
+        src = file_src(outcome, "primary")
+        clauses = _beyond_grid(pooled, src, top)
+        estimate = pooled.get("estimate")
+        off = _finite(estimate) and not min(props) <= float(estimate) <= max(props)
+        if not clauses and not off:
+            continue
+        label = data.plan.outcome_label(outcome)
+        parts += [" " if parts else "", f"{label[:1].upper()}{label[1:]}: "]
+        for i, clause in enumerate(clauses):
+            parts += (["; "] if i else []) + list(clause)
+        if off:
+            parts += [
+                "; " if clauses else "",
+                "the pooled estimate, ",
+                Num(numbers.bound(estimate), src + pointer("estimate"), "bound"),
+                ", lies outside the grid's true proportions",
+            ]
+        parts.append(".")
+        heterogeneity |= bool(clauses)
+        outside |= off
+    if not parts:
+        return []
+    where = " and ".join(
+        w
+        for w, on in (
+            ("with more heterogeneity than the grid holds", heterogeneity),
+            ("at proportions outside it", outside),
+        )
+        if on
+    )
+    grid_top = cov_num(top, ("settings", "taus", settings["taus"].index(top)), "grid_value")
+    return [
+        Paragraph(
+            cell(
+                "The grid's largest between-study SD is τ = ",
+                grid_top,
+                "; the fits of the primary analyses reach beyond the grid. ",
+                *parts,
+                f" The coverage study does not show how the methods behave {where} (their "
+                "coverage may be lower there): the recommendation rests on the grid alone.",
+            )
+        )
+    ]
+
+
+def _beyond_grid(pooled: dict, src: str, top: float) -> list[tuple]:
+    """Clauses for the binomial-normal fits of one pooled result whose tau reaches beyond
+    ``top``: the primary method and the configured primary, not the prior-sensitivity
+    variants."""
+    clauses: list[tuple] = []
     for index, (plan_name, label, result, at) in enumerate(pooled_methods(pooled)):
         method = str((result.get("settings") or {}).get("method") or "")
-        if index and plan_name != "primary":
+        if (index and plan_name != "primary") or method not in BINOMIAL_NORMAL:
             continue
-        if method not in BINOMIAL_NORMAL or not numbers.is_estimable(result):
+        if not numbers.is_estimable(result):
             continue
         name = label or method
-        high, tau2 = result.get("tau_ci_high"), result.get("tau2")
-        if method == "bayes" and isinstance(high, (int, float)) and high > top:
-            beyond.append(
+        median, high, tau2 = result.get("tau"), result.get("tau_ci_high"), result.get("tau2")
+        if method == "bayes" and _finite(high) and float(high) > top:
+            prior = not (_finite(median) and float(median) > top)
+            clauses.append(
                 (
-                    f"{name}: credible interval for τ up to ",
+                    f"{name}, posterior median τ ",
+                    Num(numbers.tau(median), src + at + pointer("tau"), "tau"),
+                    " with its credible interval up to ",
                     Num(numbers.tau(high), src + at + pointer("tau_ci_high"), "tau"),
+                    " (with so few studies, largely the prior on τ)" if prior else "",
                 )
             )
-        elif method == "glmm" and isinstance(tau2, (int, float)) and tau2 > top * top:
-            beyond.append(
+        elif method == "glmm" and _finite(tau2) and float(tau2) > top * top:
+            clauses.append(
                 (
-                    f"{name}: τ² = ",
+                    f"{name}, τ² = ",
                     Num(numbers.tau2(tau2), src + at + pointer("tau2"), "tau2"),
+                    " (τ above the grid's largest)",
                 )
             )
-    estimate = pooled.get("estimate")
-    outside = isinstance(estimate, (int, float)) and not min(props) <= estimate <= max(props)
-    if not beyond and not outside:
-        return []
-    grid_top = cov_num(top, ("settings", "taus", taus.index(top)), "grid_value")
-    parts: list = []
-    if beyond:
-        label = data.plan.outcome_label(outcome)
-        parts += [
-            "The grid's largest between-study SD is τ = ",
-            grid_top,
-            f", but for {label[:1].lower()}{label[1:]} the data allow more: ",
-        ]
-        for i, clause in enumerate(beyond):
-            parts += (["; "] if i else []) + list(clause)
-        parts += [". "]
-    if outside:
-        parts += [
-            "The pooled estimate, ",
-            Num(numbers.bound(estimate), src + pointer("estimate"), "bound"),
-            ", lies outside the grid's true proportions. ",
-        ]
-    parts.append(
-        "The coverage study does not show how the methods behave there: coverage of every "
-        "method may be lower with more heterogeneity than the grid holds, and the "
-        "recommendation rests on the grid alone."
-    )
-    return [Paragraph(cell(*parts))]
+    return clauses
 
 
 def pooled_method(primary: dict, name: str) -> tuple[dict, str] | None:

@@ -317,9 +317,18 @@ def shift_points(value: float, reference: float) -> float:
     return round(100 * (value - reference), 1)
 
 
+def _printed(value: object) -> float:
+    """A proportion as the report prints it (three decimals): shifts are differences a reader
+    can check by subtracting the printed medians."""
+    return float(numbers.proportion(value))
+
+
 def shift_sentence(default: PriorRow, result: dict, others: list, shown: list, level) -> Cell:
-    base = float(result["estimate"])
-    shifts = [(row, res, s, shift_points(float(res["estimate"]), base)) for row, res, s in others]
+    base = _printed(result["estimate"])
+    # One set of shifts, from the printed medians, for the largest, the judgement and its list.
+    shifts = [
+        (row, res, s, shift_points(_printed(res["estimate"]), base)) for row, res, s in others
+    ]
     row, res, src, largest = max(shifts, key=lambda x: (abs(x[3]), -shifts.index(x)))
     estimable = [(res_, s_) for _, res_, s_ in shown if numbers.is_estimable(res_)]
 
@@ -327,10 +336,6 @@ def shift_sentence(default: PriorRow, result: dict, others: list, shown: list, l
         res_, s_ = pick(estimable, key=lambda rs: float(rs[0][key]))
         return num(res_, s_, key, "bound")
 
-    # The shift as the two printed proportions differ (a reader subtracts those).
-    largest = shift_points(
-        float(numbers.proportion(res["estimate"])), float(numbers.proportion(base))
-    )
     parts: list = [
         f"Across the {len(others)} other prior{'s' if len(others) > 1 else ''}, the posterior "
         f"median proportion moves by at most {abs(largest):.1f} percentage points from the "

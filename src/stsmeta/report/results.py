@@ -64,60 +64,18 @@ def results_section(data: ReportData) -> list[Block]:
                 + " and PI)",
             )
         )
-        # Extra statistics of the GLMM, each only when the engine gave a value.
-        if any(primary.get(k) is not None for k in ("profile_ci_low", "lrt_stat", "tau2_ci_low")):
-            parts: list = []
-            if primary.get("profile_ci_low") is not None:
-                parts += [
-                    "Profile-likelihood CI of the primary method: [",
-                    num(primary, src, "profile_ci_low", "bound"),
-                    ", ",
-                    num(primary, src, "profile_ci_high", "bound"),
-                    "]. ",
-                ]
-            if primary.get("tau2_ci_low") is not None:
-                parts += [
-                    f"τ² {numbers.interval_kind(primary)[0]} of the primary method: [",
-                    num(primary, src, "tau2_ci_low", "tau2"),
-                    ", ",
-                    num(primary, src, "tau2_ci_high", "tau2"),
-                    "]. ",
-                ]
-            if primary.get("lrt_stat") is not None:
-                test = f" ({primary['lrt_test']})" if primary.get("lrt_test") else ""
-                parts += [
-                    f"Likelihood-ratio test of τ² = 0{test}: statistic ",
-                    num(primary, src, "lrt_stat", "q_statistic"),
-                    ", p = ",
-                    num(primary, src, "lrt_p", "p_value"),
-                    ". ",
-                ]
-            if primary.get("q_test"):
-                parts += [f"Q of the primary method: {primary['q_test']}."]
-            blocks.append(Paragraph(tuple(parts)))
-        # A secondary GLMM's profile-likelihood interval and test: its Wald interval, in the
-        # table, can be far wider than what the likelihood supports with a few small studies.
-        for name, result in secondary.items():
-            if not isinstance(result, dict) or result.get("profile_ci_low") is None:
-                continue
-            at = f"{src}{pointer('secondary', name)}"
-            parts = [
-                f"Profile-likelihood CI of {plan.method_label(name)}: [",
-                num(result, at, "profile_ci_low", "bound"),
-                ", ",
-                num(result, at, "profile_ci_high", "bound"),
-                "] (the table gives its Wald-type interval).",
-            ]
-            if result.get("lrt_stat") is not None:
-                test = f" ({result['lrt_test']})" if result.get("lrt_test") else ""
-                parts += [
-                    f" Likelihood-ratio test of τ² = 0{test}: statistic ",
-                    num(result, at, "lrt_stat", "q_statistic"),
-                    ", p = ",
-                    num(result, at, "lrt_p", "p_value"),
-                    ".",
-                ]
-            blocks.append(Paragraph(tuple(parts)))
+        # Extra statistics of a GLMM (primary or secondary), each only when the engine gave a
+        # value: its profile-likelihood interval beside the table's Wald-type one, which can be
+        # far wider than the likelihood supports with a few small studies.
+        methods = [("the primary method", primary, src, True)] + [
+            (plan.method_label(name), result, f"{src}{pointer('secondary', name)}", False)
+            for name, result in secondary.items()
+            if isinstance(result, dict)
+        ]
+        for name, result, at, is_primary in methods:
+            parts = glmm_extras(name, result, at, level_text(plan), is_primary)
+            if parts:
+                blocks.append(Paragraph(tuple(parts)))
         blocks += figure_block(
             data,
             f"forest_{outcome}",
@@ -125,6 +83,41 @@ def results_section(data: ReportData) -> list[Block]:
             "estimates of every method, prediction interval, heterogeneity.",
         )
     return blocks
+
+
+def glmm_extras(name: str, result: dict, src: str, level: str, is_primary: bool) -> list:
+    """The profile-likelihood interval, τ² interval (the primary's), likelihood-ratio test of
+    τ² = 0 and Q description of one method's result: what it carries, nothing else."""
+    parts: list = []
+    if result.get("profile_ci_low") is not None:
+        parts += [
+            f"Profile-likelihood {level} CI of {name}: [",
+            num(result, src, "profile_ci_low", "bound"),
+            ", ",
+            num(result, src, "profile_ci_high", "bound"),
+            "]" + ("" if is_primary else " (the table gives its Wald-type interval)") + ". ",
+        ]
+    if is_primary and result.get("tau2_ci_low") is not None:
+        parts += [
+            f"τ² {numbers.interval_kind(result)[0]} of {name}: [",
+            num(result, src, "tau2_ci_low", "tau2"),
+            ", ",
+            num(result, src, "tau2_ci_high", "tau2"),
+            "]. ",
+        ]
+    if (parts or is_primary) and result.get("lrt_stat") is not None:
+        # The engine's description starts with the hypothesis the sentence already names.
+        null = str(result.get("lrt_test") or "").removeprefix("tau2 = 0, ")
+        parts += [
+            f"Likelihood-ratio test of τ² = 0{f' ({null})' if null else ''} for {name}: statistic ",
+            num(result, src, "lrt_stat", "q_statistic"),
+            ", p = ",
+            num(result, src, "lrt_p", "p_value"),
+            ". ",
+        ]
+    if is_primary and result.get("q_test"):
+        parts += [f"Q of {name}: {result['q_test']}."]
+    return parts
 
 
 def subgroups_section(data: ReportData) -> list[Block]:

@@ -30,6 +30,12 @@ MAX_COUNT = 2**53
 
 
 def _check_counts(events, n) -> tuple[np.ndarray, np.ndarray]:
+    for name, values in (("events", events), ("n", n)):
+        # A boolean among whole numbers ([True, 2]) becomes 1 in an integer array.
+        if not isinstance(values, np.ndarray) and any(
+            isinstance(v, (bool, np.bool_)) for v in values
+        ):
+            raise ValueError(f"{name} must be whole numbers, not booleans")
     x = np.asarray(events)
     m = np.asarray(n)
     if (
