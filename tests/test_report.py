@@ -1083,3 +1083,25 @@ def test_a_secondary_glmm_shows_its_profile_interval_beside_its_wald_one(tmp_pat
     assert shown[f"{src}/profile_ci_low"] == "0.519"
     assert shown[f"{src}/profile_ci_high"] == "1.000"
     assert shown[f"{src}/lrt_p"] == numbers.p_value(0.269)
+
+
+def test_each_method_cites_the_papers_of_what_it_prints():
+    # A statistical review listed uncited methods: I2, the Q-profile interval of tau2, the
+    # GLMM's adaptive quadrature, the Clopper-Pearson study intervals, the simulation's MC SEs.
+    from stsmeta.report.references import REFERENCES, cite, references_for
+
+    glmm = cite(references_for({"method": "glmm", "pi": "t-k1", "study_ci": "cp"}))
+    assert "Liu & Pierce 1994" in glmm and "Higgins & Thompson 2002" in glmm
+    assert "Clopper & Pearson 1934" in glmm
+    ivre = cite(references_for({"method": "ivre", "transform": "logit", "tau2": "REML"}))
+    assert "Viechtbauer 2007" in ivre and "Viechtbauer 2005" in ivre
+    common = cite(references_for({"method": "common", "study_ci": "cp"}))
+    assert "Higgins & Thompson 2002" not in common  # no I2 for a common effect
+    for key in ("higgins2002", "viechtbauer2007", "liu1994", "morris2019"):
+        assert key in REFERENCES
+
+
+def test_the_coverage_section_cites_the_simulation_guidance(built):
+    _, _, md = built
+    assert "Monte Carlo SEs (Morris, White & Crowther 2019)" in md
+    assert "Morris TP, White IR, Crowther MJ. Using simulation studies" in md

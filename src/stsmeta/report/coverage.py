@@ -142,7 +142,8 @@ def design_paragraph(data: ReportData, doc: dict) -> Paragraph:
             f"). Model: {settings.get('model') or 'not recorded'}. Each method's nominal level is ",
             cov_num(level, ("settings", "level"), "level"),
             "; coverage, width and bias are over the replicates in which the method gave an "
-            "interval, and a replicate without one counts as a failure. The truth is the median "
+            "interval, with their Monte Carlo SEs (Morris, White & Crowther 2019), and a "
+            "replicate without one counts as a failure. The truth is the median "
             "proportion, expit(μ): the binomial-normal models (GLMM, Bayesian) estimate it; the "
             "common-effect and inverse-variance methods estimate other quantities (a pooled or "
             "transformed-scale mean), so their coverage and bias are against a target they do not "

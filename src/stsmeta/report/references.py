@@ -24,8 +24,16 @@ REFERENCES = {
     "DerSimonian-Laird method. BMC Med Res Methodol 2014;14:25.",
     "higgins2009": "Higgins JPT, Thompson SG, Spiegelhalter DJ. A re-evaluation of random-effects "
     "meta-analysis. J R Stat Soc Ser A 2009;172(1):137-159.",
+    "higgins2002": "Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis. "
+    "Stat Med 2002;21(11):1539-1558.",
     "viechtbauer2005": "Viechtbauer W. Bias and efficiency of meta-analytic variance estimators in "
     "the random-effects model. J Educ Behav Stat 2005;30(3):261-293.",
+    "viechtbauer2007": "Viechtbauer W. Confidence intervals for the amount of heterogeneity in "
+    "meta-analysis. Stat Med 2007;26(1):37-52.",
+    "liu1994": "Liu Q, Pierce DA. A note on Gauss-Hermite quadrature. Biometrika "
+    "1994;81(3):624-629.",
+    "morris2019": "Morris TP, White IR, Crowther MJ. Using simulation studies to evaluate "
+    "statistical methods. Stat Med 2019;38(11):2074-2102.",
     "viechtbauer2010": "Viechtbauer W. Conducting meta-analyses in R with the metafor package. "
     "J Stat Softw 2010;36(3):1-48.",
     "murad2018": "Murad MH, Sultan S, Haffar S, Bazerbachi F. Methodological quality and synthesis "
@@ -62,7 +70,11 @@ SHORT = {
     "hartung2001": "Hartung & Knapp 2001",
     "inthout2014": "IntHout et al. 2014",
     "higgins2009": "Higgins et al. 2009",
+    "higgins2002": "Higgins & Thompson 2002",
     "viechtbauer2005": "Viechtbauer 2005",
+    "viechtbauer2007": "Viechtbauer 2007",
+    "liu1994": "Liu & Pierce 1994",
+    "morris2019": "Morris, White & Crowther 2019",
     "viechtbauer2010": "Viechtbauer 2010",
     "murad2018": "Murad et al. 2018",
     "friede2017a": "Friede et al. 2017a",
@@ -83,7 +95,8 @@ def references_for(settings: dict) -> list[str]:
     tau2 = str(settings.get("tau2", "")).upper()
     ci = str(settings.get("ci", "")).lower()
     if method == "glmm":
-        keys += ["stijnen2010", "schwarzer2019"]
+        # Liu & Pierce: the adaptive Gauss-Hermite quadrature of the likelihood.
+        keys += ["stijnen2010", "schwarzer2019", "liu1994"]
     elif method == "common":
         keys += ["clopper1934"]
     elif method == "bayes":
@@ -98,12 +111,17 @@ def references_for(settings: dict) -> list[str]:
             keys += ["dersimonian1986"]
         elif tau2 == "REML":
             keys += ["viechtbauer2005"]
+        keys += ["viechtbauer2007"]  # the Q-profile interval of tau2
     if ci == "hk":
         keys += ["hartung2001", "inthout2014"]
     elif ci == "hk-adhoc":
         keys += ["hartung2001", "rover2015"]
     if settings.get("pi") and method != "common":
         keys += ["higgins2009"]
+    if method != "common":
+        keys += ["higgins2002"]  # I2, printed for every random-effects method
+    if str(settings.get("study_ci", "")).lower() == "cp":
+        keys += ["clopper1934"]  # the studies' own intervals
     return keys
 
 
