@@ -360,19 +360,21 @@ def test_tau_against_its_prior_and_the_predictive_intervals_range():
     assert "stays close to the prior" not in text
 
 
+def _text_with_medians(default: float, mu_n2: float) -> str:
+    """Complete remission's section with these posterior medians (the half-normal(0.5) and
+    half-Cauchy(0.5) variants near the default, so that mu ~ Normal(0, 2) moves it most)."""
+    data = make_data()
+    primary = data.pooled["complete_remission"]["primary"]
+    primary["estimate"] = default
+    for name, value in (("bayes_mu_n2", mu_n2), ("bayes_tau_hn05", 0.9), ("bayes_tau_hc05", 0.91)):
+        primary["secondary"][name]["estimate"] = value
+    return text_of(outcome_blocks(prior_sensitivity_section(data), "complete_remission"))
+
+
 def test_the_shift_is_the_difference_of_the_printed_medians():
     # A review subtracted the printed 0.905 from 0.918 and found 1.3 points where the sentence
     # said 1.2 (the unrounded medians differ by 1.22).
-    data = make_data()
-    primary = data.pooled["complete_remission"]["primary"]
-    primary["estimate"] = 0.9054
-    for name, value in (
-        ("bayes_mu_n2", 0.91762),
-        ("bayes_tau_hn05", 0.9),
-        ("bayes_tau_hc05", 0.91),
-    ):
-        primary["secondary"][name]["estimate"] = value
-    text = text_of(outcome_blocks(prior_sensitivity_section(data), "complete_remission"))
+    text = _text_with_medians(0.9054, mu_n2=0.91762)
     assert "from the default's 0.905 (to 0.918 with" in text
     assert "moves by at most 1.3 percentage points" in text
 
@@ -380,15 +382,6 @@ def test_the_shift_is_the_difference_of_the_printed_medians():
 def test_the_judgement_weighs_the_same_printed_shift_as_the_sentence():
     # A diff review: 0.9054 and 0.95555 print as 0.905 and 0.956, 5.1 points apart, while the
     # judgement weighed the unrounded 5.0 and called it robust.
-    data = make_data()
-    primary = data.pooled["complete_remission"]["primary"]
-    primary["estimate"] = 0.9054
-    for name, value in (
-        ("bayes_mu_n2", 0.95555),
-        ("bayes_tau_hn05", 0.9),
-        ("bayes_tau_hc05", 0.91),
-    ):
-        primary["secondary"][name]["estimate"] = value
-    text = text_of(outcome_blocks(prior_sensitivity_section(data), "complete_remission"))
+    text = _text_with_medians(0.9054, mu_n2=0.95555)
     assert "moves by at most 5.1 percentage points" in text
     assert "sensitive to the priors" in text and "moves it up by 5.1 points" in text

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(Problem("data/raw", "", "no study files (*.yaml) found"))
     # Without file arguments, the folder is checked as the workflow checks it.
     unread = [] if args.files else unread_files("data/raw")
-    problems = unread + validate_paths(files, read_config(args.config))
+    config = read_config(args.config)
+    problems = unread + validate_paths(files, config)
     if args.files and not problems:
         # A file checked alone against the others of its folder, as the workflow will.
         problems = label_clashes_with_folder(files)
@@ -57,19 +58,18 @@ def run(args: argparse.Namespace) -> int:
     if not args.files:
         # What the workflow refuses at start-up for the folder as a whole: an accepted folder
         # must run to the end.
-        problems = _design_problems(files, args.config)
+        problems = _design_problems(files, config, args.config or "config.yaml")
         if problems:
             raise InputError(problems)
     return 0
 
 
-def _design_problems(files: list[str], config_path: str | None) -> list:
+def _design_problems(files: list[str], config, path: str) -> list:
     """The coverage study's design for the folder, as the workflow computes it at start-up
-    (workflow/rules/common.smk): a problem when no study enters its analysis."""
+    (workflow/rules/common.smk): a problem when no study enters its analysis. The studies
+    were checked already with this config: ``read_study`` finds them in its cache."""
     import json
-    from pathlib import Path
 
-    from stsmeta.config import read_config
     from stsmeta.coverage.design import design_text
     from stsmeta.coverage.plan import settings_from_config
     from stsmeta.errors import InputError
@@ -77,10 +77,8 @@ def _design_problems(files: list[str], config_path: str | None) -> list:
     from stsmeta.evidence.studyfile import read_study
     from stsmeta.pool.extract import extract_text
 
-    path = config_path or "config.yaml"
-    if config_path is None and not Path(path).is_file():
+    if config is None:  # no config.yaml: nothing says what the coverage study simulates
         return []
-    config = read_config(path)
     records = [json.loads(study_to_json(read_study(f, config))) for f in files]
     extracts = [json.loads(extract_text(r)) for r in records]
     try:

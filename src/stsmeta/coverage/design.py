@@ -28,12 +28,16 @@ def design_document(
     """``{outcome, scenario, k, studies: [{study, n}]}`` of one analysis, in its row order."""
     from stsmeta.pool.eligibility import build_dataset
 
-    rows = build_dataset(studies, config, outcome, scenario, config_file=config_file).rows
+    dataset = build_dataset(studies, config, outcome, scenario, config_file=config_file)
+    return _document(dataset)
+
+
+def _document(dataset) -> dict[str, Any]:
     return {
-        "outcome": outcome,
-        "scenario": scenario,
-        "k": len(rows),
-        "studies": [{"study": r.study_id, "n": r.n} for r in rows],
+        "outcome": dataset.outcome,
+        "scenario": dataset.scenario,
+        "k": len(dataset.rows),
+        "studies": [{"study": r.study_id, "n": r.n} for r in dataset.rows],
     }
 
 
@@ -49,25 +53,18 @@ def design_text(
     An analysis without a study has no design to simulate (and the report needs the coverage
     study): refused here, at start-up, before any job runs, rather than by a shard job later.
     """
-    document = design_document(studies, config, outcome, scenario, config_file)
-    if not document["studies"]:
-        raise InputError(empty_design_problem(studies, config, outcome, scenario, config_file))
-    return json.dumps(document, indent=1, sort_keys=True) + "\n"
-
-
-def empty_design_problem(
-    studies: Sequence[Mapping[str, Any]],
-    config: Mapping[str, Any],
-    outcome: str,
-    scenario: str,
-    config_file: str = "config.yaml",
-) -> Problem:
-    """Why the analysis the coverage study simulates has no study: each criterion that left
-    studies out, with the studies it left out (a study may have the counts and still be left
-    out, by systemic STS or its unit, say)."""
     from stsmeta.pool.eligibility import build_dataset
 
     dataset = build_dataset(studies, config, outcome, scenario, config_file=config_file)
+    if not dataset.rows:
+        raise InputError(_empty_design_problem(dataset, config_file))
+    return json.dumps(_document(dataset), indent=1, sort_keys=True) + "\n"
+
+
+def _empty_design_problem(dataset, config_file: str) -> Problem:
+    """Why the analysis the coverage study simulates has no study: each criterion that left
+    studies out, with the studies it left out (a study may have the counts and still be left
+    out, by systemic STS or its unit, say)."""
     by_criterion: dict[str, list[str]] = {}
     for exclusion in dataset.excluded:
         for criterion in exclusion.criteria:
@@ -76,6 +73,7 @@ def empty_design_problem(
         f"{' '.join('STS' if w == 'sts' else w for w in criterion.split('_'))}: {', '.join(labels)}"
         for criterion, labels in sorted(by_criterion.items())
     )
+    outcome, scenario = dataset.outcome, dataset.scenario
     return Problem(
         config_file,
         "coverage.outcome",

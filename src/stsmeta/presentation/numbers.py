@@ -13,7 +13,8 @@ NOT_ESTIMABLE = "not estimable"
 MISSING = "–"
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """A finite int or float, not a boolean: what can be printed as a number."""
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
@@ -23,26 +24,26 @@ def _is_number(value: object) -> bool:
 
 def proportion(value: object) -> str:
     """A proportion on the 0-1 scale, three decimals (metafor prints four; three suffice here)."""
-    return f"{float(value):.3f}" if _is_number(value) else NOT_ESTIMABLE
+    return f"{float(value):.3f}" if is_number(value) else NOT_ESTIMABLE
 
 
 def interval(low: object, high: object) -> str:
     """An interval of proportions as ``[low, high]``."""
-    if _is_number(low) and _is_number(high):
+    if is_number(low) and is_number(high):
         return f"[{float(low):.3f}, {float(high):.3f}]"
     return NOT_ESTIMABLE
 
 
 def estimate_with_interval(estimate: object, low: object, high: object) -> str:
     """``0.812 [0.512, 0.943]``, or ``not estimable``."""
-    if not _is_number(estimate):
+    if not is_number(estimate):
         return NOT_ESTIMABLE
     return f"{proportion(estimate)} {interval(low, high)}"
 
 
 def _fixed(value: object, spec: str, scale: float = 1, suffix: str = "") -> str:
     """``value`` (times ``scale``) in format ``spec`` plus ``suffix``; ``–`` when missing."""
-    return f"{scale * float(value):{spec}}{suffix}" if _is_number(value) else MISSING
+    return f"{scale * float(value):{spec}}{suffix}" if is_number(value) else MISSING
 
 
 def bound(value: object) -> str:
@@ -77,7 +78,7 @@ def q_statistic(value: object) -> str:
 
 def p_value(value: object) -> str:
     """A p-value, three decimals, or ``<0.001``."""
-    if not _is_number(value):
+    if not is_number(value):
         return MISSING
     return "<0.001" if float(value) < 0.001 else f"{float(value):.3f}"
 
@@ -123,7 +124,7 @@ def count(value: object) -> str:
         return MISSING
     if isinstance(value, int):
         return str(value)
-    if _is_number(value) and float(value).is_integer():
+    if is_number(value) and float(value).is_integer():
         return str(int(value))
     return str(value)
 
@@ -135,7 +136,7 @@ def events_over_n(events: object, n: object) -> str:
 
 def is_estimable(result: dict | None) -> bool:
     """Whether a pooled result has a point estimate."""
-    return bool(result) and _is_number(result.get("estimate"))
+    return bool(result) and is_number(result.get("estimate"))
 
 
 # ---------------------------------------------------------------- for readers (first screen)
@@ -148,7 +149,7 @@ def percent(value: object) -> str:
     would claim a precision the data do not have. Only 0 and 1 print as 0% and 100%: a value
     that rounds to them without being them is ``<1%`` or ``>99%``.
     """
-    if not _is_number(value):
+    if not is_number(value):
         return NOT_ESTIMABLE
     p = float(value)
     shown = math.floor(100 * p + 0.5)
@@ -161,7 +162,7 @@ def percent(value: object) -> str:
 
 def in_ten(value: object) -> str:
     """A proportion as a natural frequency out of 10 (``0.884`` -> ``9``), rounded half up."""
-    if not _is_number(value):
+    if not is_number(value):
         return MISSING
     return str(math.floor(10 * float(value) + 0.5))
 

@@ -4,8 +4,6 @@ this evidence base (the summary JSON of `stsmeta coverage-summary`).
 
 from __future__ import annotations
 
-import math
-
 from stsmeta.presentation import numbers
 from stsmeta.report.base import (
     ReportData,
@@ -256,10 +254,6 @@ def runner_up_paragraph(data: ReportData) -> list[Block]:
 BINOMIAL_NORMAL = ("bayes", "glmm")
 
 
-def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def scope_paragraph(data: ReportData) -> list[Block]:
     """Where the recommendation stops: when an outcome's binomial-normal fits (the primary
     method and the configured primary) put tau beyond the grid's largest, or its estimate
@@ -267,8 +261,8 @@ def scope_paragraph(data: ReportData) -> list[Block]:
     only; this sentence reads the results, and never changes the choice. Every outcome: the
     recommendation is used for each."""
     settings = (data.coverage or {}).get("settings") or {}
-    taus = [float(t) for t in settings.get("taus") or [] if _finite(t)]
-    props = [float(p) for p in settings.get("true_proportions") or [] if _finite(p)]
+    taus = [float(t) for t in settings.get("taus") or [] if numbers.is_number(t)]
+    props = [float(p) for p in settings.get("true_proportions") or [] if numbers.is_number(p)]
     if not taus or not props:
         return []
     top = max(taus)
@@ -281,7 +275,7 @@ def scope_paragraph(data: ReportData) -> list[Block]:
         src = file_src(outcome, "primary")
         clauses = _beyond_grid(pooled, src, top)
         estimate = pooled.get("estimate")
-        off = _finite(estimate) and not min(props) <= float(estimate) <= max(props)
+        off = numbers.is_number(estimate) and not min(props) <= float(estimate) <= max(props)
         if not clauses and not off:
             continue
         label = data.plan.outcome_label(outcome)
@@ -336,8 +330,8 @@ def _beyond_grid(pooled: dict, src: str, top: float) -> list[tuple]:
             continue
         name = label or method
         median, high, tau2 = result.get("tau"), result.get("tau_ci_high"), result.get("tau2")
-        if method == "bayes" and _finite(high) and float(high) > top:
-            prior = not (_finite(median) and float(median) > top)
+        if method == "bayes" and numbers.is_number(high) and float(high) > top:
+            prior = not (numbers.is_number(median) and float(median) > top)
             clauses.append(
                 (
                     f"{name}, posterior median τ ",
@@ -347,7 +341,7 @@ def _beyond_grid(pooled: dict, src: str, top: float) -> list[tuple]:
                     " (with so few studies, largely the prior on τ)" if prior else "",
                 )
             )
-        elif method == "glmm" and _finite(tau2) and float(tau2) > top * top:
+        elif method == "glmm" and numbers.is_number(tau2) and float(tau2) > top * top:
             clauses.append(
                 (
                     f"{name}, τ² = ",

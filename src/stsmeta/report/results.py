@@ -88,23 +88,17 @@ def results_section(data: ReportData) -> list[Block]:
 def glmm_extras(name: str, result: dict, src: str, level: str, is_primary: bool) -> list:
     """The profile-likelihood interval, τ² interval (the primary's), likelihood-ratio test of
     τ² = 0 and Q description of one method's result: what it carries, nothing else."""
+
+    def interval(words: str, key: str, fmt: str, after: str = "") -> list:
+        low, high = num(result, src, f"{key}_low", fmt), num(result, src, f"{key}_high", fmt)
+        return [f"{words} of {name}: [", low, ", ", high, f"]{after}. "]
+
     parts: list = []
     if result.get("profile_ci_low") is not None:
-        parts += [
-            f"Profile-likelihood {level} CI of {name}: [",
-            num(result, src, "profile_ci_low", "bound"),
-            ", ",
-            num(result, src, "profile_ci_high", "bound"),
-            "]" + ("" if is_primary else " (the table gives its Wald-type interval)") + ". ",
-        ]
+        wald = "" if is_primary else " (the table gives its Wald-type interval)"
+        parts += interval(f"Profile-likelihood {level} CI", "profile_ci", "bound", wald)
     if is_primary and result.get("tau2_ci_low") is not None:
-        parts += [
-            f"τ² {numbers.interval_kind(result)[0]} of {name}: [",
-            num(result, src, "tau2_ci_low", "tau2"),
-            ", ",
-            num(result, src, "tau2_ci_high", "tau2"),
-            "]. ",
-        ]
+        parts += interval(f"τ² {numbers.interval_kind(result)[0]}", "tau2_ci", "tau2")
     if (parts or is_primary) and result.get("lrt_stat") is not None:
         # The engine's description starts with the hypothesis the sentence already names.
         null = str(result.get("lrt_test") or "").removeprefix("tau2 = 0, ")
