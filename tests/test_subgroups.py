@@ -57,8 +57,11 @@ def test_two_diseases_split_by_patient_rows():
         systemic=False,
         reading="primary",
     )
-    counts = {c.level: (c.events, c.n) for c in split.levels}
-    assert counts == {"nephrogenic_systemic_fibrosis": (0, 1), "systemic_sclerosis": (3, 5)}
+    counts = {c.level: (c.events, c.n, c.not_evaluable) for c in split.levels}
+    assert counts == {
+        "nephrogenic_systemic_fibrosis": (0, 1, 1),
+        "systemic_sclerosis": (3, 5, 0),
+    }
     evaluable = split_counts(
         study,
         "disease",
@@ -171,6 +174,68 @@ def test_baumgartner_nielsen_nsf_level_has_only_its_patient(real_studies):
     ssc = {r.study_id: (r.events, r.n) for r in members["systemic_sclerosis"]}
     assert nsf == {"baumgartner-nielsen-2016": (0, 1)}
     assert ssc["baumgartner-nielsen-2016"] == (3, 5)
+
+
+def test_single_level_study_counts_its_unassessable_patients():
+    patients = [_patient(f"p{i}", "dermatomyositis", "complete_remission") for i in (1, 2)]
+    patients.append(_patient("p3", "dermatomyositis", "not_evaluable"))
+    study = _study(["dermatomyositis"], patients)
+    kwargs = dict(unit="patients", systemic=False)
+    (level,) = split_counts(
+        study, "disease", "complete_remission", events=2, n=3, reading="primary", **kwargs
+    ).levels
+    assert (level.events, level.n, level.not_evaluable) == (2, 3, 1)
+    # The evaluable-only reading leaves the patient out of the denominator: nothing to note.
+    (level,) = split_counts(
+        study, "disease", "complete_remission", events=2, n=2, reading="evaluable_only", **kwargs
+    ).levels
+    assert (level.n, level.not_evaluable) == (2, 0)
+
+
+def test_a_level_of_an_unassessable_patient_says_so(real_studies):
+    # Baumgartner-Nielsen's NSF patient died before week 12: the level "0/1" is not a failure of
+    # treatment, and the pooled level (and so the report's notes) must say so; the other levels
+    # carry no such note.
+    from stsmeta.pool.analysis import analyse
+
+    class Counts:  # stands in for the engine: the notes do not depend on the numbers
+        def __init__(self, events, n):
+            self.events, self.n = sum(events), sum(n)
+
+        def to_dict(self):
+            return {"k": 1, "events": self.events, "n": self.n, "estimate": 0.5, "warnings": []}
+
+    def pool_fn(events, n, **_):
+        return Counts(events, n)
+
+    def notes(scenario):
+        result = analyse(real_studies, CONFIG, "complete_remission", scenario, pool_fn=pool_fn)
+        return {
+            level: [w for w in r.get("warnings") or [] if "could not be assessed" in w]
+            for level, r in (result.get("subgroups") or {}).get("disease", {}).items()
+        }
+
+    primary = notes("primary")
+    assert primary.pop("nephrogenic_systemic_fibrosis") == [
+        "the level's one patient could not be assessed (died or lost before the assessment;"
+        " Baumgartner-Nielsen 2016) and counts as a non-event under the reading in force: not an"
+        " observed failure of treatment"
+    ]
+    assert not any(primary.values())
+    # Subgroups are pooled in the primary scenario only; there the NSF level is present and
+    # the SSc level's 3/5 holds no unassessable patient.
+    assert "systemic_sclerosis" in primary
+
+
+def test_not_evaluable_note_counts_in_words():
+    from stsmeta.pool.subgroups import not_evaluable_note
+
+    assert not_evaluable_note(2, 5, ["A 2001", "B 2002"]).startswith(
+        "2 of the level's 5 patients could not be assessed (died or lost before the assessment;"
+        " A 2001, B 2002) and count as non-events"
+    )
+    assert "1 of the level's 4 patients could not be assessed" in not_evaluable_note(1, 4, ["A"])
+    assert "and counts as a non-event" in not_evaluable_note(1, 4, ["A"])
 
 
 def test_extracts_carry_what_subgroups_and_restrictions_read(real_studies):

@@ -29,7 +29,7 @@ from stsmeta.pool.eligibility import (
 from stsmeta.pool.pooling import PoolFunction, default_pool, pool_rows
 from stsmeta.pool.scenarios import SCENARIO_DEFAULTS, outcome_label_of, scenario_settings
 from stsmeta.pool.subgroup_tests import subgroup_difference
-from stsmeta.pool.subgroups import NOT_REPORTED
+from stsmeta.pool.subgroups import NOT_REPORTED, not_evaluable_note
 
 # Plain Python (no numpy): the JSON form of a pooled result.
 from stsmeta.stats.results import json_ready
@@ -133,6 +133,26 @@ def _main_fields(
     }
 
 
+def _note_not_evaluable(
+    levels: Mapping[str, dict[str, Any]], rows: Sequence[StudyRow], variable: str
+) -> None:
+    """Say so on a level whose count holds patients who could not be assessed: a level made of
+    one patient who died before the assessment would otherwise read as a failure (0/1)."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for row in rows:
+        for count in row.split(variable).levels:
+            if count.not_evaluable:
+                found.setdefault(count.level, []).append((count.not_evaluable, row.label))
+    for level_, entries in found.items():
+        result = levels.get(level_)
+        if result is None:
+            continue
+        note = not_evaluable_note(
+            sum(c for c, _ in entries), int(result.get("n") or 0), [label for _, label in entries]
+        )
+        result["warnings"] = [*(result.get("warnings") or []), note]
+
+
 def _subgroup_fields(config: Mapping, rows: Sequence[StudyRow], run: Run) -> dict[str, Any]:
     """Pooled subgroups, the studies each variable leaves out and the tests of difference."""
     subgroups = config.get("subgroups") or {}
@@ -142,6 +162,8 @@ def _subgroup_fields(config: Mapping, rows: Sequence[StudyRow], run: Run) -> dic
         }
         for variable in sorted(subgroups)
     }
+    for variable, levels in pooled.items():
+        _note_not_evaluable(levels, rows, variable)
     return {
         "subgroup_labels": dict(sorted(subgroups.items())),
         "subgroups": pooled,

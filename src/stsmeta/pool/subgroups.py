@@ -12,7 +12,7 @@ Pure functions over the normalised-study dicts (docs/architecture.md); no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 # Subgroup variable (config `subgroups`) -> (study field of its levels, patient field).
@@ -52,6 +52,9 @@ class LevelCount:
     level: str
     events: int
     n: int
+    # Patients of the level counted in ``n`` whose row says they could not be assessed (died or
+    # lost before it): non-events under the reading, not observed failures of treatment.
+    not_evaluable: int = 0
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,10 @@ def split_counts(
 ) -> Split:
     """How one analysed study (its counts ``events``/``n``) divides over the variable's levels."""
     levels = study_levels(study, variable)
-    if len(levels) == 1:
-        return Split((LevelCount(levels[0], events, n),))
-    names = ", ".join(levels)
     rows = _patients_in_reading(study, events, n, unit, systemic, reading)
+    if len(levels) == 1:
+        return Split((LevelCount(levels[0], events, n, _not_evaluable(rows or ())),))
+    names = ", ".join(levels)
     if rows is None:
         return Split(
             (),
@@ -111,8 +114,9 @@ def split_counts(
     unknown: dict[str, int] = {}
     for row in rows:
         level = row.get(patient_field) or NOT_REPORTED
-        counts = known.setdefault(level, [0, 0])
+        counts = known.setdefault(level, [0, 0, 0])
         counts[1] += 1
+        counts[2] += _not_evaluable([row])
         is_event = table.get(row.get("outcome") or NOT_REPORTED)
         if is_event is None:
             unknown[level] = unknown.get(level, 0) + 1
@@ -130,7 +134,25 @@ def split_counts(
         if not 0 <= residual <= count:
             return Split((), f"patient rows disagree with the study's counts {events}/{n}")
         known[level][0] += residual
-    return Split(tuple(LevelCount(lv, e, m) for lv, (e, m) in sorted(known.items())))
+    return Split(tuple(LevelCount(lv, e, m, ne) for lv, (e, m, ne) in sorted(known.items())))
+
+
+def _not_evaluable(rows) -> int:
+    return sum(1 for p in rows if p.get("outcome") == "not_evaluable")
+
+
+def not_evaluable_note(count: int, n: int, labels: Sequence[str]) -> str:
+    """The note on a subgroup level whose count holds patients who could not be assessed."""
+    where = f"(died or lost before the assessment; {', '.join(labels)})"
+    if count == n == 1:
+        who, verb, what = "the level's one patient", "counts", "a non-event"
+    else:
+        who = f"{count} of the level's {n} patients"
+        verb, what = ("counts", "a non-event") if count == 1 else ("count", "non-events")
+    return (
+        f"{who} could not be assessed {where} and {verb} as {what} under the reading in"
+        " force: not an observed failure of treatment"
+    )
 
 
 def check_split(split: Split, events: int, n: int) -> None:
