@@ -142,6 +142,32 @@ def test_valid_unusual_text_is_accepted_and_normalised_to_json(tmp_path):
     json.loads(study_to_json(study))
 
 
+@pytest.mark.parametrize(
+    ("label", "accepted"),
+    [
+        ("Smith 2013b", True),  # a year's letter suffix is Latin
+        ("Müller 2019", True),
+        ("Mu\u0308ller 2019", True),  # "ü" as "u" and a combining diaeresis
+        ("Иванов 2019", True),  # a word wholly in one script
+        ("Παπαδόπουλος 2019", True),
+        ("O\u2019Neil & Łukasz 2019", True),
+        ("Sm\u0456th 2013", False),  # Cyrillic "і" among Latin letters
+        ("Smith 2\u041e13", False),  # Cyrillic "О" in a year
+        ("Smith 2013\u0431", False),  # a Cyrillic suffix on a year
+        ("\u0391lpha 2019", False),  # Greek capital alpha before Latin letters
+    ],
+)
+def test_label_words_keep_to_one_script(label, accepted):
+    from stsmeta.text_rules import text_problem
+
+    problem = text_problem(label, label=True)
+    assert (problem is None) == accepted, problem
+    if not accepted:
+        assert problem.startswith("mixes letters of different scripts in the word")
+    # Free text is not drawn as a study's name: any mixture is its own business.
+    assert text_problem(label) is None
+
+
 def test_text_that_yaml_11_would_read_as_a_number_stays_text(tmp_path):
     """A locator typed as a time (12:30) or with a leading zero (07) is text in a text field,
     never the number YAML 1.1 makes of it (750, 7); the file is valid."""
@@ -285,6 +311,8 @@ def test_a_config_file_that_is_not_utf8_is_named_with_its_line(tmp_path):
         (("outcomes", "any_response"), "$\\undefinedmacro$", True),
         (("methods", "primary"), "GLMM {word}", True),
         (("scenarios", "primary"), "Müller's τ² scenario", True),
+        (("scenarios", "primary"), "Prim\u0430ry", False),  # a Cyrillic "a"
+        (("methods", "primary"), "GLMM (Иванов 2019)", True),
     ],
 )
 def test_config_labels_are_drawable_or_refused(where, label, accepted):

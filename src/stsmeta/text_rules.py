@@ -15,7 +15,10 @@ Decided per character class (docs/data-dictionary.md, "Characters allowed in tex
   has a glyph for: Latin with accents, Greek, Cyrillic and common symbols, but not CJK; and no
   right-to-left letters (Arabic, Hebrew), which the figures' left-to-right layout would reverse.
   A study known by a name in another script is labelled by its romanised name (as PubMed lists
-  it).
+  it). No word of a label mixes letters of two scripts, and a word with digits has Latin letters
+  only: a Cyrillic "о" or Greek "ο" among Latin letters or in a year ("Smith 2О13") looks like
+  the Latin letter, so the label would read as another study's but differ from it (the mixed-
+  script check of Unicode's security mechanisms, UTS #39, reduced to the scripts the font has).
 
 ``$`` and ``{}`` are ordinary characters: figures draw text with mathtext off, and no label is
 ever formatted as a Snakemake pattern.
@@ -23,6 +26,7 @@ ever formatted as a Snakemake pattern.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
@@ -113,8 +117,33 @@ def text_problem(value: str, *, label: bool = False, one_line: bool = False) -> 
                 " spell it in Latin, Greek or Cyrillic letters (a name as PubMed romanises it),"
                 " or leave out the symbol"
             )
+        mixed = _mixed_script_word(value)
+        if mixed:
+            return mixed
     if label and value != value.strip():
         return "begins or ends with spaces; remove them"
+    return None
+
+
+def _script(char: str) -> str:
+    """A letter's script as the first word of its Unicode name: LATIN, GREEK, CYRILLIC, ..."""
+    return unicodedata.name(char, "UNNAMED").split()[0]
+
+
+def _mixed_script_word(value: str) -> str | None:
+    """The first word (letters, marks and digits) that mixes scripts, described; or None."""
+    for word in re.findall(r"[^\W_]+", unicodedata.normalize("NFC", value)):
+        letters = [c for c in word if unicodedata.category(c).startswith("L")]
+        scripts = {_script(c) for c in letters}
+        if any(c in "0123456789" for c in word):
+            scripts.add("LATIN")  # a year and its letter suffix ("2013b") are Latin
+        if len(scripts) > 1:
+            odd = [c for c in letters if _script(c) != "LATIN"] or letters
+            return (
+                f"mixes letters of different scripts in the word {word!r}: {_listed(odd)};"
+                " a letter of another alphabet that looks like a Latin one makes a label that"
+                " reads like another study's but differs from it; type the word in one alphabet"
+            )
     return None
 
 

@@ -157,6 +157,17 @@ CASES = {
         "label",
         ["right-to-left"],
     ),
+    # Lookalike letters: a Cyrillic "у" inside a Latin word, a Cyrillic "О" in the year.
+    "label-mixed-script": (
+        sub("label: Synthetic 2020", "label: S\u0443nthetic 2020"),
+        "label",
+        ["mixes letters", "U+0443 CYRILLIC SMALL LETTER U", "one alphabet"],
+    ),
+    "label-lookalike-year": (
+        sub("label: Synthetic 2020", "label: Synthetic 2\u041e20"),
+        "label",
+        ["mixes letters", "'2\u041e20'", "U+041E CYRILLIC CAPITAL LETTER O"],
+    ),
     "complex-key": (whole("? [a, b]\n: 1\n"), "line 1", ["field name must be text"]),
     "empty-file": (whole(""), "(file)", ["expected a mapping"]),
     "label-long": (
