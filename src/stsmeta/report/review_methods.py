@@ -195,7 +195,9 @@ def appraisal_blocks(data: ReportData) -> list[Block]:
                 "The eight questions of Murad et al. for case reports and case series (Murad et "
                 "al. 2018), answered per study with a reason, grouped into domains (selection, "
                 "ascertainment, causality, reporting) and an overall judgement where the study "
-                "files give them."
+                "files give them. The overall judgement is the reviewer's, recorded with its "
+                "reason, and not a score summed from the answers, which Murad et al. advise "
+                "against; no rule maps the domains to it."
             )
         ),
         Heading(3, "Reporting bias assessment", "reporting-bias-methods"),
