@@ -19,7 +19,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "evidence": ("evidence", "schemas"),
     "pool": ("pool", "stats", "evidence", "schemas"),
     "coverage": ("coverage", "stats", "pool", "evidence", "schemas"),
-    "figures": ("figures", "presentation", "evidence", "pool", "schemas"),
+    "figures": ("figures", "presentation", "evidence", "pool", "stats", "schemas"),
     "report": ("report", "presentation", "evidence", "pool", "stats", "archive", "schemas"),
 }
 
