@@ -230,3 +230,25 @@ def test_problems_of_a_command_line_override_name_it():
     # --config did not set is the files'.
     methods = Problem("config.yaml", "coverage.methods[0]", "'x' is not a configured method")
     assert attribute_overrides([methods], overrides) == [methods]
+
+
+@pytest.mark.parametrize("stage", ["pool", "report", "archive"])
+def test_the_same_settings_give_the_same_stage_file_whatever_their_order(stage):
+    # `--config confidence_level=0.9` puts its key first; the same value typed into config.yaml
+    # keeps its place. The stage files (and the report's input fingerprint) must not differ.
+    from stsmeta.config import effective_config
+
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    config["confidence_level"] = 0.9
+    moved = {
+        "confidence_level": 0.9,
+        **{k: v for k, v in config.items() if k != "confidence_level"},
+    }
+    assert list(moved) != list(config)
+    assert effective_config(moved, stage) == effective_config(config, stage)
+    # Below the top level the plan's order stays: outcomes as config.yaml lists them.
+    if stage == "pool":
+        import json
+
+        written = json.loads(effective_config(config, stage))["config"]["outcomes"]
+        assert list(written) == list(config["outcomes"])

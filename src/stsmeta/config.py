@@ -491,9 +491,12 @@ def effective_config(config: Mapping[str, Any], stage: str) -> str:
     import json
 
     fields = STAGE_FIELDS[stage]
-    part = {k: v for k, v in config.items() if fields is None or k in fields}
+    # Top-level keys sorted: `--config confidence_level=0.9` puts its key first where the same
+    # value in config.yaml keeps its place, and the same settings must give the same bytes (the
+    # report's input fingerprint). Below the top, key order is kept: figures and the report
+    # list outcomes and scenarios in the plan's order.
+    part = {k: config[k] for k in sorted(config) if fields is None or k in fields}
     document = {EFFECTIVE_MARK: stage, "config": _plain(part)}
-    # Key order kept: figures and the report list outcomes and scenarios in the plan's order.
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
