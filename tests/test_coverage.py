@@ -578,7 +578,7 @@ def test_selection_rule_worst_cell_then_mean_width():
         row("b", 0.94, 0.50),
         row("b", 0.93, 0.50),  # worst 0.02 away: best
         row("c", 0.951, 0.20),
-        row("c", 0.932, 0.20),  # worst 0.018 away, ties with b (0.005 steps) and is narrower
+        row("c", 0.932, 0.20),  # worst 0.018 away, ties with b (under 0.005) and is narrower
         row("d", 0.95, 0.10, fail=0.05),  # fails too often
     ]
     rec = summ.recommend(rows, LEVEL, max_failure_rate=0.01)
@@ -736,12 +736,12 @@ def test_margin_upper_bound_covers_correlated_coverages_that_independence_unders
 
 
 def test_runner_up_in_a_tie_is_recorded_as_tied_with_its_signed_margin():
-    """A tie (same TIE step) goes to the narrower method; the runner-up, though closer to
+    """A tie (under TIE apart) goes to the narrower method; the runner-up, though closer to
     nominal, is behind by the rule: the margin is negative and the margin is not separated."""
     rows = [
         cell_at("wide", 0.5, 0.0, 0.984, 0.004, width=0.50),  # worst 0.034
         cell_at("wide", 0.9, 0.0, 0.950, 0.004, width=0.50),
-        cell_at("narrow", 0.5, 0.0, 0.986, 0.004, width=0.40),  # worst 0.036, same step
+        cell_at("narrow", 0.5, 0.0, 0.986, 0.004, width=0.40),  # worst 0.036, 0.002 further
         cell_at("narrow", 0.9, 0.0, 0.950, 0.004, width=0.40),
     ]
     rec = summ.recommend(rows, LEVEL, max_failure_rate=0.01)
@@ -755,15 +755,42 @@ def test_runner_up_in_a_tie_is_recorded_as_tied_with_its_signed_margin():
 
 def test_runner_up_is_the_next_by_rank_not_by_deviation_alone():
     """Three eligible methods, two tied behind the winner: the narrower of the two is the
-    runner-up, as the rule would rank it."""
+    runner-up, the rule's choice among the others."""
     rows = [
         cell_at("best", 0.5, 0.0, 0.960, 0.005, width=0.6),  # worst 0.010
         cell_at("wide", 0.5, 0.5, 0.978, 0.005, width=0.5),  # worst 0.028
-        cell_at("narrow", 0.5, 1.0, 0.981, 0.005, width=0.3),  # worst 0.031, same step
+        cell_at("narrow", 0.5, 1.0, 0.981, 0.005, width=0.3),  # worst 0.031, under 0.005 on
     ]
     m = summ.recommend(rows, LEVEL, max_failure_rate=0.01).margin
     assert m.runner_up == "narrow" and not m.tied
     assert m.margin == pytest.approx(0.021)
+
+
+@pytest.mark.parametrize(
+    ("next_worst", "winner"),
+    [
+        (0.078, "next"),  # 0.004 further: a tie, won by the narrower (0.005 steps kept "win")
+        (0.0774, "next"),  # 0.0034: a tie
+        (0.0749, "next"),
+        (0.079, "win"),  # 0.005 exactly is not below it
+        (0.080, "win"),
+    ],
+)
+def test_a_tie_is_a_difference_below_tie_not_a_shared_step(next_worst, winner):
+    """docs/analysis-plan.md: differences below 0.005 are ties. Rounding to 0.005 steps kept
+    0.074 ahead of 0.078 (steps 15 and 16) while it tied 0.0726 with 0.0774 (0.0048 apart);
+    the shipped design's 0.035 and 0.045 are not tied either way."""
+    rows = [
+        cell_at("win", 0.5, 0.0, 0.95 - 0.074, 0.005, width=0.5),
+        cell_at("next", 0.5, 1.0, 0.95 - next_worst, 0.005, width=0.4),
+    ]
+    rec = summ.recommend(rows, LEVEL, max_failure_rate=0.01)
+    assert rec.method == winner
+    assert rec.margin.tied == (winner == "next")
+    assert ("tied with" in rec.reason) == (winner == "next")
+    if winner == "win":
+        # The narrower runner-up would win a tie: the deciding margin is never negative.
+        assert rec.margin.deciding_margin >= -1e-12
 
 
 def test_no_runner_up_without_a_second_eligible_method():

@@ -73,7 +73,7 @@ class Margin:
     margin: float  # the runner-up's worst |coverage - level| minus the winner's (< 0 in a tie)
     mcse: float  # its Monte Carlo SE (margin_mcse)
     same_cell: bool  # both worst cells are one grid cell, whose datasets both methods fitted
-    tied: bool  # within one TIE step of the winner: the mean width decided
+    tied: bool  # less than TIE further from nominal than the nearest: the mean width decided
     # The runner-up's intervals are narrower on average: it would win a tie by the rule.
     runner_up_narrower: bool = False
 
@@ -84,9 +84,9 @@ class Margin:
 
     @property
     def deciding_margin(self) -> float:
-        """The part of the margin that keeps the choice: the rule counts worst cells within about
-        one ``TIE`` of each other as a tie, won by the narrower intervals; when those are the
-        runner-up's, a margin shrunk by ``TIE`` would already hand it the choice."""
+        """The part of the margin that keeps the choice: the rule counts worst cells less than
+        ``TIE`` apart as a tie, won by the narrower intervals; when those are the runner-up's, a
+        margin shrunk by ``TIE`` would already hand it the choice."""
         return self.margin - TIE if self.runner_up_narrower and not self.tied else self.margin
 
     @property
@@ -267,10 +267,12 @@ def recommend(
 ) -> Recommendation:
     """The declared rule (config ``methods.selection: coverage``; docs/analysis-plan.md): among
     methods failing in at most ``max_failure_rate`` of the replicates of every cell, the one
-    whose worst cell's coverage is closest to ``level`` (smallest max |coverage - level|, in
-    steps of ``TIE``), ties broken by the smaller mean interval width, then by name.
+    whose worst cell's coverage is closest to ``level`` (smallest max |coverage - level|);
+    methods whose worst cells are less than ``TIE`` further from it than that smallest are tied
+    with it, and a tie goes to the smaller mean interval width, then to the name.
 
-    The recommendation also records the runner-up (the next eligible method by the same ranking)
+    The recommendation also records the runner-up (the rule's choice among the other eligible
+    methods)
     and the margin between the two worst cells with its Monte Carlo SE (``Margin``,
     ``margin_mcse``), so that the report can say how firmly the simulation separates the choice;
     they never change it.
@@ -315,16 +317,14 @@ def recommend(
             ),
         )
 
-    def rank(v: MethodVerdict):
-        return (round(v.worst_abs_deviation / TIE), v.mean_width, v.method)
-
-    ranked = sorted(eligible, key=rank)
+    ranked = _ranked(eligible)
     best = ranked[0]
+    nearest = min(v.worst_abs_deviation for v in eligible)
     # The claim holds over the grid only: its bounds go with it wherever the reason is printed.
     props = sorted({s.proportion for s in summaries})
     taus = sorted({s.tau for s in summaries})
     grid = f"true proportion {_span(props)}, τ {_span(taus)}"
-    tied = [v for v in eligible if v is not best and rank(v)[0] == rank(best)[0]]
+    tied = [v for v in ranked[1:] if _within_tie(v.worst_abs_deviation, nearest)]
     tie_note = (
         f"; tied with {', '.join(v.method for v in tied)} within {TIE} and narrower on average "
         f"(mean width {best.mean_width:.3f})"
@@ -342,10 +342,30 @@ def recommend(
             f"{best.max_coverage:.3f} over the grid of {grid}) among methods failing in at most "
             f"{max_failure_rate:.1%} of replicates in every cell{tie_note}"
         ),
-        margin=_margin(best, ranked[1], tied=rank(ranked[1])[0] == rank(best)[0])
+        margin=_margin(best, ranked[1], tied=_within_tie(ranked[1].worst_abs_deviation, nearest))
         if len(ranked) > 1
         else None,
     )
+
+
+def _within_tie(deviation: float, nearest: float) -> bool:
+    """Less than ``TIE`` further from nominal than the nearest (rounded: coverages are counts
+    over replicates, and 0.040 - 0.035 must not fall a hair below 0.005)."""
+    return round(deviation - nearest, 12) < TIE
+
+
+def _ranked(eligible: Sequence[MethodVerdict]) -> list[MethodVerdict]:
+    """The eligible methods in the order the rule picks them: its choice, then its choice among
+    the rest, and so on (a tie is relative to the nearest worst cell of those left)."""
+    rest = list(eligible)
+    order = []
+    while rest:
+        nearest = min(v.worst_abs_deviation for v in rest)
+        tied = [v for v in rest if _within_tie(v.worst_abs_deviation, nearest)]
+        pick = min(tied, key=lambda v: (v.mean_width, v.method))
+        order.append(pick)
+        rest.remove(pick)
+    return order
 
 
 def _margin(best: MethodVerdict, runner_up: MethodVerdict, tied: bool) -> Margin:
