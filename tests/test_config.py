@@ -252,3 +252,67 @@ def test_the_same_settings_give_the_same_stage_file_whatever_their_order(stage):
 
         written = json.loads(effective_config(config, stage))["config"]["outcomes"]
         assert list(written) == list(config["outcomes"])
+
+
+def _plan_with(change) -> list:
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    change(config)
+    return load_config(config)[1]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("prior_tau", "half-normal:0"), ("prior_tau", "half-cauchy:."), ("prior_mu", "normal:.:2")],
+)
+def test_a_prior_the_engine_would_refuse_is_refused_with_the_config(key, value):
+    # The schema's pattern let these through; the coverage study or the report then stopped.
+    def change(config):
+        config["methods"]["secondary"]["bayes_mu_n2"][key] = value
+
+    problems = _plan_with(change)
+    assert [p.field for p in problems] == [f"methods.secondary.bayes_mu_n2.{key}"]
+    assert "positive scale" in problems[0].message
+
+
+def test_a_misspelt_scenario_term_is_refused_not_silently_matched_to_nothing():
+    def change(config):
+        config["scenarios"]["without_calciphylaxis"]["exclude_calcinosis_types"] = [
+            "calciphylaxsis",
+            "Calciphylaxis",  # the label: the study files hold the term
+        ]
+
+    problems = _plan_with(change)
+    assert [p.field for p in problems] == [
+        "scenarios.without_calciphylaxis.exclude_calcinosis_types"
+    ] * 2
+    assert "'calciphylaxsis' is not a calcinosis type term" in problems[0].message
+    assert "did you mean 'calciphylaxis'?" in problems[1].message
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {"imprecision_serious_width": 0.5, "imprecision_very_serious_width": 0.3},
+        {"imprecision_serious_width": 0.6},  # above the default 'very serious' 0.5
+        {"inconsistency_serious_tau": 1.0, "inconsistency_very_serious_tau": 1.0},
+    ],
+)
+def test_certainty_thresholds_must_grow_with_seriousness(rules):
+    def change(config):
+        config.setdefault("review", {}).setdefault("certainty_rules", {}).update(rules)
+
+    problems = _plan_with(change)
+    assert len(problems) == 1 and "very_serious" in problems[0].field
+    assert "must be the larger" in problems[0].message
+
+
+def test_excluded_study_ids_must_name_study_files():
+    from stsmeta.pool.scenarios import unknown_excluded_studies
+
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    config["scenarios"]["primary"]["exclude_studies"] = ["smith-2013", "smith-2031"]
+    problems = unknown_excluded_studies(config, ["smith-2013", "galassi-2019"], "config.yaml")
+    assert [(p.file, p.field) for p in problems] == [
+        ("config.yaml", "scenarios.primary.exclude_studies")
+    ]
+    assert "no study 'smith-2031'" in problems[0].message

@@ -385,3 +385,13 @@ def test_the_judgement_weighs_the_same_printed_shift_as_the_sentence():
     text = _text_with_medians(0.9054, mu_n2=0.95555)
     assert "moves by at most 5.1 percentage points" in text
     assert "sensitive to the priors" in text and "moves it up by 5.1 points" in text
+
+
+@pytest.mark.parametrize("prior", ["normal:0:400", "logistic:0:1000", "normal:-900:0.5"])
+def test_a_very_wide_or_far_prior_on_mu_is_described_not_overflowed(prior):
+    # The report job stopped on math.exp overflow (an outside config audit: normal:0:400).
+    from stsmeta.prior_spec import parse_prior
+    from stsmeta.report.prior_sensitivity import mu_words
+
+    words = mu_words(parse_prior(prior, "mu"))
+    assert re.search(r"between (0|1)\.\d\d and (0|1)\.\d\d$", words), words

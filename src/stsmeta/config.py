@@ -248,6 +248,9 @@ def _plan_problems(config: Mapping, file: str) -> list[Problem]:
                 Problem(file, "report.date", f"{value!r} is not a date; give it as YYYY-MM-DD")
             )
     problems += _label_problems(config, file)
+    problems += _prior_problems(config, file)
+    problems += _scenario_term_problems(config, file)
+    problems += _threshold_order_problems(config, file)
     if "primary" in config["methods"].get("secondary", {}):
         problems.append(
             Problem(
@@ -256,6 +259,96 @@ def _plan_problems(config: Mapping, file: str) -> list[Problem]:
                 "'primary' names the primary method; give the secondary method another name",
             )
         )
+    return problems
+
+
+#: The thresholds with which the report proposes GRADE ratings (config review.certainty_rules).
+CERTAINTY_RULE_DEFAULTS = {
+    "imprecision_serious_width": 0.3,
+    "imprecision_very_serious_width": 0.5,
+    "inconsistency_serious_tau": 0.5,
+    "inconsistency_very_serious_tau": 1.0,
+    "small_study_tests_min_k": 10,
+}
+
+
+def certainty_rules(config: Mapping) -> dict[str, Any]:
+    """The review's certainty thresholds, the defaults filled in."""
+    given = (config.get("review") or {}).get("certainty_rules") or {}
+    return {**CERTAINTY_RULE_DEFAULTS, **given}
+
+
+def _prior_problems(config: Mapping, file: str) -> list[Problem]:
+    """Priors the engine would refuse (a scale of 0, a lone "."): the schema's pattern lets them
+    through, and they stopped the coverage study or the report after results were rewritten."""
+    from stsmeta.prior_spec import parse_prior
+
+    methods = config["methods"]
+    specs = [("methods.primary", methods["primary"])]
+    specs += [(f"methods.secondary.{k}", m) for k, m in methods.get("secondary", {}).items()]
+    problems = []
+    for where, spec in specs:
+        for key, role in (("prior_mu", "mu"), ("prior_tau", "tau")):
+            if isinstance(spec.get(key), str):
+                try:
+                    parse_prior(spec[key], role)
+                except ValueError as exc:
+                    problems.append(Problem(file, f"{where}.{key}", str(exc)))
+    return problems
+
+
+def _scenario_term_problems(config: Mapping, file: str) -> list[Problem]:
+    """Scenario exclusions by vocabulary term: a misspelt term would exclude nothing, silently."""
+    from stsmeta.evidence.vocabulary import (
+        CALCINOSIS_TYPE,
+        CO_INTERVENTION,
+        DISEASE,
+        UnknownTerm,
+        canonical,
+    )
+
+    vocabularies = {
+        "exclude_calcinosis_types": CALCINOSIS_TYPE,
+        "exclude_diseases": DISEASE,
+        "exclude_co_interventions": CO_INTERVENTION,
+    }
+    problems = []
+    for name, scenario in config["scenarios"].items():
+        for key, vocab in vocabularies.items():
+            for term in (scenario or {}).get(key) or []:
+                if term not in vocab.labels:
+                    try:  # a label or synonym: the study files hold its canonical term
+                        fix = f"did you mean {canonical(vocab, term)!r}? "
+                    except UnknownTerm:
+                        fix = ""
+                    problems.append(
+                        Problem(
+                            file,
+                            f"scenarios.{name}.{key}",
+                            f"{term!r} is not a {vocab.name} term; {fix}allowed: "
+                            + ", ".join(vocab.allowed()),
+                        )
+                    )
+    return problems
+
+
+def _threshold_order_problems(config: Mapping, file: str) -> list[Problem]:
+    """A 'very serious' threshold below the 'serious' one would rate the lesser problem worse."""
+    rules = certainty_rules(config)
+    problems = []
+    for serious, very in (
+        ("imprecision_serious_width", "imprecision_very_serious_width"),
+        ("inconsistency_serious_tau", "inconsistency_very_serious_tau"),
+    ):
+        if not rules[very] > rules[serious]:
+            problems.append(
+                Problem(
+                    file,
+                    f"review.certainty_rules.{very}",
+                    f"{rules[very]} is not above {serious} ({rules[serious]}); the 'very serious'"
+                    " threshold must be the larger",
+                )
+            )
     return problems
 
 

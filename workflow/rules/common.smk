@@ -31,6 +31,7 @@ from stsmeta.evidence.studyfile import duplicate_labels, unread_files, validate_
 from stsmeta.keep_previous import restore_missing, take_snapshot
 from stsmeta.scheduler_timers import cancel_rate_limit_timers
 from stsmeta.pool.extract import extract_text
+from stsmeta.pool.scenarios import unknown_excluded_studies
 from stsmeta.outputs import (
     PRINT_FORMATS,
     PRINT_RECORD as PRINT_RECORD_NAME,
@@ -285,6 +286,9 @@ STUDIES, _RECORDS = discover_studies(STUDIES_DIR)
 # rewrites the extracts only when one of them changes (params): a typo in a locator reruns the
 # study's normalisation, the tables and the report, and nothing that reads only the extracts.
 EXTRACT_TEXTS = {study: extract_text(_RECORDS[study]) for study in STUDIES}
+_unknown_excluded = unknown_excluded_studies(config, STUDIES, ", ".join(CONFIG_FILES))
+if _unknown_excluded:
+    stop("\n".join(str(p) for p in _unknown_excluded))
 # Each study file's SHA-256, as its record holds it (checked against the file's bytes, or
 # computed from them, by discover_studies): the normalise rules' parameter, so that a file put
 # back with an older time stamp (a backup restored with cp -p, tar, rsync -a) is normalised

@@ -162,3 +162,21 @@ def concentration_reading(
     if alt.get("reported"):
         detail += f" (reported as {alt['reported']!r})"
     return new_mg, wanted, Applied(study["study_id"], "concentration", wanted, detail, False)
+
+
+def unknown_excluded_studies(config: Mapping, study_ids, file: str) -> list[Problem]:
+    """Each scenario's ``exclude_studies`` id that names no study file: checked at the
+    workflow's start, so that the pooling job does not stop on it after other jobs ran."""
+    known = set(study_ids)
+    return [
+        Problem(
+            file,
+            f"scenarios.{name}.exclude_studies",
+            f"no study {sid!r} in the study folder; give the id of a study file (its name"
+            " without .yaml), or remove it",
+        )
+        for name, scenario in config["scenarios"].items()
+        if isinstance(scenario, Mapping)
+        for sid in scenario.get("exclude_studies") or []
+        if sid not in known
+    ]

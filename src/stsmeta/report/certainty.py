@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from stsmeta.config import certainty_rules
 from stsmeta.errors import InputError, Problem
 
 LEVELS = ("very_low", "low", "moderate", "high")
@@ -32,13 +33,6 @@ STEPS = {
     "undetected": 0,
     "suspected": 1,
     "strongly_suspected": 2,
-}
-DEFAULT_RULES = {
-    "imprecision_serious_width": 0.3,
-    "imprecision_very_serious_width": 0.5,
-    "inconsistency_serious_tau": 0.5,
-    "inconsistency_very_serious_tau": 1.0,
-    "small_study_tests_min_k": 10,
 }
 
 
@@ -109,7 +103,7 @@ class Proposal:
 
 
 def rules_of(config: dict) -> dict:
-    return {**DEFAULT_RULES, **((config.get("review") or {}).get("certainty_rules") or {})}
+    return certainty_rules(config)
 
 
 def propose(result: dict, rules: dict, level: str) -> dict[str, Proposal]:

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from stsmeta.stats.prior_spec import (  # noqa: F401 (re-exported: one place to import priors)
+from stsmeta.prior_spec import (  # noqa: F401 (re-exported: one place to import priors)
     DEFAULT_PRIOR_MU,
     DEFAULT_PRIOR_TAU,
     MU_FAMILIES,
