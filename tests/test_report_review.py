@@ -287,6 +287,23 @@ def test_prisma_checklist_points_to_sections_that_exist(built):
     assert "Not done: fewer than 10 studies per synthesis" in checklist
 
 
+def test_reporting_bias_says_no_test_exists_when_an_outcome_has_enough_studies(tmp_path):
+    # A config audit: with the threshold at 2 the report said "6 studies, fewer than the 2 such
+    # tests need". The pipeline has no small-study test: that is then the reason.
+    root = copy_inputs(tmp_path)
+    config = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
+    config.setdefault("review", {}).setdefault("certainty_rules", {})
+    config["review"]["certainty_rules"]["small_study_tests_min_k"] = 2
+    (root / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    html = build(root)
+    methods = section(html, "reporting-bias-methods")
+    assert "fewer than the 2" not in methods
+    assert "but this pipeline has no such test" in methods
+    checklist = section(html, "prisma-checklist")
+    assert "Not done: no such test in this pipeline" in checklist
+    assert "fewer than 10 studies" not in checklist
+
+
 def test_without_review_files_the_report_says_what_is_missing(tmp_path):
     root = copy_inputs(tmp_path)
     html = build(root, screening=None, certainty=None)

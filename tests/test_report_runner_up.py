@@ -309,3 +309,16 @@ def test_odd_values_in_the_files_neither_crash_the_report_nor_print_a_dash():
     assert scope(data) == ""
     data.coverage["settings"]["taus"] = "0, 1"
     assert scope(data) == ""
+
+
+def test_the_abstract_says_how_the_primary_method_came_to_be():
+    # A config audit: with no method qualifying, the abstract still said the rule chose it.
+    from stsmeta.report.abstract import how_chosen
+
+    assert "the analysis plan's rule chose" in how_chosen(make_data(CLEAR))
+    none = make_data("absent", selected="primary")
+    none.coverage["recommendation"]["method"] = None
+    assert how_chosen(none) == (
+        " (the configured method: no method met the coverage study's criteria)"
+    )
+    assert how_chosen(make_data(CLEAR, selected="primary", rule="fixed")) == ""

@@ -22,6 +22,7 @@ from stsmeta.report.base import (
 from stsmeta.report.discussion import full_text_unread, interpretation
 from stsmeta.report.document import Block, Cell, Heading, Paragraph, cell
 from stsmeta.report.first_screen import harms_line
+from stsmeta.report.methods import chosen_by_coverage
 from stsmeta.report.review_methods import review_text
 
 
@@ -48,6 +49,18 @@ def _sources_text(data: ReportData) -> str:
     )
 
 
+def how_chosen(data: ReportData) -> str:
+    """How the primary method came to be, in brackets, for the abstract ("" when fixed)."""
+    if chosen_by_coverage(data):
+        return " (the method the analysis plan's rule chose from a coverage study of this design)"
+    rec = (data.coverage or {}).get("recommendation") or {}
+    by_rule = (data.plan.config.get("methods") or {}).get("selection") == "coverage"
+    if by_rule and "method" in rec and rec["method"] is None:
+        # The rule ran, but no method met its criteria: the configured method stands.
+        return " (the configured method: no method met the coverage study's criteria)"
+    return ""
+
+
 def _methods(data: ReportData) -> Cell:
     plan = data.plan
     eligibility = plan.config.get("eligibility") or {}
@@ -68,7 +81,6 @@ def _methods(data: ReportData) -> Cell:
         priors = priors[1:]  # the first Bayesian method is the model itself
     others = len(secondary) - len(priors)
     scenarios = [s for s in plan.scenarios if s != "primary"]
-    selected = (plan.config.get("methods") or {}).get("selection") == "coverage"
     return cell(
         f"Eligibility: reports of any design of patients with calcinosis cutis or "
         f"calciphylaxis treated with sodium thiosulfate ({routes or 'any route'})"
@@ -80,11 +92,7 @@ def _methods(data: ReportData) -> Cell:
         + _sources_text(data)
         + f" Risk of bias: {tool}. Synthesis: proportions pooled by "
         f"{plan.method_label('primary')}"
-        + (
-            " (the method the analysis plan's rule chose from a coverage study of this design)"
-            if selected
-            else ""
-        )
+        + how_chosen(data)
         + f", beside {plural(others, 'other method')}"
         + (f" and {plural(len(priors), 'alternative prior')}" if priors else "")
         + "; "

@@ -15,6 +15,7 @@ from stsmeta.presentation.screening import (
 from stsmeta.presentation.wording import plural
 from stsmeta.report.base import ReportData, figure_block, searched_a_database
 from stsmeta.report.document import Block, Cell, Heading, Link, Paragraph, Table, cell
+from stsmeta.report.review_methods import small_study_words
 
 
 def synthesis_counts(data: ReportData) -> list[tuple[str, int]]:
@@ -132,7 +133,7 @@ CHECKLIST: tuple[tuple[str, str, str | None, str], ...] = (
     ("11", "Study risk of bias assessment", "risk-of-bias-methods", ""),
     ("12", "Effect measures", "synthesis-methods", "Proportions (single-arm)"),
     ("13a-13f", "Synthesis methods", "synthesis-methods", ""),
-    ("14", "Reporting bias assessment", "reporting-bias-methods", "Not done: too few studies"),
+    ("14", "Reporting bias assessment", "reporting-bias-methods", ""),
     ("15", "Certainty assessment", "certainty-methods", ""),
     ("16a", "Study selection: flow", "study-selection", ""),
     ("16b", "Excluded studies", "excluded-studies", ""),
@@ -143,7 +144,7 @@ CHECKLIST: tuple[tuple[str, str, str | None, str], ...] = (
     ("20b", "Results of statistical syntheses", "results", ""),
     ("20c", "Investigations of heterogeneity", "subgroups", ""),
     ("20d", "Sensitivity analyses", "sensitivity", ""),
-    ("21", "Reporting biases", None, "Not done: fewer than 10 studies per synthesis"),
+    ("21", "Reporting biases", None, ""),
     ("22", "Certainty of evidence", "summary-of-findings", ""),
     ("23a-23d", "Discussion", "discussion", ""),
     ("24a-24c", "Registration and protocol", "registration", ""),
@@ -172,6 +173,8 @@ ALSO_IN = {"20d": ("prior-sensitivity", "prior sensitivity")}
 def checklist_section(data: ReportData) -> list[Block]:
     rows = []
     for item, topic, where, note in CHECKLIST:
+        if item in ("14", "21"):
+            note = small_study_words(data)[0]
         if item == "16a" and data.screening is None:
             where, note = None, "Not done: no screening records"
         if item == "1" and not searched_a_database(data):

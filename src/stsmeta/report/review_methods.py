@@ -180,6 +180,30 @@ def data_collection_blocks(data: ReportData) -> list[Block]:
     ]
 
 
+def small_study_words(data: ReportData) -> tuple[str, str]:
+    """Why small-study effects were not assessed: the PRISMA checklist's note and the end of the
+    methods' sentence. This pipeline has no such test, so when an outcome reaches the plan's
+    number of studies the reason is that, not too few studies."""
+    plan = data.plan
+    least = rules_of(plan.config)["small_study_tests_min_k"]
+    reached = [
+        plan.outcome_label(o).lower()
+        for o in plan.outcomes
+        if len(data.pooled[o]["primary"].get("included") or []) >= least
+    ]
+    if not reached:
+        return (
+            f"Not done: fewer than {least} studies per synthesis",
+            f", fewer than the {least} such tests need.",
+        )
+    return (
+        f"Not done: no such test in this pipeline ({', '.join(reached)}: at least {least} studies)",
+        f". The plan tests them from {least} studies, which {', '.join(reached)} "
+        f"{'reaches' if len(reached) == 1 else 'reach'}, but this pipeline has no such test: "
+        "they are to be assessed outside it.",
+    )
+
+
 def appraisal_blocks(data: ReportData) -> list[Block]:
     plan = data.plan
     ks = {
@@ -208,8 +232,8 @@ def appraisal_blocks(data: ReportData) -> list[Block]:
                     f"{label.lower()} has {plural(k, 'study', 'studies')}"
                     for label, k in ks.items()
                 )
-                + f", fewer than the {rules['small_study_tests_min_k']} such tests need. "
-                "Selective outcome reporting within studies is recorded per study as outcomes "
+                + small_study_words(data)[1]
+                + " Selective outcome reporting within studies is recorded per study as outcomes "
                 "not reported (left out, never counted as zero)."
             )
         ),
