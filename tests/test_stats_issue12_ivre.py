@@ -206,3 +206,41 @@ def test_study_and_pooled_intervals_equal_r():
             assert res.ci_high == pytest.approx(fits[key]["high"], abs=1e-9)
     low, high = study_intervals([0, 5], [5, 5], "wilson-cc")
     assert low[0] == 0.0 and high[1] == 1.0
+
+
+# Hartung-Knapp notes at their exact values (an outside differential test against metafor found
+# them given at random): the factor is exactly 1 in theory with k = 2 under REML or DL, and with
+# PM or EB whenever tau2 > 0; exactly 0 when every study estimate is equal.
+HK_EXACTLY_ONE = [
+    ([14, 7], [25, 30], "REML"),
+    ([3, 9], [10, 12], "DL"),
+    ([2, 9, 5], [10, 12, 20], "PM"),
+    ([1, 8, 4, 7], [9, 10, 12, 8], "EB"),
+]
+
+
+@pytest.mark.parametrize(("events", "n", "tau2"), HK_EXACTLY_ONE)
+def test_a_hartung_knapp_factor_of_one_is_not_below_one(events, n, tau2):
+    from stsmeta.stats.results import HK_BELOW_ONE
+
+    fit = fit_ivre(*transform_proportions(np.array(events), np.array(n), "logit")[:2],
+                   tau2_method=tau2, ci="hk")  # fmt: skip
+    assert fit.tau2 > 0 and fit.hk_factor == pytest.approx(1, abs=1e-13)
+    result = pool(events, n, method="ivre", transform="logit", tau2=tau2, ci="hk", pi="t-k1")
+    assert HK_BELOW_ONE not in result.warnings
+
+
+@pytest.mark.parametrize("size", [24, 30, 17, 9])
+def test_equal_estimates_give_the_zero_se_note_whatever_the_rounding(size):
+    from stsmeta.stats.results import HK_BELOW_ONE
+
+    result = pool([size // 4] * 3, [size] * 3, method="ivre", ci="hk", pi="t-k1")
+    assert "Hartung-Knapp standard error is 0 (all study estimates equal)" in result.warnings
+    assert HK_BELOW_ONE not in result.warnings
+
+
+def test_a_factor_truly_below_one_is_still_noted():
+    from stsmeta.stats.results import HK_BELOW_ONE
+
+    result = pool([5, 6, 7], [20, 20, 20], method="ivre", tau2="DL", ci="hk", pi="t-k1")
+    assert HK_BELOW_ONE in result.warnings

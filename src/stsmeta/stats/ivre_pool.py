@@ -12,6 +12,8 @@ from stsmeta.stats.results import FT_UNEQUAL_N, HK_BELOW_ONE, PoolResult, ci_fie
 from stsmeta.stats.shared import CI_LABELS, NAN, NO_ESTIMATE, TRANSFORM_LABELS, crit
 from stsmeta.stats.tau2 import q_profile_interval
 
+#: Rounding of the Hartung-Knapp variance factor (a relative quantity: 1 means the z variance).
+HK_ROUNDING = 1e-12
 Q_TEST = "Cochran's Q (Wald-type, inverse-variance weights; metafor's QE)"
 FT_TAU2_SCALE = (
     "tau2 is on metafor's half Freeman-Tukey scale (the double arcsine divided by 2): "
@@ -144,9 +146,13 @@ def ivre_values(
         warnings.append(f"tau2 ({tau2}) did not converge: the estimating equation has no root")
     if fit.tau2 == 0.0:
         warnings.append(f"tau2 estimated at the boundary 0 ({tau2})")
-    if ci in ("hk", "hk-adhoc") and fit.se == 0:
+    # The factor is exactly 1 in theory with k = 2 (REML, DL) or with PM and EB whenever
+    # tau2 > 0, and exactly 0 when every estimate is equal; computed, it lands a few ulp either
+    # side, so the notes compare with a tolerance (exact comparisons gave them at random).
+    factor = fit.hk_factor
+    if ci in ("hk", "hk-adhoc") and (fit.se == 0 or (ci == "hk" and factor <= HK_ROUNDING)):
         warnings.append("Hartung-Knapp standard error is 0 (all study estimates equal)")
-    elif ci == "hk" and fit.hk_factor < 1:
+    elif ci == "hk" and factor < 1 - HK_ROUNDING:
         warnings.append(HK_BELOW_ONE)
     if transform == "ft" and np.unique(m).size > 1:
         warnings.append(FT_UNEQUAL_N)
