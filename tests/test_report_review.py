@@ -304,6 +304,23 @@ def test_reporting_bias_says_no_test_exists_when_an_outcome_has_enough_studies(t
     assert "fewer than 10 studies" not in checklist
 
 
+def test_analyses_the_plan_turns_off_are_said_to_be_off_not_shown_empty(tmp_path):
+    # A config audit: with cumulative_by_year and leave_one_out off and no subgroups, the report
+    # still embedded the cumulative figure (axes only), captioned each study left out, and kept
+    # an empty Subgroups heading.
+    root = copy_inputs(tmp_path)
+    config = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
+    config.update(cumulative_by_year=False, leave_one_out=False, subgroups={})
+    (root / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    html = build(root)
+    sensitivity = section(html, "sensitivity")
+    assert "cumulative_" not in sensitivity and "each study left out" not in sensitivity
+    assert "Not run, as the plan sets (config.yaml): leave-one-out; cumulative analysis" in (
+        sensitivity
+    )
+    assert "No subgroups: the plan names none" in section(html, "subgroups")
+
+
 def test_without_review_files_the_report_says_what_is_missing(tmp_path):
     root = copy_inputs(tmp_path)
     html = build(root, screening=None, certainty=None)

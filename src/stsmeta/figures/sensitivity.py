@@ -129,9 +129,10 @@ def sensitivity_plot(
         rows.append(result_row("leave_one_out", label, result, study_id=study_id))
         notes.not_estimable(label, result)
     band = band_note(primary, level)
-    notes.add(
-        f"All rows: {primary_label}.{band} Circles: named scenarios; triangles: leave-one-out."
+    marks = "Circles: named scenarios" + (
+        "; triangles: leave-one-out." if primary.get("leave_one_out") else "."
     )
+    notes.add(f"All rows: {primary_label}.{band} {marks}")
     plot = table_figure(
         interval_columns(level, "Scenario", numbers.interval_kind(primary)[0]),
         rows,

@@ -117,6 +117,8 @@ def glmm_extras(name: str, result: dict, src: str, level: str, is_primary: bool)
 def subgroups_section(data: ReportData) -> list[Block]:
     plan = data.plan
     blocks: list[Block] = [Heading(2, "Subgroups", "subgroups")]
+    if not plan.subgroups:
+        return [*blocks, Paragraph(cell("No subgroups: the plan names none (config.yaml)."))]
     for outcome in plan.outcomes:
         primary = data.pooled[outcome]["primary"]
         for variable, var_label in plan.subgroups.items():
@@ -380,16 +382,32 @@ def sensitivity_section(data: ReportData) -> list[Block]:
         label = plan.outcome_label(outcome)
         blocks.append(Heading(3, label, anchor("sensitivity", outcome)))
         blocks += scenario_blocks(data, outcome) + leave_one_out_blocks(data, outcome)
+        loo = plan.config.get("leave_one_out", True)
         blocks += figure_block(
             data,
             f"sensitivity_{outcome}",
-            f"Sensitivity analyses, {label.lower()}: each scenario and each "
-            "study left out against the primary analysis.",
+            f"Sensitivity analyses, {label.lower()}: each scenario"
+            + (" and each study left out" if loo else "")
+            + " against the primary analysis.",
         )
-        blocks += cumulative_blocks(data, outcome)
-        blocks += figure_block(
-            data,
-            f"cumulative_{outcome}",
-            f"Cumulative analysis by publication year, {label.lower()}.",
+        if plan.config.get("cumulative_by_year", True):
+            blocks += cumulative_blocks(data, outcome)
+            blocks += figure_block(
+                data,
+                f"cumulative_{outcome}",
+                f"Cumulative analysis by publication year, {label.lower()}.",
+            )
+    off = [
+        name
+        for key, name in (
+            ("leave_one_out", "leave-one-out"),
+            ("cumulative_by_year", "cumulative analysis by year"),
+        )
+        if not plan.config.get(key, True)
+    ]
+    if off:
+        # An analysis the plan turns off is said to be off, not shown as an empty figure.
+        blocks.append(
+            Paragraph(cell(f"Not run, as the plan sets (config.yaml): {'; '.join(off)}."))
         )
     return blocks
