@@ -605,3 +605,22 @@ def test_other_outcomes_and_the_number_of_patients_are_shown(tmp_path):
     assert "SYNTHETIC mean fell 2.7 points" in included and "not given" in included
     assert "<th>Patients</th>" in included or ">Patients<" in included
     assert f">{study['n_patients']}<" in included
+
+
+def test_authors_given_as_citation_file_format_people_are_named_not_dumped(tmp_path):
+    # The schema allows CFF persons and entities; the report printed the mapping's text.
+    root = copy_inputs(tmp_path)
+    config = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
+    config["report"]["authors"] = [
+        {
+            "given-names": "Ann",
+            "family-names": "Lee",
+            "orcid": "https://orcid.org/0000-0002-1825-0097",
+        },
+        {"name": "SYNTHETIC Review Group"},
+        "B. Plain",
+    ]
+    (root / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    html = build(root)
+    assert "Authors: Ann Lee, SYNTHETIC Review Group, B. Plain." in html
+    assert "given-names" not in html and "{&#x27;" not in html and "{'" not in html

@@ -11,6 +11,7 @@ from stsmeta.presentation.inputs import Plan, study_label
 from stsmeta.report.base import (
     PooledMethod,
     ReportData,
+    author_names,
     data_date,
     estimate_with_ci,
     file_src,
@@ -495,7 +496,7 @@ def fingerprint(data: ReportData) -> str:
 
 def citation_section(data: ReportData) -> list[Block]:
     plan = data.plan
-    authors = joined(plan.report.get("authors") or []) or "stsmeta contributors"
+    authors = author_names(plan.report.get("authors")) or "stsmeta contributors"
     title = str(plan.report.get("title") or "stsmeta report")
     version = str(plan.report.get("version") or "")
     return [

@@ -7,6 +7,7 @@ from __future__ import annotations
 from stsmeta.presentation.wording import term
 from stsmeta.report.base import (
     ReportData,
+    author_names,
     comparative_studies,
     data_date,
     describe_scenario,
@@ -39,7 +40,7 @@ def header_section(data: ReportData) -> list[Block]:
     version = str(plan.report.get("version") or "")
     return [
         Heading(1, title, "top"),
-        Paragraph(cell(f"Authors: {joined(authors)}." if authors else "Authors: not given.")),
+        Paragraph(cell(f"Authors: {author_names(authors)}." if authors else "Authors: not given.")),
         Paragraph(cell(f"Version {version}; date: {data_date(plan, data.studies)}.")),
         *unreleased_section(plan),
     ]
