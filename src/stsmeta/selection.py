@@ -42,7 +42,8 @@ def _design_words(config: Mapping, summary: Mapping) -> str:
     label = ((config.get("outcomes") or {}).get(outcome) or {}).get("label") or outcome
     scenario = str(settings.get("scenario") or "primary")
     where = f"{str(label).lower()}, {scenario.replace('_', ' ')} analysis: " if label else ""
-    return f" ({where}k = {len(sizes)} studies of n = {', '.join(map(str, sizes))})"
+    studies = "study" if len(sizes) == 1 else "studies"
+    return f" ({where}k = {len(sizes)} {studies} of n = {', '.join(map(str, sizes))})"
 
 
 def apply_selection(config: Mapping, summary: Mapping | None, file: str) -> dict[str, Any]:

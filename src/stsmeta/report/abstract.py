@@ -93,8 +93,12 @@ def _methods(data: ReportData) -> Cell:
         + f" Risk of bias: {tool}. Synthesis: proportions pooled by "
         f"{plan.method_label('primary')}"
         + how_chosen(data)
-        + f", beside {plural(others, 'other method')}"
-        + (f" and {plural(len(priors), 'alternative prior')}" if priors else "")
+        + (f", beside {plural(others, 'other method')}" if others else "")
+        + (
+            f"{' and' if others else ', beside'} {plural(len(priors), 'alternative prior')}"
+            if priors
+            else ""
+        )
         + "; "
         f"{plural(len(scenarios), 'sensitivity scenario')}; certainty of evidence by GRADE "
         "adapted to single-arm evidence."

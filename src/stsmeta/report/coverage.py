@@ -123,7 +123,7 @@ def design_paragraph(data: ReportData, doc: dict) -> Paragraph:
         cell(
             f"Design: datasets were simulated with this evidence base's design{design_from}: k = ",
             cov_num(design.get("k"), ("design", "k"), "count"),
-            " studies of n = ",
+            " study of n = " if design.get("k") == 1 else " studies of n = ",
             *listed(sizes, ("design", "studies"), "count", key="n"),
             ". Grid: true pooled proportion ",
             *listed(
