@@ -624,3 +624,16 @@ def test_authors_given_as_citation_file_format_people_are_named_not_dumped(tmp_p
     html = build(root)
     assert "Authors: Ann Lee, SYNTHETIC Review Group, B. Plain." in html
     assert "given-names" not in html and "{&#x27;" not in html and "{'" not in html
+
+
+def test_the_first_figure_caption_names_only_what_is_drawn(tmp_path):
+    # A config audit: with a common-effect primary (no prediction interval) the caption still
+    # promised a bar for a new study's true rate.
+    root = copy_inputs(tmp_path)
+    for path in (root / "results" / "pool").glob("*/primary.json"):
+        doc = json.loads(path.read_text())
+        doc["pi_low"] = doc["pi_high"] = None
+        path.write_text(json.dumps(doc))
+    glance = section(build(root), "at-a-glance")
+    assert "all studies combined (diamond)" in glance
+    assert "(bar)" not in glance and "as a bar" not in glance

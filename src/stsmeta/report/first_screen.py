@@ -198,21 +198,25 @@ def first_screen_section(data: ReportData) -> list[Block]:
     result = data.pooled[outcome]["primary"]
     k = numbers.count(result.get("k"))
     label = plan.outcome_label(outcome).lower()
+    # Say only what the figure draws: no diamond without an estimate, no bar without a
+    # prediction interval (a common-effect primary has none).
+    pooled = numbers.is_number(result.get("estimate"))
+    bar = pooled and all(numbers.is_number(result.get(k)) for k in ("pi_low", "pi_high"))
+    parts = [f"each study (square, with its {level_text(plan)} interval)"]
+    parts += ["all studies combined (diamond)"] if pooled else []
+    parts += ["where a new study's true rate may lie (bar)"] if bar else []
+    shown = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    alt = [f"one row per study ({k} studies) with the percentage of patients and its "
+           f"{level_text(plan)} interval"]  # fmt: skip
+    alt += ["all studies combined as a diamond"] if pooled else []
+    alt += ["where a new study's true rate may lie as a bar"] if bar else []
     blocks += figure_block(
         data,
         "summary_forest",
-        f"{plan.outcome_label(outcome)}: each study (square, with its {level_text(plan)} "
-        "interval), all studies combined (diamond) and where a new study's true rate may lie "
-        "(bar). The full forest plot, with every method, is under Results.",
-        alt=(
-            f"Forest plot of {label}: one row per study ({k} studies) with the percentage of "
-            f"patients and its {level_text(plan)} interval, then all studies combined as a "
-            "diamond"
-            + (
-                ", and where a new study's true rate may lie as a bar."
-                if result.get("pi_low") is not None and result.get("pi_high") is not None
-                else "."
-            )
-        ),
+        f"{plan.outcome_label(outcome)}: {shown}. The full forest plot, with every method, is "
+        "under Results.",
+        alt=f"Forest plot of {label}: "
+        + ", then ".join(alt[:2])
+        + (f", and {alt[2]}." if len(alt) > 2 else "."),
     )
     return blocks
