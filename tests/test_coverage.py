@@ -843,3 +843,11 @@ def test_a_narrower_runner_up_would_win_a_tie_so_the_deciding_margin_is_beyond_t
     m = summ.recommend(wider, LEVEL, max_failure_rate=0.01).margin
     assert not m.runner_up_narrower and m.deciding_margin == pytest.approx(0.011)
     assert m.separated
+
+
+def test_an_se_of_zero_separates_nothing():
+    # One replicate a cell: every coverage is 0 or 1 and every MC SE 0; the margin was called
+    # separated however small (a config audit).
+    rows = [cell_at("win", 0.5, 0.0, 1.0, 0.0, width=0.5), cell_at("next", 0.9, 1.0, 0.0, 0.0)]
+    m = summ.recommend(rows, LEVEL, max_failure_rate=0.01).margin
+    assert m.mcse == 0 and m.margin > 0 and not m.separated

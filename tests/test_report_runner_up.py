@@ -184,10 +184,13 @@ def test_a_positive_margin_in_one_grid_cell_is_at_least_its_count_of_ses():
 
 
 def test_an_se_of_zero_gives_no_count_of_ses():
-    exact = {**CLEAR, "margin_mcse": 0.0, "margin_in_mcse": None}
+    exact = {**CLEAR, "margin_mcse": 0.0, "margin_in_mcse": None, "separated": False}
     text, _ = sentence(make_data(exact))
     assert "with a Monte Carlo SE of 0.0000 (the two worst cells are different grid cells" in text
-    assert "at least 2" not in text and text.endswith("separates the two methods.")
+    # An SE of 0 (every replicate covered or none, as with one replicate a cell) measures no
+    # precision: a config audit found it called any positive margin separated.
+    assert "at least 2" not in text and "separates the two methods" not in text
+    assert "An SE of 0 (each worst cell covered in every replicate or in none) measures no" in text
 
 
 def test_no_runner_up_and_an_older_summary():

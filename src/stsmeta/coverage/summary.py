@@ -101,9 +101,8 @@ class Margin:
     @property
     def separated(self) -> bool:
         """Whether the deciding margin is at least ``SEPARATION`` Monte Carlo SEs. An SE of 0
-        (both worst cells at coverage 0 or 1) separates any positive margin."""
-        if math.isfinite(self.mcse) and self.mcse == 0:
-            return self.deciding_margin > 0
+        (both worst cells at coverage 0 or 1, as every cell is with one replicate) measures no
+        precision, so it separates nothing (it used to separate any positive margin)."""
         return bool(self.deciding_in_mcse >= SEPARATION)
 
 

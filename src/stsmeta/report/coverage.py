@@ -231,7 +231,10 @@ def runner_up_paragraph(data: ReportData) -> list[Block]:
         verdict = (
             (" That is under ", *threshold, ": the simulation's precision does not ")
             if threshold
-            else (" The simulation's precision does not ",)
+            else (
+                " An SE of 0 (each worst cell covered in every replicate or in none) measures no"
+                " precision: the simulation does not ",
+            )
         ) + ("clearly separate the choice from the runner-up.", *estimates_clause(data, rec, up))
     return [
         Paragraph(
