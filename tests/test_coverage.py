@@ -851,3 +851,21 @@ def test_an_se_of_zero_separates_nothing():
     rows = [cell_at("win", 0.5, 0.0, 1.0, 0.0, width=0.5), cell_at("next", 0.9, 1.0, 0.0, 0.0)]
     m = summ.recommend(rows, LEVEL, max_failure_rate=0.01).margin
     assert m.mcse == 0 and m.margin > 0 and not m.separated
+
+
+@pytest.mark.parametrize(("key", "value"), [("outcome", "pain_relief"), ("scenario", "nonesuch")])
+def test_the_design_outcome_and_scenario_are_checked_as_config_fields(key, value):
+    # They were refused naming "command line: --scenario" (a config audit).
+    from stsmeta.coverage.plan import settings_from_config
+
+    import copy
+
+    config = copy.deepcopy(CONFIG)
+    config.update(outcomes={"complete_remission": {}}, scenarios={"primary": {}})
+    cov.settings_from_config(config, "config.yaml")  # as named by default: accepted
+    config["coverage"][key] = value
+    with pytest.raises(InputError) as caught:
+        settings_from_config(config, "config.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.field) == ("config.yaml", f"coverage.{key}")
+    assert f"no {key} {value!r}" in problem.message

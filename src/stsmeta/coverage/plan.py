@@ -185,6 +185,21 @@ def settings_from_config(config: Mapping, file: str = "config.yaml") -> Settings
         level = 0.95
     configured = _configured_methods(config, file, problems)
     methods = _chosen_methods(section.get("methods"), configured, file, problems)
+    # The design's outcome and scenario are named here, not by a command line.
+    for key, plan_key, default in (
+        ("outcome", "outcomes", "complete_remission"),
+        ("scenario", "scenarios", "primary"),
+    ):
+        defined = config.get(plan_key)
+        name = section.get(key, default)
+        if isinstance(defined, Mapping) and name not in defined:
+            problems.append(
+                Problem(
+                    file,
+                    f"coverage.{key}",
+                    f"no {key} {name!r} in {plan_key}; defined: {', '.join(sorted(defined))}",
+                )
+            )
     if problems:
         raise InputError(problems)
     return Settings(
