@@ -263,6 +263,15 @@ def test_missing_variants_are_named(removed, missing):
         assert len(table.rows) == 1 + len(kept)
 
 
+def test_no_alternative_prior_configured_is_not_called_a_failure_to_estimate():
+    # A config audit: with no variant configured the section said "No other prior gave an
+    # estimate here", as if they had been fitted and failed.
+    blocks = prior_sensitivity_section(make_data(True, {}))
+    text = text_of(blocks)
+    assert "No other prior is configured: the priors' influence is not shown." in text
+    assert "No other prior gave an estimate" not in text
+
+
 def test_without_a_bayesian_method_the_section_says_so():
     data = make_data(False, {})
     data.plan.config["methods"]["secondary"].pop("bayes")

@@ -260,11 +260,14 @@ def judgement_blocks(data: ReportData, shown: list) -> list[Block]:
     if others:
         blocks.append(Paragraph(shift_sentence(default, result, others, shown, level)))
     else:
+        # No other prior configured is not the same as other priors failing to estimate.
         blocks.append(
             Paragraph(
                 cell(
                     "No other prior gave an estimate here: the priors' influence is not "
                     "shown for this outcome."
+                    if len(shown) > 1
+                    else "No other prior is configured: the priors' influence is not shown."
                 )
             )
         )
