@@ -290,20 +290,48 @@ def test_a_misspelt_scenario_term_is_refused_not_silently_matched_to_nothing():
 
 
 @pytest.mark.parametrize(
-    "rules",
+    ("rules", "field", "words"),
     [
-        {"imprecision_serious_width": 0.5, "imprecision_very_serious_width": 0.3},
-        {"imprecision_serious_width": 0.6},  # above the default 'very serious' 0.5
-        {"inconsistency_serious_tau": 1.0, "inconsistency_very_serious_tau": 1.0},
+        (
+            {"imprecision_serious_width": 0.5, "imprecision_very_serious_width": 0.3},
+            "imprecision_very_serious_width",
+            "(0.3) is below imprecision_serious_width (0.5)",
+        ),
+        (  # above the default 'very serious' 0.5, which the file does not set
+            {"imprecision_serious_width": 0.6},
+            "imprecision_serious_width",
+            "(0.5, the default) is below imprecision_serious_width (0.6)",
+        ),
+        (
+            {"inconsistency_serious_tau": 1.2, "inconsistency_very_serious_tau": 1.0},
+            "inconsistency_very_serious_tau",
+            "(1.0) is below",
+        ),
     ],
 )
-def test_certainty_thresholds_must_grow_with_seriousness(rules):
+def test_certainty_thresholds_must_grow_with_seriousness(rules, field, words):
     def change(config):
-        config.setdefault("review", {}).setdefault("certainty_rules", {}).update(rules)
+        config.setdefault("review", {})["certainty_rules"] = dict(rules)
 
     problems = _plan_with(change)
-    assert len(problems) == 1 and "very_serious" in problems[0].field
-    assert "must be the larger" in problems[0].message
+    assert [p.field for p in problems] == [f"review.certainty_rules.{field}"]
+    assert words in problems[0].message and "at least the 'serious' one" in problems[0].message
+
+
+def test_equal_certainty_thresholds_are_coherent():
+    def change(config):
+        rules = {"inconsistency_serious_tau": 1.0, "inconsistency_very_serious_tau": 1.0}
+        config.setdefault("review", {}).setdefault("certainty_rules", {}).update(rules)
+
+    assert _plan_with(change) == []
+
+
+def test_a_scenario_term_message_reads_as_english():
+    def change(config):
+        config["scenarios"]["without_calciphylaxis"]["exclude_diseases"] = ["sclerodrema"]
+
+    (problem,) = _plan_with(change)
+    assert "'sclerodrema' is not an underlying disease term" in problem.message
 
 
 def test_excluded_study_ids_must_name_study_files():

@@ -856,9 +856,9 @@ def test_an_se_of_zero_separates_nothing():
 @pytest.mark.parametrize(("key", "value"), [("outcome", "pain_relief"), ("scenario", "nonesuch")])
 def test_the_design_outcome_and_scenario_are_checked_as_config_fields(key, value):
     # They were refused naming "command line: --scenario" (a config audit).
-    from stsmeta.coverage.plan import settings_from_config
-
     import copy
+
+    from stsmeta.coverage.plan import settings_from_config
 
     config = copy.deepcopy(CONFIG)
     config.update(outcomes={"complete_remission": {}}, scenarios={"primary": {}})

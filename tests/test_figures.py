@@ -600,3 +600,20 @@ def test_the_first_screen_forest_shows_where_a_new_study_may_fall(inputs):
     plot = summary_forest_plot(bare, studies, outcome_label="Complete remission")
     assert not plot.rows_of("prediction")
     assert "prediction interval" not in " ".join(all_texts(plot.figure))
+
+
+def test_a_not_estimable_reason_leaves_out_the_results_other_notes():
+    # The diff review: a level with no estimate and the unassessable-patients note gave that
+    # note as the reason it had no estimate.
+    from stsmeta.figures.forest import Notes
+
+    notes = Notes()
+    notes.not_estimable(
+        "Level A",
+        {"estimate": None, "warnings": ["not estimable: too few studies", "the level's one ..."]},
+    )
+    notes.not_estimable("Level B", {"estimate": None, "warnings": ["no estimate here"]})
+    assert notes.render() == [
+        "Not estimable: Level A (too few studies).",
+        "Not estimable: Level B (no estimate here).",
+    ]

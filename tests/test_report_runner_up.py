@@ -171,7 +171,7 @@ def test_a_tie_in_one_grid_cell_says_tie_and_bounds_the_se():
     }
     text, _ = sentence(make_data(tie))
     assert (
-        "ahead by -0.001 (a tie by the rule, within 0.005), at most -0.12 Monte Carlo SEs "
+        "ahead by -0.001 (a tie by the rule, less than 0.005 apart), at most -0.12 Monte Carlo SEs "
         "(MC SE at most 0.0080: both worst cells are the same grid cell, fitted to the same "
         "datasets). That is under 2: the simulation's precision does not clearly separate" in text
     )
@@ -231,7 +231,7 @@ def test_a_runner_up_that_would_win_a_tie_is_weighed_beyond_the_tie_step():
     }
     text = plain(runner_up_paragraph(make_data(narrower))[0].parts)
     assert "ahead by 0.010, 2.25 Monte Carlo SEs" in text
-    assert "counts worst cells within 0.005 of each other as a tie" in text
+    assert "counts worst cells less than 0.005 apart as a tie" in text
     assert "the margin that keeps the choice is 0.005, 1.13 Monte Carlo SEs" in text
     assert "does not clearly separate the choice from the runner-up" in text
     assert "separates the two methods" not in text

@@ -155,6 +155,13 @@ def test_valid_unusual_text_is_accepted_and_normalised_to_json(tmp_path):
         ("Smith 2\u041e13", False),  # Cyrillic "О" in a year
         ("Smith 2013\u0431", False),  # a Cyrillic suffix on a year
         ("\u0391lpha 2019", False),  # Greek capital alpha before Latin letters
+        ("\u0418\u0432\u0430\u043d\u03bf\u0432 2019", False),  # a Greek omicron in Cyrillic
+        # Symbols, not lookalikes (the diff review): a Greek letter beside a digit, the micro
+        # sign, a modifier letter (the okina), an ordinal indicator.
+        ("Bayesian, \u03c40 = 0.5", True),
+        ("Doses read literally (\u00b5g/mL)", True),
+        ("Ka\u02bbanapali 2019", True),
+        ("1\u00ba line", True),
     ],
 )
 def test_label_words_keep_to_one_script(label, accepted):
@@ -164,6 +171,9 @@ def test_label_words_keep_to_one_script(label, accepted):
     assert (problem is None) == accepted, problem
     if not accepted:
         assert problem.startswith("mixes letters of different scripts in the word")
+        # Only the odd letters are named: in "Иванοв" the omicron, not the Cyrillic letters.
+        if "\u03bf" in label:
+            assert "U+03BF GREEK SMALL LETTER OMICRON;" in problem and "CYRILLIC" not in problem
     # Free text is not drawn as a study's name: any mixture is its own business.
     assert text_problem(label) is None
 

@@ -216,6 +216,15 @@ def test_a_level_of_an_unassessable_patient_says_so(real_studies):
         }
 
     primary = notes("primary")
+    # She is counted in the dystrophic level of the calcinosis types too (her study's only
+    # type): 1 of its patients.
+    dystrophic = analyse(real_studies, CONFIG, "complete_remission", "primary", pool_fn=pool_fn)
+    (note,) = [
+        w
+        for w in dystrophic["subgroups"]["calcinosis_type"]["dystrophic"]["warnings"]
+        if "could not be assessed" in w
+    ]
+    assert note.startswith("1 of the level's ") and "(died or lost before" in note
     assert primary.pop("nephrogenic_systemic_fibrosis") == [
         "the level's one patient could not be assessed (died or lost before the assessment;"
         " Baumgartner-Nielsen 2016) and counts as a non-event under the reading in force: not an"

@@ -325,28 +325,38 @@ def _scenario_term_problems(config: Mapping, file: str) -> list[Problem]:
                         Problem(
                             file,
                             f"scenarios.{name}.{key}",
-                            f"{term!r} is not a {vocab.name} term; {fix}allowed: "
-                            + ", ".join(vocab.allowed()),
+                            f"{term!r} is not {_article(vocab.name)} {vocab.name} term; {fix}"
+                            "allowed: " + ", ".join(vocab.allowed()),
                         )
                     )
     return problems
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def _threshold_order_problems(config: Mapping, file: str) -> list[Problem]:
-    """A 'very serious' threshold below the 'serious' one would rate the lesser problem worse."""
+    """A 'very serious' threshold below the 'serious' one would rate the lesser problem worse
+    (equal ones are coherent: nothing is then only serious)."""
+    given = (config.get("review") or {}).get("certainty_rules") or {}
     rules = certainty_rules(config)
     problems = []
     for serious, very in (
         ("imprecision_serious_width", "imprecision_very_serious_width"),
         ("inconsistency_serious_tau", "inconsistency_very_serious_tau"),
     ):
-        if not rules[very] > rules[serious]:
+        if rules[very] < rules[serious]:
+            # Name the field the file sets: the other may be a default it never wrote.
+            field = very if very in given else serious
+            default = {k: "" if k in given else ", the default" for k in (serious, very)}
             problems.append(
                 Problem(
                     file,
-                    f"review.certainty_rules.{very}",
-                    f"{rules[very]} is not above {serious} ({rules[serious]}); the 'very serious'"
-                    " threshold must be the larger",
+                    f"review.certainty_rules.{field}",
+                    f"{very} ({rules[very]}{default[very]}) is below {serious} "
+                    f"({rules[serious]}{default[serious]}); the 'very serious' threshold must"
+                    " be at least the 'serious' one",
                 )
             )
     return problems

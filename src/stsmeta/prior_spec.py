@@ -64,3 +64,11 @@ def parse_prior(text: str | Prior, role: str) -> Prior:
         )
     loc = numbers[0] if role == "mu" else 0.0
     return Prior(family, loc, numbers[-1])
+
+
+def expit(x: float) -> float:
+    """1 / (1 + e^-x) without overflow (a prior as wide as normal:0:400 reaches x = -784)."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)

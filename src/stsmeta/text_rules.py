@@ -15,10 +15,11 @@ Decided per character class (docs/data-dictionary.md, "Characters allowed in tex
   has a glyph for: Latin with accents, Greek, Cyrillic and common symbols, but not CJK; and no
   right-to-left letters (Arabic, Hebrew), which the figures' left-to-right layout would reverse.
   A study known by a name in another script is labelled by its romanised name (as PubMed lists
-  it). No word of a label mixes letters of two scripts, and a word with digits has Latin letters
-  only: a Cyrillic "о" or Greek "ο" among Latin letters or in a year ("Smith 2О13") looks like
-  the Latin letter, so the label would read as another study's but differ from it (the mixed-
-  script check of Unicode's security mechanisms, UTS #39, reduced to the scripts the font has).
+  it). No word of a label mixes Latin, Greek and Cyrillic letters, and no Cyrillic letter stands
+  among digits: a Cyrillic "о" or Greek "ο" among Latin letters, or in a year ("Smith 2О13"),
+  looks like the Latin letter or the digit, so the label would read as another study's but
+  differ from it (the mixed-script check of Unicode's security mechanisms, UTS #39, reduced to
+  the scripts the font has).
 
 ``$`` and ``{}`` are ordinary characters: figures draw text with mathtext off, and no label is
 ever formatted as a Snakemake pattern.
@@ -125,24 +126,41 @@ def text_problem(value: str, *, label: bool = False, one_line: bool = False) -> 
     return None
 
 
+# The scripts of the figures' font whose letters look like one another (a Cyrillic "о", a
+# Greek "ο" and a Latin "o"). Letters outside them (the micro sign, modifier letters such as
+# the okina) are neutral.
+_LOOKALIKE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+
+
 def _script(char: str) -> str:
     """A letter's script as the first word of its Unicode name: LATIN, GREEK, CYRILLIC, ..."""
     return unicodedata.name(char, "UNNAMED").split()[0]
 
 
 def _mixed_script_word(value: str) -> str | None:
-    """The first word (letters, marks and digits) that mixes scripts, described; or None."""
+    """The first word (letters, marks and digits) that mixes lookalike scripts, or has a
+    Cyrillic letter among digits ("2О13": its "О" reads as a zero), described; or None. A Greek
+    letter beside a digit ("τ0", "α1") is a symbol, not a lookalike."""
     for word in re.findall(r"[^\W_]+", unicodedata.normalize("NFC", value)):
         letters = [c for c in word if unicodedata.category(c).startswith("L")]
-        scripts = {_script(c) for c in letters}
-        if any(c in "0123456789" for c in word):
-            scripts.add("LATIN")  # a year and its letter suffix ("2013b") are Latin
-        if len(scripts) > 1:
-            odd = [c for c in letters if _script(c) != "LATIN"] or letters
+        by_script: dict[str, list[str]] = {}
+        for c in letters:
+            if _script(c) in _LOOKALIKE_SCRIPTS:
+                by_script.setdefault(_script(c), []).append(c)
+        digits = any(c in "0123456789" for c in word)
+        if len(by_script) > 1 or (digits and "CYRILLIC" in by_script):
+            # Name the letters outside the word's main script (Latin among digits).
+            main = (
+                "LATIN"
+                if digits or "LATIN" in by_script
+                else max(by_script, key=lambda k: len(by_script[k]))
+            )
+            odd = [c for k, cs in by_script.items() if k != main for c in cs]
             return (
                 f"mixes letters of different scripts in the word {word!r}: {_listed(odd)};"
-                " a letter of another alphabet that looks like a Latin one makes a label that"
-                " reads like another study's but differs from it; type the word in one alphabet"
+                " a letter of another alphabet that looks like a Latin one (or a digit) makes"
+                " a label that reads like another but differs from it; type the word in one"
+                " alphabet"
             )
     return None
 

@@ -288,7 +288,12 @@ STUDIES, _RECORDS = discover_studies(STUDIES_DIR)
 EXTRACT_TEXTS = {study: extract_text(_RECORDS[study]) for study in STUDIES}
 _unknown_excluded = unknown_excluded_studies(config, STUDIES, ", ".join(CONFIG_FILES))
 if _unknown_excluded:
-    stop("\n".join(str(p) for p in _unknown_excluded))
+    stop(
+        "\n".join(
+            str(p)
+            for p in attribute_overrides(_unknown_excluded, workflow.config_settings.config)
+        )
+    )
 # Each study file's SHA-256, as its record holds it (checked against the file's bytes, or
 # computed from them, by discover_studies): the normalise rules' parameter, so that a file put
 # back with an older time stamp (a backup restored with cp -p, tar, rsync -a) is normalised

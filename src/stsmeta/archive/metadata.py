@@ -90,6 +90,17 @@ def config_version(config: Mapping, config_file: str) -> str:
     return version
 
 
+def author_name(author: Mapping | str) -> str:
+    """An author as readers see the name: as written, an entity's ``name``, or a person's
+    "given-names family-names"."""
+    if not isinstance(author, Mapping):
+        return str(author)
+    if author.get("name"):
+        return str(author["name"])
+    parts = (author.get("given-names"), author.get("family-names"))
+    return " ".join(str(p) for p in parts if p) or "unnamed author"
+
+
 def config_authors(report: Mapping, config_file: str) -> tuple[dict[str, str], ...]:
     """``report.authors`` as CFF persons or entities."""
     authors = report.get("authors")

@@ -17,7 +17,7 @@ from stsmeta.archive.layout import (
     RESULTS_FOLDER,
     archive_name,
 )
-from stsmeta.archive.metadata import NOT_A_GIT_CHECKOUT, ResultsMetadata
+from stsmeta.archive.metadata import NOT_A_GIT_CHECKOUT, ResultsMetadata, author_name
 
 DOI_PLACEHOLDER = (
     "# doi: fill in the DOI the data repository assigns on deposit (report.doi in config.yaml)\n"
@@ -136,10 +136,7 @@ def readme_text(meta: ResultsMetadata, files: Mapping[str, bytes]) -> str:
     extra_configs = [c for c in meta.config_files if c != "config.yaml"]
     extra_configs += [OVERRIDES_NAME] if meta.overrides else []
     configfile = "".join(f" --configfile {c}" for c in extra_configs)
-    authors = "; ".join(
-        markdown_text(a.get("name") or f"{a.get('given-names', '')} {a['family-names']}")
-        for a in meta.authors
-    )
+    authors = "; ".join(markdown_text(author_name(a)) for a in meta.authors)
     lines = [
         f"# {markdown_text(meta.title)}",
         "",

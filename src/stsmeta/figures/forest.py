@@ -160,9 +160,11 @@ class Notes:
     def not_estimable(self, label: str, result: dict) -> None:
         if numbers.is_estimable(result):
             return
-        reasons = "; ".join(
-            str(w).removeprefix("not estimable: ") for w in result.get("warnings") or []
-        )
+        warnings = [str(w) for w in result.get("warnings") or []]
+        # The reasons are the "not estimable" warnings; other notes on the result (a subgroup
+        # level's unassessable patients) are not why it has no estimate.
+        why = [w for w in warnings if w.startswith("not estimable: ")] or warnings
+        reasons = "; ".join(w.removeprefix("not estimable: ") for w in why)
         self.unestimable.setdefault(reasons or "no reason given", []).append(label)
 
     def add(self, text: str) -> None:

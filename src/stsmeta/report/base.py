@@ -150,18 +150,11 @@ def joined(values) -> str:
 
 
 def author_names(authors) -> str:
-    """``report.authors`` as a reader sees them: a name as given, a Citation File Format person
-    as "given-names family-names", an entity by its name (not the mapping's text)."""
+    """``report.authors`` as a reader sees them (a Citation File Format person as "given-names
+    family-names", not the mapping's text), comma-separated."""
+    from stsmeta.archive.metadata import author_name
 
-    def one(author) -> str:
-        if isinstance(author, dict):
-            if author.get("name"):
-                return str(author["name"])
-            parts = (author.get("given-names"), author.get("family-names"))
-            return " ".join(str(p) for p in parts if p) or "unnamed author"
-        return str(author)
-
-    return ", ".join(one(a) for a in authors or [])
+    return ", ".join(author_name(a) for a in authors or [])
 
 
 NO_YEAR = "n.d."  # as in reference lists: a study whose publication year is not known

@@ -183,7 +183,11 @@ def runner_up_paragraph(data: ReportData) -> list[Block]:
         return [Paragraph(cell("No other method is eligible: there is no runner-up."))]
     same = bool(up.get("same_cell"))
     tie = (
-        (" (a tie by the rule, within ", cov_num(up.get("tie"), UP + ("tie",), "coverage"), ")")
+        (
+            " (a tie by the rule, less than ",
+            cov_num(up.get("tie"), UP + ("tie",), "coverage"),
+            " apart)",
+        )
         if up.get("tied")
         else ()
     )
@@ -212,9 +216,9 @@ def runner_up_paragraph(data: ReportData) -> list[Block]:
             # A tie goes to the narrower intervals: the runner-up's. What keeps the choice is
             # the margin beyond the tie step, and that is what the verdict weighs.
             size += (
-                " But the rule counts worst cells within ",
+                " But the rule counts worst cells less than ",
                 cov_num(up.get("tie"), UP + ("tie",), "coverage"),
-                " of each other as a tie, which the runner-up's narrower intervals would win: "
+                " apart as a tie, which the runner-up's narrower intervals would win: "
                 "the margin that keeps the choice is ",
                 cov_num(up.get("deciding_margin"), UP + ("deciding_margin",), "coverage"),
                 ", ",

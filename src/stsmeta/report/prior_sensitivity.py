@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 from stsmeta.presentation import numbers
-from stsmeta.prior_spec import DEFAULT_PRIOR_MU, DEFAULT_PRIOR_TAU, Prior, parse_prior
+from stsmeta.prior_spec import DEFAULT_PRIOR_MU, DEFAULT_PRIOR_TAU, Prior, expit, parse_prior
 from stsmeta.report.base import (
     NBSP_COMMA,
     ReportData,
@@ -98,20 +98,12 @@ def short_prior(p: Prior) -> str:
     return f"{name.replace('cauchy', 'Cauchy')}({p.scale:g})"
 
 
-def _expit(x: float) -> float:
-    """1 / (1 + e^-x) without overflow: a prior as wide as normal:0:400 reaches x = -784."""
-    if x >= 0:
-        return 1 / (1 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1 + e)
-
-
 def mu_words(p: Prior) -> str:
     """The prior on mu and what it says about the median proportion expit(mu)."""
     if p.family == "logistic" and p.loc == 0 and p.scale == 1:
         return "Logistic(0, 1): uniform on the median proportion"
     z = NormalDist().inv_cdf(0.975) if p.family == "normal" else math.log(39)
-    low, high = (_expit(p.loc + s * z * p.scale) for s in (-1, 1))
+    low, high = (expit(p.loc + s * z * p.scale) for s in (-1, 1))
     spread = f"SD {p.scale:g}" if p.family == "normal" else f"scale {p.scale:g}"
     name = "Normal" if p.family == "normal" else "Logistic"
     return (

@@ -30,6 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from stsmeta.prior_spec import expit as _expit
 from stsmeta.stats.glmm import (
     _HALF_LOG_2PI,
     _MU_MAX,
@@ -62,13 +63,6 @@ def _node_table(n_nodes: int):
     powers = np.stack([np.ones_like(t), t, t * t], axis=1)
     centre = int(np.argmin(np.abs(t)))
     return t, logw, powers, centre, float(logw.max() - logw[centre])
-
-
-def _expit(eta: float) -> float:
-    if eta >= 0:
-        return 1.0 / (1.0 + math.exp(-eta))
-    e = math.exp(eta)
-    return e / (1.0 + e)
 
 
 def _mode(x, n, mu, tau, previous, d_mu, d_tau) -> tuple[float, float, float, float]:

@@ -8,12 +8,19 @@ import numpy as np
 
 from stsmeta.stats import ivre as ivre_mod
 from stsmeta.stats.prediction import PI_LABELS, prediction_interval
-from stsmeta.stats.results import FT_UNEQUAL_N, HK_BELOW_ONE, PoolResult, ci_fields
+from stsmeta.stats.results import (
+    FT_UNEQUAL_N,
+    HK_BELOW_ONE,
+    HK_ZERO_SE,
+    PoolResult,
+    ci_fields,
+)
 from stsmeta.stats.shared import CI_LABELS, NAN, NO_ESTIMATE, TRANSFORM_LABELS, crit
 from stsmeta.stats.tau2 import q_profile_interval
 
-#: Rounding of the Hartung-Knapp variance factor (a relative quantity: 1 means the z variance).
-HK_ROUNDING = 1e-12
+#: Rounding of the Hartung-Knapp variance factor (a relative quantity: 1 means the z variance),
+#: with room for tau2's root finding (PM, EB), whose error shows in it with very large studies.
+HK_ROUNDING = 1e-9
 Q_TEST = "Cochran's Q (Wald-type, inverse-variance weights; metafor's QE)"
 FT_TAU2_SCALE = (
     "tau2 is on metafor's half Freeman-Tukey scale (the double arcsine divided by 2): "
@@ -151,7 +158,7 @@ def ivre_values(
     # side, so the notes compare with a tolerance (exact comparisons gave them at random).
     factor = fit.hk_factor
     if ci in ("hk", "hk-adhoc") and (fit.se == 0 or (ci == "hk" and factor <= HK_ROUNDING)):
-        warnings.append("Hartung-Knapp standard error is 0 (all study estimates equal)")
+        warnings.append(HK_ZERO_SE)
     elif ci == "hk" and factor < 1 - HK_ROUNDING:
         warnings.append(HK_BELOW_ONE)
     if transform == "ft" and np.unique(m).size > 1:

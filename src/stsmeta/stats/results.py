@@ -19,7 +19,10 @@ FT_UNEQUAL_N = (
     "Freeman-Tukey back-transformation with the harmonic mean n of studies of unequal size: it "
     "can be seriously misleading (Schwarzer et al. 2019)"
 )
-MISLEADING_WARNINGS = (HK_BELOW_ONE, FT_UNEQUAL_N)
+# Equal study estimates: the Hartung-Knapp interval has no width at all, the extreme of the
+# factor below 1.
+HK_ZERO_SE = "Hartung-Knapp standard error is 0 (all study estimates equal)"
+MISLEADING_WARNINGS = (HK_BELOW_ONE, HK_ZERO_SE, FT_UNEQUAL_N)
 
 
 def json_ready(value: Any) -> Any:
