@@ -291,7 +291,9 @@ if _unknown_excluded:
     stop(
         "\n".join(
             str(p)
-            for p in attribute_overrides(_unknown_excluded, workflow.config_settings.config)
+            for p in attribute_overrides(
+                _unknown_excluded, workflow.config_settings.config
+            )
         )
     )
 # Each study file's SHA-256, as its record holds it (checked against the file's bytes, or
