@@ -344,3 +344,17 @@ def test_excluded_study_ids_must_name_study_files():
         ("config.yaml", "scenarios.primary.exclude_studies")
     ]
     assert "no study 'smith-2031'" in problems[0].message
+
+
+def test_an_outcome_no_study_file_can_record_is_refused():
+    # A config audit: `pain_relief` was accepted and reported with no study and empty figures.
+    def change(config):
+        config["outcomes"]["pain_relief"] = {
+            "role": "secondary",
+            "label": "Pain relief",
+            "definition": "SYNTHETIC",
+        }
+
+    problems = _plan_with(change)
+    assert [p.field for p in problems] == ["outcomes.pain_relief"]
+    assert "outcomes: any_response, complete_remission" in problems[0].message

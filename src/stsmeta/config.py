@@ -250,6 +250,7 @@ def _plan_problems(config: Mapping, file: str) -> list[Problem]:
     problems += _label_problems(config, file)
     problems += _prior_problems(config, file)
     problems += _scenario_term_problems(config, file)
+    problems += _outcome_name_problems(config, file)
     problems += _threshold_order_problems(config, file)
     if "primary" in config["methods"].get("secondary", {}):
         problems.append(
@@ -330,6 +331,24 @@ def _scenario_term_problems(config: Mapping, file: str) -> list[Problem]:
                         )
                     )
     return problems
+
+
+def _outcome_name_problems(config: Mapping, file: str) -> list[Problem]:
+    """An outcome the study files cannot record (their outcome names are vocabulary terms) would
+    be reported with no study and empty figures."""
+    from stsmeta.evidence.vocabulary import OUTCOME
+
+    return [
+        Problem(
+            file,
+            f"outcomes.{name}",
+            f"no study file can record an outcome {name!r}; outcomes: "
+            f"{', '.join(OUTCOME.allowed())} (a new one is added to the vocabulary in "
+            "src/stsmeta/evidence/vocabulary.py first)",
+        )
+        for name in config["outcomes"]
+        if name not in OUTCOME.labels
+    ]
 
 
 def _article(word: str) -> str:
