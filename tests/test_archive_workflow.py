@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from screening_helpers import screening_follows
-from test_workflow import SYNTHETIC_STUDY, _copy_repo, _rejudge, _snakemake
+from test_workflow import SYNTHETIC_STUDY, _copy_repo, _rejudge, _result_hashes, _snakemake
 
 from stsmeta import archive
 from stsmeta.code_digest import stage_code_digest
@@ -149,21 +149,27 @@ def test_unreleased_changes_are_labelled_and_refused(published: Path, tmp_path: 
     report = (work / "results" / "report.md").read_text()
     assert "Version 0.1.0+unreleased changes" in report
     assert f"study files added: {SYNTHETIC_STUDY.name}" in report
+    results = _result_hashes(work)
+    proc = _snakemake(work, "archive", check=False)
+    assert proc.returncode != 0
+    # Known at start: the published version may not be packed again. Refused before any job
+    # (an outside audit: the archive job refused it only after every other job had rewritten
+    # the results), naming the file the user edits, not the effective configuration.
+    said = proc.stdout + proc.stderr
+    assert "config.yaml: report.version: 0.1.0 is published (archives.lock)" in said, said
+    assert "bump report.version" in said and "nothing was run" in said
+    assert "Traceback" not in said and "results/config" not in said
+    assert _result_hashes(work) == results
+    assert ((work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()) == before
+    # A new version: then the certainty judgements, made on the data before the study was
+    # added, stop the archive job.
+    config = work / "config.yaml"
+    config.write_text(re.sub(r'version: "0\.1\.0"', 'version: "0.2.0"', config.read_text()))
     proc = _snakemake(work, "archive", check=False)
     assert proc.returncode != 0
     log = (work / "results" / "logs" / "archive.log").read_text()
-    # First: the certainty judgements were made on the data before the study was added.
     assert "data/certainty.yaml: outcomes.complete_remission.judged_on:" in log, log
     assert "Traceback" not in log
-    assert ((work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()) == before
-    # Re-checked (as README step 5 says): then the published version may not be overwritten.
-    _rejudge(work)
-    proc = _snakemake(work, "archive", check=False)
-    assert proc.returncode != 0
-    log = (work / "results" / "logs" / "archive.log").read_text()
-    assert "bump report.version" in log and "Traceback" not in log
-    # It names the file the user edits, not the workflow's effective configuration.
-    assert "config.yaml: report.version:" in log and "results/config" not in log
     assert ((work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()) == before
 
 

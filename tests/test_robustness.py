@@ -335,3 +335,16 @@ def test_config_labels_are_drawable_or_refused(where, label, accepted):
     assert (problems == []) == accepted, problems
     if not accepted:
         assert [p.field for p in problems] == [field]
+
+
+def test_ctrl_c_in_a_command_is_said_not_traced(monkeypatch, capsys):
+    # An outside audit: Ctrl-C during pooling left engine tracebacks in the job logs.
+    import stsmeta.cli.tables as tables_cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tables_cli, "run", interrupted)
+    assert main(["tables", "x.json", "--outdir", "out"]) == 130
+    err = capsys.readouterr().err
+    assert err == "stsmeta: interrupted\n"

@@ -660,9 +660,18 @@ def check_previous_archive_before_jobs(to_run):
     would not list the changes since that version, and the same commit and data would give two
     different archives under one version number, by what happens to be in results/archive/.
     """
-    if not RELEASE.previous_unavailable:
-        return
     if "archive" not in to_run:
+        return
+    if RELEASE.changes:
+        # Known now: the archive job would refuse it only after every other job had rewritten
+        # the results.
+        stop(
+            f"config.yaml: report.version: {VERSION} is published (archives.lock), and the "
+            f"inputs changed since ({'; '.join(RELEASE.changes[:3])}"
+            f"{'; ...' if len(RELEASE.changes) > 3 else ''}): a version is archived once; "
+            "bump report.version (e.g. to the next patch number) and run again; nothing was run"
+        )
+    if not RELEASE.previous_unavailable:
         return
     name = f"stsmeta-results-{RELEASE.previous_unavailable}.tar.gz"
     stop(

@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         # permission. Said as a problem with the file and what to check, not as a traceback.
         print(f"error: {os_problem(exc)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Ctrl-C during a job: the workflow puts its previous outputs back; a traceback through
+        # the engine would only hide that.
+        print("stsmeta: interrupted", file=sys.stderr)
+        return 130
 
 
 def os_problem(exc: OSError) -> Problem:
