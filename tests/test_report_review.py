@@ -637,3 +637,20 @@ def test_the_first_figure_caption_names_only_what_is_drawn(tmp_path):
     glance = section(build(root), "at-a-glance")
     assert "all studies combined (diamond)" in glance
     assert "(bar)" not in glance and "as a bar" not in glance
+
+
+@pytest.mark.parametrize("name", ["certainty.yaml", "screening.yaml"])
+def test_a_review_file_with_a_yaml_syntax_error_is_named_with_its_line(tmp_path, name):
+    # An outside audit: the message said "not valid UTF-8 YAML" for a UTF-8 file and printed
+    # PyYAML's text with literal line breaks, with no fix.
+    root = copy_inputs(tmp_path)
+    path = root / name
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, "  broken: [unclosed")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        build(root)
+    (problem,) = caught.value.problems
+    assert problem.file == name and problem.field.startswith("line ")
+    assert "malformed YAML (column" in problem.message and "fix the syntax" in problem.message
+    assert "\\n" not in problem.message and "UTF-8" not in problem.message

@@ -288,6 +288,24 @@ def load_yaml(
     return data, raw
 
 
+def load_checked_bytes(raw: bytes, file: str) -> Any:
+    """``load_checked`` of a file's bytes, its problems as InputError naming the file and the
+    line: not UTF-8, a limit, or malformed YAML with its column and the fix (not PyYAML's
+    message with its line breaks)."""
+    import yaml
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(Problem(file, "", "not UTF-8 text; save the file as UTF-8")) from None
+    try:
+        return load_checked(text)
+    except YamlPolicyError as exc:
+        raise InputError(Problem(file, f"line {exc.line}" if exc.line else "", str(exc))) from None
+    except yaml.YAMLError as exc:
+        raise InputError(yaml_error_problem(file, exc)) from None
+
+
 def yaml_error_problem(file: str, exc: Exception) -> Problem:
     """A YAML error as ``file: line N: ...``: a value the loader refused (a duplicate key, an
     impossible date) in its own words, a syntax error with its column and how to fix it."""

@@ -111,15 +111,10 @@ def load_screening(path: Path | str | None, files) -> dict | None:
     """The screening records as a dict (checksum recorded by ``files``), or None without a path."""
     if path is None:
         return None
-    import yaml
 
-    from stsmeta.yaml_limits import YamlPolicyError, load_checked
+    from stsmeta.yaml_limits import load_checked_bytes
 
-    raw = files.read_bytes(path)
-    try:
-        doc = load_checked(raw.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError, YamlPolicyError) as exc:
-        raise InputError(Problem(str(path), "", f"not valid UTF-8 YAML ({exc})")) from None
+    doc = load_checked_bytes(files.read_bytes(path), str(path))
     if not isinstance(doc, dict) or not isinstance(doc.get("records"), list):
         raise InputError(Problem(str(path), "records", "missing: list one record per report found"))
     for i, record in enumerate(doc["records"]):

@@ -56,17 +56,12 @@ def load_certainty(path: Path | str | None, files, outcomes: list[str]) -> dict 
     """The certainty file, validated against its schema and the plan; None without a path."""
     if path is None:
         return None
-    import yaml
     from jsonschema import Draft202012Validator
 
     from stsmeta.schemas import read_schema
-    from stsmeta.yaml_limits import YamlPolicyError, load_checked
+    from stsmeta.yaml_limits import load_checked_bytes
 
-    raw = files.read_bytes(path)
-    try:
-        doc = load_checked(raw.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError, YamlPolicyError) as exc:
-        raise InputError(Problem(str(path), "", f"not valid UTF-8 YAML ({exc})")) from None
+    doc = load_checked_bytes(files.read_bytes(path), str(path))
     validator = Draft202012Validator(read_schema("certainty"))
     problems = [
         Problem(str(path), ".".join(str(p) for p in error.absolute_path), error.message)
