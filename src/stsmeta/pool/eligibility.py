@@ -25,6 +25,7 @@ from stsmeta.pool.scenarios import (
     outcome_label_of,
     outcome_reading,
     scenario_settings,
+    unknown_excluded_studies,
 )
 from stsmeta.pool.subgroups import SUBGROUP_FIELDS, Split, split_counts
 
@@ -186,16 +187,12 @@ def _rules(
         if isinstance(s, Mapping) and s.get("include_systemic_sts")
     )
 
-    known_ids = {s["study_id"] for s in studies}
-    unknown = [s for s in settings["exclude_studies"] if s not in known_ids]
+    # The workflow checks every scenario at start; the pool command alone checks its own.
+    unknown = unknown_excluded_studies(
+        {"scenarios": {scenario: settings}}, [s["study_id"] for s in studies], config_file
+    )
     if unknown:
-        raise InputError(
-            Problem(
-                config_file,
-                f"scenarios.{scenario}.exclude_studies",
-                f"no study {unknown[0]!r} among the inputs; known: {', '.join(sorted(known_ids))}",
-            )
-        )
+        raise InputError(unknown)
     return _Rules(
         outcome=outcome,
         scenario=scenario,

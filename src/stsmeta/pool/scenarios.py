@@ -172,7 +172,7 @@ def unknown_excluded_studies(config: Mapping, study_ids, file: str) -> list[Prob
         Problem(
             file,
             f"scenarios.{name}.exclude_studies",
-            f"no study {sid!r} in the study folder; give the id of a study file (its name"
+            f"no study {sid!r} among the studies; give the id of a study file (its name"
             " without .yaml), or remove it",
         )
         for name, scenario in config["scenarios"].items()

@@ -180,17 +180,21 @@ def data_collection_blocks(data: ReportData) -> list[Block]:
     ]
 
 
+def included_counts(data: ReportData) -> dict[str, int]:
+    """Each outcome's label and the number of studies in its primary analysis."""
+    plan = data.plan
+    return {
+        plan.outcome_label(o): len(data.pooled[o]["primary"].get("included") or [])
+        for o in plan.outcomes
+    }
+
+
 def small_study_words(data: ReportData) -> tuple[str, str]:
     """Why small-study effects were not assessed: the PRISMA checklist's note and the end of the
     methods' sentence. This pipeline has no such test, so when an outcome reaches the plan's
     number of studies the reason is that, not too few studies."""
-    plan = data.plan
-    least = rules_of(plan.config)["small_study_tests_min_k"]
-    reached = [
-        plan.outcome_label(o).lower()
-        for o in plan.outcomes
-        if len(data.pooled[o]["primary"].get("included") or []) >= least
-    ]
+    least = rules_of(data.plan.config)["small_study_tests_min_k"]
+    reached = [label.lower() for label, k in included_counts(data).items() if k >= least]
     if not reached:
         return (
             f"Not done: fewer than {least} studies per synthesis",
@@ -206,10 +210,7 @@ def small_study_words(data: ReportData) -> tuple[str, str]:
 
 def appraisal_blocks(data: ReportData) -> list[Block]:
     plan = data.plan
-    ks = {
-        plan.outcome_label(o): len(data.pooled[o]["primary"].get("included") or [])
-        for o in plan.outcomes
-    }
+    ks = included_counts(data)
     rules = rules_of(plan.config)
     certainty = data.certainty or {}
     return [
