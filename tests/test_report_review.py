@@ -654,3 +654,41 @@ def test_a_review_file_with_a_yaml_syntax_error_is_named_with_its_line(tmp_path,
     assert problem.file == name and problem.field.startswith("line ")
     assert "malformed YAML (column" in problem.message and "fix the syntax" in problem.message
     assert "\\n" not in problem.message and "UTF-8" not in problem.message
+
+
+@pytest.mark.parametrize(("k", "rows"), [(1, "(1 study)"), (6, "(6 studies)")])
+def test_first_screen_forest_alt_text_agrees_with_its_count(k, rows):
+    # A scenario or review with one study read "one row per study (1 studies)".
+    from dataclasses import replace
+
+    from test_report_runner_up import make_data
+
+    from stsmeta.report.document import Image
+    from stsmeta.report.first_screen import first_screen_section
+
+    data = make_data("absent")
+    for outcome in data.pooled.values():
+        outcome["primary"]["k"] = k
+    data = replace(data, figures={"summary_forest": ("figures/summary_forest.svg", b"<svg/>")})
+    (image,) = [b for b in first_screen_section(data) if isinstance(b, Image)]
+    assert f"one row per study {rows} with the percentage" in image.alt
+
+
+def test_one_study_is_one_study_in_the_limitations_and_the_certainty_proposal():
+    # With one study in the primary analysis the report read "k = 1 studies with 1 patients"
+    # and "1 studies: too few for tests of small-study effects".
+    from test_report_runner_up import make_data
+
+    from stsmeta.report.certainty import propose, rules_of
+    from stsmeta.report.discussion import evidence_limitations
+    from stsmeta.report.document import plain
+
+    data = make_data("absent")
+    primary = data.pooled["complete_remission"]["primary"]
+    primary.update(k=1, n=1, events=1, studies=[{"events": 1, "n": 1}])
+    primary["included_studies"] = [{"unit": "patients"}]
+    size, extremes = (plain(c) for c in evidence_limitations(data)[:2])
+    assert "rests on k = 1 study with 1 patient in all; the largest has n = 1." in size
+    assert "1 of 1 study report 100%" in extremes
+    proposal = propose(primary, rules_of(data.plan.config), "low")["publication_bias"]
+    assert proposal.reason.startswith("1 study: too few for tests of small-study effects")

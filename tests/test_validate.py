@@ -59,6 +59,25 @@ def test_malformed_yaml_names_line(tmp_path):
     _assert_reported(problems, path, "line 5", "malformed YAML")
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", "holds no fields (it is empty or only comments)"),
+        ("# to fill in\n", "holds no fields (it is empty or only comments)"),
+        ("- events: 1\n", "expected a mapping of fields at the top, got a list"),
+    ],
+)
+def test_a_file_that_is_no_study_says_how_to_start_one(tmp_path, text, words):
+    # A study file created and not yet filled in (the audit: "an empty study file gives no fix").
+    path = tmp_path / "empty-2020.yaml"
+    path.write_text(text, encoding="utf-8")
+    (problem,) = _problems(path)
+    assert problem.startswith(f"{path}: (file): ")
+    assert words in problem
+    assert "copy templates/study-template.yaml over it" in problem
+    assert "or remove the file" in problem
+
+
 def test_duplicate_yaml_key_is_malformed(tmp_path):
     path = tmp_path / "synthetic-2020.yaml"
     path.write_text(VALID.read_text(encoding="utf-8") + "label: Again\n", encoding="utf-8")

@@ -316,6 +316,17 @@ def _checked_before(path: str | Path, config: Mapping[str, Any] | None):
     return _CHECKED.get((str(path), hashlib.sha256(raw).hexdigest(), plausible_range(config)))
 
 
+def _not_a_study(data: Any) -> str:
+    """Why a file whose top is not a mapping is no study file, and the fix."""
+    fix = (
+        "copy templates/study-template.yaml over it and replace every value (one study per "
+        "file, its fields at the top), or remove the file"
+    )
+    if data is None:
+        return f"the file holds no fields (it is empty or only comments); {fix}"
+    return f"expected a mapping of fields at the top, got {_type_name(data)}; {fix}"
+
+
 def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[str, Any] | None):
     from stsmeta.evidence.normalise import normalise_study
     from stsmeta.evidence.normalise_common import Collector
@@ -329,9 +340,7 @@ def _read_parsed(path: str | Path, loaded: tuple[Any, bytes], config: Mapping[st
     if key in _CHECKED:
         return _CHECKED[key]
     if not isinstance(data, dict):
-        raise InputError(
-            Problem(file, "", f"expected a mapping of fields at the top, got {_type_name(data)}")
-        )
+        raise InputError(Problem(file, "", _not_a_study(data)))
     values = value_problems(data, file)
     valued = {p.field for p in values}  # one message per field: the more specific one
     structure = identity_problems(data, path) + [

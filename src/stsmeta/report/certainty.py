@@ -16,6 +16,7 @@ from pathlib import Path
 
 from stsmeta.config import certainty_rules
 from stsmeta.errors import InputError, Problem
+from stsmeta.presentation.wording import plural
 
 LEVELS = ("very_low", "low", "moderate", "high")
 DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
@@ -144,7 +145,7 @@ def propose(result: dict, rules: dict, level: str) -> dict[str, Proposal]:
     if isinstance(k, int) and k < rules["small_study_tests_min_k"]:
         proposals["publication_bias"] = Proposal(
             "not_assessable",
-            f"{k} studies: too few for tests of small-study effects "
+            f"{plural(k, 'study', 'studies')}: too few for tests of small-study effects "
             f"(at least {rules['small_study_tests_min_k']})",
         )
     return proposals

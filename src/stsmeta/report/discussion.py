@@ -9,7 +9,7 @@ from collections import Counter
 
 from stsmeta.presentation import numbers
 from stsmeta.presentation.inputs import study_label
-from stsmeta.presentation.wording import term
+from stsmeta.presentation.wording import noun, plural, term, unit_noun
 from stsmeta.report.base import (
     CENTRE_KEYS,
     ReportData,
@@ -48,12 +48,14 @@ def evidence_limitations(data: ReportData) -> list[Cell]:
             f"Few studies: the primary analysis of {plan.outcome_label(outcome).lower()} rests "
             "on k = ",
             num(primary, src, "k", "count"),
-            " studies with ",
+            f" {noun(primary.get('k'), 'study', 'studies')} with ",
             num(primary, src, "n", "count"),
-            f" {unit_word(primary)} in all; the largest has n = {largest}.",
+            f" {unit_noun(primary.get('n'), unit_word(primary))} in all; the largest has "
+            f"n = {largest}.",
         ),
         cell(
-            f"{full} of {len(entries)} studies report 100% and {zero} report 0% for this "
+            f"{full} of {plural(len(entries), 'study', 'studies')} report 100% and {zero} "
+            "report 0% for this "
             "outcome; with so many extreme proportions, inverse-variance methods depend on "
             "continuity corrections and heterogeneity is poorly estimated."
         ),

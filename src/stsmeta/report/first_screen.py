@@ -206,7 +206,8 @@ def first_screen_section(data: ReportData) -> list[Block]:
     parts += ["all studies combined (diamond)"] if pooled else []
     parts += ["where a new study's true rate may lie (bar)"] if bar else []
     shown = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
-    alt = [f"one row per study ({k} studies) with the percentage of patients and its "
+    rows = f"{k} {noun(result.get('k'), 'study', 'studies')}"
+    alt = [f"one row per study ({rows}) with the percentage of patients and its "
            f"{level_text(plan)} interval"]  # fmt: skip
     alt += ["all studies combined as a diamond"] if pooled else []
     alt += ["where a new study's true rate may lie as a bar"] if bar else []
