@@ -169,7 +169,7 @@ CASES = {
         ["mixes letters", "'2\u041e20'", "U+041E CYRILLIC CAPITAL LETTER O"],
     ),
     "complex-key": (whole("? [a, b]\n: 1\n"), "line 1", ["field name must be text"]),
-    "empty-file": (whole(""), "(file)", ["expected a mapping"]),
+    "empty-file": (whole(""), "(file)", ["holds no fields", "study-template.yaml"]),
     "label-long": (
         sub("label: Synthetic 2020", "label: " + "Synthetic " * 20),
         "label",
