@@ -574,6 +574,8 @@ def test_workflow_start_up_imports_no_numerical_library():
         "import sys\n"
         "import stsmeta.pool.analysis, stsmeta.archive, stsmeta.cli.normalise, stsmeta.config\n"
         "import stsmeta.coverage.plan, stsmeta.errors, stsmeta.evidence.studyfile\n"
+        # The certainty judgements' check before an archive (common.smk).
+        "import stsmeta.presentation.certainty, stsmeta.selection\n"
         "from stsmeta.stats.results import NUMERIC_FIELDS\n"
         "print(sorted(m for m in ('numpy', 'scipy', 'matplotlib', 'pandas') if m in sys.modules))"
     )
@@ -762,3 +764,46 @@ def test_judged_sha256_names_the_data_and_the_plan_settings_behind_the_numbers(s
     from stsmeta.pool.analysis import judged_sha256
 
     assert judged_sha256(data, config, CR, "primary") == base
+
+
+def test_judged_sha256_is_known_before_pooling(studies, config):
+    """What the workflow computes at start-up, from the extracts and the pooling job's plan,
+    is what pooling records (an outside audit: a stale judgement was found only by the archive
+    job, after every other job had rebuilt the results)."""
+    from stsmeta.pool.analysis import (
+        data_sha256,
+        expected_judged_sha256,
+        read_extracts,
+        study_checksums,
+    )
+    from stsmeta.pool.extract import extract_text
+    from stsmeta.selection import apply_selection
+
+    # The checksums of the records, of the extracts the workflow writes, and of pooling's read.
+    checksums = study_checksums(studies)
+    assert study_checksums(json.loads(extract_text(s)) for s in studies) == checksums
+    assert read_extracts(PATHS)[1] == checksums
+
+    def pooled(cfg) -> dict:
+        return analyse(studies, cfg, CR, "primary", pool_fn=RecordingPool(), input_sha256=checksums)
+
+    fixed = copy.deepcopy(config)
+    fixed["methods"]["selection"] = "fixed"
+    doc = pooled(fixed)
+    assert doc["data_sha256"] == data_sha256(checksums)
+    assert expected_judged_sha256(checksums, fixed, CR, None) == [doc["judged_sha256"]]
+
+    rule = copy.deepcopy(config)
+    rule["methods"]["selection"] = "coverage"
+    summary = {"recommendation": {"method": "bayes", "reason": "closest to 95% (SYNTHETIC)"}}
+    chosen = pooled(apply_selection(rule, summary, "summary.json"))["judged_sha256"]
+    assert expected_judged_sha256(checksums, rule, CR, summary) == [chosen]
+    # Before the coverage study has run: one value per method the rule can choose, the one it
+    # will choose among them; other data match none of them.
+    before = expected_judged_sha256(checksums, rule, CR, None)
+    assert chosen in before and len(before) > 1
+    other = {**checksums, sorted(checksums)[0]: "0" * 64}
+    assert not set(expected_judged_sha256(other, rule, CR, None)) & set(before)
+    # A summary the pooling job would refuse says nothing of the method: every one.
+    broken = {"recommendation": {"method": "no_such_method", "reason": ""}}
+    assert expected_judged_sha256(checksums, rule, CR, broken) == before

@@ -757,6 +757,39 @@ def test_the_rerun_command_passes_the_config_files_in_the_runs_order(tmp_path: P
     assert _rerun_config(folder) == (folder / "config.effective.json").read_text()
 
 
+def test_stale_judgements_name_the_file_the_field_and_the_value_to_set() -> None:
+    """The one check behind the archive job's refusal and the workflow's start-up refusal."""
+    from stsmeta.presentation.certainty import certainty_outcomes, stale_judgements
+
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    outcomes = certainty_outcomes(
+        "# SYNTHETIC\noutcomes:\n"
+        f"  complete_remission:\n    certainty: low\n    judged_on: {a}\n"
+        "  any_response:\n    certainty: low\n".encode()
+    )
+    assert sorted(outcomes) == ["any_response", "complete_remission"]
+    file = "data/certainty.yaml"
+    # Judged on these results (or one of the values still possible): nothing to say.
+    assert stale_judgements(file, outcomes, {"complete_remission": [a]}) == []
+    assert stale_judgements(file, outcomes, {"complete_remission": [b, a]}) == []
+    # A judgement without judged_on, or of an outcome not pooled, is not checked.
+    assert stale_judgements(file, outcomes, {"any_response": [b]}) == []
+    (one,) = stale_judgements(file, outcomes, {"complete_remission": [b]})
+    assert str(one).startswith(f"{file}: outcomes.complete_remission.judged_on: ")
+    assert str(one).endswith(
+        f"re-check it against this version's results, then set judged_on to {b}"
+    )
+    # Several values still possible (the coverage study has yet to choose the method), or a
+    # result recording none: where to read it once the workflow has run.
+    for keys in ([b, c], []):
+        (one,) = stale_judgements(file, outcomes, {"complete_remission": keys})
+        assert "set judged_on to the judged_sha256 of results/pool/complete_remission/" in str(one)
+    # A file that cannot be read is reported by the checks that validate it, not here.
+    assert certainty_outcomes(b"outcomes: [unclosed\n") == {}
+    assert certainty_outcomes(b"\xff") == {}
+    assert certainty_outcomes(b"- a list\n") == {}
+
+
 def test_no_archive_of_a_certainty_judgement_made_on_other_data(tmp_path: Path) -> None:
     """A GRADE judgement made on earlier study data or plan settings (judged_on is not the
     results' judged_sha256) is refused by name, field and fix; judged on these, it is archived."""

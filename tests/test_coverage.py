@@ -623,6 +623,31 @@ def test_apply_selection_makes_the_recommended_method_primary():
     assert "used for every outcome" in reason
 
 
+def test_pooling_config_is_the_plan_the_pooling_job_computes_with():
+    from stsmeta.selection import apply_selection, pooling_config, selection_candidates
+
+    config = {
+        "methods": {
+            "selection": "fixed",
+            "primary": {"label": "GLMM", "method": "glmm"},
+            "secondary": {"bayes": {"label": "Bayes", "method": "bayes"}},
+        }
+    }
+    summary = {"recommendation": {"method": "bayes", "reason": "closest to 95%"}}
+    # A fixed selection reads no summary and changes nothing.
+    assert pooling_config(config, summary, "s") is config
+    assert selection_candidates(config) == [None]
+    config["methods"]["selection"] = "coverage"
+    assert pooling_config(config, summary, "s") == apply_selection(config, summary, "s")
+    with pytest.raises(InputError, match="--selection"):
+        pooling_config(config, None, "config.yaml")
+    # Before the coverage study has run: what it can recommend, each one a valid summary.
+    candidates = selection_candidates(config)
+    assert [c["recommendation"]["method"] for c in candidates] == ["primary", "bayes"]
+    primaries = [pooling_config(config, c, "s")["methods"]["primary"] for c in candidates]
+    assert [m["method"] for m in primaries] == ["glmm", "bayes"]
+
+
 def test_an_analysis_without_a_study_is_refused_at_the_design_naming_the_setting():
     """No study in the simulated analysis: refused when the design is written (at start-up),
     naming coverage.outcome and the fix, not left to fail in a shard job."""

@@ -90,3 +90,27 @@ def apply_selection(config: Mapping, summary: Mapping | None, file: str) -> dict
     methods["secondary"] = dict(sorted(secondary.items()))
     methods["selected"] = {"rule": "coverage", "method": name, "reason": reason}
     return out
+
+
+def selection_rule(config: Mapping) -> str:
+    """The plan's rule for the primary method: ``fixed`` or ``coverage``."""
+    return str((config.get("methods") or {}).get("selection", "fixed"))
+
+
+def pooling_config(config: Mapping, summary: Mapping | None, file: str) -> Mapping:
+    """The configuration a pooling job computes with (``stsmeta pool --selection``): as given
+    under a fixed selection, else with the method the rule selects from the coverage
+    ``summary`` (``apply_selection``)."""
+    if selection_rule(config) != "coverage":
+        return config
+    return apply_selection(config, summary, file)
+
+
+def selection_candidates(config: Mapping) -> list[Mapping | None]:
+    """What ``pooling_config`` can be given as the summary before the coverage study has run:
+    a recommendation of each method the rule can choose (the configured primary and every
+    secondary method); ``[None]`` under a fixed selection, which reads no summary."""
+    if selection_rule(config) != "coverage":
+        return [None]
+    names = ["primary", *sorted((config.get("methods") or {}).get("secondary") or {})]
+    return [{"recommendation": {"method": name, "reason": ""}} for name in names]

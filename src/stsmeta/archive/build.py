@@ -237,38 +237,22 @@ def _check_judgements(members: Mapping[str, bytes], config: Mapping) -> None:
     """No archive of a certainty judgement made on other study data or plan settings than its
     results: the Summary of findings would carry a GRADE rating, and reasons quoting numbers,
     that nobody checked against the published results (the report marks it; a citable archive
-    must not)."""
-    from stsmeta.presentation.certainty import judged_key, judged_on_other_data
-    from stsmeta.yaml_limits import load_checked
+    must not). The workflow refuses the same before any job runs (common.smk); this is the
+    check on what is actually packed."""
+    from stsmeta.presentation.certainty import certainty_outcomes, judged_key, stale_judgements
 
     path = ((config.get("review") or {}).get("certainty")) or ""
     data = members.get(PurePosixPath(Path(path).as_posix()).as_posix()) if path else None
     if data is None:
         return
-    try:
-        outcomes = (load_checked(data.decode("utf-8")) or {}).get("outcomes") or {}
-    except Exception:  # noqa: BLE001 - the report job validated it: nothing to check here
-        return
-    problems = []
-    for outcome, block in sorted(outcomes.items()):
+    outcomes = certainty_outcomes(data)
+    expected: dict[str, list[str]] = {}
+    for outcome in outcomes:
         pooled = members.get(f"{RESULTS_FOLDER}/pool/{outcome}/primary.json")
-        if not isinstance(block, dict) or pooled is None:
-            continue
-        result = json.loads(pooled)
-        if judged_on_other_data(block, result):  # as the report marks it
-            now = judged_key(result) or (
-                "the judged_sha256 of the pooled result, once the pipeline has rerun"
-            )
-            problems.append(
-                Problem(
-                    str(path),
-                    f"outcomes.{outcome}.judged_on",
-                    "this certainty judgement was made on other study data or plan settings than "
-                    "the results being archived (the report marks it 'to be checked again'): "
-                    "re-check it "
-                    f"against this version's results, then set judged_on to {now}",
-                )
-            )
+        if pooled is not None:
+            key = judged_key(json.loads(pooled))
+            expected[outcome] = [key] if key else []
+    problems = stale_judgements(str(path), outcomes, expected)
     if problems:
         raise InputError(problems)
 

@@ -73,21 +73,20 @@ def run_plan(args: argparse.Namespace) -> int:
         print(copied_note(args.cache, key), file=sys.stderr)
         return 0
     from stsmeta.config import read_config
+    from stsmeta.selection import pooling_config, selection_rule
 
-    config = read_config(args.config)
-    if (config.get("methods") or {}).get("selection", "fixed") == "coverage":
+    given = read_config(args.config)
+    summary = None
+    if selection_rule(given) == "coverage" and args.selection is not None:
         import json
 
-        from stsmeta.selection import apply_selection
-
-        summary = None
-        if args.selection is not None:
-            try:
-                with open(args.selection, encoding="utf-8") as fh:
-                    summary = json.load(fh)
-            except (OSError, json.JSONDecodeError) as exc:
-                raise InputError(Problem(args.selection, "", f"cannot be read: {exc}")) from None
-        config = apply_selection(config, summary, args.selection or args.config)
+        try:
+            with open(args.selection, encoding="utf-8") as fh:
+                summary = json.load(fh)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(Problem(args.selection, "", f"cannot be read: {exc}")) from None
+    # What the start-up check of the certainty judgements computes too (expected_judged_sha256).
+    config = pooling_config(given, summary, args.selection or args.config)
     from stsmeta.pool.analysis import analyse, read_extracts, write_json
 
     studies, checksums = read_extracts(args.studies)

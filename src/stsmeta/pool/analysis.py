@@ -202,13 +202,19 @@ def _step_fields(config: Mapping, rows: Sequence[StudyRow], run: Run) -> dict[st
     return fields
 
 
-def _checksum_fields(input_sha256: Mapping[str, str]) -> dict[str, Any]:
+def data_sha256(input_sha256: Mapping[str, str]) -> str:
+    """The pooled result's ``data_sha256``: one checksum over its studies' extract checksums
+    (``study_checksums``), as the ``sha  id`` lines of ``sha256sum`` sorted by study id."""
     used = dict(sorted(input_sha256.items()))
+    return hashlib.sha256(
+        "".join(f"{sha}  {sid}\n" for sid, sha in used.items()).encode()
+    ).hexdigest()
+
+
+def _checksum_fields(input_sha256: Mapping[str, str]) -> dict[str, Any]:
     return {
-        "input_sha256": used,
-        "data_sha256": hashlib.sha256(
-            "".join(f"{sha}  {sid}\n" for sid, sha in used.items()).encode()
-        ).hexdigest(),
+        "input_sha256": dict(sorted(input_sha256.items())),
+        "data_sha256": data_sha256(input_sha256),
     }
 
 
@@ -277,6 +283,39 @@ def judged_sha256(data_sha256: str, config: Mapping, outcome: str, scenario: str
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def expected_judged_sha256(
+    input_sha256: Mapping[str, str],
+    config: Mapping,
+    outcome: str,
+    summary: Mapping | None,
+    config_file: str = "config.yaml",
+) -> list[str]:
+    """The ``judged_sha256`` that pooling studies with these extract checksums
+    (``study_checksums``) will give the outcome's primary result, known before pooling: the
+    workflow compares it with data/certainty.yaml ``judged_on`` at start-up, so that a stale
+    judgement stops ``snakemake archive`` before any job runs. ``config`` is the pooling job's
+    (results/config/pool.json); ``summary`` the coverage summary its ``--selection`` reads.
+
+    One value when the primary method is known: a fixed selection, or the summary given. When
+    the plan's rule (``methods.selection: coverage``) awaits a summary not yet computed
+    (``summary`` None), one value per method the rule can choose (the configured primary and
+    every secondary method): a judgement matching none of them is stale whatever the coverage
+    study says."""
+    from stsmeta.errors import InputError
+    from stsmeta.selection import pooling_config, selection_candidates
+
+    data = data_sha256(input_sha256)
+    plans = None
+    if summary is not None:
+        try:
+            plans = [pooling_config(config, summary, config_file)]
+        except InputError:  # the pooling job says what is wrong with the summary
+            plans = None
+    if plans is None:
+        plans = [pooling_config(config, s, config_file) for s in selection_candidates(config)]
+    return sorted({judged_sha256(data, plan, outcome, "primary") for plan in plans})
+
+
 # ----------------------------------------------------------------------------- files
 
 
@@ -289,11 +328,19 @@ def read_extracts(paths: Iterable[str | os.PathLike]) -> tuple[list[dict], dict[
     typo in a locator changes neither.
     """
     from stsmeta.evidence.model import read_normalised
-    from stsmeta.pool.extract import analysis_extract, extract_sha256
+    from stsmeta.pool.extract import analysis_extract
 
     records, _ = read_normalised(paths)
-    checksums = {r["study_id"]: extract_sha256(r) for r in records}
-    return [analysis_extract(r) for r in records], checksums
+    return [analysis_extract(r) for r in records], study_checksums(records)
+
+
+def study_checksums(studies: Iterable[Mapping]) -> dict[str, str]:
+    """Each study's extract checksum by study id (the pooled result's ``input_sha256``), from
+    normalised records or extracts alike: what pooling reads (``read_extracts``), and what the
+    workflow computes at start-up from the extracts it writes (common.smk)."""
+    from stsmeta.pool.extract import extract_sha256
+
+    return {s["study_id"]: extract_sha256(s) for s in studies}
 
 
 def dumps(document: Mapping) -> str:
