@@ -5,6 +5,7 @@ archive alone, from another working directory, unreleased changes, a corrupt pre
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -162,15 +163,76 @@ def test_unreleased_changes_are_labelled_and_refused(published: Path, tmp_path: 
     assert _result_hashes(work) == results
     assert ((work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()) == before
     # A new version: then the certainty judgements, made on the data before the study was
-    # added, stop the archive job.
+    # added, stop the archive target, before any job too, naming the value to set: the results
+    # the default target built.
     config = work / "config.yaml"
     config.write_text(re.sub(r'version: "0\.1\.0"', 'version: "0.2.0"', config.read_text()))
     proc = _snakemake(work, "archive", check=False)
     assert proc.returncode != 0
-    log = (work / "results" / "logs" / "archive.log").read_text()
-    assert "data/certainty.yaml: outcomes.complete_remission.judged_on:" in log, log
-    assert "Traceback" not in log
+    said = proc.stdout + proc.stderr
+    pooled = work / "results" / "pool" / "complete_remission" / "primary.json"
+    now = json.loads(pooled.read_text())["judged_sha256"]
+    assert "data/certainty.yaml: outcomes.complete_remission.judged_on:" in said, said
+    assert f"set judged_on to {now}" in said, said
+    assert "Traceback" not in said
+    assert _result_hashes(work) == results
     assert ((work / ARCHIVE).read_bytes(), (work / "archives.lock").read_bytes()) == before
+
+
+def test_a_judgement_made_on_other_counts_is_refused_before_any_job(
+    published: Path, tmp_path: Path
+) -> None:
+    """A study's count corrected (a valid edit) and a new version archived: the GRADE
+    judgements were made on the old counts, and `snakemake archive` refuses them at start,
+    naming the file, the field and the value to set, with every result as it was (an outside
+    audit: the archive job refused them only after every other job had rebuilt the results from
+    the new data). Without the archive target the run goes on and the report marks them."""
+    work = tmp_path / "w"
+    shutil.copytree(published, work, symlinks=True)
+    study = work / "data" / "raw" / "baumgartner-nielsen-2016.yaml"
+    text = study.read_text()
+    assert text.count("  - outcome: any_response\n    events: 5\n") == 1
+    study.write_text(
+        text.replace(
+            "  - outcome: any_response\n    events: 5\n",
+            "  - outcome: any_response\n    events: 4\n",
+        )
+    )
+    config = work / "config.yaml"
+    config.write_text(re.sub(r'version: "0\.1\.0"', 'version: "0.2.0"', config.read_text()))
+    results = _tree_hashes(work / "results")
+    lock = (work / "archives.lock").read_bytes()
+    proc = _snakemake(work, "archive", check=False)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode != 0, said
+    assert "Traceback" not in said and "Error in rule" not in said and ".smk" not in said, said
+    assert "nothing was run and no result was changed" in said, said
+    # Both outcomes: the extract of the study, whose any-response count changed, is what both
+    # pooled results record (docs/analysis-plan.md, judged_sha256).
+    found = {}
+    for outcome in ("any_response", "complete_remission"):
+        match = re.search(
+            rf"data/certainty\.yaml: outcomes\.{outcome}\.judged_on: [^\n]*re-check it against "
+            r"this version's results, then set judged_on to ([0-9a-f]{64})\n",
+            said,
+        )
+        assert match, said
+        found[outcome] = match.group(1)
+    assert _tree_hashes(work / "results") == results
+    assert (work / "archives.lock").read_bytes() == lock
+    # The default target builds the results and the report (the judgements marked stale);
+    # the value the refusal named is the new results' judged_sha256, and set, it is archived.
+    _snakemake(work)
+    assert "to be checked again" in (work / "results" / "report.md").read_text()
+    for outcome, now in found.items():
+        pooled = work / "results" / "pool" / outcome / "primary.json"
+        assert json.loads(pooled.read_text())["judged_sha256"] == now
+    _rejudge(work)
+    done = _snakemake(work, "archive")
+    assert (
+        "stsmeta: published results/archive/stsmeta-results-0.2.0.tar.gz"
+        in done.stdout + done.stderr
+    )
 
 
 def test_a_review_file_edited_after_publication_is_an_unreleased_change_listed_since_it(
@@ -228,11 +290,13 @@ def test_an_archive_made_with_config_overrides_reruns_from_its_readme(
     config = work / "config.yaml"
     config.write_text(re.sub(r'version: "0\.1\.0"', 'version: "0.2.0"', config.read_text()))
     # Another level gives other numbers than the GRADE judgements were made on: the archive
-    # refuses them until they are checked again (README step 5).
+    # refuses them, before any job, until they are checked again against the results of that
+    # level (README step 5).
     refused = _snakemake(work, "archive", "--config", "confidence_level=0.9", check=False)
     assert refused.returncode != 0
-    log = (work / "results" / "logs" / "archive.log").read_text()
-    assert "data/certainty.yaml: outcomes.complete_remission.judged_on:" in log, log
+    said = refused.stdout + refused.stderr
+    assert "data/certainty.yaml: outcomes.complete_remission.judged_on:" in said, said
+    _snakemake(work, "--config", "confidence_level=0.9")
     _rejudge(work)
     _snakemake(work, "archive", "--config", "confidence_level=0.9")
     name = "results/archive/stsmeta-results-0.2.0.tar.gz"

@@ -277,6 +277,7 @@ onstart:
     check_screening_before_jobs(_to_run)
     check_certainty_before_jobs(_to_run)
     check_previous_archive_before_jobs(_to_run)
+    check_judgements_before_jobs(_to_run)
     take_snapshot(outputs_of_jobs_to_run(), RESULTS)
 
 
@@ -680,6 +681,54 @@ def check_previous_archive_before_jobs(to_run):
         f"changes since that version. Put the published {name} (from where it was deposited) "
         f"in {RESULTS}/archive/ and rerun; nothing was run"
     )
+
+
+def check_judgements_before_jobs(to_run):
+    """No archive of a certainty judgement (review.certainty) made on other study data or plan
+    settings than this version's results: known at start-up, from the extracts' checksums and
+    the pooling jobs' configuration, by the computation the pooling job records
+    (pool.analysis.expected_judged_sha256). The archive job refused it only after every other
+    job had rebuilt the results from the new data. An ordinary run still builds the report,
+    which marks the judgement 'to be checked again': the author re-checks it there.
+    """
+    from stsmeta.pool.analysis import expected_judged_sha256, study_checksums
+    from stsmeta.presentation.certainty import certainty_outcomes, stale_judgements
+
+    path = (config.get("review") or {}).get("certainty")
+    if "archive" not in to_run or not path or not Path(path).is_file():
+        return
+    outcomes = certainty_outcomes(Path(path).read_bytes())
+    judged = [o for o in OUTCOMES if isinstance(outcomes.get(o), dict)]
+    if not judged:
+        return
+    pool_config = json.loads(effective_config(config, "pool"))["config"]
+    # The primary method the coverage study selected, when its summary is current; while the
+    # study is still to run, every method it can select (a stale judgement matches none).
+    summary = None
+    summary_file = Path(RESULTS, "coverage", "summary.json")
+    if "coverage_summary" not in to_run and summary_file.is_file():
+        try:
+            summary = json.loads(summary_file.read_bytes())
+        except ValueError:
+            summary = None
+    # As the pooling job reads them: each study's extract (rule extract writes these texts).
+    checksums = study_checksums(json.loads(EXTRACT_TEXTS[study]) for study in STUDIES)
+    expected = {
+        outcome: expected_judged_sha256(
+            checksums, pool_config, outcome, summary, stage_config("pool")
+        )
+        for outcome in judged
+    }
+    problems = stale_judgements(str(path), outcomes, expected)
+    if problems:
+        stop(
+            "Certainty judgements made on other study data or plan settings than this "
+            "version's results are not archived; nothing was run and no result was changed. "
+            "Build this version's results and report without the archive target "
+            "(snakemake --cores 4): the report marks each judgement 'to be checked again'. "
+            "Re-check it there, set judged_on as below, and run the archive target again:\n"
+            + "\n".join(f"  {p}" for p in problems)
+        )
 
 
 # When this run packed the archive: where it is, how to check it, what to commit (the archive
