@@ -610,6 +610,12 @@ def test_a_pdf_of_an_earlier_report_is_removed_not_left_looking_current(tmp_path
     os.utime(html, ns=(pdf.stat().st_mtime_ns + 10**9,) * 2)  # the report rewritten since
     assert "removed" in settle_pdf(html, pdf)
     assert not pdf.exists()
+    # Set aside at the start of the run that rewrote the report and not put back
+    # (stsmeta.keep_previous): said as removed, as above.
+    assert settle_pdf(html, pdf, withheld=True) == (
+        f"removed {pdf}, printed from an earlier report; "
+        "`snakemake --cores 4 pdf` prints the new one"
+    )
 
 
 @pytest.mark.parametrize("which", ["certainty", "screening"])

@@ -80,6 +80,10 @@ def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Comp
     return proc
 
 
+def _output(proc: subprocess.CompletedProcess) -> str:
+    return proc.stdout + proc.stderr
+
+
 def _result_hashes(workdir: Path) -> dict[str, str]:
     """sha256 of every result file, logs (they hold timings and paths) and caches (they keep
     what earlier runs made) left out."""
@@ -242,6 +246,134 @@ def test_png_and_pdf_of_a_figure_no_longer_drawn_are_removed(built, tmp_path):
     assert "removed 2 PNG and PDF figure files of figures no longer drawn" in proc.stdout
     assert not any(p.exists() for p in orphans)
     assert sorted(p.name for p in figures.iterdir() if p.suffix in {".png", ".pdf"}) == prints
+
+
+# `snakemake` whose end-of-run check of the PNG and PDF figures is cut by Ctrl-C as it starts:
+# the audit's interruption inside onsuccess, a few ms after the report job, made certain.
+_CTRL_C_AT_SETTLE = """
+import sys
+import stsmeta.figures.print_state as print_state
+def ctrl_c(*args, **kwargs):
+    raise KeyboardInterrupt
+print_state.settle = ctrl_c
+from snakemake.cli import main
+main(sys.argv[1:])
+"""
+
+
+def _print_files(figures: Path) -> dict[str, bytes]:
+    """The PNG and PDF figures and their record, by name."""
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(figures.iterdir())
+        if p.suffix in {".png", ".pdf"} or p.name == "print-record.sha256"
+    }
+
+
+def _redraw_the_figures(work: Path) -> None:
+    """A study outside the coverage study's design: pooling and the figures rerun."""
+    outside = SYNTHETIC_STUDY.read_text().replace("value: intralesional", "value: intravenous")
+    (work / "data" / "raw" / "synthetic-2020.yaml").write_text(outside)
+    screening_follows(work, added=["synthetic-2020"])
+
+
+def test_ctrl_c_as_the_run_ends_leaves_no_png_or_pdf_beside_redrawn_svgs(built, tmp_path):
+    """Ctrl-C after the last job, as the run checks its PNG and PDF figures: those drawn from
+    the SVGs it replaced are not left beside the new ones looking current (they were set aside
+    before any job ran), not after the next no-op run either (which runs no check), and the
+    next run that runs a job says they were not put back."""
+    work = tmp_path / "run-ctrl-c"
+    shutil.copytree(built, work, symlinks=True)
+    figures = work / "results" / "figures"
+    assert len(_print_files(figures)) > 1  # the archive drew them
+    _redraw_the_figures(work)
+    cut = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_AT_SETTLE, "--cores", "2"],
+        cwd=work, capture_output=True, text=True,
+    )  # fmt: skip
+    assert cut.returncode != 0 and "stsmeta: the report is" in cut.stdout, cut.stderr
+    assert _print_files(figures) == {}
+    assert "Nothing to be done" in _output(_snakemake(work))
+    assert _print_files(figures) == {}
+    raw = sorted((work / "data" / "raw").glob("*.yaml"))[0]
+    text, count = re.subn(r"(?m)^(\s*locator: )(.+)$", r"\1\2 (checked)", raw.read_text(), count=1)
+    assert count == 1
+    raw.write_text(text)  # a job to run
+    said = _output(_snakemake(work))
+    assert "made on request before the last run" in said and "were not put back" in said
+    assert _print_files(figures) == {}
+
+
+def _python_for_the_figures_job(tmp_path: Path, started: Path) -> dict[str, str]:
+    """An environment whose `python` (what the jobs' shell commands run) hangs or fails in the
+    figures job when STSMETA_TEST_FIGURES says so, and runs every other command as usual."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    shim = folder / "python"
+    shim.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *"stsmeta figures "*"--formats svg"*)\n'
+        f'  touch "{started}"\n'
+        '  if [ "$STSMETA_TEST_FIGURES" = hang ]; then exec sleep 600; fi\n'
+        '  if [ "$STSMETA_TEST_FIGURES" = fail ]; then echo SYNTHETIC failure >&2; exit 1; fi\n'
+        "esac\n"
+        f'exec {sys.executable} "$@"\n'
+    )
+    shim.chmod(0o755)
+    return dict(os.environ, PATH=f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_run_killed_mid_figures_loses_nothing_when_the_next_run_fails_too(built, tmp_path):
+    """kill -9 of the whole run while the figures job redraws the figures (Snakemake deleted
+    the SVGs before it): the next run puts them back (out of date) at its start, before its own
+    snapshot, so that its figures job failing too leaves the previous figures, with the PNG and
+    PDF files that match them; mended, the run after rebuilds everything."""
+    from stsmeta.keep_previous import OUT_OF_DATE
+
+    work = tmp_path / "run-killed"
+    shutil.copytree(built, work, symlinks=True)
+    figures = work / "results" / "figures"
+    svgs = {p.name: p.read_bytes() for p in sorted(figures.glob("*.svg"))}
+    prints = _print_files(figures)
+    _redraw_the_figures(work)
+    started = tmp_path / "figures-started"
+    env = _python_for_the_figures_job(tmp_path, started)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "2"], cwd=work,
+        env=dict(env, STSMETA_TEST_FIGURES="hang"), start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not started.exists():
+        assert time.monotonic() < deadline and proc.poll() is None, "the figures job never ran"
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not list(figures.glob("*.svg"))
+    left_by_the_kill = _print_files(figures)
+    _snakemake(work, "--unlock")
+
+    failed = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2"], cwd=work,
+        env=dict(env, STSMETA_TEST_FIGURES="fail"), capture_output=True, text=True,
+    )  # fmt: skip
+    said = _output(failed)
+    assert failed.returncode != 0 and "Traceback" not in said
+    assert {p.name: p.read_bytes() for p in sorted(figures.glob("*.svg"))} == svgs
+    assert "the last run did not end cleanly" in said
+    assert all(p.stat().st_mtime == OUT_OF_DATE for p in figures.glob("*.svg"))
+    assert _print_files(figures) == prints
+    # While the figures were being redrawn, their PNG and PDF files were set aside.
+    assert left_by_the_kill == {}
+
+    said = _output(_snakemake(work))
+    assert f"removed {len(prints) - 1} PNG and PDF figure files" in said, said
+    assert _print_files(figures) == {}
+    redrawn = {p.name: p.read_bytes() for p in sorted(figures.glob("*.svg"))}
+    assert redrawn.keys() == svgs.keys() and redrawn != svgs
+    assert all(p.stat().st_mtime > OUT_OF_DATE for p in figures.glob("*.svg"))
+    assert "Nothing to be done" in _output(_snakemake(work, "--dry-run"))
+    assert not (work / ".snakemake" / "stsmeta" / "previous-outputs.run").exists()
 
 
 def test_the_screening_records_the_review_names_are_the_ones_checked(built, tmp_path):

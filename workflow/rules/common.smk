@@ -28,7 +28,17 @@ from stsmeta.errors import InputError
 from stsmeta.evidence.model import study_to_json
 from stsmeta.evidence.studyfile import normalise_file, read_study
 from stsmeta.evidence.studyfile import duplicate_labels, unread_files, validate_paths
-from stsmeta.keep_previous import restore_missing, take_snapshot
+from stsmeta.keep_previous import (
+    SNAPSHOT,
+    Derived,
+    SnapshotError,
+    discard,
+    left_by,
+    named,
+    restore_missing,
+    take_snapshot,
+    unchanged,
+)
 from stsmeta.scheduler_timers import cancel_rate_limit_timers
 from stsmeta.pool.extract import extract_text
 from stsmeta.pool.scenarios import unknown_excluded_studies
@@ -269,8 +279,8 @@ def require_params_trigger():
 # (The rerun triggers and the jobs to run are known only once the DAG is built, not while this
 # file is read; each check stops the run with its message alone, as stop() does here, before
 # any job, and Snakemake still releases its lock; each gets the rules about to run, listed once.)
-# Then the snapshot that keeps the previous outputs if a job fails (Snakemake keeps one onstart
-# handler).
+# Then what a run that did not finish left missing is put back, and the snapshot that keeps the
+# previous outputs if a job fails is taken (Snakemake keeps one onstart handler).
 onstart:
     require_params_trigger()
     _to_run = {job.rule.name for job in workflow.dag.needrun_jobs()}
@@ -278,7 +288,7 @@ onstart:
     check_certainty_before_jobs(_to_run)
     check_previous_archive_before_jobs(_to_run)
     check_judgements_before_jobs(_to_run)
-    take_snapshot(outputs_of_jobs_to_run(), RESULTS)
+    keep_previous_outputs(_to_run)
 
 
 STUDIES, _RECORDS = discover_studies(STUDIES_DIR)
@@ -508,31 +518,195 @@ def all_outputs():
 
 
 # A job that fails after validation must not leave the user without the previous results (a
-# failed figures job used to leave no figures): see stsmeta/keep_previous.py.
-# The snapshot is taken in the onstart handler above.
+# failed figures job used to leave no figures), nor may a run cut short leave a file made from
+# an earlier version looking current: see stsmeta/keep_previous.py. The snapshot is taken in
+# the onstart handler above; onsuccess (Snakefile) and onerror end it.
 def outputs_of_jobs_to_run():
     return [str(f) for job in workflow.dag.needrun_jobs() for f in job.output]
 
 
-onerror:
-    cancel_rate_limit_timers()
-    _restored = restore_missing()
-    for _path in _restored:
-        # Snakemake recorded the failed job as made from the current inputs: forget it.
-        workflow.persistence.cleanup_metadata(IOFile(str(_path)))
-    if _restored:
+# Files made on request from outputs of the default target: the figures' PNG and PDF (and their
+# record) from the SVGs of rule figures, the report's PDF from rule report's HTML. Set aside
+# before a run whose jobs rewrite what they are made from, put back only when that is unchanged.
+FIGURES_DIR = Path(RESULTS, "figures")
+REPORT_HTML = Path(RESULTS, "report.html")
+REPORT_PDF = Path(RESULTS, "report.pdf")
+
+
+def is_print_file(path):
+    """A PNG or PDF figure, or their record (any figure, drawn now or not: orphans too)."""
+    return path.parent == FIGURES_DIR and (
+        path.suffix in (".png", ".pdf") or path.name == PRINT_RECORD_NAME
+    )
+
+
+def prints_vouched(store):
+    """Whether the record set aside with the PNG and PDF figures vouches for them now."""
+    from stsmeta.figures.print_state import stamp, vouches
+
+    return vouches(store / PRINT_RECORD, lambda: stamp(CODE["figures"]))
+
+
+DERIVED = (
+    Derived(owns=is_print_file, vouched=prints_vouched),
+    Derived(
+        owns=lambda path: path == REPORT_PDF,
+        vouched=lambda store: unchanged(REPORT_HTML, store),
+    ),
+)
+
+
+def set_aside_for(to_run):
+    """The derived files of the jobs about to run (they rewrite what those are made from)."""
+    files = []
+    if "figures" in to_run and FIGURES_DIR.is_dir():
+        files += sorted(p for p in FIGURES_DIR.iterdir() if is_print_file(p))
+    if "report" in to_run:
+        files.append(REPORT_PDF)
+    return files
+
+
+def forget_job_records(paths):
+    """Snakemake's records (and incomplete marks) of files put back: a record of the failed or
+    killed job would be taken as proof that the file is up to date."""
+    for path in paths:
+        workflow.persistence.cleanup_metadata(IOFile(str(path)))
+
+
+def could_not_put_back(done, then):
+    """The sentence naming each file that could not be put back, why, and what to do."""
+    waiting = (
+        f", and {len(done.deferred)} file(s) made from outputs (PNG and PDF figures, the "
+        "report's PDF) wait with them"
+        if done.deferred
+        else ""
+    )
+    return (
+        f"stsmeta: the previous version of {len(done.failed)} output(s) could not be put "
+        f"back: {named(done.failed)}. They are kept in {SNAPSHOT}/{waiting}; free space on "
+        f"the disk that holds {RESULTS}/ (or mend what the reason says), then {then}"
+    )
+
+
+def keep_previous_outputs(to_run):
+    """onstart: put back what a run that did not finish left missing (as onerror would have),
+    then take this run's snapshot, setting aside the derived files of the jobs to run.
+    """
+    state, mark = left_by()
+    if state == "running":
+        stop(
+            f"Another Snakemake run ({mark}: host, process) is writing {RESULTS}/ in this "
+            "folder (its lock was removed, or --nolock was given): wait for it to end, then "
+            "run again; nothing was run"
+        )
+    if state == "unfinished":
+        done = restore_missing(derived=DERIVED)
+        forget_job_records(done.restored + done.put_back)
+        if done.restored:
+            print(
+                "stsmeta: the last run did not end cleanly (killed, cut short, or it could "
+                f"not put them back itself): the previous version of {len(done.restored)} "
+                "output(s) was put back, marked out of date (the jobs that make them rebuild "
+                "them), e.g. " + ", ".join(map(str, done.restored[:3])),
+                file=sys.stderr,
+            )
+        if done.put_back:
+            print(
+                f"stsmeta: {len(done.put_back)} file(s) made on request (PNG and PDF figures, "
+                "the report's PDF) that the last run had set aside were put back: they match "
+                "the current figures and report",
+                file=sys.stderr,
+            )
+        if done.withheld:
+            print(
+                f"stsmeta: {len(done.withheld)} file(s) made on request before the last run "
+                "(PNG and PDF figures, the report's PDF) were not put back: what they were "
+                "made from has changed since (`snakemake --cores 4 publication` makes them "
+                "again)",
+                file=sys.stderr,
+            )
+        if done.failed:
+            stop(could_not_put_back(done, "run again (nothing was run)"))
+    try:
+        take_snapshot(
+            outputs_of_jobs_to_run(), RESULTS, set_aside=set_aside_for(to_run)
+        )
+    except SnapshotError as exc:
+        stop(
+            f"The previous results could not be kept before the run (a job that failed would "
+            f"lose them): {exc}. Free space on the disk that holds .snakemake/ (or mend what "
+            "the reason says) and run again; nothing was run"
+        )
+
+
+def end_of_run(succeeded):
+    """onsuccess and onerror: put back what the snapshot keeps (on success, only the derived
+    files), say what could not be, settle the PDF and figures, and drop the snapshot. Never
+    raises: a failure is said, and the snapshot is then kept for the next start."""
+    done = None
+    try:
+        done = restore_missing(derived=DERIVED, only_derived=succeeded)
+        # (After a success no job of this run made the files put back: their records stand.)
+        forget_job_records(
+            done.restored if succeeded else done.restored + done.put_back
+        )
+        if done.restored:
+            print(
+                f"stsmeta: a job failed; the previous version of {len(done.restored)} output(s)"
+                " was put back (out of date: the next run rebuilds them), e.g. "
+                + ", ".join(map(str, done.restored[:3])),
+                file=sys.stderr,
+            )
+        if done.failed:
+            print(
+                could_not_put_back(
+                    done, "run `snakemake --cores 4` again: it puts them back first"
+                ),
+                file=sys.stderr,
+            )
+    except Exception as exc:
         print(
-            f"stsmeta: a job failed; the previous version of {len(_restored)} output(s) was put"
-            " back (out of date: the next run rebuilds them), e.g. "
-            + ", ".join(map(str, _restored[:3])),
+            f"stsmeta: the previous outputs could not all be put back ({exc}); they are kept "
+            f"in {SNAPSHOT}/, and the next `snakemake --cores 4` puts them back first",
             file=sys.stderr,
         )
-    # The report may have been rebuilt before the failure (e.g. an archive that refuses):
-    # a PDF of the earlier report must not stay beside it, nor PNG and PDF figures beside
-    # redrawn SVGs.
-    if Path(RESULTS, "report.html").is_file():
-        print_pdf_state()
-    print_figures_state()
+    withheld = done.withheld if done is not None else []
+    deferred = done.deferred if done is not None else []
+    # The report may have been rebuilt before a failure (e.g. an archive that refuses): a PDF of
+    # the earlier report must not stay beside it, nor PNG and PDF figures beside redrawn SVGs.
+    # (Those kept in the snapshot for the next start are said above.)
+    try:
+        if REPORT_HTML.is_file() and REPORT_PDF not in deferred:
+            print_pdf_state(withheld=REPORT_PDF in withheld)
+    except Exception as exc:
+        print(f"stsmeta: {exc}", file=sys.stderr)
+    try:
+        if not any(map(is_print_file, deferred)):
+            print_figures_state(
+                withheld=sum(
+                    is_print_file(p) and p.name != PRINT_RECORD_NAME for p in withheld
+                )
+            )
+    except Exception as exc:
+        print(f"stsmeta: {exc}", file=sys.stderr)
+    if done is not None and not done.failed:
+        try:
+            discard()
+        except OSError as exc:
+            print(f"stsmeta: {SNAPSHOT}: {exc}", file=sys.stderr)
+
+
+onerror:
+    cancel_rate_limit_timers()
+    try:
+        end_of_run(succeeded=False)
+    except KeyboardInterrupt:
+        print(
+            "stsmeta: interrupted while putting back the previous outputs; the next "
+            "`snakemake --cores 4` finishes it",
+            file=sys.stderr,
+        )
+        sys.exit(130)
 
 
 # Files of the review process named in config.yaml (review.screening_records, review.certainty),
@@ -582,9 +756,9 @@ def report_pdf_target():
     return [f"{RESULTS}/report.pdf"]
 
 
-def print_figures_state():
+def print_figures_state(withheld=0):
     """After a run: where the PNG and PDF figures are, or how to draw them (stale ones are
-    removed)."""
+    removed; ``withheld``: set aside and not put back, as stale)."""
     from stsmeta.figures.print_state import settle, stamp
 
     said = settle(
@@ -592,17 +766,20 @@ def print_figures_state():
         PRINT_FIGURES,
         lambda: stamp(CODE["figures"]),
         folder=Path(RESULTS, "figures"),
+        withheld=withheld,
     )
     print(f"stsmeta: {said}")
 
 
-def print_pdf_state():
-    """After a run: where the PDF is, or how to print it (a stale one is removed)."""
+def print_pdf_state(withheld=False):
+    """After a run: where the PDF is, or how to print it (a stale one is removed; ``withheld``:
+    set aside and not put back, as stale)."""
     from stsmeta.report.pdf import settle_pdf
 
-    print(
-        f"stsmeta: {settle_pdf(Path(RESULTS, 'report.html'), Path(RESULTS, 'report.pdf'))}"
+    said = settle_pdf(
+        Path(RESULTS, "report.html"), Path(RESULTS, "report.pdf"), withheld=withheld
     )
+    print(f"stsmeta: {said}")
 
 
 # `snakemake --report results/report.html` would overwrite our report with Snakemake's own:

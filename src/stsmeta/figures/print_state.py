@@ -7,8 +7,11 @@ current; so would new code or new library versions that draw PNG or PDF differen
 that draws them therefore records a stamp of what draws them (the figures stage's code checksum
 and the versions of ``FIGURE_LIBRARIES``) and the SHA-256 of every SVG drawn from the same inputs
 (the figures are deterministic: the same inputs give the same bytes). At the end of each run that
-runs a job, ``settle`` removes them unless the stamp and every SVG still match. No third-party
-import: the workflow calls it in its own process.
+runs a job, ``settle`` removes them unless the stamp and every SVG still match. A run that
+redraws the SVGs sets them aside before it starts (stsmeta.keep_previous) and puts them back at
+its end only if their record ``vouches`` for them, so that they are never seen beside SVGs drawn
+from other inputs, wherever the run is cut short. No third-party import: the workflow calls it
+in its own process.
 """
 
 from __future__ import annotations
@@ -58,17 +61,26 @@ def _matches(record: Path, current: Callable[[], str]) -> bool:
     return True
 
 
+def vouches(record: Path | str, current: Callable[[], str]) -> bool:
+    """Whether ``record`` (perhaps a copy, set aside) vouches for its PNG and PDF files now: the
+    ``current()`` stamp, and every SVG it names there with the recorded bytes."""
+    return Path(record).is_file() and _matches(Path(record), current)
+
+
 def settle(
     record: Path | str,
     prints: Iterable[Path | str],
     current: Callable[[], str],
     folder: Path | str | None = None,
+    withheld: int = 0,
 ) -> str:
     """After a run: keep the PNG and PDF figures (``prints``) when ``record`` vouches for them
     (``current()``: the ``stamp`` of the code and libraries installed now, computed only when
     needed); otherwise remove them and the record. PNG and PDF files in ``folder`` (the
     figures' folder) that are not among ``prints`` belong to no figure drawn now (an outcome
-    dropped from the plan): removed whatever the record says. Returns the sentence to print."""
+    dropped from the plan): removed whatever the record says. ``withheld``: PNG and PDF files
+    set aside by this run that were not put back, as their record no longer vouched for them
+    (stsmeta.keep_previous), counted as removed. Returns the sentence to print."""
     record = Path(record)
     wanted = [Path(p) for p in prints]
     orphans = _orphans(folder, wanted) if folder is not None else []
@@ -80,17 +92,21 @@ def settle(
         else ""
     )
     present = [p for p in wanted if p.is_file()]
-    if not present:
-        record.unlink(missing_ok=True)
-        return f"{gone}the figures as PNG (300 dpi) and PDF: {AGAIN}"
-    if record.is_file() and _matches(record, current):
-        return f"{gone}the figures as PNG and PDF are in {present[0].parent.resolve()}"
+    if present and record.is_file() and _matches(record, current):
+        kept = f"the figures as PNG and PDF are in {present[0].parent.resolve()}"
+        return f"{gone}{_stale(withheld)}; {kept}" if withheld else f"{gone}{kept}"
     for path in present:
         path.unlink()
     record.unlink(missing_ok=True)
+    if not present and not withheld:
+        return f"{gone}the figures as PNG (300 dpi) and PDF: {AGAIN}"
+    return f"{gone}{_stale(len(present) + withheld)}; {AGAIN} again"
+
+
+def _stale(count: int) -> str:
     return (
-        f"{gone}removed {len(present)} PNG and PDF figure files not drawn with the current "
-        f"figures (other inputs, code or libraries); {AGAIN} again"
+        f"removed {count} PNG and PDF figure files not drawn with the current figures (other "
+        "inputs, code or libraries)"
     )
 
 

@@ -123,17 +123,20 @@ def print_pdf(html: Path | str, pdf: Path | str, date: str = "", timeout: float 
     return pdf
 
 
-def settle_pdf(html: Path, pdf: Path) -> str:
+def settle_pdf(html: Path, pdf: Path, withheld: bool = False) -> str:
     """After a run: the PDF printed from the current ``html``, or none at all.
 
     The PDF is printed on request (target ``pdf``), so a run that rewrote the report leaves the
     PDF of the earlier report behind: it is removed rather than left beside the new report,
-    looking current. Returns the sentence to print.
+    looking current. ``withheld``: this run set it aside and did not put it back, as the report
+    changed (stsmeta.keep_previous): said as removed. Returns the sentence to print.
     """
+    again = "`snakemake --cores 4 pdf` prints the new one"
     if not pdf.is_file():
+        if withheld:
+            return f"removed {pdf}, printed from an earlier report; {again}"
         return f"`snakemake --cores 4 pdf` prints the report to {pdf}"
     if pdf.stat().st_mtime_ns >= html.stat().st_mtime_ns:
         return f"its PDF is {pdf.resolve()}"
     pdf.unlink()
-    again = "`snakemake --cores 4 pdf` prints the new one"
     return f"removed {pdf}, printed from an earlier report; {again}"
