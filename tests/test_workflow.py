@@ -686,3 +686,19 @@ def test_config_overrides_reach_the_jobs(built, tmp_path):
     assert re.search(r"80% Cr?I", report) and not re.search(r"90% Cr?I", report)
     effective = json.loads((work / "results" / "config" / "report.json").read_text())
     assert effective["config"]["confidence_level"] == 0.8
+
+
+def test_a_failed_reprint_of_an_unchanged_report_keeps_its_pdf(built, tmp_path, monkeypatch):
+    """`snakemake pdf` printing the same report again (report_pdf alone: -R report_pdf) and
+    failing (Chromium crashed): the PDF Snakemake deleted before the job was printed from this
+    very report.html, and comes back as it was; it is not said to be of an earlier report."""
+    work = tmp_path / "run-reprint"
+    shutil.copytree(built, work, symlinks=True)
+    html, pdf = work / "results" / "report.html", work / "results" / "report.pdf"
+    pdf.write_bytes(b"%PDF- the report as printed (SYNTHETIC)")  # printed after report.html
+    assert pdf.stat().st_mtime_ns >= html.stat().st_mtime_ns
+    monkeypatch.setenv("STSMETA_CHROMIUM", "/bin/false")
+    failed = _snakemake(work, "pdf", "--forcerun", "report_pdf", check=False)
+    assert failed.returncode != 0
+    assert pdf.read_bytes() == b"%PDF- the report as printed (SYNTHETIC)", _output(failed)
+    assert "printed from an earlier report" not in _output(failed)

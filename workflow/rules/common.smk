@@ -547,12 +547,24 @@ def prints_vouched(store):
     return vouches(store / PRINT_RECORD, lambda: stamp(CODE["figures"]))
 
 
+def report_pdf_vouched(store):
+    """Whether the report's PDF kept in the snapshot still matches the report: the same bytes
+    of report.html when a job of the run rewrote it (it is in the snapshot), else, as
+    settle_pdf judges it, a PDF printed after report.html (a failed `snakemake pdf` whose
+    report was not remade: the PDF it deleted to print again is the current report's).
+    """
+    if (store / REPORT_HTML).is_file():
+        return unchanged(REPORT_HTML, store)
+    saved = store / REPORT_PDF
+    return (
+        REPORT_HTML.is_file()
+        and saved.stat().st_mtime_ns >= REPORT_HTML.stat().st_mtime_ns
+    )
+
+
 DERIVED = (
     Derived(owns=is_print_file, vouched=prints_vouched),
-    Derived(
-        owns=lambda path: path == REPORT_PDF,
-        vouched=lambda store: unchanged(REPORT_HTML, store),
-    ),
+    Derived(owns=lambda path: path == REPORT_PDF, vouched=report_pdf_vouched),
 )
 
 
