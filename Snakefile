@@ -86,5 +86,7 @@ onsuccess:
             "PDF it set aside are put back, if they still match, by the next run that runs a job",
             file=sys.stderr,
         )
+        # An archive packed by this run is published: say where, and what to commit.
+        print_archive_outcome()
         sys.exit(130)
     print_archive_outcome()

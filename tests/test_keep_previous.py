@@ -23,7 +23,8 @@ from stsmeta.figures import print_state
 from stsmeta.keep_previous import OUT_OF_DATE, restore_missing, take_snapshot
 
 # (Names the module had before it kept derived files are imported; the others are looked up
-# as the tests run, so that each test shows what it checks on older code too.)
+# as the tests run. On the older module these tests fail on its API, not on behaviour: the
+# workflow tests in test_workflow.py show the behaviour the change fixed.)
 
 DRAWN_BY = "a" * 64  # a stand-in stamp of what draws the PNG and PDF files
 FIGURES = Path("results/figures")

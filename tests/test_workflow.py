@@ -702,3 +702,19 @@ def test_a_failed_reprint_of_an_unchanged_report_keeps_its_pdf(built, tmp_path, 
     assert failed.returncode != 0
     assert pdf.read_bytes() == b"%PDF- the report as printed (SYNTHETIC)", _output(failed)
     assert "printed from an earlier report" not in _output(failed)
+
+
+def test_a_report_rebuilt_with_the_same_bytes_keeps_its_pdf(built, tmp_path):
+    """`--forcerun report` writes report.html again, byte for byte: the PDF set aside at the
+    start matches it and comes back dated after it, so the end of the run does not take it for
+    a PDF of an earlier report (it compared dates) and remove it."""
+    work = tmp_path / "run-same-report"
+    shutil.copytree(built, work, symlinks=True)
+    html, pdf = work / "results" / "report.html", work / "results" / "report.pdf"
+    pdf.write_bytes(b"%PDF- the report as printed (SYNTHETIC)")
+    before = html.read_bytes()
+    run = _snakemake(work, "--forcerun", "report")
+    assert html.read_bytes() == before
+    assert pdf.read_bytes() == b"%PDF- the report as printed (SYNTHETIC)", _output(run)
+    assert pdf.stat().st_mtime_ns >= html.stat().st_mtime_ns
+    assert "printed from an earlier report" not in _output(run)

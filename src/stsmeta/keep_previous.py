@@ -9,10 +9,11 @@ into place, so the linked old files stay as they were; on another file system, a
 the run fails (``onerror``), each such output that is now missing is put back from there,
 marked out of date twice over: its modification time is set to ``OUT_OF_DATE`` (a day after the
 epoch, older than any input; not the epoch itself, which Snakemake takes for "no time"), and the
-workflow deletes Snakemake's record of the failed job (which Snakemake 9 writes when a job
-starts, with the checksums of its inputs, and would otherwise take as proof that the restored
-file is up to date). The next run rebuilds it and everything after it; no stale file is ever
-taken as up to date. Outputs that jobs finished before the failure keep their new content.
+workflow deletes Snakemake's records of the file (the failed job's incomplete mark, and the
+metadata of the job that last made it, with the checksums of its inputs, which Snakemake would
+otherwise take as proof that the restored file is up to date). The next run rebuilds it and
+everything after it; no stale file is ever taken as up to date. Outputs that jobs finished
+before the failure keep their new content.
 
 Files made on request from other outputs (the figures' PNG and PDF from their SVGs, the
 report's PDF from its HTML: ``Derived``) are not rebuilt by the default target, so a run that
@@ -20,8 +21,8 @@ rewrites their sources would leave them beside the new sources, looking current,
 of the run removed them; a run cut short there (Ctrl-C, ``kill -9``) left them. They are
 therefore set aside into the snapshot at the start, before any job runs, when a job is to
 rewrite their sources, and put back at the end (``onsuccess`` as ``onerror``) only when what
-they were made from is still there (``Derived.vouched``), as they were (not marked: they match
-what is there now). Between the two they are not in results/ at all.
+they were made from is still there (``Derived.vouched``), dated now (not marked out of date:
+they match what is there now). Between the two they are not in results/ at all.
 
 A run that took a snapshot leaves a mark beside it (``owner_file``: host and process), removed
 when it ends (``discard``). A snapshot still marked at the next start is that of a run that did
@@ -222,6 +223,10 @@ def restore_missing(
         for saved, output in missing:
             try:
                 _link_or_copy(saved, output)
+                # Dated now: they match what they are made from as it is now (a source
+                # rewritten with the same bytes is newer than they were; settle_pdf and
+                # Snakemake's mtime trigger judge by date).
+                os.utime(output)
                 done.put_back.append(output)
             except OSError as exc:
                 done.failed.append((output, _reason(exc)))

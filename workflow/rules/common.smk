@@ -35,6 +35,7 @@ from stsmeta.keep_previous import (
     discard,
     left_by,
     named,
+    owner_file,
     restore_missing,
     take_snapshot,
     unchanged,
@@ -609,7 +610,8 @@ def keep_previous_outputs(to_run):
         stop(
             f"Another Snakemake run ({mark}: host, process) is writing {RESULTS}/ in this "
             "folder (its lock was removed, or --nolock was given): wait for it to end, then "
-            "run again; nothing was run"
+            "run again; nothing was run. If no such run is going on (the process id was "
+            f"reused), remove {owner_file(SNAPSHOT)}"
         )
     if state == "unfinished":
         done = restore_missing(derived=DERIVED)
@@ -618,15 +620,16 @@ def keep_previous_outputs(to_run):
             print(
                 "stsmeta: the last run did not end cleanly (killed, cut short, or it could "
                 f"not put them back itself): the previous version of {len(done.restored)} "
-                "output(s) was put back, marked out of date (the jobs that make them rebuild "
-                "them), e.g. " + ", ".join(map(str, done.restored[:3])),
+                "output(s) was put back, marked out of date (a run of the target that makes "
+                "them rebuilds them; `snakemake --cores 4 clean_stale` removes those the plan "
+                "no longer makes), e.g. " + ", ".join(map(str, done.restored[:3])),
                 file=sys.stderr,
             )
         if done.put_back:
             print(
                 f"stsmeta: {len(done.put_back)} file(s) made on request (PNG and PDF figures, "
                 "the report's PDF) that the last run had set aside were put back: they match "
-                "the current figures and report",
+                "the figures and the report put back with them",
                 file=sys.stderr,
             )
         if done.withheld:
@@ -664,7 +667,8 @@ def end_of_run(succeeded):
         )
         if done.restored:
             print(
-                f"stsmeta: a job failed; the previous version of {len(done.restored)} output(s)"
+                "stsmeta: the run did not finish (a job failed, or it was interrupted); the "
+                f"previous version of {len(done.restored)} output(s)"
                 " was put back (out of date: the next run rebuilds them), e.g. "
                 + ", ".join(map(str, done.restored[:3])),
                 file=sys.stderr,
