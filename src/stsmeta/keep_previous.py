@@ -45,6 +45,7 @@ snapshot is then kept, so that the next start puts them back first.
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import os
 import shutil
 import socket
@@ -237,11 +238,7 @@ def unchanged(path: str | Path, store: Path = SNAPSHOT) -> bool:
     """Whether ``path`` is there with the bytes it had in the snapshot (both exist)."""
     path, saved = Path(path), store / path
     try:
-        if not (path.is_file() and saved.is_file()):
-            return False
-        if path.stat().st_size != saved.stat().st_size:
-            return False
-        return path.read_bytes() == saved.read_bytes()
+        return path.is_file() and saved.is_file() and filecmp.cmp(path, saved, shallow=False)
     except OSError:
         return False
 

@@ -43,6 +43,7 @@ from stsmeta.keep_previous import (
 from stsmeta.scheduler_timers import cancel_rate_limit_timers
 from stsmeta.pool.extract import extract_text
 from stsmeta.pool.scenarios import unknown_excluded_studies
+from stsmeta.selection import selection_rule
 from stsmeta.outputs import (
     PRINT_FORMATS,
     PRINT_RECORD as PRINT_RECORD_NAME,
@@ -427,9 +428,7 @@ COVERAGE_DESIGN = f"{RESULTS}/coverage/design.json"
 # Pooling depends on the coverage summary when the plan's rule chooses the primary method
 # (config methods.selection: coverage); the study depends only on the design, not on pooling.
 PRIMARY_SELECTION = (
-    [f"{RESULTS}/coverage/summary.json"]
-    if (config.get("methods") or {}).get("selection", "fixed") == "coverage"
-    else []
+    [f"{RESULTS}/coverage/summary.json"] if selection_rule(config) == "coverage" else []
 )
 COVERAGE_SHARDS = [
     f"{RESULTS}/coverage/shards/{family}/{shard}.csv"
@@ -554,13 +553,11 @@ def report_pdf_vouched(store):
     settle_pdf judges it, a PDF printed after report.html (a failed `snakemake pdf` whose
     report was not remade: the PDF it deleted to print again is the current report's).
     """
+    from stsmeta.report.pdf import printed_after
+
     if (store / REPORT_HTML).is_file():
         return unchanged(REPORT_HTML, store)
-    saved = store / REPORT_PDF
-    return (
-        REPORT_HTML.is_file()
-        and saved.stat().st_mtime_ns >= REPORT_HTML.stat().st_mtime_ns
-    )
+    return REPORT_HTML.is_file() and printed_after(store / REPORT_PDF, REPORT_HTML)
 
 
 DERIVED = (
@@ -661,10 +658,10 @@ def end_of_run(succeeded):
     done = None
     try:
         done = restore_missing(derived=DERIVED, only_derived=succeeded)
-        # (After a success no job of this run made the files put back: their records stand.)
-        forget_job_records(
-            done.restored if succeeded else done.restored + done.put_back
-        )
+        # After a success only derived files came back, made by no job of this run: their
+        # records stand.
+        if not succeeded:
+            forget_job_records(done.restored + done.put_back)
         if done.restored:
             print(
                 "stsmeta: the run did not finish (a job failed, or it was interrupted); the "

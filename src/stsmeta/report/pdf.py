@@ -123,6 +123,12 @@ def print_pdf(html: Path | str, pdf: Path | str, date: str = "", timeout: float 
     return pdf
 
 
+def printed_after(pdf: Path, html: Path) -> bool:
+    """Whether ``pdf`` was printed from ``html`` as it is (dated after it): how a run tells the
+    report's PDF from one of an earlier report (both files exist)."""
+    return pdf.stat().st_mtime_ns >= html.stat().st_mtime_ns
+
+
 def settle_pdf(html: Path, pdf: Path, withheld: bool = False) -> str:
     """After a run: the PDF printed from the current ``html``, or none at all.
 
@@ -136,7 +142,7 @@ def settle_pdf(html: Path, pdf: Path, withheld: bool = False) -> str:
         if withheld:
             return f"removed {pdf}, printed from an earlier report; {again}"
         return f"`snakemake --cores 4 pdf` prints the report to {pdf}"
-    if pdf.stat().st_mtime_ns >= html.stat().st_mtime_ns:
+    if printed_after(pdf, html):
         return f"its PDF is {pdf.resolve()}"
     pdf.unlink()
     return f"removed {pdf}, printed from an earlier report; {again}"
