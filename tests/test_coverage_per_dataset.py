@@ -123,19 +123,24 @@ def test_shards_split_per_dataset_fits_by_dataset_each_fitted_by_one_shard():
     assert calls <= len(cells) * len(set().union(*fitted))
 
 
-def test_dataset_shard_is_a_fixed_function_of_the_multiset():
+def test_dataset_shard_is_a_fixed_function_of_the_mirror_pair():
     import struct
     import zlib
 
     n = np.array([1, 1, 3, 3, 6])
-    events = np.array([[1, 0, 3, 2, 4], [0, 1, 2, 3, 4], [0, 0, 0, 0, 0]])
+    # The second: the first's studies in another order; the fourth: the first's mirror image
+    # (n - e = 0, 1, 0, 1, 2).
+    events = np.array([[1, 0, 3, 2, 4], [0, 1, 2, 3, 4], [0, 0, 0, 0, 0], [0, 1, 1, 0, 2]])
     owner = sim.dataset_shards(events, n, 7)
-    assert owner[0] == owner[1]  # the same multiset, studies in another order
-    # Independently: CRC-32 of the canonical row as little-endian int64, modulo the shards.
-    expected = zlib.crc32(struct.pack("<5q", 0, 1, 2, 3, 4)) % 7
+    assert owner[0] == owner[1] == owner[3]
+    # Independently: CRC-32, modulo the shards, of whichever canonical row (events sorted within
+    # studies of equal n) comes first, the dataset's (0, 1, 2, 3, 4) or its mirror image's
+    # (0, 1, 0, 1, 2), as little-endian int64.
+    expected = zlib.crc32(struct.pack("<5q", 0, 1, 0, 1, 2)) % 7
     assert owner[0] == expected
+    # All 0% against its mirror image, all 100% (1, 1, 3, 3, 6): the zeros come first.
     assert owner[2] == zlib.crc32(struct.pack("<5q", 0, 0, 0, 0, 0)) % 7
-    assert list(sim.dataset_shards(events, n, 1)) == [0, 0, 0]
+    assert list(sim.dataset_shards(events, n, 1)) == [0, 0, 0, 0]
 
 
 def test_share_refuses_a_shard_out_of_range():

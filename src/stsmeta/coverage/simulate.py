@@ -235,14 +235,15 @@ class Share:
 def dataset_shards(events: np.ndarray, n: np.ndarray, shards: int) -> np.ndarray:
     """The shard that fits each row's dataset for per-dataset fitters (int array, one per row).
 
-    CRC-32 of the dataset's canonical row (``canonical_rows``, little-endian int64) modulo
+    CRC-32 of the dataset's mirror-pair row (``mirror_pairs``, little-endian int64) modulo
     ``shards``: the same for the same multiset of (events, n) pairs in every cell, process and
-    machine (unlike ``hash()``, which is salted per process), and close to even over the
-    hundreds of distinct datasets of a design.
+    machine (unlike ``hash()``, which is salted per process), close to even over the hundreds
+    of distinct datasets of a design, and the same for a dataset and its mirror image, so that
+    a fitter that reflects one into the other (``coverage.bayes_fitter``) fits the pair once.
     """
     if shards == 1 or events.shape[0] == 0:
         return np.zeros(events.shape[0], dtype=np.int64)
-    distinct, inverse = np.unique(canonical_rows(events, n), axis=0, return_inverse=True)
+    distinct, inverse = np.unique(mirror_pairs(events, n)[0], axis=0, return_inverse=True)
     owner = np.array(
         [zlib.crc32(row.astype("<i8").tobytes()) % shards for row in distinct], dtype=np.int64
     )
@@ -321,6 +322,22 @@ def canonical_rows(events: np.ndarray, n: np.ndarray) -> np.ndarray:
         if columns.size > 1:
             out[:, columns] = np.sort(out[:, columns], axis=1)
     return out
+
+
+def mirror_pairs(events: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's dataset or its mirror image (every study's events e -> n - e, the same
+    dataset counted by non-events), whichever canonical row (``canonical_rows``) is first in
+    lexicographic order, and whether it is the mirror image (bool, one per row). A dataset
+    and its mirror image give the same row; a dataset that is its own mirror image is not
+    flipped."""
+    n_arr = np.asarray(n, dtype=np.int64)
+    own = canonical_rows(events, n_arr)
+    mirror = canonical_rows(n_arr - own, n_arr)
+    differs = own != mirror
+    first = differs.argmax(axis=1)
+    rows = np.arange(own.shape[0])
+    flipped = differs.any(axis=1) & (mirror[rows, first] < own[rows, first])
+    return np.where(flipped[:, None], mirror, own), flipped
 
 
 def multiset_key(events_row: np.ndarray, n: np.ndarray) -> bytes:

@@ -317,13 +317,21 @@ def batch_intervals(events, n, prior_mu=DEFAULT_PRIOR_MU, prior_tau=DEFAULT_PRIO
     """Posterior median and equal-tailed interval of expit(mu) for many datasets at once:
     events (B, k), n (B, k) or (k,). The same computation as ``posterior`` (so the same numbers
     up to the last bits), vectorised over datasets, for the coverage study."""
+    q = special.expit(batch_mu_quantiles(events, n, prior_mu, prior_tau, level))
+    return q[:, 1], q[:, 0], q[:, 2]
+
+
+def batch_mu_quantiles(
+    events, n, prior_mu=DEFAULT_PRIOR_MU, prior_tau=DEFAULT_PRIOR_TAU, level=0.95
+) -> np.ndarray:
+    """The posterior quantiles (1 - level) / 2, 1 / 2 and (1 + level) / 2 of mu (logit scale),
+    (B, 3), of ``batch_intervals``' datasets."""
     pm = parse_prior(prior_mu, "mu")
     pt = parse_prior(prior_tau, "tau")
     x = np.atleast_2d(np.asarray(events, dtype=float))
     m = np.broadcast_to(np.asarray(n, dtype=float), x.shape)
     grid = _grid(x, m, pm, pt)
-    q = special.expit(mu_quantiles(grid, [(1 - level) / 2, 0.5, (1 + level) / 2]))
-    return q[:, 1], q[:, 0], q[:, 2]
+    return mu_quantiles(grid, [(1 - level) / 2, 0.5, (1 + level) / 2])
 
 
 def pool_bayes(x, m, settings, common, study_rows, level, prior_mu, prior_tau, thresholds, scope):

@@ -1,0 +1,113 @@
+"""Mirror images in the coverage study (issue 16): counting non-events instead of events reflects
+the Bayesian posterior of mu when its prior is symmetric about 0, so the coverage study's
+Bayesian fitter fits one dataset of each mirror pair and reflects the other's interval.
+
+Designs and data here are SYNTHETIC.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import special
+
+from stsmeta.coverage import bayes_fitter as bf
+from stsmeta.coverage import simulate as sim
+from stsmeta.stats import bayes
+from stsmeta.stats.bayes import posterior
+
+LEVEL = 0.95
+N = np.array([1, 1, 2, 2, 4])
+
+
+def _every_dataset(n):
+    every = np.array(list(itertools.product(*[range(size + 1) for size in n])))
+    return np.unique(sim.canonical_rows(every, n), axis=0)
+
+
+def test_mirror_pairs_give_one_row_per_pair():
+    rows = _every_dataset(N)
+    mirrors = sim.canonical_rows(N - rows, N)
+    pair, flipped = sim.mirror_pairs(rows, N)
+    pair_m, flipped_m = sim.mirror_pairs(mirrors, N)
+    assert (pair == pair_m).all()
+    itself = (rows == mirrors).all(axis=1)
+    assert itself.any()  # e.g. (0, 1, 1, 1, 2): its own mirror image, never flipped
+    assert not flipped[itself].any()
+    # Exactly one of each other pair is flipped, and the row kept is the dataset or its mirror.
+    assert (flipped[~itself] != flipped_m[~itself]).all()
+    assert (pair == np.where(flipped[:, None], mirrors, rows)).all()
+    # The row kept comes first in lexicographic order.
+    for row, other, kept in zip(rows.tolist(), mirrors.tolist(), pair.tolist(), strict=True):
+        assert kept == min(row, other)
+
+
+@pytest.mark.parametrize(
+    ("prior_mu", "prior_tau"),
+    [("logistic:0:1", "half-normal:1"), ("normal:0:2", "half-cauchy:0.5")],
+)
+def test_the_quadrature_is_symmetric_to_rounding(prior_mu, prior_tau):
+    # What the fitter's reflection rests on: every dataset of the design (all 0% and all 100%
+    # among them) against its mirror image, reflected, on the proportion scale.
+    rows = _every_dataset(N)
+    mirrors = sim.canonical_rows(N - rows, N)
+    q = bayes.batch_mu_quantiles(rows, N, prior_mu, prior_tau, LEVEL)
+    q_m = bayes.batch_mu_quantiles(mirrors, N, prior_mu, prior_tau, LEVEL)
+    gap = np.abs(special.expit(q) - special.expit(-q_m[:, ::-1]))
+    assert gap.max() < 1e-13
+
+
+def _counting(monkeypatch):
+    """The fitter's cache emptied, and the rows each batch call is given."""
+    monkeypatch.setattr(bf, "_CACHE", {})
+    calls = []
+    real = bayes.batch_mu_quantiles
+
+    def counted(events, *args, **kwargs):
+        calls.append(np.array(events))
+        return real(events, *args, **kwargs)
+
+    monkeypatch.setattr(bayes, "batch_mu_quantiles", counted)
+    return calls
+
+
+def test_the_fitter_fits_one_of_each_pair_and_reflects_the_other(monkeypatch):
+    calls = _counting(monkeypatch)
+    fit = bf.bayes_fitter({"method": "bayes"}, LEVEL)
+    # A dataset, its mirror image, and one that is its own mirror image.
+    d = np.array([0, 1, 2, 2, 4])
+    events = sim.canonical_rows(np.array([d, N - d, [0, 1, 1, 1, 2]]), N)
+    est, lo, hi, failure = fit(events, N)
+    assert failure == [""] * 3
+    assert sum(len(c) for c in calls) == 2  # one of each pair
+    for i, row in enumerate(events):
+        one = posterior(row, N)
+        assert est[i] == pytest.approx(one.estimate, abs=1e-13)
+        assert lo[i] == pytest.approx(one.ci_low, abs=1e-13)
+        assert hi[i] == pytest.approx(one.ci_high, abs=1e-13)
+    # The reflection: the mirror image's interval is 1 - the dataset's, ends swapped.
+    assert lo[1] == pytest.approx(1 - hi[0], abs=1e-15)
+    assert hi[1] == pytest.approx(1 - lo[0], abs=1e-15)
+    assert est[1] == pytest.approx(1 - est[0], abs=1e-15)
+    # Asked again, in the other order: nothing fitted, the same bits.
+    again = fit(events[::-1].copy(), N)
+    assert sum(len(c) for c in calls) == 2
+    assert (again[0][::-1] == est).all() and (again[1][::-1] == lo).all()
+
+
+def test_a_prior_centred_elsewhere_is_not_reflected(monkeypatch):
+    calls = _counting(monkeypatch)
+    fit = bf.bayes_fitter({"method": "bayes", "prior_mu": "normal:1:2"}, LEVEL)
+    d = np.array([0, 1, 2, 2, 4])
+    events = sim.canonical_rows(np.array([d, N - d]), N)
+    est, lo, hi, _ = fit(events, N)
+    assert sum(len(c) for c in calls) == 2  # both fitted
+    for i, row in enumerate(events):
+        one = posterior(row, N, prior_mu="normal:1:2")
+        assert (est[i], lo[i], hi[i]) == pytest.approx(
+            (one.estimate, one.ci_low, one.ci_high), abs=1e-13
+        )
+    # Not mirror images of each other: the prior pulls both towards expit(1).
+    assert est[0] + est[1] > 1 + 1e-3
