@@ -1,6 +1,7 @@
 """Mirror images in the coverage study (issue 16): counting non-events instead of events reflects
-the Bayesian posterior of mu when its prior is symmetric about 0, so the coverage study's
-Bayesian fitter fits one dataset of each mirror pair and reflects the other's interval.
+the Bayesian posterior of mu when its prior is symmetric about 0, and the GLMM's ML fit, so the
+coverage study's fitters of both fit one dataset of each mirror pair and reflect the other's
+interval.
 
 Designs and data here are SYNTHETIC.
 """
@@ -15,10 +16,12 @@ from scipy import special
 
 from stsmeta.coverage import bayes_fitter as bf
 from stsmeta.coverage import simulate as sim
-from stsmeta.stats import bayes
+from stsmeta.coverage import study as cov
+from stsmeta.stats import bayes, glmm_one
 from stsmeta.stats.bayes import posterior
 
 LEVEL = 0.95
+GLMM = {"label": "GLMM", "method": "glmm", "ci": "z", "pi": "t-k1"}
 N = np.array([1, 1, 2, 2, 4])
 
 
@@ -111,3 +114,50 @@ def test_a_prior_centred_elsewhere_is_not_reflected(monkeypatch):
         )
     # Not mirror images of each other: the prior pulls both towards expit(1).
     assert est[0] + est[1] > 1 + 1e-3
+
+
+def test_the_glmm_is_symmetric_to_rounding():
+    # What the GLMM fitter's reflection rests on: every dataset of the design against its mirror
+    # image, the same answer or failure, mu negated and the same SE.
+    rows = _every_dataset(N)
+    mirrors = sim.canonical_rows(N - rows, N)
+    answered = 0
+    with np.errstate(all="ignore"):
+        for row, other in zip(rows, mirrors, strict=True):
+            a = glmm_one.glmm_fit_one(row, N)[0]
+            b = glmm_one.glmm_fit_one(other, N)[0]
+            assert (a.status[0] == "ok") == (b.status[0] == "ok"), row
+            if a.status[0] == "ok":
+                answered += 1
+                assert a.mu[0] == pytest.approx(-b.mu[0], abs=1e-12)
+                assert a.se[0] == pytest.approx(b.se[0], rel=1e-12)
+    assert answered >= 0.75 * len(rows)  # 72 of 90: the rest have no ML estimate
+
+
+def test_the_glmm_fitter_reflects_answers_and_fits_failures_itself(monkeypatch):
+    monkeypatch.setattr(cov, "_GLMM_ONE_FITS", {})
+    fitted = []
+    real = glmm_one.glmm_fit_one
+
+    def counted(events, n, **kwargs):
+        fitted.append(tuple(np.asarray(events).tolist()))
+        return real(events, n, **kwargs)
+
+    monkeypatch.setattr(glmm_one, "glmm_fit_one", counted)
+    fit = cov.fitter_for(GLMM, LEVEL, N)
+    assert fit is not None and getattr(fit, "per_dataset", False)
+    d = np.array([0, 1, 1, 2, 3])
+    events = sim.canonical_rows(np.array([d, N - d, np.zeros(5, int), N]), N)
+    est, lo, hi, failure = fit(events, N)
+    # The pair (d, N - d) once; every study at 0% and at 100% each (no answer, their reasons
+    # name their direction).
+    assert len(fitted) == 3
+    slow = cov.pool_fitter(GLMM, LEVEL)(events, N)
+    for got, want in zip((est, lo, hi), slow[:3], strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert failure == slow[3]
+    assert failure[0] == failure[1] == ""
+    assert failure[2] != failure[3] and "0 events" in failure[2] and "all n events" in failure[3]
+    # The reflection is exact on the logit scale: 1 - the interval, ends swapped.
+    assert lo[1] == pytest.approx(1 - hi[0], abs=1e-15)
+    assert est[1] == pytest.approx(1 - est[0], abs=1e-15)
