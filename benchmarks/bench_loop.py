@@ -26,7 +26,8 @@ process (every job's command called in turn, no Snakemake), with time and peak m
 
 Ratios are the targets of issue 16 (cold <= 2x, typo <= 2x no-op, add <= 4x no-op, 1,000
 studies <= 1.5x the one-process floor, start-up <= 0.3 s, GLMM >= 50x rma.glmm). Timings on a
-shared machine are noisy: each ratio's floor is measured right next to it. Asserts nothing.
+shared machine are noisy: every run is taken right after a run of its floor, and each verdict
+is on the median of those paired ratios. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -99,22 +100,32 @@ def median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
 
-def spread(values: list[float]) -> str:
-    return f"{'':<44} runs: " + ", ".join(f"{v:.2f}" for v in values) + " s"
+def paired_lines(
+    label: str, values: list[float], floors: list[float], floor_label: str, target: float
+) -> str:
+    """A measure whose every run was taken right after a floor run: the verdict on the median of
+    the paired ratios (the machine's speed drifts by a fifth within an hour, and a ratio of two
+    runs a minute apart carries less of that drift than a ratio of medians minutes apart)."""
+    ratios = [v / f for v, f in zip(values, floors, strict=True)]
+    ratio = median(ratios)
+    ok = "meets" if ratio <= target else "MISSES"
+    return (
+        f"{label:<44} {median(values):7.2f} s  floor {median(floors):6.2f} s ({floor_label})  "
+        f"ratio {ratio:5.2f}  target <= {target:g}: {ok}\n"
+        f"{'':<44} runs: "
+        + ", ".join(f"{v:.2f}" for v in values)
+        + " s; floor "
+        + ", ".join(f"{f:.2f}" for f in floors)
+        + "; paired ratios "
+        + ", ".join(f"{r:.2f}" for r in ratios)
+    )
 
 
-def cold_runs(snake: list[str], project: Path, runs: int) -> tuple[list[float], float, float]:
-    """``runs`` cold runs (results and Snakemake's records removed before each); the largest
-    peak memory and the median CPU seconds."""
-    walls, peak, cpus = [], 0.0, []
-    for _ in range(runs):
-        for made in ("results", ".snakemake", "f"):
-            shutil.rmtree(project / made, ignore_errors=True)
-        run = measure_all(snake, project)
-        walls.append(run.wall)
-        cpus.append(run.cpu)
-        peak = max(peak, run.rss)
-    return walls, peak, median(cpus)
+def cold_run(snake: list[str], project: Path):
+    """One cold run (results and Snakemake's records removed first): ``Measured``."""
+    for made in ("results", ".snakemake", "f"):
+        shutil.rmtree(project / made, ignore_errors=True)
+    return measure_all(snake, project)
 
 
 def cpu_line(cpu: float, floor_cpu: float | None, cores: int) -> str:
@@ -132,27 +143,36 @@ def loop_rows(cores: int, runs: int, imports: bool = True) -> None:
     with tempfile.TemporaryDirectory(prefix="stsmeta-loop-") as tmp:
         root = Path(tmp)
         project = copy_repo(root / "project")
-        # The yardstick: the same DAG, jobs that only touch their outputs.
+        # The yardstick: the same DAG, jobs that only touch their outputs. Every run below is
+        # taken right after a run of its floor, and the verdict is on the median paired ratio.
         empty = baseline_project(project, root, params=True)
-        empty_cold, _, empty_cpu = cold_runs(snake, empty, runs)
-        colds, cold_rss, cold_cpu = cold_runs(snake, project, runs)
-        print(ratio_line("cold run, default target", median(colds), median(empty_cold),
-                         "empty-job DAG, cold", 2))  # fmt: skip
-        print(spread(colds) + "; floor " + ", ".join(f"{v:.2f}" for v in empty_cold))
-        print(cpu_line(cold_cpu, empty_cpu, cores))
-        print(f"{'':<44} peak memory of the largest process {cold_rss:.0f} MiB")
+        colds, floors = [], []
+        for _ in range(runs):
+            floors.append(cold_run(snake, empty))
+            colds.append(cold_run(snake, project))
+        print(paired_lines("cold run, default target", [r.wall for r in colds],
+                           [r.wall for r in floors], "empty-job DAG, cold", 2))  # fmt: skip
+        print(cpu_line(median([r.cpu for r in colds]), median([r.cpu for r in floors]), cores))
+        print(f"{'':<44} peak memory of the largest process "
+              f"{max(r.rss for r in colds):.0f} MiB")  # fmt: skip
 
-        empty_noop, _ = median_wall(snake, empty, runs)
-        noop, _ = median_wall(snake, project, runs)
-        print(ratio_line("no-op", noop, empty_noop, "Snakemake's own no-op", 1.5))
+        def floor_noop() -> float:
+            # No-op runs are short: the median of 3 (one alone is noisy).
+            return median_wall(snake, empty, runs=3)[0]
 
-        typos = []
+        noops, noop_floors = [], []
+        for _ in range(runs):
+            noop_floors.append(floor_noop())
+            noops.append(median_wall(snake, project, runs=3)[0])
+        print(paired_lines("no-op", noops, noop_floors, "Snakemake's own no-op", 1.5))
+
+        typos, typo_floors = [], []
         for run in range(runs):
             fix_typo(project / "data" / "raw" / TYPO_STUDY, f"checked {run}")
             jobs = jobs_to_run(project, cores)
+            typo_floors.append(floor_noop())
             typos.append(measure(snake, project)[0])
-        print(ratio_line("typo in one study's locator", median(typos), empty_noop, "own no-op", 2))
-        print(spread(typos))
+        print(paired_lines("typo in one study's locator", typos, typo_floors, "own no-op", 2))
         print(f"{'':<44} jobs: {jobs}")
 
         added = project / "data" / "raw" / SYNTHETIC_STUDY.name
@@ -167,32 +187,28 @@ def loop_rows(cores: int, runs: int, imports: bool = True) -> None:
             screening_follows(project, removed=[SYNTHETIC_STUDY.stem])
             measure(snake, project)
 
-        adds, agains, add_cpus, again_cpus = [], [], [], []
+        adds, add_floors, agains, again_floors = [], [], [], []
         for _ in range(runs):
             # Inputs never seen: the coverage study's cache of fitted designs and the pooling
             # and figures jobs' result cache emptied first.
             shutil.rmtree(project / "results" / "coverage" / "cache", ignore_errors=True)
             shutil.rmtree(project / "results" / "cache", ignore_errors=True)
             jobs = add()
-            run = measure_all(snake, project)
-            adds.append(run.wall)
-            add_cpus.append(run.cpu)
+            add_floors.append(floor_noop())
+            adds.append(measure_all(snake, project))
             remove()
-        print(ratio_line("add a study (new design, fitted)", median(adds), empty_noop,
-                         "own no-op", 4))  # fmt: skip
-        print(spread(adds))
-        print(cpu_line(median(add_cpus), None, cores))
+        print(paired_lines("add a study (new design, fitted)", [r.wall for r in adds],
+                           add_floors, "own no-op", 4))  # fmt: skip
+        print(cpu_line(median([r.cpu for r in adds]), None, cores))
         print(f"{'':<44} jobs: {jobs}")
         for _ in range(runs):
             jobs = add()
-            run = measure_all(snake, project)
-            agains.append(run.wall)
-            again_cpus.append(run.cpu)
+            again_floors.append(floor_noop())
+            agains.append(measure_all(snake, project))
             remove()
-        print(ratio_line("add it again (seen before, copied)", median(agains),
-                         empty_noop, "own no-op", 4))  # fmt: skip
-        print(spread(agains))
-        print(cpu_line(median(again_cpus), None, cores))
+        print(paired_lines("add it again (seen before, copied)", [r.wall for r in agains],
+                           again_floors, "own no-op", 4))  # fmt: skip
+        print(cpu_line(median([r.cpu for r in agains]), None, cores))
         print(f"{'':<44} jobs: {jobs}")
         # Not in the loop: the figures as PNG and PDF, drawn on request (`snakemake publication`,
         # and for the archive). Timed as Snakemake runs that job alone, drawn (cache emptied).
