@@ -15,10 +15,11 @@ into -theta_i and mu into -mu; with a prior on mu symmetric about 0 (the default
 the posterior of mu is reflected, so the dataset's quantiles of mu are its mirror image's,
 negated and in reverse order. Of each pair only one is fitted (``simulate.mirror_pairs`` says
 which; the shards split datasets by pair), about half of a design's datasets: cells at p and
-1 - p draw mirror images of each other. The quadrature is itself symmetric to rounding
-(tests/test_coverage_mirror.py: 3e-15 on the proportion scale over every dataset of a 7-study
-design), so a reflected interval is what ``pool()`` gives for the dataset to the last bits or
-so. A prior on mu centred elsewhere is not symmetric: its datasets are all fitted.
+1 - p draw mirror images of each other. The quadrature is itself symmetric to rounding (3e-15
+on the proportion scale over every dataset of the benchmark's 7-study design, benchmarks/NOTES.md;
+tests/test_coverage_mirror.py checks a 5-study design's), so a reflected interval is what
+``pool()`` gives for the dataset to the last bits or so. A prior on mu centred elsewhere is not
+symmetric: its datasets are all fitted.
 """
 
 from __future__ import annotations

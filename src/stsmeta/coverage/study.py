@@ -34,7 +34,7 @@ from stsmeta.coverage.plan import (  # noqa: F401 - re-exported: the study's pub
     grid,
     settings_from_config,
 )
-from stsmeta.coverage.simulate import Fitter, mirror_pairs, multiset_key, per_dataset
+from stsmeta.coverage.simulate import Fitter, multiset_key, per_dataset
 
 # Keys of a configured method that describe it rather than being pool() arguments.
 _DESCRIPTIVE_KEYS = ("label", "reason")
@@ -180,17 +180,16 @@ _GLMM_ONE_FITS: dict[tuple[int, bytes], tuple[float, float, str]] = {}
 
 def glmm_one_fitter(spec: Mapping[str, object], level: float) -> Fitter:
     """The configured GLMM's estimate and Wald interval as ``pool(method="glmm")`` computes them
-    (``glmm_one.glmm_fit_one``, nodes checked), each distinct dataset fitted once per process,
-    and one of each mirror pair.
+    (``glmm_one.glmm_fit_one``, nodes checked), each distinct dataset fitted once per process.
 
     glmm_fit_one is a function of the dataset alone (rows arrive canonicalised by
     ``simulate.fit_distinct``), so remembering its fits across blocks and cells changes no bit.
-    Mirror images (events counted as non-events, ``simulate.mirror_pairs``): the model is
-    symmetric under theta -> -theta, so a dataset's ML fit is its mirror image's with mu negated
-    and the same SE (to 5e-14, with the same answer or failure, over every dataset of five
-    designs; tests/test_coverage_mirror.py). A mirror image whose pair has an answer takes it,
-    reflected; where the pair has none, the dataset is fitted itself, as a failure's reason
-    names its direction (every study at 0% against every study at 100%).
+    Unlike the Bayesian fitter, this one does not reflect a dataset's fit into its mirror image's
+    (events counted as non-events): the model is symmetric under theta -> -theta, but the fit is
+    not. Where the likelihood has a local maximum at tau2 = 0 and another inside, the fit started
+    from one side can end at either (n = 2, 40, 40: events 2, 4, 8 end at tau2 = 0, their mirror
+    image 0, 32, 36 at tau2 = 0.026, mu 0.012 apart; tests/test_coverage_mirror.py), and the
+    study judges the method as pool() computes it for each dataset.
     """
     kwargs = pool_arguments(spec, level)
     ci = str(kwargs.get("ci", "z"))
@@ -221,16 +220,11 @@ def glmm_one_fitter(spec: Mapping[str, object], level: float) -> Fitter:
                 _GLMM_ONE_FITS[key] = known
             return known
 
-        pair, flipped = mirror_pairs(events, n)
         mu = np.full(m, np.nan)
         se = np.full(m, np.nan)
         reasons = [""] * m
         for i in range(m):
-            known = fitted(pair[i])
-            if flipped[i]:
-                # Negating mu reflects the Wald interval exactly: -mu - c = -(mu + c).
-                known = (-known[0], known[1], "") if not known[2] else fitted(events[i])
-            mu[i], se[i], reasons[i] = known
+            mu[i], se[i], reasons[i] = fitted(events[i])
         return (*_wald_interval(mu, se, crit), reasons)
 
     return per_dataset(fit)
