@@ -156,3 +156,15 @@ def test_the_glmm_fitter_gives_pools_answer_where_the_fit_is_not_symmetric(monke
     for got, want in zip(fast[:3], slow[:3], strict=True):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert fast[3] == slow[3] == ["", ""]
+
+
+def test_priors_that_print_alike_are_not_confused(monkeypatch):
+    # Prior.text() keeps 6 significant digits: the fitter's memory must key on the prior itself.
+    calls = _counting(monkeypatch)
+    d = sim.canonical_rows(np.array([[0, 1, 2, 2, 4]]), N)
+    first = bf.bayes_fitter({"method": "bayes", "prior_mu": "normal:0:2"}, LEVEL)(d, N)
+    second = bf.bayes_fitter({"method": "bayes", "prior_mu": "normal:0:2.0000001"}, LEVEL)(d, N)
+    assert len(calls) == 2
+    assert first[0][0] != second[0][0]
+    one = posterior(d[0], N, prior_mu="normal:0:2.0000001")
+    assert second[0][0] == pytest.approx(one.estimate, abs=1e-13)

@@ -44,7 +44,8 @@ def bayes_fitter(spec: Mapping[str, object], level: float):
 
     prior_mu = parse_prior(str(spec.get("prior_mu") or DEFAULT_PRIOR_MU), "mu")
     prior_tau = parse_prior(str(spec.get("prior_tau") or DEFAULT_PRIOR_TAU), "tau")
-    setting = (prior_mu.text(), prior_tau.text(), float(level))
+    # The priors themselves (exact floats), not their text: text() keeps 6 significant digits.
+    setting = (prior_mu, prior_tau, float(level))
     # Normal and logistic priors are symmetric about their location.
     reflect = prior_mu.loc == 0
 
