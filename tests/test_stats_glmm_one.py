@@ -92,6 +92,10 @@ def test_single_fit_equals_batch_fit_on_random_datasets():
         ([0, 1, 1, 0], [1, 1, 1, 1]),  # every n = 1: tau2 not identifiable
         ([2, 2, 2], [5, 5, 5]),  # identical studies: the boundary
         ([1, 9, 2, 10], [10, 10, 10, 10]),
+        # Newton steps turned downhill: steepest ascent, then restarts (test_stats_glmm_ascent).
+        ([2, 4, 8], [2, 40, 40]),
+        ([0, 35, 41], [3, 50, 50]),
+        ([2, 4, 8], [2, 50, 50]),  # two maxima inside: a restart beats the first fit
     ],
 )
 def test_single_fit_equals_batch_fit_on_edge_cases(x, n):

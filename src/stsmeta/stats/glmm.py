@@ -42,7 +42,8 @@ BOUNDARY_LOGLIK = 1e-9
 # boundary tau2 = 0. The likelihood can have a local maximum there and a higher one far out:
 # a large study beside single-patient ones (0/1, 1/3, 462/500: tau2 = 0 has log-likelihood
 # -9.311, tau2 = 3.12 has -8.086, as rma.glmm finds). Each start is tried in turn; the first
-# fit that beats the boundary by BOUNDARY_LOGLIK is kept.
+# fit that beats the boundary by BOUNDARY_LOGLIK is kept. They are tried too where the first
+# run needed a steepest-ascent step (glmm_fit._newton), and kept only if they beat its fit.
 RESTART_TAUS = (2.0, 6.0)
 _HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
 

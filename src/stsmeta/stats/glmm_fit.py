@@ -61,7 +61,8 @@ def glmm_batch(
 
     Rows may be padded with n = 0 studies. Newton-Raphson on (mu, tau) with the analytic score
     and Hessian of the marginal likelihood (evaluated on the adaptive nodes), step halving on
-    the likelihood, and a Levenberg shift when the Hessian is not negative definite.
+    the likelihood, a Levenberg shift when the Hessian is not negative definite, and a
+    steepest-ascent step where the capped Newton step does not ascend and would end the run.
 
     Rows where every study is at 0% or 100% are not fitted: for such data E[p^n] <= E[p] for any
     distribution of p, with equality only for mass at 0 and 1, so the likelihood's supremum is
@@ -178,18 +179,24 @@ def _fit_interior(fx, fn, flc, fw, mu_common, ll_common, n_nodes, max_iter, tol)
     Returns (mu, signed tau, loglik, se, iterations, status) of those rows.
     """
     res = _newton(fx, fn, flc, mu_common, n_nodes, max_iter, tol, fw)
-    r_mu, r_tau, r_ll, r_hess, r_iter, r_status = res
+    r_mu, r_tau, r_ll, r_hess, r_iter, r_status, turned = res
     # Rows Newton took to the boundary: started again further out (RESTART_TAUS), in case a
-    # higher maximum lies there; a restart is kept only if it beats the boundary.
-    again = np.flatnonzero(r_ll < ll_common + BOUNDARY_LOGLIK)
+    # higher maximum lies there; a restart is kept only if it beats the boundary. So are rows
+    # whose run needed a steepest-ascent step (_newton): the likelihood is not concave along
+    # their path, and the maximum it reached need not be the highest (events 2, 4, 8 of
+    # n = 2, 50, 50: from tau = 0.5 a maximum at tau2 = 0.020, from tau = 2 a higher one at
+    # tau2 = 1.62); a restart is kept there only if it beats the fit.
+    floor = ll_common + BOUNDARY_LOGLIK
+    again = np.flatnonzero((r_ll < floor) | turned)
+    floor = np.where(r_ll >= floor, r_ll + BOUNDARY_LOGLIK, floor)
     for tau0 in RESTART_TAUS:
         if again.size == 0:
             break
-        s_mu, s_tau, s_ll, s_hess, s_iter, s_status = _newton(
+        s_mu, s_tau, s_ll, s_hess, s_iter, s_status, _ = _newton(
             fx[again], fn[again], flc[again], mu_common[again], n_nodes, max_iter, tol,
             _take(fw, again), tau0=tau0,
         )  # fmt: skip
-        better = (s_status == STATUS_OK) & (s_ll >= ll_common[again] + BOUNDARY_LOGLIK)
+        better = (s_status == STATUS_OK) & (s_ll >= floor[again])
         rows = again[better]
         r_mu[rows], r_tau[rows], r_ll[rows] = s_mu[better], s_tau[better], s_ll[better]
         r_hess[rows], r_status[rows] = s_hess[better], s_status[better]
@@ -248,37 +255,11 @@ def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol, weights=None, tau0=0.5):
     active = np.ones(m_sets, dtype=bool)
     iters = np.zeros(m_sets, dtype=int)
     status = np.full(m_sets, STATUS_OK, dtype=object)
-    for it in range(1, max_iter + 1):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        g = grad[idx]
-        h = hess[idx]
-        i_mm, i_mt, i_tt = -h[:, 0, 0], -h[:, 0, 1], -h[:, 1, 1]
-        # Levenberg shift so that the Newton system is positive definite.
-        tr = i_mm + i_tt
-        dt = i_mm * i_tt - i_mt * i_mt
-        lam_min = tr / 2 - np.sqrt(np.maximum(tr * tr / 4 - dt, 0.0))
-        shift = np.where(lam_min > 1e-8, 0.0, 1e-4 - lam_min + 1e-3 * np.abs(tr))
-        a = i_mm + shift
-        c = i_tt + shift
-        d = a * c - i_mt * i_mt
-        step = np.empty((idx.size, 2))
-        step[:, 0] = (c * g[:, 0] - i_mt * g[:, 1]) / d
-        step[:, 1] = (a * g[:, 1] - i_mt * g[:, 0]) / d
-        # Cap steps: 2 on mu, and tau may at most double (lets a diverging tau be seen quickly).
-        t_now = tau[idx]
-        size = np.abs(step)
-        scale = np.minimum(
-            np.minimum(1.0, 2.0 / np.maximum(size[:, 0], 1e-300)),
-            np.maximum(2.0, np.abs(t_now)) / np.maximum(size[:, 1], 1e-300),
-        )
-        step *= scale[:, None]
-        # Never let tau jump across 0: the likelihood is even in tau, so the mirror point ties
-        # and Newton could bounce between +tau and -tau forever.
-        crossing = t_now * (t_now + step[:, 1]) < 0
-        if crossing.any():
-            step[crossing, 1] = -0.9 * t_now[crossing]
+    turned = np.zeros(m_sets, dtype=bool)
+
+    def search(idx, step):
+        """Step halving of rows ``idx`` along ``step``, moving the rows that gain or lose less
+        than rounding: (accepted, the factor s, gain)."""
         s = np.ones(idx.size)
         accepted = np.zeros(idx.size, dtype=bool)
         gain = np.zeros(idx.size)
@@ -303,13 +284,74 @@ def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol, weights=None, tau0=0.5):
             grad[acc_rows], hess[acc_rows], z[acc_rows] = cg[ok], ch[ok], cz[ok]
             accepted[todo[ok]] = True
             s[todo[~ok]] *= 0.5
+        return accepted, s, gain
+
+    for it in range(1, max_iter + 1):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        g = grad[idx]
+        h = hess[idx]
+        i_mm, i_mt, i_tt = -h[:, 0, 0], -h[:, 0, 1], -h[:, 1, 1]
+        # Levenberg shift so that the Newton system is positive definite.
+        tr = i_mm + i_tt
+        dt = i_mm * i_tt - i_mt * i_mt
+        lam_min = tr / 2 - np.sqrt(np.maximum(tr * tr / 4 - dt, 0.0))
+        shift = np.where(lam_min > 1e-8, 0.0, 1e-4 - lam_min + 1e-3 * np.abs(tr))
+        a = i_mm + shift
+        c = i_tt + shift
+        d = a * c - i_mt * i_mt
+        step = np.empty((idx.size, 2))
+        step[:, 0] = (c * g[:, 0] - i_mt * g[:, 1]) / d
+        step[:, 1] = (a * g[:, 1] - i_mt * g[:, 0]) / d
+        t_now = tau[idx]
+        _cap(step, t_now)
+        # The shifted Newton direction ascends, but setting the tau step to -0.9 tau in _cap can
+        # turn it downhill (where -H is not positive definite the step is long and mostly along
+        # tau). No halving then gains, and the step test below would stop where the score is
+        # not 0. Where it would, the step is taken again from the same point as steepest ascent
+        # (the score over the largest absolute eigenvalue of -H), which _cap cannot turn
+        # downhill. Where Newton ascends, or gains enough to go on, nothing changes.
+        downhill = ~(g[:, 0] * step[:, 0] + g[:, 1] * step[:, 1] > 0) & (g != 0).any(1)
+        kept = idx[downhill]
+        before = mu[kept], tau[kept], ll[kept], grad[kept], hess[kept], z[kept]
+        accepted, s, gain = search(idx, step)
         moved = np.where(accepted, np.abs(s[:, None] * step).max(1), 0.0)
-        iters[idx] = it
         # The analytic score is that of the integral, not of its quadrature with moving nodes,
         # so near the optimum steps of ~1e-9 can creep on; a negligible likelihood gain ends it.
         done = (moved < tol) | (~accepted) | ((gain < 1e-13) & (moved < 1e-6))
+        retry = np.flatnonzero(done[downhill])
+        if retry.size:
+            rows, turn = kept[retry], np.flatnonzero(downhill)[retry]
+            turned[rows] = True
+            mu[rows], tau[rows], ll[rows], grad[rows], hess[rows], z[rows] = (
+                part[retry] for part in before
+            )
+            t_r = tr[turn]
+            radius = np.abs(t_r) / 2 + np.sqrt(np.maximum(t_r * t_r / 4 - dt[turn], 0.0))
+            ascent = g[turn] / np.where(radius > 0, radius, np.nan)[:, None]
+            _cap(ascent, t_now[turn])
+            a_acc, a_s, a_gain = search(rows, ascent)
+            a_moved = np.where(a_acc, np.abs(a_s[:, None] * ascent).max(1), 0.0)
+            done[turn] = (a_moved < tol) | (~a_acc) | ((a_gain < 1e-13) & (a_moved < 1e-6))
+        iters[idx] = it
         diverged = (np.abs(tau[idx]) > _TAU_MAX) | (np.abs(mu[idx]) > _MU_MAX)
         status[idx[diverged]] = STATUS_DIVERGES
         active[idx[done | diverged]] = False
     status[active] = STATUS_NO_CONVERGENCE.format(iters=max_iter)
-    return mu, tau, ll, hess, iters, status
+    return mu, tau, ll, hess, iters, status, turned
+
+
+def _cap(step, t_now):
+    """Cap steps in place: 2 on mu, and tau may at most double (lets a diverging tau be seen
+    quickly). Never let tau jump across 0: the likelihood is even in tau, so the mirror point
+    ties and Newton could bounce between +tau and -tau forever."""
+    size = np.abs(step)
+    scale = np.minimum(
+        np.minimum(1.0, 2.0 / np.maximum(size[:, 0], 1e-300)),
+        np.maximum(2.0, np.abs(t_now)) / np.maximum(size[:, 1], 1e-300),
+    )
+    step *= scale[:, None]
+    crossing = t_now * (t_now + step[:, 1]) < 0
+    if crossing.any():
+        step[crossing, 1] = -0.9 * t_now[crossing]

@@ -2,10 +2,11 @@
 Wald interval, at least 50x faster than metafor's ``rma.glmm``).
 
 The algorithm is that of ``glmm_fit.glmm_batch`` and ``glmm_check.glmm_batch_checked`` for one
-row, step for step: the same start, Levenberg-shifted Newton steps, step halving, stopping
-rules, boundary rule, quadrature check and refits with more nodes. What differs is only how it
-is computed. For one small dataset the batch code spends its time in numpy calls on arrays of a
-few elements (fancy indexing of the active rows, reductions over six studies), so here:
+row, step for step: the same start, Levenberg-shifted Newton steps, steepest-ascent steps where
+those do not ascend, step halving, stopping rules, restarts, boundary rule, quadrature check and
+refits with more nodes. What differs is only how it is computed. For one small dataset the
+batch code spends its time in numpy calls on arrays of a few elements (fancy indexing of the
+active rows, reductions over six studies), so here:
 
 - (mu, tau), the score, the 2x2 Hessian and the Newton step are Python floats;
 - each study's mode is found by scalar Newton (about a microsecond per study and iteration,
@@ -240,6 +241,23 @@ def _newton_step(grad, hess, tau: float) -> tuple[float, float]:
         return math.nan, math.nan
     s_mu = (c * grad[0] - i_mt * grad[1]) / d
     s_tau = (a * grad[1] - i_mt * grad[0]) / d
+    return _capped(s_mu, s_tau, tau)
+
+
+def _ascent_step(grad, hess, tau: float) -> tuple[float, float]:
+    """The steepest-ascent step of ``glmm_fit._newton``: the score over the largest absolute
+    eigenvalue of the Hessian, capped as the Newton step is."""
+    i_mm, i_mt, i_tt = -hess[0], -hess[1], -hess[2]
+    tr = i_mm + i_tt
+    dt = i_mm * i_tt - i_mt * i_mt
+    radius = abs(tr) / 2 + math.sqrt(max(tr * tr / 4 - dt, 0.0))
+    if not radius > 0:
+        return math.nan, math.nan
+    return _capped(grad[0] / radius, grad[1] / radius, tau)
+
+
+def _capped(s_mu: float, s_tau: float, tau: float) -> tuple[float, float]:
+    """A step capped as in ``glmm_fit._newton`` (NaN, NaN where it is not finite)."""
     if not (math.isfinite(s_mu) and math.isfinite(s_tau)):
         return math.nan, math.nan
     scale = min(
@@ -252,37 +270,52 @@ def _newton_step(grad, hess, tau: float) -> tuple[float, float]:
     return s_mu, s_tau
 
 
+def _search(data: _Dataset, point, step, n_nodes: int):
+    """The step halving of ``glmm_fit._newton`` from ``point`` = (mu, tau, ll, grad, hess,
+    state) along ``step``: (accepted, the factor s, gain, the new point or ``point``)."""
+    mu, tau, ll, _, _, z = point
+    s_mu, s_tau = step
+    s = 1.0
+    if math.isfinite(s_mu):
+        for _ in range(40):
+            cm, ct = mu + s * s_mu, tau + s * s_tau
+            cl, cg, ch, cz = data.evaluate(cm, ct, z, n_nodes)
+            if cl >= ll - 1e-12 * (1 + abs(ll)) and math.isfinite(cl):
+                return True, s, cl - ll, (cm, ct, cl, cg, ch, cz)
+            s *= 0.5
+    return False, s, 0.0, point
+
+
 def _newton(data: _Dataset, mu: float, n_nodes: int, max_iter: int, tol: float, tau0: float = 0.5):
     """``glmm_fit._newton`` for one dataset: (mu, signed tau, loglik, hess, iterations, status,
-    state of the last evaluation)."""
+    state of the last evaluation, whether a steepest-ascent step was taken)."""
     tau = tau0
     ll, grad, hess, z = data.evaluate(mu, tau, None, n_nodes)
     status = STATUS_NO_CONVERGENCE.format(iters=max_iter)
     iterations = 0
+    turned = False
     for it in range(1, max_iter + 1):
         iterations = it
-        s_mu, s_tau = _newton_step(grad, hess, tau)
-        s = 1.0
-        accepted = False
-        gain = 0.0
-        if math.isfinite(s_mu):
-            for _ in range(40):
-                cm, ct = mu + s * s_mu, tau + s * s_tau
-                cl, cg, ch, cz = data.evaluate(cm, ct, z, n_nodes)
-                if cl >= ll - 1e-12 * (1 + abs(ll)) and math.isfinite(cl):
-                    gain = cl - ll
-                    mu, tau, ll, grad, hess, z = cm, ct, cl, cg, ch, cz
-                    accepted = True
-                    break
-                s *= 0.5
-        moved = max(abs(s * s_mu), abs(s * s_tau)) if accepted else 0.0
+        before = (mu, tau, ll, grad, hess, z)
+        step = _newton_step(grad, hess, tau)
+        accepted, s, gain, after = _search(data, before, step, n_nodes)
+        moved = max(abs(s * step[0]), abs(s * step[1])) if accepted else 0.0
+        done = moved < tol or not accepted or (gain < 1e-13 and moved < 1e-6)
+        # As in glmm_fit._newton: a stop on a Newton step that does not ascend is no stop.
+        if done and not grad[0] * step[0] + grad[1] * step[1] > 0 and grad != (0.0, 0.0):
+            turned = True
+            step = _ascent_step(grad, hess, tau)
+            accepted, s, gain, after = _search(data, before, step, n_nodes)
+            moved = max(abs(s * step[0]), abs(s * step[1])) if accepted else 0.0
+            done = moved < tol or not accepted or (gain < 1e-13 and moved < 1e-6)
+        mu, tau, ll, grad, hess, z = after
         if abs(tau) > _TAU_MAX or abs(mu) > _MU_MAX:
             status = STATUS_DIVERGES
             break
-        if moved < tol or not accepted or (gain < 1e-13 and moved < 1e-6):
+        if done:
             status = STATUS_OK
             break
-    return mu, tau, ll, hess, iterations, status, z
+    return mu, tau, ll, hess, iterations, status, z, turned
 
 
 def _standard_error(hess, boundary: bool) -> float:
@@ -298,13 +331,19 @@ def _standard_error(hess, boundary: bool) -> float:
 def _fit(data: _Dataset, binomial, n_nodes: int, max_iter: int = 200, tol: float = 1e-10):
     """``glmm_batch`` of one fitted row: (mu, tau >= 0, loglik, se, iterations, status, state)."""
     mu_common, ll_common = binomial
-    mu, tau, ll, hess, iters, status, state = _newton(data, mu_common, n_nodes, max_iter, tol)
-    # The restarts of glmm_fit._fit_interior, in the same order, kept by the same rule.
-    if ll < ll_common + BOUNDARY_LOGLIK:
+    mu, tau, ll, hess, iters, status, state, turned = _newton(
+        data, mu_common, n_nodes, max_iter, tol
+    )
+    # The restarts of glmm_fit._fit_interior, in the same order, kept by the same rule: the
+    # first that beats the boundary, or the fit itself where it is above the boundary.
+    floor = ll_common + BOUNDARY_LOGLIK
+    if ll < floor or turned:
+        if ll >= floor:
+            floor = ll + BOUNDARY_LOGLIK
         for tau0 in RESTART_TAUS:
             restart = _newton(data, mu_common, n_nodes, max_iter, tol, tau0=tau0)
-            if restart[5] == STATUS_OK and restart[2] >= ll_common + BOUNDARY_LOGLIK:
-                mu, tau, ll, hess, iters, status, state = restart
+            if restart[5] == STATUS_OK and restart[2] >= floor:
+                mu, tau, ll, hess, iters, status, state = restart[:7]
                 break
     # The boundary rule of glmm_fit._fit_interior (a NaN log-likelihood is not "worse").
     if ll < ll_common + BOUNDARY_LOGLIK:
