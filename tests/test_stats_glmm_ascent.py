@@ -16,18 +16,11 @@ fit, and where they reach the same maximum their numbers agree.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from glmm_reference import assert_never_below_and_alike_at_the_same_maximum, datasets, fit, kinds
 
-from stsmeta.stats.api import pool
-from stsmeta.stats.glmm import marginal_loglik
-
-REFERENCE = Path(__file__).parent / "reference" / "metafor_reference_glmm_ascent.json"
-DATASETS = json.loads(REFERENCE.read_text(encoding="utf-8"))["datasets"]
-NODES = 201  # the yardstick: many more nodes than either fit uses
+DATASETS = datasets("ascent")
 # Mirror images (events counted as non-events): the same model with mu -> -mu.
 MIRRORS = [
     ("defect", "defect_mirror"),
@@ -39,32 +32,15 @@ MIRRORS = [
 ]
 
 
-def _loglik(x, n, mu, tau2) -> float:
-    rows = (np.array([x], dtype=float), np.array([n], dtype=float))
-    return float(marginal_loglik(*rows, np.array([mu]), np.array([np.sqrt(tau2)]), NODES).sum())
-
-
-def _fit(name):
-    ref = DATASETS[name]
-    ours = pool(ref["x"], ref["n"], method="glmm")
-    return ref, ours, float(np.log(ours.estimate / (1 - ours.estimate)))
-
-
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_the_fit_is_never_below_metafors_and_agrees_where_both_reach_the_maximum(name):
-    ref, ours, mu = _fit(name)
-    assert not ref["error"]
-    x, n = ref["x"], ref["n"]
-    mine, theirs = _loglik(x, n, mu, ours.tau2), _loglik(x, n, ref["mu"], ref["tau2"])
-    assert mine >= theirs - 1e-6, (name, mine, theirs)
-    if mine - theirs < 1e-6:  # the same maximum
-        for key in ("estimate", "ci_low", "ci_high", "tau2"):
-            assert getattr(ours, key) == pytest.approx(ref[key], rel=1e-4, abs=1e-4), key
+    assert_never_below_and_alike_at_the_same_maximum(name, DATASETS[name])
 
 
 def test_the_reported_dataset_and_its_mirror_image_give_metafors_fit():
     for name in ("defect", "defect_mirror"):
-        ref, ours, mu = _fit(name)
+        ref = DATASETS[name]
+        ours, mu = fit(ref)
         assert ours.tau2 == pytest.approx(ref["tau2"], rel=1e-4)
         assert mu == pytest.approx(ref["mu"], abs=1e-5)
         assert not ours.warnings  # neither at the boundary nor a quadrature that did not settle
@@ -72,8 +48,8 @@ def test_the_reported_dataset_and_its_mirror_image_give_metafors_fit():
 
 @pytest.mark.parametrize(("name", "mirror"), MIRRORS)
 def test_mirror_images_are_fitted_alike(name, mirror):
-    _, ours, mu = _fit(name)
-    _, theirs, mu_mirror = _fit(mirror)
+    ours, mu = fit(DATASETS[name])
+    theirs, mu_mirror = fit(DATASETS[mirror])
     assert mu == pytest.approx(-mu_mirror, abs=1e-8)
     assert ours.tau2 == pytest.approx(theirs.tau2, rel=1e-8, abs=1e-12)
 
@@ -83,7 +59,7 @@ def test_no_fit_is_reported_at_a_boundary_that_is_not_a_maximum():
     second derivative in tau at tau = 0: sum of (x - n p)^2 - n p (1 - p) at the pooled p)."""
     boundary = 0
     for ref in DATASETS.values():
-        ours = pool(ref["x"], ref["n"], method="glmm")
+        ours, _ = fit(ref)
         if ours.tau2 != 0:
             continue
         boundary += 1
@@ -96,12 +72,5 @@ def test_no_fit_is_reported_at_a_boundary_that_is_not_a_maximum():
 def test_the_reference_holds_both_kinds_of_dataset():
     """Fits that both reach, and datasets where metafor stops short (at tau2 = 0 where a higher
     maximum lies inside): the first test meets each branch."""
-    same = below = 0
-    for name in DATASETS:
-        ref, ours, mu = _fit(name)
-        gap = _loglik(ref["x"], ref["n"], mu, ours.tau2) - _loglik(
-            ref["x"], ref["n"], ref["mu"], ref["tau2"]
-        )
-        same += gap < 1e-6
-        below += gap >= 1e-6
+    same, below = kinds(DATASETS)
     assert same >= 40 and below >= 1

@@ -13,43 +13,21 @@ stsmeta), the comparison says so instead.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import numpy as np
 import pytest
+from glmm_reference import assert_never_below_and_alike_at_the_same_maximum, datasets, fit, kinds
 
-from stsmeta.stats.api import pool
-from stsmeta.stats.glmm import marginal_loglik
-
-REFERENCE = Path(__file__).parent / "reference" / "metafor_reference_glmm_restart.json"
-DATASETS = json.loads(REFERENCE.read_text(encoding="utf-8"))["datasets"]
-NODES = 201  # the yardstick: many more nodes than either fit uses
-
-
-def _loglik(x, n, mu, tau2) -> float:
-    rows = (np.array([x], dtype=float), np.array([n], dtype=float))
-    return float(marginal_loglik(*rows, np.array([mu]), np.array([np.sqrt(tau2)]), NODES).sum())
+DATASETS = datasets("restart")
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_the_fit_is_never_below_metafors_and_agrees_where_both_reach_the_maximum(name):
-    ref = DATASETS[name]
-    assert not ref["error"]
-    x, n = ref["x"], ref["n"]
-    ours = pool(x, n, method="glmm")
-    mu = float(np.log(ours.estimate / (1 - ours.estimate)))
-    mine, theirs = _loglik(x, n, mu, ours.tau2), _loglik(x, n, ref["mu"], ref["tau2"])
-    assert mine >= theirs - 1e-6, (name, mine, theirs)
-    if mine - theirs < 1e-6:  # the same maximum
-        for key in ("estimate", "ci_low", "ci_high", "tau2"):
-            assert getattr(ours, key) == pytest.approx(ref[key], rel=1e-4, abs=1e-4), key
+    assert_never_below_and_alike_at_the_same_maximum(name, DATASETS[name])
 
 
 def test_the_audits_datasets_are_fitted_off_the_boundary():
     for name in ("audit_1", "audit_2"):
         ref = DATASETS[name]
-        ours = pool(ref["x"], ref["n"], method="glmm")
+        ours, _ = fit(ref)
         assert ours.tau2 == pytest.approx(ref["tau2"], rel=1e-4)
         assert ours.tau2 > 1.0
         assert not any("boundary" in w for w in ours.warnings)
@@ -58,13 +36,5 @@ def test_the_audits_datasets_are_fitted_off_the_boundary():
 def test_the_reference_holds_both_kinds_of_dataset():
     """Fits off the boundary that both reach, and datasets where metafor stops short: the test
     above meets each branch."""
-    same = below = 0
-    for ref in DATASETS.values():
-        ours = pool(ref["x"], ref["n"], method="glmm")
-        mu = float(np.log(ours.estimate / (1 - ours.estimate)))
-        gap = _loglik(ref["x"], ref["n"], mu, ours.tau2) - _loglik(
-            ref["x"], ref["n"], ref["mu"], ref["tau2"]
-        )
-        same += gap < 1e-6
-        below += gap >= 1e-6
+    same, below = kinds(DATASETS)
     assert same >= 30 and below >= 1

@@ -13,13 +13,9 @@
 # are in n = (3, 40, 40), (2, 10, 40) and (3, 50, 50)); and events 2, 4, 8 of n = 2, 50, 50 with
 # its mirror image, whose likelihood has two maxima inside (tau2 = 0.020 and, higher, 1.62). The
 # others are drawn with a fixed seed: a study of 1 to 3 patients beside two or three of 5 to 60.
-suppressPackageStartupMessages({
-  library(metafor)
-  library(jsonlite)
-})
+source("tests/reference/glmm_reference_fits.R")  # fit_one, write_reference
 
 set.seed(20261203)
-num <- function(v) if (is.null(v) || length(v) == 0) NA_real_ else as.numeric(v)
 
 datasets <- list(
   defect = list(x = c(2, 4, 8), n = c(2, 40, 40)),
@@ -42,22 +38,4 @@ for (i in seq_len(40)) {
   datasets[[sprintf("synthetic_%02d", i)]] <- list(x = rbinom(k + 1, n, p), n = n)
 }
 
-fit_one <- function(d) {
-  fit <- tryCatch(
-    suppressWarnings(rma.glmm(measure = "PLO", xi = d$x, ni = d$n, method = "ML", nAGQ = 25)),
-    error = function(e) NULL
-  )
-  if (is.null(fit)) return(list(x = d$x, n = d$n, error = TRUE))
-  pr <- predict(fit, transf = transf.ilogit)
-  list(
-    x = d$x, n = d$n, error = FALSE, estimate = num(pr$pred), ci_low = num(pr$ci.lb),
-    ci_high = num(pr$ci.ub), mu = num(fit$beta), se = num(fit$se), tau2 = num(fit$tau2)
-  )
-}
-
-out <- lapply(datasets, fit_one)
-json <- toJSON(
-  list(metafor = as.character(packageVersion("metafor")), nAGQ = 25, datasets = out),
-  auto_unbox = TRUE, digits = NA, pretty = TRUE
-)
-writeLines(json, "tests/reference/metafor_reference_glmm_ascent.json")
+write_reference(datasets, "tests/reference/metafor_reference_glmm_ascent.json")

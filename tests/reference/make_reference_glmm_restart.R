@@ -7,13 +7,9 @@
 # tests/test_stats_glmm_restart.py, which needs no R). The two named datasets are those the audit
 # reported; the others are SYNTHETIC (fixed seed): k = 3 to 6 studies of 1 to 3 patients and one
 # of 200 to 600.
-suppressPackageStartupMessages({
-  library(metafor)
-  library(jsonlite)
-})
+source("tests/reference/glmm_reference_fits.R")  # fit_one, write_reference
 
 set.seed(20261202)
-num <- function(v) if (is.null(v) || length(v) == 0) NA_real_ else as.numeric(v)
 
 datasets <- list(
   audit_1 = list(x = c(0, 1, 462), n = c(1, 3, 500)),
@@ -26,22 +22,4 @@ for (i in seq_len(40)) {
   datasets[[sprintf("synthetic_%02d", i)]] <- list(x = rbinom(k + 1, n, p), n = n)
 }
 
-fit_one <- function(d) {
-  fit <- tryCatch(
-    suppressWarnings(rma.glmm(measure = "PLO", xi = d$x, ni = d$n, nAGQ = 25)),
-    error = function(e) NULL
-  )
-  if (is.null(fit)) return(list(x = d$x, n = d$n, error = TRUE))
-  pr <- predict(fit, transf = transf.ilogit)
-  list(
-    x = d$x, n = d$n, error = FALSE, estimate = num(pr$pred), ci_low = num(pr$ci.lb),
-    ci_high = num(pr$ci.ub), mu = num(fit$beta), se = num(fit$se), tau2 = num(fit$tau2)
-  )
-}
-
-out <- lapply(datasets, fit_one)
-json <- toJSON(
-  list(metafor = as.character(packageVersion("metafor")), nAGQ = 25, datasets = out),
-  auto_unbox = TRUE, digits = NA, pretty = TRUE
-)
-writeLines(json, "tests/reference/metafor_reference_glmm_restart.json")
+write_reference(datasets, "tests/reference/metafor_reference_glmm_restart.json")

@@ -286,6 +286,14 @@ def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol, weights=None, tau0=0.5):
             s[todo[~ok]] *= 0.5
         return accepted, s, gain
 
+    def stops(idx, step):
+        """``search`` along ``step``, and which rows stop there."""
+        accepted, s, gain = search(idx, step)
+        moved = np.where(accepted, np.abs(s[:, None] * step).max(1), 0.0)
+        # The analytic score is that of the integral, not of its quadrature with moving nodes,
+        # so near the optimum steps of ~1e-9 can creep on; a negligible likelihood gain ends it.
+        return (moved < tol) | (~accepted) | ((gain < 1e-13) & (moved < 1e-6))
+
     for it in range(1, max_iter + 1):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -315,11 +323,7 @@ def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol, weights=None, tau0=0.5):
         downhill = ~(g[:, 0] * step[:, 0] + g[:, 1] * step[:, 1] > 0) & (g != 0).any(1)
         kept = idx[downhill]
         before = mu[kept], tau[kept], ll[kept], grad[kept], hess[kept], z[kept]
-        accepted, s, gain = search(idx, step)
-        moved = np.where(accepted, np.abs(s[:, None] * step).max(1), 0.0)
-        # The analytic score is that of the integral, not of its quadrature with moving nodes,
-        # so near the optimum steps of ~1e-9 can creep on; a negligible likelihood gain ends it.
-        done = (moved < tol) | (~accepted) | ((gain < 1e-13) & (moved < 1e-6))
+        done = stops(idx, step)
         retry = np.flatnonzero(done[downhill])
         if retry.size:
             rows, turn = kept[retry], np.flatnonzero(downhill)[retry]
@@ -331,9 +335,7 @@ def _newton(x, n, lchoose, mu0, n_nodes, max_iter, tol, weights=None, tau0=0.5):
             radius = np.abs(t_r) / 2 + np.sqrt(np.maximum(t_r * t_r / 4 - dt[turn], 0.0))
             ascent = g[turn] / np.where(radius > 0, radius, np.nan)[:, None]
             _cap(ascent, t_now[turn])
-            a_acc, a_s, a_gain = search(rows, ascent)
-            a_moved = np.where(a_acc, np.abs(a_s[:, None] * ascent).max(1), 0.0)
-            done[turn] = (a_moved < tol) | (~a_acc) | ((a_gain < 1e-13) & (a_moved < 1e-6))
+            done[turn] = stops(rows, ascent)
         iters[idx] = it
         diverged = (np.abs(tau[idx]) > _TAU_MAX) | (np.abs(mu[idx]) > _MU_MAX)
         status[idx[diverged]] = STATUS_DIVERGES

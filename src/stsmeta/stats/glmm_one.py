@@ -286,6 +286,14 @@ def _search(data: _Dataset, point, step, n_nodes: int):
     return False, s, 0.0, point
 
 
+def _step_and_stop(data: _Dataset, point, step, n_nodes: int, tol: float):
+    """``_search`` along ``step``, and whether the run stops there (the stopping rule of
+    ``glmm_fit._newton``): (stops, the new point)."""
+    accepted, s, gain, after = _search(data, point, step, n_nodes)
+    moved = max(abs(s * step[0]), abs(s * step[1])) if accepted else 0.0
+    return moved < tol or not accepted or (gain < 1e-13 and moved < 1e-6), after
+
+
 def _newton(data: _Dataset, mu: float, n_nodes: int, max_iter: int, tol: float, tau0: float = 0.5):
     """``glmm_fit._newton`` for one dataset: (mu, signed tau, loglik, hess, iterations, status,
     state of the last evaluation, whether a steepest-ascent step was taken)."""
@@ -298,16 +306,11 @@ def _newton(data: _Dataset, mu: float, n_nodes: int, max_iter: int, tol: float, 
         iterations = it
         before = (mu, tau, ll, grad, hess, z)
         step = _newton_step(grad, hess, tau)
-        accepted, s, gain, after = _search(data, before, step, n_nodes)
-        moved = max(abs(s * step[0]), abs(s * step[1])) if accepted else 0.0
-        done = moved < tol or not accepted or (gain < 1e-13 and moved < 1e-6)
+        done, after = _step_and_stop(data, before, step, n_nodes, tol)
         # As in glmm_fit._newton: a stop on a Newton step that does not ascend is no stop.
         if done and not grad[0] * step[0] + grad[1] * step[1] > 0 and grad != (0.0, 0.0):
             turned = True
-            step = _ascent_step(grad, hess, tau)
-            accepted, s, gain, after = _search(data, before, step, n_nodes)
-            moved = max(abs(s * step[0]), abs(s * step[1])) if accepted else 0.0
-            done = moved < tol or not accepted or (gain < 1e-13 and moved < 1e-6)
+            done, after = _step_and_stop(data, before, _ascent_step(grad, hess, tau), n_nodes, tol)
         mu, tau, ll, grad, hess, z = after
         if abs(tau) > _TAU_MAX or abs(mu) > _MU_MAX:
             status = STATUS_DIVERGES
