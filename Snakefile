@@ -12,6 +12,17 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+# First, so that it imports what the jobs use while Snakemake reads this file and builds the DAG:
+# a process that runs each job in a fork of itself (stsmeta.cli.job_server), when the jobs run here,
+# by this Python and this stsmeta (common.smk's onstart decides).
+from snakemake.settings.types import ExecMode
+from stsmeta.cli import job_server
+
+JOB_SERVER = (
+    job_server.start(sys.argv) if workflow.exec_mode == ExecMode.DEFAULT else None
+)
+
+
 # Before Snakemake parses config.yaml: limits on size, nesting and aliases (a hostile file
 # crashed the parser). A --configfile is parsed by Snakemake before this file runs.
 from stsmeta.config import check_config_file
@@ -73,6 +84,7 @@ rule publication:
 onsuccess:
     # Up to 1 s sooner at exit (stsmeta.scheduler_timers).
     cancel_rate_limit_timers()
+    stop_job_server()
     # Where to look; Snakemake's own report is another file (README: results/snakemake-report.zip).
     if Path(RESULTS, "report.html").is_file():
         print(f"stsmeta: the report is {Path(RESULTS, 'report.html').resolve()}")

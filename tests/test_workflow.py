@@ -72,9 +72,13 @@ def _rejudge(work: Path) -> None:
     certainty.write_text(text)
 
 
-def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def _snakemake(
+    workdir: Path, *args: str, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    # The job server says which jobs it ran (test_the_job_server_runs_the_jobs...).
+    env = dict(env or os.environ, STSMETA_JOB_SERVER_LOG=str(workdir / "job-server.log"))
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -577,6 +581,22 @@ def test_another_clone_killed_midway_and_resumed_is_byte_identical(built, tmp_pa
     expected = _result_hashes(built)
     got = _result_hashes(work)
     assert got == expected
+
+
+def test_the_job_server_runs_the_jobs_and_changes_no_byte(built, tmp_path):
+    """The run's jobs ran in forks of the job server (stsmeta.cli.job_server), none refused; a clone
+    run with the server off (every job a process of its own) ends with the same bytes."""
+    served = (built / "job-server.log").read_text().splitlines()
+    assert not [line for line in served if not line.startswith("served ")], served
+    commands = {line.split()[1] for line in served}
+    assert {"coverage-shard", "coverage-summary", "pool", "figures", "report"} <= commands
+    work = _copy_repo(tmp_path / "run-off")
+    off = dict(os.environ, STSMETA_JOB_SERVER="off")
+    _snakemake(work, env=off)
+    _rejudge(work)
+    _snakemake(work, "archive", env=off)
+    assert not (work / "job-server.log").exists()
+    assert _result_hashes(work) == _result_hashes(built)
 
 
 def _mentions(results: Path, needle: str) -> list[str]:

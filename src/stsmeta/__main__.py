@@ -3,12 +3,18 @@
 import os
 import sys
 
-from stsmeta import lazy_imports
-from stsmeta.cli import main
+from stsmeta.cli.job_server import run_through_server
 
 if __name__ == "__main__":
-    lazy_imports.install()
-    code = main()
+    # In a local workflow run, the run's job server runs the command in a fork of a process
+    # that has imported what jobs use (stsmeta.cli.job_server); elsewhere, this process runs it.
+    code = run_through_server(sys.argv[1:])
+    if code is None:
+        from stsmeta import lazy_imports
+        from stsmeta.cli import main
+
+        lazy_imports.install()
+        code = main()
     # A job's files are written and closed when main returns (no command leaves a file, pool or
     # temporary folder to a finaliser), so the process leaves at once: tearing the interpreter
     # down, freeing every matplotlib artist and the numpy and scipy modules, took up to 0.3 s of

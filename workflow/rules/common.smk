@@ -291,6 +291,24 @@ onstart:
     check_previous_archive_before_jobs(_to_run)
     check_judgements_before_jobs(_to_run)
     keep_previous_outputs(_to_run)
+    offer_job_server()
+
+
+def offer_job_server():
+    """onstart: this run's jobs use the server when they run on this machine, in this
+    environment (not on a cluster, nor in conda environments or containers)."""
+    if JOB_SERVER is None:
+        return
+    if workflow.local_exec and not workflow.deployment_settings.deployment_method:
+        JOB_SERVER.offer()
+    else:
+        JOB_SERVER.stop()
+
+
+def stop_job_server():
+    """onsuccess and onerror: the run's jobs are done."""
+    if JOB_SERVER is not None:
+        JOB_SERVER.stop()
 
 
 STUDIES, _RECORDS = discover_studies(STUDIES_DIR)
@@ -711,6 +729,7 @@ def end_of_run(succeeded):
 
 onerror:
     cancel_rate_limit_timers()
+    stop_job_server()
     try:
         end_of_run(succeeded=False)
     except KeyboardInterrupt:
