@@ -349,6 +349,7 @@ def _run_job(request: dict, fds: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        time.tzset()  # the job's TZ, as a process started with it would have
         sys.argv = [sys.argv[0], *request["argv"]]
         from stsmeta.cli import main
 
