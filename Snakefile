@@ -19,7 +19,16 @@ from snakemake.settings.types import ExecMode
 from stsmeta.cli import job_server
 
 JOB_SERVER = (
-    job_server.start(sys.argv) if workflow.exec_mode == ExecMode.DEFAULT else None
+    # A first run (no report yet) will run every job: all of their imports at once. Otherwise
+    # common.smk asks for what its jobs use when it knows (stsmeta.cli.job_server.RULE_GROUPS).
+    job_server.start(
+        sys.argv,
+        groups=(
+            [] if Path("results/report.html").is_file() else list(job_server.PRELOAD)
+        ),
+    )
+    if workflow.exec_mode == ExecMode.DEFAULT
+    else None
 )
 
 

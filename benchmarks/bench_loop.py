@@ -318,8 +318,8 @@ def served_rows(project: Path, kinds: dict[str, str | None], own: float) -> None
         # Imports first, then listening: once the socket exists, the server has imported all.
         code = (
             "import importlib, sys; from stsmeta.cli import job_server as j; "
-            "[importlib.import_module(m) for m in j.PRELOAD]; "
-            "j.serve(sys.argv[1], int(sys.argv[2]))"
+            "[importlib.import_module(m) for g in j.PRELOAD.values() for m in g]; "
+            "j.serve(sys.argv[1], int(sys.argv[2]), [])"
         )
         threads = {var: "1" for var in job_server.THREAD_VARIABLES}
         server = subprocess.Popen(

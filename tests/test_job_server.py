@@ -37,7 +37,7 @@ CLIENT = (
 
 @pytest.fixture(scope="module")
 def server():
-    handle = job_server.JobServer()
+    handle = job_server.JobServer(list(job_server.PRELOAD))
     path = Path(handle.path)
     deadline = time.monotonic() + 60
     while not path.exists():  # bound before its imports
@@ -162,6 +162,24 @@ def test_a_job_whose_client_is_killed_ends(server, tmp_path):
     assert reader_gone(proc.stdin.fileno())
 
 
+def test_a_preload_request_is_not_a_job_and_jobs_go_on(tmp_path, monkeypatch):
+    log = tmp_path / "server.log"
+    monkeypatch.setenv(job_server.LOG_ENV, str(log))
+    handle = job_server.JobServer([])
+    try:
+        deadline = time.monotonic() + 60
+        while not Path(handle.path).exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        handle.preload(["pool", "report", "no_such_rule"])
+        handle.preload([])  # nothing to ask: no request
+        proc = served(handle, ["--version"], tmp_path)
+        assert proc.returncode == 0 and proc.stdout.startswith("stsmeta ")
+        assert log.read_text().splitlines() == ["preload analysis review", "served --version"]
+    finally:
+        handle.stop()
+
+
 def test_another_interpreter_is_refused(server):
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(server.path)
@@ -202,10 +220,10 @@ def test_the_server_ends_with_its_parent(tmp_path):
     [["-n"], ["--dry-run"], ["--cores", "2", "-np"], ["--lint"], ["--dag"], ["--summary"]],
 )
 def test_runs_that_run_no_job_start_no_server(argv):
-    assert job_server.start(["snakemake", *argv]) is None
+    assert job_server.start(["snakemake", *argv], []) is None
 
 
 def test_the_switch_turns_it_off(monkeypatch):
     monkeypatch.setenv(job_server.SWITCH_ENV, "off")
     assert not job_server.enabled()
-    assert job_server.start(["snakemake", "--cores", "2"]) is None
+    assert job_server.start(["snakemake", "--cores", "2"], []) is None

@@ -291,15 +291,17 @@ onstart:
     check_previous_archive_before_jobs(_to_run)
     check_judgements_before_jobs(_to_run)
     keep_previous_outputs(_to_run)
-    offer_job_server()
+    offer_job_server(_to_run)
 
 
-def offer_job_server():
+def offer_job_server(to_run):
     """onstart: this run's jobs use the server when they run on this machine, in this
-    environment (not on a cluster, nor in conda environments or containers)."""
+    environment (not on a cluster, nor in conda environments or containers); it imports what
+    the rules to run use."""
     if JOB_SERVER is None:
         return
     if workflow.local_exec and not workflow.deployment_settings.deployment_method:
+        JOB_SERVER.preload(to_run)
         JOB_SERVER.offer()
     else:
         JOB_SERVER.stop()
@@ -443,6 +445,22 @@ try:
 except InputError as exc:
     stop(f"The coverage study's design:\n{exc}")
 COVERAGE_DESIGN = f"{RESULTS}/coverage/design.json"
+
+
+def analysis_will_rerun():
+    """Cheap signs, before the DAG is built, that the analysis will run again: a study added or
+    removed, or a new design for the coverage study (the job server then imports what those jobs
+    use while the DAG is built; onstart asks for the rest, once the jobs are known)."""
+    try:
+        design = Path(COVERAGE_DESIGN).read_text(encoding="utf-8")
+        extracts = {p.stem for p in Path(RESULTS, "extract").glob("*.json")}
+    except OSError:
+        return True
+    return design != COVERAGE_DESIGN_TEXT or extracts != set(STUDIES)
+
+
+if JOB_SERVER is not None and analysis_will_rerun():
+    JOB_SERVER.preload(["coverage_shard", "pool", "figures", "report"])
 # Pooling depends on the coverage summary when the plan's rule chooses the primary method
 # (config methods.selection: coverage); the study depends only on the design, not on pooling.
 PRIMARY_SELECTION = (

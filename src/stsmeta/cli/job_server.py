@@ -38,55 +38,77 @@ import time
 SOCKET_ENV = "STSMETA_JOB_SOCKET"
 #: ``off`` (or ``0``, ``no``): the workflow starts no server, every job runs in its own process.
 SWITCH_ENV = "STSMETA_JOB_SERVER"
-#: A file to which the server adds a line per request: ``served COMMAND`` or ``refused COMMAND``.
+#: A file to which the server adds a line per request: ``served COMMAND``, ``refused COMMAND`` or
+#: ``preload GROUP ...``.
 LOG_ENV = "STSMETA_JOB_SERVER_LOG"
 
-#: What the workflow's jobs import, in the order they need it: the coverage shards and pooling
-#: come first (numpy, scipy.special), the figures (matplotlib) and the report last. A module
-#: not listed is imported by the job that needs it, as without the server.
-PRELOAD = (
-    "stsmeta.cli",
-    "stsmeta.yaml_limits",
-    "numpy",
-    "scipy.special",
-    "stsmeta.cli.coverage",
-    "stsmeta.coverage.simulate",
-    "stsmeta.coverage.bayes_fitter",
-    "stsmeta.coverage.summary",
-    "stsmeta.cli.pool",
-    "stsmeta.pool.analysis",
-    "stsmeta.pool.pooling",
-    "stsmeta.pool.subgroup_tests",
-    "stsmeta.stats.api",
-    "stsmeta.stats.bayes",
-    "stsmeta.stats.glmm_pool",
-    "stsmeta.stats.glmm_profile_one",
-    "stsmeta.stats.glmm_reg",
-    "stsmeta.stats.ivre_pool",
-    "stsmeta.stats.metareg",
-    "stsmeta.cli.tables",
-    "stsmeta.evidence.tables",
-    "jsonschema",
-    "stsmeta.cli.normalise",
-    "stsmeta.evidence.studyfile",
-    "stsmeta.evidence.normalise",
-    "stsmeta.cli.figures",
-    "matplotlib",
-    "matplotlib.figure",
-    "matplotlib.backends.backend_svg",
-    "stsmeta.figures.forest",
-    "stsmeta.figures.sensitivity",
-    "stsmeta.figures.cumulative",
-    "stsmeta.figures.risk_of_bias",
-    "stsmeta.figures.prisma",
-    "stsmeta.figures.summary_forest",
-    "stsmeta.figures.coverage_heatmap",
-    "stsmeta.cli.report",
-    "stsmeta.cli.screening",
-    "stsmeta.report.document",
-    "stsmeta.report.content",
-    "stsmeta.archive.metadata",
-)
+#: What the workflow's jobs import, by group, each in the order the jobs need it. The workflow asks
+#: for the groups of the jobs it will run (``RULE_GROUPS``), as soon as it knows them: a run that
+#: only reprints the tables and the report imports no numpy, scipy or matplotlib in the server. A
+#: module not listed, or not imported yet when a job comes, is imported by the job itself.
+PRELOAD = {
+    # The coverage study's shards and summary, and pooling.
+    "analysis": (
+        "stsmeta.cli",
+        "stsmeta.yaml_limits",
+        "numpy",
+        "scipy.special",
+        "stsmeta.cli.coverage",
+        "stsmeta.coverage.simulate",
+        "stsmeta.coverage.bayes_fitter",
+        "stsmeta.coverage.summary",
+        "stsmeta.cli.pool",
+        "stsmeta.pool.analysis",
+        "stsmeta.pool.pooling",
+        "stsmeta.pool.subgroup_tests",
+        "stsmeta.stats.api",
+        "stsmeta.stats.bayes",
+        "stsmeta.stats.glmm_pool",
+        "stsmeta.stats.glmm_profile_one",
+        "stsmeta.stats.glmm_reg",
+        "stsmeta.stats.ivre_pool",
+        "stsmeta.stats.metareg",
+    ),
+    "figures": (
+        "stsmeta.cli",
+        "stsmeta.yaml_limits",
+        "stsmeta.cli.figures",
+        "matplotlib",
+        "matplotlib.figure",
+        "matplotlib.backends.backend_svg",
+        "stsmeta.figures.forest",
+        "stsmeta.figures.sensitivity",
+        "stsmeta.figures.cumulative",
+        "stsmeta.figures.risk_of_bias",
+        "stsmeta.figures.prisma",
+        "stsmeta.figures.summary_forest",
+        "stsmeta.figures.coverage_heatmap",
+    ),
+    # The tables, the screening check and the report: what a fixed typo reruns.
+    "review": (
+        "stsmeta.cli",
+        "stsmeta.yaml_limits",
+        "stsmeta.cli.tables",
+        "stsmeta.evidence.tables",
+        "jsonschema",
+        "stsmeta.cli.screening",
+        "stsmeta.cli.report",
+        "stsmeta.report.document",
+        "stsmeta.report.content",
+        "stsmeta.archive.metadata",
+    ),
+}
+#: The groups each rule's jobs use (rules not listed: none).
+RULE_GROUPS = {
+    "coverage_shard": ("analysis",),
+    "coverage_summary": ("analysis",),
+    "pool": ("analysis",),
+    "figures": ("figures",),
+    "figures_print": ("figures",),
+    "tables": ("review",),
+    "screening": ("review",),
+    "report": ("review",),
+}
 
 #: Set by Snakemake to a job's threads; numpy's BLAS reads them once, as it loads.
 THREAD_VARIABLES = (
@@ -216,6 +238,33 @@ def run_through_server(argv: list[str]) -> int | None:
 # --- the server ----------------------------------------------------------------------------------
 
 
+def _add_groups(todo: list[str], groups: list[str]) -> None:
+    for group in groups:
+        todo.extend(m for m in PRELOAD.get(group, ()) if m not in todo and m not in sys.modules)
+
+
+def _preload_request(conn: socket.socket, todo: list[str]) -> bool:
+    """Whether the connection asks for groups to import (the workflow's, not a job); if so, add
+    them and close it."""
+    conn.settimeout(5)  # a job's client sends its request as it connects
+    try:
+        first = conn.recv(1, socket.MSG_PEEK)
+    except OSError:
+        first = b""
+    conn.settimeout(None)
+    if first != b"P":
+        return False
+    with conn, contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
+        conn.settimeout(5)
+        data = b""
+        while chunk := conn.recv(4096):
+            data += chunk
+        groups = data.decode()[1:].split()
+        _note("preload " + " ".join(groups))
+        _add_groups(todo, groups)
+    return True
+
+
 def _preload_next(modules: list[str]) -> None:
     import importlib
 
@@ -225,9 +274,10 @@ def _preload_next(modules: list[str]) -> None:
         importlib.import_module(name)
 
 
-def serve(path: str, parent: int) -> None:
-    """Listen on ``path``, import ``PRELOAD`` between requests, and fork a child per request,
-    until ``parent`` (Snakemake) has gone or SIGTERM comes."""
+def serve(path: str, parent: int, groups: list[str]) -> None:
+    """Listen on ``path``, import the ``PRELOAD`` groups asked for (``groups`` to start with)
+    between requests, and fork a child per job, until ``parent`` (Snakemake) has gone or SIGTERM
+    comes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for Snakemake and the jobs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -235,7 +285,8 @@ def serve(path: str, parent: int) -> None:
         listener.bind(path)
         listener.listen(64)
         own = identity()
-        todo = list(PRELOAD)
+        todo: list[str] = []
+        _add_groups(todo, groups)
         last = time.monotonic()
         # Snakemake's process gone, or no job for a long while (a run driven through Snakemake's
         # API whose process goes on): a job that comes later runs in its own process.
@@ -245,6 +296,8 @@ def serve(path: str, parent: int) -> None:
             if ready:
                 last = time.monotonic()
                 conn, _ = listener.accept()
+                if _preload_request(conn, todo):
+                    continue
                 if os.fork() == 0:
                     listener.close()
                     _child(conn, own)  # never returns
@@ -379,7 +432,7 @@ def _run_job(request: dict, fds: list[int]) -> None:
 class JobServer:
     """The server process of one run, as the Snakefile starts it."""
 
-    def __init__(self) -> None:
+    def __init__(self, groups: list[str]) -> None:
         # Here, not at the top: a job's client imports this module too, and needs neither.
         import subprocess
         import tempfile
@@ -392,13 +445,26 @@ class JobServer:
             env[var] = "1"
         env.pop(SOCKET_ENV, None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "stsmeta.cli.job_server", self.path, str(os.getpid())],
+            [sys.executable, "-m", "stsmeta.cli.job_server", self.path, str(os.getpid()), *groups],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
             start_new_session=True,
         )
+
+    def preload(self, rules) -> None:
+        """Ask the server to import what the jobs of ``rules`` use (``RULE_GROUPS``). Never
+        waits for the imports, and never fails: a job finds what is not imported yet missing,
+        and imports it itself."""
+        groups = sorted({g for rule in rules for g in RULE_GROUPS.get(rule, ())})
+        if not groups or self.process.poll() is not None:
+            return
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(1)
+            conn.connect(self.path)
+            conn.sendall(("P" + " ".join(groups)).encode())
 
     def offer(self) -> None:
         """Let this run's jobs use the server (their environment names the socket)."""
@@ -415,8 +481,9 @@ class JobServer:
             self.process.wait(timeout=30)
 
 
-def start(argv: list[str]) -> JobServer | None:
-    """The server for a run of ``snakemake *argv``, or None where it would not be used."""
+def start(argv: list[str], groups: list[str]) -> JobServer | None:
+    """The server for a run of ``snakemake *argv``, importing the ``PRELOAD`` groups ``groups``
+    at once; None where it would not be used."""
     if not enabled() or os.environ.get(SOCKET_ENV):
         return None
     # Runs that run no job (a dry run, lint, graphs, listings) do not need one.
@@ -431,12 +498,12 @@ def start(argv: list[str]) -> JobServer | None:
         if arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) & set("nlSDt"):
             return None
     try:
-        return JobServer()
+        return JobServer(groups)
     except OSError:
         return None
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]))
+    serve(sys.argv[1], int(sys.argv[2]), sys.argv[3:])
     # Without tearing down numpy, scipy and matplotlib (~0.2 s, at the end of every run).
     os._exit(0)
