@@ -98,6 +98,16 @@ PRELOAD = {
         "stsmeta.archive.metadata",
     ),
 }
+#: The groups each command uses (commands not listed: none).
+COMMAND_GROUPS = {
+    "coverage-shard": ("analysis",),
+    "coverage-summary": ("analysis",),
+    "pool": ("analysis",),
+    "figures": ("figures",),
+    "tables": ("review",),
+    "screening": ("review",),
+    "report": ("review",),
+}
 #: The groups each rule's jobs use (rules not listed: none).
 RULE_GROUPS = {
     "coverage_shard": ("analysis",),
@@ -243,44 +253,54 @@ def _add_groups(todo: list[str], groups: list[str]) -> None:
         todo.extend(m for m in PRELOAD.get(group, ()) if m not in todo and m not in sys.modules)
 
 
-def _preload_request(conn: socket.socket, todo: list[str]) -> bool:
-    """Whether the connection asks for groups to import (the workflow's, not a job); if so, add
-    them and close it."""
-    conn.settimeout(5)  # a job's client sends its request as it connects
-    try:
-        first = conn.recv(1, socket.MSG_PEEK)
-    except OSError:
-        first = b""
-    conn.settimeout(None)
-    if first != b"P":
-        return False
-    with conn, contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
-        conn.settimeout(5)
-        data = b""
-        while chunk := conn.recv(4096):
-            data += chunk
-        groups = data.decode()[1:].split()
-        _note("preload " + " ".join(groups))
-        _add_groups(todo, groups)
-    return True
-
-
-def _preload_next(modules: list[str]) -> None:
+def _import(name: str) -> None:
     import importlib
 
-    name = modules.pop(0)
     # On failure the job that needs the module imports it, and says what is wrong.
     with contextlib.suppress(Exception):
         importlib.import_module(name)
 
 
+def _import_group_now(todo: list[str], command: str) -> None:
+    """Before a job is forked: the modules of its command's group still to import, so that the
+    job does not import them beside the server (twice the work on the same cores)."""
+    for group in COMMAND_GROUPS.get(command, ()):
+        for name in PRELOAD[group]:
+            if name in todo:
+                todo.remove(name)
+                _import(name)
+
+
+def _read_request(conn: socket.socket) -> tuple[dict, list[int]] | None:
+    """A job's request and its three file descriptors, or None for a preload request (groups to
+    import: ``P`` and their names) or a connection that sent nothing readable."""
+    conn.settimeout(5)  # a client sends its request as it connects
+    fds: list[int] = []
+    try:
+        if conn.recv(1, socket.MSG_PEEK) == b"P":
+            data = b""
+            while chunk := conn.recv(4096):
+                data += chunk
+            return {"preload": data.decode()[1:].split()}, fds
+        return _receive(conn, fds), fds
+    except (OSError, EOFError, ValueError, UnicodeDecodeError):
+        for fd in fds:
+            os.close(fd)
+        return None
+    finally:
+        conn.settimeout(None)
+
+
 def serve(path: str, parent: int, groups: list[str]) -> None:
-    """Listen on ``path``, import the ``PRELOAD`` groups asked for (``groups`` to start with)
-    between requests, and fork a child per job, until ``parent`` (Snakemake) has gone or SIGTERM
-    comes."""
+    """Listen on ``path``, import the ``PRELOAD`` groups asked for (``groups`` to start with),
+    and fork a child per job, until ``parent`` (Snakemake) has gone or SIGTERM comes. Imports
+    run between requests while fewer jobs run than there are CPUs (they would slow the jobs
+    down otherwise), and a job's own group is imported before it is forked."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for Snakemake and the jobs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    cpus = len(os.sched_getaffinity(0))
+    children: set[int] = set()
     try:
         listener.bind(path)
         listener.listen(64)
@@ -291,19 +311,32 @@ def serve(path: str, parent: int, groups: list[str]) -> None:
         # Snakemake's process gone, or no job for a long while (a run driven through Snakemake's
         # API whose process goes on): a job that comes later runs in its own process.
         while os.getppid() == parent and time.monotonic() - last < IDLE_SECONDS:
-            ready, _, _ = select.select([listener], [], [], 0 if todo else 0.2)
-            _reap()
-            if ready:
-                last = time.monotonic()
-                conn, _ = listener.accept()
-                if _preload_request(conn, todo):
+            idle_cpu = len(_reap(children)) < cpus
+            ready, _, _ = select.select([listener], [], [], 0 if todo and idle_cpu else 0.05)
+            if not ready:
+                if todo and idle_cpu:
+                    _import(todo.pop(0))
+                continue
+            last = time.monotonic()
+            conn, _ = listener.accept()
+            with conn:
+                read = _read_request(conn)
+                if read is None:
                     continue
-                if os.fork() == 0:
+                request, fds = read
+                if "preload" in request:
+                    _note("preload " + " ".join(request["preload"]))
+                    _add_groups(todo, request["preload"])
+                    continue
+                argv = request.get("argv") or [""]
+                _import_group_now(todo, str(argv[0]))
+                pid = os.fork()
+                if pid == 0:
                     listener.close()
-                    _child(conn, own)  # never returns
-                conn.close()
-            elif todo:
-                _preload_next(todo)
+                    _child(conn, own, request, fds)  # never returns
+                children.add(pid)
+                for fd in fds:
+                    os.close(fd)
     finally:
         listener.close()
         with contextlib.suppress(OSError):
@@ -312,27 +345,24 @@ def serve(path: str, parent: int, groups: list[str]) -> None:
         # Waited for, so that the jobs' CPU time counts in Snakemake's own (what `time` and the
         # benchmarks report), as it did when each job was Snakemake's child.
         deadline = time.monotonic() + 30
-        while _reap() and time.monotonic() < deadline:
+        while _reap(children) and time.monotonic() < deadline:
             time.sleep(0.01)
 
 
-def _reap() -> bool:
-    """Wait for the children that have ended; True while some are still running."""
-    while True:
-        try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return False
-        if pid == 0:
-            return True
+def _reap(children: set[int]) -> set[int]:
+    """Wait for the children that have ended; those still running."""
+    for pid in list(children):
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                continue
+        children.discard(pid)
+    return children
 
 
-def _child(conn: socket.socket, own: dict) -> None:
+def _child(conn: socket.socket, own: dict, request: dict, fds: list[int]) -> None:
     """In a fork of the server: run one request in a grandchild, report its pid and status."""
     code = 0
     try:
-        fds: list[int] = []
-        request = _receive(conn, fds)
         refused = request.get("id") != own or len(fds) != 3
         _note(("refused " if refused else "served ") + " ".join(request.get("argv", [])[:1]))
         if refused:
