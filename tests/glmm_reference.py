@@ -1,6 +1,8 @@
 """What tests/test_stats_glmm_restart.py and tests/test_stats_glmm_ascent.py share: metafor's
 references (tests/reference/metafor_reference_glmm_*.json) and the one yardstick both fits are
-judged by, the marginal log-likelihood on many more adaptive nodes than either fit uses."""
+judged by, the marginal log-likelihood on many more adaptive nodes than either fit uses.
+tests/test_stats_glmm_reg_ascent.py (the meta-regression) reads its references and the number of
+nodes from here too."""
 
 from __future__ import annotations
 

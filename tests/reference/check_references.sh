@@ -35,6 +35,7 @@ checks=(
   "make_reference_issue12_regression.R metafor_reference_issue12_regression.json metafor"
   "make_reference_glmm_restart.R metafor_reference_glmm_restart.json metafor"
   "make_reference_glmm_ascent.R metafor_reference_glmm_ascent.json metafor"
+  "make_reference_glmm_reg_ascent.R metafor_reference_glmm_reg_ascent.json metafor"
   "bayes_jags.R bayes_jags.json rjags"
   "bayes_bruteforce.py bayes_bruteforce.json python"
 )

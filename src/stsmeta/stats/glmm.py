@@ -53,6 +53,25 @@ MAX_NODES = 2001
 _MAX_CHECK_NODES = 2 * MAX_NODES - 1
 
 
+def first_restart_kept(loglik, loglik_boundary, turned, run):
+    """The restarts of one fit (``glmm_fit._fit_interior``'s rule): where the Newton run from
+    tau = 0.5 ends below the boundary tau = 0 (``loglik_boundary``) by BOUNDARY_LOGLIK, or
+    ``turned`` (it took a steepest-ascent step), Newton is run again from each of RESTART_TAUS in
+    turn by ``run(tau0)`` -> (converged, loglik, result), and the ``result`` of the first run that
+    converged and beats the boundary (where the fit was below it) or the fit (where it was not)
+    by BOUNDARY_LOGLIK is returned; None where no restart is tried or kept."""
+    floor = loglik_boundary + BOUNDARY_LOGLIK
+    if not (loglik < floor or turned):
+        return None
+    if loglik >= floor:
+        floor = loglik + BOUNDARY_LOGLIK
+    for tau0 in RESTART_TAUS:
+        converged, restart_loglik, result = run(tau0)
+        if converged and restart_loglik >= floor:
+            return result
+    return None
+
+
 def _log_weight_plus_square(t: np.ndarray, n_nodes: int) -> np.ndarray:
     """log(w_j) + t_j^2 without forming w_j, which underflows beyond about 150 nodes.
 

@@ -39,13 +39,13 @@ from stsmeta.stats.glmm import (
     BOUNDARY_LOGLIK,
     DEFAULT_NODES,
     MAX_NODES,
-    RESTART_TAUS,
     STATUS_DIVERGES,
     STATUS_NO_CONVERGENCE,
     STATUS_NOT_PD,
     STATUS_OK,
     _hermite,
     _modes,
+    first_restart_kept,
     log_choose,
 )
 from stsmeta.stats.glmm_check import QUADRATURE_TOL, QuadratureCheck, glmm_fit_checked
@@ -337,17 +337,16 @@ def _fit(data: _Dataset, binomial, n_nodes: int, max_iter: int = 200, tol: float
     mu, tau, ll, hess, iters, status, state, turned = _newton(
         data, mu_common, n_nodes, max_iter, tol
     )
+
+    def run(tau0):
+        restart = _newton(data, mu_common, n_nodes, max_iter, tol, tau0=tau0)
+        return restart[5] == STATUS_OK, restart[2], restart
+
     # The restarts of glmm_fit._fit_interior, in the same order, kept by the same rule: the
     # first that beats the boundary, or the fit itself where it is above the boundary.
-    floor = ll_common + BOUNDARY_LOGLIK
-    if ll < floor or turned:
-        if ll >= floor:
-            floor = ll + BOUNDARY_LOGLIK
-        for tau0 in RESTART_TAUS:
-            restart = _newton(data, mu_common, n_nodes, max_iter, tol, tau0=tau0)
-            if restart[5] == STATUS_OK and restart[2] >= floor:
-                mu, tau, ll, hess, iters, status, state = restart[:7]
-                break
+    restart = first_restart_kept(ll, ll_common, turned, run)
+    if restart is not None:
+        mu, tau, ll, hess, iters, status, state = restart[:7]
     # The boundary rule of glmm_fit._fit_interior (a NaN log-likelihood is not "worse").
     if ll < ll_common + BOUNDARY_LOGLIK:
         mu, tau = mu_common, 0.0

@@ -27,6 +27,7 @@ from stsmeta.stats.glmm import (
     _hermite,
     _log1pexp,
     _modes,
+    first_restart_kept,
     log_choose,
 )
 
@@ -75,31 +76,57 @@ def _evaluate(x, n, lchoose, design, theta, n_nodes, free_tau=True):
     return ll, grad, hess
 
 
+def _capped(step, tau, free_tau):
+    """A step capped in place: at most 2 in each coordinate, and never across tau = 0 (the
+    likelihood is even in tau)."""
+    step *= min(1.0, 2.0 / max(np.max(np.abs(step)), 1e-300))
+    if free_tau and tau * (tau + step[-1]) < 0:
+        step[-1] = -0.9 * tau
+    return step
+
+
+def _step_and_stop(x, n, lchoose, design, point, step, n_nodes, free_tau):
+    """Step halving from ``point`` = (theta, loglik, grad, hess) along ``step``, and whether the
+    run stops there (as ``glmm_one._step_and_stop``): (stops, the new point or ``point``)."""
+    theta, ll = point[0], point[1]
+    s = 1.0
+    for _ in range(40):
+        cand = theta + s * step
+        c_ll, c_grad, c_hess = _evaluate(x, n, lchoose, design, cand, n_nodes, free_tau)
+        if np.isfinite(c_ll) and c_ll >= ll - 1e-12 * (1 + abs(ll)):
+            gain, moved = c_ll - ll, np.max(np.abs(s * step))
+            return moved < 1e-10 or (gain < 1e-13 and moved < 1e-6), (cand, c_ll, c_grad, c_hess)
+        s *= 0.5
+    return True, point
+
+
 def _newton(x, n, lchoose, design, theta, n_nodes, free_tau):
-    ll, grad, hess = _evaluate(x, n, lchoose, design, theta, n_nodes, free_tau)
+    """Newton-Raphson from ``theta``: (theta, loglik, hess, whether the stopping rule ended the
+    run within 200 steps, whether it took a steepest-ascent step)."""
+    point = (theta, *_evaluate(x, n, lchoose, design, theta, n_nodes, free_tau))
+    done = turned = False
     for _ in range(200):
+        theta, ll, grad, hess = before = point
         info = -hess
-        low = np.linalg.eigvalsh(info)[0]
+        eigenvalues = np.linalg.eigvalsh(info)
+        low = eigenvalues[0]
         if low < 1e-8:
             info = info + (1e-4 - low + 1e-3 * abs(np.trace(info))) * np.eye(theta.size)
-        step = np.linalg.solve(info, grad)
-        step *= min(1.0, 2.0 / max(np.max(np.abs(step)), 1e-300))
-        if free_tau and theta[-1] * (theta[-1] + step[-1]) < 0:
-            step[-1] = -0.9 * theta[-1]  # never across tau = 0 (the likelihood is even in tau)
-        s = 1.0
-        for _ in range(40):
-            cand = theta + s * step
-            c_ll, c_grad, c_hess = _evaluate(x, n, lchoose, design, cand, n_nodes, free_tau)
-            if np.isfinite(c_ll) and c_ll >= ll - 1e-12 * (1 + abs(ll)):
-                break
-            s *= 0.5
-        else:
+        step = _capped(np.linalg.solve(info, grad), theta[-1], free_tau)
+        done, point = _step_and_stop(x, n, lchoose, design, before, step, n_nodes, free_tau)
+        # As in the intercept-only fit (glmm_one._newton): a stop on a Newton step that does not
+        # ascend (the tau cap can turn the shifted step downhill) is no stop; the step is taken
+        # again from the same point as steepest ascent, the score over the largest absolute
+        # eigenvalue of -H, capped the same way.
+        radius = np.max(np.abs(eigenvalues))
+        if done and not grad @ step > 0 and np.any(grad != 0) and radius > 0:
+            turned = True
+            ascent = _capped(grad / radius, theta[-1], free_tau)
+            done, point = _step_and_stop(x, n, lchoose, design, before, ascent, n_nodes, free_tau)
+        if done:
             break
-        gain, moved = c_ll - ll, np.max(np.abs(s * step))
-        theta, ll, grad, hess = cand, c_ll, c_grad, c_hess
-        if moved < 1e-10 or (gain < 1e-13 and moved < 1e-6):
-            break
-    return theta, ll, hess
+    theta, ll, _, hess = point
+    return theta, ll, hess, done, turned
 
 
 def _fit(x, n, lchoose, design, n_nodes):
@@ -108,8 +135,20 @@ def _fit(x, n, lchoose, design, n_nodes):
     y = np.log((x + 0.5) / (n - x + 0.5))
     beta0 = np.linalg.lstsq(design, y, rcond=None)[0]
     start0 = np.append(beta0, 0.0)
-    fixed, ll0, h0 = _newton(x, n, lchoose, design, start0, n_nodes, free_tau=False)
-    free, ll1, h1 = _newton(x, n, lchoose, design, np.append(fixed[:p], 0.5), n_nodes, True)
+    fixed, ll0, h0, _, _ = _newton(x, n, lchoose, design, start0, n_nodes, free_tau=False)
+
+    def run(tau0):
+        """Newton from ``tau0``, tau free: (converged, loglik, (theta, loglik, hess, turned))."""
+        start = np.append(fixed[:p], tau0)
+        theta, ll, hess, converged, turned = _newton(x, n, lchoose, design, start, n_nodes, True)
+        return converged, ll, (theta, ll, hess, turned)
+
+    _, _, (free, ll1, h1, turned) = run(0.5)
+    # Where that run ends at the boundary or took a steepest-ascent step: the restarts of the
+    # intercept-only fit, kept by the same rule.
+    restart = first_restart_kept(ll1, ll0, turned, run)
+    if restart is not None:
+        free, ll1, h1, _ = restart
     if ll1 < ll0 + BOUNDARY_LOGLIK:
         return fixed, ll0, np.linalg.inv(-h0[:p, :p])
     free[-1] = abs(free[-1])
