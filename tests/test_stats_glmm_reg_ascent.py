@@ -17,6 +17,8 @@ many as the fit settled on).
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pytest
 from glmm_reference import NODES, datasets
@@ -34,8 +36,10 @@ def _data(ref: dict):
     return x, n, design
 
 
-def fit(ref: dict):
-    x, n, design = _data(ref)
+@cache
+def fit(name: str):
+    """stsmeta's fit of a reference dataset (each fitted once for all the tests)."""
+    x, n, design = _data(DATASETS[name])
     return fit_glmm_regression(x, n, design, [f"b{j}" for j in range(design.shape[1])])
 
 
@@ -68,7 +72,7 @@ def test_the_fit_is_never_below_metafors_and_agrees_where_both_reach_the_maximum
     if ref["error"]:  # glmer failed (one synthetic dataset)
         assert name.startswith("synthetic_")
         return
-    ours = fit(ref)
+    ours = fit(name)
     assert ours.finite and ours.quadrature_accurate
     above = gap(ref, ours)
     assert above >= -1e-6, above
@@ -86,7 +90,7 @@ def test_the_boundary_where_the_search_used_to_stop_is_below_the_fit(name):
     inside, a stationary point, and higher than the boundary (in the 4 "positive" ones the
     boundary is not even a local maximum: its tau2-score is positive)."""
     ref = DATASETS[name]
-    ours = fit(ref)
+    ours = fit(name)
     _, ll_boundary, _ = boundary(ref)
     assert ours.tau2 > 0.05
     assert ours.loglik > ll_boundary + 2e-3
@@ -102,7 +106,7 @@ def test_the_boundary_is_not_reported_where_its_tau2_score_is_positive():
         ref = DATASETS[name]
         if boundary(ref)[2] > 0:
             positive += 1
-            assert fit(ref).tau2 > 0, name
+            assert fit(name).tau2 > 0, name
     assert positive >= 4
 
 
@@ -110,9 +114,9 @@ def test_the_reference_holds_both_kinds_of_dataset():
     """Fits that both reach, and one where metafor stops short (at tau2 = 0, below our maximum
     inside): the first test meets each branch."""
     same = below = 0
-    for ref in DATASETS.values():
+    for name, ref in DATASETS.items():
         if not ref["error"]:
-            above = gap(ref, fit(ref))
+            above = gap(ref, fit(name))
             same += above < 1e-6
             below += above >= 1e-6
     assert same >= 70 and below >= 1
