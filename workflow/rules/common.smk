@@ -166,10 +166,15 @@ def write_extracts(outputs, log):
     Path(log).write_text("", encoding="utf-8")
 
 
+def study_list_text(name):
+    """A list of study files as rule study_lists writes it: one path a line."""
+    return "".join(f"{p}\n" for p in STUDY_LIST_PATHS[name])
+
+
 def write_study_lists(outputs, log):
-    """The study_lists rule's one call: each list of study files, one path a line."""
+    """The study_lists rule's one call: each list of study files."""
     for name, path in outputs.items():
-        write_text_atomically(path, "".join(f"{p}\n" for p in STUDY_LIST_PATHS[name]))
+        write_text_atomically(path, study_list_text(name))
     Path(log).write_text("", encoding="utf-8")
 
 
@@ -451,12 +456,14 @@ def analysis_will_rerun():
     """Cheap signs, before the DAG is built, that the analysis will run again: a study added or
     removed, or a new design for the coverage study (the job server then imports what those jobs
     use while the DAG is built; onstart asks for the rest, once the jobs are known)."""
+    # The files the last run wrote for these (the design, the list of extracts), not a listing
+    # of results/.
     try:
         design = Path(COVERAGE_DESIGN).read_text(encoding="utf-8")
-        extracts = {p.stem for p in Path(RESULTS, "extract").glob("*.json")}
+        extracts = Path(STUDY_LISTS["extract"]).read_text(encoding="utf-8")
     except OSError:
         return True
-    return design != COVERAGE_DESIGN_TEXT or extracts != set(STUDIES)
+    return design != COVERAGE_DESIGN_TEXT or extracts != study_list_text("extract")
 
 
 if JOB_SERVER is not None and analysis_will_rerun():
