@@ -8,8 +8,14 @@ the documented exceptions below with its reason.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "stsmeta"
 RULES = Path(__file__).resolve().parents[1] / "workflow" / "rules"
@@ -94,7 +100,6 @@ def test_the_check_sees_a_violation(tmp_path, monkeypatch):
 def test_a_code_change_reruns_the_stages_that_run_it(tmp_path):
     # The rules take stage_code_digest as a parameter: an engine change must change the pool
     # and coverage digests (their results are stale), a report change only the report's.
-    import shutil
 
     from stsmeta.code_digest import STAGE_CODE, stage_code_digest
 
@@ -198,3 +203,25 @@ def test_the_digest_check_sees_a_missing_subpackage():
     assert _undigested(with_extra) == [
         "figures jobs import stsmeta.archive, which the stage's code digest leaves out"
     ]
+
+
+@pytest.mark.workflow
+def test_snakemake_lint_finds_nothing(tmp_path):
+    # CI runs `snakemake --lint` after the tests; its checks are regular expressions over the
+    # rule files (a docstring reading "rule x:" in common.smk counts as a rule), so a failing
+    # lint shows here too, in the suite, not only at CI's end.
+    root = Path(__file__).resolve().parents[1]
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy2(root / name, tmp_path / name)
+    for name in ("workflow", "profiles", "data"):
+        shutil.copytree(root / name, tmp_path / name)
+    env = {**os.environ, "STSMETA_JOB_SERVER": "off"}
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -167,7 +167,7 @@ def write_extracts(outputs, log):
 
 
 def study_list_text(name):
-    """A list of study files as rule study_lists writes it: one path a line."""
+    """A list of study files as the study_lists rule writes it, one path a line."""
     return "".join(f"{p}\n" for p in STUDY_LIST_PATHS[name])
 
 
