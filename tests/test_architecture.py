@@ -100,7 +100,6 @@ def test_the_check_sees_a_violation(tmp_path, monkeypatch):
 def test_a_code_change_reruns_the_stages_that_run_it(tmp_path):
     # The rules take stage_code_digest as a parameter: an engine change must change the pool
     # and coverage digests (their results are stale), a report change only the report's.
-
     from stsmeta.code_digest import STAGE_CODE, stage_code_digest
 
     copy = tmp_path / "stsmeta"
