@@ -333,7 +333,7 @@ def served_rows(project: Path, kinds: dict[str, str | None], own: float) -> None
                 time.sleep(0.02)
             env = {**os.environ, job_server.SOCKET_ENV: path}
             version = [sys.executable, "-m", "stsmeta", "--version"]
-            handoff = sorted(_wall(version, project, env) for _ in range(5))[2]
+            handoff = sorted(measure(version, project, env)[0] for _ in range(5))[2]
             print(f"  hand-off (served --version)  {handoff:5.3f} s")
             for job, command in kinds.items():
                 if command is None:
@@ -350,12 +350,6 @@ def served_rows(project: Path, kinds: dict[str, str | None], own: float) -> None
         finally:
             server.terminate()
             server.wait()
-
-
-def _wall(cmd: list[str], cwd: Path, env: dict) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
 
 
 def median_imports(command: str, project: Path, env: dict | None) -> float:

@@ -113,16 +113,17 @@ def compile_package() -> str:
     return f"bytecode: {package} compiled before measuring ({where}){'' if ok else ': FAILED'}"
 
 
-def measure(cmd: list[str], cwd: Path) -> tuple[float, float]:
+def measure(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float]:
     """Wall seconds and peak memory (MiB) of one run of ``cmd`` in ``cwd``."""
-    run = measure_all(cmd, cwd)
+    run = measure_all(cmd, cwd, env)
     return run.wall, run.rss
 
 
-def measure_all(cmd: list[str], cwd: Path) -> Measured:
-    """One run of ``cmd`` in ``cwd``: wall, peak memory and CPU (``Measured``)."""
+def measure_all(cmd: list[str], cwd: Path, env: dict | None = None) -> Measured:
+    """One run of ``cmd`` in ``cwd`` (in environment ``env``, else this one): wall, peak memory
+    and CPU (``Measured``)."""
     out = subprocess.run(
-        [sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, capture_output=True, text=True, env=env
     )
     wall, rss, cpu, rc = out.stdout.split()
     if int(rc) != 0:

@@ -108,16 +108,11 @@ COMMAND_GROUPS = {
     "screening": ("review",),
     "report": ("review",),
 }
-#: The groups each rule's jobs use (rules not listed: none).
+#: The groups each rule's jobs use (rules not listed: none): a rule is named after its command,
+#: and figures_print runs the figures command for PNG and PDF.
 RULE_GROUPS = {
-    "coverage_shard": ("analysis",),
-    "coverage_summary": ("analysis",),
-    "pool": ("analysis",),
-    "figures": ("figures",),
-    "figures_print": ("figures",),
-    "tables": ("review",),
-    "screening": ("review",),
-    "report": ("review",),
+    **{command.replace("-", "_"): groups for command, groups in COMMAND_GROUPS.items()},
+    "figures_print": COMMAND_GROUPS["figures"],
 }
 
 #: Set by Snakemake to a job's threads; numpy's BLAS reads them once, as it loads.
