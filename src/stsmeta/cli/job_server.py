@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import gc
 import json
 import os
 import select
@@ -325,6 +326,9 @@ def serve(path: str, parent: int, groups: list[str]) -> None:
                     continue
                 argv = request.get("argv") or [""]
                 _import_group_now(todo, str(argv[0]))
+                # What the server imported is never garbage: frozen, a job's full collections
+                # do not walk it (nor touch its pages, which then stay shared with the server).
+                gc.freeze()
                 pid = os.fork()
                 if pid == 0:
                     listener.close()
@@ -529,6 +533,9 @@ def start(argv: list[str], groups: list[str]) -> JobServer | None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]), sys.argv[3:])
-    # Without tearing down numpy, scipy and matplotlib (~0.2 s, at the end of every run).
-    os._exit(0)
+    try:
+        serve(sys.argv[1], int(sys.argv[2]), sys.argv[3:])
+    finally:
+        # Without tearing down numpy, scipy and matplotlib (~0.2 s, at the end of every run,
+        # which Snakemake waits for): SIGTERM, the usual end, leaves serve() by SystemExit.
+        os._exit(0)
