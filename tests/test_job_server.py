@@ -11,6 +11,7 @@ Counts here are SYNTHETIC.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -175,7 +176,16 @@ def test_a_preload_request_is_not_a_job_and_jobs_go_on(tmp_path, monkeypatch):
         handle.preload([])  # nothing to ask: no request
         proc = served(handle, ["--version"], tmp_path)
         assert proc.returncode == 0 and proc.stdout.startswith("stsmeta ")
-        assert log.read_text().splitlines() == ["preload analysis review", "served --version"]
+        lines = log.read_text().splitlines()
+        assert lines[:2] == ["preload analysis review", "served --version"], lines
+        # As the job ended: its status, the time, its wall and CPU seconds (a run's timeline).
+        ended = re.fullmatch(
+            r"ended --version status 0 at (\d+\.\d{3}) wall (\d+\.\d{3}) cpu (\d+\.\d{3})",
+            lines[2],
+        )
+        assert ended and len(lines) == 3, lines
+        at, wall, cpu = map(float, ended.groups())
+        assert abs(at - time.time()) < 600 and 0 < wall < 600 and 0 <= cpu < 600
     finally:
         handle.stop()
 

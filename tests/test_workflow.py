@@ -587,9 +587,14 @@ def test_the_job_server_runs_the_jobs_and_changes_no_byte(built, tmp_path):
     """The run's jobs ran in forks of the job server (stsmeta.cli.job_server), none refused; a clone
     run with the server off (every job a process of its own) ends with the same bytes."""
     log = (built / "job-server.log").read_text().splitlines()
-    served = [line for line in log if not line.startswith("preload ")]
-    assert not [line for line in served if not line.startswith("served ")], log
-    commands = {line.split()[1] for line in served}
+    jobs = [line for line in log if not line.startswith("preload ")]
+    served = [line.split()[1] for line in jobs if line.startswith("served ")]
+    ended = [line.split()[1] for line in jobs if line.startswith("ended ")]
+    assert len(served) + len(ended) == len(jobs), log  # none refused
+    # Every served job ended with status 0 (the log is a run's timeline).
+    assert sorted(served) == sorted(ended), log
+    assert all(" status 0 at " in line for line in jobs if line.startswith("ended ")), log
+    commands = set(served)
     assert {"coverage-shard", "coverage-summary", "pool", "figures", "report"} <= commands
     work = _copy_repo(tmp_path / "run-off")
     off = dict(os.environ, STSMETA_JOB_SERVER="off")

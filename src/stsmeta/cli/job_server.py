@@ -40,7 +40,8 @@ SOCKET_ENV = "STSMETA_JOB_SOCKET"
 #: ``off`` (or ``0``, ``no``): the workflow starts no server, every job runs in its own process.
 SWITCH_ENV = "STSMETA_JOB_SERVER"
 #: A file to which the server adds a line per request: ``served COMMAND``, ``refused COMMAND`` or
-#: ``preload GROUP ...``.
+#: ``preload GROUP ...``, and as a served job ends ``ended COMMAND status S at T wall W cpu C``
+#: (T the end in seconds since the epoch, W and C the job's seconds: a run's timeline).
 LOG_ENV = "STSMETA_JOB_SERVER_LOG"
 
 #: What the workflow's jobs import, by group, each in the order the jobs need it. The workflow asks
@@ -363,7 +364,9 @@ def _child(conn: socket.socket, own: dict, request: dict, fds: list[int]) -> Non
     code = 0
     try:
         refused = request.get("id") != own or len(fds) != 3
-        _note(("refused " if refused else "served ") + " ".join(request.get("argv", [])[:1]))
+        command = " ".join(request.get("argv", [])[:1])
+        started = time.monotonic()
+        _note(("refused " if refused else "served ") + command)
         if refused:
             _send(conn, {"refused": "not the same interpreter and stsmeta"})
             return
@@ -381,7 +384,16 @@ def _child(conn: socket.socket, own: dict, request: dict, fds: list[int]) -> Non
         except OSError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)  # the job's client is gone: so is the job
-        _send(conn, {"status": _wait(pid, conn)})
+        status = _wait(pid, conn)
+        if os.environ.get(LOG_ENV):
+            import resource
+
+            used = resource.getrusage(resource.RUSAGE_CHILDREN)
+            _note(
+                f"ended {command} status {status} at {time.time():.3f} wall "
+                f"{time.monotonic() - started:.3f} cpu {used.ru_utime + used.ru_stime:.3f}"
+            )
+        _send(conn, {"status": status})
     except BaseException:
         code = 1
     finally:
